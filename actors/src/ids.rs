@@ -1,0 +1,28 @@
+//! Typed ids: a `UserId` can never be passed where a room or slot id is meant.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The id of a user account. Serialised as the bare UUID string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(pub Uuid);
+
+impl UserId {
+    pub fn new_random() -> Self {
+        UserId(Uuid::new_v4())
+    }
+}
+
+impl std::fmt::Display for UserId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for UserId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(UserId)
+    }
+}

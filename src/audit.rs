@@ -1,0 +1,35 @@
+//! The audit log: sign-ins, failed sign-ins, token-family revocations and role
+//! changes, written next to the change they record and read by admins.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+pub mod action {
+    pub const REGISTER: &str = "register";
+    pub const SIGN_IN: &str = "sign_in";
+    pub const SIGN_IN_FAILED: &str = "sign_in_failed";
+    pub const SIGN_OUT: &str = "sign_out";
+    pub const TOKEN_FAMILY_REVOKED: &str = "token_family_revoked";
+    pub const ROLE_CHANGED: &str = "role_changed";
+}
+
+pub struct Entry<'a> {
+    pub actor: Option<Uuid>,
+    pub subject: Option<Uuid>,
+    pub action: &'static str,
+    pub ip: Option<&'a str>,
+    pub details: Value,
+}
+
+pub async fn record(
+    client: &impl deadpool_postgres::GenericClient,
+    e: Entry<'_>,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "INSERT INTO audit_log (actor_id, subject_id, action, ip, details) VALUES ($1, $2, $3, $4, $5)",
+            &[&e.actor, &e.subject, &e.action, &e.ip, &e.details],
+        )
+        .await
+        .map(|_| ())
+}

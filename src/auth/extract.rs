@@ -1,0 +1,72 @@
+//! Request extractors: `AuthUser` proves a valid access token was presented,
+//! `AdminUser` additionally that its holder is an admin.
+
+use std::future::{ready, Ready};
+
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use lyceum_actors::Role;
+use uuid::Uuid;
+
+use super::JwtKeys;
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy)]
+pub struct AuthUser {
+    pub id: Uuid,
+    pub role: Role,
+    /// The sign-in (refresh-token family) this token came from.
+    pub session: Uuid,
+}
+
+/// The bearer token of a request, from `Authorization: Bearer ...`.
+pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("missing_token", "sign in first: no access token was sent"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("invalid_token", "the Authorization header is not valid"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "expected `Authorization: Bearer <token>`"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::unauthorized("invalid_token", "expected `Authorization: Bearer <token>`"));
+    }
+    Ok(token.trim())
+}
+
+pub fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
+    let keys = req
+        .app_data::<web::Data<JwtKeys>>()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("JwtKeys not registered")))?;
+    let claims = keys.verify(bearer(req)?)?;
+    Ok(AuthUser { id: claims.sub, role: claims.role, session: claims.sid })
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct AdminUser(pub AuthUser);
+
+impl FromRequest for AdminUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).and_then(|u| {
+            if u.role == Role::Admin {
+                Ok(AdminUser(u))
+            } else {
+                Err(ApiError::forbidden("only admins may do this"))
+            }
+        }))
+    }
+}

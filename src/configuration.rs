@@ -1,0 +1,222 @@
+//! Typed settings: the embedded `config/default.toml`, then `config/default.toml`
+//! and `config/$LYCEUM_ENV.toml` on disk when present, then `LYCEUM__SECTION__KEY`
+//! environment variables. Unknown keys anywhere are an error, and secrets are
+//! wrapped so that `Debug` and logs never show them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The defaults compiled into the binary, so `lyceum` runs from any directory.
+const EMBEDDED_DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// The longest an access token may live (issue 2: at most 15 minutes).
+pub const MAX_ACCESS_TOKEN_TTL_SECS: u64 = 15 * 60;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub auth: AuthSettings,
+    pub rate_limit: RateLimitSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    #[serde(deserialize_with = "empty_path_is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(deserialize_with = "empty_path_is_none")]
+    pub tls_key: Option<PathBuf>,
+    pub allow_plain_http_non_loopback: bool,
+    pub shutdown_timeout_secs: u64,
+    pub workers: usize,
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// May carry a password, hence secret.
+    #[serde(deserialize_with = "empty_secret_is_none")]
+    pub url: Option<SecretString>,
+    pub max_connections: usize,
+    #[serde(deserialize_with = "empty_path_is_none")]
+    pub embedded_bin_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    #[serde(deserialize_with = "empty_secret_is_none")]
+    pub url: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    #[serde(deserialize_with = "empty_secret_is_none")]
+    pub jwt_secret: Option<SecretString>,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_days: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub login_per_ip_per_minute: u32,
+    pub login_per_account_per_minute: u32,
+    pub register_per_ip_per_hour: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Settings {
+    /// Loads the layered configuration from the process environment.
+    pub fn load() -> anyhow::Result<Settings> {
+        let dir = std::env::var("LYCEUM_CONFIG_DIR").unwrap_or_else(|_| "config".to_owned());
+        let env = std::env::var("LYCEUM_ENV").ok().filter(|e| !e.is_empty());
+        Self::load_from(Path::new(&dir), env.as_deref(), true)
+    }
+
+    /// Only the compiled-in defaults: what tests start from before overriding.
+    pub fn embedded_defaults() -> anyhow::Result<Settings> {
+        let s = config::Config::builder()
+            .add_source(config::File::from_str(EMBEDDED_DEFAULTS, config::FileFormat::Toml))
+            .build()?;
+        Self::finish(s)
+    }
+
+    fn load_from(dir: &Path, env: Option<&str>, read_env_vars: bool) -> anyhow::Result<Settings> {
+        let mut b = config::Config::builder()
+            .add_source(config::File::from_str(EMBEDDED_DEFAULTS, config::FileFormat::Toml))
+            .add_source(config::File::from(dir.join("default.toml")).required(false));
+        if let Some(env) = env {
+            let file = dir.join(format!("{env}.toml"));
+            anyhow::ensure!(
+                file.exists(),
+                "LYCEUM_ENV={env} but {} does not exist",
+                file.display()
+            );
+            b = b.add_source(config::File::from(file));
+        }
+        if read_env_vars {
+            b = b.add_source(
+                config::Environment::with_prefix("LYCEUM")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            );
+        }
+        Self::finish(b.build().context("reading configuration")?)
+    }
+
+    fn finish(c: config::Config) -> anyhow::Result<Settings> {
+        let s: Settings = c
+            .try_deserialize()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.auth.access_token_ttl_secs > 0
+                && self.auth.access_token_ttl_secs <= MAX_ACCESS_TOKEN_TTL_SECS,
+            "auth.access_token_ttl_secs must be between 1 and {MAX_ACCESS_TOKEN_TTL_SECS}"
+        );
+        anyhow::ensure!(
+            self.auth.refresh_token_ttl_days > 0,
+            "auth.refresh_token_ttl_days must be positive"
+        );
+        anyhow::ensure!(
+            self.server.tls_cert.is_some() == self.server.tls_key.is_some(),
+            "server.tls_cert and server.tls_key must be set together"
+        );
+        anyhow::ensure!(self.database.max_connections > 0, "database.max_connections must be positive");
+        if let Some(secret) = &self.auth.jwt_secret {
+            anyhow::ensure!(
+                secret.expose_secret().len() >= 32,
+                "auth.jwt_secret must be at least 32 characters"
+            );
+        }
+        Ok(())
+    }
+
+    pub fn tls_enabled(&self) -> bool {
+        self.server.tls_cert.is_some()
+    }
+}
+
+fn empty_path_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    Ok(s.filter(|s| !s.trim().is_empty()).map(PathBuf::from))
+}
+
+fn empty_secret_is_none<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    Ok(s.filter(|s| !s.trim().is_empty()).map(SecretString::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, body: &str) {
+        std::fs::write(dir.join(name), body).unwrap();
+    }
+
+    #[test]
+    fn defaults_parse_and_have_no_database_url() {
+        let s = Settings::embedded_defaults().unwrap();
+        assert_eq!(s.server.port, 8080);
+        assert!(s.database.url.is_none());
+        assert!(s.server.tls_cert.is_none());
+    }
+
+    #[test]
+    fn environment_file_overrides_and_unknown_keys_are_rejected() {
+        let dir = std::env::temp_dir().join(format!("lyceum-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write(&dir, "staging.toml", "[server]\nport = 9999\n");
+        let s = Settings::load_from(&dir, Some("staging"), false).unwrap();
+        assert_eq!(s.server.port, 9999);
+
+        write(&dir, "typo.toml", "[server]\nprot = 1\n");
+        let err = Settings::load_from(&dir, Some("typo"), false).unwrap_err().to_string();
+        assert!(err.contains("prot"), "{err}");
+
+        write(&dir, "long.toml", "[auth]\naccess_token_ttl_secs = 3600\n");
+        assert!(Settings::load_from(&dir, Some("long"), false).is_err());
+        assert!(Settings::load_from(&dir, Some("missing"), false).is_err());
+    }
+
+    #[test]
+    fn secrets_are_not_in_debug_output() {
+        let mut s = Settings::embedded_defaults().unwrap();
+        s.database.url = Some(SecretString::from("postgres://u:hunter2@db/x"));
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

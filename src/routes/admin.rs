@@ -1,0 +1,125 @@
+//! `/api/admin`: the audit log and role changes. Every handler takes
+//! `AdminUser`, so a non-admin gets 403 before any work is done.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use lyceum_actors::Role;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::audit::{self, action};
+use crate::auth::AdminUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const MAX_AUDIT_PAGE: i64 = 200;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditQuery {
+    action: Option<String>,
+    subject_id: Option<Uuid>,
+    /// Return entries older than this id (the previous page's `nextBefore`).
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuditEntry {
+    id: i64,
+    at: chrono::DateTime<chrono::Utc>,
+    actor_id: Option<Uuid>,
+    subject_id: Option<Uuid>,
+    action: String,
+    ip: Option<String>,
+    details: serde_json::Value,
+}
+
+pub async fn audit(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    q: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {MAX_AUDIT_PAGE}")));
+    }
+    let client = state.pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT id, at, actor_id, subject_id, action, ip, details FROM audit_log
+              WHERE ($1::text IS NULL OR action = $1)
+                AND ($2::uuid IS NULL OR subject_id = $2)
+                AND ($3::bigint IS NULL OR id < $3)
+              ORDER BY id DESC LIMIT $4",
+            &[&q.action, &q.subject_id, &q.before, &limit],
+        )
+        .await?;
+    let items: Vec<AuditEntry> = rows
+        .iter()
+        .map(|r| AuditEntry {
+            id: r.get(0),
+            at: r.get(1),
+            actor_id: r.get(2),
+            subject_id: r.get(3),
+            action: r.get(4),
+            ip: r.get(5),
+            details: r.get(6),
+        })
+        .collect();
+    let next_before = if items.len() as i64 == limit { items.last().map(|e| e.id) } else { None };
+    Ok(HttpResponse::Ok().json(json!({ "items": items, "nextBefore": next_before })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoleBody {
+    role: Role,
+}
+
+/// Changes a user's role. Their sessions are revoked so that the new role is
+/// what their next token carries.
+pub async fn set_role(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    admin: AdminUser,
+    id: web::Path<Uuid>,
+    body: web::Json<RoleBody>,
+) -> Result<HttpResponse, ApiError> {
+    let target = id.into_inner();
+    if target == admin.0.id {
+        return Err(ApiError::bad_request("cannot_change_own_role", "ask another admin to change your role"));
+    }
+    let new_role = body.role;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let old: String = tx
+        .query_opt("SELECT role FROM users WHERE id = $1 FOR UPDATE", &[&target])
+        .await?
+        .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?
+        .get(0);
+    if old != new_role.as_str() {
+        tx.execute("UPDATE users SET role = $2, updated_at = now() WHERE id = $1", &[&target, &new_role.as_str()])
+            .await?;
+        tx.execute(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+            &[&target],
+        )
+        .await?;
+        let ip = state.client_ip(&req);
+        audit::record(
+            &tx,
+            audit::Entry {
+                actor: Some(admin.0.id),
+                subject: Some(target),
+                action: action::ROLE_CHANGED,
+                ip: Some(&ip),
+                details: json!({"from": old, "to": new_role}),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(json!({"userId": target, "role": new_role})))
+}

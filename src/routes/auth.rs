@@ -1,0 +1,340 @@
+//! `/api/auth`: register, sign in, refresh (with rotation and reuse
+//! detection) and sign out.
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::{web, HttpRequest, HttpResponse};
+use lyceum_actors::Role;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::audit::{self, action};
+use crate::auth::{password, refresh, AuthUser};
+use crate::domain::{DisplayName, Email, Password};
+use crate::error::{is_unique_violation, ApiError};
+use crate::ratelimit::Limit;
+use crate::state::AppState;
+
+pub const REFRESH_COOKIE: &str = "lyceum_refresh";
+const COOKIE_PATH: &str = "/api/auth";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterBody {
+    email: String,
+    password: String,
+    display_name: String,
+    role: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginBody {
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RefreshBody {
+    refresh_token: Option<String>,
+}
+
+/// The account as its owner sees it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub phone: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Account {
+    pub fn from_row(r: &tokio_postgres::Row) -> Account {
+        Account {
+            id: r.get("id"),
+            email: r.get("email"),
+            display_name: r.get("display_name"),
+            role: r.get::<_, String>("role").parse().unwrap_or(Role::Mentee),
+            phone: r.get("phone"),
+            created_at: r.get("created_at"),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Session {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    /// Also set as an HttpOnly cookie; returned for non-browser clients.
+    refresh_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<Account>,
+}
+
+fn refresh_cookie(token: &str, ttl_days: u64) -> Cookie<'static> {
+    Cookie::build(REFRESH_COOKIE, token.to_owned())
+        .path(COOKIE_PATH)
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .max_age(CookieDuration::days(ttl_days as i64))
+        .finish()
+}
+
+fn clear_cookie() -> Cookie<'static> {
+    let mut c = refresh_cookie("", 1);
+    c.make_removal();
+    c
+}
+
+fn session_response(
+    state: &AppState,
+    status: actix_web::http::StatusCode,
+    user: Uuid,
+    role: Role,
+    family: Uuid,
+    refresh_token: String,
+    account: Option<Account>,
+) -> Result<HttpResponse, ApiError> {
+    let access_token = state.jwt.issue(user, role, family)?;
+    Ok(HttpResponse::build(status)
+        .cookie(refresh_cookie(&refresh_token, state.refresh_ttl_days))
+        .insert_header(("Cache-Control", "no-store"))
+        .json(Session {
+            access_token,
+            token_type: "Bearer",
+            expires_in: state.jwt.ttl_secs,
+            refresh_token,
+            user: account,
+        }))
+}
+
+pub async fn register(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<RegisterBody>,
+) -> Result<HttpResponse, ApiError> {
+    let ip = state.client_ip(&req);
+    state.limiter.check(Limit::RegisterPerIp, &ip).await?;
+    let body = body.into_inner();
+    let email = Email::parse(&body.email)?;
+    state.limiter.check(Limit::PerAccount, email.as_str()).await?;
+    let role = match body.role.as_str() {
+        "mentee" => Role::Mentee,
+        "mentor" => Role::Mentor,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_role",
+                "role must be \"mentee\" or \"mentor\"",
+            ))
+        }
+    };
+    let display_name = DisplayName::parse(&body.display_name)?;
+    let pw = Password::parse(&body.password, email.as_str())?;
+    let hash = password::hash(pw.expose().to_owned()).await?;
+
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let id = Uuid::new_v4();
+    let row = tx
+        .query_one(
+            "INSERT INTO users (id, email, password_hash, display_name, role)
+             VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, email, display_name, role, phone, created_at",
+            &[&id, &email.as_str(), &hash, &display_name.as_str(), &role.as_str()],
+        )
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                ApiError::conflict("email_taken", "an account with this email already exists")
+            } else {
+                e.into()
+            }
+        })?;
+    tx.execute(
+        "INSERT INTO profiles (user_id, is_mentor) VALUES ($1, $2)",
+        &[&id, &(role == Role::Mentor)],
+    )
+    .await?;
+    let (token, family) = refresh::start_family(&tx, id, state.refresh_ttl_days).await?;
+    audit::record(
+        &tx,
+        audit::Entry { actor: Some(id), subject: Some(id), action: action::REGISTER, ip: Some(&ip), details: json!({"role": role}) },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(user = %id, %role, "registered");
+    session_response(
+        &state,
+        actix_web::http::StatusCode::CREATED,
+        id,
+        role,
+        family,
+        token,
+        Some(Account::from_row(&row)),
+    )
+}
+
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
+    let ip = state.client_ip(&req);
+    state.limiter.check(Limit::LoginPerIp, &ip).await?;
+    let body = body.into_inner();
+    let email_key = body.email.trim().to_lowercase();
+    state.limiter.check(Limit::PerAccount, &email_key).await?;
+    if body.password.len() > 4 * crate::domain::PASSWORD_MAX_LEN {
+        return Err(ApiError::bad_request("invalid_credentials_format", "password too long"));
+    }
+
+    let client = state.pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT id, email, display_name, role, phone, created_at, password_hash
+               FROM users WHERE lower(email) = $1",
+            &[&email_key],
+        )
+        .await?;
+    let stored = row
+        .as_ref()
+        .map(|r| r.get::<_, String>("password_hash"))
+        .unwrap_or_else(|| password::dummy_hash().to_owned());
+    let ok = password::verify(body.password, stored).await? && row.is_some();
+    let Some(row) = row.filter(|_| ok) else {
+        let subject: Option<Uuid> = client
+            .query_opt("SELECT id FROM users WHERE lower(email) = $1", &[&email_key])
+            .await?
+            .map(|r| r.get(0));
+        audit::record(
+            &client,
+            audit::Entry { actor: None, subject, action: action::SIGN_IN_FAILED, ip: Some(&ip), details: json!({"email": email_key}) },
+        )
+        .await?;
+        return Err(ApiError::unauthorized("invalid_credentials", "wrong email or password"));
+    };
+    let account = Account::from_row(&row);
+    let (token, family) = refresh::start_family(&client, account.id, state.refresh_ttl_days).await?;
+    audit::record(
+        &client,
+        audit::Entry { actor: Some(account.id), subject: Some(account.id), action: action::SIGN_IN, ip: Some(&ip), details: json!({"family": family}) },
+    )
+    .await?;
+    let (id, role) = (account.id, account.role);
+    session_response(&state, actix_web::http::StatusCode::OK, id, role, family, token, Some(account))
+}
+
+/// The refresh token from the JSON body (programs) or the cookie (browsers).
+fn presented_refresh_token(req: &HttpRequest, body: &web::Bytes) -> Result<Option<String>, ApiError> {
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let parsed: RefreshBody = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+        if let Some(t) = parsed.refresh_token.filter(|t| !t.is_empty()) {
+            return Ok(Some(t));
+        }
+    }
+    Ok(req.cookie(REFRESH_COOKIE).map(|c| c.value().to_owned()).filter(|t| !t.is_empty()))
+}
+
+fn rejected(code: &'static str, message: &str) -> HttpResponse {
+    let mut res = HttpResponse::from_error(ApiError::unauthorized(code, message));
+    let _ = res.add_cookie(&clear_cookie());
+    res
+}
+
+pub async fn refresh(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let Some(token) = presented_refresh_token(&req, &body)? else {
+        return Ok(rejected("missing_refresh_token", "no refresh token in the body or cookie"));
+    };
+    let mut client = state.pool.get().await?;
+    match refresh::rotate(&mut client, &token, state.refresh_ttl_days).await? {
+        refresh::Rotation::Rotated { user, role, family, token } => {
+            session_response(&state, actix_web::http::StatusCode::OK, user, role, family, token, None)
+        }
+        refresh::Rotation::Reused { user, family } => {
+            let ip = state.client_ip(&req);
+            tracing::warn!(%user, %family, "refresh token reused: family revoked");
+            audit::record(
+                &client,
+                audit::Entry {
+                    actor: None,
+                    subject: Some(user),
+                    action: action::TOKEN_FAMILY_REVOKED,
+                    ip: Some(&ip),
+                    details: json!({"family": family, "reason": "refresh_token_reuse"}),
+                },
+            )
+            .await?;
+            Ok(rejected(
+                "refresh_token_reused",
+                "this refresh token was already used; every session from that sign-in is revoked, sign in again",
+            ))
+        }
+        refresh::Rotation::Rejected { code } => Ok(rejected(code, "the refresh token is not valid; sign in again")),
+    }
+}
+
+pub async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(token) = presented_refresh_token(&req, &body)? {
+        let client = state.pool.get().await?;
+        if let Some((user, family)) = refresh::revoke_by_token(&client, &token).await? {
+            let ip = state.client_ip(&req);
+            audit::record(
+                &client,
+                audit::Entry {
+                    actor: Some(user),
+                    subject: Some(user),
+                    action: action::TOKEN_FAMILY_REVOKED,
+                    ip: Some(&ip),
+                    details: json!({"family": family, "reason": "sign_out"}),
+                },
+            )
+            .await?;
+        }
+    }
+    // Signing out is idempotent: an unknown or already revoked token is fine.
+    Ok(HttpResponse::NoContent().cookie(clear_cookie()).finish())
+}
+
+/// Signs out every session of the caller (every refresh-token family).
+pub async fn logout_all(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let client = state.pool.get().await?;
+    let n = client
+        .execute(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+            &[&user.id],
+        )
+        .await?;
+    let ip = state.client_ip(&req);
+    audit::record(
+        &client,
+        audit::Entry {
+            actor: Some(user.id),
+            subject: Some(user.id),
+            action: action::TOKEN_FAMILY_REVOKED,
+            ip: Some(&ip),
+            details: json!({"reason": "sign_out_everywhere", "tokens": n}),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().cookie(clear_cookie()).finish())
+}

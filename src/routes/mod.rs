@@ -1,0 +1,104 @@
+//! HTTP routes by domain. Each module owns one resource family; `configure`
+//! mounts them all, and the JSON error rules for extractor failures live here.
+
+pub mod admin;
+pub mod auth;
+pub mod directory;
+pub mod health;
+pub mod me;
+pub mod users;
+
+use actix_web::body::{BoxBody, EitherBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{web, HttpResponse};
+
+use crate::error::{ApiError, ErrorBody};
+
+/// The largest JSON body any route accepts.
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(MAX_JSON_BYTES)
+            .error_handler(|e, _| {
+                let code = match &e {
+                    actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
+                    | actix_web::error::JsonPayloadError::Overflow { .. } => "payload_too_large",
+                    actix_web::error::JsonPayloadError::ContentType => "unsupported_media_type",
+                    _ => "invalid_json",
+                };
+                ApiError::bad_request(code, e.to_string()).into()
+            }),
+    )
+    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+        ApiError::bad_request("invalid_query", e.to_string()).into()
+    }))
+    .app_data(web::PathConfig::default().error_handler(|e, _| {
+        ApiError::bad_request("invalid_path", e.to_string()).into()
+    }))
+    .service(web::resource("/healthz").route(web::get().to(health::healthz)))
+    .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+    .service(
+        web::scope("/api")
+            .service(
+                web::scope("/auth")
+                    .route("/register", web::post().to(auth::register))
+                    .route("/login", web::post().to(auth::login))
+                    .route("/refresh", web::post().to(auth::refresh))
+                    .route("/logout", web::post().to(auth::logout))
+                    .route("/logout-all", web::post().to(auth::logout_all)),
+            )
+            .service(web::resource("/me").route(web::get().to(me::get_me)))
+            .service(
+                web::resource("/me/profile")
+                    .route(web::get().to(me::get_profile))
+                    .route(web::patch().to(me::patch_profile)),
+            )
+            .service(web::resource("/users/{id}").route(web::get().to(users::get_user)))
+            .service(web::resource("/mentors").route(web::get().to(directory::search)))
+            .service(web::resource("/admin/audit").route(web::get().to(admin::audit)))
+            .service(web::resource("/admin/users/{id}/role").route(web::put().to(admin::set_role))),
+    )
+    .default_service(web::to(|| async {
+        HttpResponse::from_error(ApiError::not_found("not_found", "no such route"))
+    }));
+}
+
+/// Turns any error response that is not already JSON (a 405 from the router,
+/// a 413 from the payload limit) into the API's one error shape.
+pub fn json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .response()
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let code = match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        s if s >= 500 => "internal_error",
+        _ => "error",
+    };
+    let body = serde_json::to_string(&ErrorBody {
+        error: code,
+        message: status.canonical_reason().unwrap_or("error").to_lowercase(),
+    })
+    .unwrap_or_default();
+    let (req, res) = res.into_parts();
+    let mut res = res.set_body(BoxBody::new(body));
+    res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let res: ServiceResponse<EitherBody<B, BoxBody>> =
+        ServiceResponse::new(req, res).map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(res))
+}

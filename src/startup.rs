@@ -1,0 +1,100 @@
+//! Building and running the application: the database, the shared state, the
+//! HTTP(S) listener and the shutdown sequence. `main` and the tests both go
+//! through `Application::build`, so tests exercise the real start-up.
+
+use std::net::{IpAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{ErrorHandlers, NormalizePath, TrailingSlash};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::{jwt, JwtKeys};
+use crate::configuration::Settings;
+use crate::db::Database;
+use crate::ratelimit::{InMemoryRateLimiter, RateLimiter};
+use crate::routes;
+use crate::state::AppState;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: Database,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        if settings.redis.url.is_some() {
+            tracing::info!("redis.url is set; this build still fans out and rate-limits in process");
+        }
+        let db = Database::open(&settings).await?;
+        let secret = jwt::load_or_create_secret(settings.auth.jwt_secret.as_ref(), &settings.server.data_dir)?;
+        let limiter: Arc<dyn RateLimiter> = InMemoryRateLimiter::new(&settings.rate_limit);
+        let state = web::Data::new(AppState {
+            pool: db.pool.clone(),
+            jwt: JwtKeys::new(&jwt::secret_bytes(&secret), settings.auth.access_token_ttl_secs),
+            limiter,
+            refresh_ttl_days: settings.auth.refresh_token_ttl_days,
+            trust_forwarded_for: settings.server.trust_forwarded_for,
+        });
+
+        let host: IpAddr = settings
+            .server
+            .host
+            .parse()
+            .with_context(|| format!("server.host `{}` is not an IP address", settings.server.host))?;
+        if !settings.tls_enabled() && !host.is_loopback() && !settings.server.allow_plain_http_non_loopback {
+            anyhow::bail!(
+                "refusing to serve plain HTTP on {host}: configure server.tls_cert and server.tls_key, \
+                 or bind 127.0.0.1, or set server.allow_plain_http_non_loopback behind a TLS proxy"
+            );
+        }
+        let listener = TcpListener::bind((host, settings.server.port))
+            .with_context(|| format!("binding {host}:{}", settings.server.port))?;
+        let port = listener.local_addr()?.port();
+
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(ErrorHandlers::new().default_handler(routes::json_errors))
+                .wrap(NormalizePath::new(TrailingSlash::Trim))
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .configure(routes::configure)
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .client_request_timeout(Duration::from_secs(10));
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = match (&settings.server.tls_cert, &settings.server.tls_key) {
+            (Some(cert), Some(key)) => {
+                let tls = crate::tls::server_config(cert, key)?;
+                tracing::info!(%host, port, "serving HTTPS (and WSS)");
+                server.listen_rustls_0_23(listener, tls)?
+            }
+            _ => {
+                tracing::warn!(%host, port, "no TLS certificate configured: serving plain HTTP on loopback only");
+                server.listen(listener)?
+            }
+        };
+        Ok(Application { port, server: server.run(), db })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until SIGINT/SIGTERM: stop accepting, let in-flight requests
+    /// finish (up to server.shutdown_timeout_secs), then close the pool and
+    /// stop the private Postgres.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let result = self.server.await;
+        tracing::info!("HTTP server stopped");
+        let db = self.db;
+        tokio::task::spawn_blocking(move || db.close()).await?;
+        result.context("HTTP server")
+    }
+}

@@ -1,0 +1,31 @@
+//! What every request handler shares: the pool, the token keys, the rate
+//! limiter and the few settings handlers read.
+
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+use deadpool_postgres::Pool;
+
+use crate::auth::JwtKeys;
+use crate::ratelimit::RateLimiter;
+
+pub struct AppState {
+    pub pool: Pool,
+    pub jwt: JwtKeys,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub refresh_ttl_days: u64,
+    /// Take the client address from X-Forwarded-For (only behind our own proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl AppState {
+    /// The client's address for rate limits and the audit log.
+    pub fn client_ip(&self, req: &HttpRequest) -> String {
+        if self.trust_forwarded_for {
+            if let Some(ip) = req.connection_info().realip_remote_addr() {
+                return ip.to_owned();
+            }
+        }
+        req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".to_owned())
+    }
+}
