@@ -30,17 +30,7 @@ impl Application {
         if settings.redis.url.is_some() {
             tracing::info!("redis.url is set; this build still fans out and rate-limits in process");
         }
-        let db = Database::open(&settings).await?;
-        let secret = jwt::load_or_create_secret(settings.auth.jwt_secret.as_ref(), &settings.server.data_dir)?;
-        let limiter: Arc<dyn RateLimiter> = InMemoryRateLimiter::new(&settings.rate_limit);
-        let state = web::Data::new(AppState {
-            pool: db.pool.clone(),
-            jwt: JwtKeys::new(&jwt::secret_bytes(&secret), settings.auth.access_token_ttl_secs),
-            limiter,
-            refresh_ttl_days: settings.auth.refresh_token_ttl_days,
-            trust_forwarded_for: settings.server.trust_forwarded_for,
-        });
-
+        // Configuration mistakes first, before any database work.
         let host: IpAddr = settings
             .server
             .host
@@ -52,6 +42,17 @@ impl Application {
                  or bind 127.0.0.1, or set server.allow_plain_http_non_loopback behind a TLS proxy"
             );
         }
+        let db = Database::open(&settings).await?;
+        let secret = jwt::load_or_create_secret(settings.auth.jwt_secret.as_ref(), &settings.server.data_dir)?;
+        let limiter: Arc<dyn RateLimiter> = InMemoryRateLimiter::new(&settings.rate_limit);
+        let state = web::Data::new(AppState {
+            pool: db.pool.clone(),
+            jwt: JwtKeys::new(&jwt::secret_bytes(&secret), settings.auth.access_token_ttl_secs),
+            limiter,
+            refresh_ttl_days: settings.auth.refresh_token_ttl_days,
+            trust_forwarded_for: settings.server.trust_forwarded_for,
+        });
+
         let listener = TcpListener::bind((host, settings.server.port))
             .with_context(|| format!("binding {host}:{}", settings.server.port))?;
         let port = listener.local_addr()?.port();

@@ -7,8 +7,8 @@ use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use lyceum_actors::Role;
 use uuid::Uuid;
 
-use super::JwtKeys;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser {
@@ -37,10 +37,10 @@ pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
 }
 
 pub fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
-    let keys = req
-        .app_data::<web::Data<JwtKeys>>()
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("JwtKeys not registered")))?;
-    let claims = keys.verify(bearer(req)?)?;
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("AppState not registered")))?;
+    let claims = state.jwt.verify(bearer(req)?)?;
     Ok(AuthUser { id: claims.sub, role: claims.role, session: claims.sid })
 }
 

@@ -56,6 +56,6 @@ mod tests {
         assert!(Password::parse("aaaaaaaaaaaa", "a@b.co").is_err());
         assert!(Password::parse("Password123", "a@b.co").is_err());
         assert!(Password::parse("adalovelace", "adalovelace@b.co").is_err());
-        assert!(Password::parse(&"x".repeat(100) + "yz" + &"q".repeat(40), "a@b.co").is_err());
+        assert!(Password::parse(&("x".repeat(100) + "yz" + &"q".repeat(40)), "a@b.co").is_err());
     }
 }

@@ -45,11 +45,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/api")
             .service(
                 web::scope("/auth")
-                    .route("/register", web::post().to(auth::register))
-                    .route("/login", web::post().to(auth::login))
-                    .route("/refresh", web::post().to(auth::refresh))
-                    .route("/logout", web::post().to(auth::logout))
-                    .route("/logout-all", web::post().to(auth::logout_all)),
+                    .service(web::resource("/register").route(web::post().to(auth::register)))
+                    .service(web::resource("/login").route(web::post().to(auth::login)))
+                    .service(web::resource("/refresh").route(web::post().to(auth::refresh)))
+                    .service(web::resource("/logout").route(web::post().to(auth::logout)))
+                    .service(web::resource("/logout-all").route(web::post().to(auth::logout_all))),
             )
             .service(web::resource("/me").route(web::get().to(me::get_me)))
             .service(

@@ -1,0 +1,11 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! One integration-test binary: every test gets its own database on a real
+//! Postgres and its own server on port 0 (see `helpers::spawn_app`).
+
+mod admin;
+mod auth;
+mod directory;
+mod helpers;
+mod process;
+mod profile;
+mod server;
