@@ -2,6 +2,8 @@
 
 CREATE TABLE profiles (
     user_id           uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    -- Mirrors users.display_name so directory queries need no join.
+    display_name      text NOT NULL DEFAULT '',
     headline          text NOT NULL DEFAULT '',
     bio               text NOT NULL DEFAULT '',
     -- [{"name": "Rust", "level": "expert"}]
@@ -34,12 +36,9 @@ CREATE TABLE profiles (
 
 -- The search document: name, headline and skills weigh most, tags next, bio last.
 CREATE FUNCTION profiles_search_update() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    name text;
 BEGIN
-    SELECT display_name INTO name FROM users WHERE id = NEW.user_id;
     NEW.search :=
-        setweight(to_tsvector('english', coalesce(name, '')), 'A') ||
+        setweight(to_tsvector('english', NEW.display_name), 'A') ||
         setweight(to_tsvector('english', NEW.headline), 'A') ||
         setweight(to_tsvector('english', array_to_string(NEW.skill_names, ' ')), 'A') ||
         setweight(to_tsvector('english', array_to_string(NEW.tags, ' ')), 'B') ||
@@ -52,9 +51,11 @@ CREATE TRIGGER profiles_search BEFORE INSERT OR UPDATE ON profiles
     FOR EACH ROW EXECUTE FUNCTION profiles_search_update();
 
 -- A new name or role reaches the directory through the profile row.
+-- (Inserts set both columns themselves.)
 CREATE FUNCTION users_sync_profile() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE profiles SET is_mentor = (NEW.role = 'mentor'), updated_at = now()
+    UPDATE profiles SET is_mentor = (NEW.role = 'mentor'), display_name = NEW.display_name,
+                        updated_at = now()
      WHERE user_id = NEW.id;
     RETURN NEW;
 END $$;

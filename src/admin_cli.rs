@@ -54,7 +54,8 @@ pub async fn create_admin(settings: &Settings, args: CreateAdmin) -> anyhow::Res
                     &[&id, &email.as_str(), &hash, &name.as_str()],
                 )
                 .await?;
-                tx.execute("INSERT INTO profiles (user_id) VALUES ($1)", &[&id]).await?;
+                tx.execute("INSERT INTO profiles (user_id, display_name) VALUES ($1, $2)", &[&id, &name.as_str()])
+                    .await?;
                 (id, None)
             }
         };

@@ -158,8 +158,8 @@ pub async fn register(
             }
         })?;
     tx.execute(
-        "INSERT INTO profiles (user_id, is_mentor) VALUES ($1, $2)",
-        &[&id, &(role == Role::Mentor)],
+        "INSERT INTO profiles (user_id, display_name, is_mentor) VALUES ($1, $2, $3)",
+        &[&id, &display_name.as_str(), &(role == Role::Mentor)],
     )
     .await?;
     let (token, family) = refresh::start_family(&tx, id, state.refresh_ttl_days).await?;

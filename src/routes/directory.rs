@@ -1,5 +1,5 @@
 //! `/api/mentors`: the mentor directory. Full-text search (Postgres
-//! `websearch_to_tsquery` over name, headline, skills, tags, employer and bio,
+//! `websearch_to_tsquery`, ranked by `ts_rank`, over name, headline, skills, tags, employer and bio,
 //! GIN-indexed), filters, three sort orders and keyset (cursor) pagination,
 //! which stays fast and stable however deep a client pages.
 
@@ -141,18 +141,18 @@ pub async fn search(
         format!("${}", params.len())
     };
     let mut sql = String::from(
-        "SELECT u.id, u.display_name, p.headline, p.skills, p.tags, p.years_experience,
+        "SELECT p.user_id, p.display_name, p.headline, p.skills, p.tags, p.years_experience,
                 p.rating_avg, p.rating_count, p.avatar_url, p.employer, p.is_alumni,
                 p.graduation_year, p.time_zone, p.accepts_messages, ",
     );
     let rank = if let Some(t) = &text {
         let n = next(Box::new(t.clone()), &mut params);
-        format!("ts_rank_cd(p.search, websearch_to_tsquery('english', {n}))::float8")
+        format!("ts_rank(p.search, websearch_to_tsquery('english', {n}))::float8")
     } else {
         "0::float8".to_owned()
     };
     sql.push_str(&rank);
-    sql.push_str(" AS rank FROM profiles p JOIN users u ON u.id = p.user_id WHERE p.is_mentor");
+    sql.push_str(" AS rank FROM profiles p WHERE p.is_mentor");
     if text.is_some() {
         // $1 is the text query.
         sql.push_str(" AND p.search @@ websearch_to_tsquery('english', $1)");
@@ -199,7 +199,7 @@ pub async fn search(
     let mut last: Option<Cursor> = None;
     for r in rows.iter().take(limit as usize) {
         let e = Entry {
-            user_id: r.get("id"),
+            user_id: r.get("user_id"),
             display_name: r.get("display_name"),
             headline: r.get("headline"),
             skills: serde_json::from_value(r.get("skills")).unwrap_or_default(),

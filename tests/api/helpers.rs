@@ -43,7 +43,7 @@ fn admin_conn_string() -> &'static str {
             return url;
         }
         let local = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=2";
-        if std::net::TcpStream::connect("127.0.0.1:5432").is_ok() {
+        if can_connect(local) {
             return local.to_owned();
         }
         // Kept in a static: it outlives the tests and is reused by the next run.
@@ -57,6 +57,27 @@ fn admin_conn_string() -> &'static str {
 /// A connection to the test server's maintenance database (not the app's).
 pub async fn maintenance_client() -> tokio_postgres::Client {
     connect(admin_conn_string()).await
+}
+
+/// Whether a server answers and lets us in (a fresh distribution cluster may
+/// want a password we do not have; then the private cluster is used).
+fn can_connect(conn: &str) -> bool {
+    let conn = conn.to_owned();
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return false };
+        rt.block_on(async {
+            let Ok(cfg) = tokio_postgres::Config::from_str(&conn) else { return false };
+            match tokio::time::timeout(std::time::Duration::from_secs(3), cfg.connect(tokio_postgres::NoTls)).await {
+                Ok(Ok((client, connection))) => {
+                    tokio::spawn(connection);
+                    client.simple_query("SELECT 1").await.is_ok()
+                }
+                _ => false,
+            }
+        })
+    })
+    .join()
+    .unwrap_or(false)
 }
 
 async fn connect(conn: &str) -> tokio_postgres::Client {
