@@ -24,6 +24,21 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
+    pub chat: ChatSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatSettings {
+    pub max_message_bytes: usize,
+    pub max_frame_bytes: usize,
+    pub outbound_queue: usize,
+    pub messages_per_second: u32,
+    pub message_burst: u32,
+    pub guest_messages_per_second: u32,
+    pub guest_message_burst: u32,
+    pub max_attachment_bytes: usize,
+    pub attachment_types: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -125,7 +140,9 @@ impl Settings {
                 config::Environment::with_prefix("LYCEUM")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("chat.attachment_types"),
             );
         }
         Self::finish(b.build().context("reading configuration")?)
@@ -154,6 +171,11 @@ impl Settings {
             "server.tls_cert and server.tls_key must be set together"
         );
         anyhow::ensure!(self.database.max_connections > 0, "database.max_connections must be positive");
+        anyhow::ensure!(
+            self.chat.max_message_bytes > 0 && self.chat.max_message_bytes < self.chat.max_frame_bytes,
+            "chat.max_message_bytes must be positive and below chat.max_frame_bytes"
+        );
+        anyhow::ensure!(self.chat.outbound_queue > 0, "chat.outbound_queue must be positive");
         if let Some(secret) = &self.auth.jwt_secret {
             anyhow::ensure!(
                 secret.expose_secret().len() >= 32,

@@ -125,3 +125,17 @@ impl From<deadpool_postgres::PoolError> for ApiError {
 pub fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
 }
+
+impl From<lyceum_actors::ChatError> for ApiError {
+    fn from(e: lyceum_actors::ChatError) -> Self {
+        use lyceum_actors::ErrorCode as C;
+        let code = e.code.as_str();
+        match e.code {
+            C::RoomNotFound | C::MessageNotFound => ApiError::NotFound { code, message: e.message },
+            C::NotAMember | C::Forbidden | C::Muted => ApiError::Forbidden { code, message: e.message },
+            C::RateLimited => ApiError::TooManyRequests { retry_after_secs: 1 },
+            C::Internal => ApiError::Internal(anyhow::anyhow!(e.message)),
+            _ => ApiError::BadRequest { code, message: e.message },
+        }
+    }
+}

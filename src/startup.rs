@@ -45,12 +45,30 @@ impl Application {
         let db = Database::open(&settings).await?;
         let secret = jwt::load_or_create_secret(settings.auth.jwt_secret.as_ref(), &settings.server.data_dir)?;
         let limiter: Arc<dyn RateLimiter> = InMemoryRateLimiter::new(&settings.rate_limit);
+        let c = &settings.chat;
+        let chat = lyceum_actors::ChatContext::new(
+            db.pool.clone(),
+            lyceum_actors::ChatLimits {
+                max_message_bytes: c.max_message_bytes,
+                max_frame_bytes: c.max_frame_bytes,
+                outbound_queue: c.outbound_queue,
+                messages_per_second: c.messages_per_second,
+                message_burst: c.message_burst,
+                guest_messages_per_second: c.guest_messages_per_second,
+                guest_message_burst: c.guest_message_burst,
+                attachments_dir: settings.server.data_dir.join("attachments"),
+                max_attachment_bytes: c.max_attachment_bytes.min(routes::MAX_ATTACHMENT_PAYLOAD),
+                attachment_types: c.attachment_types.iter().map(|t| t.to_lowercase()).collect(),
+            },
+        );
         let state = web::Data::new(AppState {
             pool: db.pool.clone(),
             jwt: JwtKeys::new(&jwt::secret_bytes(&secret), settings.auth.access_token_ttl_secs),
             limiter,
             refresh_ttl_days: settings.auth.refresh_token_ttl_days,
             trust_forwarded_for: settings.server.trust_forwarded_for,
+            chat,
+            tickets: Default::default(),
         });
 
         let listener = TcpListener::bind((host, settings.server.port))
@@ -86,6 +104,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Stops the server from elsewhere (tests restart servers with it).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// Runs until SIGINT/SIGTERM: stop accepting, let in-flight requests

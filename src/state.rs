@@ -6,8 +6,11 @@ use std::sync::Arc;
 use actix_web::HttpRequest;
 use deadpool_postgres::Pool;
 
+use lyceum_actors::ChatContext;
+
 use crate::auth::JwtKeys;
 use crate::ratelimit::RateLimiter;
+use crate::tickets::TicketStore;
 
 pub struct AppState {
     pub pool: Pool,
@@ -16,6 +19,10 @@ pub struct AppState {
     pub refresh_ttl_days: u64,
     /// Take the client address from X-Forwarded-For (only behind our own proxy).
     pub trust_forwarded_for: bool,
+    /// The realtime core: hub, rooms, limits.
+    pub chat: Arc<ChatContext>,
+    /// One-time WebSocket tickets for browsers.
+    pub tickets: TicketStore,
 }
 
 impl AppState {

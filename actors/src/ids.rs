@@ -26,3 +26,14 @@ impl std::str::FromStr for UserId {
         Uuid::parse_str(s).map(UserId)
     }
 }
+
+/// The id of a chat room (a direct conversation or a group room).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RoomId(pub Uuid);
+
+impl std::fmt::Display for RoomId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}

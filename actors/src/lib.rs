@@ -1,12 +1,21 @@
-//! The realtime core of Lyceum, shared by the server and (later) the load tester.
-//!
-//! For now it owns the identity vocabulary every actor will speak in: typed user
-//! ids and roles, parsed once at the edge. The UserSession, ChatRoom, Calendar
-//! and GroupSession actors and the SFU shards join this crate in their own issues.
+//! The realtime core of Lyceum: the WebSocket protocol, the UserSession and
+//! ChatRoom actors, the Hub (presence and per-user delivery) and chat
+//! persistence. The Calendar and GroupSession actors and the SFU shards join
+//! this crate in their own issues.
 #![forbid(unsafe_code)]
 
+pub mod context;
+pub mod error;
+pub mod hub;
 mod ids;
+pub mod outbox;
+pub mod protocol;
 mod role;
+pub mod room;
+pub mod session;
+pub mod store;
 
-pub use ids::UserId;
+pub use context::{ChatContext, ChatLimits, Principal};
+pub use error::{ChatError, ErrorCode};
+pub use ids::{RoomId, UserId};
 pub use role::{ParseRoleError, Role};

@@ -1,4 +1,4 @@
-//! The three roles of seed 003's role-based access control.
+//! The roles of seed 003's role-based access control, plus seed 004's guests.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,10 +11,12 @@ pub enum Role {
     Mentee,
     Mentor,
     Admin,
+    /// An anonymous participant confined to one public room (seed 004).
+    Guest,
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown role `{0}`: expected mentee, mentor or admin")]
+#[error("unknown role `{0}`: expected mentee, mentor, admin or guest")]
 pub struct ParseRoleError(pub String);
 
 impl Role {
@@ -23,6 +25,7 @@ impl Role {
             Role::Mentee => "mentee",
             Role::Mentor => "mentor",
             Role::Admin => "admin",
+            Role::Guest => "guest",
         }
     }
 }
@@ -34,6 +37,7 @@ impl std::str::FromStr for Role {
             "mentee" => Ok(Role::Mentee),
             "mentor" => Ok(Role::Mentor),
             "admin" => Ok(Role::Admin),
+            "guest" => Ok(Role::Guest),
             other => Err(ParseRoleError(other.to_owned())),
         }
     }
@@ -51,7 +55,7 @@ mod tests {
 
     #[test]
     fn roles_round_trip_and_reject_unknown() {
-        for r in [Role::Mentee, Role::Mentor, Role::Admin] {
+        for r in [Role::Mentee, Role::Mentor, Role::Admin, Role::Guest] {
             assert_eq!(r.as_str().parse::<Role>().ok(), Some(r));
         }
         assert!("root".parse::<Role>().is_err());

@@ -1,5 +1,7 @@
-//! Request extractors: `AuthUser` proves a valid access token was presented,
-//! `AdminUser` additionally that its holder is an admin.
+//! Request extractors: `AnyUser` proves a valid access token was presented
+//! (guests included); `AuthUser` additionally that it is a registered account,
+//! not a guest; `AdminUser` that it is an admin. Guests are confined to their
+//! room, so every route takes `AuthUser` unless it was written for guests too.
 
 use std::future::{ready, Ready};
 
@@ -49,7 +51,26 @@ impl FromRequest for AuthUser {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        ready(authenticate(req).and_then(|u| {
+            if u.role == Role::Guest {
+                Err(ApiError::Forbidden { code: "guest_not_allowed", message: "guests may only use the room they joined".to_owned() })
+            } else {
+                Ok(u)
+            }
+        }))
+    }
+}
+
+/// Any valid token, a guest's included.
+#[derive(Debug, Clone, Copy)]
+pub struct AnyUser(pub AuthUser);
+
+impl FromRequest for AnyUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).map(AnyUser))
     }
 }
 

@@ -92,6 +92,9 @@ pub async fn set_role(
         return Err(ApiError::bad_request("cannot_change_own_role", "ask another admin to change your role"));
     }
     let new_role = body.role;
+    if new_role == Role::Guest {
+        return Err(ApiError::bad_request("invalid_role", "accounts cannot be turned into guests"));
+    }
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let old: String = tx

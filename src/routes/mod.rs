@@ -2,11 +2,16 @@
 //! mounts them all, and the JSON error rules for extractor failures live here.
 
 pub mod admin;
+pub mod attachments;
 pub mod auth;
 pub mod directory;
+pub mod guests;
 pub mod health;
+pub mod keys;
 pub mod me;
+pub mod rooms;
 pub mod users;
+pub mod ws;
 
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
@@ -18,6 +23,9 @@ use crate::error::{ApiError, ErrorBody};
 
 /// The largest JSON body any route accepts.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
+/// The payload cap of the upload route; the configured attachment limit
+/// (checked in the handler's config) must not exceed it.
+pub const MAX_ATTACHMENT_PAYLOAD: usize = 64 * 1024 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
@@ -41,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+    .service(web::resource("/ws").route(web::get().to(ws::upgrade)))
     .service(
         web::scope("/api")
             .service(
@@ -60,7 +69,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/users/{id}").route(web::get().to(users::get_user)))
             .service(web::resource("/mentors").route(web::get().to(directory::search)))
             .service(web::resource("/admin/audit").route(web::get().to(admin::audit)))
-            .service(web::resource("/admin/users/{id}/role").route(web::put().to(admin::set_role))),
+            .service(web::resource("/admin/users/{id}/role").route(web::put().to(admin::set_role)))
+            .service(web::resource("/ws/ticket").route(web::post().to(ws::ticket)))
+            .service(web::resource("/me/public-key").route(web::put().to(keys::publish)))
+            .service(web::resource("/users/{id}/public-key").route(web::get().to(keys::get)))
+            .service(web::resource("/rooms").route(web::get().to(rooms::list_mine)).route(web::post().to(rooms::create)))
+            .service(web::resource("/rooms/public").route(web::get().to(rooms::list_public)))
+            .service(web::resource("/rooms/direct").route(web::post().to(rooms::open_direct)))
+            .service(web::resource("/rooms/{id}").route(web::get().to(rooms::get)))
+            .service(web::resource("/rooms/{id}/join").route(web::post().to(rooms::join)))
+            .service(web::resource("/rooms/{id}/guests").route(web::post().to(guests::join_as_guest)))
+            .service(web::resource("/rooms/{id}/members").route(web::post().to(rooms::invite)))
+            .service(web::resource("/rooms/{id}/members/{user}").route(web::delete().to(rooms::remove_member)))
+            .service(web::resource("/rooms/{id}/members/{user}/mute").route(web::put().to(rooms::mute)))
+            .service(
+                web::resource("/rooms/{id}/messages")
+                    .route(web::get().to(rooms::history))
+                    .route(web::post().to(rooms::send)),
+            )
+            .service(web::resource("/rooms/{id}/messages/{seq}").route(web::delete().to(rooms::delete_message)))
+            .service(
+                web::resource("/rooms/{id}/attachments")
+                    .app_data(web::PayloadConfig::new(MAX_ATTACHMENT_PAYLOAD))
+                    .route(web::post().to(attachments::upload)),
+            )
+            .service(web::resource("/attachments/{id}").route(web::get().to(attachments::download))),
     )
     .default_service(web::to(|| async {
         HttpResponse::from_error(ApiError::not_found("not_found", "no such route"))

@@ -25,6 +25,9 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub settings: Settings,
     pub db: tokio_postgres::Client,
+    pub server: actix_web::dev::ServerHandle,
+    /// The database's connection string, to start another server on it.
+    pub conn: String,
 }
 
 pub struct Session {
@@ -144,8 +147,14 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let conn = fresh_database().await;
     let mut settings = test_settings(&conn);
     tweak(&mut settings);
+    start_on(conn, settings).await
+}
+
+/// Starts a server with these settings on an existing database.
+pub async fn start_on(conn: String, settings: Settings) -> TestApp {
     let app = Application::build(settings.clone()).await.expect("application builds");
     let port = app.port();
+    let server = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -153,6 +162,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
         settings,
         db: connect(&conn).await,
+        server,
+        conn,
     }
 }
 

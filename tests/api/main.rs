@@ -4,8 +4,10 @@
 
 mod admin;
 mod auth;
+mod chat;
 mod directory;
 mod helpers;
 mod process;
 mod profile;
 mod server;
+mod ws;

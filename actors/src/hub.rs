@@ -1,0 +1,158 @@
+//! The Hub: which users are connected, through which sessions. It owns
+//! presence (online while any of a user's connections is, last seen
+//! otherwise), tells it to the people who share a room with the user, and
+//! delivers events addressed to a user rather than to a room.
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+use chrono::Utc;
+use deadpool_postgres::Pool;
+use uuid::Uuid;
+
+use crate::ids::UserId;
+use crate::outbox::Outbox;
+use crate::protocol;
+
+pub struct Hub {
+    pool: Pool,
+    sessions: HashMap<UserId, Vec<(u64, Outbox)>>,
+}
+
+impl Hub {
+    pub fn new(pool: Pool) -> Hub {
+        Hub { pool, sessions: HashMap::new() }
+    }
+
+    fn push_to(&self, user: UserId, frame: &str) {
+        if let Some(list) = self.sessions.get(&user) {
+            for (_, o) in list {
+                o.text(frame.to_owned());
+            }
+        }
+    }
+}
+
+impl Actor for Hub {
+    type Context = Context<Self>;
+}
+
+/// A session opened.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Connect {
+    pub user: UserId,
+    pub session: u64,
+    pub outbox: Outbox,
+}
+
+/// A session closed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    pub user: UserId,
+    pub session: u64,
+}
+
+/// Deliver a frame to every session of a user.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ToUser {
+    pub user: UserId,
+    pub frame: String,
+}
+
+/// Which of these users are online now.
+#[derive(Message)]
+#[rtype(result = "Vec<UserId>")]
+pub struct Online(pub Vec<UserId>);
+
+/// Everyone who shares at least one room with `user`.
+async fn co_members(pool: Pool, user: UserId) -> Vec<UserId> {
+    let Ok(client) = pool.get().await else { return vec![] };
+    client
+        .query(
+            "SELECT DISTINCT b.user_id FROM room_members a JOIN room_members b ON a.room_id = b.room_id
+              WHERE a.user_id = $1 AND b.user_id <> $1",
+            &[&user.0],
+        )
+        .await
+        .map(|rows| rows.iter().map(|r| UserId(r.get::<_, Uuid>(0))).collect())
+        .unwrap_or_default()
+}
+
+impl Handler<Connect> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Connect, ctx: &mut Context<Self>) {
+        let list = self.sessions.entry(msg.user).or_default();
+        let first = list.is_empty();
+        list.push((msg.session, msg.outbox.clone()));
+        let pool = self.pool.clone();
+        let user = msg.user;
+        let outbox = msg.outbox;
+        ctx.spawn(actix::fut::wrap_future(co_members(pool, user)).map(move |peers, hub: &mut Hub, _| {
+            // The new session learns who of its contacts is online...
+            for p in &peers {
+                if hub.sessions.contains_key(p) {
+                    outbox.text(protocol::presence(*p, true, None));
+                }
+            }
+            // ...and they learn that this user came online.
+            if first && hub.sessions.contains_key(&user) {
+                let frame = protocol::presence(user, true, None);
+                for p in &peers {
+                    hub.push_to(*p, &frame);
+                }
+            }
+        }));
+    }
+}
+
+impl Handler<Disconnect> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Disconnect, ctx: &mut Context<Self>) {
+        let Some(list) = self.sessions.get_mut(&msg.user) else { return };
+        list.retain(|(s, _)| *s != msg.session);
+        if !list.is_empty() {
+            return;
+        }
+        self.sessions.remove(&msg.user);
+        let pool = self.pool.clone();
+        let user = msg.user;
+        let now = Utc::now();
+        let fut = async move {
+            if let Ok(c) = pool.get().await {
+                let _ = c.execute("UPDATE users SET last_seen_at = $2 WHERE id = $1", &[&user.0, &now]).await;
+            }
+            co_members(pool, user).await
+        };
+        ctx.spawn(actix::fut::wrap_future(fut).map(move |peers, hub: &mut Hub, _| {
+            // Reconnected in the meantime: still online, nothing to say.
+            if hub.sessions.contains_key(&user) {
+                return;
+            }
+            let frame = protocol::presence(user, false, Some(now));
+            for p in &peers {
+                hub.push_to(*p, &frame);
+            }
+        }));
+    }
+}
+
+impl Handler<ToUser> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, msg: ToUser, _: &mut Context<Self>) {
+        self.push_to(msg.user, &msg.frame);
+    }
+}
+
+impl Handler<Online> for Hub {
+    type Result = MessageResult<Online>;
+
+    fn handle(&mut self, msg: Online, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(msg.0.into_iter().filter(|u| self.sessions.contains_key(u)).collect())
+    }
+}

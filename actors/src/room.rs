@@ -1,0 +1,568 @@
+//! ChatRoom: one actor per room, the single writer of the room's ordered
+//! stream on this node. It owns the member list, the subscribers, typing
+//! state, read pointers, the ring of recent events, and the group commit:
+//! sends arriving while a commit is in flight wait and go into the next
+//! transaction together, so durability does not cost throughput.
+//!
+//! A subscriber is registered only once it has caught up (ring or database),
+//! inside this actor, so a resume never has a gap or a duplicate.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use bytestring::ByteString;
+use chrono::Utc;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::context::{ChatContext, Principal};
+use crate::error::{ChatError, ErrorCode};
+use crate::ids::{RoomId, UserId};
+use crate::outbox::Outbox;
+use crate::protocol;
+use crate::role::Role;
+use crate::store::{self, Kind, Member, NewEvent, RoomMeta};
+
+/// Recent committed events kept in memory for quick resumes.
+const RING_CAPACITY: usize = 1024;
+/// The most events one group commit takes; the rest wait for the next.
+const MAX_BATCH: usize = 512;
+/// A typing indicator expires unless the client repeats it within this time.
+pub const TYPING_TTL: Duration = Duration::from_secs(6);
+const TYPING_SWEEP: Duration = Duration::from_secs(1);
+/// A room with no subscribers and no work stops after this long.
+const ROOM_IDLE: Duration = Duration::from_secs(300);
+const IDLE_CHECK: Duration = Duration::from_secs(30);
+pub const MAX_CLIENT_MSG_ID: usize = 64;
+
+enum State {
+    Loading,
+    Missing,
+    Ready,
+}
+
+struct Sub {
+    user: UserId,
+    outbox: Outbox,
+}
+
+struct Queued {
+    event: NewEvent,
+    outbox: Outbox,
+    reply_id: Option<Value>,
+}
+
+pub struct ChatRoom {
+    id: RoomId,
+    generation: u64,
+    chat: Arc<ChatContext>,
+    state: State,
+    meta: Option<RoomMeta>,
+    members: HashMap<UserId, Member>,
+    committed_seq: i64,
+    subs: HashMap<u64, Sub>,
+    catching_up: HashMap<u64, Sub>,
+    ring: VecDeque<(i64, ByteString)>,
+    pending: Vec<Queued>,
+    flushing: bool,
+    typing: HashMap<UserId, Instant>,
+    last_activity: Instant,
+}
+
+impl ChatRoom {
+    pub fn new(id: RoomId, generation: u64, chat: Arc<ChatContext>) -> ChatRoom {
+        ChatRoom {
+            id,
+            generation,
+            chat,
+            state: State::Loading,
+            meta: None,
+            members: HashMap::new(),
+            committed_seq: 0,
+            subs: HashMap::new(),
+            catching_up: HashMap::new(),
+            ring: VecDeque::with_capacity(RING_CAPACITY),
+            pending: Vec::new(),
+            flushing: false,
+            typing: HashMap::new(),
+            last_activity: Instant::now(),
+        }
+    }
+
+    fn ready(&self) -> Result<&RoomMeta, ChatError> {
+        match (&self.state, &self.meta) {
+            (State::Ready, Some(m)) => Ok(m),
+            _ => Err(ChatError::new(ErrorCode::RoomNotFound, "no such room")),
+        }
+    }
+
+    /// Members read; so may admins in group rooms (moderation), never in
+    /// direct conversations.
+    fn may_read(&self, who: &Principal) -> Result<(), ChatError> {
+        let meta = self.ready()?;
+        if who.role == Role::Guest && who.guest_room != Some(self.id) {
+            return Err(ChatError::new(ErrorCode::Forbidden, "guests may only use the room they joined"));
+        }
+        if self.members.contains_key(&who.user) || (who.role == Role::Admin && meta.kind == "group") {
+            Ok(())
+        } else {
+            Err(ChatError::not_member())
+        }
+    }
+
+    fn broadcast(&self, frame: &ByteString, except_user: Option<UserId>) {
+        for s in self.subs.values() {
+            if Some(s.user) != except_user {
+                s.outbox.text(frame.clone());
+            }
+        }
+    }
+
+    fn remember(&mut self, seq: i64, frame: ByteString) {
+        if self.ring.len() == RING_CAPACITY {
+            self.ring.pop_front();
+        }
+        self.ring.push_back((seq, frame));
+    }
+
+    /// Sends a subscriber everything after `from`, then makes it live.
+    fn catch_up(&mut self, ctx: &mut Context<Self>, session: u64, from: i64) {
+        let Some(sub) = self.catching_up.get(&session) else { return };
+        if sub.outbox.is_closed() {
+            self.catching_up.remove(&session);
+            return;
+        }
+        if from >= self.committed_seq {
+            if let Some(sub) = self.catching_up.remove(&session) {
+                self.subs.insert(session, sub);
+            }
+            return;
+        }
+        if self.ring.front().is_some_and(|(s, _)| *s <= from + 1) {
+            for (s, frame) in &self.ring {
+                if *s > from {
+                    sub.outbox.text(frame.clone());
+                }
+            }
+            if let Some(sub) = self.catching_up.remove(&session) {
+                self.subs.insert(session, sub);
+            }
+            return;
+        }
+        let pool = self.chat.pool.clone();
+        let (room, upto) = (self.id, self.committed_seq);
+        let fut = async move { store::range(&pool, room, from, upto, store::PAGE_MAX).await };
+        ctx.spawn(actix::fut::wrap_future(fut).map(move |res, act: &mut ChatRoom, ctx| {
+            let Some(sub) = act.catching_up.get(&session) else { return };
+            match res {
+                Ok(events) => {
+                    let mut last = from;
+                    for e in &events {
+                        sub.outbox.text(e.frame());
+                        last = e.seq;
+                    }
+                    if events.is_empty() {
+                        last = upto;
+                    }
+                    act.catch_up(ctx, session, last);
+                }
+                Err(e) => {
+                    sub.outbox.text(protocol::error(&None, &e));
+                    act.catching_up.remove(&session);
+                }
+            }
+        }));
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.flushing || self.pending.is_empty() {
+            return;
+        }
+        self.flushing = true;
+        let n = self.pending.len().min(MAX_BATCH);
+        let batch: Vec<Queued> = self.pending.drain(..n).collect();
+        let items: Vec<NewEvent> = batch.iter().map(|q| q.event.clone()).collect();
+        let pool = self.chat.pool.clone();
+        let room = self.id;
+        let fut = async move { store::commit_batch(&pool, room, &items).await };
+        ctx.spawn(actix::fut::wrap_future(fut).map(move |res, act: &mut ChatRoom, ctx| {
+            act.flushing = false;
+            match res {
+                Ok(results) => {
+                    for (q, r) in batch.into_iter().zip(results) {
+                        match r {
+                            Ok(c) => {
+                                if let Some(mut e) = c.event {
+                                    e.sender_name = act.members.get(&q.event.sender).map(|m| m.display_name.clone());
+                                    act.committed_seq = act.committed_seq.max(e.seq);
+                                    let frame = ByteString::from(e.frame());
+                                    act.broadcast(&frame, None);
+                                    act.remember(e.seq, frame);
+                                }
+                                q.outbox.text(protocol::ack(
+                                    &q.reply_id,
+                                    json!({"roomId": room, "seq": c.seq, "clientMsgId": q.event.client_msg_id,
+                                           "duplicate": c.duplicate}),
+                                ));
+                            }
+                            Err(e) => {
+                                q.outbox.text(protocol::error(&q.reply_id, &e));
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    for q in batch {
+                        q.outbox.text(protocol::error(&q.reply_id, &e));
+                    }
+                }
+            }
+            act.flush(ctx);
+        }));
+    }
+}
+
+impl Actor for ChatRoom {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Subscribers wait for the room to know its members and last seq.
+        ctx.set_mailbox_capacity(4096);
+        let pool = self.chat.pool.clone();
+        let id = self.id;
+        ctx.wait(actix::fut::wrap_future(async move { store::load_room(&pool, id).await }).map(
+            |res, act: &mut ChatRoom, _| match res {
+                Ok(Some((meta, members))) => {
+                    act.committed_seq = meta.last_seq;
+                    act.meta = Some(meta);
+                    act.members = members;
+                    act.state = State::Ready;
+                }
+                Ok(None) => act.state = State::Missing,
+                Err(e) => {
+                    tracing::error!(room = %act.id, error = %e, "loading room");
+                    act.state = State::Missing;
+                }
+            },
+        ));
+        ctx.run_interval(TYPING_SWEEP, |act, _| {
+            let now = Instant::now();
+            let expired: Vec<UserId> = act.typing.iter().filter(|(_, t)| **t <= now).map(|(u, _)| *u).collect();
+            for u in expired {
+                act.typing.remove(&u);
+                act.broadcast(&ByteString::from(protocol::typing(act.id, u, false)), Some(u));
+            }
+        });
+        ctx.run_interval(IDLE_CHECK, |act, ctx| {
+            let idle = act.subs.is_empty() && act.catching_up.is_empty() && act.pending.is_empty() && !act.flushing;
+            let missing = matches!(act.state, State::Missing);
+            if idle && (missing || act.last_activity.elapsed() > ROOM_IDLE) {
+                act.chat.forget_room(act.id, act.generation);
+                ctx.stop();
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.chat.forget_room(self.id, self.generation);
+    }
+}
+
+/// Start receiving the room's events (after catching up from `after_seq`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    pub session: u64,
+    pub who: Principal,
+    pub after_seq: Option<i64>,
+    pub outbox: Outbox,
+    pub reply_id: Option<Value>,
+}
+
+impl Handler<Subscribe> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) {
+        self.last_activity = Instant::now();
+        if let Err(e) = self.may_read(&msg.who) {
+            msg.outbox.text(protocol::error(&msg.reply_id, &e));
+            return;
+        }
+        let after = msg.after_seq.unwrap_or(self.committed_seq).clamp(0, self.committed_seq);
+        msg.outbox.text(protocol::ack(
+            &msg.reply_id,
+            json!({"roomId": self.id, "lastSeq": self.committed_seq, "resumeFrom": after}),
+        ));
+        self.subs.remove(&msg.session);
+        self.catching_up.insert(msg.session, Sub { user: msg.who.user, outbox: msg.outbox });
+        self.catch_up(ctx, msg.session, after);
+        // Typing state is ephemeral: tell the newcomer who is typing now.
+        if let Some(sub) = self.subs.get(&msg.session).or_else(|| self.catching_up.get(&msg.session)) {
+            for u in self.typing.keys().filter(|u| **u != msg.who.user) {
+                sub.outbox.text(protocol::typing(self.id, *u, true));
+            }
+        }
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub session: u64,
+}
+
+impl Handler<Unsubscribe> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) {
+        self.subs.remove(&msg.session);
+        self.catching_up.remove(&msg.session);
+        self.last_activity = Instant::now();
+    }
+}
+
+/// A new message, an edit or a deletion, acknowledged once committed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Post {
+    pub who: Principal,
+    pub outbox: Outbox,
+    pub reply_id: Option<Value>,
+    pub kind: Kind,
+    pub client_msg_id: Option<String>,
+    pub body: Option<String>,
+    pub ciphertext: Option<String>,
+    pub attachments: Vec<Uuid>,
+    pub target_seq: Option<i64>,
+}
+
+impl ChatRoom {
+    fn check_post(&self, p: &Post) -> Result<bool, ChatError> {
+        let meta = self.ready()?;
+        self.may_read(&p.who)?;
+        let member = self.members.get(&p.who.user);
+        let moderator = member.is_some_and(Member::can_moderate) || p.who.role == Role::Admin;
+        if member.is_none() && !(p.kind == Kind::Delete && moderator) {
+            return Err(ChatError::not_member());
+        }
+        if let Some(m) = member {
+            if p.kind != Kind::Delete && m.muted_until.is_some_and(|t| t > Utc::now()) {
+                return Err(ChatError::new(ErrorCode::Muted, "you are muted in this room"));
+            }
+        }
+        if p.client_msg_id.as_ref().is_some_and(|c| c.is_empty() || c.len() > MAX_CLIENT_MSG_ID) {
+            return Err(ChatError::new(ErrorCode::InvalidCommand, format!("clientMsgId must have 1 to {MAX_CLIENT_MSG_ID} characters")));
+        }
+        let max = self.chat.limits.max_message_bytes;
+        if p.body.as_ref().is_some_and(|b| b.len() > max) || p.ciphertext.as_ref().is_some_and(|b| b.len() > max) {
+            return Err(ChatError::new(ErrorCode::MessageTooLarge, format!("a message may have at most {max} bytes")));
+        }
+        if p.kind != Kind::Delete {
+            if meta.e2ee && (p.body.is_some() || p.ciphertext.is_none()) {
+                return Err(ChatError::new(ErrorCode::E2eeMismatch, "this room is end-to-end encrypted: send `ciphertext`, not `body`"));
+            }
+            if !meta.e2ee && p.ciphertext.is_some() {
+                return Err(ChatError::new(ErrorCode::E2eeMismatch, "this room is not end-to-end encrypted: send `body`"));
+            }
+            let empty = p.body.as_ref().is_none_or(|b| b.trim().is_empty()) && p.ciphertext.as_ref().is_none_or(String::is_empty);
+            if empty && (p.kind == Kind::Edit || p.attachments.is_empty()) {
+                return Err(ChatError::new(ErrorCode::InvalidCommand, "a message needs a body (or ciphertext) or attachments"));
+            }
+        }
+        if p.attachments.len() > 10 {
+            return Err(ChatError::new(ErrorCode::InvalidCommand, "at most 10 attachments per message"));
+        }
+        Ok(moderator)
+    }
+}
+
+impl Handler<Post> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Post, ctx: &mut Context<Self>) {
+        self.last_activity = Instant::now();
+        let moderator = match self.check_post(&msg) {
+            Ok(m) => m,
+            Err(e) => {
+                msg.outbox.text(protocol::error(&msg.reply_id, &e));
+                return;
+            }
+        };
+        // Sending a message ends the sender's typing indicator.
+        if msg.kind == Kind::Message && self.typing.remove(&msg.who.user).is_some() {
+            self.broadcast(&ByteString::from(protocol::typing(self.id, msg.who.user, false)), Some(msg.who.user));
+        }
+        self.pending.push(Queued {
+            event: NewEvent {
+                sender: msg.who.user,
+                moderator,
+                client_msg_id: msg.client_msg_id,
+                kind: msg.kind,
+                body: msg.body,
+                ciphertext: msg.ciphertext,
+                attachments: msg.attachments,
+                target_seq: msg.target_seq,
+            },
+            outbox: msg.outbox,
+            reply_id: msg.reply_id,
+        });
+        self.flush(ctx);
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Typing {
+    pub who: Principal,
+    pub typing: bool,
+    pub outbox: Outbox,
+    pub reply_id: Option<Value>,
+}
+
+impl Handler<Typing> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Typing, _: &mut Context<Self>) {
+        if !self.members.contains_key(&msg.who.user) {
+            let e = self.ready().err().unwrap_or_else(ChatError::not_member);
+            msg.outbox.text(protocol::error(&msg.reply_id, &e));
+            return;
+        }
+        let was = if msg.typing {
+            self.typing.insert(msg.who.user, Instant::now() + TYPING_TTL).is_some()
+        } else {
+            self.typing.remove(&msg.who.user).is_none()
+        };
+        // Only changes are news; a refresh just extends the deadline.
+        if was != msg.typing {
+            self.broadcast(&ByteString::from(protocol::typing(self.id, msg.who.user, msg.typing)), Some(msg.who.user));
+        }
+        if msg.reply_id.is_some() {
+            msg.outbox.text(protocol::ack(&msg.reply_id, json!({"roomId": self.id})));
+        }
+    }
+}
+
+/// Moves the sender's read pointer; members see it as a read receipt.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Read {
+    pub who: Principal,
+    pub seq: i64,
+    pub outbox: Outbox,
+    pub reply_id: Option<Value>,
+}
+
+impl Handler<Read> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Read, ctx: &mut Context<Self>) {
+        if !self.members.contains_key(&msg.who.user) {
+            let e = self.ready().err().unwrap_or_else(ChatError::not_member);
+            msg.outbox.text(protocol::error(&msg.reply_id, &e));
+            return;
+        }
+        let pool = self.chat.pool.clone();
+        let (room, user, seq) = (self.id, msg.who.user, msg.seq);
+        let fut = async move { store::mark_read(&pool, room, user, seq).await };
+        ctx.spawn(actix::fut::wrap_future(fut).map(move |res, act: &mut ChatRoom, _| match res {
+            Ok(stored) => {
+                let moved = act.members.get(&user).is_some_and(|m| stored > m.last_read_seq);
+                if let Some(m) = act.members.get_mut(&user) {
+                    m.last_read_seq = m.last_read_seq.max(stored);
+                }
+                if moved {
+                    act.broadcast(&ByteString::from(protocol::read(room, user, stored)), None);
+                }
+                msg.outbox.text(protocol::ack(&msg.reply_id, json!({"roomId": room, "seq": stored})));
+            }
+            Err(e) => {
+                msg.outbox.text(protocol::error(&msg.reply_id, &e));
+            }
+        }));
+    }
+}
+
+/// Sent by the HTTP side after it changed the room's membership in the
+/// database: joined, invited, left, removed or muted.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MembershipChanged {
+    pub user: UserId,
+    /// The member as now stored; None when removed.
+    pub member: Option<Member>,
+}
+
+impl Handler<MembershipChanged> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: MembershipChanged, _: &mut Context<Self>) {
+        if !matches!(self.state, State::Ready) {
+            return;
+        }
+        match msg.member {
+            Some(m) => {
+                let new = self.members.insert(msg.user, m).is_none();
+                if new {
+                    self.broadcast(&ByteString::from(protocol::member(self.id, msg.user, true)), None);
+                }
+            }
+            None => {
+                if self.members.remove(&msg.user).is_none() {
+                    return;
+                }
+                let gone: Vec<u64> = self
+                    .subs
+                    .iter()
+                    .chain(self.catching_up.iter())
+                    .filter(|(_, s)| s.user == msg.user)
+                    .map(|(k, _)| *k)
+                    .collect();
+                for k in gone {
+                    if let Some(s) = self.subs.remove(&k).or_else(|| self.catching_up.remove(&k)) {
+                        s.outbox.text(protocol::removed(self.id));
+                    }
+                }
+                self.typing.remove(&msg.user);
+                self.broadcast(&ByteString::from(protocol::member(self.id, msg.user, false)), None);
+            }
+        }
+    }
+}
+
+/// Whether `who` may read this room (history requests ask before reading).
+#[derive(Message)]
+#[rtype(result = "Result<(), ChatError>")]
+pub struct MayRead {
+    pub who: Principal,
+}
+
+impl Handler<MayRead> for ChatRoom {
+    type Result = Result<(), ChatError>;
+
+    fn handle(&mut self, msg: MayRead, _: &mut Context<Self>) -> Self::Result {
+        self.last_activity = Instant::now();
+        self.may_read(&msg.who)
+    }
+}
+
+/// Figures for tests and metrics.
+#[derive(Message)]
+#[rtype(result = "RoomStats")]
+pub struct Stats;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RoomStats {
+    pub subscribers: usize,
+    pub committed_seq: i64,
+}
+
+impl Handler<Stats> for ChatRoom {
+    type Result = MessageResult<Stats>;
+
+    fn handle(&mut self, _: Stats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(RoomStats { subscribers: self.subs.len(), committed_seq: self.committed_seq })
+    }
+}

@@ -1,0 +1,277 @@
+//! UserSession: one actor per WebSocket connection. It keeps the heartbeat,
+//! decodes client frames into commands, checks what can be checked without
+//! the room (guest confinement, rate and size limits), forwards the rest to
+//! the room actors, and writes everything back through its bounded outbox.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_ws::{Message as WsMessage, ProtocolError};
+use serde_json::{json, Value};
+
+use crate::context::{ChatContext, Principal};
+use crate::error::{ChatError, ErrorCode};
+use crate::hub;
+use crate::ids::RoomId;
+use crate::outbox::{Outbound, Outbox, CLOSE_IDLE_TIMEOUT, CLOSE_POLICY};
+use crate::protocol::{self, Command};
+use crate::role::Role;
+use crate::room::{self, ChatRoom};
+use crate::store::{self, Kind};
+
+/// How often the server pings.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+/// A client silent (no frame, no pong) for this long is disconnected.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Malformed frames tolerated per window before the connection is closed.
+pub const MAX_INVALID_FRAMES: u32 = 10;
+pub const INVALID_FRAME_WINDOW: Duration = Duration::from_secs(60);
+
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+pub struct UserSession {
+    id: u64,
+    me: Principal,
+    chat: Arc<ChatContext>,
+    outbox: Outbox,
+    last_heard: Instant,
+    rooms: HashMap<RoomId, Addr<ChatRoom>>,
+    invalid: u32,
+    invalid_since: Instant,
+}
+
+impl UserSession {
+    pub fn new(me: Principal, chat: Arc<ChatContext>, outbox: Outbox) -> UserSession {
+        UserSession {
+            id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+            me,
+            chat,
+            outbox,
+            last_heard: Instant::now(),
+            rooms: HashMap::new(),
+            invalid: 0,
+            invalid_since: Instant::now(),
+        }
+    }
+
+    fn send_error(&self, id: &Option<Value>, code: ErrorCode, message: impl Into<String>) {
+        self.outbox.text(protocol::error(id, &ChatError::new(code, message)));
+    }
+
+    fn close(&self, ctx: &mut Context<Self>, code: u16, reason: &str) {
+        self.outbox.push(Outbound::Close(code, reason.to_owned()));
+        ctx.stop();
+    }
+
+    fn invalid_frame(&mut self, ctx: &mut Context<Self>, id: Option<Value>, code: ErrorCode, why: String) {
+        if self.invalid_since.elapsed() > INVALID_FRAME_WINDOW {
+            self.invalid = 0;
+            self.invalid_since = Instant::now();
+        }
+        self.invalid += 1;
+        self.send_error(&id, code, why);
+        if self.invalid > MAX_INVALID_FRAMES {
+            self.close(ctx, CLOSE_POLICY, "too many invalid frames");
+        }
+    }
+
+    fn room(&mut self, id: RoomId) -> Result<Addr<ChatRoom>, ChatError> {
+        if self.me.role == Role::Guest && self.me.guest_room != Some(id) {
+            return Err(ChatError::new(ErrorCode::Forbidden, "guests may only use the room they joined"));
+        }
+        if let Some(a) = self.rooms.get(&id).filter(|a| a.connected()) {
+            return Ok(a.clone());
+        }
+        Ok(self.chat.room(id))
+    }
+
+    fn handle_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+        let env = match protocol::parse(text) {
+            Ok(e) => e,
+            Err((id, why)) => return self.invalid_frame(ctx, id, ErrorCode::InvalidFrame, why),
+        };
+        let id = env.id;
+        let result = match env.command {
+            Command::Ping => {
+                self.outbox.text(protocol::ack(&id, json!({"pong": true})));
+                Ok(())
+            }
+            Command::Subscribe { room_id, after_seq } => self.room(room_id).map(|addr| {
+                self.rooms.insert(room_id, addr.clone());
+                addr.do_send(room::Subscribe {
+                    session: self.id,
+                    who: self.me.clone(),
+                    after_seq,
+                    outbox: self.outbox.clone(),
+                    reply_id: id.clone(),
+                });
+            }),
+            Command::Unsubscribe { room_id } => {
+                if let Some(addr) = self.rooms.remove(&room_id) {
+                    addr.do_send(room::Unsubscribe { session: self.id });
+                }
+                self.outbox.text(protocol::ack(&id, json!({"roomId": room_id})));
+                Ok(())
+            }
+            Command::Send { room_id, client_msg_id, body, ciphertext, attachments } => {
+                self.post(room_id, &id, Kind::Message, client_msg_id, body, ciphertext, attachments, None)
+            }
+            Command::Edit { room_id, seq, body, ciphertext } => {
+                self.post(room_id, &id, Kind::Edit, None, body, ciphertext, vec![], Some(seq))
+            }
+            Command::Delete { room_id, seq } => self.post(room_id, &id, Kind::Delete, None, None, None, vec![], Some(seq)),
+            Command::Typing { room_id, typing } => self.room(room_id).map(|addr| {
+                addr.do_send(room::Typing { who: self.me.clone(), typing, outbox: self.outbox.clone(), reply_id: id.clone() })
+            }),
+            Command::Read { room_id, seq } => self.room(room_id).map(|addr| {
+                addr.do_send(room::Read { who: self.me.clone(), seq, outbox: self.outbox.clone(), reply_id: id.clone() })
+            }),
+            Command::History { room_id, before, after, limit } => self.history(ctx, room_id, id.clone(), before, after, limit),
+        };
+        if let Err(e) = result {
+            self.outbox.text(protocol::error(&id, &e));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn post(
+        &mut self,
+        room_id: RoomId,
+        id: &Option<Value>,
+        kind: Kind,
+        client_msg_id: Option<String>,
+        body: Option<String>,
+        ciphertext: Option<String>,
+        attachments: Vec<uuid::Uuid>,
+        target_seq: Option<i64>,
+    ) -> Result<(), ChatError> {
+        let addr = self.room(room_id)?;
+        let max = self.chat.limits.max_message_bytes;
+        if body.as_ref().is_some_and(|b| b.len() > max) || ciphertext.as_ref().is_some_and(|b| b.len() > max) {
+            return Err(ChatError::new(ErrorCode::MessageTooLarge, format!("a message may have at most {max} bytes")));
+        }
+        if let Err(wait) = self.chat.check_send_rate(&self.me) {
+            return Err(ChatError::new(
+                ErrorCode::RateLimited,
+                format!("too many messages; retry in {} ms", wait.as_millis().max(1)),
+            ));
+        }
+        addr.do_send(room::Post {
+            who: self.me.clone(),
+            outbox: self.outbox.clone(),
+            reply_id: id.clone(),
+            kind,
+            client_msg_id,
+            body,
+            ciphertext,
+            attachments,
+            target_seq,
+        });
+        Ok(())
+    }
+
+    /// History reads go straight to the database (committed data only),
+    /// after the room has confirmed the caller may read it.
+    fn history(
+        &mut self,
+        ctx: &mut Context<Self>,
+        room_id: RoomId,
+        id: Option<Value>,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<(), ChatError> {
+        let addr = self.room(room_id)?;
+        let limit = limit.unwrap_or(50);
+        if !(1..=store::PAGE_MAX).contains(&limit) {
+            return Err(ChatError::new(ErrorCode::InvalidCommand, format!("limit must be between 1 and {}", store::PAGE_MAX)));
+        }
+        let who = self.me.clone();
+        let pool = self.chat.pool.clone();
+        let outbox = self.outbox.clone();
+        let fut = async move {
+            addr.send(room::MayRead { who }).await.map_err(ChatError::internal)??;
+            store::history(&pool, room_id, before, after, limit).await
+        };
+        ctx.spawn(actix::fut::wrap_future(fut).map(move |res, _act: &mut UserSession, _| {
+            match res {
+                Ok(events) => outbox.text(protocol::ack(&id, json!({"roomId": room_id, "messages": events}))),
+                Err(e) => outbox.text(protocol::error(&id, &e)),
+            };
+        }));
+        Ok(())
+    }
+}
+
+impl Actor for UserSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.outbox.text(protocol::hello(self.id, self.me.user, HEARTBEAT_INTERVAL.as_secs()));
+        self.chat.hub.do_send(hub::Connect { user: self.me.user, session: self.id, outbox: self.outbox.clone() });
+        ctx.run_interval(HEARTBEAT_INTERVAL, |act, ctx| {
+            if act.last_heard.elapsed() > CLIENT_TIMEOUT {
+                act.close(ctx, CLOSE_IDLE_TIMEOUT, "idle timeout");
+                return;
+            }
+            if act.outbox.is_closed() {
+                ctx.stop();
+                return;
+            }
+            act.outbox.push(Outbound::Ping);
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        for addr in self.rooms.values() {
+            addr.do_send(room::Unsubscribe { session: self.id });
+        }
+        self.chat.hub.do_send(hub::Disconnect { user: self.me.user, session: self.id });
+    }
+}
+
+impl StreamHandler<Result<WsMessage, ProtocolError>> for UserSession {
+    fn handle(&mut self, item: Result<WsMessage, ProtocolError>, ctx: &mut Context<Self>) {
+        self.last_heard = Instant::now();
+        match item {
+            Ok(WsMessage::Text(t)) => self.handle_text(&t, ctx),
+            Ok(WsMessage::Binary(_)) => {
+                self.invalid_frame(ctx, None, ErrorCode::BinaryNotSupported, "frames are JSON text".to_owned())
+            }
+            Ok(WsMessage::Ping(b)) => {
+                self.outbox.push(Outbound::Pong(b));
+            }
+            Ok(WsMessage::Pong(_)) | Ok(WsMessage::Nop) => {}
+            Ok(WsMessage::Continuation(_)) => {
+                self.invalid_frame(ctx, None, ErrorCode::InvalidFrame, "fragmented frames are not supported".to_owned())
+            }
+            Ok(WsMessage::Close(_)) => ctx.stop(),
+            Err(e) => {
+                tracing::debug!(error = %e, "websocket protocol error");
+                self.close(ctx, CLOSE_POLICY, "protocol error");
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+/// Starts the session actor for an upgraded connection.
+pub fn start(
+    me: Principal,
+    chat: Arc<ChatContext>,
+    session: actix_ws::Session,
+    stream: actix_ws::MessageStream,
+) -> Addr<UserSession> {
+    let outbox = crate::outbox::spawn_writer(session, chat.limits.outbound_queue);
+    let stream = stream.max_frame_size(chat.limits.max_frame_bytes);
+    UserSession::create(|ctx| {
+        ctx.add_stream(stream);
+        UserSession::new(me, chat, outbox)
+    })
+}

@@ -1,0 +1,517 @@
+//! `/api/rooms`: creating and finding rooms, membership (join, invite,
+//! leave, remove, mute), history, and sending over HTTP. Live traffic is the
+//! WebSocket's; every change of membership made here is told to the room's
+//! actor so its view stays the database's.
+//!
+//! Rules (seed 004): a mentor or admin may open a direct conversation with
+//! anyone; a mentee only with a mentor who accepts messages (or an admin).
+//! Group rooms are created by mentors and admins; public ones are open to
+//! join, private ones by invitation. Room owners, moderators and platform
+//! admins moderate.
+
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use lyceum_actors::outbox::{Outbound, Outbox};
+use lyceum_actors::room::{MayRead, MembershipChanged, Post};
+use lyceum_actors::store::{self, Kind};
+use lyceum_actors::{Principal, Role, RoomId, UserId};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::auth::{AnyUser, AuthUser};
+use crate::error::{is_unique_violation, ApiError};
+use crate::routes::ws::principal;
+use crate::state::AppState;
+
+const MAX_ROOM_NAME: usize = 80;
+/// How long an HTTP send waits for its commit.
+const POST_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateRoom {
+    name: String,
+    visibility: String,
+    #[serde(default)]
+    allow_guests: bool,
+    #[serde(default)]
+    e2ee: bool,
+}
+
+async fn room_json(client: &deadpool_postgres::Client, room: Uuid) -> Result<Value, ApiError> {
+    let r = client
+        .query_opt(
+            "SELECT id, kind, name, visibility, allow_guests, e2ee, last_seq, created_at,
+                    (SELECT count(*) FROM room_members WHERE room_id = rooms.id)
+               FROM rooms WHERE id = $1",
+            &[&room],
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?;
+    Ok(json!({
+        "id": r.get::<_, Uuid>(0), "kind": r.get::<_, String>(1), "name": r.get::<_, Option<String>>(2),
+        "visibility": r.get::<_, String>(3), "allowGuests": r.get::<_, bool>(4), "e2ee": r.get::<_, bool>(5),
+        "lastSeq": r.get::<_, i64>(6), "createdAt": r.get::<_, chrono::DateTime<chrono::Utc>>(7),
+        "memberCount": r.get::<_, i64>(8),
+    }))
+}
+
+/// Tells a running room actor about a membership row as it now stands.
+async fn notify_membership(state: &AppState, room: Uuid, user: Uuid) -> Result<(), ApiError> {
+    if let Some(addr) = state.chat.running_room(RoomId(room)) {
+        let member = store::load_member(&state.pool, RoomId(room), UserId(user)).await?;
+        addr.do_send(MembershipChanged { user: UserId(user), member });
+    }
+    Ok(())
+}
+
+pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<CreateRoom>) -> Result<HttpResponse, ApiError> {
+    if user.role == Role::Mentee {
+        return Err(ApiError::forbidden("only mentors and admins create group rooms"));
+    }
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_ROOM_NAME || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request("invalid_room", format!("a room name needs 1 to {MAX_ROOM_NAME} characters")));
+    }
+    if body.visibility != "public" && body.visibility != "private" {
+        return Err(ApiError::bad_request("invalid_room", "visibility must be \"public\" or \"private\""));
+    }
+    if body.allow_guests && body.visibility != "public" {
+        return Err(ApiError::bad_request("invalid_room", "only public rooms may allow guests"));
+    }
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let id = Uuid::new_v4();
+    tx.execute(
+        "INSERT INTO rooms (id, kind, name, visibility, allow_guests, e2ee, created_by) VALUES ($1, 'group', $2, $3, $4, $5, $6)",
+        &[&id, &name, &body.visibility, &body.allow_guests, &body.e2ee, &user.id],
+    )
+    .await?;
+    tx.execute("INSERT INTO room_members (room_id, user_id, role) VALUES ($1, $2, 'owner')", &[&id, &user.id]).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Created().json(room_json(&client, id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OpenDirect {
+    user_id: Uuid,
+    #[serde(default)]
+    e2ee: bool,
+}
+
+pub async fn open_direct(state: web::Data<AppState>, me: AuthUser, body: web::Json<OpenDirect>) -> Result<HttpResponse, ApiError> {
+    let other = body.user_id;
+    if other == me.id {
+        return Err(ApiError::bad_request("invalid_room", "a direct conversation needs another user"));
+    }
+    let mut client = state.pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT u.role, coalesce(p.accepts_messages, true) FROM users u LEFT JOIN profiles p ON p.user_id = u.id WHERE u.id = $1",
+            &[&other],
+        )
+        .await?
+        .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
+    let their_role: Role = row.get::<_, String>(0).parse().unwrap_or(Role::Guest);
+    let accepts: bool = row.get(1);
+    let allowed = match (me.role, their_role) {
+        (_, Role::Guest) | (Role::Guest, _) => false,
+        (Role::Mentor | Role::Admin, _) => true,
+        (Role::Mentee, Role::Admin) => true,
+        (Role::Mentee, Role::Mentor) => {
+            if !accepts {
+                return Err(ApiError::Forbidden {
+                    code: "messages_not_accepted",
+                    message: "this mentor does not accept messages; book a session instead".to_owned(),
+                });
+            }
+            true
+        }
+        (Role::Mentee, Role::Mentee) => false,
+    };
+    if !allowed {
+        return Err(ApiError::forbidden("you may not open a conversation with this user"));
+    }
+    let (a, b) = if me.id < other { (me.id, other) } else { (other, me.id) };
+    let key = format!("{a}:{b}");
+    if let Some(r) = client.query_opt("SELECT id FROM rooms WHERE direct_key = $1", &[&key]).await? {
+        return Ok(HttpResponse::Ok().json(room_json(&client, r.get(0)).await?));
+    }
+    let id = Uuid::new_v4();
+    let tx = client.transaction().await?;
+    let inserted = tx
+        .execute(
+            "INSERT INTO rooms (id, kind, visibility, e2ee, created_by, direct_key) VALUES ($1, 'direct', 'private', $2, $3, $4)",
+            &[&id, &body.e2ee, &me.id, &key],
+        )
+        .await;
+    match inserted {
+        Err(e) if is_unique_violation(&e) => {
+            // Both opened it at once: the other request won; use its room.
+            drop(tx);
+            let r = client.query_one("SELECT id FROM rooms WHERE direct_key = $1", &[&key]).await?;
+            return Ok(HttpResponse::Ok().json(room_json(&client, r.get(0)).await?));
+        }
+        Err(e) => return Err(e.into()),
+        Ok(_) => {}
+    }
+    tx.execute("INSERT INTO room_members (room_id, user_id) VALUES ($1, $2), ($1, $3)", &[&id, &me.id, &other]).await?;
+    tx.commit().await?;
+    state.chat.hub.do_send(lyceum_actors::hub::ToUser {
+        user: UserId(other),
+        frame: json!({"type": "room_added", "roomId": id}).to_string(),
+    });
+    Ok(HttpResponse::Created().json(room_json(&client, id).await?))
+}
+
+/// The caller's rooms, most recently active first, with unread counts and
+/// the last message.
+pub async fn list_mine(state: web::Data<AppState>, user: AnyUser) -> Result<HttpResponse, ApiError> {
+    let client = state.pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT r.id, r.kind, r.name, r.visibility, r.e2ee, r.last_seq, m.last_read_seq, m.role,
+                    (SELECT count(*) FROM messages x WHERE x.room_id = r.id AND x.seq > m.last_read_seq
+                        AND x.kind = 'message' AND x.deleted_at IS NULL AND x.sender_id IS DISTINCT FROM m.user_id) AS unread,
+                    lm.seq, lm.sender_id, lm.body, lm.ciphertext, lm.created_at,
+                    peer.id, peer.display_name
+               FROM room_members m
+               JOIN rooms r ON r.id = m.room_id
+               LEFT JOIN LATERAL (SELECT seq, sender_id, body, ciphertext, created_at FROM messages
+                                   WHERE room_id = r.id AND kind = 'message' AND deleted_at IS NULL
+                                   ORDER BY seq DESC LIMIT 1) lm ON true
+               LEFT JOIN LATERAL (SELECT u.id, u.display_name FROM room_members o JOIN users u ON u.id = o.user_id
+                                   WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id LIMIT 1) peer ON true
+              WHERE m.user_id = $1
+              ORDER BY coalesce(lm.created_at, r.created_at) DESC",
+            &[&user.0.id],
+        )
+        .await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let last = r.get::<_, Option<i64>>(9).map(|seq| {
+                json!({"seq": seq, "senderId": r.get::<_, Option<Uuid>>(10), "body": r.get::<_, Option<String>>(11),
+                       "ciphertext": r.get::<_, Option<String>>(12), "createdAt": r.get::<_, chrono::DateTime<chrono::Utc>>(13)})
+            });
+            let peer = r.get::<_, Option<Uuid>>(14).map(|id| json!({"userId": id, "displayName": r.get::<_, String>(15)}));
+            json!({
+                "id": r.get::<_, Uuid>(0), "kind": r.get::<_, String>(1), "name": r.get::<_, Option<String>>(2),
+                "visibility": r.get::<_, String>(3), "e2ee": r.get::<_, bool>(4), "lastSeq": r.get::<_, i64>(5),
+                "lastReadSeq": r.get::<_, i64>(6), "myRole": r.get::<_, String>(7), "unread": r.get::<_, i64>(8),
+                "lastMessage": last, "peer": peer,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"items": items})))
+}
+
+pub async fn list_public(state: web::Data<AppState>, _user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let client = state.pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT r.id, r.name, r.allow_guests, r.e2ee, (SELECT count(*) FROM room_members WHERE room_id = r.id)
+               FROM rooms r WHERE r.visibility = 'public' AND r.kind = 'group' ORDER BY r.created_at DESC LIMIT 200",
+            &[],
+        )
+        .await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| json!({"id": r.get::<_, Uuid>(0), "name": r.get::<_, Option<String>>(1), "allowGuests": r.get::<_, bool>(2),
+                        "e2ee": r.get::<_, bool>(3), "memberCount": r.get::<_, i64>(4)}))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"items": items})))
+}
+
+/// The room's caller-visible state, after the room actor says they may read.
+async fn check_read(state: &AppState, me: &Principal, room: Uuid) -> Result<(), ApiError> {
+    state
+        .chat
+        .room(RoomId(room))
+        .send(MayRead { who: me.clone() })
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("room actor: {e}")))??;
+    Ok(())
+}
+
+pub async fn get(state: web::Data<AppState>, user: AnyUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let room = path.into_inner();
+    let me = principal(&state, user.0).await?;
+    check_read(&state, &me, room).await?;
+    let client = state.pool.get().await?;
+    let mut body = room_json(&client, room).await?;
+    let rows = client
+        .query(
+            "SELECT u.id, u.display_name, u.role, m.role, m.last_read_seq, m.muted_until, u.last_seen_at
+               FROM room_members m JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 ORDER BY m.joined_at",
+            &[&room],
+        )
+        .await?;
+    let ids: Vec<UserId> = rows.iter().map(|r| UserId(r.get(0))).collect();
+    let online = state.chat.hub.send(lyceum_actors::hub::Online(ids)).await.unwrap_or_default();
+    let members: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let id: Uuid = r.get(0);
+            json!({"userId": id, "displayName": r.get::<_, String>(1), "role": r.get::<_, String>(2),
+                   "roomRole": r.get::<_, String>(3), "lastReadSeq": r.get::<_, i64>(4),
+                   "mutedUntil": r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(5),
+                   "online": online.contains(&UserId(id)),
+                   "lastSeen": r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(6)})
+        })
+        .collect();
+    if let Some(o) = body.as_object_mut() {
+        o.insert("members".to_owned(), Value::Array(members));
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub async fn join(state: web::Data<AppState>, user: AuthUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let room = path.into_inner();
+    let client = state.pool.get().await?;
+    let r = client
+        .query_opt("SELECT kind, visibility FROM rooms WHERE id = $1", &[&room])
+        .await?
+        .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?;
+    if r.get::<_, String>(0) != "group" || r.get::<_, String>(1) != "public" {
+        return Err(ApiError::forbidden("this room is joined by invitation only"));
+    }
+    client
+        .execute("INSERT INTO room_members (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&room, &user.id])
+        .await?;
+    notify_membership(&state, room, user.id).await?;
+    Ok(HttpResponse::Ok().json(room_json(&client, room).await?))
+}
+
+/// The caller's room role, or 403 unless they are a platform admin.
+async fn require_moderator(client: &deadpool_postgres::Client, user: &AuthUser, room: Uuid) -> Result<String, ApiError> {
+    let kind: String = client
+        .query_opt("SELECT kind FROM rooms WHERE id = $1", &[&room])
+        .await?
+        .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?
+        .get(0);
+    let role: Option<String> = client
+        .query_opt("SELECT role FROM room_members WHERE room_id = $1 AND user_id = $2", &[&room, &user.id])
+        .await?
+        .map(|r| r.get(0));
+    let ok = user.role == Role::Admin || role.as_deref().is_some_and(|r| r != "member");
+    if !ok {
+        return Err(ApiError::forbidden("only the room's owner, its moderators or an admin may do this"));
+    }
+    Ok(kind)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Invite {
+    user_id: Uuid,
+}
+
+pub async fn invite(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<Uuid>,
+    body: web::Json<Invite>,
+) -> Result<HttpResponse, ApiError> {
+    let room = path.into_inner();
+    let client = state.pool.get().await?;
+    if require_moderator(&client, &user, room).await? == "direct" {
+        return Err(ApiError::forbidden("direct conversations have exactly two members"));
+    }
+    let role: String = client
+        .query_opt("SELECT role FROM users WHERE id = $1", &[&body.user_id])
+        .await?
+        .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?
+        .get(0);
+    if role == "guest" {
+        return Err(ApiError::bad_request("invalid_member", "guests cannot be invited"));
+    }
+    client
+        .execute("INSERT INTO room_members (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&room, &body.user_id])
+        .await?;
+    notify_membership(&state, room, body.user_id).await?;
+    state.chat.hub.do_send(lyceum_actors::hub::ToUser {
+        user: UserId(body.user_id),
+        frame: json!({"type": "room_added", "roomId": room}).to_string(),
+    });
+    Ok(HttpResponse::Ok().json(room_json(&client, room).await?))
+}
+
+/// Leave (yourself) or remove (a moderator removing someone else).
+pub async fn remove_member(
+    state: web::Data<AppState>,
+    user: AnyUser,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (room, target) = path.into_inner();
+    let client = state.pool.get().await?;
+    let kind: String = client
+        .query_opt("SELECT kind FROM rooms WHERE id = $1", &[&room])
+        .await?
+        .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?
+        .get(0);
+    if kind == "direct" {
+        return Err(ApiError::forbidden("direct conversations cannot be left or changed"));
+    }
+    if target != user.0.id {
+        if user.0.role == Role::Guest {
+            return Err(ApiError::forbidden("guests cannot remove members"));
+        }
+        require_moderator(&client, &user.0, room).await?;
+    }
+    let n = client.execute("DELETE FROM room_members WHERE room_id = $1 AND user_id = $2", &[&room, &target]).await?;
+    if n == 0 {
+        return Err(ApiError::not_found("not_a_member", "that user is not in this room"));
+    }
+    notify_membership(&state, room, target).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Mute {
+    /// 0 unmutes.
+    minutes: i64,
+}
+
+pub async fn mute(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(Uuid, Uuid)>,
+    body: web::Json<Mute>,
+) -> Result<HttpResponse, ApiError> {
+    let (room, target) = path.into_inner();
+    if !(0..=60 * 24 * 365).contains(&body.minutes) {
+        return Err(ApiError::bad_request("invalid_mute", "minutes must be between 0 and 525600"));
+    }
+    let client = state.pool.get().await?;
+    require_moderator(&client, &user, room).await?;
+    let until = (body.minutes > 0).then(|| chrono::Utc::now() + chrono::Duration::minutes(body.minutes));
+    let n = client
+        .execute("UPDATE room_members SET muted_until = $3 WHERE room_id = $1 AND user_id = $2", &[&room, &target, &until])
+        .await?;
+    if n == 0 {
+        return Err(ApiError::not_found("not_a_member", "that user is not in this room"));
+    }
+    notify_membership(&state, room, target).await?;
+    Ok(HttpResponse::Ok().json(json!({"userId": target, "mutedUntil": until})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HistoryQuery {
+    before: Option<i64>,
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+pub async fn history(
+    state: web::Data<AppState>,
+    user: AnyUser,
+    path: web::Path<Uuid>,
+    q: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let room = path.into_inner();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=store::PAGE_MAX).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {}", store::PAGE_MAX)));
+    }
+    if q.before.is_some() && q.after.is_some() {
+        return Err(ApiError::bad_request("invalid_query", "give `before` or `after`, not both"));
+    }
+    let me = principal(&state, user.0).await?;
+    check_read(&state, &me, room).await?;
+    let events = store::history(&state.pool, RoomId(room), q.before, q.after, limit).await?;
+    // Cursors: page back with before=first seq, forward with after=last seq.
+    let first = events.first().map(|e| e.seq);
+    let last = events.last().map(|e| e.seq);
+    Ok(HttpResponse::Ok().json(json!({"items": events, "firstSeq": first, "lastSeq": last})))
+}
+
+/// Sends a command down the WebSocket path and waits for its ack or error.
+async fn post_and_wait(state: &AppState, room: Uuid, post: impl FnOnce(Outbox) -> Post) -> Result<Value, ApiError> {
+    let (outbox, mut rx) = Outbox::detached(4);
+    state.chat.room(RoomId(room)).do_send(post(outbox));
+    let frame = tokio::time::timeout(POST_TIMEOUT, rx.recv())
+        .await
+        .map_err(|_| ApiError::Unavailable("the room did not answer in time".to_owned()))?;
+    let Some(Outbound::Text(text)) = frame else {
+        return Err(ApiError::Internal(anyhow::anyhow!("room closed the reply channel")));
+    };
+    let v: Value = serde_json::from_str(&text).map_err(|e| ApiError::Internal(e.into()))?;
+    if v["type"] == "error" {
+        let code = v["code"].as_str().unwrap_or("internal_error");
+        let message = v["message"].as_str().unwrap_or("").to_owned();
+        let code = lyceum_actors::ErrorCode::from_str_code(code);
+        return Err(lyceum_actors::ChatError::new(code, message).into());
+    }
+    Ok(v)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendBody {
+    client_msg_id: Option<String>,
+    body: Option<String>,
+    ciphertext: Option<String>,
+    #[serde(default)]
+    attachments: Vec<Uuid>,
+}
+
+pub async fn send(
+    state: web::Data<AppState>,
+    user: AnyUser,
+    path: web::Path<Uuid>,
+    body: web::Json<SendBody>,
+) -> Result<HttpResponse, ApiError> {
+    let room = path.into_inner();
+    let me = principal(&state, user.0).await?;
+    if me.role == Role::Guest && me.guest_room != Some(RoomId(room)) {
+        return Err(ApiError::forbidden("guests may only use the room they joined"));
+    }
+    if let Err(wait) = state.chat.check_send_rate(&me) {
+        return Err(ApiError::TooManyRequests { retry_after_secs: wait.as_secs().max(1) });
+    }
+    let b = body.into_inner();
+    let v = post_and_wait(&state, room, |outbox| Post {
+        who: me,
+        outbox,
+        reply_id: None,
+        kind: Kind::Message,
+        client_msg_id: b.client_msg_id,
+        body: b.body,
+        ciphertext: b.ciphertext,
+        attachments: b.attachments,
+        target_seq: None,
+    })
+    .await?;
+    let duplicate = v["duplicate"].as_bool().unwrap_or(false);
+    let status = if duplicate { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::CREATED };
+    Ok(HttpResponse::build(status).json(json!({"roomId": room, "seq": v["seq"], "duplicate": duplicate})))
+}
+
+/// Removes a message: its author, the room's moderators or an admin.
+pub async fn delete_message(
+    state: web::Data<AppState>,
+    user: AnyUser,
+    path: web::Path<(Uuid, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (room, seq) = path.into_inner();
+    let me = principal(&state, user.0).await?;
+    let v = post_and_wait(&state, room, |outbox| Post {
+        who: me,
+        outbox,
+        reply_id: None,
+        kind: Kind::Delete,
+        client_msg_id: None,
+        body: None,
+        ciphertext: None,
+        attachments: vec![],
+        target_seq: Some(seq),
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({"roomId": room, "deleted": seq, "seq": v["seq"]})))
+}

@@ -1,0 +1,65 @@
+//! `GET /ws`: the WebSocket gateway, and `POST /api/ws/ticket` for browsers.
+//! Authentication happens once, here, before the upgrade: no token or a bad
+//! one is a 401 and no socket is opened.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use lyceum_actors::{Principal, Role, RoomId, UserId};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::extract::authenticate;
+use crate::auth::{AnyUser, AuthUser};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::tickets::TICKET_TTL;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsQuery {
+    ticket: Option<String>,
+}
+
+pub async fn ticket(state: web::Data<AppState>, user: AnyUser) -> HttpResponse {
+    let ticket = state.tickets.issue(user.0);
+    HttpResponse::Ok().json(json!({"ticket": ticket, "expiresIn": TICKET_TTL.as_secs()}))
+}
+
+/// The account behind a token as the chat core sees it.
+pub async fn principal(state: &AppState, user: AuthUser) -> Result<Principal, ApiError> {
+    let client = state.pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT u.display_name, u.role,
+                    (SELECT room_id FROM room_members m WHERE m.user_id = u.id LIMIT 1)
+               FROM users u WHERE u.id = $1",
+            &[&user.id],
+        )
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("account_not_found", "the account of this token no longer exists"))?;
+    let role: Role = row.get::<_, String>(1).parse().unwrap_or(Role::Mentee);
+    let guest_room = if role == Role::Guest { row.get::<_, Option<uuid::Uuid>>(2).map(RoomId) } else { None };
+    if role == Role::Guest && guest_room.is_none() {
+        return Err(ApiError::unauthorized("account_not_found", "this guest has left its room"));
+    }
+    Ok(Principal { user: UserId(user.id), role, display_name: row.get(0), guest_room })
+}
+
+pub async fn upgrade(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+    query: web::Query<WsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let user = match &query.ticket {
+        Some(t) => state
+            .tickets
+            .redeem(t)
+            .ok_or_else(|| ApiError::unauthorized("invalid_ticket", "the ticket is unknown, used or expired"))?,
+        None => authenticate(&req)?,
+    };
+    let me = principal(&state, user).await?;
+    let (response, session, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::bad_request("not_a_websocket", format!("expected a WebSocket upgrade: {e}")))?;
+    lyceum_actors::session::start(me, state.chat.clone(), session, stream);
+    Ok(response)
+}

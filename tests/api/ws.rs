@@ -1,0 +1,143 @@
+//! A real WebSocket client (tokio-tungstenite) for the chat tests, with
+//! helpers that keep frames they skipped for later.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::TestApp;
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub type Stream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub struct Ws {
+    pub stream: Stream,
+    buffered: VecDeque<Value>,
+    next_id: u64,
+}
+
+/// The outcome of an upgrade attempt: the socket or the HTTP status.
+pub async fn try_connect(app: &TestApp, token: Option<&str>, query: &str) -> Result<Ws, u16> {
+    let mut req = format!("ws://127.0.0.1:{}/ws{query}", app.port).into_client_request().unwrap();
+    if let Some(t) = token {
+        req.headers_mut().insert("authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((stream, _)) => Ok(Ws { stream, buffered: VecDeque::new(), next_id: 1 }),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
+        Err(e) => panic!("websocket connect: {e}"),
+    }
+}
+
+impl Ws {
+    pub async fn connect(app: &TestApp, token: &str) -> Ws {
+        let mut ws = try_connect(app, Some(token), "").await.expect("upgrade accepted");
+        let hello = ws.next_of("hello").await;
+        assert_eq!(hello["protocol"], 1);
+        ws
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.stream.send(Message::Text(v.to_string().into())).await.expect("send");
+    }
+
+    pub async fn send_raw(&mut self, m: Message) {
+        self.stream.send(m).await.expect("send");
+    }
+
+    /// The next JSON frame from the socket (not the buffer); None when closed.
+    pub async fn read(&mut self) -> Option<Value> {
+        loop {
+            let m = tokio::time::timeout(WAIT, self.stream.next()).await.expect("a frame within the wait")?;
+            match m {
+                Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).expect("server frames are JSON")),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// The next frame of this type, keeping others for later.
+    pub async fn next_of(&mut self, ty: &str) -> Value {
+        if let Some(i) = self.buffered.iter().position(|v| v["type"] == ty) {
+            return self.buffered.remove(i).unwrap();
+        }
+        loop {
+            let v = self.read().await.unwrap_or_else(|| panic!("closed while waiting for {ty}"));
+            if v["type"] == ty {
+                return v;
+            }
+            self.buffered.push_back(v);
+        }
+    }
+
+    /// The next frame matching `f`, keeping others for later.
+    pub async fn next_where(&mut self, f: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.buffered.iter().position(&f) {
+            return self.buffered.remove(i).unwrap();
+        }
+        loop {
+            let v = self.read().await.expect("closed while waiting");
+            if f(&v) {
+                return v;
+            }
+            self.buffered.push_back(v);
+        }
+    }
+
+    /// Sends a command with a fresh id and returns its ack or error.
+    pub async fn cmd(&mut self, mut v: Value) -> Value {
+        let id = format!("c{}", self.next_id);
+        self.next_id += 1;
+        v["id"] = json!(id);
+        self.send(v).await;
+        self.next_where(|f| f["id"] == id && (f["type"] == "ack" || f["type"] == "error")).await
+    }
+
+    pub async fn ok(&mut self, v: Value) -> Value {
+        let r = self.cmd(v.clone()).await;
+        assert_eq!(r["type"], "ack", "{v} -> {r}");
+        r
+    }
+
+    pub async fn subscribe(&mut self, room: &str, after: Option<i64>) -> Value {
+        let mut c = json!({"type": "subscribe", "roomId": room});
+        if let Some(a) = after {
+            c["afterSeq"] = json!(a);
+        }
+        self.ok(c).await
+    }
+
+    pub async fn say(&mut self, room: &str, body: &str) -> i64 {
+        let r = self.ok(json!({"type": "send", "roomId": room, "body": body})).await;
+        r["seq"].as_i64().unwrap()
+    }
+
+    /// The next `message` event of a room.
+    pub async fn message(&mut self, room: &str) -> Value {
+        self.next_where(|f| f["type"] == "message" && f["roomId"] == room).await
+    }
+
+    /// Nothing of this type arrives within `d`.
+    pub async fn quiet(&mut self, ty: &str, d: Duration) {
+        assert!(!self.buffered.iter().any(|v| v["type"] == ty), "buffered {ty}");
+        let deadline = tokio::time::Instant::now() + d;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    assert_ne!(v["type"], ty, "unexpected {v}");
+                    self.buffered.push_back(v);
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(_) => return,
+            }
+        }
+    }
+}
