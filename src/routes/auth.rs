@@ -203,11 +203,8 @@ pub async fn login(
             &[&email_key],
         )
         .await?;
-    let stored = row
-        .as_ref()
-        .map(|r| r.get::<_, String>("password_hash"))
-        .unwrap_or_else(|| password::dummy_hash().to_owned());
-    let ok = password::verify(body.password, stored).await? && row.is_some();
+    let stored = row.as_ref().and_then(|r| r.get::<_, Option<String>>("password_hash"));
+    let ok = password::verify(body.password, stored).await?;
     let Some(row) = row.filter(|_| ok) else {
         let subject: Option<Uuid> = client
             .query_opt("SELECT id FROM users WHERE lower(email) = $1", &[&email_key])

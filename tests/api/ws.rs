@@ -27,7 +27,7 @@ pub async fn try_connect(app: &TestApp, token: Option<&str>, query: &str) -> Res
     if let Some(t) = token {
         req.headers_mut().insert("authorization", format!("Bearer {t}").parse().unwrap());
     }
-    match tokio_tungstenite::connect_async(req).await {
+    match tokio_tungstenite::connect_async_with_config(req, None, true).await {
         Ok((stream, _)) => Ok(Ws { stream, buffered: VecDeque::new(), next_id: 1 }),
         Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
         Err(e) => panic!("websocket connect: {e}"),
