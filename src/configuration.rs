@@ -25,6 +25,24 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
     pub chat: ChatSettings,
+    pub reminders: ReminderSettings,
+    pub smtp: SmtpSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderSettings {
+    pub enabled: bool,
+    pub poll_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// May carry credentials, hence secret.
+    #[serde(deserialize_with = "empty_secret_is_none")]
+    pub url: Option<SecretString>,
+    pub from: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,6 +194,7 @@ impl Settings {
             "chat.max_message_bytes must be positive and below chat.max_frame_bytes"
         );
         anyhow::ensure!(self.chat.outbound_queue > 0, "chat.outbound_queue must be positive");
+        anyhow::ensure!(self.reminders.poll_ms >= 10, "reminders.poll_ms must be at least 10");
         if let Some(secret) = &self.auth.jwt_secret {
             anyhow::ensure!(
                 secret.expose_secret().len() >= 32,

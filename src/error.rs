@@ -131,7 +131,10 @@ impl From<lyceum_actors::ChatError> for ApiError {
         use lyceum_actors::ErrorCode as C;
         let code = e.code.as_str();
         match e.code {
-            C::RoomNotFound | C::MessageNotFound => ApiError::NotFound { code, message: e.message },
+            C::RoomNotFound | C::MessageNotFound | C::OfferingNotFound | C::NotBooked => {
+                ApiError::NotFound { code, message: e.message }
+            }
+            C::AlreadyBooked | C::BookingClosed | C::Overlap => ApiError::Conflict { code, message: e.message },
             C::NotAMember | C::Forbidden | C::Muted => ApiError::Forbidden { code, message: e.message },
             C::RateLimited => ApiError::TooManyRequests { retry_after_secs: 1 },
             C::Internal => ApiError::Internal(anyhow::anyhow!(e.message)),

@@ -61,6 +61,14 @@ impl Application {
                 attachment_types: c.attachment_types.iter().map(|t| t.to_lowercase()).collect(),
             },
         );
+        if settings.reminders.enabled {
+            let mailer = match &settings.smtp.url {
+                Some(url) => Some(Arc::new(crate::reminders::Mailer::new(secrecy::ExposeSecret::expose_secret(url), &settings.smtp.from)?)),
+                None => None,
+            };
+            crate::reminders::Worker { pool: db.pool.clone(), hub: chat.hub.clone(), mailer }
+                .spawn(Duration::from_millis(settings.reminders.poll_ms));
+        }
         let state = web::Data::new(AppState {
             pool: db.pool.clone(),
             jwt: JwtKeys::new(&jwt::secret_bytes(&secret), settings.auth.access_token_ttl_secs),

@@ -11,6 +11,7 @@ use actix::{Actor, Addr};
 use deadpool_postgres::Pool;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
+use crate::calendar::Calendar;
 use crate::hub::Hub;
 use crate::ids::{RoomId, UserId};
 use crate::role::Role;
@@ -50,6 +51,9 @@ pub struct ChatContext {
     pub limits: ChatLimits,
     pub hub: Addr<Hub>,
     rooms: Mutex<HashMap<RoomId, (u64, Addr<ChatRoom>)>>,
+    /// Calendar actors by mentor. They hold little (watchers, a queue) and
+    /// stay for the life of the process.
+    calendars: Mutex<HashMap<UserId, Addr<Calendar>>>,
     next_generation: std::sync::atomic::AtomicU64,
     send_limit: DefaultKeyedRateLimiter<UserId>,
     guest_send_limit: DefaultKeyedRateLimiter<UserId>,
@@ -75,6 +79,7 @@ impl ChatContext {
             limits,
             hub,
             rooms: Mutex::new(HashMap::new()),
+            calendars: Mutex::new(HashMap::new()),
             next_generation: std::sync::atomic::AtomicU64::new(1),
         })
     }
@@ -90,6 +95,17 @@ impl ChatContext {
         let generation = self.next_generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let addr = ChatRoom::new(id, generation, self.clone()).start();
         rooms.insert(id, (generation, addr.clone()));
+        addr
+    }
+
+    /// The calendar actor of a mentor, started if needed.
+    pub fn calendar(self: &Arc<Self>, mentor: UserId) -> Addr<Calendar> {
+        let mut cals = self.calendars.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(a) = cals.get(&mentor).filter(|a| a.connected()) {
+            return a.clone();
+        }
+        let addr = Calendar::new(mentor, self.clone()).start();
+        cals.insert(mentor, addr.clone());
         addr
     }
 

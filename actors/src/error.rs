@@ -22,11 +22,21 @@ pub enum ErrorCode {
     RateLimited,
     /// Plaintext sent to an end-to-end encrypted room, or ciphertext to a plain one.
     E2eeMismatch,
+    /// No such slot or session.
+    OfferingNotFound,
+    /// The mentee already holds a booking (confirmed or waitlisted) on it.
+    AlreadyBooked,
+    /// The mentee holds no booking on it.
+    NotBooked,
+    /// It has started, finished or been cancelled: no more changes.
+    BookingClosed,
+    /// A mentor's slots and sessions may not overlap.
+    Overlap,
     Internal,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 12] = [
+    const ALL: [ErrorCode; 17] = [
         ErrorCode::InvalidFrame,
         ErrorCode::InvalidCommand,
         ErrorCode::BinaryNotSupported,
@@ -38,6 +48,11 @@ impl ErrorCode {
         ErrorCode::MessageTooLarge,
         ErrorCode::RateLimited,
         ErrorCode::E2eeMismatch,
+        ErrorCode::OfferingNotFound,
+        ErrorCode::AlreadyBooked,
+        ErrorCode::NotBooked,
+        ErrorCode::BookingClosed,
+        ErrorCode::Overlap,
         ErrorCode::Internal,
     ];
 
@@ -59,6 +74,11 @@ impl ErrorCode {
             ErrorCode::MessageTooLarge => "message_too_large",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::E2eeMismatch => "e2ee_mismatch",
+            ErrorCode::OfferingNotFound => "slot_not_found",
+            ErrorCode::AlreadyBooked => "already_booked",
+            ErrorCode::NotBooked => "not_booked",
+            ErrorCode::BookingClosed => "booking_closed",
+            ErrorCode::Overlap => "slot_overlap",
             ErrorCode::Internal => "internal_error",
         }
     }

@@ -4,6 +4,8 @@
 //! this crate in their own issues.
 #![forbid(unsafe_code)]
 
+pub mod calendar;
+pub mod calendar_store;
 pub mod context;
 pub mod error;
 pub mod hub;

@@ -34,6 +34,9 @@ pub enum Command {
     Typing { room_id: RoomId, typing: bool },
     Read { room_id: RoomId, seq: i64 },
     History { room_id: RoomId, before: Option<i64>, after: Option<i64>, limit: Option<i64> },
+    /// Receive `slot_created` / `slot_updated` / `slot_deleted` for a mentor.
+    WatchCalendar { mentor_id: UserId },
+    UnwatchCalendar { mentor_id: UserId },
     Ping,
 }
 

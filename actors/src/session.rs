@@ -39,6 +39,7 @@ pub struct UserSession {
     outbox: Outbox,
     last_heard: Instant,
     rooms: HashMap<RoomId, Addr<ChatRoom>>,
+    calendars: HashMap<crate::ids::UserId, Addr<crate::calendar::Calendar>>,
     invalid: u32,
     invalid_since: Instant,
 }
@@ -52,6 +53,7 @@ impl UserSession {
             outbox,
             last_heard: Instant::now(),
             rooms: HashMap::new(),
+            calendars: HashMap::new(),
             invalid: 0,
             invalid_since: Instant::now(),
         }
@@ -130,6 +132,28 @@ impl UserSession {
                 addr.do_send(room::Read { who: self.me.clone(), seq, outbox: self.outbox.clone(), reply_id: id.clone() })
             }),
             Command::History { room_id, before, after, limit } => self.history(ctx, room_id, id.clone(), before, after, limit),
+            Command::WatchCalendar { mentor_id } => {
+                if self.me.role == Role::Guest {
+                    Err(ChatError::new(ErrorCode::Forbidden, "guests may only use the room they joined"))
+                } else {
+                    let addr = self.chat.calendar(mentor_id);
+                    addr.do_send(crate::calendar::Watch {
+                        session: self.id,
+                        user: self.me.user,
+                        outbox: Some(self.outbox.clone()),
+                        reply_id: id.clone(),
+                    });
+                    self.calendars.insert(mentor_id, addr);
+                    Ok(())
+                }
+            }
+            Command::UnwatchCalendar { mentor_id } => {
+                if let Some(addr) = self.calendars.remove(&mentor_id) {
+                    addr.do_send(crate::calendar::Watch { session: self.id, user: self.me.user, outbox: None, reply_id: None });
+                }
+                self.outbox.text(protocol::ack(&id, json!({"mentorId": mentor_id})));
+                Ok(())
+            }
         };
         if let Err(e) = result {
             self.outbox.text(protocol::error(&id, &e));
@@ -228,6 +252,9 @@ impl Actor for UserSession {
     fn stopped(&mut self, _: &mut Context<Self>) {
         for addr in self.rooms.values() {
             addr.do_send(room::Unsubscribe { session: self.id });
+        }
+        for addr in self.calendars.values() {
+            addr.do_send(crate::calendar::Watch { session: self.id, user: self.me.user, outbox: None, reply_id: None });
         }
         self.chat.hub.do_send(hub::Disconnect { user: self.me.user, session: self.id });
     }

@@ -4,12 +4,15 @@
 pub mod admin;
 pub mod attachments;
 pub mod auth;
+pub mod calendar;
 pub mod directory;
 pub mod guests;
 pub mod health;
 pub mod keys;
 pub mod me;
 pub mod rooms;
+pub mod sessions;
+pub mod slots;
 pub mod users;
 pub mod ws;
 
@@ -50,6 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
     .service(web::resource("/ws").route(web::get().to(ws::upgrade)))
+    .service(web::resource("/calendar/{token}").route(web::get().to(calendar::feed)))
     .service(
         web::scope("/api")
             .service(
@@ -93,7 +97,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .app_data(web::PayloadConfig::new(MAX_ATTACHMENT_PAYLOAD))
                     .route(web::post().to(attachments::upload)),
             )
-            .service(web::resource("/attachments/{id}").route(web::get().to(attachments::download))),
+            .service(web::resource("/attachments/{id}").route(web::get().to(attachments::download)))
+            .service(
+                web::scope("/slots")
+                    .service(web::resource("").route(web::post().to(slots::create)))
+                    .service(web::resource("/recurring").route(web::post().to(slots::create_recurring)))
+                    .service(web::resource("/alumni/{alumni_id}").route(web::get().to(slots::of_mentor)))
+                    .service(web::resource("/my-slots").route(web::get().to(slots::my_slots)))
+                    .service(web::resource("/book").route(web::post().to(slots::book)))
+                    .service(web::resource("/cancel").route(web::post().to(slots::cancel)))
+                    .service(web::resource("/my-bookings").route(web::get().to(slots::my_bookings)))
+                    .service(web::resource("/{slot_id}/bookings").route(web::get().to(slots::bookings_of)))
+                    .service(web::resource("/{slot_id}").route(web::delete().to(slots::delete))),
+            )
+            .service(web::resource("/sessions").route(web::get().to(sessions::browse)).route(web::post().to(sessions::create)))
+            .service(web::resource("/sessions/{id}").route(web::get().to(sessions::get)))
+            .service(web::resource("/sessions/{id}/register").route(web::post().to(sessions::register)))
+            .service(web::resource("/sessions/{id}/unregister").route(web::post().to(sessions::unregister)))
+            .service(web::resource("/sessions/{id}/registrations").route(web::get().to(slots::bookings_of)))
+            .service(web::resource("/sessions/{id}/{action}").route(web::post().to(sessions::transition)))
+            .service(web::resource("/offerings/{id}/notes").route(web::get().to(calendar::get_note)).route(web::put().to(calendar::put_note)))
+            .service(web::resource("/calendar/feed").route(web::get().to(calendar::feed_url)))
+            .service(web::resource("/calendar/feed/{rotate}").route(web::post().to(calendar::feed_url)))
+            .service(web::resource("/bookings/{file}").route(web::get().to(calendar::booking_ics)))
+            .service(web::resource("/notifications").route(web::get().to(calendar::notifications))),
     )
     .default_service(web::to(|| async {
         HttpResponse::from_error(ApiError::not_found("not_found", "no such route"))

@@ -1,0 +1,378 @@
+//! Calendar persistence: offerings (slots and group sessions), bookings with
+//! waitlists, and the reminders they schedule. A batch of operations runs in
+//! one transaction with a savepoint per operation, so one refused booking
+//! does not undo the others and the batch costs one commit.
+//!
+//! Postgres has the final word on seats: `booked_count` is only changed under
+//! the offering's row lock and a CHECK keeps it within capacity; a unique
+//! index allows one active booking per mentee and offering; an exclusion
+//! constraint keeps a mentor's offerings from overlapping.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use deadpool_postgres::{GenericClient, Pool, Transaction};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::error::{ChatError, ErrorCode};
+use crate::ids::UserId;
+
+/// Reminders go out this long before an offering starts (seeds 001, 002).
+pub const REMINDERS: [(&str, i64); 2] = [("24h", 24 * 60), ("15m", 15)];
+
+/// A new offering, validated by the HTTP side.
+#[derive(Debug, Clone)]
+pub struct NewOffering {
+    pub kind: &'static str,
+    pub title: String,
+    pub description: String,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub capacity: i32,
+    pub price_credits: i32,
+    pub time_zone: String,
+    pub recurrence_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Create one or more offerings, all or none (recurring availability).
+    Create(Vec<NewOffering>),
+    /// Book a seat, or join the waitlist when full.
+    Book { offering: Uuid, mentee: UserId, agenda: Option<Value> },
+    /// Cancel the mentee's booking; a freed seat goes to the first in line.
+    Cancel { offering: Uuid, mentee: UserId },
+    /// Cancel an offering and every booking on it (DELETE /slots/{id}).
+    Delete { offering: Uuid },
+    /// scheduled → live → completed, or → cancelled.
+    SetState { offering: Uuid, state: &'static str },
+}
+
+impl Op {
+    pub fn offering(&self) -> Option<Uuid> {
+        match self {
+            Op::Create(_) => None,
+            Op::Book { offering, .. } | Op::Cancel { offering, .. } | Op::Delete { offering } | Op::SetState { offering, .. } => {
+                Some(*offering)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Created { ids: Vec<Uuid> },
+    Booked { booking: Uuid, status: &'static str, position: Option<i64>, full: bool },
+    Cancelled { booking: Uuid, promoted: Option<(UserId, Uuid)> },
+    Deleted { cancelled_bookings: Vec<UserId> },
+    StateSet { cancelled_bookings: Vec<UserId> },
+}
+
+fn closed(why: &str) -> ChatError {
+    ChatError::new(ErrorCode::BookingClosed, why.to_owned())
+}
+
+struct Locked {
+    mentor: Uuid,
+    state: String,
+    starts_at: DateTime<Utc>,
+    capacity: i32,
+    booked: i32,
+    title: String,
+}
+
+async fn lock(tx: &Transaction<'_>, offering: Uuid, mentor: UserId) -> Result<Locked, ChatError> {
+    let r = tx
+        .query_opt(
+            "SELECT mentor_id, state, starts_at, capacity, booked_count, title FROM offerings WHERE id = $1 FOR UPDATE",
+            &[&offering],
+        )
+        .await?
+        .ok_or_else(|| ChatError::new(ErrorCode::OfferingNotFound, "no such slot or session"))?;
+    let l = Locked { mentor: r.get(0), state: r.get(1), starts_at: r.get(2), capacity: r.get(3), booked: r.get(4), title: r.get(5) };
+    if l.mentor != mentor.0 {
+        // The actor of another mentor was asked: treat as unknown.
+        return Err(ChatError::new(ErrorCode::OfferingNotFound, "no such slot or session"));
+    }
+    Ok(l)
+}
+
+/// Queues the reminders of one participant; idempotent by dedupe key.
+pub async fn schedule_reminders(
+    tx: &impl GenericClient,
+    user: Uuid,
+    offering: Uuid,
+    booking: Option<Uuid>,
+    starts_at: DateTime<Utc>,
+    title: &str,
+    now: DateTime<Utc>,
+) -> Result<(), tokio_postgres::Error> {
+    for (label, minutes) in REMINDERS {
+        let due = starts_at - Duration::minutes(minutes);
+        if due <= now {
+            continue;
+        }
+        let key = match booking {
+            Some(b) => format!("reminder:{b}:{label}"),
+            None => format!("reminder:{offering}:host:{label}"),
+        };
+        let payload = json!({"offeringId": offering, "bookingId": booking, "startsAt": starts_at, "title": title, "before": label});
+        tx.execute(
+            "INSERT INTO outbox (kind, dedupe_key, user_id, payload, due_at) VALUES ('reminder', $1, $2, $3, $4)
+             ON CONFLICT (dedupe_key) DO NOTHING",
+            &[&key, &user, &payload, &due],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn confirm_effects(tx: &Transaction<'_>, offering: Uuid, l: &Locked, mentee: Uuid, booking: Uuid, now: DateTime<Utc>) -> Result<(), ChatError> {
+    schedule_reminders(tx, mentee, offering, Some(booking), l.starts_at, &l.title, now).await?;
+    Ok(())
+}
+
+async fn apply(tx: &Transaction<'_>, mentor: UserId, op: &Op, now: DateTime<Utc>) -> Result<Outcome, ChatError> {
+    match op {
+        Op::Create(list) => {
+            let mut ids = Vec::with_capacity(list.len());
+            for o in list {
+                let id = Uuid::new_v4();
+                let r = tx
+                    .execute(
+                        "INSERT INTO offerings (id, mentor_id, kind, title, description, category, tags, starts_at, ends_at,
+                                                capacity, price_credits, time_zone, recurrence_id)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                        &[&id, &mentor.0, &o.kind, &o.title, &o.description, &o.category, &o.tags, &o.starts_at, &o.ends_at,
+                          &o.capacity, &o.price_credits, &o.time_zone, &o.recurrence_id],
+                    )
+                    .await;
+                if let Err(e) = r {
+                    if e.code() == Some(&tokio_postgres::error::SqlState::EXCLUSION_VIOLATION) {
+                        return Err(ChatError::new(
+                            ErrorCode::Overlap,
+                            format!("{} overlaps another of your slots or sessions", o.starts_at.to_rfc3339()),
+                        ));
+                    }
+                    return Err(e.into());
+                }
+                schedule_reminders(tx, mentor.0, id, None, o.starts_at, &o.title, now).await?;
+                ids.push(id);
+            }
+            Ok(Outcome::Created { ids })
+        }
+        Op::Book { offering, mentee, agenda } => {
+            let l = lock(tx, *offering, mentor).await?;
+            if l.mentor == mentee.0 {
+                return Err(ChatError::new(ErrorCode::Forbidden, "you cannot book your own slot"));
+            }
+            if l.state != "scheduled" || l.starts_at <= now {
+                return Err(closed("this slot has started, ended or been cancelled"));
+            }
+            let existing = tx
+                .query_opt(
+                    "SELECT status FROM bookings WHERE offering_id = $1 AND mentee_id = $2 AND status <> 'cancelled'",
+                    &[offering, &mentee.0],
+                )
+                .await?;
+            if let Some(r) = existing {
+                return Err(ChatError::new(ErrorCode::AlreadyBooked, format!("you already hold a {} booking here", r.get::<_, String>(0))));
+            }
+            let id = Uuid::new_v4();
+            if l.booked < l.capacity {
+                tx.execute("UPDATE offerings SET booked_count = booked_count + 1, updated_at = now() WHERE id = $1", &[offering]).await?;
+                tx.execute(
+                    "INSERT INTO bookings (id, offering_id, mentee_id, status, agenda, confirmed_at) VALUES ($1, $2, $3, 'confirmed', $4, now())",
+                    &[&id, offering, &mentee.0, agenda],
+                )
+                .await?;
+                confirm_effects(tx, *offering, &l, mentee.0, id, now).await?;
+                Ok(Outcome::Booked { booking: id, status: "confirmed", position: None, full: l.booked + 1 == l.capacity })
+            } else {
+                let seq: i64 = tx
+                    .query_one("UPDATE offerings SET waitlist_next = waitlist_next + 1 WHERE id = $1 RETURNING waitlist_next", &[offering])
+                    .await?
+                    .get(0);
+                tx.execute(
+                    "INSERT INTO bookings (id, offering_id, mentee_id, status, waitlist_seq, agenda) VALUES ($1, $2, $3, 'waitlisted', $4, $5)",
+                    &[&id, offering, &mentee.0, &seq, agenda],
+                )
+                .await?;
+                let position: i64 = tx
+                    .query_one(
+                        "SELECT count(*) FROM bookings WHERE offering_id = $1 AND status = 'waitlisted' AND waitlist_seq <= $2",
+                        &[offering, &seq],
+                    )
+                    .await?
+                    .get(0);
+                Ok(Outcome::Booked { booking: id, status: "waitlisted", position: Some(position), full: true })
+            }
+        }
+        Op::Cancel { offering, mentee } => {
+            let l = lock(tx, *offering, mentor).await?;
+            let b = tx
+                .query_opt(
+                    "SELECT id, status FROM bookings WHERE offering_id = $1 AND mentee_id = $2 AND status <> 'cancelled' FOR UPDATE",
+                    &[offering, &mentee.0],
+                )
+                .await?
+                .ok_or_else(|| ChatError::new(ErrorCode::NotBooked, "you hold no booking on this slot"))?;
+            if l.starts_at <= now {
+                return Err(closed("this slot has already started"));
+            }
+            let (id, status): (Uuid, String) = (b.get(0), b.get(1));
+            tx.execute("UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = $1", &[&id]).await?;
+            let mut promoted = None;
+            if status == "confirmed" {
+                tx.execute("UPDATE offerings SET booked_count = booked_count - 1, updated_at = now() WHERE id = $1", &[offering]).await?;
+                if l.state == "scheduled" {
+                    if let Some(next) = tx
+                        .query_opt(
+                            "SELECT id, mentee_id FROM bookings WHERE offering_id = $1 AND status = 'waitlisted'
+                              ORDER BY waitlist_seq LIMIT 1 FOR UPDATE",
+                            &[offering],
+                        )
+                        .await?
+                    {
+                        let (nid, who): (Uuid, Uuid) = (next.get(0), next.get(1));
+                        tx.execute("UPDATE bookings SET status = 'confirmed', confirmed_at = now() WHERE id = $1", &[&nid]).await?;
+                        tx.execute("UPDATE offerings SET booked_count = booked_count + 1 WHERE id = $1", &[offering]).await?;
+                        confirm_effects(tx, *offering, &l, who, nid, now).await?;
+                        promoted = Some((UserId(who), nid));
+                    }
+                }
+            }
+            Ok(Outcome::Cancelled { booking: id, promoted })
+        }
+        Op::Delete { offering } | Op::SetState { offering, state: "cancelled" } => {
+            let l = lock(tx, *offering, mentor).await?;
+            if l.state == "cancelled" || l.state == "completed" {
+                return Err(closed("this slot is already over or cancelled"));
+            }
+            tx.execute("UPDATE offerings SET state = 'cancelled', updated_at = now() WHERE id = $1", &[offering]).await?;
+            let rows = tx
+                .query(
+                    "UPDATE bookings SET status = 'cancelled', cancelled_at = now()
+                      WHERE offering_id = $1 AND status <> 'cancelled' RETURNING mentee_id",
+                    &[offering],
+                )
+                .await?;
+            tx.execute("UPDATE offerings SET booked_count = 0 WHERE id = $1", &[offering]).await?;
+            let users = rows.iter().map(|r| UserId(r.get(0))).collect();
+            Ok(if matches!(op, Op::Delete { .. }) {
+                Outcome::Deleted { cancelled_bookings: users }
+            } else {
+                Outcome::StateSet { cancelled_bookings: users }
+            })
+        }
+        Op::SetState { offering, state } => {
+            let l = lock(tx, *offering, mentor).await?;
+            let ok = matches!((l.state.as_str(), *state), ("scheduled", "live") | ("live", "completed") | ("scheduled", "completed"));
+            if !ok {
+                return Err(closed(&format!("a {} session cannot become {state}", l.state)));
+            }
+            tx.execute("UPDATE offerings SET state = $2, updated_at = now() WHERE id = $1", &[offering, state]).await?;
+            Ok(Outcome::StateSet { cancelled_bookings: vec![] })
+        }
+    }
+}
+
+/// Runs a batch for one mentor in one transaction; each op gets its outcome.
+pub async fn run_batch(pool: &Pool, mentor: UserId, ops: &[Op]) -> Result<Vec<Result<Outcome, ChatError>>, ChatError> {
+    let mut client = pool.get().await?;
+    let mut tx = client.transaction().await?;
+    let now = Utc::now();
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        let sp = tx.savepoint("op").await?;
+        match apply(&sp, mentor, op, now).await {
+            Ok(o) => {
+                sp.commit().await?;
+                out.push(Ok(o));
+            }
+            Err(e) => {
+                sp.rollback().await?;
+                out.push(Err(e));
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// The JSON every client sees for an offering (seed 001's slot fields plus
+/// instants, seats and the waitlist).
+pub const OFFERING_COLUMNS: &str = "o.id, o.mentor_id, o.kind, o.title, o.description, o.category, o.tags, o.starts_at, o.ends_at,
+     o.capacity, o.booked_count, o.price_credits, o.state, o.time_zone, o.created_at, o.updated_at,
+     (SELECT count(*) FROM bookings w WHERE w.offering_id = o.id AND w.status = 'waitlisted') AS waitlist_count,
+     u.display_name AS mentor_name";
+
+pub fn offering_json(r: &tokio_postgres::Row) -> Value {
+    let starts: DateTime<Utc> = r.get("starts_at");
+    let ends: DateTime<Utc> = r.get("ends_at");
+    let tz_name: String = r.get("time_zone");
+    let tz: chrono_tz::Tz = tz_name.parse().unwrap_or(chrono_tz::UTC);
+    let (ls, le) = (starts.with_timezone(&tz), ends.with_timezone(&tz));
+    let capacity: i32 = r.get("capacity");
+    let booked: i32 = r.get("booked_count");
+    let state: String = r.get("state");
+    let status = match state.as_str() {
+        "cancelled" => "cancelled",
+        "completed" => "completed",
+        _ if ends <= Utc::now() => "completed",
+        _ if booked >= capacity => "full",
+        _ => "available",
+    };
+    json!({
+        "id": r.get::<_, Uuid>("id"),
+        "kind": r.get::<_, String>("kind"),
+        "mentorId": r.get::<_, Uuid>("mentor_id"),
+        "alumniId": r.get::<_, Uuid>("mentor_id"),
+        "mentorName": r.get::<_, String>("mentor_name"),
+        "title": r.get::<_, String>("title"),
+        "description": r.get::<_, String>("description"),
+        "category": r.get::<_, Option<String>>("category"),
+        "tags": r.get::<_, Vec<String>>("tags"),
+        "startsAt": starts,
+        "endsAt": ends,
+        "durationMinutes": (ends - starts).num_minutes(),
+        "timeZone": tz_name,
+        "date": ls.format("%Y-%m-%d").to_string(),
+        "startTime": ls.format("%H:%M").to_string(),
+        "endTime": le.format("%H:%M").to_string(),
+        "maxParticipants": capacity,
+        "capacity": capacity,
+        "bookedCount": booked,
+        "remainingSeats": (capacity - booked).max(0),
+        "waitlistCount": r.get::<_, i64>("waitlist_count"),
+        "priceCredits": r.get::<_, i32>("price_credits"),
+        "state": state,
+        "status": status,
+        "createdAt": r.get::<_, DateTime<Utc>>("created_at"),
+        "updatedAt": r.get::<_, DateTime<Utc>>("updated_at"),
+    })
+}
+
+pub async fn load_offerings(pool: &Pool, ids: &BTreeSet<Uuid>) -> Result<Vec<Value>, ChatError> {
+    let ids: Vec<Uuid> = ids.iter().copied().collect();
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            &format!("SELECT {OFFERING_COLUMNS} FROM offerings o JOIN users u ON u.id = o.mentor_id WHERE o.id = ANY($1)"),
+            &[&ids],
+        )
+        .await?;
+    Ok(rows.iter().map(offering_json).collect())
+}
+
+/// Everyone holding an active booking on an offering.
+pub async fn holders(pool: &Pool, offering: Uuid) -> Result<Vec<UserId>, ChatError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query("SELECT mentee_id FROM bookings WHERE offering_id = $1 AND status <> 'cancelled'", &[&offering])
+        .await?;
+    Ok(rows.iter().map(|r| UserId(r.get(0))).collect())
+}

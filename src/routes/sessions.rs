@@ -1,0 +1,214 @@
+//! `/api/sessions`: group sessions, workshops and webinars (seeds 000, 002,
+//! 003). Mentors schedule them; mentees browse, search, filter, register
+//! (with the same seat and waitlist guarantees as slots, through the same
+//! Calendar actor) and unregister. A session moves scheduled → live →
+//! completed, or to cancelled.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Duration, Utc};
+use lyceum_actors::calendar_store::{NewOffering, Op, Outcome, OFFERING_COLUMNS};
+use lyceum_actors::UserId;
+use serde::Deserialize;
+use serde_json::json;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::routes::slots::{self, agenda_json, booked_json, check_text, check_window, exec, offering, owner_of, require_mentee, require_mentor, Agenda};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateSession {
+    title: String,
+    #[serde(default)]
+    description: String,
+    category: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    starts_at: DateTime<Utc>,
+    duration_minutes: i64,
+    capacity: i32,
+    #[serde(default)]
+    price_credits: i32,
+}
+
+pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<CreateSession>) -> Result<HttpResponse, ApiError> {
+    require_mentor(&user)?;
+    let b = body.into_inner();
+    let title = check_text("title", &b.title, 120)?;
+    if title.is_empty() {
+        return Err(ApiError::bad_request("invalid_slot", "a session needs a title"));
+    }
+    let ends_at = b.starts_at + Duration::minutes(b.duration_minutes);
+    check_window(b.starts_at, ends_at)?;
+    if !(1..=slots::MAX_CAPACITY).contains(&b.capacity) {
+        return Err(ApiError::bad_request("invalid_slot", format!("capacity must be between 1 and {}", slots::MAX_CAPACITY)));
+    }
+    if !(0..=1_000_000).contains(&b.price_credits) {
+        return Err(ApiError::bad_request("invalid_slot", "priceCredits must be between 0 and 1000000"));
+    }
+    if b.tags.len() > 10 {
+        return Err(ApiError::bad_request("invalid_slot", "at most 10 tags"));
+    }
+    let tags = b
+        .tags
+        .iter()
+        .map(|t| check_text("tags", t, 40).map(|t| t.to_lowercase()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let category = b.category.map(|c| check_text("category", &c, 60).map(|c| c.to_lowercase())).transpose()?;
+    let tz: String = state
+        .pool
+        .get()
+        .await?
+        .query_opt("SELECT time_zone FROM profiles WHERE user_id = $1", &[&user.id])
+        .await?
+        .map(|r| r.get(0))
+        .unwrap_or_else(|| "UTC".to_owned());
+    let new = NewOffering {
+        kind: "group",
+        title,
+        description: check_text("description", &b.description, 4000)?,
+        category,
+        tags,
+        starts_at: b.starts_at,
+        ends_at,
+        capacity: b.capacity,
+        price_credits: b.price_credits,
+        time_zone: tz,
+        recurrence_id: None,
+    };
+    let Outcome::Created { ids } = exec(&state, user.id, Op::Create(vec![new])).await? else {
+        return Err(ApiError::Internal(anyhow::anyhow!("unexpected outcome")));
+    };
+    let id = ids.first().copied().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no id")))?;
+    Ok(HttpResponse::Created().json(offering(&state, id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Browse {
+    q: Option<String>,
+    category: Option<String>,
+    tag: Option<String>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    min_rating: Option<f64>,
+    mentor_id: Option<Uuid>,
+    limit: Option<i64>,
+    /// `startsAt` of the last item of the previous page, with `afterId`.
+    after: Option<DateTime<Utc>>,
+    after_id: Option<Uuid>,
+}
+
+/// Upcoming (scheduled or live) sessions, soonest first, with live seat counts.
+pub async fn browse(state: web::Data<AppState>, _user: AuthUser, q: web::Query<Browse>) -> Result<HttpResponse, ApiError> {
+    let q = q.into_inner();
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_query", "limit must be between 1 and 100"));
+    }
+    if q.min_rating.is_some_and(|r| !(0.0..=5.0).contains(&r)) {
+        return Err(ApiError::bad_request("invalid_query", "minRating must be between 0 and 5"));
+    }
+    if q.q.as_ref().is_some_and(|s| s.chars().count() > 200) {
+        return Err(ApiError::bad_request("invalid_query", "q: at most 200 characters"));
+    }
+    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    let mut add = |v: Box<dyn ToSql + Sync + Send>| {
+        params.push(v);
+        format!("${}", params.len())
+    };
+    let mut sql = format!(
+        "SELECT {OFFERING_COLUMNS} FROM offerings o JOIN users u ON u.id = o.mentor_id
+          JOIN profiles p ON p.user_id = o.mentor_id
+         WHERE o.kind = 'group' AND o.state IN ('scheduled', 'live')"
+    );
+    let from = q.from.unwrap_or_else(Utc::now);
+    sql.push_str(&format!(" AND o.ends_at > {}", add(Box::new(from))));
+    if let Some(to) = q.to {
+        sql.push_str(&format!(" AND o.starts_at < {}", add(Box::new(to))));
+    }
+    if let Some(t) = q.q.filter(|s| !s.trim().is_empty()) {
+        sql.push_str(&format!(" AND o.search @@ websearch_to_tsquery('english', {})", add(Box::new(t))));
+    }
+    if let Some(c) = q.category {
+        sql.push_str(&format!(" AND o.category = {}", add(Box::new(c.trim().to_lowercase()))));
+    }
+    if let Some(t) = q.tag {
+        sql.push_str(&format!(" AND o.tags @> ARRAY[{}]::text[]", add(Box::new(t.trim().to_lowercase()))));
+    }
+    if let Some(r) = q.min_rating {
+        sql.push_str(&format!(" AND p.rating_avg >= {}", add(Box::new(r))));
+    }
+    if let Some(m) = q.mentor_id {
+        sql.push_str(&format!(" AND o.mentor_id = {}", add(Box::new(m))));
+    }
+    match (q.after, q.after_id) {
+        (Some(a), Some(id)) => {
+            let (a, id) = (add(Box::new(a)), add(Box::new(id)));
+            sql.push_str(&format!(" AND (o.starts_at, o.id) > ({a}, {id})"));
+        }
+        (None, None) => {}
+        _ => return Err(ApiError::bad_request("invalid_query", "give after and afterId together")),
+    }
+    sql.push_str(&format!(" ORDER BY o.starts_at, o.id LIMIT {}", add(Box::new(limit))));
+    let client = state.pool.get().await?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+    let rows = client.query(&sql, &refs).await?;
+    let items: Vec<serde_json::Value> = rows.iter().map(lyceum_actors::calendar_store::offering_json).collect();
+    Ok(HttpResponse::Ok().json(json!({"items": items})))
+}
+
+pub async fn get(state: web::Data<AppState>, _user: AuthUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(offering(&state, path.into_inner()).await?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Register {
+    agenda: Option<Agenda>,
+}
+
+pub async fn register(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<Uuid>,
+    body: Option<web::Json<Register>>,
+) -> Result<HttpResponse, ApiError> {
+    require_mentee(&user)?;
+    let id = path.into_inner();
+    let agenda = agenda_json(body.map(|b| b.into_inner()).unwrap_or_default().agenda)?;
+    let mentor = owner_of(&state, id, "group").await?;
+    let outcome = exec(&state, mentor, Op::Book { offering: id, mentee: UserId(user.id), agenda }).await?;
+    booked_json(outcome, offering(&state, id).await?)
+}
+
+pub async fn unregister(state: web::Data<AppState>, user: AuthUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let mentor = owner_of(&state, id, "group").await?;
+    exec(&state, mentor, Op::Cancel { offering: id, mentee: UserId(user.id) }).await?;
+    Ok(HttpResponse::Ok().json(offering(&state, id).await?))
+}
+
+/// start / complete / cancel: the session's mentor only.
+pub async fn transition(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(Uuid, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, action) = path.into_inner();
+    let to = match action.as_str() {
+        "start" => "live",
+        "complete" => "completed",
+        "cancel" => "cancelled",
+        _ => return Err(ApiError::not_found("not_found", "no such action")),
+    };
+    let mentor = owner_of(&state, id, "group").await?;
+    if mentor != user.id {
+        return Err(ApiError::forbidden("only the session's mentor may do this"));
+    }
+    exec(&state, mentor, Op::SetState { offering: id, state: to }).await?;
+    Ok(HttpResponse::Ok().json(offering(&state, id).await?))
+}
