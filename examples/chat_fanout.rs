@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Chat fan-out benchmark: one group room with N members on a running Lyceum,
 //! S senders sending at a fixed total rate for T seconds. Every member is a
 //! real WebSocket client; each message carries its send time, so every

@@ -18,7 +18,8 @@ use uuid::Uuid;
 use crate::error::{ChatError, ErrorCode};
 use crate::ids::UserId;
 
-/// Reminders go out this long before an offering starts (seeds 001, 002).
+/// Reminders go out this long before an offering starts (seeds 001, 002),
+/// longest lead first.
 pub const REMINDERS: [(&str, i64); 2] = [("24h", 24 * 60), ("15m", 15)];
 
 /// A new offering, validated by the HTTP side.
@@ -110,10 +111,16 @@ pub async fn schedule_reminders(
     title: &str,
     now: DateTime<Utc>,
 ) -> Result<(), tokio_postgres::Error> {
-    for (label, minutes) in REMINDERS {
-        let due = starts_at - Duration::minutes(minutes);
+    for (i, (label, minutes)) in REMINDERS.into_iter().enumerate() {
+        let mut due = starts_at - Duration::minutes(minutes);
         if due <= now {
-            continue;
+            // Booked inside a reminder's window: earlier reminders are moot,
+            // but the last one still goes out, at once, if the start is ahead.
+            if i + 1 == REMINDERS.len() && starts_at > now {
+                due = now;
+            } else {
+                continue;
+            }
         }
         let key = match booking {
             Some(b) => format!("reminder:{b}:{label}"),

@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod calendar;
 mod chat;
 mod directory;
 mod helpers;
