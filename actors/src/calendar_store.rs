@@ -8,7 +8,7 @@
 //! index allows one active booking per mentee and offering; an exclusion
 //! constraint keeps a mentor's offerings from overlapping.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use deadpool_postgres::{GenericClient, Pool, Transaction};
@@ -76,6 +76,7 @@ fn closed(why: &str) -> ChatError {
     ChatError::new(ErrorCode::BookingClosed, why.to_owned())
 }
 
+#[derive(Clone)]
 struct Locked {
     mentor: Uuid,
     state: String,
@@ -85,7 +86,25 @@ struct Locked {
     title: String,
 }
 
-async fn lock(tx: &Transaction<'_>, offering: Uuid, mentor: UserId) -> Result<Locked, ChatError> {
+/// What a batch already knows: offerings it has locked (the lock holds
+/// until the commit, so their state is only changed by this batch), and
+/// waitlist lengths. Saves a query per booking in a storm.
+#[derive(Default)]
+struct BatchCache {
+    locked: HashMap<Uuid, Locked>,
+    waitlisted: HashMap<Uuid, i64>,
+}
+
+async fn lock(tx: &Transaction<'_>, cache: &mut BatchCache, offering: Uuid, mentor: UserId) -> Result<Locked, ChatError> {
+    if let Some(l) = cache.locked.get(&offering) {
+        return Ok(l.clone());
+    }
+    let l = lock_row(tx, offering, mentor).await?;
+    cache.locked.insert(offering, l.clone());
+    Ok(l)
+}
+
+async fn lock_row(tx: &Transaction<'_>, offering: Uuid, mentor: UserId) -> Result<Locked, ChatError> {
     let r = tx
         .query_opt(
             "SELECT mentor_id, state, starts_at, capacity, booked_count, title FROM offerings WHERE id = $1 FOR UPDATE",
@@ -142,7 +161,7 @@ async fn confirm_effects(tx: &Transaction<'_>, offering: Uuid, l: &Locked, mente
     Ok(())
 }
 
-async fn apply(tx: &Transaction<'_>, mentor: UserId, op: &Op, now: DateTime<Utc>) -> Result<Outcome, ChatError> {
+async fn apply(tx: &Transaction<'_>, cache: &mut BatchCache, mentor: UserId, op: &Op, now: DateTime<Utc>) -> Result<Outcome, ChatError> {
     match op {
         Op::Create(list) => {
             let mut ids = Vec::with_capacity(list.len());
@@ -172,7 +191,7 @@ async fn apply(tx: &Transaction<'_>, mentor: UserId, op: &Op, now: DateTime<Utc>
             Ok(Outcome::Created { ids })
         }
         Op::Book { offering, mentee, agenda } => {
-            let l = lock(tx, *offering, mentor).await?;
+            let l = lock(tx, cache, *offering, mentor).await?;
             if l.mentor == mentee.0 {
                 return Err(ChatError::new(ErrorCode::Forbidden, "you cannot book your own slot"));
             }
@@ -197,6 +216,9 @@ async fn apply(tx: &Transaction<'_>, mentor: UserId, op: &Op, now: DateTime<Utc>
                 )
                 .await?;
                 confirm_effects(tx, *offering, &l, mentee.0, id, now).await?;
+                if let Some(c) = cache.locked.get_mut(offering) {
+                    c.booked += 1;
+                }
                 Ok(Outcome::Booked { booking: id, status: "confirmed", position: None, full: l.booked + 1 == l.capacity })
             } else {
                 let seq: i64 = tx
@@ -208,18 +230,24 @@ async fn apply(tx: &Transaction<'_>, mentor: UserId, op: &Op, now: DateTime<Utc>
                     &[&id, offering, &mentee.0, &seq, agenda],
                 )
                 .await?;
-                let position: i64 = tx
-                    .query_one(
-                        "SELECT count(*) FROM bookings WHERE offering_id = $1 AND status = 'waitlisted' AND waitlist_seq <= $2",
-                        &[offering, &seq],
-                    )
-                    .await?
-                    .get(0);
+                // New entries go to the end: position = length before + 1.
+                let before = match cache.waitlisted.get(offering) {
+                    Some(n) => *n,
+                    None => tx
+                        .query_one(
+                            "SELECT count(*) FROM bookings WHERE offering_id = $1 AND status = 'waitlisted' AND waitlist_seq < $2",
+                            &[offering, &seq],
+                        )
+                        .await?
+                        .get(0),
+                };
+                let position = before + 1;
+                cache.waitlisted.insert(*offering, position);
                 Ok(Outcome::Booked { booking: id, status: "waitlisted", position: Some(position), full: true })
             }
         }
         Op::Cancel { offering, mentee } => {
-            let l = lock(tx, *offering, mentor).await?;
+            let l = lock(tx, cache, *offering, mentor).await?;
             let b = tx
                 .query_opt(
                     "SELECT id, status FROM bookings WHERE offering_id = $1 AND mentee_id = $2 AND status <> 'cancelled' FOR UPDATE",
@@ -232,6 +260,9 @@ async fn apply(tx: &Transaction<'_>, mentor: UserId, op: &Op, now: DateTime<Utc>
             }
             let (id, status): (Uuid, String) = (b.get(0), b.get(1));
             tx.execute("UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = $1", &[&id]).await?;
+            // Counts change below; the next op re-reads them.
+            cache.locked.remove(offering);
+            cache.waitlisted.remove(offering);
             let mut promoted = None;
             if status == "confirmed" {
                 tx.execute("UPDATE offerings SET booked_count = booked_count - 1, updated_at = now() WHERE id = $1", &[offering]).await?;
@@ -255,11 +286,13 @@ async fn apply(tx: &Transaction<'_>, mentor: UserId, op: &Op, now: DateTime<Utc>
             Ok(Outcome::Cancelled { booking: id, promoted })
         }
         Op::Delete { offering } | Op::SetState { offering, state: "cancelled" } => {
-            let l = lock(tx, *offering, mentor).await?;
+            let l = lock(tx, cache, *offering, mentor).await?;
             if l.state == "cancelled" || l.state == "completed" {
                 return Err(closed("this slot is already over or cancelled"));
             }
             tx.execute("UPDATE offerings SET state = 'cancelled', updated_at = now() WHERE id = $1", &[offering]).await?;
+            cache.locked.remove(offering);
+            cache.waitlisted.remove(offering);
             let rows = tx
                 .query(
                     "UPDATE bookings SET status = 'cancelled', cancelled_at = now()
@@ -276,15 +309,116 @@ async fn apply(tx: &Transaction<'_>, mentor: UserId, op: &Op, now: DateTime<Utc>
             })
         }
         Op::SetState { offering, state } => {
-            let l = lock(tx, *offering, mentor).await?;
+            let l = lock(tx, cache, *offering, mentor).await?;
             let ok = matches!((l.state.as_str(), *state), ("scheduled", "live") | ("live", "completed") | ("scheduled", "completed"));
             if !ok {
                 return Err(closed(&format!("a {} session cannot become {state}", l.state)));
             }
             tx.execute("UPDATE offerings SET state = $2, updated_at = now() WHERE id = $1", &[offering, state]).await?;
+            cache.locked.remove(offering);
             Ok(Outcome::StateSet { cancelled_bookings: vec![] })
         }
     }
+}
+
+/// Books a run of requests for one offering with a handful of set-based
+/// statements instead of several per request: the same outcomes, in order,
+/// as booking them one by one. Errors only on a database failure (then the
+/// caller falls back to one savepoint per request).
+async fn book_run(
+    tx: &Transaction<'_>,
+    cache: &mut BatchCache,
+    mentor: UserId,
+    offering: Uuid,
+    reqs: &[(UserId, Option<Value>)],
+    now: DateTime<Utc>,
+) -> Result<Result<Vec<Result<Outcome, ChatError>>, ChatError>, tokio_postgres::Error> {
+    let l = match lock(tx, cache, offering, mentor).await {
+        Ok(l) => l,
+        Err(e) => return Ok(Err(e)),
+    };
+    if l.state != "scheduled" || l.starts_at <= now {
+        return Ok(Ok(reqs.iter().map(|_| Err(closed("this slot has started, ended or been cancelled"))).collect()));
+    }
+    let mentees: Vec<Uuid> = reqs.iter().map(|(m, _)| m.0).collect();
+    let mut active: HashMap<Uuid, String> = HashMap::new();
+    for r in tx
+        .query(
+            "SELECT mentee_id, status FROM bookings WHERE offering_id = $1 AND mentee_id = ANY($2) AND status <> 'cancelled'",
+            &[&offering, &mentees],
+        )
+        .await?
+    {
+        active.insert(r.get(0), r.get(1));
+    }
+    let next_seq: i64 = tx.query_one("SELECT waitlist_next FROM offerings WHERE id = $1", &[&offering]).await?.get(0);
+    let mut waitlisted_before = match cache.waitlisted.get(&offering) {
+        Some(n) => *n,
+        None => tx
+            .query_one("SELECT count(*) FROM bookings WHERE offering_id = $1 AND status = 'waitlisted'", &[&offering])
+            .await?
+            .get(0),
+    };
+    let mut free = i64::from(l.capacity - l.booked);
+    let (mut ids, mut who, mut statuses, mut seqs, mut agendas, mut confirmed_at) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut out = Vec::with_capacity(reqs.len());
+    let mut confirmed = Vec::new();
+    let mut seq = next_seq;
+    for (m, agenda) in reqs {
+        if m.0 == l.mentor {
+            out.push(Err(ChatError::new(ErrorCode::Forbidden, "you cannot book your own slot")));
+            continue;
+        }
+        if let Some(st) = active.get(&m.0) {
+            out.push(Err(ChatError::new(ErrorCode::AlreadyBooked, format!("you already hold a {st} booking here"))));
+            continue;
+        }
+        let id = Uuid::new_v4();
+        ids.push(id);
+        who.push(m.0);
+        agendas.push(agenda.clone().unwrap_or(Value::Null));
+        if free > 0 {
+            free -= 1;
+            active.insert(m.0, "confirmed".to_owned());
+            statuses.push("confirmed");
+            seqs.push(None);
+            confirmed_at.push(Some(now));
+            confirmed.push((m.0, id));
+            out.push(Ok(Outcome::Booked { booking: id, status: "confirmed", position: None, full: free == 0 }));
+        } else {
+            seq += 1;
+            waitlisted_before += 1;
+            active.insert(m.0, "waitlisted".to_owned());
+            statuses.push("waitlisted");
+            seqs.push(Some(seq));
+            confirmed_at.push(None);
+            out.push(Ok(Outcome::Booked { booking: id, status: "waitlisted", position: Some(waitlisted_before), full: true }));
+        }
+    }
+    if !ids.is_empty() {
+        tx.execute(
+            "INSERT INTO bookings (id, offering_id, mentee_id, status, waitlist_seq, agenda, confirmed_at)
+             SELECT b.id, $1, b.mentee, b.status, b.seq, NULLIF(b.agenda, 'null'::jsonb), b.confirmed_at
+               FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::bigint[], $6::jsonb[], $7::timestamptz[])
+                    AS b(id, mentee, status, seq, agenda, confirmed_at)",
+            &[&offering, &ids, &who, &statuses, &seqs, &agendas, &confirmed_at],
+        )
+        .await?;
+        let added = confirmed.len() as i32;
+        tx.execute(
+            "UPDATE offerings SET booked_count = booked_count + $2, waitlist_next = $3, updated_at = now() WHERE id = $1",
+            &[&offering, &added, &seq],
+        )
+        .await?;
+        for (m, b) in &confirmed {
+            schedule_reminders(tx, *m, offering, Some(*b), l.starts_at, &l.title, now).await?;
+        }
+        if let Some(c) = cache.locked.get_mut(&offering) {
+            c.booked += added;
+        }
+        cache.waitlisted.insert(offering, waitlisted_before);
+    }
+    Ok(Ok(out))
 }
 
 /// Runs a batch for one mentor in one transaction; each op gets its outcome.
@@ -293,15 +427,63 @@ pub async fn run_batch(pool: &Pool, mentor: UserId, ops: &[Op]) -> Result<Vec<Re
     let mut tx = client.transaction().await?;
     let now = Utc::now();
     let mut out = Vec::with_capacity(ops.len());
-    for op in ops {
+    let mut cache = BatchCache::default();
+    let mut i = 0;
+    // After a failed set-based run, its requests go one by one up to here.
+    let mut singly_until = 0;
+    while i < ops.len() {
+        // Consecutive bookings of one offering go together (a storm).
+        if let (Op::Book { offering, .. }, true) = (&ops[i], i >= singly_until) {
+            let mut j = i;
+            let mut reqs = Vec::new();
+            while let Some(Op::Book { offering: o, mentee, agenda }) = ops.get(j) {
+                if o != offering {
+                    break;
+                }
+                reqs.push((*mentee, agenda.clone()));
+                j += 1;
+            }
+            if reqs.len() > 1 {
+                let sp = tx.savepoint("run").await?;
+                let saved = (cache.locked.clone(), cache.waitlisted.clone());
+                match book_run(&sp, &mut cache, mentor, *offering, &reqs, now).await {
+                    Ok(Ok(outcomes)) => {
+                        sp.commit().await?;
+                        out.extend(outcomes);
+                        i = j;
+                        continue;
+                    }
+                    Ok(Err(e)) => {
+                        sp.commit().await?;
+                        out.extend(reqs.iter().map(|_| Err(e.clone())));
+                        i = j;
+                        continue;
+                    }
+                    Err(e) => {
+                        // For example a booking raced in from another node:
+                        // redo this run one request at a time.
+                        tracing::debug!(error = %e, "set-based booking fell back");
+                        sp.rollback().await?;
+                        (cache.locked, cache.waitlisted) = saved;
+                        singly_until = j;
+                    }
+                }
+            }
+        }
+        let op = &ops[i];
+        i += 1;
         let sp = tx.savepoint("op").await?;
-        match apply(&sp, mentor, op, now).await {
+        // A failed op rolls back its savepoint, which may have changed what
+        // the cache assumed: keep a copy to restore.
+        let saved = (cache.locked.clone(), cache.waitlisted.clone());
+        match apply(&sp, &mut cache, mentor, op, now).await {
             Ok(o) => {
                 sp.commit().await?;
                 out.push(Ok(o));
             }
             Err(e) => {
                 sp.rollback().await?;
+                (cache.locked, cache.waitlisted) = saved;
                 out.push(Err(e));
             }
         }
