@@ -4,7 +4,8 @@
 //! actor so its view stays the database's.
 //!
 //! Rules (seed 004): a mentor or admin may open a direct conversation with
-//! anyone; a mentee only with a mentor who accepts messages (or an admin).
+//! anyone; a mentee only with a mentor who accepts messages or whom they
+//! have booked (or an admin).
 //! Group rooms are created by mentors and admins; public ones are open to
 //! join, private ones by invitation. Room owners, moderators and platform
 //! admins moderate.
@@ -122,7 +123,16 @@ pub async fn open_direct(state: web::Data<AppState>, me: AuthUser, body: web::Js
         (Role::Mentor | Role::Admin, _) => true,
         (Role::Mentee, Role::Admin) => true,
         (Role::Mentee, Role::Mentor) => {
-            if !accepts {
+            // A mentee who booked this mentor may always write to them.
+            let booked = client
+                .query_opt(
+                    "SELECT 1 FROM bookings b JOIN offerings o ON o.id = b.offering_id
+                      WHERE o.mentor_id = $1 AND b.mentee_id = $2 AND b.status <> 'cancelled' LIMIT 1",
+                    &[&other, &me.id],
+                )
+                .await?
+                .is_some();
+            if !accepts && !booked {
                 return Err(ApiError::Forbidden {
                     code: "messages_not_accepted",
                     message: "this mentor does not accept messages; book a session instead".to_owned(),

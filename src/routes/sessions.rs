@@ -6,7 +6,7 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
-use lyceum_actors::calendar_store::{NewOffering, Op, Outcome, OFFERING_COLUMNS};
+use lyceum_actors::calendar_store::{NewOffering, Op, OFFERING_COLUMNS};
 use lyceum_actors::UserId;
 use serde::Deserialize;
 use serde_json::json;
@@ -58,14 +58,7 @@ pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<
         .map(|t| check_text("tags", t, 40).map(|t| t.to_lowercase()))
         .collect::<Result<Vec<_>, _>>()?;
     let category = b.category.map(|c| check_text("category", &c, 60).map(|c| c.to_lowercase())).transpose()?;
-    let tz: String = state
-        .pool
-        .get()
-        .await?
-        .query_opt("SELECT time_zone FROM profiles WHERE user_id = $1", &[&user.id])
-        .await?
-        .map(|r| r.get(0))
-        .unwrap_or_else(|| "UTC".to_owned());
+    let tz = slots::user_time_zone(&state, user.id).await?;
     let new = NewOffering {
         kind: "group",
         title,
@@ -79,11 +72,7 @@ pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<
         time_zone: tz,
         recurrence_id: None,
     };
-    let Outcome::Created { ids } = exec(&state, user.id, Op::Create(vec![new])).await? else {
-        return Err(ApiError::Internal(anyhow::anyhow!("unexpected outcome")));
-    };
-    let id = ids.first().copied().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no id")))?;
-    Ok(HttpResponse::Created().json(offering(&state, id).await?))
+    slots::create_one(&state, user.id, new).await
 }
 
 #[derive(Deserialize)]

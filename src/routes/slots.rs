@@ -65,7 +65,7 @@ pub fn require_mentee(user: &AuthUser) -> Result<(), ApiError> {
     }
 }
 
-async fn user_time_zone(state: &AppState, user: Uuid) -> Result<String, ApiError> {
+pub async fn user_time_zone(state: &AppState, user: Uuid) -> Result<String, ApiError> {
     let client = state.pool.get().await?;
     Ok(client
         .query_opt("SELECT time_zone FROM profiles WHERE user_id = $1", &[&user])
@@ -170,11 +170,16 @@ pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<
         time_zone: tz.name().to_owned(),
         recurrence_id: None,
     };
-    let Outcome::Created { ids } = exec(&state, user.id, Op::Create(vec![new])).await? else {
+    create_one(&state, user.id, new).await
+}
+
+/// Creates one slot or session through the mentor's calendar: 201 with it.
+pub async fn create_one(state: &AppState, mentor: Uuid, new: NewOffering) -> Result<HttpResponse, ApiError> {
+    let Outcome::Created { ids } = exec(state, mentor, Op::Create(vec![new])).await? else {
         return Err(ApiError::Internal(anyhow::anyhow!("unexpected outcome")));
     };
     let id = ids.first().copied().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no id")))?;
-    Ok(HttpResponse::Created().json(offering(&state, id).await?))
+    Ok(HttpResponse::Created().json(offering(state, id).await?))
 }
 
 #[derive(Deserialize)]

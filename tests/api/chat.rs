@@ -289,6 +289,16 @@ async fn membership_and_role_rules() {
 
     // A mentee cannot open a conversation with a mentor who does not accept messages...
     assert_error(app.open_dm(&mentee.access, closed.id).await, StatusCode::FORBIDDEN, "messages_not_accepted").await;
+    // ...unless they have booked that mentor.
+    let other_open_slot = {
+        let starts = chrono::Utc::now() + chrono::Duration::days(3);
+        let res = app.http.post(app.url("/api/slots")).bearer_auth(&closed.access)
+            .json(&json!({"startsAt": starts, "endsAt": starts + chrono::Duration::hours(1), "maxParticipants": 3})).send().await.unwrap();
+        res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    };
+    let res = app.http.post(app.url("/api/slots/book")).bearer_auth(&other.access).json(&json!({"slotId": other_open_slot})).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(app.open_dm(&other.access, closed.id).await.status(), StatusCode::CREATED, "booked mentees may write");
     // ...nor with another mentee; but a mentor may open one with any mentee.
     assert_error(app.open_dm(&mentee.access, other.id).await, StatusCode::FORBIDDEN, "forbidden").await;
     assert_eq!(app.open_dm(&closed.access, mentee.id).await.status(), StatusCode::CREATED);
