@@ -46,6 +46,14 @@ impl Application {
         let secret = jwt::load_or_create_secret(settings.auth.jwt_secret.as_ref(), &settings.server.data_dir)?;
         let limiter: Arc<dyn RateLimiter> = InMemoryRateLimiter::new(&settings.rate_limit);
         let c = &settings.chat;
+        let keys = JwtKeys::new(&jwt::secret_bytes(&secret), settings.auth.access_token_ttl_secs);
+        let verifier_keys = keys.clone();
+        let verify_token: lyceum_actors::TokenVerifier = Arc::new(move |token: &str| {
+            verifier_keys
+                .verify(token)
+                .map(|c| (lyceum_actors::UserId(c.sub), c.exp))
+                .map_err(|e| e.to_string())
+        });
         let chat = lyceum_actors::ChatContext::new(
             db.pool.clone(),
             lyceum_actors::ChatLimits {
@@ -60,6 +68,7 @@ impl Application {
                 max_attachment_bytes: c.max_attachment_bytes.min(routes::MAX_ATTACHMENT_PAYLOAD),
                 attachment_types: c.attachment_types.iter().map(|t| t.to_lowercase()).collect(),
             },
+            verify_token,
         );
         if settings.reminders.enabled {
             let mailer = match &settings.smtp.url {
@@ -71,7 +80,7 @@ impl Application {
         }
         let state = web::Data::new(AppState {
             pool: db.pool.clone(),
-            jwt: JwtKeys::new(&jwt::secret_bytes(&secret), settings.auth.access_token_ttl_secs),
+            jwt: keys,
             limiter,
             refresh_ttl_days: settings.auth.refresh_token_ttl_days,
             trust_forwarded_for: settings.server.trust_forwarded_for,

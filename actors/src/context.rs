@@ -25,7 +25,14 @@ pub struct Principal {
     pub display_name: String,
     /// Guests may only ever touch this room.
     pub guest_room: Option<RoomId>,
+    /// When the credential behind a WebSocket session expires (Unix
+    /// seconds); the session ends then unless the client re-authenticates.
+    /// None for commands the server issues itself.
+    pub expires_at: Option<i64>,
 }
+
+/// Checks a fresh access token for `reauth`: its user and expiry, or why not.
+pub type TokenVerifier = Arc<dyn Fn(&str) -> Result<(UserId, i64), String> + Send + Sync>;
 
 #[derive(Debug, Clone)]
 pub struct ChatLimits {
@@ -48,6 +55,7 @@ pub struct ChatLimits {
 
 pub struct ChatContext {
     pub pool: Pool,
+    pub verify_token: TokenVerifier,
     pub limits: ChatLimits,
     pub hub: Addr<Hub>,
     rooms: Mutex<HashMap<RoomId, (u64, Addr<ChatRoom>)>>,
@@ -67,7 +75,7 @@ fn quota(per_second: u32, burst: u32) -> Quota {
 
 impl ChatContext {
     /// Must be called inside an actix system (it starts the hub).
-    pub fn new(pool: Pool, limits: ChatLimits) -> Arc<ChatContext> {
+    pub fn new(pool: Pool, limits: ChatLimits, verify_token: TokenVerifier) -> Arc<ChatContext> {
         let hub = Hub::new(pool.clone()).start();
         Arc::new(ChatContext {
             send_limit: DefaultKeyedRateLimiter::keyed(quota(limits.messages_per_second, limits.message_burst)),
@@ -76,6 +84,7 @@ impl ChatContext {
                 limits.guest_message_burst,
             )),
             pool,
+            verify_token,
             limits,
             hub,
             rooms: Mutex::new(HashMap::new()),

@@ -17,7 +17,7 @@ pub mod room;
 pub mod session;
 pub mod store;
 
-pub use context::{ChatContext, ChatLimits, Principal};
+pub use context::{ChatContext, ChatLimits, Principal, TokenVerifier};
 pub use error::{ChatError, ErrorCode};
 pub use ids::{RoomId, UserId};
 pub use role::{ParseRoleError, Role};

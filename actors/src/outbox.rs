@@ -19,6 +19,8 @@ use tokio::sync::{mpsc, Notify};
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 /// Close code: no frame from the client within `CLIENT_TIMEOUT`.
 pub const CLOSE_IDLE_TIMEOUT: u16 = 4001;
+/// Close code: the access token behind the session expired.
+pub const CLOSE_TOKEN_EXPIRED: u16 = 4003;
 /// Close code: too many malformed frames.
 pub const CLOSE_POLICY: u16 = 1008;
 /// How long a close frame may take to get out before the socket is dropped.

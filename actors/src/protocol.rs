@@ -37,6 +37,8 @@ pub enum Command {
     /// Receive `slot_created` / `slot_updated` / `slot_deleted` for a mentor.
     WatchCalendar { mentor_id: UserId },
     UnwatchCalendar { mentor_id: UserId },
+    /// Extends the session with a fresh access token of the same user.
+    Reauth { token: String },
     Ping,
 }
 

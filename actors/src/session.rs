@@ -16,7 +16,7 @@ use crate::context::{ChatContext, Principal};
 use crate::error::{ChatError, ErrorCode};
 use crate::hub;
 use crate::ids::RoomId;
-use crate::outbox::{Outbound, Outbox, CLOSE_IDLE_TIMEOUT, CLOSE_POLICY};
+use crate::outbox::{Outbound, Outbox, CLOSE_IDLE_TIMEOUT, CLOSE_POLICY, CLOSE_TOKEN_EXPIRED};
 use crate::protocol::{self, Command};
 use crate::role::Role;
 use crate::room::{self, ChatRoom};
@@ -90,7 +90,21 @@ impl UserSession {
         Ok(self.chat.room(id))
     }
 
+    /// Ends the session once its token has expired (true if it did).
+    fn expired(&self, ctx: &mut Context<Self>) -> bool {
+        let now = chrono::Utc::now().timestamp();
+        if self.me.expires_at.is_some_and(|e| e <= now) {
+            self.outbox.text(json!({"type": "session_expired"}).to_string());
+            self.close(ctx, CLOSE_TOKEN_EXPIRED, "token expired");
+            return true;
+        }
+        false
+    }
+
     fn handle_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+        if self.expired(ctx) {
+            return;
+        }
         let env = match protocol::parse(text) {
             Ok(e) => e,
             Err((id, why)) => return self.invalid_frame(ctx, id, ErrorCode::InvalidFrame, why),
@@ -147,6 +161,15 @@ impl UserSession {
                     Ok(())
                 }
             }
+            Command::Reauth { token } => match (self.chat.verify_token)(&token) {
+                Ok((user, exp)) if user == self.me.user => {
+                    self.me.expires_at = Some(exp);
+                    self.outbox.text(protocol::ack(&id, json!({"expiresAt": exp})));
+                    Ok(())
+                }
+                Ok(_) => Err(ChatError::new(ErrorCode::Forbidden, "that token belongs to another user")),
+                Err(why) => Err(ChatError::new(ErrorCode::InvalidCommand, format!("invalid token: {why}"))),
+            },
             Command::UnwatchCalendar { mentor_id } => {
                 if let Some(addr) = self.calendars.remove(&mentor_id) {
                     addr.do_send(crate::calendar::Watch { session: self.id, user: self.me.user, outbox: None, reply_id: None });
@@ -237,6 +260,9 @@ impl Actor for UserSession {
         self.outbox.text(protocol::hello(self.id, self.me.user, HEARTBEAT_INTERVAL.as_secs()));
         self.chat.hub.do_send(hub::Connect { user: self.me.user, session: self.id, outbox: self.outbox.clone() });
         ctx.run_interval(HEARTBEAT_INTERVAL, |act, ctx| {
+            if act.expired(ctx) {
+                return;
+            }
             if act.last_heard.elapsed() > CLIENT_TIMEOUT {
                 act.close(ctx, CLOSE_IDLE_TIMEOUT, "idle timeout");
                 return;

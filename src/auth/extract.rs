@@ -18,6 +18,8 @@ pub struct AuthUser {
     pub role: Role,
     /// The sign-in (refresh-token family) this token came from.
     pub session: Uuid,
+    /// When the access token expires (Unix seconds).
+    pub expires_at: i64,
 }
 
 /// The bearer token of a request, from `Authorization: Bearer ...`.
@@ -43,7 +45,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("AppState not registered")))?;
     let claims = state.jwt.verify(bearer(req)?)?;
-    Ok(AuthUser { id: claims.sub, role: claims.role, session: claims.sid })
+    Ok(AuthUser { id: claims.sub, role: claims.role, session: claims.sid, expires_at: claims.exp })
 }
 
 impl FromRequest for AuthUser {

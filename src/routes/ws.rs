@@ -41,7 +41,7 @@ pub async fn principal(state: &AppState, user: AuthUser) -> Result<Principal, Ap
     if role == Role::Guest && guest_room.is_none() {
         return Err(ApiError::unauthorized("account_not_found", "this guest has left its room"));
     }
-    Ok(Principal { user: UserId(user.id), role, display_name: row.get(0), guest_room })
+    Ok(Principal { user: UserId(user.id), role, display_name: row.get(0), guest_room, expires_at: None })
 }
 
 pub async fn upgrade(
@@ -57,7 +57,8 @@ pub async fn upgrade(
             .ok_or_else(|| ApiError::unauthorized("invalid_ticket", "the ticket is unknown, used or expired"))?,
         None => authenticate(&req)?,
     };
-    let me = principal(&state, user).await?;
+    let mut me = principal(&state, user).await?;
+    me.expires_at = Some(user.expires_at);
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::bad_request("not_a_websocket", format!("expected a WebSocket upgrade: {e}")))?;
     lyceum_actors::session::start(me, state.chat.clone(), session, stream);

@@ -567,3 +567,35 @@ async fn attachments_are_served_only_to_members() {
     assert_eq!(res.bytes().await.unwrap().as_ref(), b"%PDF-1.4 test");
     assert_error(app.get_auth(url, &outsider.access).await, StatusCode::NOT_FOUND, "attachment_not_found").await;
 }
+
+#[actix_web::test]
+async fn a_session_ends_with_its_token_unless_reauthenticated() {
+    let app = spawn_app_with(|s| s.auth.access_token_ttl_secs = 6).await;
+    let s = app.register("mentee", "Short").await;
+    let mut ws = Ws::connect(&app, &s.access).await;
+    let mut renewed = Ws::connect(&app, &s.access).await;
+    let t0 = tokio::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // A fresh token (here from a new sign-in) extends the second session...
+    let fresh = app.login(&s.email).await;
+    let ack = renewed.ok(json!({"type": "reauth", "token": fresh.access})).await;
+    assert!(ack["expiresAt"].as_i64().unwrap() > chrono::Utc::now().timestamp());
+    // ...but another user's token does not, and garbage is refused.
+    let other = app.register("mentee", "Other").await;
+    assert_eq!(renewed.cmd(json!({"type": "reauth", "token": other.access})).await["code"], "forbidden");
+    assert_eq!(renewed.cmd(json!({"type": "reauth", "token": "nope"})).await["code"], "invalid_command");
+    // The first token expires at 6 s, the fresh one at 9 s or later.
+    tokio::time::sleep_until(t0 + Duration::from_millis(7000)).await;
+    // The first session's token has expired: the next frame ends it with 4003.
+    ws.send(json!({"id": 1, "type": "ping"})).await;
+    assert_eq!(ws.next_of("session_expired").await["type"], "session_expired");
+    let code = loop {
+        match tokio::time::timeout(crate::ws::WAIT, futures_util::StreamExt::next(&mut ws.stream)).await.unwrap() {
+            Some(Ok(Message::Close(c))) => break c.map(|c| u16::from(c.code)),
+            Some(Ok(_)) => continue,
+            _ => break None,
+        }
+    };
+    assert_eq!(code, Some(4003));
+    assert_eq!(renewed.ok(json!({"type": "ping"})).await["pong"], true, "the renewed session lives on");
+}
