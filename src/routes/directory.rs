@@ -38,6 +38,11 @@ pub struct DirectoryQuery {
     tag: Option<String>,
     min_years: Option<i32>,
     min_rating: Option<f64>,
+    /// Only mentors with an upcoming slot that still has a free seat
+    /// (optionally starting within [availableFrom, availableTo)).
+    available: Option<bool>,
+    available_from: Option<chrono::DateTime<chrono::Utc>>,
+    available_to: Option<chrono::DateTime<chrono::Utc>>,
     sort: Option<Sort>,
     cursor: Option<String>,
     limit: Option<i64>,
@@ -168,6 +173,15 @@ pub async fn search(
     if let Some(y) = q.min_years {
         let n = next(Box::new(y), &mut params);
         sql.push_str(&format!(" AND p.years_experience >= {n}"));
+    }
+    if q.available == Some(true) || q.available_from.is_some() || q.available_to.is_some() {
+        let from = next(Box::new(q.available_from.unwrap_or_else(chrono::Utc::now).max(chrono::Utc::now())), &mut params);
+        let to = next(Box::new(q.available_to), &mut params);
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM offerings o WHERE o.mentor_id = p.user_id AND o.kind = 'slot'
+                 AND o.state = 'scheduled' AND o.booked_count < o.capacity AND o.starts_at > {from}
+                 AND ({to}::timestamptz IS NULL OR o.starts_at < {to}))"
+        ));
     }
     if let Some(r) = q.min_rating {
         let n = next(Box::new(r), &mut params);

@@ -76,6 +76,21 @@ async fn search_filters_and_sorts() {
     assert_eq!(names(&app, t, "minYears=10&sort=experience").await, ["Polyglot", "Rustacean"]);
     assert_eq!(names(&app, t, "tag=interviews&minYears=7&sort=rating").await, ["Polyglot", "Gopher"]);
 
+    // Availability: mentors with an upcoming slot that has a free seat.
+    assert!(names(&app, t, "available=true").await.is_empty());
+    let rustacean = app.login(&app.db.query_one("SELECT email FROM users WHERE display_name = 'Rustacean'", &[]).await.unwrap().get::<_, String>(0)).await;
+    let starts = chrono::Utc::now() + chrono::Duration::days(2);
+    let res = app.http.post(app.url("/api/slots")).bearer_auth(&rustacean.access)
+        .json(&json!({"startsAt": starts, "endsAt": starts + chrono::Duration::hours(1), "maxParticipants": 1})).send().await.unwrap();
+    let slot = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(names(&app, t, "available=true").await, ["Rustacean"]);
+    let day_after = (starts + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ");
+    assert!(names(&app, t, &format!("availableFrom={day_after}")).await.is_empty(), "no slot in that window");
+    // A full slot is no availability.
+    let res = app.http.post(app.url("/api/slots/book")).bearer_auth(t).json(&json!({"slotId": slot})).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert!(names(&app, t, "available=true").await.is_empty());
+
     // Entries carry what a card needs.
     let body: Value = app.get_auth("/api/mentors?q=gopher", t).await.json().await.unwrap();
     let e = &body["items"][0];
