@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
-# Chat fan-out on loopback: one room of MEMBERS members, SENDERS of them
-# sending RATE messages/s in total for SECS seconds. Starts a release server
-# with its embedded Postgres in a scratch dir and limits opened for the run.
-# Usage: scripts/bench-chat.sh [members] [senders] [rate] [secs]
+# Chat fan-out on loopback with lyceum-loadtest: one room of MEMBERS members,
+# SENDERS of them sending RATE messages/s in total for SECS seconds. Starts a
+# release server with its embedded Postgres in a scratch dir and limits
+# opened for the run. Usage: scripts/bench-chat.sh [members] [senders] [rate] [secs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MEMBERS=${1:-200}; SENDERS=${2:-4}; RATE=${3:-100}; SECS=${4:-20}
 PORT=${PORT:-18191}
 DATA=$(mktemp -d /tmp/lyceum-chat-bench.XXXXXX)
-cargo build --release -q --example chat_fanout
-cargo build --release -q
+cargo build --release -q -p lyceum -p lyceum-loadtest
 LYCEUM__SERVER__PORT=$PORT LYCEUM__SERVER__DATA_DIR=$DATA RUST_LOG=warn \
   LYCEUM__RATE_LIMIT__REGISTER_PER_IP_PER_HOUR=1000000 \
   LYCEUM__CHAT__MESSAGES_PER_SECOND=1000 LYCEUM__CHAT__MESSAGE_BURST=1000 \
@@ -17,5 +16,6 @@ LYCEUM__SERVER__PORT=$PORT LYCEUM__SERVER__DATA_DIR=$DATA RUST_LOG=warn \
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.5; done
-./target/release/examples/chat_fanout "http://127.0.0.1:$PORT" "$MEMBERS" "$SENDERS" "$RATE" "$SECS"
-echo "server RSS: $(ps -o rss= -p $PID) KiB"
+./target/release/lyceum-loadtest --url "http://127.0.0.1:$PORT" ${CHART:+--chart "$CHART"} chat \
+  --mentees "$MEMBERS" --senders "$SENDERS" --rate "$RATE" --duration "$SECS" --server-pid "$PID"
+echo "server RSS after the run: $(ps -o rss= -p $PID) KiB"
