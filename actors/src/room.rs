@@ -430,13 +430,13 @@ impl Handler<Typing> for ChatRoom {
             msg.outbox.text(protocol::error(&msg.reply_id, &e));
             return;
         }
-        let was = if msg.typing {
+        let was_typing = if msg.typing {
             self.typing.insert(msg.who.user, Instant::now() + TYPING_TTL).is_some()
         } else {
-            self.typing.remove(&msg.who.user).is_none()
+            self.typing.remove(&msg.who.user).is_some()
         };
         // Only changes are news; a refresh just extends the deadline.
-        if was != msg.typing {
+        if was_typing != msg.typing {
             self.broadcast(&ByteString::from(protocol::typing(self.id, msg.who.user, msg.typing)), Some(msg.who.user));
         }
         if msg.reply_id.is_some() {

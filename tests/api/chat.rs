@@ -252,6 +252,13 @@ async fn typing_read_receipts_and_presence() {
     let t = a.next_of("typing").await;
     assert_eq!(t["typing"], false, "expired after the TTL without a refresh");
     b.quiet("typing", Duration::from_millis(100)).await;
+    // An explicit stop is shown; a stop without a start is not news.
+    b.send(json!({"type": "typing", "roomId": room, "typing": true})).await;
+    assert_eq!(a.next_of("typing").await["typing"], true);
+    b.send(json!({"type": "typing", "roomId": room, "typing": false})).await;
+    assert_eq!(a.next_of("typing").await["typing"], false);
+    b.send(json!({"type": "typing", "roomId": room, "typing": false})).await;
+    a.quiet("typing", Duration::from_millis(300)).await;
 
     // Read receipts: a pointer per user, shown to the room.
     a.say(&room, "one").await;
