@@ -95,13 +95,16 @@ pub struct MessageEvent {
 }
 
 impl MessageEvent {
-    /// The `message` frame for this event.
+    /// The `message` frame for this event, serialised in one pass (it is
+    /// built once per message and shared by every subscriber).
     pub fn frame(&self) -> String {
-        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
-        if let Some(o) = v.as_object_mut() {
-            o.insert("type".to_owned(), Value::String("message".to_owned()));
+        #[derive(Serialize)]
+        struct Frame<'a> {
+            r#type: &'static str,
+            #[serde(flatten)]
+            event: &'a MessageEvent,
         }
-        v.to_string()
+        serde_json::to_string(&Frame { r#type: "message", event: self }).unwrap_or_default()
     }
 }
 

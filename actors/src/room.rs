@@ -112,6 +112,16 @@ impl ChatRoom {
         }
     }
 
+    /// Whether `who` is a member; if not, tells them why (no room, or not a member).
+    fn require_member(&self, who: &Principal, outbox: &Outbox, reply_id: &Option<Value>) -> bool {
+        if self.members.contains_key(&who.user) {
+            return true;
+        }
+        let e = self.ready().err().unwrap_or_else(ChatError::not_member);
+        outbox.text(protocol::error(reply_id, &e));
+        false
+    }
+
     fn broadcast(&self, frame: &ByteString, except_user: Option<UserId>) {
         for s in self.subs.values() {
             if Some(s.user) != except_user {
@@ -425,9 +435,7 @@ impl Handler<Typing> for ChatRoom {
     type Result = ();
 
     fn handle(&mut self, msg: Typing, _: &mut Context<Self>) {
-        if !self.members.contains_key(&msg.who.user) {
-            let e = self.ready().err().unwrap_or_else(ChatError::not_member);
-            msg.outbox.text(protocol::error(&msg.reply_id, &e));
+        if !self.require_member(&msg.who, &msg.outbox, &msg.reply_id) {
             return;
         }
         let was_typing = if msg.typing {
@@ -459,9 +467,7 @@ impl Handler<Read> for ChatRoom {
     type Result = ();
 
     fn handle(&mut self, msg: Read, ctx: &mut Context<Self>) {
-        if !self.members.contains_key(&msg.who.user) {
-            let e = self.ready().err().unwrap_or_else(ChatError::not_member);
-            msg.outbox.text(protocol::error(&msg.reply_id, &e));
+        if !self.require_member(&msg.who, &msg.outbox, &msg.reply_id) {
             return;
         }
         let pool = self.chat.pool.clone();
