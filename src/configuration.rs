@@ -27,6 +27,36 @@ pub struct Settings {
     pub chat: ChatSettings,
     pub reminders: ReminderSettings,
     pub smtp: SmtpSettings,
+    pub sfu: SfuSettings,
+    pub metrics: MetricsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SfuSettings {
+    pub enabled: bool,
+    /// Shard threads; 0 means one per core.
+    pub shards: usize,
+    /// Address the UDP sockets bind to.
+    pub bind: String,
+    /// First UDP port (shard i uses port + i); 0 lets the OS choose.
+    pub port: u16,
+    /// Address announced in ICE candidates (for servers behind NAT); empty: the bound address.
+    pub advertise: String,
+    /// A participant whose connection stays down this long is removed.
+    pub fail_timeout_secs: u64,
+    /// Pick simulcast layers from each subscriber's estimated bandwidth.
+    pub bwe: bool,
+    pub initial_bitrate: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Empty: `/metrics` answers loopback clients only. Otherwise scrapers
+    /// send `Authorization: Bearer <token>`.
+    #[serde(deserialize_with = "empty_secret_is_none")]
+    pub token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -195,6 +225,13 @@ impl Settings {
         );
         anyhow::ensure!(self.chat.outbound_queue > 0, "chat.outbound_queue must be positive");
         anyhow::ensure!(self.reminders.poll_ms >= 10, "reminders.poll_ms must be at least 10");
+        anyhow::ensure!(self.sfu.bind.parse::<std::net::IpAddr>().is_ok(), "sfu.bind must be an IP address");
+        anyhow::ensure!(
+            self.sfu.advertise.is_empty() || self.sfu.advertise.parse::<std::net::IpAddr>().is_ok(),
+            "sfu.advertise must be empty or an IP address"
+        );
+        anyhow::ensure!(self.sfu.shards <= 256, "sfu.shards must be at most 256");
+        anyhow::ensure!(self.sfu.fail_timeout_secs > 0, "sfu.fail_timeout_secs must be positive");
         if let Some(secret) = &self.auth.jwt_secret {
             anyhow::ensure!(
                 secret.expose_secret().len() >= 32,

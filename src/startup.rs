@@ -70,6 +70,20 @@ impl Application {
             },
             verify_token,
         );
+        if settings.sfu.enabled {
+            let f = &settings.sfu;
+            let sfu = lyceum_actors::sfu::Sfu::start(lyceum_actors::sfu::SfuConfig {
+                shards: f.shards,
+                bind: f.bind.parse().context("sfu.bind")?,
+                port: f.port,
+                advertise: if f.advertise.is_empty() { None } else { Some(f.advertise.parse().context("sfu.advertise")?) },
+                fail_timeout: Duration::from_secs(f.fail_timeout_secs),
+                bwe: f.bwe,
+                initial_bitrate: f.initial_bitrate,
+            })
+            .context("starting the SFU (UDP sockets)")?;
+            chat.set_sfu(sfu);
+        }
         if settings.reminders.enabled {
             let mailer = match &settings.smtp.url {
                 Some(url) => Some(Arc::new(crate::reminders::Mailer::new(secrecy::ExposeSecret::expose_secret(url), &settings.smtp.from)?)),
@@ -86,6 +100,7 @@ impl Application {
             trust_forwarded_for: settings.server.trust_forwarded_for,
             chat,
             tickets: Default::default(),
+            metrics_token: settings.metrics.token.clone(),
         });
 
         let listener = TcpListener::bind((host, settings.server.port))

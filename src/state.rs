@@ -23,6 +23,8 @@ pub struct AppState {
     pub chat: Arc<ChatContext>,
     /// One-time WebSocket tickets for browsers.
     pub tickets: TicketStore,
+    /// Bearer token for `/metrics`; None: loopback scrapers only.
+    pub metrics_token: Option<secrecy::SecretString>,
 }
 
 impl AppState {

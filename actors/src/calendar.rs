@@ -109,6 +109,11 @@ impl Calendar {
                             }
                             Outcome::Deleted { cancelled_bookings } | Outcome::StateSet { cancelled_bookings } => {
                                 let id = op.offering().unwrap_or_default();
+                                if let Op::SetState { state, .. } = op {
+                                    if let Some(room) = act.chat.running_live(id) {
+                                        room.do_send(crate::live::StateChanged { state });
+                                    }
+                                }
                                 let deleted = matches!(outcome, Outcome::Deleted { .. });
                                 note(id, if deleted { "slot_deleted" } else { "slot_updated" }, if deleted { "deleted" } else { "state" });
                                 for who in cancelled_bookings {

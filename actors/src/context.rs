@@ -12,6 +12,9 @@ use deadpool_postgres::Pool;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::calendar::Calendar;
+use crate::calls::Calls;
+use crate::live::{GroupSession, LiveKind};
+use crate::sfu::Sfu;
 use crate::hub::Hub;
 use crate::ids::{RoomId, UserId};
 use crate::role::Role;
@@ -65,6 +68,10 @@ pub struct ChatContext {
     next_generation: std::sync::atomic::AtomicU64,
     send_limit: DefaultKeyedRateLimiter<UserId>,
     guest_send_limit: DefaultKeyedRateLimiter<UserId>,
+    /// Live rooms (group sessions, room calls, one-on-one calls) by id.
+    live: Mutex<HashMap<uuid::Uuid, (u64, Addr<GroupSession>)>>,
+    sfu: std::sync::OnceLock<Arc<Sfu>>,
+    calls: std::sync::OnceLock<Addr<Calls>>,
 }
 
 fn quota(per_second: u32, burst: u32) -> Quota {
@@ -89,6 +96,9 @@ impl ChatContext {
             hub,
             rooms: Mutex::new(HashMap::new()),
             calendars: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::new()),
+            sfu: std::sync::OnceLock::new(),
+            calls: std::sync::OnceLock::new(),
             next_generation: std::sync::atomic::AtomicU64::new(1),
         })
     }
@@ -130,6 +140,45 @@ impl ChatContext {
         let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
         if rooms.get(&id).is_some_and(|(g, _)| *g == generation) {
             rooms.remove(&id);
+        }
+    }
+
+    /// Gives the live rooms their media server (once, at start-up).
+    pub fn set_sfu(&self, sfu: Arc<Sfu>) {
+        let _ = self.sfu.set(sfu);
+    }
+
+    pub fn sfu(&self) -> Option<&Arc<Sfu>> {
+        self.sfu.get()
+    }
+
+    /// The calls actor, started on first use (inside an actix system).
+    pub fn calls(self: &Arc<Self>) -> Addr<Calls> {
+        self.calls.get_or_init(|| Calls::new(self.clone()).start()).clone()
+    }
+
+    /// The live room with this id, started if needed; `kind` presets what
+    /// it is (calls), otherwise it finds out from the database.
+    pub fn live(self: &Arc<Self>, id: uuid::Uuid, kind: Option<LiveKind>) -> Addr<GroupSession> {
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, a)) = live.get(&id).filter(|(_, a)| a.connected()) {
+            return a.clone();
+        }
+        let generation = self.next_generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let addr = GroupSession::new(id, generation, self.clone(), kind).start();
+        live.insert(id, (generation, addr.clone()));
+        addr
+    }
+
+    pub fn running_live(&self, id: uuid::Uuid) -> Option<Addr<GroupSession>> {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.get(&id).filter(|(_, a)| a.connected()).map(|(_, a)| a.clone())
+    }
+
+    pub(crate) fn forget_live(&self, id: uuid::Uuid, generation: u64) {
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if live.get(&id).is_some_and(|(g, _)| *g == generation) {
+            live.remove(&id);
         }
     }
 

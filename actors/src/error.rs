@@ -32,11 +32,20 @@ pub enum ErrorCode {
     BookingClosed,
     /// A mentor's slots and sessions may not overlap.
     Overlap,
+    SessionNotFound,
+    SessionNotLive,
+    NotRegistered,
+    NotInSession,
+    InvalidSdp,
+    CallNotFound,
+    CallNotAllowed,
+    Busy,
+    SfuUnavailable,
     Internal,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 17] = [
+    const ALL: [ErrorCode; 26] = [
         ErrorCode::InvalidFrame,
         ErrorCode::InvalidCommand,
         ErrorCode::BinaryNotSupported,
@@ -53,6 +62,15 @@ impl ErrorCode {
         ErrorCode::NotBooked,
         ErrorCode::BookingClosed,
         ErrorCode::Overlap,
+        ErrorCode::SessionNotFound,
+        ErrorCode::SessionNotLive,
+        ErrorCode::NotRegistered,
+        ErrorCode::NotInSession,
+        ErrorCode::InvalidSdp,
+        ErrorCode::CallNotFound,
+        ErrorCode::CallNotAllowed,
+        ErrorCode::Busy,
+        ErrorCode::SfuUnavailable,
         ErrorCode::Internal,
     ];
 
@@ -79,6 +97,15 @@ impl ErrorCode {
             ErrorCode::NotBooked => "not_booked",
             ErrorCode::BookingClosed => "booking_closed",
             ErrorCode::Overlap => "slot_overlap",
+            ErrorCode::SessionNotFound => "session_not_found",
+            ErrorCode::SessionNotLive => "session_not_live",
+            ErrorCode::NotRegistered => "not_registered",
+            ErrorCode::NotInSession => "not_in_session",
+            ErrorCode::InvalidSdp => "invalid_sdp",
+            ErrorCode::CallNotFound => "call_not_found",
+            ErrorCode::CallNotAllowed => "call_not_allowed",
+            ErrorCode::Busy => "busy",
+            ErrorCode::SfuUnavailable => "sfu_unavailable",
             ErrorCode::Internal => "internal_error",
         }
     }

@@ -6,15 +6,18 @@
 
 pub mod calendar;
 pub mod calendar_store;
+pub mod calls;
 pub mod context;
 pub mod error;
 pub mod hub;
 mod ids;
+pub mod live;
 pub mod outbox;
 pub mod protocol;
 mod role;
 pub mod room;
 pub mod session;
+pub mod sfu;
 pub mod store;
 
 pub use context::{ChatContext, ChatLimits, Principal, TokenVerifier};

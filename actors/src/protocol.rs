@@ -39,7 +39,36 @@ pub enum Command {
     UnwatchCalendar { mentor_id: UserId },
     /// Extends the session with a fresh access token of the same user.
     Reauth { token: String },
+    // ---- live rooms (docs/live.md) ----
+    SessionJoin { session_id: Uuid },
+    SessionLeave { session_id: Uuid },
+    SessionStart { session_id: Uuid },
+    SessionEnd { session_id: Uuid },
+    RtcPublish {
+        session_id: Uuid,
+        sdp: String,
+        #[serde(default)]
+        sources: std::collections::HashMap<String, String>,
+    },
+    RtcSubscribe { session_id: Uuid },
+    RtcAnswer { session_id: Uuid, sdp: String },
+    RtcRestart { session_id: Uuid },
+    RtcQuality { session_id: Uuid, quality: crate::sfu::Quality },
+    MediaState { session_id: Uuid, audio: bool, video: bool, #[serde(default)] screen: bool },
+    RaiseHand { session_id: Uuid, raised: bool },
+    SetRole { session_id: Uuid, user_id: UserId, role: crate::live::LiveRole },
+    Mute { session_id: Uuid, user_id: UserId, kind: crate::sfu::MediaKindName },
+    Remove { session_id: Uuid, user_id: UserId },
+    CallInvite { user_id: UserId, #[serde(default = "yes")] video: bool },
+    CallAccept { call_id: Uuid },
+    CallDecline { call_id: Uuid },
+    CallCancel { call_id: Uuid },
+    CallHangup { call_id: Uuid },
     Ping,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A parsed client frame: the command and the id to answer it with.

@@ -19,7 +19,10 @@ use crate::ids::RoomId;
 use crate::outbox::{Outbound, Outbox, CLOSE_IDLE_TIMEOUT, CLOSE_POLICY, CLOSE_TOKEN_EXPIRED};
 use crate::protocol::{self, Command};
 use crate::role::Role;
+use crate::calls;
+use crate::live::{self, Action, GroupSession};
 use crate::room::{self, ChatRoom};
+use crate::sfu::Reply;
 use crate::store::{self, Kind};
 
 /// How often the server pings.
@@ -40,6 +43,7 @@ pub struct UserSession {
     last_heard: Instant,
     rooms: HashMap<RoomId, Addr<ChatRoom>>,
     calendars: HashMap<crate::ids::UserId, Addr<crate::calendar::Calendar>>,
+    live: HashMap<uuid::Uuid, Addr<GroupSession>>,
     invalid: u32,
     invalid_since: Instant,
 }
@@ -54,6 +58,7 @@ impl UserSession {
             last_heard: Instant::now(),
             rooms: HashMap::new(),
             calendars: HashMap::new(),
+            live: HashMap::new(),
             invalid: 0,
             invalid_since: Instant::now(),
         }
@@ -170,6 +175,57 @@ impl UserSession {
                 Ok(_) => Err(ChatError::new(ErrorCode::Forbidden, "that token belongs to another user")),
                 Err(why) => Err(ChatError::new(ErrorCode::InvalidCommand, format!("invalid token: {why}"))),
             },
+            Command::SessionJoin { session_id } => {
+                if self.me.role == Role::Guest {
+                    Err(ChatError::new(ErrorCode::Forbidden, "guests may not join live sessions"))
+                } else {
+                    let addr = self.chat.live(session_id, None);
+                    addr.do_send(live::Join { who: self.me.clone(), session: self.id, reply: self.reply(&id) });
+                    self.live.insert(session_id, addr);
+                    Ok(())
+                }
+            }
+            Command::SessionLeave { session_id } => {
+                match self.live.remove(&session_id) {
+                    Some(addr) => addr.do_send(live::Leave { user: self.me.user, session: self.id, reply: Some(self.reply(&id)) }),
+                    None => {
+                        self.outbox.text(protocol::ack(&id, json!({"sessionId": session_id})));
+                    }
+                }
+                Ok(())
+            }
+            Command::SessionStart { session_id } => self.live_act(session_id, &id, Action::Start),
+            Command::SessionEnd { session_id } => self.live_act(session_id, &id, Action::End),
+            Command::RtcPublish { session_id, sdp, sources } => self.live_act(session_id, &id, Action::Publish { sdp, sources }),
+            Command::RtcSubscribe { session_id } => self.live_act(session_id, &id, Action::Subscribe),
+            Command::RtcAnswer { session_id, sdp } => self.live_act(session_id, &id, Action::Answer { sdp }),
+            Command::RtcRestart { session_id } => self.live_act(session_id, &id, Action::Restart),
+            Command::RtcQuality { session_id, quality } => self.live_act(session_id, &id, Action::Quality(quality)),
+            Command::MediaState { session_id, audio, video, screen } => {
+                self.live_act(session_id, &id, Action::MediaState { audio, video, screen })
+            }
+            Command::RaiseHand { session_id, raised } => self.live_act(session_id, &id, Action::RaiseHand(raised)),
+            Command::SetRole { session_id, user_id, role } => self.live_act(session_id, &id, Action::SetRole { target: user_id, role }),
+            Command::Mute { session_id, user_id, kind } => self.live_act(session_id, &id, Action::Mute { target: user_id, kind }),
+            Command::Remove { session_id, user_id } => self.live_act(session_id, &id, Action::Remove { target: user_id }),
+            Command::CallInvite { user_id, video } => {
+                if self.me.role == Role::Guest {
+                    Err(ChatError::new(ErrorCode::Forbidden, "guests may not place calls"))
+                } else {
+                    self.chat.calls().do_send(calls::Invite {
+                        who: self.me.clone(),
+                        session: self.id,
+                        callee: user_id,
+                        video,
+                        reply: self.reply(&id),
+                    });
+                    Ok(())
+                }
+            }
+            Command::CallAccept { call_id } => self.respond(call_id, &id, calls::Answer::Accept),
+            Command::CallDecline { call_id } => self.respond(call_id, &id, calls::Answer::Decline),
+            Command::CallCancel { call_id } => self.respond(call_id, &id, calls::Answer::Cancel),
+            Command::CallHangup { call_id } => self.respond(call_id, &id, calls::Answer::Hangup),
             Command::UnwatchCalendar { mentor_id } => {
                 if let Some(addr) = self.calendars.remove(&mentor_id) {
                     addr.do_send(crate::calendar::Watch { session: self.id, user: self.me.user, outbox: None, reply_id: None });
@@ -181,6 +237,25 @@ impl UserSession {
         if let Err(e) = result {
             self.outbox.text(protocol::error(&id, &e));
         }
+    }
+
+    fn reply(&self, id: &Option<Value>) -> Reply {
+        Reply { outbox: self.outbox.clone(), id: id.clone() }
+    }
+
+    fn live_act(&mut self, session_id: uuid::Uuid, id: &Option<Value>, action: Action) -> Result<(), ChatError> {
+        let addr = self
+            .live
+            .get(&session_id)
+            .filter(|a| a.connected())
+            .ok_or_else(|| ChatError::new(ErrorCode::NotInSession, "join the session first"))?;
+        addr.do_send(live::Act { user: self.me.user, session: self.id, action, reply: self.reply(id) });
+        Ok(())
+    }
+
+    fn respond(&mut self, call_id: uuid::Uuid, id: &Option<Value>, answer: calls::Answer) -> Result<(), ChatError> {
+        self.chat.calls().do_send(calls::Respond { user: self.me.user, call_id, answer, reply: self.reply(id) });
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -281,6 +356,12 @@ impl Actor for UserSession {
         }
         for addr in self.calendars.values() {
             addr.do_send(crate::calendar::Watch { session: self.id, user: self.me.user, outbox: None, reply_id: None });
+        }
+        for addr in self.live.values() {
+            addr.do_send(live::Leave { user: self.me.user, session: self.id, reply: None });
+        }
+        if self.me.role != Role::Guest {
+            self.chat.calls().do_send(calls::SessionClosed { user: self.me.user, session: self.id });
         }
         self.chat.hub.do_send(hub::Disconnect { user: self.me.user, session: self.id });
     }

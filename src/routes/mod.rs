@@ -9,11 +9,13 @@ pub mod directory;
 pub mod guests;
 pub mod health;
 pub mod keys;
+pub mod metrics;
 pub mod me;
 pub mod rooms;
 pub mod sessions;
 pub mod slots;
 pub mod users;
+pub mod web_app;
 pub mod ws;
 
 use actix_web::body::{BoxBody, EitherBody};
@@ -53,6 +55,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
     .service(web::resource("/ws").route(web::get().to(ws::upgrade)))
+    .service(web::resource("/metrics").route(web::get().to(metrics::metrics)))
+    .service(web::resource("/").route(web::get().to(web_app::root)))
+    .service(web::resource("/app").route(web::get().to(web_app::index)))
+    .service(web::resource("/app/{file}").route(web::get().to(web_app::file)))
     .service(web::resource("/calendar/{token}").route(web::get().to(calendar::feed)))
     .service(
         web::scope("/api")

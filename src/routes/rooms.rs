@@ -108,43 +108,18 @@ pub async fn open_direct(state: web::Data<AppState>, me: AuthUser, body: web::Js
     if other == me.id {
         return Err(ApiError::bad_request("invalid_room", "a direct conversation needs another user"));
     }
-    let mut client = state.pool.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT u.role, coalesce(p.accepts_messages, true) FROM users u LEFT JOIN profiles p ON p.user_id = u.id WHERE u.id = $1",
-            &[&other],
-        )
-        .await?
-        .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
-    let their_role: Role = row.get::<_, String>(0).parse().unwrap_or(Role::Guest);
-    let accepts: bool = row.get(1);
-    let allowed = match (me.role, their_role) {
-        (_, Role::Guest) | (Role::Guest, _) => false,
-        (Role::Mentor | Role::Admin, _) => true,
-        (Role::Mentee, Role::Admin) => true,
-        (Role::Mentee, Role::Mentor) => {
-            // A mentee who booked this mentor may always write to them.
-            let booked = client
-                .query_opt(
-                    "SELECT 1 FROM bookings b JOIN offerings o ON o.id = b.offering_id
-                      WHERE o.mentor_id = $1 AND b.mentee_id = $2 AND b.status <> 'cancelled' LIMIT 1",
-                    &[&other, &me.id],
-                )
-                .await?
-                .is_some();
-            if !accepts && !booked {
-                return Err(ApiError::Forbidden {
-                    code: "messages_not_accepted",
-                    message: "this mentor does not accept messages; book a session instead".to_owned(),
-                });
-            }
-            true
+    match store::may_talk(&state.pool, UserId(me.id), me.role, UserId(other)).await? {
+        Ok(()) => {}
+        Err(store::Refusal::NoSuchUser) => return Err(ApiError::not_found("user_not_found", "no such user")),
+        Err(store::Refusal::NotAccepted) => {
+            return Err(ApiError::Forbidden {
+                code: "messages_not_accepted",
+                message: "this mentor does not accept messages; book a session instead".to_owned(),
+            })
         }
-        (Role::Mentee, Role::Mentee) => false,
-    };
-    if !allowed {
-        return Err(ApiError::forbidden("you may not open a conversation with this user"));
+        Err(store::Refusal::Forbidden) => return Err(ApiError::forbidden("you may not open a conversation with this user")),
     }
+    let mut client = state.pool.get().await?;
     let (a, b) = if me.id < other { (me.id, other) } else { (other, me.id) };
     let key = format!("{a}:{b}");
     if let Some(r) = client.query_opt("SELECT id FROM rooms WHERE direct_key = $1", &[&key]).await? {

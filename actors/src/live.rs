@@ -1,0 +1,571 @@
+//! GroupSession: one actor per live room — a group session or webinar (a
+//! group offering), a call in a chat room, or a one-on-one call. It decides
+//! who may come in and with which role, keeps the participants and their
+//! media state, moderates, and relays signalling between the clients and
+//! the room's SFU shard (see docs/live.md).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::calendar::Exec;
+use crate::calendar_store::Op;
+use crate::context::{ChatContext, Principal};
+use crate::error::{ChatError, ErrorCode};
+use crate::ids::{RoomId, UserId};
+use crate::outbox::Outbox;
+use crate::role::Role;
+use crate::sfu::{MediaKindName, Quality, Reply, RoomHandle, SfuEvent};
+
+/// An empty room stays up this long (a page reload, a flaky network).
+const EMPTY_GRACE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LiveRole {
+    Host,
+    Speaker,
+    Attendee,
+}
+
+impl LiveRole {
+    fn publishes(self) -> bool {
+        matches!(self, LiveRole::Host | LiveRole::Speaker)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum LiveKind {
+    /// A group offering: its mentor hosts, confirmed registrants attend.
+    Session { mentor: UserId },
+    /// A call in a chat room: every member may speak.
+    Room,
+    /// A one-on-one call between two parties.
+    Call { parties: [UserId; 2] },
+}
+
+impl LiveKind {
+    fn name(&self) -> &'static str {
+        match self {
+            LiveKind::Session { .. } => "session",
+            LiveKind::Room => "room",
+            LiveKind::Call { .. } => "call",
+        }
+    }
+}
+
+struct Participant {
+    display_name: String,
+    role: LiveRole,
+    hand: bool,
+    audio: bool,
+    video: bool,
+    screen: bool,
+    session: u64,
+    outbox: Outbox,
+}
+
+pub struct GroupSession {
+    id: Uuid,
+    generation: u64,
+    chat: Arc<ChatContext>,
+    kind: Option<LiveKind>,
+    state: String,
+    room: Option<RoomHandle>,
+    participants: HashMap<UserId, Participant>,
+    /// Roles the host granted, kept across a participant's rejoin.
+    granted: HashMap<UserId, LiveRole>,
+    removed: HashSet<UserId>,
+    speaker: Option<UserId>,
+    empty_since: Option<Instant>,
+    ended: bool,
+}
+
+impl GroupSession {
+    pub fn new(id: Uuid, generation: u64, chat: Arc<ChatContext>, kind: Option<LiveKind>) -> GroupSession {
+        GroupSession {
+            id,
+            generation,
+            chat,
+            state: if matches!(kind, Some(LiveKind::Call { .. }) | Some(LiveKind::Room)) { "live".into() } else { "scheduled".into() },
+            kind,
+            room: None,
+            participants: HashMap::new(),
+            granted: HashMap::new(),
+            removed: HashSet::new(),
+            speaker: None,
+            empty_since: Some(Instant::now()),
+            ended: false,
+        }
+    }
+
+    fn participant_json(&self, user: UserId) -> Value {
+        match self.participants.get(&user) {
+            Some(p) => json!({"userId": user, "displayName": p.display_name, "role": p.role, "handRaised": p.hand,
+                               "audio": p.audio, "video": p.video, "screen": p.screen}),
+            None => Value::Null,
+        }
+    }
+
+    fn broadcast(&self, frame: &str, except: Option<UserId>) {
+        for (u, p) in &self.participants {
+            if Some(*u) != except {
+                p.outbox.text(frame.to_owned());
+            }
+        }
+    }
+
+    fn updated(&self, user: UserId) {
+        let f = json!({"type": "participant_updated", "sessionId": self.id, "participant": self.participant_json(user)}).to_string();
+        self.broadcast(&f, None);
+    }
+
+    fn set_participants_metric(&self) {
+        if let Some(r) = &self.room {
+            r.metrics.participants.store(self.participants.len() as i64, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Takes a participant out: their peers go, the others are told.
+    fn drop_participant(&mut self, user: UserId, reason: &'static str, tell_them: bool) {
+        let Some(p) = self.participants.remove(&user) else { return };
+        if let Some(r) = &self.room {
+            r.remove(user, false);
+        }
+        if tell_them {
+            p.outbox.text(json!({"type": "session_ended", "sessionId": self.id, "reason": reason}).to_string());
+        }
+        let f = json!({"type": "participant_left", "sessionId": self.id, "userId": user, "reason": reason}).to_string();
+        self.broadcast(&f, None);
+        if self.participants.is_empty() {
+            self.empty_since = Some(Instant::now());
+        }
+        self.set_participants_metric();
+        if let Some(LiveKind::Call { .. }) = self.kind {
+            // A call is over when either party goes.
+            self.chat.calls().do_send(crate::calls::RoomClosed { call_id: self.id });
+        }
+    }
+
+    fn end(&mut self, ctx: &mut Context<Self>, reason: &'static str) {
+        self.ended = true;
+        let f = json!({"type": "session_ended", "sessionId": self.id, "reason": reason}).to_string();
+        self.broadcast(&f, None);
+        self.participants.clear();
+        self.room = None;
+        ctx.stop();
+    }
+
+    /// The caller's participant entry, if this WebSocket session joined.
+    fn member(&self, user: UserId, session: u64) -> Result<&Participant, ChatError> {
+        self.participants
+            .get(&user)
+            .filter(|p| p.session == session)
+            .ok_or_else(|| ChatError::new(ErrorCode::NotInSession, "join the session first"))
+    }
+
+    fn host_only(&self, user: UserId, session: u64) -> Result<(), ChatError> {
+        let p = self.member(user, session)?;
+        if p.role != LiveRole::Host {
+            return Err(ChatError::new(ErrorCode::Forbidden, "only the host may do this"));
+        }
+        Ok(())
+    }
+
+    fn admit(&mut self, who: Principal, session: u64, outbox: Outbox, reply: Reply, role: LiveRole) {
+        if self.ended {
+            return reply.err(ErrorCode::SessionNotFound, "this session has ended");
+        }
+        let role = self.granted.get(&who.user).copied().unwrap_or(role);
+        if let Some(old) = self.participants.get(&who.user) {
+            if old.session != session {
+                old.outbox.text(json!({"type": "session_ended", "sessionId": self.id, "reason": "joined_elsewhere"}).to_string());
+            }
+            if let Some(r) = &self.room {
+                r.remove(who.user, false);
+            }
+        }
+        let rejoin = self.participants.contains_key(&who.user);
+        self.participants.insert(
+            who.user,
+            Participant { display_name: who.display_name.clone(), role, hand: false, audio: false, video: false, screen: false, session, outbox },
+        );
+        self.empty_since = None;
+        self.set_participants_metric();
+        let participants: Vec<Value> = self.participants.keys().map(|u| self.participant_json(*u)).collect();
+        let kind = self.kind.as_ref().map(|k| k.name()).unwrap_or("session");
+        reply.ok(json!({"sessionId": self.id, "kind": kind, "role": role, "state": self.state,
+                        "participants": participants, "activeSpeaker": self.speaker}));
+        let f = json!({"type": if rejoin { "participant_updated" } else { "participant_joined" }, "sessionId": self.id,
+                       "participant": self.participant_json(who.user)})
+        .to_string();
+        self.broadcast(&f, Some(who.user));
+    }
+}
+
+impl Actor for GroupSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if self.kind.is_none() {
+            // Which kind of room this id names; every message waits for it.
+            let pool = self.chat.pool.clone();
+            let id = self.id;
+            let fut = async move {
+                let client = pool.get().await?;
+                if let Some(r) = client.query_opt("SELECT mentor_id, state FROM offerings WHERE id = $1 AND kind = 'group'", &[&id]).await? {
+                    return Ok::<_, ChatError>(Some((LiveKind::Session { mentor: UserId(r.get(0)) }, r.get::<_, String>(1))));
+                }
+                if client.query_opt("SELECT 1 FROM rooms WHERE id = $1", &[&id]).await?.is_some() {
+                    return Ok(Some((LiveKind::Room, "live".to_owned())));
+                }
+                Ok(None)
+            };
+            ctx.wait(actix::fut::wrap_future(fut).map(|res, act: &mut GroupSession, _| match res {
+                Ok(Some((kind, state))) => {
+                    act.kind = Some(kind);
+                    act.state = state;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "loading a live room"),
+            }));
+        }
+        ctx.run_interval(Duration::from_secs(5), |act, ctx| {
+            let idle = act.empty_since.is_some_and(|t| t.elapsed() >= EMPTY_GRACE);
+            if act.participants.is_empty() && (idle || act.kind.is_none()) {
+                ctx.stop();
+            }
+        });
+    }
+
+    fn stopping(&mut self, _: &mut Context<Self>) -> Running {
+        if let Some(LiveKind::Call { .. }) = self.kind {
+            self.chat.calls().do_send(crate::calls::RoomClosed { call_id: self.id });
+        }
+        Running::Stop
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.room = None;
+        self.chat.forget_live(self.id, self.generation);
+    }
+}
+
+/// Asks to come in.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Join {
+    pub who: Principal,
+    pub session: u64,
+    pub reply: Reply,
+}
+
+impl Handler<Join> for GroupSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) {
+        let Join { who, session, reply } = msg;
+        let Some(kind) = self.kind.clone() else {
+            return reply.err(ErrorCode::SessionNotFound, "no such session, room or call");
+        };
+        if who.role == Role::Guest {
+            return reply.err(ErrorCode::Forbidden, "guests may not join live sessions");
+        }
+        if self.removed.contains(&who.user) {
+            return reply.err(ErrorCode::Forbidden, "the host removed you from this session");
+        }
+        if self.room.is_none() {
+            if let Some(sfu) = self.chat.sfu() {
+                self.room = Some(sfu.open_room(self.id, kind.name(), ctx.address().recipient()));
+            }
+        }
+        let pool = self.chat.pool.clone();
+        let id = self.id;
+        let user = who.user;
+        let fut = async move {
+            match kind {
+                LiveKind::Call { parties } => {
+                    if parties.contains(&user) {
+                        Ok((LiveRole::Speaker, None))
+                    } else {
+                        Err(ChatError::new(ErrorCode::Forbidden, "this call is between two other people"))
+                    }
+                }
+                LiveKind::Room => match crate::store::load_member(&pool, RoomId(id), user).await? {
+                    Some(_) => Ok((LiveRole::Speaker, None)),
+                    None => Err(ChatError::not_member()),
+                },
+                LiveKind::Session { mentor } => {
+                    let client = pool.get().await?;
+                    let r = client
+                        .query_one(
+                            "SELECT o.state, EXISTS (SELECT 1 FROM bookings b WHERE b.offering_id = o.id AND b.mentee_id = $2
+                                                        AND b.status = 'confirmed')
+                               FROM offerings o WHERE o.id = $1",
+                            &[&id, &user.0],
+                        )
+                        .await?;
+                    let (state, registered): (String, bool) = (r.get(0), r.get(1));
+                    if state == "completed" || state == "cancelled" {
+                        return Err(ChatError::new(ErrorCode::SessionNotLive, format!("this session is {state}")));
+                    }
+                    if user == mentor {
+                        return Ok((LiveRole::Host, Some(state)));
+                    }
+                    if !registered {
+                        return Err(ChatError::new(ErrorCode::NotRegistered, "only the mentor and confirmed registrants may join"));
+                    }
+                    if state != "live" {
+                        return Err(ChatError::new(ErrorCode::SessionNotLive, "the host has not started this session yet"));
+                    }
+                    Ok((LiveRole::Attendee, Some(state)))
+                }
+            }
+        };
+        let outbox = reply.outbox.clone();
+        ctx.spawn(actix::fut::wrap_future(fut).map(move |res, act: &mut GroupSession, _| match res {
+            Ok((role, state)) => {
+                if let Some(s) = state {
+                    act.state = s;
+                }
+                act.admit(who, session, outbox, reply, role)
+            }
+            Err(e) => reply.err(e.code, e.message),
+        }));
+    }
+}
+
+/// Leaves (a command, or the WebSocket closed).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Leave {
+    pub user: UserId,
+    pub session: u64,
+    pub reply: Option<Reply>,
+}
+
+impl Handler<Leave> for GroupSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
+        if self.participants.get(&msg.user).is_some_and(|p| p.session == msg.session) {
+            self.drop_participant(msg.user, "left", false);
+        }
+        if let Some(r) = msg.reply {
+            r.ok(json!({"sessionId": self.id}));
+        }
+    }
+}
+
+/// Everything a joined participant may ask once in.
+pub enum Action {
+    Publish { sdp: String, sources: HashMap<String, String> },
+    Subscribe,
+    Answer { sdp: String },
+    Restart,
+    Quality(Quality),
+    MediaState { audio: bool, video: bool, screen: bool },
+    RaiseHand(bool),
+    SetRole { target: UserId, role: LiveRole },
+    Mute { target: UserId, kind: MediaKindName },
+    Remove { target: UserId },
+    Start,
+    End,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Act {
+    pub user: UserId,
+    pub session: u64,
+    pub action: Action,
+    pub reply: Reply,
+}
+
+impl Handler<Act> for GroupSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Act, ctx: &mut Context<Self>) {
+        let Act { user, session, action, reply } = msg;
+        if let Err(e) = self.act(user, session, action, &reply, ctx) {
+            reply.err(e.code, e.message);
+        }
+    }
+}
+
+impl GroupSession {
+    fn sfu_room(&self) -> Result<&RoomHandle, ChatError> {
+        self.room.as_ref().ok_or_else(|| ChatError::new(ErrorCode::SfuUnavailable, "media is not available on this server"))
+    }
+
+    fn act(&mut self, user: UserId, session: u64, action: Action, reply: &Reply, ctx: &mut Context<Self>) -> Result<(), ChatError> {
+        let me = self.member(user, session)?;
+        let my_role = me.role;
+        match action {
+            Action::Publish { sdp, sources } => {
+                if !my_role.publishes() {
+                    return Err(ChatError::new(ErrorCode::Forbidden, "attendees only receive; raise your hand to speak"));
+                }
+                self.sfu_room()?.publish(user, sdp, sources, reply.clone());
+            }
+            Action::Subscribe => self.sfu_room()?.subscribe(user, reply.clone()),
+            Action::Answer { sdp } => self.sfu_room()?.answer(user, sdp, reply.clone()),
+            Action::Restart => self.sfu_room()?.restart(user, reply.clone()),
+            Action::Quality(q) => {
+                self.sfu_room()?.quality(user, q);
+                reply.ok(json!({}));
+            }
+            Action::MediaState { audio, video, screen } => {
+                if let Some(r) = &self.room {
+                    // Turning one's own microphone or camera back on lifts a host's mute.
+                    if audio {
+                        r.block(user, MediaKindName::Audio, false);
+                    }
+                    if video {
+                        r.block(user, MediaKindName::Video, false);
+                    }
+                }
+                if let Some(p) = self.participants.get_mut(&user) {
+                    (p.audio, p.video, p.screen) = (audio, video, screen);
+                }
+                reply.ok(json!({}));
+                self.updated(user);
+            }
+            Action::RaiseHand(raised) => {
+                if let Some(p) = self.participants.get_mut(&user) {
+                    p.hand = raised;
+                }
+                reply.ok(json!({}));
+                self.updated(user);
+            }
+            Action::SetRole { target, role } => {
+                self.host_only(user, session)?;
+                if role == LiveRole::Host {
+                    return Err(ChatError::new(ErrorCode::InvalidCommand, "a session has one host"));
+                }
+                let Some(p) = self.participants.get_mut(&target) else {
+                    return Err(ChatError::new(ErrorCode::NotInSession, "that user is not in the session"));
+                };
+                if p.role == LiveRole::Host {
+                    return Err(ChatError::new(ErrorCode::Forbidden, "the host's role cannot change"));
+                }
+                p.role = role;
+                p.hand = false;
+                if role == LiveRole::Attendee {
+                    (p.audio, p.video, p.screen) = (false, false, false);
+                    if let Some(r) = &self.room {
+                        r.remove(target, true);
+                    }
+                }
+                self.granted.insert(target, role);
+                reply.ok(json!({}));
+                self.updated(target);
+            }
+            Action::Mute { target, kind } => {
+                self.host_only(user, session)?;
+                let Some(p) = self.participants.get_mut(&target) else {
+                    return Err(ChatError::new(ErrorCode::NotInSession, "that user is not in the session"));
+                };
+                match kind {
+                    MediaKindName::Audio => p.audio = false,
+                    MediaKindName::Video => p.video = false,
+                }
+                p.outbox.text(json!({"type": "muted", "sessionId": self.id, "kind": kind, "by": user}).to_string());
+                self.sfu_room()?.block(target, kind, true);
+                reply.ok(json!({}));
+                self.updated(target);
+            }
+            Action::Remove { target } => {
+                self.host_only(user, session)?;
+                if target == user {
+                    return Err(ChatError::new(ErrorCode::InvalidCommand, "leave instead"));
+                }
+                if !self.participants.contains_key(&target) {
+                    return Err(ChatError::new(ErrorCode::NotInSession, "that user is not in the session"));
+                }
+                self.removed.insert(target);
+                self.drop_participant(target, "removed", true);
+                reply.ok(json!({}));
+            }
+            Action::Start | Action::End => {
+                self.host_only(user, session)?;
+                let Some(LiveKind::Session { mentor }) = self.kind else {
+                    return Err(ChatError::new(ErrorCode::InvalidCommand, "only scheduled sessions start and end"));
+                };
+                let to = if matches!(action, Action::Start) { "live" } else { "completed" };
+                let cal = self.chat.calendar(mentor);
+                let id = self.id;
+                let reply = reply.clone();
+                ctx.spawn(actix::fut::wrap_future(async move { cal.send(Exec(Op::SetState { offering: id, state: to })).await }).map(
+                    move |res, _act: &mut GroupSession, _| match res {
+                        Ok(Ok(_)) => reply.ok(json!({"sessionId": id, "state": to})),
+                        Ok(Err(e)) => reply.err(e.code, e.message),
+                        Err(e) => reply.err(ErrorCode::Internal, e.to_string()),
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The offering's state changed (from the calendar, whoever asked).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StateChanged {
+    pub state: &'static str,
+}
+
+impl Handler<StateChanged> for GroupSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: StateChanged, ctx: &mut Context<Self>) {
+        self.state = msg.state.to_owned();
+        let f = json!({"type": "session_state", "sessionId": self.id, "state": msg.state}).to_string();
+        self.broadcast(&f, None);
+        if msg.state == "completed" || msg.state == "cancelled" {
+            self.end(ctx, "ended");
+        }
+    }
+}
+
+/// Ends the room for everyone (a call hung up).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct End;
+
+impl Handler<End> for GroupSession {
+    type Result = ();
+
+    fn handle(&mut self, _: End, ctx: &mut Context<Self>) {
+        self.end(ctx, "ended");
+    }
+}
+
+impl Handler<SfuEvent> for GroupSession {
+    type Result = ();
+
+    fn handle(&mut self, ev: SfuEvent, _: &mut Context<Self>) {
+        match ev {
+            SfuEvent::Offer { user, sdp, tracks } => {
+                if let Some(p) = self.participants.get(&user) {
+                    p.outbox.text(json!({"type": "rtc_offer", "sessionId": self.id, "sdp": sdp, "tracks": tracks}).to_string());
+                }
+            }
+            SfuEvent::ActiveSpeaker { user } => {
+                self.speaker = user;
+                let f = json!({"type": "active_speaker", "sessionId": self.id, "userId": user}).to_string();
+                self.broadcast(&f, None);
+            }
+            SfuEvent::PeerGone { user, reason, .. } => {
+                tracing::info!(session = %self.id, user = %user, reason, "participant's connection lost");
+                self.drop_participant(user, "connection_lost", true);
+            }
+        }
+    }
+}

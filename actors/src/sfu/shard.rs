@@ -1,0 +1,1104 @@
+//! One SFU shard: a thread, a UDP socket, the peers of its rooms.
+//!
+//! The loop waits for a datagram, a command or the earliest peer timeout;
+//! after every input it drains the peer's `poll_output()` until `Timeout`,
+//! sending transmits at once and handling events, which may write media to
+//! other peers of the room (drained in turn). str0m calls run under
+//! `catch_unwind`: a peer whose `Rtc` panics or errors is removed, the rest
+//! of the shard goes on.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::Recipient;
+use serde_json::json;
+use str0m::bwe::{Bitrate, BweKind};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::metrics::{RoomMetrics, ShardMetrics};
+use super::{next_track_id, stun, MediaKindName, Quality, Reply, SfuConfig, SfuEvent, ShardCmd, TrackInfo};
+use crate::error::ErrorCode;
+use crate::ids::UserId;
+
+const HOUSEKEEPING: Duration = Duration::from_millis(250);
+const KEYFRAME_THROTTLE: Duration = Duration::from_millis(500);
+/// How often a subscriber's simulcast layer choice is revisited.
+const LAYER_REVIEW: Duration = Duration::from_secs(1);
+/// A layer not heard from for this long is not chosen.
+const LAYER_STALE: Duration = Duration::from_millis(1500);
+/// Speech quieter than this (dBov) does not make an active speaker.
+const SPEAKING_DBOV: f32 = -50.0;
+const SPEAKER_SWITCH_DB: f32 = 4.0;
+const SOCKET_BUFFER: usize = 4 << 20;
+
+pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, None)?;
+    // Bursts of one frame to many subscribers must not overflow the kernel
+    // buffers; the kernel caps these at its own maximum.
+    let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+    s.bind(&addr.into())?;
+    s.set_nonblocking(true)?;
+    Ok(s.into())
+}
+
+pub fn run(
+    idx: usize,
+    socket: std::net::UdpSocket,
+    advertised: SocketAddr,
+    cfg: SfuConfig,
+    rx: mpsc::UnboundedReceiver<ShardCmd>,
+    metrics: Arc<ShardMetrics>,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(shard = idx, error = %e, "sfu shard could not start");
+            return;
+        }
+    };
+    rt.block_on(async move {
+        let socket = match tokio::net::UdpSocket::from_std(socket) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                tracing::error!(shard = idx, error = %e, "sfu shard socket");
+                return;
+            }
+        };
+        let shard = Shard {
+            idx,
+            socket: socket.clone(),
+            advertised,
+            cfg,
+            metrics,
+            peers: HashMap::new(),
+            by_addr: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            rooms: HashMap::new(),
+            timers: BinaryHeap::new(),
+            work: VecDeque::new(),
+            next_peer: 1,
+        };
+        shard.run(socket, rx).await;
+    });
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Publish,
+    Subscribe,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutState {
+    ToOpen,
+    Negotiating(Mid),
+    Open(Mid),
+    ToStop(Mid),
+    NegotiatingStop(Mid),
+}
+
+struct TrackOut {
+    track: u64,
+    state: OutState,
+    /// The layer being forwarded (`Some(None)`: a stream without layers);
+    /// None until the first keyframe.
+    current: Option<Option<Rid>>,
+    /// The layer we want, switched to on its next keyframe.
+    target: Option<Rid>,
+    reviewed: Option<Instant>,
+}
+
+struct Peer {
+    room: Uuid,
+    user: UserId,
+    role: Role,
+    rtc: Rtc,
+    ufrag: String,
+    addrs: Vec<SocketAddr>,
+    next_timeout: Instant,
+    scheduled: Option<Instant>,
+    disconnected_since: Option<Instant>,
+    metrics: Arc<RoomMetrics>,
+    // publish side
+    sources: HashMap<String, String>,
+    mids_in: HashMap<Mid, u64>,
+    ingress_packets: HashMap<(Mid, Option<Rid>), u64>,
+    // subscribe side
+    out: Vec<TrackOut>,
+    pending: Option<SdpPendingOffer>,
+    needs_channel: bool,
+    restart: bool,
+    quality: Quality,
+    bwe: Option<u64>,
+    egress_packets: HashMap<(Mid, Option<Rid>), u64>,
+}
+
+struct Layer {
+    rid: Option<Rid>,
+    bytes: u64,
+    bitrate: u64,
+    last_seen: Instant,
+}
+
+struct TrackIn {
+    publisher: u64,
+    user: UserId,
+    mid: Mid,
+    kind: MediaKind,
+    source: String,
+    layers: Vec<Layer>,
+    last_keyframe_request: HashMap<Option<Rid>, Instant>,
+    /// Smoothed audio level, dBov (0 loudest, -127 silent).
+    level: f32,
+    level_at: Option<Instant>,
+}
+
+struct Room {
+    events: Recipient<SfuEvent>,
+    metrics: Arc<RoomMetrics>,
+    tracks: HashMap<u64, TrackIn>,
+    publishers: HashMap<UserId, u64>,
+    subscribers: HashMap<UserId, u64>,
+    blocked: HashSet<(UserId, MediaKindName)>,
+    speaker: Option<UserId>,
+    layers_at: Instant,
+}
+
+struct Shard {
+    idx: usize,
+    socket: Arc<tokio::net::UdpSocket>,
+    advertised: SocketAddr,
+    cfg: SfuConfig,
+    metrics: Arc<ShardMetrics>,
+    peers: HashMap<u64, Peer>,
+    by_addr: HashMap<SocketAddr, u64>,
+    by_ufrag: HashMap<String, u64>,
+    rooms: HashMap<Uuid, Room>,
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    work: VecDeque<(u64, Event)>,
+    next_peer: u64,
+}
+
+fn kind_name(k: MediaKind) -> MediaKindName {
+    if k == MediaKind::Audio {
+        MediaKindName::Audio
+    } else {
+        MediaKindName::Video
+    }
+}
+
+fn kind_str(k: MediaKind) -> &'static str {
+    if k == MediaKind::Audio {
+        "audio"
+    } else {
+        "video"
+    }
+}
+
+impl Shard {
+    async fn run(mut self, socket: Arc<tokio::net::UdpSocket>, mut rx: mpsc::UnboundedReceiver<ShardCmd>) {
+        let mut buf = vec![0u8; 2048];
+        let mut housekeeping = Instant::now() + HOUSEKEEPING;
+        loop {
+            let wake = self.timers.peek().map(|Reverse((t, _))| *t).unwrap_or(housekeeping).min(housekeeping);
+            tokio::select! {
+                biased;
+                cmd = rx.recv() => {
+                    let Some(cmd) = cmd else { break };
+                    let t = Instant::now();
+                    self.command(cmd);
+                    self.process_work();
+                    self.metrics.busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+                }
+                r = socket.recv_from(&mut buf) => {
+                    let t = Instant::now();
+                    if let Ok((n, src)) = r {
+                        self.datagram(&buf[..n], src);
+                        // Take what else is queued before looking at timers.
+                        for _ in 0..64 {
+                            match socket.try_recv_from(&mut buf) {
+                                Ok((n, src)) => self.datagram(&buf[..n], src),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    self.metrics.busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+                }
+                _ = tokio::time::sleep_until(wake.into()) => {}
+            }
+            let now = Instant::now();
+            let t = now;
+            self.timers(now);
+            if now >= housekeeping {
+                self.housekeeping(now);
+                housekeeping = now + HOUSEKEEPING;
+            }
+            self.metrics.busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+        }
+        tracing::info!(shard = self.idx, "sfu shard stopped");
+    }
+
+    // ---- input -------------------------------------------------------
+
+    fn datagram(&mut self, buf: &[u8], src: SocketAddr) {
+        self.metrics.datagrams_in.fetch_add(1, Relaxed);
+        let (pid, known) = match self.by_addr.get(&src) {
+            Some(p) => (*p, true),
+            None => {
+                let Some(p) = stun::local_ufrag(buf).and_then(|u| self.by_ufrag.get(u)) else {
+                    self.metrics.unknown_datagrams.fetch_add(1, Relaxed);
+                    return;
+                };
+                (*p, false)
+            }
+        };
+        let Ok(contents) = buf.try_into() else { return };
+        let input = Input::Receive(
+            Instant::now(),
+            Receive { proto: Protocol::Udp, source: src, destination: self.advertised, contents },
+        );
+        let Some(p) = self.peers.get_mut(&pid) else { return };
+        if !known {
+            if !p.rtc.accepts(&input) {
+                self.metrics.unknown_datagrams.fetch_add(1, Relaxed);
+                return;
+            }
+            self.by_addr.insert(src, pid);
+            p.addrs.push(src);
+        }
+        p.metrics.packets_in.fetch_add(1, Relaxed);
+        p.metrics.bytes_in.fetch_add(buf.len() as u64, Relaxed);
+        self.feed(pid, input);
+        self.process_work();
+    }
+
+    fn feed(&mut self, pid: u64, input: Input) {
+        let Some(p) = self.peers.get_mut(&pid) else { return };
+        match catch_unwind(AssertUnwindSafe(|| p.rtc.handle_input(input))) {
+            Ok(Ok(())) => self.drain(pid),
+            Ok(Err(e)) => {
+                tracing::debug!(peer = pid, error = ?e, "peer input failed");
+                self.kill(pid, Some("error"));
+            }
+            Err(_) => {
+                tracing::error!(peer = pid, "peer panicked on input; removed");
+                self.kill(pid, Some("error"));
+            }
+        }
+    }
+
+    /// Polls a peer until it has nothing more to say: transmits go out at
+    /// once, events queue for `process_work`.
+    fn drain(&mut self, pid: u64) {
+        let Some(p) = self.peers.get_mut(&pid) else { return };
+        let socket = &self.socket;
+        let shard = &self.metrics;
+        let work = &mut self.work;
+        let result = catch_unwind(AssertUnwindSafe(|| loop {
+            match p.rtc.poll_output() {
+                Ok(Output::Transmit(t)) => {
+                    match socket.try_send_to(&t.contents, t.destination) {
+                        Ok(_) => {
+                            shard.datagrams_out.fetch_add(1, Relaxed);
+                            p.metrics.packets_out.fetch_add(1, Relaxed);
+                            p.metrics.bytes_out.fetch_add(t.contents.len() as u64, Relaxed);
+                        }
+                        Err(_) => {
+                            shard.send_dropped.fetch_add(1, Relaxed);
+                        }
+                    }
+                }
+                Ok(Output::Timeout(t)) => return Ok(t),
+                Ok(Output::Event(e)) => work.push_back((pid, e)),
+                Err(e) => return Err(e),
+            }
+        }));
+        match result {
+            Ok(Ok(t)) => {
+                p.next_timeout = t;
+                if p.scheduled.is_none_or(|s| t < s) {
+                    p.scheduled = Some(t);
+                    self.timers.push(Reverse((t, pid)));
+                }
+                if !p.rtc.is_alive() {
+                    self.kill(pid, Some("connection_lost"));
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(peer = pid, error = ?e, "peer output failed");
+                self.kill(pid, Some("error"));
+            }
+            Err(_) => {
+                tracing::error!(peer = pid, "peer panicked on output; removed");
+                self.kill(pid, Some("error"));
+            }
+        }
+    }
+
+    fn timers(&mut self, now: Instant) {
+        while let Some(Reverse((t, pid))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(p) = self.peers.get_mut(&pid) else { continue };
+            if p.scheduled == Some(t) {
+                p.scheduled = None;
+            }
+            if p.next_timeout <= now {
+                self.feed(pid, Input::Timeout(now));
+            } else if p.scheduled.is_none() {
+                let nt = p.next_timeout;
+                p.scheduled = Some(nt);
+                self.timers.push(Reverse((nt, pid)));
+            }
+        }
+        self.process_work();
+    }
+
+    fn process_work(&mut self) {
+        while let Some((pid, ev)) = self.work.pop_front() {
+            self.event(pid, ev);
+        }
+    }
+
+    // ---- events from peers --------------------------------------------
+
+    fn event(&mut self, pid: u64, ev: Event) {
+        let Some(p) = self.peers.get_mut(&pid) else { return };
+        match ev {
+            Event::IceConnectionStateChange(s) => match s {
+                IceConnectionState::Disconnected => {
+                    p.disconnected_since.get_or_insert_with(Instant::now);
+                }
+                IceConnectionState::Connected | IceConnectionState::Completed => p.disconnected_since = None,
+                _ => {}
+            },
+            Event::MediaAdded(m) if p.role == Role::Publish => {
+                if matches!(m.direction, Direction::RecvOnly | Direction::SendRecv) {
+                    self.add_track(pid, m.mid, m.kind);
+                }
+            }
+            Event::MediaChanged(m) if p.role == Role::Publish => {
+                let receiving = matches!(m.direction, Direction::RecvOnly | Direction::SendRecv);
+                let has = p.mids_in.get(&m.mid).copied();
+                match (receiving, has) {
+                    (false, Some(track)) => {
+                        p.mids_in.remove(&m.mid);
+                        let room = p.room;
+                        self.remove_track(room, track);
+                    }
+                    (true, None) => {
+                        if let Some(kind) = p.rtc.media(m.mid).map(|m| m.kind()) {
+                            self.add_track(pid, m.mid, kind);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::MediaData(d) if p.role == Role::Publish => self.forward(pid, d),
+            Event::KeyframeRequest(req) if p.role == Role::Subscribe => {
+                let Some(o) = p.out.iter().find(|o| matches!(o.state, OutState::Open(m) if m == req.mid)) else { return };
+                let (track, rid) = (o.track, o.current.flatten().or(o.target));
+                let room = p.room;
+                self.request_keyframe(room, track, rid, req.kind);
+            }
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) | Event::EgressBitrateEstimate(BweKind::Remb { estimate, .. }) => {
+                p.bwe = Some(estimate.as_u64());
+            }
+            Event::MediaIngressStats(s) => {
+                let last = p.ingress_packets.insert((s.mid, s.rid), s.packets).unwrap_or(0);
+                if let Some(loss) = s.loss {
+                    let lost = (loss as f64 * s.packets.saturating_sub(last) as f64).round() as u64;
+                    p.metrics.packets_lost_in.fetch_add(lost, Relaxed);
+                }
+            }
+            Event::MediaEgressStats(s) => {
+                let last = p.egress_packets.insert((s.mid, s.rid), s.packets).unwrap_or(0);
+                if let Some(loss) = s.loss {
+                    let lost = (loss as f64 * s.packets.saturating_sub(last) as f64).round() as u64;
+                    p.metrics.packets_lost_out.fetch_add(lost, Relaxed);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn add_track(&mut self, pid: u64, mid: Mid, kind: MediaKind) {
+        let Some(p) = self.peers.get_mut(&pid) else { return };
+        let id = next_track_id();
+        let source = p
+            .sources
+            .get(&mid.to_string())
+            .cloned()
+            .unwrap_or_else(|| if kind == MediaKind::Audio { "microphone" } else { "camera" }.to_owned());
+        p.mids_in.insert(mid, id);
+        let (room_id, user) = (p.room, p.user);
+        let Some(room) = self.rooms.get_mut(&room_id) else { return };
+        room.tracks.insert(
+            id,
+            TrackIn {
+                publisher: pid,
+                user,
+                mid,
+                kind,
+                source,
+                layers: vec![],
+                last_keyframe_request: HashMap::new(),
+                level: -127.0,
+                level_at: None,
+            },
+        );
+        room.metrics.tracks.fetch_add(1, Relaxed);
+        let subs: Vec<u64> = room.subscribers.iter().filter(|(u, _)| **u != user).map(|(_, s)| *s).collect();
+        for sid in subs {
+            if let Some(s) = self.peers.get_mut(&sid) {
+                s.out.push(TrackOut { track: id, state: OutState::ToOpen, current: None, target: None, reviewed: None });
+            }
+            self.renegotiate(sid);
+        }
+    }
+
+    fn remove_track(&mut self, room_id: Uuid, track: u64) {
+        let Some(room) = self.rooms.get_mut(&room_id) else { return };
+        if room.tracks.remove(&track).is_none() {
+            return;
+        }
+        room.metrics.tracks.fetch_sub(1, Relaxed);
+        let subs: Vec<u64> = room.subscribers.values().copied().collect();
+        for sid in subs {
+            let Some(s) = self.peers.get_mut(&sid) else { continue };
+            let mut changed = false;
+            s.out.retain_mut(|o| {
+                if o.track != track {
+                    return true;
+                }
+                match o.state {
+                    OutState::ToOpen => {
+                        changed = true;
+                        false
+                    }
+                    OutState::Open(m) => {
+                        o.state = OutState::ToStop(m);
+                        changed = true;
+                        true
+                    }
+                    // Stopped once its negotiation settles (see negotiate).
+                    _ => true,
+                }
+            });
+            if changed {
+                self.renegotiate(sid);
+            }
+        }
+    }
+
+    /// Forwards one frame of a publisher to every subscriber of the room.
+    fn forward(&mut self, pid: u64, data: MediaData) {
+        let Some(p) = self.peers.get(&pid) else { return };
+        let Some(track_id) = p.mids_in.get(&data.mid).copied() else { return };
+        let (room_id, user) = (p.room, p.user);
+        let now = Instant::now();
+        let Some(room) = self.rooms.get_mut(&room_id) else { return };
+        let Some(track) = room.tracks.get_mut(&track_id) else { return };
+        let kind = track.kind;
+        match track.layers.iter_mut().find(|l| l.rid == data.rid) {
+            Some(l) => {
+                l.bytes += data.data.len() as u64;
+                l.last_seen = now;
+            }
+            None => track.layers.push(Layer { rid: data.rid, bytes: data.data.len() as u64, bitrate: 0, last_seen: now }),
+        }
+        if kind == MediaKind::Audio {
+            if let Some(level) = data.ext_vals.audio_level {
+                track.level = 0.7 * track.level + 0.3 * level as f32;
+                track.level_at = Some(now);
+            }
+        }
+        let ranked = ranked_layers(&track.layers, now);
+        let discontinuous = !data.contiguous && kind == MediaKind::Video;
+        if room.blocked.contains(&(user, kind_name(kind))) {
+            return;
+        }
+        let subs: Vec<u64> = room.subscribers.iter().filter(|(u, _)| **u != user).map(|(_, s)| *s).collect();
+        let metrics = room.metrics.clone();
+        if discontinuous {
+            self.request_keyframe(room_id, track_id, data.rid, KeyframeRequestKind::Pli);
+        }
+        let keyframe = kind == MediaKind::Audio || data.is_keyframe();
+        let mut wanted_keyframe: Vec<Option<Rid>> = vec![];
+        for sid in subs {
+            let Some(s) = self.peers.get_mut(&sid) else { continue };
+            let video_outs = s.out.iter().filter(|o| matches!(o.state, OutState::Open(_))).count().max(1);
+            let (quality, bwe) = (s.quality, s.bwe);
+            let Some(o) = s.out.iter_mut().find(|o| o.track == track_id) else { continue };
+            let OutState::Open(mid) = o.state else { continue };
+            if kind == MediaKind::Video && o.reviewed.is_none_or(|t| now.duration_since(t) >= LAYER_REVIEW) {
+                o.target = pick_layer(&ranked, quality, bwe.map(|b| b / video_outs as u64));
+                o.reviewed = Some(now);
+            }
+            let want = if kind == MediaKind::Audio { data.rid } else { o.target };
+            let send = if o.current == Some(data.rid) {
+                // Still on this layer: a switch waits for the target's keyframe.
+                true
+            } else if data.rid == want && keyframe {
+                o.current = Some(want);
+                true
+            } else {
+                if data.rid == want && !wanted_keyframe.contains(&want) {
+                    wanted_keyframe.push(want);
+                }
+                false
+            };
+            if !send {
+                continue;
+            }
+            let write = catch_unwind(AssertUnwindSafe(|| {
+                let Some(mut w) = s.rtc.writer(mid) else { return Ok(false) };
+                let Some(pt) = w.match_params(data.params) else { return Ok(false) };
+                if let (Some(l), Some(v)) = (data.ext_vals.audio_level, data.ext_vals.voice_activity) {
+                    w = w.audio_level(l, v);
+                }
+                w.write(pt, data.network_time, data.time, data.data.clone()).map(|_| true)
+            }));
+            match write {
+                Ok(Ok(true)) => {
+                    self.drain(sid);
+                    let lat = Instant::now().saturating_duration_since(data.network_time);
+                    metrics.latency.record(lat);
+                    metrics.frames_forwarded.fetch_add(1, Relaxed);
+                    self.metrics.latency.record(lat);
+                }
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => {
+                    tracing::debug!(peer = sid, error = ?e, "write failed");
+                }
+                Err(_) => {
+                    tracing::error!(peer = sid, "peer panicked on write; removed");
+                    self.kill(sid, Some("error"));
+                }
+            }
+        }
+        for rid in wanted_keyframe {
+            self.request_keyframe(room_id, track_id, rid, KeyframeRequestKind::Pli);
+        }
+    }
+
+    /// Asks a track's publisher for a keyframe of a layer, at most every
+    /// `KEYFRAME_THROTTLE` per layer.
+    fn request_keyframe(&mut self, room_id: Uuid, track_id: u64, rid: Option<Rid>, kind: KeyframeRequestKind) {
+        let Some(track) = self.rooms.get_mut(&room_id).and_then(|r| r.tracks.get_mut(&track_id)) else { return };
+        if track.kind != MediaKind::Video {
+            return;
+        }
+        let now = Instant::now();
+        if track.last_keyframe_request.get(&rid).is_some_and(|t| now.duration_since(*t) < KEYFRAME_THROTTLE) {
+            return;
+        }
+        track.last_keyframe_request.insert(rid, now);
+        let (pid, mid) = (track.publisher, track.mid);
+        let Some(p) = self.peers.get_mut(&pid) else { return };
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            if let Some(mut w) = p.rtc.writer(mid) {
+                if w.is_request_keyframe_possible(kind) {
+                    let _ = w.request_keyframe(rid, kind);
+                }
+            }
+        }));
+        if r.is_err() {
+            self.kill(pid, Some("error"));
+            return;
+        }
+        self.drain(pid);
+    }
+
+    // ---- negotiation --------------------------------------------------
+
+    /// Builds the next offer for a subscriber if it has changes and no offer
+    /// outstanding.
+    fn negotiate(&mut self, sid: u64) -> Option<(String, Vec<TrackInfo>)> {
+        let s = self.peers.get_mut(&sid)?;
+        if s.pending.is_some() {
+            return None;
+        }
+        let room = self.rooms.get(&s.room)?;
+        for o in &mut s.out {
+            if let OutState::Open(m) = o.state {
+                if !room.tracks.contains_key(&o.track) {
+                    o.state = OutState::ToStop(m);
+                }
+            }
+        }
+        s.out.retain(|o| o.state != OutState::ToOpen || room.tracks.contains_key(&o.track));
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let mut change = s.rtc.sdp_api();
+            let mut creds = None;
+            if s.restart {
+                creds = Some(change.ice_restart(true));
+            }
+            if s.needs_channel {
+                change.add_channel("lyceum".to_owned());
+            }
+            for o in &mut s.out {
+                match o.state {
+                    OutState::ToOpen => {
+                        let Some(t) = room.tracks.get(&o.track) else { continue };
+                        let mid = change.add_media(
+                            t.kind,
+                            Direction::SendOnly,
+                            Some(t.user.to_string()),
+                            Some(format!("{}-{}", t.source, o.track)),
+                            None,
+                        );
+                        o.state = OutState::Negotiating(mid);
+                    }
+                    OutState::ToStop(m) => {
+                        change.stop_media(m);
+                        o.state = OutState::NegotiatingStop(m);
+                    }
+                    _ => {}
+                }
+            }
+            if !change.has_changes() {
+                return None;
+            }
+            change.apply().map(|(offer, pending)| (offer, pending, creds))
+        }));
+        let (offer, pending, creds) = match result {
+            Ok(Some(x)) => x,
+            Ok(None) => return None,
+            Err(_) => {
+                self.kill(sid, Some("error"));
+                return None;
+            }
+        };
+        s.pending = Some(pending);
+        s.needs_channel = false;
+        if creds.is_some() {
+            s.restart = false;
+        }
+        let sdp = offer.to_sdp_string();
+        if let Some(u) = stun::sdp_ufrag(&sdp) {
+            if u != s.ufrag {
+                self.by_ufrag.remove(&s.ufrag);
+                self.by_ufrag.insert(u.clone(), sid);
+                s.ufrag = u;
+            }
+        }
+        let tracks = s
+            .out
+            .iter()
+            .filter_map(|o| {
+                let mid = match o.state {
+                    OutState::Negotiating(m) | OutState::Open(m) => m,
+                    _ => return None,
+                };
+                let t = room.tracks.get(&o.track)?;
+                Some(TrackInfo { mid: mid.to_string(), user_id: t.user, kind: kind_str(t.kind), source: t.source.clone(), track_id: o.track })
+            })
+            .collect();
+        Some((sdp, tracks))
+    }
+
+    /// Renegotiates and sends the offer to the subscriber (through the room's
+    /// actor).
+    fn renegotiate(&mut self, sid: u64) {
+        if let Some((sdp, tracks)) = self.negotiate(sid) {
+            let Some(s) = self.peers.get(&sid) else { return };
+            if let Some(room) = self.rooms.get(&s.room) {
+                room.events.do_send(SfuEvent::Offer { user: s.user, sdp, tracks });
+            }
+        }
+    }
+
+    // ---- commands -------------------------------------------------------
+
+    fn new_rtc(&self, subscriber: bool) -> Rtc {
+        let mut b = Rtc::builder().set_ice_lite(true).set_stats_interval(Some(Duration::from_secs(1)));
+        if subscriber && self.cfg.bwe {
+            b = b.enable_bwe(Some(Bitrate::bps(self.cfg.initial_bitrate)));
+        }
+        let mut rtc = b.build(Instant::now());
+        if let Ok(c) = Candidate::host(self.advertised, "udp") {
+            rtc.add_local_candidate(c);
+        }
+        rtc
+    }
+
+    fn insert_peer(&mut self, room_id: Uuid, user: UserId, role: Role, rtc: Rtc, ufrag: String) -> Option<u64> {
+        let room = self.rooms.get_mut(&room_id)?;
+        let pid = self.next_peer;
+        self.next_peer += 1;
+        match role {
+            Role::Publish => room.publishers.insert(user, pid),
+            Role::Subscribe => room.subscribers.insert(user, pid),
+        };
+        self.by_ufrag.insert(ufrag.clone(), pid);
+        self.peers.insert(
+            pid,
+            Peer {
+                room: room_id,
+                user,
+                role,
+                rtc,
+                ufrag,
+                addrs: vec![],
+                next_timeout: Instant::now(),
+                scheduled: None,
+                disconnected_since: None,
+                metrics: room.metrics.clone(),
+                sources: HashMap::new(),
+                mids_in: HashMap::new(),
+                ingress_packets: HashMap::new(),
+                out: vec![],
+                pending: None,
+                needs_channel: false,
+                restart: false,
+                quality: Quality::High,
+                bwe: None,
+                egress_packets: HashMap::new(),
+            },
+        );
+        self.metrics.peers.fetch_add(1, Relaxed);
+        Some(pid)
+    }
+
+    fn command(&mut self, cmd: ShardCmd) {
+        match cmd {
+            ShardCmd::OpenRoom { room, events, metrics } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.events = events;
+                    return;
+                }
+                self.metrics.rooms.fetch_add(1, Relaxed);
+                self.rooms.insert(
+                    room,
+                    Room {
+                        events,
+                        metrics,
+                        tracks: HashMap::new(),
+                        publishers: HashMap::new(),
+                        subscribers: HashMap::new(),
+                        blocked: HashSet::new(),
+                        speaker: None,
+                        layers_at: Instant::now(),
+                    },
+                );
+            }
+            ShardCmd::CloseRoom { room } => {
+                let Some(r) = self.rooms.get(&room) else { return };
+                let pids: Vec<u64> = r.publishers.values().chain(r.subscribers.values()).copied().collect();
+                for pid in pids {
+                    self.kill(pid, None);
+                }
+                self.rooms.remove(&room);
+                self.metrics.rooms.fetch_sub(1, Relaxed);
+            }
+            ShardCmd::Publish { room, user, sdp, sources, reply } => self.publish(room, user, sdp, sources, reply),
+            ShardCmd::Subscribe { room, user, reply } => self.subscribe(room, user, reply),
+            ShardCmd::Answer { room, user, sdp, reply } => self.answer(room, user, sdp, reply),
+            ShardCmd::Restart { room, user, reply } => {
+                let Some(sid) = self.rooms.get(&room).and_then(|r| r.subscribers.get(&user)).copied() else {
+                    return reply.err(ErrorCode::NotInSession, "subscribe first");
+                };
+                if let Some(s) = self.peers.get_mut(&sid) {
+                    s.restart = true;
+                }
+                reply.ok(json!({}));
+                self.renegotiate(sid);
+            }
+            ShardCmd::Quality { room, user, quality } => {
+                if let Some(s) = self.rooms.get(&room).and_then(|r| r.subscribers.get(&user)).and_then(|s| self.peers.get_mut(s)) {
+                    s.quality = quality;
+                    for o in &mut s.out {
+                        o.reviewed = None;
+                    }
+                }
+            }
+            ShardCmd::Remove { room, user, publish_only } => {
+                let Some(r) = self.rooms.get(&room) else { return };
+                let p = r.publishers.get(&user).copied();
+                let s = if publish_only { None } else { r.subscribers.get(&user).copied() };
+                for pid in p.into_iter().chain(s) {
+                    self.kill(pid, None);
+                }
+            }
+            ShardCmd::Block { room, user, kind, blocked } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    if blocked {
+                        r.blocked.insert((user, kind));
+                    } else {
+                        r.blocked.remove(&(user, kind));
+                    }
+                }
+            }
+        }
+    }
+
+    fn publish(&mut self, room: Uuid, user: UserId, sdp: String, sources: HashMap<String, String>, reply: Reply) {
+        if !self.rooms.contains_key(&room) {
+            return reply.err(ErrorCode::SessionNotFound, "the live room is closed");
+        }
+        let offer = match SdpOffer::from_sdp_string(&sdp) {
+            Ok(o) => o,
+            Err(e) => return reply.err(ErrorCode::InvalidSdp, format!("the offer could not be parsed: {e}")),
+        };
+        let existing = self.rooms.get(&room).and_then(|r| r.publishers.get(&user)).copied();
+        if let Some(pid) = existing {
+            let Some(p) = self.peers.get_mut(&pid) else { return };
+            p.sources.extend(sources);
+            let r = catch_unwind(AssertUnwindSafe(|| p.rtc.sdp_api().accept_offer(offer)));
+            match r {
+                Ok(Ok(answer)) => {
+                    let sdp = answer.to_sdp_string();
+                    if let Some(u) = stun::sdp_ufrag(&sdp) {
+                        if u != p.ufrag {
+                            self.by_ufrag.remove(&p.ufrag);
+                            self.by_ufrag.insert(u.clone(), pid);
+                            p.ufrag = u;
+                        }
+                    }
+                    reply.ok(json!({"sdp": sdp}));
+                    self.drain(pid);
+                }
+                Ok(Err(e)) => reply.err(ErrorCode::InvalidSdp, format!("the offer could not be accepted: {e}")),
+                Err(_) => {
+                    reply.err(ErrorCode::InvalidSdp, "the offer could not be accepted");
+                    self.kill(pid, Some("error"));
+                }
+            }
+            return;
+        }
+        let mut rtc = self.new_rtc(false);
+        let answer = match catch_unwind(AssertUnwindSafe(|| rtc.sdp_api().accept_offer(offer))) {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => return reply.err(ErrorCode::InvalidSdp, format!("the offer could not be accepted: {e}")),
+            Err(_) => return reply.err(ErrorCode::InvalidSdp, "the offer could not be accepted"),
+        };
+        let sdp = answer.to_sdp_string();
+        let ufrag = stun::sdp_ufrag(&sdp).unwrap_or_default();
+        let Some(pid) = self.insert_peer(room, user, Role::Publish, rtc, ufrag) else { return };
+        if let Some(p) = self.peers.get_mut(&pid) {
+            p.sources = sources;
+        }
+        reply.ok(json!({"sdp": sdp}));
+        self.drain(pid);
+    }
+
+    fn subscribe(&mut self, room_id: Uuid, user: UserId, reply: Reply) {
+        let Some(room) = self.rooms.get(&room_id) else {
+            return reply.err(ErrorCode::SessionNotFound, "the live room is closed");
+        };
+        if let Some(old) = room.subscribers.get(&user).copied() {
+            self.kill(old, None);
+        }
+        let rtc = self.new_rtc(true);
+        let Some(sid) = self.insert_peer(room_id, user, Role::Subscribe, rtc, String::new()) else { return };
+        let tracks: Vec<u64> = self
+            .rooms
+            .get(&room_id)
+            .map(|r| r.tracks.iter().filter(|(_, t)| t.user != user).map(|(id, _)| *id).collect())
+            .unwrap_or_default();
+        if let Some(s) = self.peers.get_mut(&sid) {
+            s.needs_channel = true;
+            s.out = tracks
+                .into_iter()
+                .map(|track| TrackOut { track, state: OutState::ToOpen, current: None, target: None, reviewed: None })
+                .collect();
+        }
+        match self.negotiate(sid) {
+            Some((sdp, tracks)) => {
+                reply.ok(json!({"sdp": sdp, "tracks": tracks}));
+                self.drain(sid);
+            }
+            None => {
+                reply.err(ErrorCode::Internal, "could not build an offer");
+                self.kill(sid, None);
+            }
+        }
+    }
+
+    fn answer(&mut self, room: Uuid, user: UserId, sdp: String, reply: Reply) {
+        let Some(sid) = self.rooms.get(&room).and_then(|r| r.subscribers.get(&user)).copied() else {
+            return reply.err(ErrorCode::NotInSession, "subscribe first");
+        };
+        let answer = match SdpAnswer::from_sdp_string(&sdp) {
+            Ok(a) => a,
+            Err(e) => return reply.err(ErrorCode::InvalidSdp, format!("the answer could not be parsed: {e}")),
+        };
+        let Some(s) = self.peers.get_mut(&sid) else { return };
+        let Some(pending) = s.pending.take() else {
+            return reply.err(ErrorCode::InvalidCommand, "no offer is waiting for an answer");
+        };
+        let r = catch_unwind(AssertUnwindSafe(|| s.rtc.sdp_api().accept_answer(pending, answer)));
+        match r {
+            Ok(Ok(())) => {
+                for o in &mut s.out {
+                    if let OutState::Negotiating(m) = o.state {
+                        o.state = OutState::Open(m);
+                        o.current = None;
+                        o.reviewed = None;
+                    }
+                }
+                s.out.retain(|o| !matches!(o.state, OutState::NegotiatingStop(_)));
+                reply.ok(json!({}));
+                self.drain(sid);
+                // Changes that came while this offer was out.
+                self.renegotiate(sid);
+            }
+            Ok(Err(e)) => {
+                for o in &mut s.out {
+                    match o.state {
+                        OutState::Negotiating(_) => o.state = OutState::ToOpen,
+                        OutState::NegotiatingStop(m) => o.state = OutState::ToStop(m),
+                        _ => {}
+                    }
+                }
+                reply.err(ErrorCode::InvalidSdp, format!("the answer could not be accepted: {e}"));
+            }
+            Err(_) => {
+                reply.err(ErrorCode::InvalidSdp, "the answer could not be accepted");
+                self.kill(sid, Some("error"));
+            }
+        }
+    }
+
+    /// Removes a peer; with a reason, the room's actor hears of it.
+    fn kill(&mut self, pid: u64, reason: Option<&'static str>) {
+        let Some(mut p) = self.peers.remove(&pid) else { return };
+        self.metrics.peers.fetch_sub(1, Relaxed);
+        if reason == Some("error") {
+            self.metrics.peer_failures.fetch_add(1, Relaxed);
+        }
+        let _ = catch_unwind(AssertUnwindSafe(|| p.rtc.disconnect()));
+        for a in &p.addrs {
+            self.by_addr.remove(a);
+        }
+        if self.by_ufrag.get(&p.ufrag) == Some(&pid) {
+            self.by_ufrag.remove(&p.ufrag);
+        }
+        let Some(room) = self.rooms.get_mut(&p.room) else { return };
+        let publish = p.role == Role::Publish;
+        let map = if publish { &mut room.publishers } else { &mut room.subscribers };
+        if map.get(&p.user) == Some(&pid) {
+            map.remove(&p.user);
+        }
+        if let Some(reason) = reason {
+            room.events.do_send(SfuEvent::PeerGone { user: p.user, publish, reason });
+        }
+        if publish {
+            let room_id = p.room;
+            for track in p.mids_in.values() {
+                self.remove_track(room_id, *track);
+            }
+        }
+    }
+
+    fn housekeeping(&mut self, now: Instant) {
+        let fail = self.cfg.fail_timeout;
+        let dead: Vec<u64> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| !p.rtc.is_alive() || p.disconnected_since.is_some_and(|t| now.duration_since(t) >= fail))
+            .map(|(id, _)| *id)
+            .collect();
+        for pid in dead {
+            self.kill(pid, Some("connection_lost"));
+        }
+        for room in self.rooms.values_mut() {
+            // Layer bitrates over the last second.
+            let elapsed = now.duration_since(room.layers_at);
+            if elapsed >= Duration::from_secs(1) {
+                for t in room.tracks.values_mut() {
+                    for l in &mut t.layers {
+                        l.bitrate = (l.bytes as f64 * 8.0 / elapsed.as_secs_f64()) as u64;
+                        l.bytes = 0;
+                    }
+                }
+                room.layers_at = now;
+            }
+            // Active speaker: the loudest recent voice, with some hysteresis.
+            let loudest = room
+                .tracks
+                .values()
+                .filter(|t| t.kind == MediaKind::Audio && t.level_at.is_some_and(|at| now.duration_since(at) < Duration::from_secs(1)))
+                .filter(|t| t.level > SPEAKING_DBOV && !room.blocked.contains(&(t.user, MediaKindName::Audio)))
+                .max_by(|a, b| a.level.total_cmp(&b.level))
+                .map(|t| (t.user, t.level));
+            let current_level = room.speaker.and_then(|u| {
+                room.tracks
+                    .values()
+                    .filter(|t| t.user == u && t.kind == MediaKind::Audio && t.level_at.is_some_and(|at| now.duration_since(at) < Duration::from_secs(1)))
+                    .map(|t| t.level)
+                    .reduce(f32::max)
+            });
+            let next = match (loudest, current_level) {
+                (Some((u, _)), _) if Some(u) == room.speaker => room.speaker,
+                (Some((u, l)), Some(cur)) if cur > SPEAKING_DBOV && l < cur + SPEAKER_SWITCH_DB => {
+                    let _ = u;
+                    room.speaker
+                }
+                (Some((u, _)), _) => Some(u),
+                (None, _) => room.speaker.filter(|_| current_level.is_some_and(|c| c > SPEAKING_DBOV)),
+            };
+            if next != room.speaker {
+                room.speaker = next;
+                room.events.do_send(SfuEvent::ActiveSpeaker { user: next });
+            }
+        }
+    }
+}
+
+/// Layers heard recently, best first (by measured bitrate).
+fn ranked_layers(layers: &[Layer], now: Instant) -> Vec<(Option<Rid>, u64)> {
+    let mut v: Vec<(Option<Rid>, u64)> =
+        layers.iter().filter(|l| now.duration_since(l.last_seen) < LAYER_STALE).map(|l| (l.rid, l.bitrate)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v
+}
+
+/// The layer for a subscriber: no better than its asked-for quality, and the
+/// best that fits its share of the estimated bandwidth (the lowest if none).
+fn pick_layer(ranked: &[(Option<Rid>, u64)], quality: Quality, budget: Option<u64>) -> Option<Rid> {
+    if ranked.is_empty() {
+        return None;
+    }
+    let last = ranked.len() - 1;
+    let cap = match quality {
+        Quality::High => 0,
+        Quality::Medium => 1.min(last),
+        Quality::Low => last,
+    };
+    let fits = |br: u64| budget.is_none_or(|b| br <= b);
+    ranked[cap..].iter().find(|(_, br)| fits(*br)).map(|(r, _)| *r).unwrap_or(ranked[last].0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_layers_by_quality_and_budget() {
+        let (h, m, l) = (Some(Rid::from("h")), Some(Rid::from("m")), Some(Rid::from("l")));
+        let ranked = vec![(h, 1_500_000), (m, 500_000), (l, 150_000)];
+        assert_eq!(pick_layer(&ranked, Quality::High, None), h);
+        assert_eq!(pick_layer(&ranked, Quality::Medium, None), m);
+        assert_eq!(pick_layer(&ranked, Quality::Low, None), l);
+        assert_eq!(pick_layer(&ranked, Quality::High, Some(800_000)), m);
+        assert_eq!(pick_layer(&ranked, Quality::High, Some(100_000)), l);
+        assert_eq!(pick_layer(&[(None, 0)], Quality::Low, Some(1)), None);
+        assert_eq!(pick_layer(&[], Quality::High, None), None);
+    }
+}

@@ -1,0 +1,386 @@
+//! The subscribe connection: the server offers (in the `rtc_subscribe` ack,
+//! then in `rtc_offer` events), we answer with `rtc_answer`, and count
+//! every frame that arrives.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use str0m::change::SdpOffer;
+use str0m::media::{KeyframeRequestKind, Mid};
+use str0m::{Event, Rtc};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::driver::{self, ConnState, Handler};
+use crate::error::PeerError;
+use crate::media::{now_micros, parse_stamp};
+use crate::signaller::{str_field, Signaller};
+use crate::stats::{Frame, IngressCounters, StatsState, SubscriberStats, TrackStats};
+
+/// One row of the server's `tracks` table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackInfo {
+    pub mid: String,
+    pub user_id: String,
+    /// `audio` or `video`.
+    pub kind: String,
+    /// `camera`, `microphone` or `screen`.
+    pub source: String,
+    pub track_id: Option<i64>,
+}
+
+impl TrackInfo {
+    pub(crate) fn parse_table(v: &Value) -> Vec<TrackInfo> {
+        v.as_array()
+            .map(|rows| {
+                rows.iter()
+                    .filter_map(|r| {
+                        Some(TrackInfo {
+                            mid: str_field(r, "mid").ok()?,
+                            user_id: r["userId"].as_str().unwrap_or_default().to_owned(),
+                            kind: r["kind"].as_str().unwrap_or_default().to_owned(),
+                            source: r["source"].as_str().unwrap_or_default().to_owned(),
+                            track_id: r["trackId"].as_i64(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+pub(crate) struct SubShared {
+    stats: Mutex<StatsState>,
+    tracks: Mutex<Vec<TrackInfo>>,
+    notify: Notify,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) enum SubCmd {
+    Offer { sdp: String, tracks: Vec<TrackInfo>, reply: oneshot::Sender<Result<String, PeerError>> },
+    Keyframes,
+    Close,
+}
+
+/// A running subscribe connection. Dropping it closes the connection.
+pub struct Subscriber {
+    session_id: String,
+    sig: Signaller,
+    local_addr: SocketAddr,
+    cmd: mpsc::UnboundedSender<SubCmd>,
+    state: watch::Receiver<ConnState>,
+    shared: Arc<SubShared>,
+    driver: Option<JoinHandle<()>>,
+    signal: JoinHandle<()>,
+}
+
+impl Subscriber {
+    /// Sends `rtc_subscribe`, answers the offer in its ack with
+    /// `rtc_answer`, and from then on answers every `rtc_offer` of this
+    /// session.
+    pub async fn start(sig: &Signaller, session_id: &str, bind_ip: IpAddr) -> Result<Subscriber, PeerError> {
+        let (mut rtc, socket, local_addr) = driver::bind(bind_ip, true).await?;
+        let started = Instant::now();
+        // Registered before the command so no rtc_offer can slip past.
+        let mut offers = sig.route(session_id);
+        let ack = match sig.command(json!({"type": "rtc_subscribe", "sessionId": session_id})).await {
+            Ok(a) => a,
+            Err(e) => {
+                sig.unroute(session_id);
+                return Err(e);
+            }
+        };
+        let tracks = TrackInfo::parse_table(&ack["tracks"]);
+        let answer = match accept(&mut rtc, &ack) {
+            Ok(a) => a,
+            Err(e) => {
+                sig.unroute(session_id);
+                return Err(e);
+            }
+        };
+        let mut st = StatsState::new(started);
+        st.set_tracks(&tracks, started);
+        st.offers = 1;
+        let shared = Arc::new(SubShared { stats: Mutex::new(st), tracks: Mutex::new(tracks), notify: Notify::new() });
+        let (cmd, cmd_rx) = mpsc::unbounded_channel();
+        let (state_tx, state) = watch::channel(ConnState::Connecting);
+        let handler = SubHandler { shared: shared.clone(), last_pli: HashMap::new() };
+        let driver = tokio::spawn(driver::drive(rtc, socket, handler, cmd_rx, state_tx));
+        if let Err(e) = sig.command(json!({"type": "rtc_answer", "sessionId": session_id, "sdp": answer})).await {
+            sig.unroute(session_id);
+            let _ = cmd.send(SubCmd::Close);
+            return Err(e);
+        }
+
+        // Later offers: to the driver for an answer, then back to the server.
+        let signal = tokio::spawn({
+            let (sig, cmd, shared, session_id) = (sig.clone(), cmd.clone(), shared.clone(), session_id.to_owned());
+            async move {
+                while let Some(ev) = offers.recv().await {
+                    if ev["type"] != "rtc_offer" {
+                        continue;
+                    }
+                    let Some(sdp) = ev["sdp"].as_str() else {
+                        tracing::warn!("lyceum-peer: rtc_offer without sdp: {ev}");
+                        continue;
+                    };
+                    let (reply, rx) = oneshot::channel();
+                    let tracks = TrackInfo::parse_table(&ev["tracks"]);
+                    if cmd.send(SubCmd::Offer { sdp: sdp.to_owned(), tracks, reply }).is_err() {
+                        break;
+                    }
+                    let answered = match rx.await {
+                        Ok(Ok(answer)) => sig
+                            .command(json!({"type": "rtc_answer", "sessionId": session_id, "sdp": answer}))
+                            .await
+                            .map(drop),
+                        Ok(Err(e)) => Err(e),
+                        Err(_) => break,
+                    };
+                    if let Err(e) = answered {
+                        tracing::warn!("lyceum-peer: answering rtc_offer: {e}");
+                        lock(&shared.stats).offer_errors += 1;
+                    }
+                }
+            }
+        });
+
+        Ok(Subscriber { session_id: session_id.to_owned(), sig: sig.clone(), local_addr, cmd, state, shared, driver: Some(driver), signal })
+    }
+
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn state(&self) -> ConnState {
+        *self.state.borrow()
+    }
+
+    pub async fn wait_connected(&self, timeout: Duration) -> Result<(), PeerError> {
+        driver::wait_connected(self.state.clone(), timeout).await
+    }
+
+    /// The latest `tracks` table.
+    pub fn tracks(&self) -> Vec<TrackInfo> {
+        lock(&self.shared.tracks).clone()
+    }
+
+    pub fn stats(&self) -> SubscriberStats {
+        lock(&self.shared.stats).snapshot(Instant::now())
+    }
+
+    /// (frames, bytes) received so far: cheap, for progress lines.
+    pub fn totals(&self) -> (u64, u64) {
+        let s = lock(&self.shared.stats);
+        (s.frames, s.bytes)
+    }
+
+    /// Every latency sample in milliseconds (of `audio` or `video` tracks, or all).
+    pub fn latency_samples(&self, kind: Option<&str>) -> Vec<f32> {
+        lock(&self.shared.stats).latency_samples(kind)
+    }
+
+    /// Ask for a keyframe on every video track (PLI).
+    pub fn request_keyframes(&self) {
+        let _ = self.cmd.send(SubCmd::Keyframes);
+    }
+
+    /// Waits until `tracks` active tracks of `user_id` have each delivered at
+    /// least `min_frames` frames; returns those tracks' stats.
+    pub async fn wait_for_frames(&self, user_id: &str, tracks: usize, min_frames: u64, timeout: Duration) -> Result<Vec<TrackStats>, PeerError> {
+        self.wait_until(timeout, |s| s.ready_tracks(user_id, min_frames) >= tracks)
+            .await
+            .map_err(|e| match e {
+                PeerError::Timeout(_) => {
+                    let st = self.stats();
+                    let seen: Vec<String> = st
+                        .tracks
+                        .iter()
+                        .map(|t| format!("{} {} of {:?}: {} frames{}", t.mid, t.kind, t.user_id, t.frames, if t.active { "" } else { " (ended)" }))
+                        .collect();
+                    PeerError::Timeout(format!("{tracks} tracks of {user_id} with {min_frames} frames each; have [{}]", seen.join(", ")))
+                }
+                e => e,
+            })?;
+        Ok(self.stats().tracks_of(user_id).cloned().collect())
+    }
+
+    /// Waits until no active track of `user_id` is left (after they unpublish or leave).
+    pub async fn wait_for_no_tracks(&self, user_id: &str, timeout: Duration) -> Result<(), PeerError> {
+        self.wait_until(timeout, |s| s.ready_tracks(user_id, 0) == 0).await.map_err(|e| match e {
+            PeerError::Timeout(_) => PeerError::Timeout(format!("the tracks of {user_id} to go")),
+            e => e,
+        })
+    }
+
+    pub(crate) async fn wait_until(&self, timeout: Duration, f: impl Fn(&StatsState) -> bool) -> Result<(), PeerError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if f(&lock(&self.shared.stats)) {
+                return Ok(());
+            }
+            if self.state() == ConnState::Closed {
+                return Err(PeerError::Rtc("the subscribe connection closed".into()));
+            }
+            // Also wake now and then: the condition may depend on time only.
+            let step = (tokio::time::Instant::now() + Duration::from_millis(250)).min(deadline);
+            let _ = tokio::time::timeout_at(step, notified).await;
+            if tokio::time::Instant::now() >= deadline {
+                return if f(&lock(&self.shared.stats)) { Ok(()) } else { Err(PeerError::Timeout("subscriber condition".into())) };
+            }
+        }
+    }
+
+    /// Asks the server for an ICE-restart offer (`rtc_restart`).
+    pub async fn restart(&self) -> Result<(), PeerError> {
+        self.sig.command(json!({"type": "rtc_restart", "sessionId": self.session_id})).await.map(drop)
+    }
+
+    /// Closes the connection and waits for the task.
+    pub async fn close(mut self) {
+        let _ = self.cmd.send(SubCmd::Close);
+        if let Some(t) = self.driver.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.signal.abort();
+        self.sig.unroute(&self.session_id);
+        let _ = self.cmd.send(SubCmd::Close);
+    }
+}
+
+fn accept(rtc: &mut Rtc, ack: &Value) -> Result<String, PeerError> {
+    let sdp = ack["sdp"].as_str().ok_or_else(|| PeerError::Protocol(format!("no sdp in {ack}")))?;
+    let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| PeerError::Rtc(format!("the server's offer: {e}")))?;
+    let answer = rtc.sdp_api().accept_offer(offer)?;
+    Ok(answer.to_sdp_string())
+}
+
+struct SubHandler {
+    shared: Arc<SubShared>,
+    last_pli: HashMap<Mid, Instant>,
+}
+
+impl SubHandler {
+    fn pli(&mut self, rtc: &mut Rtc, mid: Mid, rid: Option<str0m::media::Rid>, force: bool) {
+        let now = Instant::now();
+        if !force && self.last_pli.get(&mid).is_some_and(|t| now.duration_since(*t) < Duration::from_millis(500)) {
+            return;
+        }
+        if let Some(mut w) = rtc.writer(mid) {
+            if w.is_request_keyframe_possible(KeyframeRequestKind::Pli) && w.request_keyframe(rid, KeyframeRequestKind::Pli).is_ok() {
+                self.last_pli.insert(mid, now);
+            }
+        }
+    }
+}
+
+impl Handler for SubHandler {
+    type Cmd = SubCmd;
+
+    fn on_event(&mut self, rtc: &mut Rtc, ev: Event) {
+        match ev {
+            Event::MediaData(d) => {
+                let at = Instant::now();
+                let recv_us = now_micros();
+                let stamp = parse_stamp(&d.data);
+                let audio = d.params.spec().codec.is_audio();
+                let frame = Frame {
+                    mid: d.mid.to_string(),
+                    rid: d.rid.map(|r| r.to_string()),
+                    audio,
+                    len: d.data.len(),
+                    keyframe: d.is_keyframe(),
+                    contiguous: d.contiguous,
+                    seq_first: **d.seq_range.start(),
+                    seq_last: **d.seq_range.end(),
+                    stamp: stamp.as_ref(),
+                    recv_us,
+                    at,
+                };
+                lock(&self.shared.stats).on_frame(frame);
+                self.shared.notify.notify_waiters();
+                if !d.contiguous && !audio {
+                    self.pli(rtc, d.mid, d.rid, false);
+                }
+            }
+            Event::MediaIngressStats(s) => {
+                let c = IngressCounters {
+                    rid: s.rid.map(|r| r.to_string()),
+                    packets: s.packets,
+                    bytes: s.bytes,
+                    nacks: s.nacks,
+                    plis: s.plis,
+                    firs: s.firs,
+                    loss: s.loss,
+                    rtt_ms: s.rtt.map(|d| d.as_secs_f64() * 1000.0),
+                };
+                lock(&self.shared.stats).on_ingress(s.mid.to_string(), c);
+            }
+            _ => {}
+        }
+    }
+
+    fn next_wakeup(&self) -> Option<Instant> {
+        None
+    }
+
+    fn on_tick(&mut self, _rtc: &mut Rtc, _now: Instant) {}
+
+    fn on_cmd(&mut self, rtc: &mut Rtc, cmd: SubCmd) -> bool {
+        match cmd {
+            SubCmd::Offer { sdp, tracks, reply } => {
+                let r = (|| {
+                    let offer = SdpOffer::from_sdp_string(&sdp).map_err(|e| PeerError::Rtc(format!("the server's offer: {e}")))?;
+                    Ok(rtc.sdp_api().accept_offer(offer)?.to_sdp_string())
+                })();
+                if r.is_ok() {
+                    let now = Instant::now();
+                    let mut st = lock(&self.shared.stats);
+                    st.set_tracks(&tracks, now);
+                    st.offers += 1;
+                    drop(st);
+                    *lock(&self.shared.tracks) = tracks;
+                    self.shared.notify.notify_waiters();
+                } else {
+                    lock(&self.shared.stats).offer_errors += 1;
+                }
+                let _ = reply.send(r);
+                true
+            }
+            SubCmd::Keyframes => {
+                let mids: Vec<Mid> =
+                    lock(&self.shared.tracks).iter().filter(|t| t.kind == "video").map(|t| Mid::from(t.mid.as_str())).collect();
+                for mid in mids {
+                    self.pli(rtc, mid, None, true);
+                }
+                true
+            }
+            SubCmd::Close => false,
+        }
+    }
+
+    fn on_state(&mut self, state: ConnState) {
+        lock(&self.shared.stats).connected = state == ConnState::Connected;
+        self.shared.notify.notify_waiters();
+    }
+}

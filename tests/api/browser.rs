@@ -1,0 +1,384 @@
+//! End to end in real browsers: headless Chromium driven over WebDriver
+//! (chromedriver + fantoccini) loads the web client at `/app/`, joins live
+//! rooms through the SFU and must decode everyone else's video.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`. Without them the tests
+//! print a line and pass, unless `LYCEUM_REQUIRE_BROWSER=1` (CI), which
+//! makes a missing browser a failure.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{Duration as Dur, Utc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The longest any single wait may take; no failure hangs longer.
+const WAIT: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(250);
+
+/// Browser tests run one at a time: a few Chromium instances encoding and
+/// decoding video are plenty for a small machine.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Whether the browser is there; false means skip (and it says so).
+fn browser_available(test: &str) -> bool {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER].into_iter().filter(|p| !Path::new(p).exists()).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("LYCEUM_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+        panic!("{test}: LYCEUM_REQUIRE_BROWSER=1 but {missing:?} missing (apt-get install chromium chromium-driver)");
+    }
+    println!("{test}: skipped, {missing:?} not installed (apt-get install chromium chromium-driver)");
+    false
+}
+
+/// A chromedriver of our own on a free port, and the profile directories of
+/// the browsers it started. Dropping it kills all of them, also on panic.
+struct Driver {
+    child: Child,
+    url: String,
+    dir: PathBuf,
+    profiles: Vec<PathBuf>,
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("lyceum-browser-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("chromedriver.log");
+        let child = {
+            use std::os::unix::process::CommandExt;
+            Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .arg(format!("--log-path={}", log.display()))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("starting chromedriver")
+        };
+        let driver = Driver { child, url: format!("http://127.0.0.1:{port}"), dir, profiles: Vec::new() };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(res) = http.get(format!("{}/status", driver.url)).send().await {
+                if res.json::<Value>().await.is_ok_and(|v| v["value"]["ready"] == true) {
+                    return driver;
+                }
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not become ready (log: {})", log.display());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A fresh headless Chromium with fake camera and microphone.
+    async fn browser(&mut self, name: &str) -> Page {
+        let profile = self.dir.join(format!("profile-{name}"));
+        std::fs::create_dir_all(&profile).unwrap();
+        self.profiles.push(profile.clone());
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            "--allow-loopback-in-peer-connection",
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--autoplay-policy=no-user-gesture-required",
+            "--window-size=1024,768",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .chain([format!("--user-data-dir={}", profile.display())])
+        .collect::<Vec<_>>();
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+        });
+        let Value::Object(caps) = caps else { unreachable!() };
+        let client = tokio::time::timeout(
+            WAIT,
+            fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps)
+                .connect(&self.url),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{name}: no browser session within {WAIT:?}"))
+        .unwrap_or_else(|e| panic!("{name}: starting a browser session: {e}"));
+        Page { name: name.to_owned(), client }
+    }
+
+    /// Ends the browser sessions politely (Drop kills whatever is left).
+    async fn close(self, pages: Vec<Page>) {
+        for p in pages {
+            let _ = tokio::time::timeout(Duration::from_secs(10), p.client.close()).await;
+        }
+        drop(self);
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Browsers whose command line names one of our profiles, then the
+        // driver's process group.
+        if let Ok(procs) = std::fs::read_dir("/proc") {
+            for p in procs.flatten() {
+                let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+                let Ok(cmdline) = std::fs::read(p.path().join("cmdline")) else { continue };
+                let cmdline = String::from_utf8_lossy(&cmdline);
+                if self.profiles.iter().any(|d| cmdline.contains(&*d.to_string_lossy())) {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                }
+            }
+        }
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("browser test failed; chromedriver log and profiles kept in {}", self.dir.display());
+        }
+    }
+}
+
+struct Page {
+    name: String,
+    client: fantoccini::Client,
+}
+
+impl Page {
+    /// Runs a script (its `return` value, awaited if a promise).
+    async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        match tokio::time::timeout(WAIT, self.client.execute(script, args)).await {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => panic!("{}: script `{script}` failed: {e}\n{}", self.name, self.page_log().await),
+            Err(_) => panic!("{}: script `{script}` did not return within {WAIT:?}\n{}", self.name, self.page_log().await),
+        }
+    }
+
+    /// The page's state and event log, for failure messages.
+    async fn page_log(&self) -> String {
+        let script = "return `state=${document.body.dataset.state}\\n` + (window.lyceum ? window.lyceum.logText() : document.documentElement.outerHTML.slice(0, 2000));";
+        match tokio::time::timeout(Duration::from_secs(5), self.client.execute(script, vec![])).await {
+            Ok(Ok(Value::String(s))) => format!("---- {} page log ----\n{s}---- end of {} ----", self.name, self.name),
+            other => format!("({}: no page log: {other:?})", self.name),
+        }
+    }
+
+    async fn open(&self, url: &str) {
+        tokio::time::timeout(WAIT, self.client.goto(url))
+            .await
+            .unwrap_or_else(|_| panic!("{}: loading {url} timed out", self.name))
+            .unwrap_or_else(|e| panic!("{}: loading {url}: {e}", self.name));
+    }
+
+    /// Polls `script` until `done` holds for its value; returns that value.
+    async fn wait_for(&self, what: &str, script: &str, args: Vec<Value>, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + WAIT;
+        let mut last = Value::Null;
+        while Instant::now() < deadline {
+            last = self.js(script, args.clone()).await;
+            if done(&last) {
+                return last;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        panic!("{}: waited {WAIT:?} for {what}; last value {last}\n{}", self.name, self.page_log().await);
+    }
+
+    async fn wait_state(&self, state: &str) {
+        self.wait_for(&format!("data-state={state}"), "return document.body.dataset.state || null;", vec![], |v| v == state).await;
+    }
+
+    /// Decoded camera frames per user on the subscribe connection.
+    async fn frames(&self) -> HashMap<String, u64> {
+        let stats = self.js("return window.lyceum.stats();", vec![]).await;
+        let mut out = HashMap::new();
+        for s in stats.as_array().into_iter().flatten() {
+            let (Some(user), Some(n)) = (s["userId"].as_str(), s["framesDecoded"].as_u64()) else { continue };
+            if s["source"] == "screen" {
+                continue;
+            }
+            let e = out.entry(user.to_owned()).or_insert(0);
+            *e = (*e).max(n);
+        }
+        out
+    }
+
+    /// Waits until video from every one of `from` is being decoded: more
+    /// than zero frames, and more again a second later.
+    async fn wait_decoding(&self, from: &[(&str, Uuid)]) {
+        let deadline = Instant::now() + WAIT;
+        let mut prev = self.frames().await;
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let cur = self.frames().await;
+            let rising = from.iter().all(|(_, id)| {
+                let id = id.to_string();
+                let (p, c) = (prev.get(&id).copied().unwrap_or(0), cur.get(&id).copied().unwrap_or(0));
+                p > 0 && c > p
+            });
+            if rising {
+                let summary: Vec<String> = from.iter().map(|(n, id)| format!("{n}: {}", cur[&id.to_string()])).collect();
+                println!("  {} decodes {}", self.name, summary.join(", "));
+                return;
+            }
+            if Instant::now() > deadline {
+                let stats = self.js("return window.lyceum.stats();", vec![]).await;
+                let names: Vec<String> = from.iter().map(|(n, id)| format!("{n}={id}")).collect();
+                panic!(
+                    "{}: no rising framesDecoded from all of [{}] within {WAIT:?}: before {prev:?}, now {cur:?}\nstats: {stats}\n{}",
+                    self.name,
+                    names.join(", "),
+                    self.page_log().await
+                );
+            }
+            prev = cur;
+        }
+    }
+}
+
+fn app_url(app: &TestApp, fragment: &str) -> String {
+    format!("{}/app/#{fragment}", app.address)
+}
+
+#[actix_web::test]
+async fn three_browsers_see_each_other_in_a_group_session() {
+    if !browser_available("three_browsers_see_each_other_in_a_group_session") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let t0 = Instant::now();
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Host").await;
+    let ada = app.register("mentee", "Ada").await;
+    let bob = app.register("mentee", "Bob").await;
+
+    let res = app
+        .post_auth("/api/sessions", &mentor.access, &json!({
+            "title": "Live in the browser", "startsAt": Utc::now() + Dur::hours(1), "durationMinutes": 60, "capacity": 10
+        }))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let session = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    for m in [&ada, &bob] {
+        let res = app.post_auth(&format!("/api/sessions/{session}/register"), &m.access, &json!({})).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let res = app.post_auth(&format!("/api/sessions/{session}/start"), &mentor.access, &json!({})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let mut driver = Driver::start().await;
+    let host = driver.browser("host").await;
+    let pa = driver.browser("ada").await;
+    let pb = driver.browser("bob").await;
+    println!("  browsers up after {:?}", t0.elapsed());
+    let t1 = Instant::now();
+    for (page, who) in [(&host, &mentor), (&pa, &ada), (&pb, &bob)] {
+        page.open(&app_url(&app, &format!("token={}&session={session}", who.access))).await;
+    }
+    for page in [&host, &pa, &pb] {
+        page.wait_state("joined").await;
+    }
+    assert_eq!(host.js("return window.lyceum.state.role;", vec![]).await, "host");
+    assert_eq!(pa.js("return window.lyceum.state.role;", vec![]).await, "attendee");
+    println!("  all three joined after {:?}", t1.elapsed());
+
+    // The host makes both mentees speakers; they start publishing.
+    for m in [&ada, &bob] {
+        host.js("return window.lyceum.setRole(arguments[0], 'speaker').then(() => true);", vec![json!(m.id)]).await;
+    }
+    for page in [&pa, &pb] {
+        page.wait_for("role speaker", "return window.lyceum.state.role;", vec![], |v| v == "speaker").await;
+    }
+
+    let t2 = Instant::now();
+    host.wait_decoding(&[("ada", ada.id), ("bob", bob.id)]).await;
+    pa.wait_decoding(&[("host", mentor.id), ("bob", bob.id)]).await;
+    pb.wait_decoding(&[("host", mentor.id), ("ada", ada.id)]).await;
+    println!("  everyone decodes everyone after {:?} (total {:?})", t2.elapsed(), t0.elapsed());
+
+    // Leaving: the others lose that tile.
+    pb.js("return window.lyceum.leave().then(() => true);", vec![]).await;
+    pb.wait_state("idle").await;
+    let bob_id = bob.id.to_string();
+    host.wait_for("bob's tile to go", "return [...document.querySelectorAll('.tile')].map(t => t.dataset.userId);", vec![], |v| {
+        v.as_array().is_some_and(|a| !a.iter().any(|u| u == bob_id.as_str()))
+    })
+    .await;
+
+    driver.close(vec![host, pa, pb]).await;
+    println!("  group session test took {:?}", t0.elapsed());
+}
+
+#[actix_web::test]
+async fn a_one_on_one_call_between_two_browsers() {
+    if !browser_available("a_one_on_one_call_between_two_browsers") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let t0 = Instant::now();
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Caller").await;
+    let mentee = app.register("mentee", "Callee").await;
+
+    let mut driver = Driver::start().await;
+    let caller = driver.browser("caller").await;
+    let callee = driver.browser("callee").await;
+    caller.open(&app_url(&app, &format!("token={}", mentor.access))).await;
+    callee.open(&app_url(&app, &format!("token={}", mentee.access))).await;
+    caller.wait_state("idle").await;
+    callee.wait_state("idle").await;
+    println!("  both browsers online after {:?}", t0.elapsed());
+
+    let t1 = Instant::now();
+    let call_id = caller.js("return window.lyceum.callInvite(arguments[0], true);", vec![json!(mentee.id)]).await;
+    assert!(call_id.is_string(), "callInvite returns the callId: {call_id}");
+    callee.wait_state("ringing").await;
+    let incoming = callee.js("return window.lyceum.state.call;", vec![]).await;
+    assert_eq!(incoming["callId"], call_id);
+    assert_eq!(incoming["from"]["userId"], json!(mentor.id));
+    // Accept with the banner's button, as a user would.
+    callee.js("document.querySelector('#accept').click(); return true;", vec![]).await;
+    caller.wait_state("in-call").await;
+    callee.wait_state("in-call").await;
+    assert_eq!(caller.js("return window.lyceum.state.sessionId;", vec![]).await, call_id);
+    assert_eq!(callee.js("return window.lyceum.state.role;", vec![]).await, "speaker");
+
+    caller.wait_decoding(&[("callee", mentee.id)]).await;
+    callee.wait_decoding(&[("caller", mentor.id)]).await;
+    println!("  both decode each other {:?} after the invite", t1.elapsed());
+
+    // Hanging up ends the call for the other side too.
+    caller.js("return window.lyceum.hangup().then(() => true);", vec![]).await;
+    caller.wait_state("idle").await;
+    let ended = callee
+        .wait_for("call_ended", "return window.lyceum.state.lastCallEnded;", vec![], |v| !v.is_null())
+        .await;
+    assert_eq!(ended["callId"], call_id);
+    assert_eq!(ended["reason"], "hangup");
+    callee.wait_state("idle").await;
+
+    driver.close(vec![caller, callee]).await;
+    println!("  call test took {:?}", t0.elapsed());
+}

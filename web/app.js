@@ -1,0 +1,810 @@
+// Lyceum live: group sessions and one-on-one calls over the SFU.
+// Plain ES module, no build step. Signalling: docs/live.md over the
+// WebSocket of docs/protocol.md.
+
+const $ = (sel) => document.querySelector(sel);
+const PUBLISHERS = new Set(['host', 'speaker']);
+const CMD_TIMEOUT_MS = 20000;
+const SIMULCAST = [
+  { rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+  { rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+  { rid: 'h', maxBitrate: 1500000 },
+];
+
+const state = {
+  token: null, refreshToken: null, me: null,
+  ws: null, online: false, nextId: 1, pending: new Map(),
+  sessionId: null, kind: null, role: null, roomState: null,
+  participants: new Map(), // userId -> participant
+  tracks: new Map(),       // subscribe mid -> {userId, kind, source, trackId}
+  pubPc: null, subPc: null, gen: 0,
+  localStream: null, screenStream: null,
+  camTx: null, micTx: null, screenTx: null, sources: new Map(), // transceiver -> source
+  audioOn: true, videoOn: true, handRaised: false,
+  activeSpeaker: null,
+  call: null,          // {callId, direction: 'outgoing'|'incoming', status, from, video}
+  lastCallEnded: null, // the last call_ended event
+  lastSessionEnded: null,
+  autoJoin: null,      // session id to join once connected (and retry while not live)
+  events: [],          // every event and error received, for tests (no SDP)
+};
+
+// ---------------------------------------------------------------- log
+
+function log(...parts) {
+  const line = `${new Date().toISOString().slice(11, 23)} ${parts.map((p) => (typeof p === 'string' ? p : brief(p))).join(' ')}`;
+  const el = $('#log');
+  el.textContent += line + '\n';
+  if (el.textContent.length > 60000) el.textContent = el.textContent.slice(-40000);
+  el.scrollTop = el.scrollHeight;
+  console.log(line);
+}
+
+function brief(obj) {
+  return JSON.stringify(obj, (k, v) => (k === 'sdp' && typeof v === 'string' ? `<sdp ${v.length}B>` : v));
+}
+
+function showError(msg) {
+  $('#error').textContent = msg || '';
+  if (msg) log('!', msg);
+}
+
+function setState(s) {
+  document.body.dataset.state = s;
+  $('#login').hidden = s !== 'signed-out';
+  $('#lobby').hidden = s === 'signed-out' || s === 'loading';
+  $('#room').hidden = !(s === 'joined' || s === 'in-call' || s === 'joining');
+}
+
+function idleState() {
+  if (state.sessionId) return state.kind === 'call' ? 'in-call' : 'joined';
+  if (state.call) return state.call.direction === 'incoming' ? 'ringing' : 'calling';
+  return state.online ? 'idle' : 'connecting';
+}
+
+const refreshState = () => setState(idleState());
+
+// ---------------------------------------------------------------- HTTP
+
+async function api(method, path, body, token = state.token) {
+  const headers = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!res.ok) throw Object.assign(new Error(data?.message || res.statusText), { code: data?.error, status: res.status });
+  return data;
+}
+
+async function signIn(email, password) {
+  const s = await api('POST', '/api/auth/login', { email, password }, null);
+  await useToken(s.accessToken, s.refreshToken, s.user);
+}
+
+async function useToken(token, refreshToken = null, user = null) {
+  state.token = token;
+  state.refreshToken = refreshToken;
+  sessionStorage.setItem('lyceum.token', token);
+  if (refreshToken) sessionStorage.setItem('lyceum.refresh', refreshToken);
+  state.me = user || (await api('GET', '/api/me'));
+  $('#me').textContent = `${state.me.displayName} (${state.me.role}) ${state.me.id}`;
+  $('#signout').hidden = false;
+  connect();
+}
+
+// Access tokens live 15 minutes: refresh and `reauth` the socket before.
+setInterval(async () => {
+  if (!state.refreshToken || !state.ws) return;
+  try {
+    const s = await api('POST', '/api/auth/refresh', { refreshToken: state.refreshToken }, null);
+    state.token = s.accessToken;
+    state.refreshToken = s.refreshToken;
+    sessionStorage.setItem('lyceum.token', s.accessToken);
+    sessionStorage.setItem('lyceum.refresh', s.refreshToken);
+    await cmd('reauth', { token: s.accessToken });
+  } catch (e) { log('! refresh failed', e.message); }
+}, 12 * 60 * 1000);
+
+// ---------------------------------------------------------------- WebSocket
+
+async function connect() {
+  if (state.ws) return;
+  setConn('connecting');
+  try {
+    const { ticket } = await api('POST', '/api/ws/ticket');
+    const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+    const ws = new WebSocket(`${proto}://${location.host}/ws?ticket=${encodeURIComponent(ticket)}`);
+    state.ws = ws;
+    ws.onmessage = (m) => onFrame(JSON.parse(m.data));
+    ws.onclose = (e) => onClose(ws, e);
+  } catch (e) {
+    log('! connect failed', e.message);
+    if (e.status === 401) return signOut();
+    setTimeout(connect, 2000);
+  }
+}
+
+function onClose(ws, e) {
+  if (state.ws !== ws) return;
+  log(`socket closed ${e.code} ${e.reason || ''}`);
+  state.ws = null;
+  state.online = false;
+  setConn('offline');
+  for (const [, p] of state.pending) p.reject(Object.assign(new Error('connection closed'), { code: 'closed' }));
+  state.pending.clear();
+  if (state.sessionId && state.kind === 'session') state.autoJoin = state.sessionId;
+  if (state.sessionId) teardown('connection_lost');
+  state.call = null;
+  if (state.token) setTimeout(connect, 1500);
+}
+
+function setConn(s) {
+  $('#conn').textContent = s;
+  if (!state.sessionId && !state.call) setState(s === 'online' ? 'idle' : 'connecting');
+}
+
+function cmd(type, fields = {}) {
+  return new Promise((resolve, reject) => {
+    const ws = state.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return reject(Object.assign(new Error('not connected'), { code: 'closed' }));
+    const id = `c${state.nextId++}`;
+    const timer = setTimeout(() => {
+      state.pending.delete(id);
+      reject(Object.assign(new Error(`${type}: no answer`), { code: 'timeout' }));
+    }, CMD_TIMEOUT_MS);
+    state.pending.set(id, {
+      resolve: (v) => { clearTimeout(timer); resolve(v); },
+      reject: (e) => { clearTimeout(timer); reject(e); },
+    });
+    const frame = { id, type, ...fields };
+    log('→', frame);
+    ws.send(JSON.stringify(frame));
+  });
+}
+
+function onFrame(f) {
+  if ((f.type === 'ack' || f.type === 'error') && f.id != null && state.pending.has(f.id)) {
+    const p = state.pending.get(f.id);
+    state.pending.delete(f.id);
+    log('←', f);
+    if (f.type === 'ack') p.resolve(f);
+    else p.reject(Object.assign(new Error(`${f.code}: ${f.message}`), { code: f.code }));
+    return;
+  }
+  log('←', f);
+  const { sdp, ...rest } = f;
+  state.events.push(rest);
+  if (state.events.length > 500) state.events.splice(0, 100);
+  const h = handlers[f.type];
+  if (h) Promise.resolve(h(f)).catch((e) => showError(`${f.type}: ${e.message}`));
+}
+
+const inRoom = (f) => f.sessionId != null && f.sessionId === state.sessionId;
+
+const handlers = {
+  hello(f) {
+    state.online = true;
+    setConn('online');
+    if (state.autoJoin && !state.sessionId) join(state.autoJoin).catch(() => {});
+  },
+  participant_joined(f) { if (inRoom(f)) { state.participants.set(f.participant.userId, f.participant); renderPeople(); syncTiles(); } },
+  participant_updated(f) { if (inRoom(f)) onParticipantUpdated(f.participant); },
+  participant_left(f) {
+    if (!inRoom(f)) return;
+    state.participants.delete(f.userId);
+    for (const [mid, t] of state.tracks) if (t.userId === f.userId) state.tracks.delete(mid);
+    renderPeople();
+    syncTiles();
+  },
+  rtc_offer(f) { if (inRoom(f)) return subQueue(() => applyServerOffer(f.sdp, f.tracks)); },
+  active_speaker(f) {
+    if (!inRoom(f)) return;
+    state.activeSpeaker = f.userId;
+    for (const t of document.querySelectorAll('.tile')) t.classList.toggle('speaking', t.dataset.userId === f.userId);
+  },
+  muted(f) {
+    if (!inRoom(f)) return;
+    if (f.kind === 'audio') setMic(false, false);
+    else setCamera(false, false);
+    showError(`the host muted your ${f.kind}`);
+  },
+  session_state(f) {
+    if (inRoom(f)) { state.roomState = f.state; renderRoomHeader(); }
+  },
+  session_ended(f) {
+    state.lastSessionEnded = f;
+    if (state.autoJoin === f.sessionId) state.autoJoin = null;
+    if (inRoom(f)) teardown(f.reason);
+  },
+  call_incoming(f) {
+    if (state.call || state.sessionId) { log('busy: another call or room is open'); }
+    if (state.call) return;
+    state.call = { callId: f.callId, direction: 'incoming', status: 'ringing', from: f.from, video: f.video };
+    renderCall();
+  },
+  call_ringing(f) { if (state.call?.callId === f.callId) { state.call.status = 'ringing'; renderCall(); } },
+  call_accepted(f) {
+    if (state.call?.callId !== f.callId) return;
+    state.call.status = 'accepted';
+    renderCall();
+    return join(f.sessionId);
+  },
+  call_ended(f) {
+    state.lastCallEnded = f;
+    if (state.call?.callId === f.callId) state.call = null;
+    if (state.sessionId === f.callId) teardown(f.reason);
+    renderCall();
+    showError(`call ended: ${f.reason}`);
+  },
+};
+
+// ---------------------------------------------------------------- rooms
+
+function makeQueue() {
+  let tail = Promise.resolve();
+  return (fn) => {
+    const p = tail.then(fn);
+    tail = p.catch((e) => log('! negotiation failed:', e.message));
+    return p;
+  };
+}
+let pubQueue = makeQueue();
+let subQueue = makeQueue();
+
+async function join(sessionId) {
+  sessionId = String(sessionId).trim();
+  if (!sessionId) return;
+  if (state.sessionId === sessionId) return;
+  if (state.sessionId) await leave();
+  showError('');
+  setState('joining');
+  let ack;
+  try {
+    ack = await cmd('session_join', { sessionId });
+  } catch (e) {
+    if (e.code === 'session_not_live' && state.autoJoin === sessionId) {
+      showError('waiting for the host to start the session…');
+      setTimeout(() => { if (state.autoJoin === sessionId && !state.sessionId) join(sessionId).catch(() => {}); }, 2000);
+    } else {
+      showError(`join: ${e.message}`);
+    }
+    refreshState();
+    throw e;
+  }
+  if (state.autoJoin === sessionId) state.autoJoin = null;
+  const gen = ++state.gen;
+  state.sessionId = ack.sessionId;
+  state.kind = ack.kind;
+  state.role = ack.role;
+  state.roomState = ack.state;
+  state.participants = new Map((ack.participants || []).map((p) => [p.userId, p]));
+  state.tracks = new Map();
+  state.handRaised = false;
+  state.audioOn = true;
+  state.videoOn = true;
+  pubQueue = makeQueue();
+  subQueue = makeQueue();
+  refreshState();
+  renderRoomHeader();
+  renderPeople();
+  if (PUBLISHERS.has(state.role)) {
+    try { await startPublishing(gen); } catch (e) { showError(`publish: ${e.message}`); }
+  }
+  if (gen === state.gen) await startSubscribing(gen);
+}
+
+async function leave() {
+  const sessionId = state.sessionId;
+  if (!sessionId) return;
+  const isCall = state.kind === 'call';
+  teardown('left');
+  try {
+    if (isCall) await cmd('call_hangup', { callId: sessionId });
+    else await cmd('session_leave', { sessionId });
+  } catch (e) { log('! leave:', e.message); }
+}
+
+function teardown(reason) {
+  log(`left the room (${reason})`);
+  state.gen++;
+  stopPublishing();
+  if (state.subPc) { state.subPc.close(); state.subPc = null; }
+  if (state.kind === 'call' && state.call?.callId === state.sessionId) state.call = null;
+  state.sessionId = null;
+  state.kind = null;
+  state.role = null;
+  state.participants = new Map();
+  state.tracks = new Map();
+  state.activeSpeaker = null;
+  $('#grid').textContent = '';
+  $('#people').textContent = '';
+  renderCall();
+  refreshState();
+}
+
+function onParticipantUpdated(p) {
+  const old = state.participants.get(p.userId);
+  state.participants.set(p.userId, p);
+  if (p.userId === state.me.id && p.role && p.role !== state.role) {
+    const was = state.role;
+    state.role = p.role;
+    renderRoomHeader();
+    const gen = state.gen;
+    if (PUBLISHERS.has(p.role) && !state.pubPc) startPublishing(gen).catch((e) => showError(`publish: ${e.message}`));
+    if (!PUBLISHERS.has(p.role) && PUBLISHERS.has(was)) stopPublishing();
+  }
+  renderPeople();
+  if (!old || old.role !== p.role) syncTiles();
+}
+
+// ---------------------------------------------------------------- publishing
+
+async function startPublishing(gen) {
+  if (state.pubPc) return;
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+  if (gen !== state.gen || !PUBLISHERS.has(state.role) || state.pubPc) { stream.getTracks().forEach((t) => t.stop()); return; }
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  state.pubPc = pc;
+  state.localStream = stream;
+  state.sources = new Map();
+  const [video] = stream.getVideoTracks();
+  const [audio] = stream.getAudioTracks();
+  if (video) {
+    state.camTx = pc.addTransceiver(video, { direction: 'sendonly', streams: [stream], sendEncodings: SIMULCAST });
+    state.sources.set(state.camTx, 'camera');
+  }
+  if (audio) {
+    state.micTx = pc.addTransceiver(audio, { direction: 'sendonly', streams: [stream] });
+    state.sources.set(state.micTx, 'microphone');
+  }
+  if (audio) audio.enabled = state.audioOn;
+  if (video) video.enabled = state.videoOn;
+  watchConnection(pc, 'publish');
+  syncTiles();
+  await publishNegotiate();
+  sendMediaState();
+}
+
+function publishNegotiate(iceRestart = false) {
+  const gen = state.gen;
+  return pubQueue(async () => {
+    const pc = state.pubPc;
+    if (!pc || gen !== state.gen || pc.signalingState === 'closed') return;
+    const offer = await pc.createOffer(iceRestart ? { iceRestart: true } : {});
+    await pc.setLocalDescription(offer);
+    await gathered(pc, 2000);
+    const sources = {};
+    for (const [tx, source] of state.sources) if (tx.mid != null && !tx.stopped) sources[tx.mid] = source;
+    const ack = await cmd('rtc_publish', { sessionId: state.sessionId, sdp: pc.localDescription.sdp, sources });
+    if (pc !== state.pubPc || pc.signalingState === 'closed') return;
+    await pc.setRemoteDescription({ type: 'answer', sdp: ack.sdp });
+  });
+}
+
+function stopPublishing() {
+  if (state.pubPc) { state.pubPc.close(); state.pubPc = null; }
+  for (const s of [state.localStream, state.screenStream]) s?.getTracks().forEach((t) => t.stop());
+  state.localStream = null;
+  state.screenStream = null;
+  state.camTx = state.micTx = state.screenTx = null;
+  state.sources = new Map();
+  syncTiles();
+  renderControls();
+}
+
+function sendMediaState() {
+  if (!state.sessionId) return;
+  renderControls();
+  cmd('media_state', { sessionId: state.sessionId, audio: state.audioOn && !!state.micTx, video: state.videoOn && !!state.camTx, screen: !!state.screenStream })
+    .catch((e) => log('! media_state:', e.message));
+}
+
+function setMic(on, announce = true) {
+  state.audioOn = on;
+  state.localStream?.getAudioTracks().forEach((t) => { t.enabled = on; });
+  if (announce) sendMediaState(); else renderControls();
+}
+
+function setCamera(on, announce = true) {
+  state.videoOn = on;
+  state.localStream?.getVideoTracks().forEach((t) => { t.enabled = on; });
+  if (announce) sendMediaState(); else renderControls();
+}
+
+async function toggleScreen() {
+  const pc = state.pubPc;
+  if (!pc) return showError('only speakers can share their screen');
+  if (state.screenStream) {
+    state.screenStream.getTracks().forEach((t) => t.stop());
+    state.screenStream = null;
+    if (state.screenTx) {
+      await state.screenTx.sender.replaceTrack(null);
+      state.screenTx.direction = 'inactive';
+    }
+  } else {
+    const s = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    const [track] = s.getVideoTracks();
+    if (pc !== state.pubPc) { s.getTracks().forEach((t) => t.stop()); return; }
+    track.onended = () => { if (state.screenStream === s) toggleScreen().catch((e) => showError(e.message)); };
+    state.screenStream = s;
+    if (state.screenTx && !state.screenTx.stopped) {
+      await state.screenTx.sender.replaceTrack(track);
+      state.screenTx.direction = 'sendonly';
+    } else {
+      state.screenTx = pc.addTransceiver(track, { direction: 'sendonly', streams: [s] });
+      state.sources.set(state.screenTx, 'screen');
+    }
+  }
+  syncTiles();
+  await publishNegotiate();
+  sendMediaState();
+}
+
+// ---------------------------------------------------------------- subscribing
+
+async function startSubscribing(gen) {
+  if (state.subPc) return;
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  state.subPc = pc;
+  pc.ontrack = (e) => {
+    e.track.onended = () => syncTiles();
+    e.track.onunmute = () => syncTiles();
+    syncTiles();
+  };
+  watchConnection(pc, 'subscribe');
+  await subQueue(async () => {
+    if (gen !== state.gen) return;
+    const ack = await cmd('rtc_subscribe', { sessionId: state.sessionId });
+    await applyServerOffer(ack.sdp, ack.tracks);
+  });
+}
+
+async function applyServerOffer(sdp, tracks) {
+  const pc = state.subPc;
+  if (!pc || pc.signalingState === 'closed') return;
+  const sessionId = state.sessionId;
+  state.tracks = new Map((tracks || []).map((t) => [String(t.mid), t]));
+  await pc.setRemoteDescription({ type: 'offer', sdp });
+  const answer = await pc.createAnswer();
+  await pc.setLocalDescription(answer);
+  await gathered(pc, 1000);
+  if (pc !== state.subPc) return;
+  await cmd('rtc_answer', { sessionId, sdp: pc.localDescription.sdp });
+  syncTiles();
+}
+
+function gathered(pc, capMs) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { pc.removeEventListener('icegatheringstatechange', check); clearTimeout(t); resolve(); };
+    const check = () => { if (pc.iceGatheringState === 'complete') done(); };
+    const t = setTimeout(done, capMs);
+    pc.addEventListener('icegatheringstatechange', check);
+  });
+}
+
+function watchConnection(pc, which) {
+  let timer = null;
+  pc.addEventListener('connectionstatechange', () => {
+    const s = pc.connectionState;
+    log(`${which} connection: ${s}`);
+    clearTimeout(timer);
+    if (s === 'failed') restartIce(pc, which);
+    else if (s === 'disconnected') timer = setTimeout(() => { if (pc.connectionState === 'disconnected') restartIce(pc, which); }, 3000);
+  });
+}
+
+function restartIce(pc, which) {
+  if (!state.sessionId) return;
+  log(`ICE restart (${which})`);
+  if (which === 'publish' && pc === state.pubPc) publishNegotiate(true).catch((e) => log('! restart:', e.message));
+  if (which === 'subscribe' && pc === state.subPc) cmd('rtc_restart', { sessionId: state.sessionId }).catch((e) => log('! restart:', e.message));
+}
+
+// ---------------------------------------------------------------- rendering
+
+function tileFor(userId) {
+  let tile = document.querySelector(`.tile[data-user-id="${CSS.escape(userId)}"]`);
+  if (tile) return tile;
+  tile = document.createElement('div');
+  tile.className = 'tile';
+  tile.dataset.userId = userId;
+  const cam = document.createElement('video');
+  cam.className = 'camera';
+  const screen = document.createElement('video');
+  screen.className = 'screen';
+  for (const v of [cam, screen]) { v.autoplay = true; v.playsInline = true; v.muted = true; }
+  const audios = document.createElement('div');
+  audios.className = 'audios';
+  const label = document.createElement('div');
+  label.className = 'label';
+  tile.append(cam, screen, audios, label);
+  $('#grid').append(tile);
+  return tile;
+}
+
+function setSrc(el, track) {
+  if ((el.srcObject?.getTracks()[0] || null) === track) return;
+  el.srcObject = track ? new MediaStream([track]) : null;
+  el.hidden = !track;
+  if (track) el.play().catch(() => {});
+}
+
+// Puts every live track of the subscribe connection (and the local preview)
+// into one tile per user, and removes what went away.
+function syncTiles() {
+  const media = new Map(); // userId -> {camera, screen, audios: Map(mid -> track)}
+  const entry = (u) => media.get(u) || media.set(u, { camera: null, screen: null, audios: new Map() }).get(u);
+  const pc = state.subPc;
+  if (pc && pc.signalingState !== 'closed') {
+    for (const tx of pc.getTransceivers()) {
+      const info = tx.mid != null && state.tracks.get(tx.mid);
+      const dir = tx.currentDirection || tx.direction;
+      if (!info || tx.stopped || !(dir === 'recvonly' || dir === 'sendrecv')) continue;
+      const track = tx.receiver.track;
+      if (!track || track.readyState === 'ended') continue;
+      const e = entry(info.userId);
+      if (info.kind === 'audio') e.audios.set(tx.mid, track);
+      else if (info.source === 'screen') e.screen = track;
+      else e.camera = track;
+    }
+  }
+  if (state.me && state.localStream) {
+    const e = entry(state.me.id);
+    e.camera = state.localStream.getVideoTracks()[0] || null;
+    e.screen = state.screenStream?.getVideoTracks()[0] || null;
+  }
+  for (const tile of [...document.querySelectorAll('.tile')]) if (!media.has(tile.dataset.userId)) tile.remove();
+  for (const [userId, m] of media) {
+    const tile = tileFor(userId);
+    setSrc(tile.querySelector('video.camera'), m.camera);
+    setSrc(tile.querySelector('video.screen'), m.screen);
+    const box = tile.querySelector('.audios');
+    for (const a of [...box.children]) if (!m.audios.has(a.dataset.mid)) a.remove();
+    for (const [mid, track] of m.audios) {
+      let a = box.querySelector(`audio[data-mid="${CSS.escape(mid)}"]`);
+      if (!a) {
+        a = document.createElement('audio');
+        a.dataset.mid = mid;
+        a.autoplay = true;
+        a.hidden = true;
+        a.muted = false;
+        box.append(a);
+      }
+      if (a.srcObject?.getTracks()[0] !== track) { a.srcObject = new MediaStream([track]); a.play().catch(() => {}); }
+    }
+    tile.classList.toggle('speaking', state.activeSpeaker === userId);
+    renderLabel(tile.querySelector('.label'), userId);
+  }
+}
+
+function nameOf(userId) {
+  if (userId === state.me?.id) return `${state.me.displayName} (you)`;
+  return state.participants.get(userId)?.displayName || userId.slice(0, 8);
+}
+
+function hostControls(userId) {
+  const out = [];
+  if (state.role !== 'host' || state.kind !== 'session' || userId === state.me.id) return out;
+  const p = state.participants.get(userId);
+  const b = (text, fn) => {
+    const el = document.createElement('button');
+    el.textContent = text;
+    el.onclick = () => fn().catch((e) => showError(e.message));
+    out.push(el);
+  };
+  if (p?.role === 'speaker') b('Make attendee', () => setRole(userId, 'attendee'));
+  else if (p?.role === 'attendee') b('Make speaker', () => setRole(userId, 'speaker'));
+  b('Mute', () => mute(userId, 'audio'));
+  b('Stop video', () => mute(userId, 'video'));
+  b('Remove', () => remove(userId));
+  return out;
+}
+
+function flags(p) {
+  if (!p) return '';
+  return `${p.role || ''}${p.handRaised ? ' ✋' : ''}${p.audio === false ? ' 🔇' : ''}${p.video === false ? ' 📷✕' : ''}${p.screen ? ' 🖥' : ''}`;
+}
+
+function renderLabel(label, userId) {
+  label.textContent = '';
+  const name = document.createElement('span');
+  name.className = 'name';
+  name.textContent = nameOf(userId);
+  const f = document.createElement('span');
+  f.textContent = flags(userId === state.me?.id ? { ...state.participants.get(userId), role: state.role } : state.participants.get(userId));
+  label.append(name, f, ...hostControls(userId));
+}
+
+function renderPeople() {
+  const ul = $('#people');
+  ul.textContent = '';
+  for (const p of state.participants.values()) {
+    const li = document.createElement('li');
+    li.dataset.userId = p.userId;
+    const name = document.createElement('span');
+    name.textContent = nameOf(p.userId);
+    const f = document.createElement('span');
+    f.textContent = flags(p);
+    li.append(name, f, ...hostControls(p.userId));
+    ul.append(li);
+  }
+  for (const tile of document.querySelectorAll('.tile')) renderLabel(tile.querySelector('.label'), tile.dataset.userId);
+}
+
+function renderRoomHeader() {
+  $('#room-title').textContent = state.kind === 'call' ? 'Call' : `Session ${state.sessionId || ''} ${state.roomState || ''}`;
+  $('#room-role').textContent = state.role || '';
+  $('#end-session').hidden = !(state.role === 'host' && state.kind === 'session');
+  $('#hangup').hidden = state.kind !== 'call';
+  $('#leave').hidden = state.kind === 'call';
+  $('#hand').hidden = state.kind === 'call';
+  renderControls();
+}
+
+function renderControls() {
+  const publishing = !!state.pubPc;
+  $('#mic').disabled = $('#cam').disabled = $('#screen').disabled = !publishing;
+  $('#mic').textContent = state.audioOn ? 'Mute mic' : 'Unmute mic';
+  $('#cam').textContent = state.videoOn ? 'Camera off' : 'Camera on';
+  $('#screen').textContent = state.screenStream ? 'Stop sharing' : 'Share screen';
+  $('#screen').classList.toggle('on', !!state.screenStream);
+  $('#hand').textContent = state.handRaised ? 'Lower hand' : 'Raise hand';
+  $('#hand').classList.toggle('on', state.handRaised);
+}
+
+function renderCall() {
+  const c = state.call;
+  $('#incoming').hidden = !(c && c.direction === 'incoming' && c.status === 'ringing');
+  if (c?.direction === 'incoming') $('#incoming-text').textContent = `${c.from?.displayName || c.from?.userId} is calling${c.video ? ' (video)' : ''}`;
+  $('#cancel-call').hidden = !(c && c.direction === 'outgoing' && c.status !== 'accepted');
+  $('#call-status').textContent = c ? `${c.direction} call ${c.status}` : '';
+  refreshState();
+}
+
+// ---------------------------------------------------------------- actions
+
+const need = () => { if (!state.sessionId) throw new Error('not in a session'); return state.sessionId; };
+const setRole = (userId, role) => cmd('set_role', { sessionId: need(), userId, role });
+const mute = (userId, kind) => cmd('mute', { sessionId: need(), userId, kind });
+const remove = (userId) => cmd('remove', { sessionId: need(), userId });
+
+async function startSession(id) {
+  const sessionId = String(id || state.sessionId || $('#session-id').value).trim();
+  const ack = await cmd('session_start', { sessionId });
+  if (state.sessionId === sessionId) { state.roomState = ack.state; renderRoomHeader(); }
+  return ack;
+}
+
+async function raiseHand(raised = !state.handRaised) {
+  await cmd('raise_hand', { sessionId: need(), raised });
+  state.handRaised = raised;
+  renderControls();
+}
+
+async function callInvite(userId, video = true) {
+  if (state.call) throw new Error('a call is already in progress');
+  const ack = await cmd('call_invite', { userId, video });
+  state.call = { callId: ack.callId, direction: 'outgoing', status: 'inviting', video };
+  renderCall();
+  return ack.callId;
+}
+
+async function acceptCall() {
+  const c = state.call;
+  if (!c || c.direction !== 'incoming') throw new Error('no incoming call');
+  const ack = await cmd('call_accept', { callId: c.callId });
+  c.status = 'accepted';
+  renderCall();
+  await join(ack.sessionId || c.callId);
+}
+
+async function declineCall() {
+  const c = state.call;
+  if (!c) return;
+  state.call = null;
+  renderCall();
+  await cmd('call_decline', { callId: c.callId });
+}
+
+async function cancelCall() {
+  const c = state.call;
+  if (!c) return;
+  state.call = null;
+  renderCall();
+  await cmd('call_cancel', { callId: c.callId });
+}
+
+async function hangup() {
+  const callId = state.kind === 'call' ? state.sessionId : state.call?.callId;
+  if (!callId) return;
+  if (state.sessionId === callId) teardown('hangup');
+  state.call = null;
+  renderCall();
+  await cmd('call_hangup', { callId });
+}
+
+function signOut() {
+  sessionStorage.removeItem('lyceum.token');
+  sessionStorage.removeItem('lyceum.refresh');
+  const ws = state.ws;
+  state.token = state.refreshToken = state.me = null;
+  state.ws = null;
+  if (state.sessionId) teardown('signed_out');
+  ws?.close(1000);
+  $('#signout').hidden = true;
+  $('#me').textContent = '';
+  setState('signed-out');
+}
+
+// Every inbound video stream of the subscribe connection, for tests.
+async function stats() {
+  const pc = state.subPc;
+  if (!pc || pc.signalingState === 'closed') return [];
+  const byTrack = new Map();
+  for (const tx of pc.getTransceivers()) if (tx.receiver.track) byTrack.set(tx.receiver.track.id, tx.mid);
+  const out = [];
+  (await pc.getStats()).forEach((r) => {
+    if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
+    const mid = r.mid ?? byTrack.get(r.trackIdentifier) ?? null;
+    const info = mid != null ? state.tracks.get(mid) : null;
+    out.push({
+      trackIdentifier: r.trackIdentifier, mid, framesDecoded: r.framesDecoded || 0,
+      userId: info?.userId ?? null, source: info?.source ?? null,
+      frameWidth: r.frameWidth ?? null, bytesReceived: r.bytesReceived ?? 0,
+    });
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------- wiring
+
+const act = (fn) => (e) => { e?.preventDefault?.(); Promise.resolve().then(fn).catch((err) => showError(err.message)); };
+
+$('#login-form').onsubmit = act(async () => {
+  $('#login-error').textContent = '';
+  try { await signIn($('#email').value, $('#password').value); } catch (e) { $('#login-error').textContent = e.message; }
+});
+$('#signout').onclick = act(signOut);
+$('#join-form').onsubmit = act(() => join($('#session-id').value));
+$('#start').onclick = act(() => startSession());
+$('#call-form').onsubmit = act(() => callInvite($('#call-user').value.trim(), $('#call-video').checked));
+$('#cancel-call').onclick = act(cancelCall);
+$('#accept').onclick = act(acceptCall);
+$('#decline').onclick = act(declineCall);
+$('#mic').onclick = act(() => setMic(!state.audioOn));
+$('#cam').onclick = act(() => setCamera(!state.videoOn));
+$('#screen').onclick = act(toggleScreen);
+$('#hand').onclick = act(() => raiseHand());
+$('#end-session').onclick = act(() => cmd('session_end', { sessionId: need() }));
+$('#hangup').onclick = act(hangup);
+$('#leave').onclick = act(leave);
+
+window.lyceum = {
+  state, stats, join, leave, startSession, setRole, mute, remove, raiseHand,
+  callInvite, acceptCall, declineCall, cancelCall, hangup,
+  setMic, setCamera, toggleScreen, cmd, signIn, signOut,
+  logText: () => $('#log').textContent,
+};
+
+(async function boot() {
+  setState('loading');
+  const frag = new URLSearchParams(location.hash.slice(1));
+  if (frag.get('session')) {
+    state.autoJoin = frag.get('session');
+    $('#session-id').value = state.autoJoin;
+  }
+  const fromFragment = frag.get('token');
+  const token = fromFragment || sessionStorage.getItem('lyceum.token');
+  if (fromFragment) {
+    frag.delete('token'); // keep the token out of the address bar
+    history.replaceState(null, '', `${location.pathname}${location.search}${frag.toString() ? `#${frag}` : ''}`);
+  }
+  if (!token) return setState('signed-out');
+  try {
+    await useToken(token, fromFragment ? null : sessionStorage.getItem('lyceum.refresh'));
+  } catch (e) {
+    log('! token rejected:', e.message);
+    signOut();
+  }
+})();
