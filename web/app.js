@@ -277,6 +277,7 @@ async function join(sessionId) {
   state.kind = ack.kind;
   state.role = ack.role;
   state.roomState = ack.state;
+  state.activeSpeaker = ack.activeSpeaker ?? null;
   state.participants = new Map((ack.participants || []).map((p) => [p.userId, p]));
   state.tracks = new Map();
   state.handRaised = false;
@@ -296,12 +297,11 @@ async function join(sessionId) {
 async function leave() {
   const sessionId = state.sessionId;
   if (!sessionId) return;
-  const isCall = state.kind === 'call';
+  // Say so before closing the connections, so that the server does not take
+  // the closed connections for a lost participant first.
+  const said = state.kind === 'call' ? cmd('call_hangup', { callId: sessionId }) : cmd('session_leave', { sessionId });
   teardown('left');
-  try {
-    if (isCall) await cmd('call_hangup', { callId: sessionId });
-    else await cmd('session_leave', { sessionId });
-  } catch (e) { log('! leave:', e.message); }
+  try { await said; } catch (e) { log('! leave:', e.message); }
 }
 
 function teardown(reason) {
@@ -495,10 +495,12 @@ function watchConnection(pc, which) {
 }
 
 function restartIce(pc, which) {
-  if (!state.sessionId) return;
+  if (!state.sessionId || !pc) return Promise.resolve();
   log(`ICE restart (${which})`);
-  if (which === 'publish' && pc === state.pubPc) publishNegotiate(true).catch((e) => log('! restart:', e.message));
-  if (which === 'subscribe' && pc === state.subPc) cmd('rtc_restart', { sessionId: state.sessionId }).catch((e) => log('! restart:', e.message));
+  const done = (e) => log('! restart:', e.message);
+  if (which === 'publish' && pc === state.pubPc) return publishNegotiate(true).catch(done);
+  if (which === 'subscribe' && pc === state.subPc) return cmd('rtc_restart', { sessionId: state.sessionId }).catch(done);
+  return Promise.resolve();
 }
 
 // ---------------------------------------------------------------- rendering
@@ -718,10 +720,11 @@ async function cancelCall() {
 async function hangup() {
   const callId = state.kind === 'call' ? state.sessionId : state.call?.callId;
   if (!callId) return;
+  const said = cmd('call_hangup', { callId });
   if (state.sessionId === callId) teardown('hangup');
   state.call = null;
   renderCall();
-  await cmd('call_hangup', { callId });
+  try { await said; } catch (e) { if (e.code !== 'call_not_found') throw e; }
 }
 
 function signOut() {
@@ -784,6 +787,7 @@ window.lyceum = {
   state, stats, join, leave, startSession, setRole, mute, remove, raiseHand,
   callInvite, acceptCall, declineCall, cancelCall, hangup,
   setMic, setCamera, toggleScreen, cmd, signIn, signOut,
+  restartIce: (which) => restartIce(which === 'publish' ? state.pubPc : state.subPc, which),
   logText: () => $('#log').textContent,
 };
 

@@ -390,9 +390,9 @@ pub struct Act {
 impl Handler<Act> for GroupSession {
     type Result = ();
 
-    fn handle(&mut self, msg: Act, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: Act, _: &mut Context<Self>) {
         let Act { user, session, action, reply } = msg;
-        if let Err(e) = self.act(user, session, action, &reply, ctx) {
+        if let Err(e) = self.act(user, session, action, &reply) {
             reply.err(e.code, e.message);
         }
     }
@@ -403,7 +403,7 @@ impl GroupSession {
         self.room.as_ref().ok_or_else(|| ChatError::new(ErrorCode::SfuUnavailable, "media is not available on this server"))
     }
 
-    fn act(&mut self, user: UserId, session: u64, action: Action, reply: &Reply, ctx: &mut Context<Self>) -> Result<(), ChatError> {
+    fn act(&mut self, user: UserId, session: u64, action: Action, reply: &Reply) -> Result<(), ChatError> {
         let me = self.member(user, session)?;
         let my_role = me.role;
         match action {
@@ -501,13 +501,15 @@ impl GroupSession {
                 let cal = self.chat.calendar(mentor);
                 let id = self.id;
                 let reply = reply.clone();
-                ctx.spawn(actix::fut::wrap_future(async move { cal.send(Exec(Op::SetState { offering: id, state: to })).await }).map(
-                    move |res, _act: &mut GroupSession, _| match res {
+                // Detached: ending the session stops this actor before the
+                // calendar's answer comes back, and the host still gets it.
+                actix::spawn(async move {
+                    match cal.send(Exec(Op::SetState { offering: id, state: to })).await {
                         Ok(Ok(_)) => reply.ok(json!({"sessionId": id, "state": to})),
                         Ok(Err(e)) => reply.err(e.code, e.message),
                         Err(e) => reply.err(ErrorCode::Internal, e.to_string()),
-                    },
-                ));
+                    }
+                });
             }
         }
         Ok(())

@@ -260,10 +260,11 @@ impl Participant {
             })
     }
 
-    /// Closes both connections and sends `session_leave`.
+    /// Sends `session_leave`, then closes both connections.
     pub async fn leave(mut self) -> Result<(), PeerError> {
+        let r = self.room_command("session_leave", json!({})).await.map(drop);
         self.unpublish().await;
         self.unsubscribe().await;
-        self.room_command("session_leave", json!({})).await.map(drop)
+        r
     }
 }

@@ -292,7 +292,7 @@ impl PubHandler {
             self.stat(|s| s.write_errors += 1);
             return;
         };
-        let rtp = MediaTime::new((now - self.start).as_micros() as u64 * 48 / 1000, Frequency::FORTY_EIGHT_KHZ);
+        let rtp = MediaTime::new(now.saturating_duration_since(self.start).as_micros() as u64 * 48 / 1000, Frequency::FORTY_EIGHT_KHZ);
         let frame = opus_frame(self.opts.audio_frame_bytes, self.audio_n);
         let len = frame.len() as u64;
         self.audio_n = self.audio_n.wrapping_add(1);
@@ -321,7 +321,7 @@ impl PubHandler {
         if periodic {
             self.last_key = Some(now);
         }
-        let rtp = MediaTime::new((now - self.start).as_micros() as u64 * 9 / 100, Frequency::NINETY_KHZ);
+        let rtp = MediaTime::new(now.saturating_duration_since(self.start).as_micros() as u64 * 9 / 100, Frequency::NINETY_KHZ);
         let n = self.video_n;
         self.video_n = self.video_n.wrapping_add(1);
         let mut fallback = false;

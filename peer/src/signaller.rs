@@ -286,6 +286,20 @@ impl Signaller {
         let _ = self.inner.out.send(Message::Close(None));
     }
 
+    /// Sends a close frame and waits (at most 2 s) for the server to close.
+    pub async fn close_and_wait(&self) {
+        self.close();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !self.is_closed() {
+            let notified = self.inner.shared.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_closed() || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                break;
+            }
+        }
+    }
+
     // ---- calls (docs/live.md) ----
 
     /// `call_invite` → the `callId`.

@@ -131,7 +131,8 @@ pub(crate) struct TrackAcc {
     last_frame_at: Option<Instant>,
     last_transit_us: Option<i64>,
     jitter_us: f64,
-    latency_ms: Vec<f32>,
+    /// (receive time in UNIX seconds, latency in ms).
+    latency_ms: Vec<(u32, f32)>,
 }
 
 impl TrackAcc {
@@ -169,7 +170,7 @@ impl TrackAcc {
         s.first_frame_ms = ms(self.first_frame_at);
         s.first_keyframe_ms = ms(self.first_key_at);
         s.idle_ms = self.last_frame_at.map(|t| now.saturating_duration_since(t).as_secs_f64() * 1000.0);
-        s.latency = LatencySummary::of(&self.latency_ms);
+        s.latency = LatencySummary::of(&self.latency_ms.iter().map(|x| x.1).collect::<Vec<_>>());
         s.jitter_ms = self.jitter_us / 1000.0;
         if active {
             s.ingress = ingress.iter().filter(|((m, _), _)| *m == self.mid).map(|(_, c)| c.clone()).collect();
@@ -294,7 +295,7 @@ impl StatsState {
         }
         let transit = f.recv_us as i64 - st.sent_us as i64;
         if acc.latency_ms.len() < MAX_SAMPLES {
-            acc.latency_ms.push(transit as f32 / 1000.0);
+            acc.latency_ms.push(((f.recv_us / 1_000_000) as u32, transit as f32 / 1000.0));
         }
         if let Some(prev) = acc.last_transit_us {
             let d = (transit - prev).abs() as f64;
@@ -327,8 +328,9 @@ impl StatsState {
             .count()
     }
 
-    /// Every latency sample (ms), optionally of one kind.
-    pub fn latency_samples(&self, kind: Option<&str>) -> Vec<f32> {
+    /// Every latency sample of active tracks, optionally of one kind:
+    /// (receive time in UNIX seconds, milliseconds).
+    pub fn latency_samples(&self, kind: Option<&str>) -> Vec<(u32, f32)> {
         self.active
             .values()
             .filter(|a| kind.is_none_or(|k| a.info.as_ref().map_or(a.kind.as_str(), |i| i.kind.as_str()) == k))

@@ -187,8 +187,9 @@ impl Subscriber {
         (s.frames, s.bytes)
     }
 
-    /// Every latency sample in milliseconds (of `audio` or `video` tracks, or all).
-    pub fn latency_samples(&self, kind: Option<&str>) -> Vec<f32> {
+    /// Every latency sample of the active tracks (of `audio` or `video`
+    /// tracks, or all): (receive time in UNIX seconds, milliseconds).
+    pub fn latency_samples(&self, kind: Option<&str>) -> Vec<(u32, f32)> {
         lock(&self.shared.stats).latency_samples(kind)
     }
 

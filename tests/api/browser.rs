@@ -4,7 +4,8 @@
 //!
 //! Needs Debian's `chromium` and `chromium-driver`. Without them the tests
 //! print a line and pass, unless `LYCEUM_REQUIRE_BROWSER=1` (CI), which
-//! makes a missing browser a failure.
+//! makes a missing browser a failure. `LYCEUM_BROWSER_LOG=1` prints each
+//! page's event log at the end.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -126,8 +127,12 @@ impl Driver {
     }
 
     /// Ends the browser sessions politely (Drop kills whatever is left).
+    /// With `LYCEUM_BROWSER_LOG=1`, prints every page's event log first.
     async fn close(self, pages: Vec<Page>) {
         for p in pages {
+            if std::env::var("LYCEUM_BROWSER_LOG").is_ok_and(|v| v == "1") {
+                println!("{}", p.page_log().await);
+            }
             let _ = tokio::time::timeout(Duration::from_secs(10), p.client.close()).await;
         }
         drop(self);
@@ -176,6 +181,19 @@ impl Page {
         }
     }
 
+    /// Calls the page's JavaScript expression `expr` (a promise is awaited)
+    /// and returns its value; a rejection fails the test with the page log.
+    async fn call(&self, expr: &str, args: Vec<Value>) -> Value {
+        let script = format!(
+            "return Promise.resolve().then(() => {expr}).then(v => ({{ok: v === undefined ? null : v}}), e => ({{err: String((e && e.message) || e)}}));"
+        );
+        let v = self.js(&script, args).await;
+        if let Some(err) = v.get("err") {
+            panic!("{}: `{expr}` failed: {err}\n{}", self.name, self.page_log().await);
+        }
+        v["ok"].clone()
+    }
+
     /// The page's state and event log, for failure messages.
     async fn page_log(&self) -> String {
         let script = "return `state=${document.body.dataset.state}\\n` + (window.lyceum ? window.lyceum.logText() : document.documentElement.outerHTML.slice(0, 2000));";
@@ -210,13 +228,14 @@ impl Page {
         self.wait_for(&format!("data-state={state}"), "return document.body.dataset.state || null;", vec![], |v| v == state).await;
     }
 
-    /// Decoded camera frames per user on the subscribe connection.
-    async fn frames(&self) -> HashMap<String, u64> {
+    /// Decoded frames per user of one source (`camera`, `screen`) on the
+    /// subscribe connection.
+    async fn frames(&self, source: &str) -> HashMap<String, u64> {
         let stats = self.js("return window.lyceum.stats();", vec![]).await;
         let mut out = HashMap::new();
         for s in stats.as_array().into_iter().flatten() {
             let (Some(user), Some(n)) = (s["userId"].as_str(), s["framesDecoded"].as_u64()) else { continue };
-            if s["source"] == "screen" {
+            if s["source"] != source {
                 continue;
             }
             let e = out.entry(user.to_owned()).or_insert(0);
@@ -225,14 +244,18 @@ impl Page {
         out
     }
 
-    /// Waits until video from every one of `from` is being decoded: more
-    /// than zero frames, and more again a second later.
+    /// Waits until camera video from every one of `from` is being decoded:
+    /// more than zero frames, and more again a second later.
     async fn wait_decoding(&self, from: &[(&str, Uuid)]) {
+        self.wait_decoding_of("camera", from).await;
+    }
+
+    async fn wait_decoding_of(&self, source: &str, from: &[(&str, Uuid)]) {
         let deadline = Instant::now() + WAIT;
-        let mut prev = self.frames().await;
+        let mut prev = self.frames(source).await;
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let cur = self.frames().await;
+            let cur = self.frames(source).await;
             let rising = from.iter().all(|(_, id)| {
                 let id = id.to_string();
                 let (p, c) = (prev.get(&id).copied().unwrap_or(0), cur.get(&id).copied().unwrap_or(0));
@@ -240,14 +263,14 @@ impl Page {
             });
             if rising {
                 let summary: Vec<String> = from.iter().map(|(n, id)| format!("{n}: {}", cur[&id.to_string()])).collect();
-                println!("  {} decodes {}", self.name, summary.join(", "));
+                println!("  {} decodes {source} of {}", self.name, summary.join(", "));
                 return;
             }
             if Instant::now() > deadline {
                 let stats = self.js("return window.lyceum.stats();", vec![]).await;
                 let names: Vec<String> = from.iter().map(|(n, id)| format!("{n}={id}")).collect();
                 panic!(
-                    "{}: no rising framesDecoded from all of [{}] within {WAIT:?}: before {prev:?}, now {cur:?}\nstats: {stats}\n{}",
+                    "{}: no rising framesDecoded of {source} from all of [{}] within {WAIT:?}: before {prev:?}, now {cur:?}\nstats: {stats}\n{}",
                     self.name,
                     names.join(", "),
                     self.page_log().await
@@ -306,7 +329,7 @@ async fn three_browsers_see_each_other_in_a_group_session() {
 
     // The host makes both mentees speakers; they start publishing.
     for m in [&ada, &bob] {
-        host.js("return window.lyceum.setRole(arguments[0], 'speaker').then(() => true);", vec![json!(m.id)]).await;
+        host.call("window.lyceum.setRole(arguments[0], 'speaker')", vec![json!(m.id)]).await;
     }
     for page in [&pa, &pb] {
         page.wait_for("role speaker", "return window.lyceum.state.role;", vec![], |v| v == "speaker").await;
@@ -318,14 +341,50 @@ async fn three_browsers_see_each_other_in_a_group_session() {
     pb.wait_decoding(&[("host", mentor.id), ("ada", ada.id)]).await;
     println!("  everyone decodes everyone after {:?} (total {:?})", t2.elapsed(), t0.elapsed());
 
-    // Leaving: the others lose that tile.
-    pb.js("return window.lyceum.leave().then(() => true);", vec![]).await;
-    pb.wait_state("idle").await;
+    // A raised hand shows on the host's page.
+    let ada_id = ada.id.to_string();
     let bob_id = bob.id.to_string();
-    host.wait_for("bob's tile to go", "return [...document.querySelectorAll('.tile')].map(t => t.dataset.userId);", vec![], |v| {
-        v.as_array().is_some_and(|a| !a.iter().any(|u| u == bob_id.as_str()))
+    pa.call("window.lyceum.raiseHand(true)", vec![]).await;
+    host.wait_for("ada's raised hand", "return window.lyceum.state.participants.get(arguments[0])?.handRaised ?? null;", vec![json!(ada_id)], |v| {
+        v == true
     })
     .await;
+
+    // The host mutes bob: bob's microphone goes off.
+    host.call("window.lyceum.mute(arguments[0], 'audio')", vec![json!(bob_id)]).await;
+    pb.wait_for("bob muted", "return window.lyceum.state.audioOn;", vec![], |v| v == false).await;
+    host.wait_for("bob shown muted", "return window.lyceum.state.participants.get(arguments[0])?.audio ?? null;", vec![json!(bob_id)], |v| {
+        v == false
+    })
+    .await;
+
+    // Screen sharing adds a track the others decode; stopping removes it.
+    let t3 = Instant::now();
+    host.call("window.lyceum.toggleScreen()", vec![]).await;
+    pa.wait_decoding_of("screen", &[("host", mentor.id)]).await;
+    host.call("window.lyceum.toggleScreen()", vec![]).await;
+    let host_id = mentor.id.to_string();
+    pa.wait_for(
+        "the host's screen to go",
+        "const t = document.querySelector(`.tile[data-user-id=\"${arguments[0]}\"] video.screen`); return t ? t.hidden : null;",
+        vec![json!(host_id)],
+        |v| v == true,
+    )
+    .await;
+    println!("  screen share on and off in {:?}", t3.elapsed());
+
+    // Back to attendee: ada stops publishing and her tile goes from the others.
+    let tiles = "return [...document.querySelectorAll('.tile')].map(t => t.dataset.userId);";
+    host.call("window.lyceum.setRole(arguments[0], 'attendee')", vec![json!(ada_id)]).await;
+    pa.wait_for("ada stops publishing", "return window.lyceum.state.pubPc === null;", vec![], |v| v == true).await;
+    pb.wait_for("ada's tile to go", tiles, vec![], |v| v.as_array().is_some_and(|a| !a.iter().any(|u| u == ada_id.as_str())))
+        .await;
+
+    // Leaving: the others lose that tile.
+    pb.call("window.lyceum.leave()", vec![]).await;
+    pb.wait_state("idle").await;
+    host.wait_for("bob's tile to go", tiles, vec![], |v| v.as_array().is_some_and(|a| !a.iter().any(|u| u == bob_id.as_str())))
+        .await;
 
     driver.close(vec![host, pa, pb]).await;
     println!("  group session test took {:?}", t0.elapsed());
@@ -351,8 +410,28 @@ async fn a_one_on_one_call_between_two_browsers() {
     callee.wait_state("idle").await;
     println!("  both browsers online after {:?}", t0.elapsed());
 
+    // Declined: the caller hears so.
+    let last_end = "return window.lyceum.state.lastCallEnded;";
+    let declined = caller.call("window.lyceum.callInvite(arguments[0], true)", vec![json!(mentee.id)]).await;
+    caller.wait_state("calling").await;
+    callee.wait_state("ringing").await;
+    callee.js("document.querySelector('#decline').click(); return true;", vec![]).await;
+    let ended = caller.wait_for("call_ended (declined)", last_end, vec![], |v| v["callId"] == declined).await;
+    assert_eq!(ended["reason"], "declined");
+    caller.wait_state("idle").await;
+    callee.wait_state("idle").await;
+    // Cancelled while ringing: the banner goes away.
+    let cancelled = caller.call("window.lyceum.callInvite(arguments[0], true)", vec![json!(mentee.id)]).await;
+    callee.wait_state("ringing").await;
+    assert_eq!(callee.js("return document.querySelector('#incoming').hidden;", vec![]).await, false);
+    caller.call("window.lyceum.cancelCall()", vec![]).await;
+    let ended = callee.wait_for("call_ended (cancelled)", last_end, vec![], |v| v["callId"] == cancelled).await;
+    assert_eq!(ended["reason"], "cancelled");
+    callee.wait_state("idle").await;
+    assert_eq!(callee.js("return document.querySelector('#incoming').hidden;", vec![]).await, true);
+
     let t1 = Instant::now();
-    let call_id = caller.js("return window.lyceum.callInvite(arguments[0], true);", vec![json!(mentee.id)]).await;
+    let call_id = caller.call("window.lyceum.callInvite(arguments[0], true)", vec![json!(mentee.id)]).await;
     assert!(call_id.is_string(), "callInvite returns the callId: {call_id}");
     callee.wait_state("ringing").await;
     let incoming = callee.js("return window.lyceum.state.call;", vec![]).await;
@@ -369,8 +448,18 @@ async fn a_one_on_one_call_between_two_browsers() {
     callee.wait_decoding(&[("caller", mentor.id)]).await;
     println!("  both decode each other {:?} after the invite", t1.elapsed());
 
+    // ICE restarts of both connections keep the media flowing.
+    let t2 = Instant::now();
+    caller.call("window.lyceum.restartIce('publish')", vec![]).await;
+    caller.call("window.lyceum.restartIce('subscribe')", vec![]).await;
+    callee.wait_decoding(&[("caller", mentor.id)]).await;
+    caller.wait_decoding(&[("callee", mentee.id)]).await;
+    let restarts = caller.js("return window.lyceum.logText().split('\n').filter(l => l.includes('rtc_restart') || l.includes('\"rtc_offer\"')).length;", vec![]).await;
+    assert!(restarts.as_u64().unwrap_or(0) >= 2, "an rtc_restart and the rtc_offer after it: {restarts}");
+    println!("  ICE restarts done, still decoding, in {:?}", t2.elapsed());
+
     // Hanging up ends the call for the other side too.
-    caller.js("return window.lyceum.hangup().then(() => true);", vec![]).await;
+    caller.call("window.lyceum.hangup()", vec![]).await;
     caller.wait_state("idle").await;
     let ended = callee
         .wait_for("call_ended", "return window.lyceum.state.lastCallEnded;", vec![], |v| !v.is_null())

@@ -9,6 +9,7 @@ mod calendar;
 mod chat;
 mod directory;
 mod helpers;
+mod live;
 mod process;
 mod profile;
 mod server;

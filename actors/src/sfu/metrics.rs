@@ -112,12 +112,13 @@ pub struct RoomMetrics {
 
 pub struct SfuMetrics {
     shards: Vec<Arc<ShardMetrics>>,
+    addrs: Vec<std::net::SocketAddr>,
     rooms: Mutex<HashMap<Uuid, (&'static str, Arc<RoomMetrics>)>>,
 }
 
 impl SfuMetrics {
-    pub(crate) fn new(shards: Vec<Arc<ShardMetrics>>) -> SfuMetrics {
-        SfuMetrics { shards, rooms: Mutex::new(HashMap::new()) }
+    pub(crate) fn new(shards: Vec<Arc<ShardMetrics>>, addrs: Vec<std::net::SocketAddr>) -> SfuMetrics {
+        SfuMetrics { shards, addrs, rooms: Mutex::new(HashMap::new()) }
     }
 
     pub(crate) fn room(&self, id: Uuid, kind: &'static str) -> Arc<RoomMetrics> {
@@ -150,6 +151,10 @@ impl SfuMetrics {
                     let _ = writeln!(out, "{}{{shard=\"{i}\"}} {}", $name, s.$field.load(Relaxed));
                 }
             };
+        }
+        let _ = writeln!(out, "# HELP lyceum_sfu_shard_info A shard and the UDP address it announces.\n# TYPE lyceum_sfu_shard_info gauge");
+        for (i, a) in self.addrs.iter().enumerate() {
+            let _ = writeln!(out, "lyceum_sfu_shard_info{{shard=\"{i}\",addr=\"{a}\"}} 1");
         }
         shard_series!("lyceum_sfu_peers", "Peer connections on the shard.", "gauge", peers);
         shard_series!("lyceum_sfu_rooms", "Live rooms on the shard.", "gauge", rooms);

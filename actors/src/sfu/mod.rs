@@ -187,7 +187,8 @@ impl Sfu {
             tracing::info!(shard = i, udp = %bound, advertised = %advertised, "sfu shard started");
             shards.push(ShardHandle { tx, addr: advertised, metrics: shard_metrics[i].clone() });
         }
-        Ok(Arc::new(Sfu { shards, rooms: Mutex::new(HashMap::new()), metrics: Arc::new(SfuMetrics::new(shard_metrics)) }))
+        let addrs = shards.iter().map(|s| s.addr).collect();
+        Ok(Arc::new(Sfu { shards, rooms: Mutex::new(HashMap::new()), metrics: Arc::new(SfuMetrics::new(shard_metrics, addrs)) }))
     }
 
     pub fn shard_addrs(&self) -> Vec<SocketAddr> {

@@ -1065,7 +1065,7 @@ impl Shard {
 fn ranked_layers(layers: &[Layer], now: Instant) -> Vec<(Option<Rid>, u64)> {
     let mut v: Vec<(Option<Rid>, u64)> =
         layers.iter().filter(|l| now.duration_since(l.last_seen) < LAYER_STALE).map(|l| (l.rid, l.bitrate)).collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v.sort_by_key(|l| std::cmp::Reverse(l.1));
     v
 }
 

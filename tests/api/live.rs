@@ -1,0 +1,254 @@
+//! The SFU with real WebRTC peers (str0m, from `lyceum-peer`): ICE, DTLS and
+//! SRTP against the server's shards, media forwarded frame by frame, and the
+//! signalling of docs/live.md around it.
+
+use std::time::Duration;
+
+use chrono::{Duration as Dur, Utc};
+use lyceum_peer::{Participant, PublishOpts, Signaller};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, Session, TestApp};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A group session of `mentor` with `mentees` registered (confirmed).
+async fn group_session(app: &TestApp, mentor: &Session, mentees: &[&Session]) -> String {
+    let res = app
+        .post_auth("/api/sessions", &mentor.access, &json!({"title": "Live Q&A", "startsAt": Utc::now() + Dur::hours(1),
+              "durationMinutes": 60, "capacity": 10}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    for m in mentees {
+        let res = app.post_auth(&format!("/api/sessions/{id}/register"), &m.access, &json!({})).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    id
+}
+
+async fn metrics(app: &TestApp) -> String {
+    app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap()
+}
+
+fn series(text: &str, name: &str, room: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l.contains(room))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[actix_web::test]
+async fn one_publisher_two_subscribers_receive_audio_and_video_and_a_rejoin_receives_again() {
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Host").await;
+    let a = app.register("mentee", "Ann").await;
+    let b = app.register("mentee", "Bo").await;
+    let id = group_session(&app, &mentor, &[&a, &b]).await;
+    let base = app.address.clone();
+
+    // A scheduled session: mentees wait for the host to start it.
+    let sa = Signaller::connect(&base, &a.access).await.unwrap();
+    let early = Participant::join(&sa, &id).await.err().expect("join should fail");
+    assert_eq!(early.code(), Some("session_not_live"), "{early}");
+
+    let sh = Signaller::connect(&base, &mentor.access).await.unwrap();
+    let mut host = Participant::join(&sh, &id).await.unwrap();
+    assert_eq!(host.info().role, "host");
+    assert_eq!(host.start().await.unwrap()["state"], "live");
+    host.publish(PublishOpts { simulcast: true, ..Default::default() }).await.unwrap();
+
+    let mut pa = Participant::join(&sa, &id).await.unwrap();
+    assert_eq!(pa.info().role, "attendee");
+    let sb = Signaller::connect(&base, &b.access).await.unwrap();
+    let mut pb = Participant::join(&sb, &id).await.unwrap();
+    pa.subscribe().await.unwrap();
+    pb.subscribe().await.unwrap();
+
+    let host_id = mentor.id.to_string();
+    for p in [&pa, &pb] {
+        let tracks = p.wait_for_frames(&host_id, 2, 30, WAIT).await.unwrap();
+        assert!(tracks.iter().any(|t| t.kind == "audio" && t.frames >= 30), "{tracks:?}");
+        assert!(tracks.iter().any(|t| t.kind == "video" && t.frames >= 30 && t.keyframes >= 1), "{tracks:?}");
+    }
+
+    // Attendees only receive.
+    let denied = pa.publish(PublishOpts::default()).await.err().expect("publish should fail");
+    assert_eq!(denied.code(), Some("forbidden"), "{denied}");
+
+    // B leaves; A keeps receiving; B comes back and receives again.
+    pb.leave().await.unwrap();
+    let left = sa.wait_event("participant_left", WAIT).await.unwrap();
+    assert_eq!(left["userId"], b.id.to_string());
+    let before = pa.stats().tracks.iter().map(|t| t.frames).sum::<u64>();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(pa.stats().tracks.iter().map(|t| t.frames).sum::<u64>() > before);
+    let mut pb = Participant::join(&sb, &id).await.unwrap();
+    pb.subscribe().await.unwrap();
+    pb.wait_for_frames(&host_id, 2, 30, WAIT).await.unwrap();
+
+    // The room's figures are exported.
+    let m = metrics(&app).await;
+    assert_eq!(series(&m, "lyceum_room_participants{", &id), 3.0, "{m}");
+    assert!(series(&m, "lyceum_room_tracks{", &id) >= 2.0);
+    assert!(series(&m, "lyceum_room_frames_forwarded_total{", &id) > 100.0);
+    assert!(series(&m, "lyceum_room_forward_latency_seconds_count{", &id) > 100.0);
+
+    // The host ends it: everyone is out and the live room is gone.
+    host.end().await.unwrap();
+    let ended = sb.wait_event("session_ended", WAIT).await.unwrap();
+    assert_eq!(ended["reason"], "ended");
+}
+
+#[actix_web::test]
+async fn the_host_promotes_mutes_and_removes_and_only_registrants_get_in() {
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Host").await;
+    let a = app.register("mentee", "Speaker-to-be").await;
+    let outsider = app.register("mentee", "Outsider").await;
+    let id = group_session(&app, &mentor, &[&a]).await;
+    let base = app.address.clone();
+
+    let sh = Signaller::connect(&base, &mentor.access).await.unwrap();
+    let mut host = Participant::join(&sh, &id).await.unwrap();
+    host.start().await.unwrap();
+    host.subscribe().await.unwrap();
+
+    let so = Signaller::connect(&base, &outsider.access).await.unwrap();
+    let e = Participant::join(&so, &id).await.err().expect("join should fail");
+    assert_eq!(e.code(), Some("not_registered"), "{e}");
+
+    let sa = Signaller::connect(&base, &a.access).await.unwrap();
+    let mut pa = Participant::join(&sa, &id).await.unwrap();
+    // A non-host cannot moderate.
+    let e = pa.set_role(&a.id.to_string(), "speaker").await.unwrap_err();
+    assert_eq!(e.code(), Some("forbidden"));
+
+    pa.raise_hand(true).await.unwrap();
+    let up = sh.wait_event_where(WAIT, |e| e["type"] == "participant_updated" && e["participant"]["handRaised"] == true).await.unwrap();
+    assert_eq!(up["participant"]["userId"], a.id.to_string());
+    host.set_role(&a.id.to_string(), "speaker").await.unwrap();
+    sa.wait_event_where(WAIT, |e| e["type"] == "participant_updated" && e["participant"]["role"] == "speaker").await.unwrap();
+    pa.publish(PublishOpts::default()).await.unwrap();
+    let a_id = a.id.to_string();
+    host.wait_for_frames(&a_id, 2, 20, WAIT).await.unwrap();
+
+    // A server-side mute: the audio stops reaching the host, video goes on.
+    host.mute(&a_id, "audio").await.unwrap();
+    let muted = sa.wait_event("muted", WAIT).await.unwrap();
+    assert_eq!(muted["kind"], "audio");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let frames = |kind: &str| host.stats().tracks.iter().filter(|t| t.kind == kind).map(|t| t.frames).sum::<u64>();
+    let (audio0, video0) = (frames("audio"), frames("video"));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(frames("audio"), audio0, "muted audio still forwarded");
+    assert!(frames("video") > video0);
+    // Unmuting oneself lifts it.
+    pa.media_state(true, true, false).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(frames("audio") > audio0);
+
+    // Back to attendee: the tracks go away; then removal keeps them out.
+    host.set_role(&a_id, "attendee").await.unwrap();
+    host.wait_for_no_tracks(&a_id, WAIT).await.unwrap();
+    host.remove(&a_id).await.unwrap();
+    let ended = sa.wait_event("session_ended", WAIT).await.unwrap();
+    assert_eq!(ended["reason"], "removed");
+    let e = Participant::join(&sa, &id).await.err().expect("join should fail");
+    assert_eq!(e.code(), Some("forbidden"), "{e}");
+}
+
+#[actix_web::test]
+async fn a_call_rings_is_accepted_carries_media_both_ways_and_hangs_up() {
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Caller").await;
+    let mentee = app.register("mentee", "Callee").await;
+    let other = app.register("mentee", "Other").await;
+    let base = app.address.clone();
+    let sm = Signaller::connect(&base, &mentor.access).await.unwrap();
+    let se = Signaller::connect(&base, &mentee.access).await.unwrap();
+    let so = Signaller::connect(&base, &other.access).await.unwrap();
+
+    // Mentee to mentee is not allowed (the chat rules).
+    let e = so.call_invite(&mentee.id.to_string(), true).await.unwrap_err();
+    assert_eq!(e.code(), Some("call_not_allowed"), "{e}");
+
+    // Declined.
+    let call = sm.call_invite(&mentee.id.to_string(), true).await.unwrap();
+    let (incoming, _) = se.wait_call_incoming(Some(&mentor.id.to_string()), WAIT).await.unwrap();
+    assert_eq!(incoming, call);
+    se.call_decline(&call).await.unwrap();
+    assert_eq!(sm.wait_call_event("call_ended", &call, WAIT).await.unwrap()["reason"], "declined");
+
+    // Accepted: both publish and subscribe through the SFU.
+    let call = sm.call_invite(&mentee.id.to_string(), true).await.unwrap();
+    se.wait_call_incoming(None, WAIT).await.unwrap();
+    // Busy while this one rings.
+    let busy_call = so.call_invite(&mentor.id.to_string(), false).await;
+    if let Ok(c) = busy_call {
+        assert_eq!(so.wait_call_event("call_ended", &c, WAIT).await.unwrap()["reason"], "busy");
+    }
+    let session = se.call_accept(&call).await.unwrap();
+    sm.wait_call_event("call_accepted", &call, WAIT).await.unwrap();
+    let mut pm = Participant::join(&sm, &session).await.unwrap();
+    let mut pe = Participant::join(&se, &session).await.unwrap();
+    assert_eq!(pm.info().role, "speaker");
+    pm.publish(PublishOpts::default()).await.unwrap();
+    pe.publish(PublishOpts::default()).await.unwrap();
+    pm.subscribe().await.unwrap();
+    pe.subscribe().await.unwrap();
+    pm.wait_for_frames(&mentee.id.to_string(), 2, 30, WAIT).await.unwrap();
+    pe.wait_for_frames(&mentor.id.to_string(), 2, 30, WAIT).await.unwrap();
+    // A third person cannot join the call.
+    let e = Participant::join(&so, &session).await.err().expect("join should fail");
+    assert_eq!(e.code(), Some("forbidden"), "{e}");
+
+    sm.call_hangup(&call).await.unwrap();
+    assert_eq!(se.wait_call_event("call_ended", &call, WAIT).await.unwrap()["reason"], "hangup");
+    se.wait_event("session_ended", WAIT).await.unwrap();
+    let e = sm.call_hangup(&call).await.unwrap_err();
+    assert_eq!(e.code(), Some("call_not_found"));
+}
+
+#[actix_web::test]
+async fn bad_sdp_and_strangers_get_clear_errors() {
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Host").await;
+    let id = group_session(&app, &mentor, &[]).await;
+    let sh = Signaller::connect(&app.address, &mentor.access).await.unwrap();
+    // Commands before joining.
+    let e = sh.command(json!({"type": "rtc_subscribe", "sessionId": id})).await.unwrap_err();
+    assert_eq!(e.code(), Some("not_in_session"));
+    let _host = Participant::join(&sh, &id).await.unwrap();
+    let e = sh.command(json!({"type": "rtc_publish", "sessionId": id, "sdp": "v=0 garbage"})).await.unwrap_err();
+    assert_eq!(e.code(), Some("invalid_sdp"), "{e}");
+    let e = sh.command(json!({"type": "rtc_answer", "sessionId": id, "sdp": "nonsense"})).await.unwrap_err();
+    assert!(matches!(e.code(), Some("invalid_sdp") | Some("not_in_session")), "{e}");
+    let e = sh.command(json!({"type": "session_join", "sessionId": uuid::Uuid::new_v4()})).await.unwrap_err();
+    assert_eq!(e.code(), Some("session_not_found"));
+
+    // Datagrams from nowhere are dropped and counted, and the server lives.
+    let m0 = metrics(&app).await;
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for addr in app_sfu_addrs(&m0) {
+        for _ in 0..100 {
+            sock.send_to(&[0x80, 0x60, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], addr).unwrap();
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let m1 = metrics(&app).await;
+    assert!(series(&m1, "lyceum_sfu_unknown_datagrams_total", "") >= series(&m0, "lyceum_sfu_unknown_datagrams_total", "") + 100.0);
+    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+}
+
+/// The shards' UDP addresses, from `lyceum_sfu_shard_info{addr="…"}`.
+fn app_sfu_addrs(metrics: &str) -> Vec<std::net::SocketAddr> {
+    let addrs: Vec<std::net::SocketAddr> = metrics
+        .lines()
+        .filter(|l| l.starts_with("lyceum_sfu_shard_info{"))
+        .filter_map(|l| l.split("addr=\"").nth(1)?.split('"').next()?.parse().ok())
+        .collect();
+    assert!(!addrs.is_empty(), "{metrics}");
+    addrs
+}
