@@ -234,7 +234,7 @@ const handlers = {
     if (state.call?.callId === f.callId) state.call = null;
     if (state.sessionId === f.callId) teardown(f.reason);
     renderCall();
-    showError(`call ended: ${f.reason}`);
+    if (!state.call) $('#call-status').textContent = `call ended: ${f.reason}`;
   },
 };
 

@@ -40,6 +40,25 @@ const LAYER_STALE: Duration = Duration::from_millis(1500);
 const SPEAKING_DBOV: f32 = -50.0;
 const SPEAKER_SWITCH_DB: f32 = 4.0;
 const SOCKET_BUFFER: usize = 4 << 20;
+/// Frames timed per outgoing stream at most (a bound, should the marker of
+/// a frame's last packet never show).
+const MAX_INFLIGHT: usize = 64;
+
+/// If this datagram is the last RTP packet of a frame we forwarded (video:
+/// the marker bit; audio: every packet), when that frame came in. RTP
+/// headers travel in the clear under SRTP; RTCP, STUN and DTLS are skipped.
+fn frame_sent(inflight: &mut HashMap<u32, (bool, VecDeque<Instant>)>, c: &[u8]) -> Option<Instant> {
+    if c.len() < 12 || c[0] >> 6 != 2 || (192..=223).contains(&c[1]) {
+        return None;
+    }
+    let ssrc = u32::from_be_bytes([c[8], c[9], c[10], c[11]]);
+    let (audio, q) = inflight.get_mut(&ssrc)?;
+    if *audio || c[1] & 0x80 != 0 {
+        q.pop_front()
+    } else {
+        None
+    }
+}
 
 pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     use socket2::{Domain, Socket, Type};
@@ -143,6 +162,9 @@ struct Peer {
     quality: Quality,
     bwe: Option<u64>,
     egress_packets: HashMap<(Mid, Option<Rid>), u64>,
+    /// Per outgoing SSRC: when each frame written but not yet fully sent
+    /// arrived (its last datagram), to time it out of the socket.
+    inflight: HashMap<u32, (bool, VecDeque<Instant>)>,
 }
 
 struct Layer {
@@ -311,6 +333,11 @@ impl Shard {
                 Ok(Output::Transmit(t)) => {
                     match socket.try_send_to(&t.contents, t.destination) {
                         Ok(_) => {
+                            if let Some(arrived) = frame_sent(&mut p.inflight, &t.contents) {
+                                let lat = Instant::now().saturating_duration_since(arrived);
+                                p.metrics.latency.record(lat);
+                                shard.latency.record(lat);
+                            }
                             shard.datagrams_out.fetch_add(1, Relaxed);
                             p.metrics.packets_out.fetch_add(1, Relaxed);
                             p.metrics.bytes_out.fetch_add(t.contents.len() as u64, Relaxed);
@@ -566,22 +593,26 @@ impl Shard {
                 continue;
             }
             let write = catch_unwind(AssertUnwindSafe(|| {
-                let Some(mut w) = s.rtc.writer(mid) else { return Ok(false) };
-                let Some(pt) = w.match_params(data.params) else { return Ok(false) };
+                let Some(mut w) = s.rtc.writer(mid) else { return Ok::<Option<u32>, str0m::RtcError>(None) };
+                let Some(pt) = w.match_params(data.params) else { return Ok(None) };
                 if let (Some(l), Some(v)) = (data.ext_vals.audio_level, data.ext_vals.voice_activity) {
                     w = w.audio_level(l, v);
                 }
-                w.write(pt, data.network_time, data.time, data.data.clone()).map(|_| true)
+                w.write(pt, data.network_time, data.time, data.data.clone())?;
+                Ok(s.rtc.direct_api().stream_tx_by_mid(mid, None).map(|t| *t.ssrc()))
             }));
             match write {
-                Ok(Ok(true)) => {
-                    self.drain(sid);
-                    let lat = Instant::now().saturating_duration_since(data.network_time);
-                    metrics.latency.record(lat);
+                Ok(Ok(ssrc)) => {
+                    if let Some(ssrc) = ssrc {
+                        let q = &mut s.inflight.entry(ssrc).or_insert_with(|| (kind == MediaKind::Audio, VecDeque::new())).1;
+                        if q.len() >= MAX_INFLIGHT {
+                            q.pop_front();
+                        }
+                        q.push_back(data.network_time);
+                    }
                     metrics.frames_forwarded.fetch_add(1, Relaxed);
-                    self.metrics.latency.record(lat);
+                    self.drain(sid);
                 }
-                Ok(Ok(false)) => {}
                 Ok(Err(e)) => {
                     tracing::debug!(peer = sid, error = ?e, "write failed");
                 }
@@ -769,6 +800,7 @@ impl Shard {
                 quality: Quality::High,
                 bwe: None,
                 egress_packets: HashMap::new(),
+                inflight: HashMap::new(),
             },
         );
         self.metrics.peers.fetch_add(1, Relaxed);
