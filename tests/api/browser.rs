@@ -452,11 +452,16 @@ async fn a_one_on_one_call_between_two_browsers() {
     let t2 = Instant::now();
     let offers = "return window.lyceum.state.events.filter(e => e.type === 'rtc_offer').length;";
     let before = caller.js(offers, vec![]).await.as_u64().unwrap();
+    let ufrags = "const u = (d) => (d && d.sdp.match(/a=ice-ufrag:(\\S+)/) || [])[1] || null; const s = window.lyceum.state; \
+                  return [u(s.pubPc.localDescription), u(s.pubPc.remoteDescription), u(s.subPc.localDescription), u(s.subPc.remoteDescription)];";
+    let ufrags_before = caller.js(ufrags, vec![]).await;
     caller.call("window.lyceum.restartIce('publish')", vec![]).await;
     caller.call("window.lyceum.restartIce('subscribe')", vec![]).await;
     caller.wait_for("the restart offer", offers, vec![], |v| v.as_u64().unwrap_or(0) > before).await;
     callee.wait_decoding(&[("caller", mentor.id)]).await;
     caller.wait_decoding(&[("callee", mentee.id)]).await;
+    let ufrags_after = caller.js(ufrags, vec![]).await;
+    println!("  ICE ufrags (publish local, remote, subscribe local, remote) before {ufrags_before}, after {ufrags_after}");
     let failed = caller.js("const l = window.lyceum.logText(); return l.includes('! restart') || l.includes('! negotiation');", vec![]).await;
     assert_eq!(failed, false, "no failed restart or negotiation in the caller's log\n{}", caller.page_log().await);
     println!("  ICE restarts done, still decoding, in {:?}", t2.elapsed());

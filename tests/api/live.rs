@@ -252,3 +252,31 @@ fn app_sfu_addrs(metrics: &str) -> Vec<std::net::SocketAddr> {
     assert!(!addrs.is_empty(), "{metrics}");
     addrs
 }
+
+#[actix_web::test]
+async fn a_participant_whose_connection_dies_is_removed_and_everyone_is_told() {
+    let app = crate::helpers::spawn_app_with(|s| s.sfu.fail_timeout_secs = 1).await;
+    let mentor = app.register("mentor", "Host").await;
+    let a = app.register("mentee", "Flaky").await;
+    let id = group_session(&app, &mentor, &[&a]).await;
+    let sh = Signaller::connect(&app.address, &mentor.access).await.unwrap();
+    let mut host = Participant::join(&sh, &id).await.unwrap();
+    host.start().await.unwrap();
+    host.publish(PublishOpts::default()).await.unwrap();
+    let sa = Signaller::connect(&app.address, &a.access).await.unwrap();
+    let mut pa = Participant::join(&sa, &id).await.unwrap();
+    pa.subscribe().await.unwrap();
+    pa.wait_for_frames(&mentor.id.to_string(), 2, 10, WAIT).await.unwrap();
+
+    // The host's media connection goes silent (its WebSocket stays up).
+    let t = std::time::Instant::now();
+    host.unpublish().await;
+    let left = sa
+        .wait_event_where(Duration::from_secs(60), |e| e["type"] == "participant_left" && e["reason"] == "connection_lost")
+        .await
+        .unwrap();
+    assert_eq!(left["userId"], mentor.id.to_string());
+    assert_eq!(sh.wait_event("session_ended", WAIT).await.unwrap()["reason"], "connection_lost");
+    eprintln!("connection loss noticed after {:?}", t.elapsed());
+    pa.wait_for_no_tracks(&mentor.id.to_string(), WAIT).await.unwrap();
+}
