@@ -1,14 +1,17 @@
 //! `lyceum-loadtest`: simulated mentees against a Lyceum deployment, and the
 //! measurements the benchmark report is made of. Scenarios: `chat`,
-//! `booking`, `calibrate` (the `webinar` and `call` scenarios arrive with the
-//! SFU). It targets loopback by default, bounds every size and duration, and
-//! stops by itself.
+//! `booking`, `calibrate`, and with real WebRTC peers (str0m, from
+//! `lyceum-peer`) against the SFU, `webinar` and `call`. It targets loopback
+//! by default, bounds every size and duration, and stops by itself.
 
 mod booking;
 mod calibrate;
+mod call;
 mod chat;
 mod client;
+mod live;
 mod report;
+mod webinar;
 
 use std::time::Duration;
 
@@ -25,7 +28,8 @@ struct Cli {
     /// Allow a target other than loopback (only against your own deployment).
     #[arg(long, global = true)]
     allow_remote: bool,
-    /// Scenario parameters from a TOML file ([chat], [booking], [calibrate]);
+    /// Scenario parameters from a TOML file ([chat], [booking], [calibrate],
+    /// [webinar], [call]);
     /// they replace the command-line values of that scenario.
     #[arg(long, global = true)]
     config: Option<std::path::PathBuf>,
@@ -47,6 +51,10 @@ enum Scenario {
     Booking(booking::BookingArgs),
     /// The raw UDP packets-per-second ceiling on loopback.
     Calibrate(calibrate::CalibrateArgs),
+    /// A live group session: publishers and many subscribing WebRTC peers.
+    Webinar(webinar::WebinarArgs),
+    /// Concurrent one-on-one video calls between WebRTC peers.
+    Call(call::CallArgs),
 }
 
 #[derive(Deserialize, Default)]
@@ -55,6 +63,8 @@ struct FileConfig {
     chat: Option<chat::ChatArgs>,
     booking: Option<booking::BookingArgs>,
     calibrate: Option<calibrate::CalibrateArgs>,
+    webinar: Option<webinar::WebinarArgs>,
+    call: Option<call::CallArgs>,
 }
 
 fn check_target(url: &str, allow_remote: bool) -> anyhow::Result<()> {
@@ -92,6 +102,8 @@ async fn run() -> anyhow::Result<bool> {
             Scenario::Chat(a) => *a = file.chat.unwrap_or_default(),
             Scenario::Booking(a) => *a = file.booking.unwrap_or_default(),
             Scenario::Calibrate(a) => *a = file.calibrate.unwrap_or_default(),
+            Scenario::Webinar(a) => *a = file.webinar.unwrap_or_default(),
+            Scenario::Call(a) => *a = file.call.unwrap_or_default(),
         }
     }
     let url = cli.url.trim_end_matches('/').to_owned();
@@ -119,6 +131,18 @@ async fn run() -> anyhow::Result<bool> {
             })
             .await??;
             (j, t, vec![], ok)
+        }
+        Scenario::Webinar(a) => {
+            a.validate()?;
+            check_target(&url, cli.allow_remote)?;
+            let r = webinar::run(&url, a, &progress).await?;
+            (r.json, r.table, r.timeline, r.ok)
+        }
+        Scenario::Call(a) => {
+            a.validate()?;
+            check_target(&url, cli.allow_remote)?;
+            let r = call::run(&url, a, &progress).await?;
+            (r.json, r.table, r.timeline, r.ok)
         }
     };
     progress.finish_and_clear();

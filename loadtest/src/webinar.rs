@@ -234,7 +234,7 @@ pub async fn run(base: &str, a: &WebinarArgs, progress: &indicatif::ProgressBar)
     });
     json["media"] = media.json();
     let mut rows = vec![
-        ("publishers".into(), format!("{} ({}audio + {})", a.publishers, "", if a.video { if opts.simulcast { "simulcast video h/m/l" } else { "video" } } else { "no video" })),
+        ("publishers".into(), format!("{} publishing audio{}", a.publishers, if !a.video { "" } else if opts.simulcast { " and simulcast video (h/m/l)" } else { " and video" })),
         ("subscribers".into(), format!("{connected} connected, {failed} failed, {complete} received every publisher; ramp {ramp_secs:.1} s")),
         ("join + subscribe".into(), format!("p50 {:.0} ms  p99 {:.0} ms  max {:.0} ms", join.p50, join.p99, join.max)),
         ("received bitrate".into(), format!("per subscriber p50 {:.2} Mbit/s, min {:.2}; total {total_mbit:.1} Mbit/s over {window_secs:.1} s", rate.p50, if connected > 0 { min_mbit } else { 0.0 })),

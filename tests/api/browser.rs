@@ -308,8 +308,6 @@ async fn three_browsers_see_each_other_in_a_group_session() {
         let res = app.post_auth(&format!("/api/sessions/{session}/register"), &m.access, &json!({})).await;
         assert_eq!(res.status(), StatusCode::CREATED);
     }
-    let res = app.post_auth(&format!("/api/sessions/{session}/start"), &mentor.access, &json!({})).await;
-    assert_eq!(res.status(), StatusCode::OK);
 
     let mut driver = Driver::start().await;
     let host = driver.browser("host").await;
@@ -317,10 +315,20 @@ async fn three_browsers_see_each_other_in_a_group_session() {
     let pb = driver.browser("bob").await;
     println!("  browsers up after {:?}", t0.elapsed());
     let t1 = Instant::now();
-    for (page, who) in [(&host, &mentor), (&pa, &ada), (&pb, &bob)] {
+    // The host may enter the scheduled session; the mentees wait (their
+    // page retries) until the host presses "Start session".
+    host.open(&app_url(&app, &format!("token={}&session={session}", mentor.access))).await;
+    host.wait_state("joined").await;
+    assert_eq!(host.js("return window.lyceum.state.roomState;", vec![]).await, "scheduled");
+    for (page, who) in [(&pa, &ada), (&pb, &bob)] {
         page.open(&app_url(&app, &format!("token={}&session={session}", who.access))).await;
     }
-    for page in [&host, &pa, &pb] {
+    for page in [&pa, &pb] {
+        page.wait_for("session_not_live", "return window.lyceum.logText().includes('session_not_live');", vec![], |v| v == true).await;
+    }
+    host.js("document.querySelector('#start').click(); return true;", vec![]).await;
+    host.wait_for("the session to be live", "return window.lyceum.state.roomState;", vec![], |v| v == "live").await;
+    for page in [&pa, &pb] {
         page.wait_state("joined").await;
     }
     assert_eq!(host.js("return window.lyceum.state.role;", vec![]).await, "host");
@@ -461,7 +469,11 @@ async fn a_one_on_one_call_between_two_browsers() {
     callee.wait_decoding(&[("caller", mentor.id)]).await;
     caller.wait_decoding(&[("callee", mentee.id)]).await;
     let ufrags_after = caller.js(ufrags, vec![]).await;
-    println!("  ICE ufrags (publish local, remote, subscribe local, remote) before {ufrags_before}, after {ufrags_after}");
+    let (b, a) = (ufrags_before.as_array().unwrap(), ufrags_after.as_array().unwrap());
+    assert!(
+        b.iter().zip(a).all(|(b, a)| b.is_string() && a.is_string() && b != a),
+        "both sides of both connections take new ICE credentials (publish local, remote, subscribe local, remote): before {ufrags_before}, after {ufrags_after}"
+    );
     let failed = caller.js("const l = window.lyceum.logText(); return l.includes('! restart') || l.includes('! negotiation');", vec![]).await;
     assert_eq!(failed, false, "no failed restart or negotiation in the caller's log\n{}", caller.page_log().await);
     println!("  ICE restarts done, still decoding, in {:?}", t2.elapsed());

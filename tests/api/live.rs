@@ -73,6 +73,17 @@ async fn one_publisher_two_subscribers_receive_audio_and_video_and_a_rejoin_rece
         assert!(tracks.iter().any(|t| t.kind == "video" && t.frames >= 30 && t.keyframes >= 1), "{tracks:?}");
     }
 
+    // The host talks (audio level -20 dBov): the active speaker.
+    let speaker = sa.wait_event_where(WAIT, |e| e["type"] == "active_speaker" && !e["userId"].is_null()).await.unwrap();
+    assert_eq!(speaker["userId"], host_id);
+
+    // An ICE restart of A's subscribe connection: media keeps coming.
+    pa.restart_subscribe().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = pa.stats().tracks.iter().map(|t| t.frames).sum::<u64>();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(pa.stats().tracks.iter().map(|t| t.frames).sum::<u64>() > before + 20, "no media after the ICE restart");
+
     // Attendees only receive.
     let denied = pa.publish(PublishOpts::default()).await.err().expect("publish should fail");
     assert_eq!(denied.code(), Some("forbidden"), "{denied}");
