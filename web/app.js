@@ -526,9 +526,9 @@ function tileFor(userId) {
 }
 
 function setSrc(el, track) {
+  el.hidden = !track;
   if ((el.srcObject?.getTracks()[0] || null) === track) return;
   el.srcObject = track ? new MediaStream([track]) : null;
-  el.hidden = !track;
   if (track) el.play().catch(() => {});
 }
 
@@ -605,7 +605,8 @@ function hostControls(userId) {
 
 function flags(p) {
   if (!p) return '';
-  return `${p.role || ''}${p.handRaised ? ' ✋' : ''}${p.audio === false ? ' 🔇' : ''}${p.video === false ? ' 📷✕' : ''}${p.screen ? ' 🖥' : ''}`;
+  return [p.role, p.handRaised && 'hand raised', p.audio === false && 'mic off', p.video === false && 'camera off', p.screen && 'sharing']
+    .filter(Boolean).join(' · ');
 }
 
 function renderLabel(label, userId) {

@@ -31,7 +31,8 @@ pub(crate) trait Handler: Send + 'static {
     fn on_event(&mut self, rtc: &mut Rtc, ev: Event);
     /// When `on_tick` next has something to do (media to write).
     fn next_wakeup(&self) -> Option<Instant>;
-    fn on_tick(&mut self, rtc: &mut Rtc, now: Instant);
+    /// True when it wrote media.
+    fn on_tick(&mut self, rtc: &mut Rtc, now: Instant) -> bool;
     /// False ends the loop.
     fn on_cmd(&mut self, rtc: &mut Rtc, cmd: Self::Cmd) -> bool;
     fn on_state(&mut self, _state: ConnState) {}
@@ -108,6 +109,7 @@ pub(crate) async fn drive<H: Handler>(
             }
         };
         let wake = h.next_wakeup().map_or(timeout, |w| w.min(timeout));
+        let mut expired = false;
         tokio::select! {
             biased;
             cmd = cmds.recv() => match cmd {
@@ -129,13 +131,16 @@ pub(crate) async fn drive<H: Handler>(
                 }
                 Err(e) => tracing::debug!("lyceum-peer: udp recv: {e}"),
             },
-            _ = tokio::time::sleep_until(wake.into()) => {}
+            _ = tokio::time::sleep_until(wake.into()) => expired = true,
         }
+        // A received datagram advances str0m's clock by itself; time only
+        // needs feeding when a timer expired or media was written.
         let now = Instant::now();
-        h.on_tick(&mut rtc, now);
-        if let Err(e) = rtc.handle_input(Input::Timeout(now)) {
-            tracing::warn!("lyceum-peer: rtc timeout: {e}");
-            break;
+        if h.on_tick(&mut rtc, now) || expired || now >= timeout {
+            if let Err(e) = rtc.handle_input(Input::Timeout(now)) {
+                tracing::warn!("lyceum-peer: rtc timeout: {e}");
+                break;
+            }
         }
     }
     // Tell the server (RTCP BYE, DTLS close_notify) before going away.

@@ -407,10 +407,11 @@ impl Handler for PubHandler {
         }
     }
 
-    fn on_tick(&mut self, rtc: &mut Rtc, now: Instant) {
+    fn on_tick(&mut self, rtc: &mut Rtc, now: Instant) -> bool {
         if !self.connected {
-            return;
+            return false;
         }
+        let mut wrote = false;
         // Behind by more than a few frames (a stall): skip ahead rather than burst.
         if now.saturating_duration_since(self.next_audio) > AUDIO_FRAME * 10 {
             self.next_audio = now;
@@ -422,14 +423,17 @@ impl Handler for PubHandler {
             while self.next_audio <= now {
                 self.write_audio(rtc, self.next_audio);
                 self.next_audio += AUDIO_FRAME;
+                wrote = true;
             }
         }
         if self.send_video {
             while self.next_video <= now {
                 self.write_video(rtc, self.next_video);
                 self.next_video += self.frame_interval;
+                wrote = true;
             }
         }
+        wrote
     }
 
     fn on_cmd(&mut self, _rtc: &mut Rtc, cmd: PubCmd) -> bool {

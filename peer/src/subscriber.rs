@@ -345,7 +345,9 @@ impl Handler for SubHandler {
         None
     }
 
-    fn on_tick(&mut self, _rtc: &mut Rtc, _now: Instant) {}
+    fn on_tick(&mut self, _rtc: &mut Rtc, _now: Instant) -> bool {
+        false
+    }
 
     fn on_cmd(&mut self, rtc: &mut Rtc, cmd: SubCmd) -> bool {
         match cmd {

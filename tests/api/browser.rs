@@ -5,12 +5,12 @@
 //! Needs Debian's `chromium` and `chromium-driver`. Without them the tests
 //! print a line and pass, unless `LYCEUM_REQUIRE_BROWSER=1` (CI), which
 //! makes a missing browser a failure. `LYCEUM_BROWSER_LOG=1` prints each
-//! page's event log at the end.
+//! page's event log at the end; `LYCEUM_BROWSER_SCREENSHOTS=<dir>` saves
+//! screenshots of the pages there.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Dur, Utc};
@@ -28,7 +28,7 @@ const POLL: Duration = Duration::from_millis(250);
 
 /// Browser tests run one at a time: a few Chromium instances encoding and
 /// decoding video are plenty for a small machine.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Whether the browser is there; false means skip (and it says so).
 fn browser_available(test: &str) -> bool {
@@ -194,6 +194,15 @@ impl Page {
         v["ok"].clone()
     }
 
+    /// With `LYCEUM_BROWSER_SCREENSHOTS=<dir>`, saves a PNG of the page there.
+    async fn screenshot(&self, label: &str) {
+        let Ok(dir) = std::env::var("LYCEUM_BROWSER_SCREENSHOTS") else { return };
+        if let Ok(Ok(png)) = tokio::time::timeout(Duration::from_secs(10), self.client.screenshot()).await {
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(Path::new(&dir).join(format!("{label}-{}.png", self.name)), png);
+        }
+    }
+
     /// The page's state and event log, for failure messages.
     async fn page_log(&self) -> String {
         let script = "return `state=${document.body.dataset.state}\\n` + (window.lyceum ? window.lyceum.logText() : document.documentElement.outerHTML.slice(0, 2000));";
@@ -201,6 +210,15 @@ impl Page {
             Ok(Ok(Value::String(s))) => format!("---- {} page log ----\n{s}---- end of {} ----", self.name, self.name),
             other => format!("({}: no page log: {other:?})", self.name),
         }
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let el = self
+            .client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: no {css}: {e}", self.name));
+        el.send_keys(text).await.unwrap_or_else(|e| panic!("{}: typing into {css}: {e}", self.name));
     }
 
     async fn open(&self, url: &str) {
@@ -290,7 +308,7 @@ async fn three_browsers_see_each_other_in_a_group_session() {
     if !browser_available("three_browsers_see_each_other_in_a_group_session") {
         return;
     }
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one = ONE_AT_A_TIME.lock().await;
     let t0 = Instant::now();
     let app = spawn_app().await;
     let mentor = app.register("mentor", "Host").await;
@@ -348,6 +366,9 @@ async fn three_browsers_see_each_other_in_a_group_session() {
     pa.wait_decoding(&[("host", mentor.id), ("bob", bob.id)]).await;
     pb.wait_decoding(&[("host", mentor.id), ("ada", ada.id)]).await;
     println!("  everyone decodes everyone after {:?} (total {:?})", t2.elapsed(), t0.elapsed());
+    for page in [&host, &pa, &pb] {
+        page.screenshot("group").await;
+    }
 
     // A raised hand shows on the host's page.
     let ada_id = ada.id.to_string();
@@ -370,6 +391,7 @@ async fn three_browsers_see_each_other_in_a_group_session() {
     let t3 = Instant::now();
     host.call("window.lyceum.toggleScreen()", vec![]).await;
     pa.wait_decoding_of("screen", &[("host", mentor.id)]).await;
+    pa.screenshot("screen").await;
     host.call("window.lyceum.toggleScreen()", vec![]).await;
     let host_id = mentor.id.to_string();
     pa.wait_for(
@@ -394,6 +416,15 @@ async fn three_browsers_see_each_other_in_a_group_session() {
     host.wait_for("bob's tile to go", tiles, vec![], |v| v.as_array().is_some_and(|a| !a.iter().any(|u| u == bob_id.as_str())))
         .await;
 
+    // The host removes ada, then ends the session: both pages go back idle.
+    host.call("window.lyceum.remove(arguments[0])", vec![json!(ada_id)]).await;
+    pa.wait_state("idle").await;
+    assert_eq!(pa.js("return window.lyceum.state.lastSessionEnded?.reason;", vec![]).await, "removed");
+    host.wait_for("ada gone", "return window.lyceum.state.participants.has(arguments[0]);", vec![json!(ada_id)], |v| v == false).await;
+    host.js("document.querySelector('#end-session').click(); return true;", vec![]).await;
+    host.wait_state("idle").await;
+    assert_eq!(host.js("return window.lyceum.state.lastSessionEnded?.reason;", vec![]).await, "ended");
+
     driver.close(vec![host, pa, pb]).await;
     println!("  group session test took {:?}", t0.elapsed());
 }
@@ -403,7 +434,7 @@ async fn a_one_on_one_call_between_two_browsers() {
     if !browser_available("a_one_on_one_call_between_two_browsers") {
         return;
     }
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one = ONE_AT_A_TIME.lock().await;
     let t0 = Instant::now();
     let app = spawn_app().await;
     let mentor = app.register("mentor", "Caller").await;
@@ -413,7 +444,12 @@ async fn a_one_on_one_call_between_two_browsers() {
     let caller = driver.browser("caller").await;
     let callee = driver.browser("callee").await;
     caller.open(&app_url(&app, &format!("token={}", mentor.access))).await;
-    callee.open(&app_url(&app, &format!("token={}", mentee.access))).await;
+    // The callee signs in with the form.
+    callee.open(&format!("{}/app/", app.address)).await;
+    callee.wait_state("signed-out").await;
+    callee.type_into("#email", &mentee.email).await;
+    callee.type_into("#password", PASSWORD).await;
+    callee.js("document.querySelector('#login-form button[type=submit]').click(); return true;", vec![]).await;
     caller.wait_state("idle").await;
     callee.wait_state("idle").await;
     println!("  both browsers online after {:?}", t0.elapsed());

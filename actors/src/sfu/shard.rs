@@ -39,6 +39,8 @@ const LAYER_STALE: Duration = Duration::from_millis(1500);
 /// Speech quieter than this (dBov) does not make an active speaker.
 const SPEAKING_DBOV: f32 = -50.0;
 const SPEAKER_SWITCH_DB: f32 = 4.0;
+/// A speaker stays the active one through pauses shorter than this.
+const SPEAKER_HOLD: Duration = Duration::from_millis(1500);
 const SOCKET_BUFFER: usize = 4 << 20;
 /// Frames timed per outgoing stream at most (a bound, should the marker of
 /// a frame's last packet never show).
@@ -195,6 +197,8 @@ struct Room {
     subscribers: HashMap<UserId, u64>,
     blocked: HashSet<(UserId, MediaKindName)>,
     speaker: Option<UserId>,
+    /// Since when the active speaker has been quiet.
+    speaker_quiet_since: Option<Instant>,
     layers_at: Instant,
 }
 
@@ -499,17 +503,23 @@ impl Shard {
     }
 
     fn remove_track(&mut self, room_id: Uuid, track: u64) {
+        self.remove_tracks(room_id, &[track]);
+    }
+
+    /// Takes tracks out of a room; each subscriber gets one offer for all.
+    fn remove_tracks(&mut self, room_id: Uuid, tracks: &[u64]) {
         let Some(room) = self.rooms.get_mut(&room_id) else { return };
-        if room.tracks.remove(&track).is_none() {
+        let tracks: Vec<u64> = tracks.iter().copied().filter(|t| room.tracks.remove(t).is_some()).collect();
+        if tracks.is_empty() {
             return;
         }
-        room.metrics.tracks.fetch_sub(1, Relaxed);
+        room.metrics.tracks.fetch_sub(tracks.len() as i64, Relaxed);
         let subs: Vec<u64> = room.subscribers.values().copied().collect();
         for sid in subs {
             let Some(s) = self.peers.get_mut(&sid) else { continue };
             let mut changed = false;
             s.out.retain_mut(|o| {
-                if o.track != track {
+                if !tracks.contains(&o.track) {
                     return true;
                 }
                 match o.state {
@@ -825,6 +835,7 @@ impl Shard {
                         subscribers: HashMap::new(),
                         blocked: HashSet::new(),
                         speaker: None,
+                        speaker_quiet_since: None,
                         layers_at: Instant::now(),
                     },
                 );
@@ -1031,10 +1042,8 @@ impl Shard {
             room.events.do_send(SfuEvent::PeerGone { user: p.user, publish, reason });
         }
         if publish {
-            let room_id = p.room;
-            for track in p.mids_in.values() {
-                self.remove_track(room_id, *track);
-            }
+            let tracks: Vec<u64> = p.mids_in.values().copied().collect();
+            self.remove_tracks(p.room, &tracks);
         }
     }
 
@@ -1083,8 +1092,15 @@ impl Shard {
                     room.speaker
                 }
                 (Some((u, _)), _) => Some(u),
-                (None, _) => room.speaker.filter(|_| current_level.is_some_and(|c| c > SPEAKING_DBOV)),
+                // Nobody speaks: the last speaker stays for a pause's length.
+                (None, _) => {
+                    let quiet = *room.speaker_quiet_since.get_or_insert(now);
+                    room.speaker.filter(|_| now.duration_since(quiet) < SPEAKER_HOLD)
+                }
             };
+            if loudest.is_some() {
+                room.speaker_quiet_since = None;
+            }
             if next != room.speaker {
                 room.speaker = next;
                 room.events.do_send(SfuEvent::ActiveSpeaker { user: next });
