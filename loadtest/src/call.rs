@@ -149,6 +149,7 @@ pub async fn run(base: &str, a: &CallArgs, progress: &indicatif::ProgressBar) ->
 
     let before = probe.sample().await;
     let window = Instant::now();
+    let window_unix = lyceum_peer::now_micros() / 1_000_000 + 1;
     let deadline = window + Duration::from_secs(a.duration);
     let sum_bytes = |calls: &[Call]| -> u64 {
         calls
@@ -172,7 +173,8 @@ pub async fn run(base: &str, a: &CallArgs, progress: &indicatif::ProgressBar) ->
     let after = probe.sample().await;
 
     progress.set_message("collecting");
-    let mut media = MediaSummary::default();
+    // Latency figures cover the measurement window; the chart shows everything.
+    let mut media = MediaSummary { window_from: window_unix, ..Default::default() };
     let mut round_trip = Vec::new();
     let (mut ring, mut setup) = (Vec::new(), Vec::new());
     let tracks = 1 + usize::from(a.video);

@@ -134,8 +134,12 @@ pub struct MediaSummary {
     pub jitter_video_ms: Vec<f64>,
     pub jitter_audio_ms: Vec<f64>,
     pub layers: HashMap<String, u64>,
+    /// Latency in the measurement window (samples received from `window_from`, UNIX seconds).
+    pub window_from: u64,
     pub latency_video: Samples,
     pub latency_audio: Samples,
+    /// Every sample, ramp included, for the chart.
+    pub all: Samples,
 }
 
 impl MediaSummary {
@@ -174,11 +178,14 @@ impl MediaSummary {
         if let Some(t) = first("video").or_else(|| first("audio")) {
             self.ttff_ms.push(t);
         }
-        for (s, ms) in video {
-            self.latency_video.push(u64::from(*s).saturating_sub(epoch_unix), f64::from(*ms));
-        }
-        for (s, ms) in audio {
-            self.latency_audio.push(u64::from(*s).saturating_sub(epoch_unix), f64::from(*ms));
+        for (samples, window) in [(video, &mut self.latency_video), (audio, &mut self.latency_audio)] {
+            for (s, ms) in samples {
+                let (s, ms) = (u64::from(*s), f64::from(*ms));
+                self.all.push(s.saturating_sub(epoch_unix), ms);
+                if s >= self.window_from {
+                    window.push(s.saturating_sub(epoch_unix), ms);
+                }
+            }
         }
     }
 
@@ -190,15 +197,9 @@ impl MediaSummary {
         ratio(self.packets_lost, self.packets + self.packets_lost)
     }
 
-    /// A per-second timeline of every stamped frame and its latency.
+    /// A per-second timeline of every stamped frame and its latency (ramp included).
     pub fn timeline(&mut self) -> Vec<report::Point> {
-        let mut all = Samples::default();
-        for (s, v) in self.latency_video.by_second.iter().chain(self.latency_audio.by_second.iter()) {
-            for x in v {
-                all.push(*s, *x);
-            }
-        }
-        all.timeline()
+        self.all.timeline()
     }
 
     pub fn json(&mut self) -> Value {
@@ -213,6 +214,7 @@ impl MediaSummary {
             "offerErrors": self.offer_errors,
             "timeToFirstFrameMs": ttff, "jitterVideoMs": jv, "jitterAudioMs": ja,
             "latencyVideoMs": self.latency_video.summary(), "latencyAudioMs": self.latency_audio.summary(),
+            "latencyAllMs": self.all.summary(),
             "framesPerLayer": self.layers,
         })
     }
@@ -224,6 +226,7 @@ impl MediaSummary {
         let ja = report::percentiles(&mut self.jitter_audio_ms);
         let lv = self.latency_video.summary();
         let la = self.latency_audio.summary();
+        let all = self.all.summary();
         let mut layers: Vec<_> = self.layers.iter().map(|(k, v)| format!("{k} {v}")).collect();
         layers.sort();
         vec![
@@ -231,8 +234,9 @@ impl MediaSummary {
             ("frame loss".into(), format!("{} lost, {} late ({:.3}%)", self.frames_lost, self.frames_late, self.frame_loss() * 100.0)),
             ("packet loss".into(), format!("{} of {} ({:.3}%), {} NACKs", self.packets_lost, self.packets + self.packets_lost, self.packet_loss() * 100.0, self.nacks)),
             ("time to first frame".into(), fmt_p(&ttff)),
-            ("latency video".into(), fmt_p(&lv)),
-            ("latency audio".into(), fmt_p(&la)),
+            ("latency video (window)".into(), fmt_p(&lv)),
+            ("latency audio (window)".into(), fmt_p(&la)),
+            ("latency all (ramp too)".into(), fmt_p(&all)),
             ("jitter video".into(), format!("p50 {:.2} ms  p99 {:.2} ms", jv.p50, jv.p99)),
             ("jitter audio".into(), format!("p50 {:.2} ms  p99 {:.2} ms", ja.p50, ja.p99)),
             ("frames per layer".into(), if layers.is_empty() { "-".into() } else { layers.join(", ") }),

@@ -114,12 +114,14 @@ impl Participant {
     }
 
     /// Starts the publish connection and waits until ICE and DTLS are up
-    /// (`opts.connect_timeout`). A second call replaces the first publisher.
+    /// (`opts.connect_timeout`). One publish connection at a time: the
+    /// server treats another `rtc_publish` as a renegotiation of the
+    /// connection it has, so [`Participant::unpublish`] first.
     pub async fn publish(&mut self, opts: PublishOpts) -> Result<&Publisher, PeerError> {
-        let timeout = opts.connect_timeout;
-        if let Some(old) = self.publisher.take() {
-            old.close().await;
+        if self.publisher.is_some() {
+            return Err(PeerError::Protocol("already publishing: unpublish first".into()));
         }
+        let timeout = opts.connect_timeout;
         let p = Publisher::start(&self.sig, &self.session_id, opts).await?;
         p.wait_connected(timeout).await?;
         Ok(self.publisher.insert(p))
@@ -133,21 +135,27 @@ impl Participant {
     }
 
     /// Starts the subscribe connection, waits until ICE and DTLS are up, and
-    /// returns the first `tracks` table.
+    /// returns the first `tracks` table. Subscribing again replaces the
+    /// connection (the server drops the old one when the new `rtc_subscribe`
+    /// arrives; ours is closed after that).
     pub async fn subscribe(&mut self) -> Result<Vec<TrackInfo>, PeerError> {
-        if let Some(old) = self.subscriber.take() {
-            old.close().await;
-        }
-        let s = Subscriber::start(&self.sig, &self.session_id, self.bind_ip).await?;
-        s.wait_connected(CONNECT_TIMEOUT).await?;
-        let tracks = s.tracks();
-        self.subscriber = Some(s);
+        let tracks = self.subscribe_nowait().await?;
+        self.sub()?.wait_connected(CONNECT_TIMEOUT).await?;
         Ok(tracks)
     }
 
     /// Starts the subscribe connection without waiting for ICE.
     pub async fn subscribe_nowait(&mut self) -> Result<Vec<TrackInfo>, PeerError> {
-        let s = Subscriber::start(&self.sig, &self.session_id, self.bind_ip).await?;
+        // The old connection's route must not swallow the new one's offers.
+        let old = self.subscriber.take();
+        if let Some(o) = &old {
+            o.detach();
+        }
+        let s = Subscriber::start(&self.sig, &self.session_id, self.bind_ip).await;
+        if let Some(o) = old {
+            o.close().await;
+        }
+        let s = s?;
         let tracks = s.tracks();
         self.subscriber = Some(s);
         Ok(tracks)

@@ -261,10 +261,21 @@ impl Subscriber {
     }
 }
 
+impl Subscriber {
+    /// Stops answering offers (before another subscriber of the same
+    /// session takes over the route).
+    pub(crate) fn detach(&self) {
+        self.signal.abort();
+        self.sig.unroute(&self.session_id);
+    }
+}
+
 impl Drop for Subscriber {
     fn drop(&mut self) {
         self.signal.abort();
-        self.sig.unroute(&self.session_id);
+        if !self.signal.is_finished() || self.routed() {
+            self.sig.unroute(&self.session_id);
+        }
         let _ = self.cmd.send(SubCmd::Close);
     }
 }

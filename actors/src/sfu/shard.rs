@@ -110,6 +110,7 @@ pub fn run(
             timers: BinaryHeap::new(),
             work: VecDeque::new(),
             next_peer: 1,
+            arrived: Instant::now(),
         };
         shard.run(socket, rx).await;
     });
@@ -215,6 +216,9 @@ struct Shard {
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     work: VecDeque<(u64, Event)>,
     next_peer: u64,
+    /// When the input being handled arrived: for a frame str0m completes
+    /// on this input, the arrival of its last datagram.
+    arrived: Instant,
 }
 
 fn kind_name(k: MediaKind) -> MediaKindName {
@@ -291,8 +295,9 @@ impl Shard {
             }
         };
         let Ok(contents) = buf.try_into() else { return };
+        self.arrived = Instant::now();
         let input = Input::Receive(
-            Instant::now(),
+            self.arrived,
             Receive { proto: Protocol::Udp, source: src, destination: self.advertised, contents },
         );
         let Some(p) = self.peers.get_mut(&pid) else { return };
@@ -389,6 +394,7 @@ impl Shard {
                 p.scheduled = None;
             }
             if p.next_timeout <= now {
+                self.arrived = now;
                 self.feed(pid, Input::Timeout(now));
             } else if p.scheduled.is_none() {
                 let nt = p.next_timeout;
@@ -575,6 +581,7 @@ impl Shard {
             self.request_keyframe(room_id, track_id, data.rid, KeyframeRequestKind::Pli);
         }
         let keyframe = kind == MediaKind::Audio || data.is_keyframe();
+        let arrived = self.arrived;
         let mut wanted_keyframe: Vec<Option<Rid>> = vec![];
         for sid in subs {
             let Some(s) = self.peers.get_mut(&sid) else { continue };
@@ -618,7 +625,7 @@ impl Shard {
                         if q.len() >= MAX_INFLIGHT {
                             q.pop_front();
                         }
-                        q.push_back(data.network_time);
+                        q.push_back(arrived);
                     }
                     metrics.frames_forwarded.fetch_add(1, Relaxed);
                     self.drain(sid);
