@@ -78,6 +78,14 @@ async fn main() -> anyhow::Result<()> {
     b.wait_for_frames(&mentor_id, 2, 30, WAIT).await.context("bob frames after rejoin")?;
     println!("bob after rejoin: {}", serde_json::to_string_pretty(&b.stats())?);
 
+    // Ada replaces her subscribe connection; she stays in the room.
+    msig.drain_events();
+    a.subscribe().await.context("ada resubscribes")?;
+    a.wait_for_frames(&mentor_id, 2, 30, WAIT).await.context("ada frames after resubscribing")?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let left: Vec<Value> = msig.drain_events().into_iter().filter(|v| v["type"] == "participant_left").collect();
+    anyhow::ensure!(left.is_empty(), "resubscribing made the server drop Ada: {left:?}");
+
     // A call between a second mentor and Ada.
     let (ct, caller_id) = register(&http, &base, "mentor", "Caller").await?;
     let csig = Signaller::connect(&base, &ct).await?;

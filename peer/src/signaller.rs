@@ -59,7 +59,7 @@ struct Shared {
     pending: Mutex<HashMap<u64, oneshot::Sender<Value>>>,
     queue: Mutex<VecDeque<Value>>,
     notify: Notify,
-    routes: Mutex<HashMap<String, mpsc::UnboundedSender<Value>>>,
+    routes: Mutex<HashMap<String, (u64, mpsc::UnboundedSender<Value>)>>,
     all: broadcast::Sender<Value>,
     closed: AtomicBool,
     dropped: AtomicU64,
@@ -348,14 +348,21 @@ impl Signaller {
 
     // ---- routing for subscribers ----
 
-    pub(crate) fn route(&self, session_id: &str) -> mpsc::UnboundedReceiver<Value> {
+    /// Routes this session's `rtc_offer` events to the returned receiver
+    /// (replacing an earlier route); the id is for [`Signaller::unroute`].
+    pub(crate) fn route(&self, session_id: &str) -> (u64, mpsc::UnboundedReceiver<Value>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        lock(&self.inner.shared.routes).insert(session_id.to_owned(), tx);
-        rx
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&self.inner.shared.routes).insert(session_id.to_owned(), (id, tx));
+        (id, rx)
     }
 
-    pub(crate) fn unroute(&self, session_id: &str) {
-        lock(&self.inner.shared.routes).remove(session_id);
+    /// Removes the route if it is still this one.
+    pub(crate) fn unroute(&self, session_id: &str, id: u64) {
+        let mut routes = lock(&self.inner.shared.routes);
+        if routes.get(session_id).is_some_and(|r| r.0 == id) {
+            routes.remove(session_id);
+        }
     }
 }
 
@@ -385,7 +392,7 @@ impl Shared {
         if ROUTED.contains(&ty) {
             if let Some(session) = v["sessionId"].as_str() {
                 let routes = lock(&self.routes);
-                if let Some(tx) = routes.get(session) {
+                if let Some((_, tx)) = routes.get(session) {
                     if tx.send(v.clone()).is_ok() {
                         return;
                     }

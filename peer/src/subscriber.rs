@@ -73,6 +73,7 @@ pub(crate) enum SubCmd {
 /// A running subscribe connection. Dropping it closes the connection.
 pub struct Subscriber {
     session_id: String,
+    route: u64,
     sig: Signaller,
     local_addr: SocketAddr,
     cmd: mpsc::UnboundedSender<SubCmd>,
@@ -90,11 +91,11 @@ impl Subscriber {
         let (mut rtc, socket, local_addr) = driver::bind(bind_ip, true).await?;
         let started = Instant::now();
         // Registered before the command so no rtc_offer can slip past.
-        let mut offers = sig.route(session_id);
+        let (route, mut offers) = sig.route(session_id);
         let ack = match sig.command(json!({"type": "rtc_subscribe", "sessionId": session_id})).await {
             Ok(a) => a,
             Err(e) => {
-                sig.unroute(session_id);
+                sig.unroute(session_id, route);
                 return Err(e);
             }
         };
@@ -102,7 +103,7 @@ impl Subscriber {
         let answer = match accept(&mut rtc, &ack) {
             Ok(a) => a,
             Err(e) => {
-                sig.unroute(session_id);
+                sig.unroute(session_id, route);
                 return Err(e);
             }
         };
@@ -115,7 +116,7 @@ impl Subscriber {
         let handler = SubHandler { shared: shared.clone(), last_pli: HashMap::new() };
         let driver = tokio::spawn(driver::drive(rtc, socket, handler, cmd_rx, state_tx));
         if let Err(e) = sig.command(json!({"type": "rtc_answer", "sessionId": session_id, "sdp": answer})).await {
-            sig.unroute(session_id);
+            sig.unroute(session_id, route);
             let _ = cmd.send(SubCmd::Close);
             return Err(e);
         }
@@ -153,7 +154,7 @@ impl Subscriber {
             }
         });
 
-        Ok(Subscriber { session_id: session_id.to_owned(), sig: sig.clone(), local_addr, cmd, state, shared, driver: Some(driver), signal })
+        Ok(Subscriber { session_id: session_id.to_owned(), route, sig: sig.clone(), local_addr, cmd, state, shared, driver: Some(driver), signal })
     }
 
     pub fn session_id(&self) -> &str {
@@ -266,16 +267,13 @@ impl Subscriber {
     /// session takes over the route).
     pub(crate) fn detach(&self) {
         self.signal.abort();
-        self.sig.unroute(&self.session_id);
+        self.sig.unroute(&self.session_id, self.route);
     }
 }
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
-        self.signal.abort();
-        if !self.signal.is_finished() || self.routed() {
-            self.sig.unroute(&self.session_id);
-        }
+        self.detach();
         let _ = self.cmd.send(SubCmd::Close);
     }
 }
