@@ -30,6 +30,9 @@ pub struct PublishOpts {
     pub simulcast: bool,
     /// Bytes per 20 ms Opus frame.
     pub audio_frame_bytes: usize,
+    /// The audio-level header extension of every Opus frame, in dBov
+    /// (0 loudest, -127 silence); voice activity is set above -127.
+    pub audio_level: i8,
     /// Bytes per VP8 frame of the `h`, `m`, `l` layers (without simulcast: `h`).
     pub layer_frame_bytes: [usize; 3],
     /// Video frames per second (every layer).
@@ -49,6 +52,7 @@ impl Default for PublishOpts {
             video: true,
             simulcast: false,
             audio_frame_bytes: 80,
+            audio_level: -20,
             layer_frame_bytes: [6000, 2000, 600],
             fps: 30,
             keyframe_interval: Duration::from_secs(2),
@@ -76,6 +80,7 @@ pub struct PublishStats {
 
 pub(crate) enum PubCmd {
     Sending { audio: bool, video: bool },
+    AudioLevel(i8),
     Keyframe,
     Close,
 }
@@ -220,6 +225,11 @@ impl Publisher {
         let _ = self.cmd.send(PubCmd::Sending { audio, video });
     }
 
+    /// The audio level of the frames from now on (dBov, 0 loudest).
+    pub fn set_audio_level(&self, level: i8) {
+        let _ = self.cmd.send(PubCmd::AudioLevel(level));
+    }
+
     /// Make the next video frame a keyframe on every layer.
     pub fn force_keyframe(&self) {
         let _ = self.cmd.send(PubCmd::Keyframe);
@@ -296,7 +306,8 @@ impl PubHandler {
         let frame = opus_frame(self.opts.audio_frame_bytes, self.audio_n);
         let len = frame.len() as u64;
         self.audio_n = self.audio_n.wrapping_add(1);
-        match w.audio_level(-20, true).write(pt, now, rtp, frame) {
+        let level = self.opts.audio_level.clamp(-127, 0);
+        match w.audio_level(level, level > -127).write(pt, now, rtp, frame) {
             Ok(()) => self.stat(|s| {
                 s.audio_frames += 1;
                 s.bytes += len;
@@ -449,6 +460,10 @@ impl Handler for PubHandler {
                 }
                 self.send_audio = audio;
                 self.send_video = video;
+                true
+            }
+            PubCmd::AudioLevel(l) => {
+                self.opts.audio_level = l;
                 true
             }
             PubCmd::Keyframe => {

@@ -85,6 +85,8 @@ pub struct ShardMetrics {
     pub unknown_datagrams: AtomicU64,
     /// Datagrams the socket would not take (send buffer full).
     pub send_dropped: AtomicU64,
+    /// Frames a subscriber's Rtc refused (its send queue full, a bad payload type).
+    pub write_failures: AtomicU64,
     /// Peers removed because their Rtc panicked or failed.
     pub peer_failures: AtomicU64,
     /// Time the shard spent working (not waiting), nanoseconds.
@@ -162,6 +164,7 @@ impl SfuMetrics {
         shard_series!("lyceum_sfu_datagrams_out_total", "UDP datagrams sent.", "counter", datagrams_out);
         shard_series!("lyceum_sfu_unknown_datagrams_total", "Datagrams from unknown addresses, dropped.", "counter", unknown_datagrams);
         shard_series!("lyceum_sfu_send_dropped_total", "Datagrams dropped because the socket was full.", "counter", send_dropped);
+        shard_series!("lyceum_sfu_write_failures_total", "Frames a subscriber's Rtc refused to send.", "counter", write_failures);
         shard_series!("lyceum_sfu_peer_failures_total", "Peers removed after their Rtc failed or panicked.", "counter", peer_failures);
         let _ = writeln!(out, "# HELP lyceum_sfu_busy_seconds_total Time the shard spent working.\n# TYPE lyceum_sfu_busy_seconds_total counter");
         for (i, s) in self.shards.iter().enumerate() {

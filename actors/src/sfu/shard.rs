@@ -631,6 +631,7 @@ impl Shard {
                     self.drain(sid);
                 }
                 Ok(Err(e)) => {
+                    self.metrics.write_failures.fetch_add(1, Relaxed);
                     tracing::debug!(peer = sid, error = ?e, "write failed");
                 }
                 Err(_) => {
@@ -1064,6 +1065,24 @@ impl Shard {
             .collect();
         for pid in dead {
             self.kill(pid, Some("connection_lost"));
+        }
+        // Tell each subscriber's bandwidth estimator what it could use (the
+        // best layer of every video it receives, plus audio), so it probes
+        // up to it instead of settling just above what it is sent.
+        if self.cfg.bwe {
+            for p in self.peers.values_mut().filter(|p| p.role == Role::Subscribe) {
+                let Some(room) = self.rooms.get(&p.room) else { continue };
+                let want: u64 = p
+                    .out
+                    .iter()
+                    .filter(|o| matches!(o.state, OutState::Open(_)))
+                    .filter_map(|o| room.tracks.get(&o.track))
+                    .map(|t| if t.kind == MediaKind::Audio { 64_000 } else { t.layers.iter().map(|l| l.bitrate).max().unwrap_or(0) })
+                    .sum();
+                if want > 0 {
+                    let _ = catch_unwind(AssertUnwindSafe(|| p.rtc.bwe().set_desired_bitrate(Bitrate::bps(want + want / 5))));
+                }
+            }
         }
         for room in self.rooms.values_mut() {
             // Layer bitrates over the last second.
