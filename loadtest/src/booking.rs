@@ -43,12 +43,7 @@ impl BookingArgs {
     }
 }
 
-pub struct BookingReport {
-    pub json: Value,
-    pub table: String,
-    pub timeline: Vec<report::Point>,
-    pub ok: bool,
-}
+pub type BookingReport = report::Outcome;
 
 pub async fn run(base: &str, a: &BookingArgs, progress: &indicatif::ProgressBar) -> anyhow::Result<BookingReport> {
     let run = format!("{:x}", Utc::now().timestamp_millis());

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use lyceum_peer::{Participant, PeerError, PublishOpts, Signaller};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::live::{self, MediaSummary, Probe};
 use crate::report;
@@ -53,12 +53,7 @@ impl CallArgs {
     }
 }
 
-pub struct CallReport {
-    pub json: Value,
-    pub table: String,
-    pub timeline: Vec<report::Point>,
-    pub ok: bool,
-}
+pub type CallReport = report::Outcome;
 
 const WAIT: Duration = Duration::from_secs(15);
 

@@ -60,12 +60,7 @@ impl ChatArgs {
     }
 }
 
-pub struct ChatReport {
-    pub json: Value,
-    pub table: String,
-    pub timeline: Vec<report::Point>,
-    pub ok: bool,
-}
+pub type ChatReport = report::Outcome;
 
 pub async fn run(base: &str, a: &ChatArgs, progress: &indicatif::ProgressBar) -> anyhow::Result<ChatReport> {
     let run = format!("{:x}", chrono::Utc::now().timestamp_millis());

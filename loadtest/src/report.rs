@@ -116,3 +116,12 @@ pub fn html_chart(title: &str, timeline: &[Point]) -> String {
          <body style=\"font-family:sans-serif\"><h1>{title}</h1>{thr_svg}<br>{lat_svg}</body></html>\n"
     )
 }
+
+/// What every scenario hands back: the JSON for `--json`, the summary table,
+/// the per-second timeline for the chart, and whether the run passed.
+pub struct Outcome {
+    pub json: serde_json::Value,
+    pub table: String,
+    pub timeline: Vec<Point>,
+    pub ok: bool,
+}

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use lyceum_peer::{Participant, PublishOpts, Signaller};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::client;
 use crate::live::{self, MediaSummary, Probe};
@@ -61,12 +61,7 @@ impl WebinarArgs {
     }
 }
 
-pub struct WebinarReport {
-    pub json: Value,
-    pub table: String,
-    pub timeline: Vec<report::Point>,
-    pub ok: bool,
-}
+pub type WebinarReport = report::Outcome;
 
 fn mbit(bytes: u64, secs: f64) -> f64 {
     bytes as f64 * 8.0 / 1e6 / secs.max(1e-3)
