@@ -3,6 +3,8 @@
 # SENDERS of them sending RATE messages/s in total for SECS seconds. Starts a
 # release server with its embedded Postgres in a scratch dir and limits
 # opened for the run. Usage: scripts/bench-chat.sh [members] [senders] [rate] [secs]
+# ROOM_SIZE=K spreads the members over rooms of K (one room each) instead of
+# one room of everyone; RAMP sets new connections per second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MEMBERS=${1:-200}; SENDERS=${2:-4}; RATE=${3:-100}; SECS=${4:-20}
@@ -17,5 +19,6 @@ PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.5; done
 ./target/release/lyceum-loadtest --url "http://127.0.0.1:$PORT" ${CHART:+--chart "$CHART"} chat \
-  --mentees "$MEMBERS" --senders "$SENDERS" --rate "$RATE" --duration "$SECS" --server-pid "$PID"
+  --mentees "$MEMBERS" --senders "$SENDERS" --rate "$RATE" --duration "$SECS" --server-pid "$PID" \
+  ${ROOM_SIZE:+--room-size "$ROOM_SIZE"} ${RAMP:+--ramp "$RAMP"}
 echo "server RSS after the run: $(ps -o rss= -p $PID) KiB"

@@ -56,6 +56,12 @@ async fn run() -> anyhow::Result<()> {
     lyceum::telemetry::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
+            // Every WebSocket is a file descriptor: lift the soft limit to the
+            // hard one (commonly 1,024 soft), and say what it is.
+            match rlimit::increase_nofile_limit(u64::MAX) {
+                Ok(n) => tracing::info!(open_files = n, "file descriptor limit"),
+                Err(e) => tracing::warn!(error = %e, "could not raise the file descriptor limit"),
+            }
             let app = Application::build(settings).await?;
             tracing::info!(port = app.port(), "lyceum is up");
             app.run_until_stopped().await

@@ -153,8 +153,11 @@ pub async fn commit_batch(
 ) -> Result<Vec<Result<Committed, ChatError>>, ChatError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    // The hot statements are prepared once per connection (no parse and
+    // plan per batch: with many small rooms each batch is one message).
+    let lock = tx.prepare_cached("SELECT last_seq FROM rooms WHERE id = $1 FOR UPDATE").await?;
     let last_seq: i64 = tx
-        .query_opt("SELECT last_seq FROM rooms WHERE id = $1 FOR UPDATE", &[&room.0])
+        .query_opt(&lock, &[&room.0])
         .await?
         .ok_or_else(|| ChatError::new(ErrorCode::RoomNotFound, "the room no longer exists"))?
         .get(0);
@@ -166,13 +169,13 @@ pub async fn commit_batch(
     let cmids: Vec<String> = items.iter().filter_map(|i| i.client_msg_id.clone()).collect();
     let mut known: HashMap<(Uuid, String), i64> = HashMap::new();
     if !cmids.is_empty() {
-        for r in tx
-            .query(
+        let st = tx
+            .prepare_cached(
                 "SELECT sender_id, client_msg_id, seq FROM messages
                   WHERE room_id = $1 AND client_msg_id = ANY($2) AND sender_id IS NOT NULL",
-                &[&room.0, &cmids],
             )
-            .await?
+            .await?;
+        for r in tx.query(&st, &[&room.0, &cmids]).await?
         {
             known.insert((r.get(0), r.get(1)), r.get(2));
         }
@@ -312,14 +315,16 @@ pub async fn commit_batch(
         let ciphers: Vec<Option<String>> = new_idx.iter().map(|&i| items[i].ciphertext.clone()).collect();
         let atts: Vec<Value> = new_idx.iter().map(|i| attachments_of.get(i).cloned().unwrap_or(Value::Array(vec![]))).collect();
         let tseqs: Vec<Option<i64>> = new_idx.iter().map(|&i| items[i].target_seq).collect();
-        tx.execute(
-            "INSERT INTO messages (room_id, seq, sender_id, client_msg_id, kind, body, ciphertext, attachments, target_seq, created_at)
-             SELECT $1, u.*, $10::timestamptz
-               FROM UNNEST($2::bigint[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::bigint[]) AS u",
-            &[&room.0, &seqs, &senders, &cm, &kinds, &bodies, &ciphers, &atts, &tseqs, &now],
-        )
-        .await?;
-        tx.execute("UPDATE rooms SET last_seq = $2 WHERE id = $1", &[&room.0, &next]).await?;
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO messages (room_id, seq, sender_id, client_msg_id, kind, body, ciphertext, attachments, target_seq, created_at)
+                 SELECT $1, u.*, $10::timestamptz
+                   FROM UNNEST($2::bigint[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::bigint[]) AS u",
+            )
+            .await?;
+        tx.execute(&insert, &[&room.0, &seqs, &senders, &cm, &kinds, &bodies, &ciphers, &atts, &tseqs, &now]).await?;
+        let advance = tx.prepare_cached("UPDATE rooms SET last_seq = $2 WHERE id = $1").await?;
+        tx.execute(&advance, &[&room.0, &next]).await?;
         for &i in &new_idx {
             let item = &items[i];
             match (item.kind, item.target_seq) {

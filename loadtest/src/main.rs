@@ -80,6 +80,8 @@ fn check_target(url: &str, allow_remote: bool) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // Thousands of connections need as many descriptors as the hard limit allows.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     match run().await {
         Ok(true) => std::process::ExitCode::SUCCESS,
         Ok(false) => {

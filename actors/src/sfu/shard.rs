@@ -185,6 +185,9 @@ struct TrackIn {
     source: String,
     layers: Vec<Layer>,
     last_keyframe_request: HashMap<Option<Rid>, Instant>,
+    /// Requests that came inside the throttle window: sent when it ends,
+    /// unless the layer's keyframe arrives first.
+    pending_keyframe: HashMap<Option<Rid>, KeyframeRequestKind>,
     /// Smoothed audio level, dBov (0 loudest, -127 silent).
     level: f32,
     level_at: Option<Instant>,
@@ -494,6 +497,7 @@ impl Shard {
                 source,
                 layers: vec![],
                 last_keyframe_request: HashMap::new(),
+                pending_keyframe: HashMap::new(),
                 level: -127.0,
                 level_at: None,
             },
@@ -557,6 +561,9 @@ impl Shard {
         let Some(room) = self.rooms.get_mut(&room_id) else { return };
         let Some(track) = room.tracks.get_mut(&track_id) else { return };
         let kind = track.kind;
+        if kind == MediaKind::Video && data.is_keyframe() {
+            track.pending_keyframe.remove(&data.rid);
+        }
         match track.layers.iter_mut().find(|l| l.rid == data.rid) {
             Some(l) => {
                 l.bytes += data.data.len() as u64;
@@ -643,10 +650,30 @@ impl Shard {
         for rid in wanted_keyframe {
             self.request_keyframe(room_id, track_id, rid, KeyframeRequestKind::Pli);
         }
+        self.send_due_keyframe_requests(room_id, track_id, now);
+    }
+
+    /// Sends the deferred keyframe requests of a track whose throttle window
+    /// has passed.
+    fn send_due_keyframe_requests(&mut self, room_id: Uuid, track_id: u64, now: Instant) {
+        let Some(track) = self.rooms.get(&room_id).and_then(|r| r.tracks.get(&track_id)) else { return };
+        if track.pending_keyframe.is_empty() {
+            return;
+        }
+        let due: Vec<(Option<Rid>, KeyframeRequestKind)> = track
+            .pending_keyframe
+            .iter()
+            .filter(|(rid, _)| track.last_keyframe_request.get(rid).is_none_or(|t| now.duration_since(*t) >= KEYFRAME_THROTTLE))
+            .map(|(rid, kind)| (*rid, *kind))
+            .collect();
+        for (rid, kind) in due {
+            self.request_keyframe(room_id, track_id, rid, kind);
+        }
     }
 
     /// Asks a track's publisher for a keyframe of a layer, at most every
-    /// `KEYFRAME_THROTTLE` per layer.
+    /// `KEYFRAME_THROTTLE` per layer; a request inside the window is deferred
+    /// to its end.
     fn request_keyframe(&mut self, room_id: Uuid, track_id: u64, rid: Option<Rid>, kind: KeyframeRequestKind) {
         let Some(track) = self.rooms.get_mut(&room_id).and_then(|r| r.tracks.get_mut(&track_id)) else { return };
         if track.kind != MediaKind::Video {
@@ -654,8 +681,14 @@ impl Shard {
         }
         let now = Instant::now();
         if track.last_keyframe_request.get(&rid).is_some_and(|t| now.duration_since(*t) < KEYFRAME_THROTTLE) {
+            // Not dropped: a subscriber may be waiting for it (time to first frame).
+            let pending = track.pending_keyframe.entry(rid).or_insert(kind);
+            if kind == KeyframeRequestKind::Fir {
+                *pending = kind;
+            }
             return;
         }
+        track.pending_keyframe.remove(&rid);
         track.last_keyframe_request.insert(rid, now);
         let (pid, mid) = (track.publisher, track.mid);
         let Some(p) = self.peers.get_mut(&pid) else { return };
@@ -1131,6 +1164,15 @@ impl Shard {
                 room.speaker = next;
                 room.events.do_send(SfuEvent::ActiveSpeaker { user: next });
             }
+        }
+        // Deferred keyframe requests of tracks that sent nothing since.
+        let pending: Vec<(Uuid, u64)> = self
+            .rooms
+            .iter()
+            .flat_map(|(rid, r)| r.tracks.iter().filter(|(_, t)| !t.pending_keyframe.is_empty()).map(move |(tid, _)| (*rid, *tid)))
+            .collect();
+        for (room_id, track_id) in pending {
+            self.send_due_keyframe_requests(room_id, track_id, now);
         }
     }
 }
