@@ -79,7 +79,10 @@ impl ChatArgs {
 
     /// The rooms (indices) mentee `i` is a member of.
     fn rooms_of(&self, i: usize) -> Vec<usize> {
-        if self.room_size == 0 { (0..self.rooms).collect() } else { vec![i / self.room_size] }
+        match i.checked_div(self.room_size) {
+            Some(r) => vec![r],
+            None => (0..self.rooms).collect(),
+        }
     }
 }
 
