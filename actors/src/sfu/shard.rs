@@ -34,6 +34,13 @@ const HOUSEKEEPING: Duration = Duration::from_millis(250);
 const KEYFRAME_THROTTLE: Duration = Duration::from_millis(500);
 /// How often a subscriber's simulcast layer choice is revisited.
 const LAYER_REVIEW: Duration = Duration::from_secs(1);
+/// After a subscriber's layer went down, this long before it may go up again
+/// (each switch costs a keyframe; an estimate that swings must not make the
+/// layer swing with it).
+const UPGRADE_HOLD: Duration = Duration::from_secs(5);
+/// An up-switch needs this much of the better layer's bitrate in the budget
+/// (numerator / 4: 125 %).
+const UPGRADE_HEADROOM_QUARTERS: u64 = 5;
 /// A layer not heard from for this long is not chosen.
 const LAYER_STALE: Duration = Duration::from_millis(1500);
 /// Speech quieter than this (dBov) does not make an active speaker.
@@ -140,6 +147,8 @@ struct TrackOut {
     /// The layer we want, switched to on its next keyframe.
     target: Option<Rid>,
     reviewed: Option<Instant>,
+    /// When the target last went down (an up-switch waits `UPGRADE_HOLD`).
+    down_at: Option<Instant>,
 }
 
 struct Peer {
@@ -456,7 +465,17 @@ impl Shard {
                 self.request_keyframe(room, track, rid, req.kind);
             }
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) | Event::EgressBitrateEstimate(BweKind::Remb { estimate, .. }) => {
-                p.bwe = Some(estimate.as_u64());
+                let new = estimate.as_u64();
+                if p.bwe.is_some_and(|old| new < old) {
+                    // A falling estimate is acted on at the next frame, not
+                    // at the next review: the pacer would queue what no
+                    // longer fits (latency), waiting for the lower layer.
+                    let due = Instant::now().checked_sub(LAYER_REVIEW);
+                    for o in p.out.iter_mut().filter(|o| o.reviewed.is_some()) {
+                        o.reviewed = due.or(o.reviewed);
+                    }
+                }
+                p.bwe = Some(new);
             }
             Event::MediaIngressStats(s) => {
                 let last = p.ingress_packets.insert((s.mid, s.rid), s.packets).unwrap_or(0);
@@ -506,7 +525,7 @@ impl Shard {
         let subs: Vec<u64> = room.subscribers.iter().filter(|(u, _)| **u != user).map(|(_, s)| *s).collect();
         for sid in subs {
             if let Some(s) = self.peers.get_mut(&sid) {
-                s.out.push(TrackOut { track: id, state: OutState::ToOpen, current: None, target: None, reviewed: None });
+                s.out.push(TrackOut { track: id, state: OutState::ToOpen, current: None, target: None, reviewed: None, down_at: None });
             }
             self.renegotiate(sid);
         }
@@ -597,7 +616,13 @@ impl Shard {
             let Some(o) = s.out.iter_mut().find(|o| o.track == track_id) else { continue };
             let OutState::Open(mid) = o.state else { continue };
             if kind == MediaKind::Video && o.reviewed.is_none_or(|t| now.duration_since(t) >= LAYER_REVIEW) {
-                o.target = pick_layer(&ranked, quality, bwe.map(|b| b / video_outs as u64));
+                let first = o.reviewed.is_none();
+                let budget = bwe.map(|b| b / video_outs as u64);
+                let (target, down) = review_layer(&ranked, quality, budget, o.target, first, o.down_at.is_some_and(|t| now.duration_since(t) < UPGRADE_HOLD));
+                if down {
+                    o.down_at = Some(now);
+                }
+                o.target = target;
                 o.reviewed = Some(now);
             }
             let want = if kind == MediaKind::Audio { data.rid } else { o.target };
@@ -999,7 +1024,7 @@ impl Shard {
             s.needs_channel = true;
             s.out = tracks
                 .into_iter()
-                .map(|track| TrackOut { track, state: OutState::ToOpen, current: None, target: None, reviewed: None })
+                .map(|track| TrackOut { track, state: OutState::ToOpen, current: None, target: None, reviewed: None, down_at: None })
                 .collect();
         }
         match self.negotiate(sid) {
@@ -1201,9 +1226,61 @@ fn pick_layer(ranked: &[(Option<Rid>, u64)], quality: Quality, budget: Option<u6
     ranked[cap..].iter().find(|(_, br)| fits(*br)).map(|(r, _)| *r).unwrap_or(ranked[last].0)
 }
 
+/// The layer a subscriber should get: down at once when the budget no longer
+/// fits the current target, up only with headroom and not soon after a down.
+/// Returns (target, whether it went down).
+fn review_layer(
+    ranked: &[(Option<Rid>, u64)],
+    quality: Quality,
+    budget: Option<u64>,
+    target: Option<Rid>,
+    first: bool,
+    holding: bool,
+) -> (Option<Rid>, bool) {
+    // `fits` also honours the quality cap, so a lowered cap goes down here too.
+    let fits = pick_layer(ranked, quality, budget);
+    if first {
+        // The first estimate is only the configured guess: start on the
+        // lowest layer (its keyframe is the smallest, so the first picture
+        // comes soonest) and go up at the next review if the budget allows.
+        return (ranked.last().map(|l| l.0).unwrap_or(fits), false);
+    }
+    let rank = |r: Option<Rid>| ranked.iter().position(|(x, _)| *x == r);
+    let Some(current) = rank(target) else { return (fits, false) };
+    let fits_rank = rank(fits).unwrap_or(usize::MAX);
+    if fits_rank > current {
+        return (fits, true);
+    }
+    let up = pick_layer(ranked, quality, budget.map(|b| b.saturating_mul(4) / UPGRADE_HEADROOM_QUARTERS));
+    if !holding && rank(up).is_some_and(|u| u < current) {
+        return (up, false);
+    }
+    (target, false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layers_go_down_at_once_and_up_with_headroom() {
+        let (h, m, l) = (Some(Rid::from("h")), Some(Rid::from("m")), Some(Rid::from("l")));
+        let ranked = vec![(h, 1_500_000), (m, 500_000), (l, 150_000)];
+        // First pick: the lowest layer.
+        assert_eq!(review_layer(&ranked, Quality::High, Some(1_600_000), None, true, false), (l, false));
+        // Budget below the current layer: down at once.
+        assert_eq!(review_layer(&ranked, Quality::High, Some(1_400_000), h, false, false), (m, true));
+        // Fits h, but without 25 % headroom: stay on m.
+        assert_eq!(review_layer(&ranked, Quality::High, Some(1_600_000), m, false, false), (m, false));
+        // Headroom: up.
+        assert_eq!(review_layer(&ranked, Quality::High, Some(1_900_000), m, false, false), (h, false));
+        // Headroom but holding after a down-switch: stay.
+        assert_eq!(review_layer(&ranked, Quality::High, Some(1_900_000), m, false, true), (m, false));
+        // A lower quality cap goes down even with budget.
+        assert_eq!(review_layer(&ranked, Quality::Low, Some(5_000_000), h, false, false), (l, true));
+        // A target that is no longer heard: whatever fits.
+        assert_eq!(review_layer(&ranked[1..], Quality::High, None, h, false, true), (m, false));
+    }
 
     #[test]
     fn picks_layers_by_quality_and_budget() {
