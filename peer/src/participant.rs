@@ -134,6 +134,14 @@ impl Participant {
         }
     }
 
+    /// The publish connection falls silent without closing (see
+    /// `Publisher::vanish`); the WebSocket stays up.
+    pub async fn vanish_publisher(&mut self) {
+        if let Some(p) = self.publisher.take() {
+            p.vanish().await;
+        }
+    }
+
     /// Starts the subscribe connection, waits until ICE and DTLS are up, and
     /// returns the first `tracks` table. Subscribing again replaces the
     /// connection (the server drops the old one when the new `rtc_subscribe`

@@ -244,6 +244,18 @@ impl Publisher {
     }
 }
 
+impl Publisher {
+    /// Drops off the network without a word (no RTCP BYE, no DTLS
+    /// close_notify): what a pulled cable or a sleeping laptop looks like to
+    /// the server.
+    pub async fn vanish(mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
 impl Drop for Publisher {
     fn drop(&mut self) {
         // The task ends by itself once the command channel closes.

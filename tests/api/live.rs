@@ -291,3 +291,37 @@ async fn a_participant_whose_connection_dies_is_removed_and_everyone_is_told() {
     eprintln!("connection loss noticed after {:?}", t.elapsed());
     pa.wait_for_no_tracks(&mentor.id.to_string(), WAIT).await.unwrap();
 }
+
+#[actix_web::test]
+async fn a_publisher_that_falls_silent_is_removed_after_the_timeout() {
+    // No goodbye at all (no BYE, no close_notify): only the silence of ICE
+    // consent tells the server, and `sfu.fail_timeout_secs` after that it
+    // gives the peer up.
+    let app = crate::helpers::spawn_app_with(|s| s.sfu.fail_timeout_secs = 1).await;
+    let mentor = app.register("mentor", "Host").await;
+    let a = app.register("mentee", "Watcher").await;
+    let id = group_session(&app, &mentor, &[&a]).await;
+    let sh = Signaller::connect(&app.address, &mentor.access).await.unwrap();
+    let mut host = Participant::join(&sh, &id).await.unwrap();
+    host.start().await.unwrap();
+    host.publish(PublishOpts::default()).await.unwrap();
+    let sa = Signaller::connect(&app.address, &a.access).await.unwrap();
+    let mut pa = Participant::join(&sa, &id).await.unwrap();
+    pa.subscribe().await.unwrap();
+    pa.wait_for_frames(&mentor.id.to_string(), 2, 10, WAIT).await.unwrap();
+
+    let t = std::time::Instant::now();
+    host.vanish_publisher().await;
+    let left = sa
+        .wait_event_where(Duration::from_secs(60), |e| e["type"] == "participant_left" && e["reason"] == "connection_lost")
+        .await
+        .unwrap();
+    assert_eq!(left["userId"], mentor.id.to_string());
+    let noticed = t.elapsed();
+    eprintln!("silence noticed after {noticed:?}");
+    // Not at once (nothing was said), and not never.
+    assert!(noticed >= Duration::from_secs(1), "removed after {noticed:?}, before the fail timeout could run");
+    pa.wait_for_no_tracks(&mentor.id.to_string(), WAIT).await.unwrap();
+    // The subscriber's own connection is unaffected.
+    assert!(pa.subscriber().is_some());
+}
