@@ -264,11 +264,21 @@ fn app_sfu_addrs(metrics: &str) -> Vec<std::net::SocketAddr> {
     addrs
 }
 
-#[actix_web::test]
-async fn a_participant_whose_connection_dies_is_removed_and_everyone_is_told() {
+/// A live session (fail timeout 1 s) whose host publishes to one subscribed
+/// mentee who already receives both tracks.
+struct OneToOne {
+    _app: TestApp,
+    mentor: Session,
+    sh: Signaller,
+    host: Participant,
+    sa: Signaller,
+    pa: Participant,
+}
+
+async fn host_publishing_to_one_mentee() -> OneToOne {
     let app = crate::helpers::spawn_app_with(|s| s.sfu.fail_timeout_secs = 1).await;
     let mentor = app.register("mentor", "Host").await;
-    let a = app.register("mentee", "Flaky").await;
+    let a = app.register("mentee", "Watcher").await;
     let id = group_session(&app, &mentor, &[&a]).await;
     let sh = Signaller::connect(&app.address, &mentor.access).await.unwrap();
     let mut host = Participant::join(&sh, &id).await.unwrap();
@@ -278,8 +288,14 @@ async fn a_participant_whose_connection_dies_is_removed_and_everyone_is_told() {
     let mut pa = Participant::join(&sa, &id).await.unwrap();
     pa.subscribe().await.unwrap();
     pa.wait_for_frames(&mentor.id.to_string(), 2, 10, WAIT).await.unwrap();
+    OneToOne { _app: app, mentor, sh, host, sa, pa }
+}
 
-    // The host's media connection goes silent (its WebSocket stays up).
+#[actix_web::test]
+async fn a_participant_whose_connection_dies_is_removed_and_everyone_is_told() {
+    let OneToOne { _app, mentor, sh, mut host, sa, pa } = host_publishing_to_one_mentee().await;
+
+    // The host's media connection closes (its WebSocket stays up).
     let t = std::time::Instant::now();
     host.unpublish().await;
     let left = sa
@@ -297,18 +313,7 @@ async fn a_publisher_that_falls_silent_is_removed_after_the_timeout() {
     // No goodbye at all (no BYE, no close_notify): only the silence of ICE
     // consent tells the server, and `sfu.fail_timeout_secs` after that it
     // gives the peer up.
-    let app = crate::helpers::spawn_app_with(|s| s.sfu.fail_timeout_secs = 1).await;
-    let mentor = app.register("mentor", "Host").await;
-    let a = app.register("mentee", "Watcher").await;
-    let id = group_session(&app, &mentor, &[&a]).await;
-    let sh = Signaller::connect(&app.address, &mentor.access).await.unwrap();
-    let mut host = Participant::join(&sh, &id).await.unwrap();
-    host.start().await.unwrap();
-    host.publish(PublishOpts::default()).await.unwrap();
-    let sa = Signaller::connect(&app.address, &a.access).await.unwrap();
-    let mut pa = Participant::join(&sa, &id).await.unwrap();
-    pa.subscribe().await.unwrap();
-    pa.wait_for_frames(&mentor.id.to_string(), 2, 10, WAIT).await.unwrap();
+    let OneToOne { _app, mentor, sh: _sh, mut host, sa, pa } = host_publishing_to_one_mentee().await;
 
     let t = std::time::Instant::now();
     host.vanish_publisher().await;
