@@ -39,12 +39,19 @@ pub async fn create_admin(settings: &Settings, args: CreateAdmin) -> anyhow::Res
         let mut client = db.pool.get().await.context("connecting")?;
         let tx = client.transaction().await?;
         let existing = tx
-            .query_opt("SELECT id, role FROM users WHERE lower(email) = $1 FOR UPDATE", &[&email.as_str()])
+            .query_opt(
+                "SELECT id, role FROM users WHERE lower(email) = $1 FOR UPDATE",
+                &[&email.as_str()],
+            )
             .await?;
         let (id, from) = match existing {
             Some(r) => {
                 let id: Uuid = r.get(0);
-                tx.execute("UPDATE users SET role = 'admin', updated_at = now() WHERE id = $1", &[&id]).await?;
+                tx.execute(
+                    "UPDATE users SET role = 'admin', updated_at = now() WHERE id = $1",
+                    &[&id],
+                )
+                .await?;
                 (id, Some(r.get::<_, String>(1)))
             }
             None => {
@@ -54,8 +61,11 @@ pub async fn create_admin(settings: &Settings, args: CreateAdmin) -> anyhow::Res
                     &[&id, &email.as_str(), &hash, &name.as_str()],
                 )
                 .await?;
-                tx.execute("INSERT INTO profiles (user_id, display_name) VALUES ($1, $2)", &[&id, &name.as_str()])
-                    .await?;
+                tx.execute(
+                    "INSERT INTO profiles (user_id, display_name) VALUES ($1, $2)",
+                    &[&id, &name.as_str()],
+                )
+                .await?;
                 (id, None)
             }
         };
@@ -72,7 +82,10 @@ pub async fn create_admin(settings: &Settings, args: CreateAdmin) -> anyhow::Res
         .await?;
         tx.commit().await?;
         match from {
-            Some(old) => println!("promoted {} ({id}) from {old} to admin; their password is unchanged", email.as_str()),
+            Some(old) => println!(
+                "promoted {} ({id}) from {old} to admin; their password is unchanged",
+                email.as_str()
+            ),
             None => {
                 println!("created admin {} ({id})", email.as_str());
                 if generated {

@@ -21,10 +21,7 @@ pub struct Entry<'a> {
     pub details: Value,
 }
 
-pub async fn record(
-    client: &impl deadpool_postgres::GenericClient,
-    e: Entry<'_>,
-) -> Result<(), tokio_postgres::Error> {
+pub async fn record(client: &impl deadpool_postgres::GenericClient, e: Entry<'_>) -> Result<(), tokio_postgres::Error> {
     client
         .execute(
             "INSERT INTO audit_log (actor_id, subject_id, action, ip, details) VALUES ($1, $2, $3, $4, $5)",

@@ -176,11 +176,7 @@ impl Settings {
             .add_source(config::File::from(dir.join("default.toml")).required(false));
         if let Some(env) = env {
             let file = dir.join(format!("{env}.toml"));
-            anyhow::ensure!(
-                file.exists(),
-                "LYCEUM_ENV={env} but {} does not exist",
-                file.display()
-            );
+            anyhow::ensure!(file.exists(), "LYCEUM_ENV={env} but {} does not exist", file.display());
             b = b.add_source(config::File::from(file));
         }
         if read_env_vars {
@@ -206,8 +202,7 @@ impl Settings {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
-            self.auth.access_token_ttl_secs > 0
-                && self.auth.access_token_ttl_secs <= MAX_ACCESS_TOKEN_TTL_SECS,
+            self.auth.access_token_ttl_secs > 0 && self.auth.access_token_ttl_secs <= MAX_ACCESS_TOKEN_TTL_SECS,
             "auth.access_token_ttl_secs must be between 1 and {MAX_ACCESS_TOKEN_TTL_SECS}"
         );
         anyhow::ensure!(
@@ -218,14 +213,20 @@ impl Settings {
             self.server.tls_cert.is_some() == self.server.tls_key.is_some(),
             "server.tls_cert and server.tls_key must be set together"
         );
-        anyhow::ensure!(self.database.max_connections > 0, "database.max_connections must be positive");
+        anyhow::ensure!(
+            self.database.max_connections > 0,
+            "database.max_connections must be positive"
+        );
         anyhow::ensure!(
             self.chat.max_message_bytes > 0 && self.chat.max_message_bytes < self.chat.max_frame_bytes,
             "chat.max_message_bytes must be positive and below chat.max_frame_bytes"
         );
         anyhow::ensure!(self.chat.outbound_queue > 0, "chat.outbound_queue must be positive");
         anyhow::ensure!(self.reminders.poll_ms >= 10, "reminders.poll_ms must be at least 10");
-        anyhow::ensure!(self.sfu.bind.parse::<std::net::IpAddr>().is_ok(), "sfu.bind must be an IP address");
+        anyhow::ensure!(
+            self.sfu.bind.parse::<std::net::IpAddr>().is_ok(),
+            "sfu.bind must be an IP address"
+        );
         anyhow::ensure!(
             self.sfu.advertise.is_empty() || self.sfu.advertise.parse::<std::net::IpAddr>().is_ok(),
             "sfu.advertise must be empty or an IP address"
@@ -251,9 +252,7 @@ fn empty_path_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<P
     Ok(s.filter(|s| !s.trim().is_empty()).map(PathBuf::from))
 }
 
-fn empty_secret_is_none<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<SecretString>, D::Error> {
+fn empty_secret_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
     let s: Option<String> = Option::deserialize(d)?;
     Ok(s.filter(|s| !s.trim().is_empty()).map(SecretString::from))
 }

@@ -38,10 +38,8 @@ impl Database {
             None => {
                 let data_dir = settings.server.data_dir.clone();
                 let bin_dir = settings.database.embedded_bin_dir.clone();
-                let pg = tokio::task::spawn_blocking(move || {
-                    EmbeddedPostgres::start(&data_dir, bin_dir.as_deref())
-                })
-                .await??;
+                let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir, bin_dir.as_deref()))
+                    .await??;
                 embedded_pg::ensure_database(&pg).await?;
                 (pg.config(embedded_pg::DATABASE_NAME), Some(pg))
             }
@@ -64,7 +62,9 @@ pub fn build_pool(config: tokio_postgres::Config, max: usize) -> anyhow::Result<
     let mgr = Manager::from_config(
         config,
         tokio_postgres::NoTls,
-        ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
     );
     Pool::builder(mgr)
         .max_size(max)
@@ -79,9 +79,13 @@ pub fn build_pool(config: tokio_postgres::Config, max: usize) -> anyhow::Result<
 pub async fn migrate(pool: &Pool) -> anyhow::Result<()> {
     let mut obj = pool.get().await.context("connecting to the database")?;
     let client: &mut tokio_postgres::Client = &mut obj;
-    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
     let result = embedded::migrations::runner().run_async(client).await;
-    client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await?;
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
     let report = result.context("applying migrations")?;
     for m in report.applied_migrations() {
         tracing::info!(migration = %m, "applied");

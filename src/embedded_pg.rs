@@ -37,15 +37,19 @@ impl EmbeddedPostgres {
     /// running (for example for `lyceum admin` next to a running server).
     pub fn start(data_dir: &Path, bin_dir: Option<&Path>) -> anyhow::Result<EmbeddedPostgres> {
         let bin_dir = find_bin_dir(bin_dir)?;
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let data_dir = data_dir
             .canonicalize()
             .with_context(|| format!("resolving {}", data_dir.display()))?;
         let root = data_dir.join("postgres");
         let run_as = unprivileged_user()?;
 
-        let pg = EmbeddedPostgres { bin_dir, root, run_as, started_here: false };
+        let pg = EmbeddedPostgres {
+            bin_dir,
+            root,
+            run_as,
+            started_here: false,
+        };
         let socket = pg.socket_dir().join(format!(".s.PGSQL.{SOCKET_PORT}"));
         if socket.as_os_str().len() > MAX_SOCKET_PATH {
             bail!(
@@ -164,9 +168,8 @@ impl EmbeddedPostgres {
             .arg("-l")
             .arg(self.log_file())
             .args(["-w", "-t", "60", "start"]);
-        self.run(cmd, "pg_ctl start").with_context(|| {
-            format!("see {} for the Postgres log", self.log_file().display())
-        })?;
+        self.run(cmd, "pg_ctl start")
+            .with_context(|| format!("see {} for the Postgres log", self.log_file().display()))?;
         self.started_here = true;
         tracing::info!(socket = %self.socket_dir().display(), "private Postgres started");
         Ok(self)
@@ -207,7 +210,9 @@ pub async fn ensure_database(pg: &EmbeddedPostgres) -> anyhow::Result<()> {
         .await?
         .is_some();
     if !exists {
-        client.batch_execute(&format!("CREATE DATABASE {DATABASE_NAME}")).await?;
+        client
+            .batch_execute(&format!("CREATE DATABASE {DATABASE_NAME}"))
+            .await?;
     }
     drop(client);
     let _ = conn.await;

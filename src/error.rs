@@ -38,19 +38,34 @@ pub struct ErrorBody<'a> {
 
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::BadRequest { code, message: message.into() }
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Unauthorized { code, message: message.into() }
+        ApiError::Unauthorized {
+            code,
+            message: message.into(),
+        }
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
-        ApiError::Forbidden { code: "forbidden", message: message.into() }
+        ApiError::Forbidden {
+            code: "forbidden",
+            message: message.into(),
+        }
     }
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::NotFound { code, message: message.into() }
+        ApiError::NotFound {
+            code,
+            message: message.into(),
+        }
     }
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Conflict { code, message: message.into() }
+        ApiError::Conflict {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn code(&self) -> &'static str {
@@ -100,7 +115,10 @@ impl ResponseError for ApiError {
         if let ApiError::Unauthorized { .. } = self {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        res.json(ErrorBody { error: self.code(), message })
+        res.json(ErrorBody {
+            error: self.code(),
+            message,
+        })
     }
 }
 
@@ -113,9 +131,7 @@ impl From<tokio_postgres::Error> for ApiError {
 impl From<deadpool_postgres::PoolError> for ApiError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         match e {
-            deadpool_postgres::PoolError::Timeout(_) => {
-                ApiError::Unavailable(format!("database pool: {e}"))
-            }
+            deadpool_postgres::PoolError::Timeout(_) => ApiError::Unavailable(format!("database pool: {e}")),
             other => ApiError::Unavailable(format!("database: {other}")),
         }
     }
@@ -131,14 +147,24 @@ impl From<lyceum_actors::ChatError> for ApiError {
         use lyceum_actors::ErrorCode as C;
         let code = e.code.as_str();
         match e.code {
-            C::RoomNotFound | C::MessageNotFound | C::OfferingNotFound | C::NotBooked => {
-                ApiError::NotFound { code, message: e.message }
-            }
-            C::AlreadyBooked | C::BookingClosed | C::Overlap => ApiError::Conflict { code, message: e.message },
-            C::NotAMember | C::Forbidden | C::Muted => ApiError::Forbidden { code, message: e.message },
+            C::RoomNotFound | C::MessageNotFound | C::OfferingNotFound | C::NotBooked => ApiError::NotFound {
+                code,
+                message: e.message,
+            },
+            C::AlreadyBooked | C::BookingClosed | C::Overlap => ApiError::Conflict {
+                code,
+                message: e.message,
+            },
+            C::NotAMember | C::Forbidden | C::Muted => ApiError::Forbidden {
+                code,
+                message: e.message,
+            },
             C::RateLimited => ApiError::TooManyRequests { retry_after_secs: 1 },
             C::Internal => ApiError::Internal(anyhow::anyhow!(e.message)),
-            _ => ApiError::BadRequest { code, message: e.message },
+            _ => ApiError::BadRequest {
+                code,
+                message: e.message,
+            },
         }
     }
 }

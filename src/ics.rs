@@ -51,7 +51,13 @@ fn stamp(t: DateTime<Utc>) -> String {
 
 pub fn calendar(name: &str, events: &[Event]) -> String {
     let mut out = String::new();
-    for l in ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Lyceum//Mentorship//EN", "CALSCALE:GREGORIAN", "METHOD:PUBLISH"] {
+    for l in [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Lyceum//Mentorship//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+    ] {
         fold(l, &mut out);
     }
     fold(&format!("X-WR-CALNAME:{}", escape(name)), &mut out);
@@ -65,7 +71,10 @@ pub fn calendar(name: &str, events: &[Event]) -> String {
         if !e.description.is_empty() {
             fold(&format!("DESCRIPTION:{}", escape(&e.description)), &mut out);
         }
-        fold(&format!("STATUS:{}", if e.cancelled { "CANCELLED" } else { "CONFIRMED" }), &mut out);
+        fold(
+            &format!("STATUS:{}", if e.cancelled { "CANCELLED" } else { "CONFIRMED" }),
+            &mut out,
+        );
         // Calendar apps apply an update only when SEQUENCE grows.
         fold(&format!("SEQUENCE:{}", e.updated_at.timestamp()), &mut out);
         fold("END:VEVENT", &mut out);

@@ -66,7 +66,14 @@ async fn run() -> anyhow::Result<()> {
             tracing::info!(port = app.port(), "lyceum is up");
             app.run_until_stopped().await
         }
-        Command::Admin { command: AdminCommand::Create { email, display_name, password_stdin } } => {
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    display_name,
+                    password_stdin,
+                },
+        } => {
             let password = if password_stdin {
                 let mut s = String::new();
                 std::io::stdin().read_to_string(&mut s)?;
@@ -74,7 +81,15 @@ async fn run() -> anyhow::Result<()> {
             } else {
                 None
             };
-            create_admin(&settings, CreateAdmin { email, display_name, password }).await
+            create_admin(
+                &settings,
+                CreateAdmin {
+                    email,
+                    display_name,
+                    password,
+                },
+            )
+            .await
         }
     }
 }

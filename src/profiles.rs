@@ -1,9 +1,9 @@
 //! Reading and writing profiles: the one place that maps the `profiles` and
 //! `users` rows to `Profile`.
 
+use deadpool_postgres::GenericClient;
 use lyceum_actors::Role;
 use serde::de::DeserializeOwned;
-use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::domain::profile::{normalise_term, Profile, Rating};
@@ -28,8 +28,14 @@ pub async fn load(
     id: Uuid,
     for_update: bool,
 ) -> Result<Option<(Profile, Option<String>)>, tokio_postgres::Error> {
-    let sql = if for_update { format!("{SELECT} FOR UPDATE OF u, p") } else { SELECT.to_owned() };
-    let Some(r) = client.query_opt(&sql, &[&id]).await? else { return Ok(None) };
+    let sql = if for_update {
+        format!("{SELECT} FOR UPDATE OF u, p")
+    } else {
+        SELECT.to_owned()
+    };
+    let Some(r) = client.query_opt(&sql, &[&id]).await? else {
+        return Ok(None);
+    };
     let profile = Profile {
         user_id: r.get("id"),
         display_name: r.get("display_name"),
@@ -51,7 +57,10 @@ pub async fn load(
         graduation_year: r.get("graduation_year"),
         employer: r.get("employer"),
         accepts_messages: r.get("accepts_messages"),
-        rating: Rating { average: r.get("rating_avg"), count: r.get("rating_count") },
+        rating: Rating {
+            average: r.get("rating_avg"),
+            count: r.get("rating_count"),
+        },
     };
     Ok(Some((profile, r.get("phone"))))
 }

@@ -80,7 +80,9 @@ impl RateLimiter for InMemoryRateLimiter {
         };
         let result = lim.check_key(&key.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
-            ApiError::TooManyRequests { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) }
+            ApiError::TooManyRequests {
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            }
         });
         Box::pin(std::future::ready(result))
     }

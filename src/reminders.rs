@@ -38,7 +38,10 @@ pub struct Mailer {
 impl Mailer {
     pub fn new(url: &str, from: &str) -> anyhow::Result<Mailer> {
         Ok(Mailer {
-            transport: AsyncSmtpTransport::<Tokio1Executor>::from_url(url).context("smtp.url")?.timeout(Some(SMTP_TIMEOUT)).build(),
+            transport: AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .context("smtp.url")?
+                .timeout(Some(SMTP_TIMEOUT))
+                .build(),
             from: from.parse().context("smtp.from is not a mailbox")?,
         })
     }
@@ -112,7 +115,11 @@ impl Worker {
                 .await?
                 .filter(|o| Some(o.get::<_, DateTime<Utc>>(0)) == planned);
             let Some(o) = live else {
-                tx.execute("UPDATE outbox SET sent_at = now(), last_error = 'obsolete' WHERE id = $1", &[&job]).await?;
+                tx.execute(
+                    "UPDATE outbox SET sent_at = now(), last_error = 'obsolete' WHERE id = $1",
+                    &[&job],
+                )
+                .await?;
                 continue;
             };
             let (starts, title): (DateTime<Utc>, String) = (o.get(0), o.get(1));
@@ -126,7 +133,15 @@ impl Worker {
                 .await?
                 .get(0);
             if let (Some(to), true) = (email, self.mailer.is_some()) {
-                let subject = format!("Reminder: {} starts {}", if title.is_empty() { "your mentorship session" } else { &title }, starts.format("%Y-%m-%d %H:%M UTC"));
+                let subject = format!(
+                    "Reminder: {} starts {}",
+                    if title.is_empty() {
+                        "your mentorship session"
+                    } else {
+                        &title
+                    },
+                    starts.format("%Y-%m-%d %H:%M UTC")
+                );
                 let body = format!("Hello {name},\n\nthis is a reminder: {subject}.\n\n— Lyceum\n");
                 tx.execute(
                     "INSERT INTO outbox (kind, dedupe_key, user_id, payload, due_at) VALUES ('email', $1, $2, $3, now())
@@ -135,14 +150,24 @@ impl Worker {
                 )
                 .await?;
             }
-            tx.execute("UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = $1", &[&job]).await?;
-            pushes.push((user, json!({"type": "notification", "id": nid, "kind": "reminder", "payload": note}).to_string()));
+            tx.execute(
+                "UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = $1",
+                &[&job],
+            )
+            .await?;
+            pushes.push((
+                user,
+                json!({"type": "notification", "id": nid, "kind": "reminder", "payload": note}).to_string(),
+            ));
         }
         tx.commit().await?;
         // After the commit: a push for a rolled-back job would be a lie.
         let n = pushes.len();
         for (user, frame) in pushes {
-            self.hub.do_send(ToUser { user: UserId(user), frame });
+            self.hub.do_send(ToUser {
+                user: UserId(user),
+                frame,
+            });
         }
         Ok(n)
     }
@@ -162,11 +187,19 @@ impl Worker {
         for r in &rows {
             let (id, p, attempts): (i64, Value, i32) = (r.get(0), r.get(1), r.get(2));
             let result = mailer
-                .send(p["to"].as_str().unwrap_or_default(), p["subject"].as_str().unwrap_or_default(), p["body"].as_str().unwrap_or_default())
+                .send(
+                    p["to"].as_str().unwrap_or_default(),
+                    p["subject"].as_str().unwrap_or_default(),
+                    p["body"].as_str().unwrap_or_default(),
+                )
                 .await;
             match result {
                 Ok(()) => {
-                    tx.execute("UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = $1", &[&id]).await?;
+                    tx.execute(
+                        "UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = $1",
+                        &[&id],
+                    )
+                    .await?;
                     sent += 1;
                 }
                 Err(e) if attempts + 1 >= MAX_EMAIL_ATTEMPTS => {

@@ -76,7 +76,11 @@ impl Application {
                 shards: f.shards,
                 bind: f.bind.parse().context("sfu.bind")?,
                 port: f.port,
-                advertise: if f.advertise.is_empty() { None } else { Some(f.advertise.parse().context("sfu.advertise")?) },
+                advertise: if f.advertise.is_empty() {
+                    None
+                } else {
+                    Some(f.advertise.parse().context("sfu.advertise")?)
+                },
                 fail_timeout: Duration::from_secs(f.fail_timeout_secs),
                 bwe: f.bwe,
                 initial_bitrate: f.initial_bitrate,
@@ -86,11 +90,18 @@ impl Application {
         }
         if settings.reminders.enabled {
             let mailer = match &settings.smtp.url {
-                Some(url) => Some(Arc::new(crate::reminders::Mailer::new(secrecy::ExposeSecret::expose_secret(url), &settings.smtp.from)?)),
+                Some(url) => Some(Arc::new(crate::reminders::Mailer::new(
+                    secrecy::ExposeSecret::expose_secret(url),
+                    &settings.smtp.from,
+                )?)),
                 None => None,
             };
-            crate::reminders::Worker { pool: db.pool.clone(), hub: chat.hub.clone(), mailer }
-                .spawn(Duration::from_millis(settings.reminders.poll_ms));
+            crate::reminders::Worker {
+                pool: db.pool.clone(),
+                hub: chat.hub.clone(),
+                mailer,
+            }
+            .spawn(Duration::from_millis(settings.reminders.poll_ms));
         }
         let state = web::Data::new(AppState {
             pool: db.pool.clone(),
@@ -120,7 +131,9 @@ impl Application {
         .on_connect(|conn, _| {
             if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
                 let _ = tcp.set_nodelay(true);
-            } else if let Some(tls) = conn.downcast_ref::<actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>>() {
+            } else if let Some(tls) =
+                conn.downcast_ref::<actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>>()
+            {
                 let _ = tls.get_ref().0.set_nodelay(true);
             }
         })
@@ -140,7 +153,11 @@ impl Application {
                 server.listen(listener)?
             }
         };
-        Ok(Application { port, server: server.run(), db })
+        Ok(Application {
+            port,
+            server: server.run(),
+            db,
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -35,6 +35,8 @@ impl AppState {
                 return ip.to_owned();
             }
         }
-        req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".to_owned())
+        req.peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_owned())
     }
 }

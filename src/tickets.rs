@@ -33,6 +33,8 @@ impl TicketStore {
     /// The ticket's user, once: a ticket cannot be redeemed twice.
     pub fn redeem(&self, ticket: &str) -> Option<AuthUser> {
         let mut map = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(ticket).filter(|(_, exp)| *exp > Instant::now()).map(|(u, _)| u)
+        map.remove(ticket)
+            .filter(|(_, exp)| *exp > Instant::now())
+            .map(|(u, _)| u)
     }
 }

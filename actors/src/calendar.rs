@@ -36,7 +36,13 @@ pub struct Calendar {
 
 impl Calendar {
     pub fn new(mentor: UserId, chat: Arc<ChatContext>) -> Calendar {
-        Calendar { mentor, chat, watchers: HashMap::new(), pending: Vec::new(), busy: false }
+        Calendar {
+            mentor,
+            chat,
+            watchers: HashMap::new(),
+            pending: Vec::new(),
+            busy: false,
+        }
     }
 
     fn run(&mut self, ctx: &mut Context<Self>) {
@@ -62,7 +68,9 @@ impl Calendar {
                     }
                 }
             }
-            let snapshots = calendar_store::load_offerings(&pool, &touched).await.unwrap_or_default();
+            let snapshots = calendar_store::load_offerings(&pool, &touched)
+                .await
+                .unwrap_or_default();
             let mut holders = HashMap::new();
             for id in &touched {
                 holders.insert(*id, calendar_store::holders(&pool, *id).await.unwrap_or_default());
@@ -177,7 +185,10 @@ impl Handler<Exec> for Calendar {
         let (tx, rx) = oneshot::channel();
         self.pending.push((msg.0, tx));
         self.run(ctx);
-        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(ChatError::internal("calendar batch dropped"))) })
+        Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(ChatError::internal("calendar batch dropped")))
+        })
     }
 }
 

@@ -43,7 +43,11 @@ pub enum Op {
     /// Create one or more offerings, all or none (recurring availability).
     Create(Vec<NewOffering>),
     /// Book a seat, or join the waitlist when full.
-    Book { offering: Uuid, mentee: UserId, agenda: Option<Value> },
+    Book {
+        offering: Uuid,
+        mentee: UserId,
+        agenda: Option<Value>,
+    },
     /// Cancel the mentee's booking; a freed seat goes to the first in line.
     Cancel { offering: Uuid, mentee: UserId },
     /// Cancel an offering and every booking on it (DELETE /slots/{id}).
@@ -56,20 +60,35 @@ impl Op {
     pub fn offering(&self) -> Option<Uuid> {
         match self {
             Op::Create(_) => None,
-            Op::Book { offering, .. } | Op::Cancel { offering, .. } | Op::Delete { offering } | Op::SetState { offering, .. } => {
-                Some(*offering)
-            }
+            Op::Book { offering, .. }
+            | Op::Cancel { offering, .. }
+            | Op::Delete { offering }
+            | Op::SetState { offering, .. } => Some(*offering),
         }
     }
 }
 
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Created { ids: Vec<Uuid> },
-    Booked { booking: Uuid, status: &'static str, position: Option<i64>, full: bool },
-    Cancelled { booking: Uuid, promoted: Option<(UserId, Uuid)> },
-    Deleted { cancelled_bookings: Vec<UserId> },
-    StateSet { cancelled_bookings: Vec<UserId> },
+    Created {
+        ids: Vec<Uuid>,
+    },
+    Booked {
+        booking: Uuid,
+        status: &'static str,
+        position: Option<i64>,
+        full: bool,
+    },
+    Cancelled {
+        booking: Uuid,
+        promoted: Option<(UserId, Uuid)>,
+    },
+    Deleted {
+        cancelled_bookings: Vec<UserId>,
+    },
+    StateSet {
+        cancelled_bookings: Vec<UserId>,
+    },
 }
 
 fn closed(why: &str) -> ChatError {
@@ -95,7 +114,12 @@ struct BatchCache {
     waitlisted: HashMap<Uuid, i64>,
 }
 
-async fn lock(tx: &Transaction<'_>, cache: &mut BatchCache, offering: Uuid, mentor: UserId) -> Result<Locked, ChatError> {
+async fn lock(
+    tx: &Transaction<'_>,
+    cache: &mut BatchCache,
+    offering: Uuid,
+    mentor: UserId,
+) -> Result<Locked, ChatError> {
     if let Some(l) = cache.locked.get(&offering) {
         return Ok(l.clone());
     }
@@ -112,7 +136,14 @@ async fn lock_row(tx: &Transaction<'_>, offering: Uuid, mentor: UserId) -> Resul
         )
         .await?
         .ok_or_else(|| ChatError::new(ErrorCode::OfferingNotFound, "no such slot or session"))?;
-    let l = Locked { mentor: r.get(0), state: r.get(1), starts_at: r.get(2), capacity: r.get(3), booked: r.get(4), title: r.get(5) };
+    let l = Locked {
+        mentor: r.get(0),
+        state: r.get(1),
+        starts_at: r.get(2),
+        capacity: r.get(3),
+        booked: r.get(4),
+        title: r.get(5),
+    };
     if l.mentor != mentor.0 {
         // The actor of another mentor was asked: treat as unknown.
         return Err(ChatError::new(ErrorCode::OfferingNotFound, "no such slot or session"));
@@ -156,12 +187,25 @@ pub async fn schedule_reminders(
     Ok(())
 }
 
-async fn confirm_effects(tx: &Transaction<'_>, offering: Uuid, l: &Locked, mentee: Uuid, booking: Uuid, now: DateTime<Utc>) -> Result<(), ChatError> {
+async fn confirm_effects(
+    tx: &Transaction<'_>,
+    offering: Uuid,
+    l: &Locked,
+    mentee: Uuid,
+    booking: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), ChatError> {
     schedule_reminders(tx, mentee, offering, Some(booking), l.starts_at, &l.title, now).await?;
     Ok(())
 }
 
-async fn apply(tx: &Transaction<'_>, cache: &mut BatchCache, mentor: UserId, op: &Op, now: DateTime<Utc>) -> Result<Outcome, ChatError> {
+async fn apply(
+    tx: &Transaction<'_>,
+    cache: &mut BatchCache,
+    mentor: UserId,
+    op: &Op,
+    now: DateTime<Utc>,
+) -> Result<Outcome, ChatError> {
     match op {
         Op::Create(list) => {
             let mut ids = Vec::with_capacity(list.len());
@@ -180,7 +224,10 @@ async fn apply(tx: &Transaction<'_>, cache: &mut BatchCache, mentor: UserId, op:
                     if e.code() == Some(&tokio_postgres::error::SqlState::EXCLUSION_VIOLATION) {
                         return Err(ChatError::new(
                             ErrorCode::Overlap,
-                            format!("{} overlaps another of your slots or sessions", o.starts_at.to_rfc3339()),
+                            format!(
+                                "{} overlaps another of your slots or sessions",
+                                o.starts_at.to_rfc3339()
+                            ),
                         ));
                     }
                     return Err(e.into());
@@ -190,7 +237,11 @@ async fn apply(tx: &Transaction<'_>, cache: &mut BatchCache, mentor: UserId, op:
             }
             Ok(Outcome::Created { ids })
         }
-        Op::Book { offering, mentee, agenda } => {
+        Op::Book {
+            offering,
+            mentee,
+            agenda,
+        } => {
             let l = lock(tx, cache, *offering, mentor).await?;
             if l.mentor == mentee.0 {
                 return Err(ChatError::new(ErrorCode::Forbidden, "you cannot book your own slot"));
@@ -205,11 +256,18 @@ async fn apply(tx: &Transaction<'_>, cache: &mut BatchCache, mentor: UserId, op:
                 )
                 .await?;
             if let Some(r) = existing {
-                return Err(ChatError::new(ErrorCode::AlreadyBooked, format!("you already hold a {} booking here", r.get::<_, String>(0))));
+                return Err(ChatError::new(
+                    ErrorCode::AlreadyBooked,
+                    format!("you already hold a {} booking here", r.get::<_, String>(0)),
+                ));
             }
             let id = Uuid::new_v4();
             if l.booked < l.capacity {
-                tx.execute("UPDATE offerings SET booked_count = booked_count + 1, updated_at = now() WHERE id = $1", &[offering]).await?;
+                tx.execute(
+                    "UPDATE offerings SET booked_count = booked_count + 1, updated_at = now() WHERE id = $1",
+                    &[offering],
+                )
+                .await?;
                 tx.execute(
                     "INSERT INTO bookings (id, offering_id, mentee_id, status, agenda, confirmed_at) VALUES ($1, $2, $3, 'confirmed', $4, now())",
                     &[&id, offering, &mentee.0, agenda],
@@ -219,10 +277,18 @@ async fn apply(tx: &Transaction<'_>, cache: &mut BatchCache, mentor: UserId, op:
                 if let Some(c) = cache.locked.get_mut(offering) {
                     c.booked += 1;
                 }
-                Ok(Outcome::Booked { booking: id, status: "confirmed", position: None, full: l.booked + 1 == l.capacity })
+                Ok(Outcome::Booked {
+                    booking: id,
+                    status: "confirmed",
+                    position: None,
+                    full: l.booked + 1 == l.capacity,
+                })
             } else {
                 let seq: i64 = tx
-                    .query_one("UPDATE offerings SET waitlist_next = waitlist_next + 1 WHERE id = $1 RETURNING waitlist_next", &[offering])
+                    .query_one(
+                        "UPDATE offerings SET waitlist_next = waitlist_next + 1 WHERE id = $1 RETURNING waitlist_next",
+                        &[offering],
+                    )
                     .await?
                     .get(0);
                 tx.execute(
@@ -243,7 +309,12 @@ async fn apply(tx: &Transaction<'_>, cache: &mut BatchCache, mentor: UserId, op:
                 };
                 let position = before + 1;
                 cache.waitlisted.insert(*offering, position);
-                Ok(Outcome::Booked { booking: id, status: "waitlisted", position: Some(position), full: true })
+                Ok(Outcome::Booked {
+                    booking: id,
+                    status: "waitlisted",
+                    position: Some(position),
+                    full: true,
+                })
             }
         }
         Op::Cancel { offering, mentee } => {
@@ -259,13 +330,21 @@ async fn apply(tx: &Transaction<'_>, cache: &mut BatchCache, mentor: UserId, op:
                 return Err(closed("this slot has already started"));
             }
             let (id, status): (Uuid, String) = (b.get(0), b.get(1));
-            tx.execute("UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = $1", &[&id]).await?;
+            tx.execute(
+                "UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = $1",
+                &[&id],
+            )
+            .await?;
             // Counts change below; the next op re-reads them.
             cache.locked.remove(offering);
             cache.waitlisted.remove(offering);
             let mut promoted = None;
             if status == "confirmed" {
-                tx.execute("UPDATE offerings SET booked_count = booked_count - 1, updated_at = now() WHERE id = $1", &[offering]).await?;
+                tx.execute(
+                    "UPDATE offerings SET booked_count = booked_count - 1, updated_at = now() WHERE id = $1",
+                    &[offering],
+                )
+                .await?;
                 if l.state == "scheduled" {
                     if let Some(next) = tx
                         .query_opt(
@@ -276,8 +355,16 @@ async fn apply(tx: &Transaction<'_>, cache: &mut BatchCache, mentor: UserId, op:
                         .await?
                     {
                         let (nid, who): (Uuid, Uuid) = (next.get(0), next.get(1));
-                        tx.execute("UPDATE bookings SET status = 'confirmed', confirmed_at = now() WHERE id = $1", &[&nid]).await?;
-                        tx.execute("UPDATE offerings SET booked_count = booked_count + 1 WHERE id = $1", &[offering]).await?;
+                        tx.execute(
+                            "UPDATE bookings SET status = 'confirmed', confirmed_at = now() WHERE id = $1",
+                            &[&nid],
+                        )
+                        .await?;
+                        tx.execute(
+                            "UPDATE offerings SET booked_count = booked_count + 1 WHERE id = $1",
+                            &[offering],
+                        )
+                        .await?;
                         confirm_effects(tx, *offering, &l, who, nid, now).await?;
                         promoted = Some((UserId(who), nid));
                     }
@@ -285,12 +372,20 @@ async fn apply(tx: &Transaction<'_>, cache: &mut BatchCache, mentor: UserId, op:
             }
             Ok(Outcome::Cancelled { booking: id, promoted })
         }
-        Op::Delete { offering } | Op::SetState { offering, state: "cancelled" } => {
+        Op::Delete { offering }
+        | Op::SetState {
+            offering,
+            state: "cancelled",
+        } => {
             let l = lock(tx, cache, *offering, mentor).await?;
             if l.state == "cancelled" || l.state == "completed" {
                 return Err(closed("this slot is already over or cancelled"));
             }
-            tx.execute("UPDATE offerings SET state = 'cancelled', updated_at = now() WHERE id = $1", &[offering]).await?;
+            tx.execute(
+                "UPDATE offerings SET state = 'cancelled', updated_at = now() WHERE id = $1",
+                &[offering],
+            )
+            .await?;
             cache.locked.remove(offering);
             cache.waitlisted.remove(offering);
             let rows = tx
@@ -300,23 +395,37 @@ async fn apply(tx: &Transaction<'_>, cache: &mut BatchCache, mentor: UserId, op:
                     &[offering],
                 )
                 .await?;
-            tx.execute("UPDATE offerings SET booked_count = 0 WHERE id = $1", &[offering]).await?;
+            tx.execute("UPDATE offerings SET booked_count = 0 WHERE id = $1", &[offering])
+                .await?;
             let users = rows.iter().map(|r| UserId(r.get(0))).collect();
             Ok(if matches!(op, Op::Delete { .. }) {
-                Outcome::Deleted { cancelled_bookings: users }
+                Outcome::Deleted {
+                    cancelled_bookings: users,
+                }
             } else {
-                Outcome::StateSet { cancelled_bookings: users }
+                Outcome::StateSet {
+                    cancelled_bookings: users,
+                }
             })
         }
         Op::SetState { offering, state } => {
             let l = lock(tx, cache, *offering, mentor).await?;
-            let ok = matches!((l.state.as_str(), *state), ("scheduled", "live") | ("live", "completed") | ("scheduled", "completed"));
+            let ok = matches!(
+                (l.state.as_str(), *state),
+                ("scheduled", "live") | ("live", "completed") | ("scheduled", "completed")
+            );
             if !ok {
                 return Err(closed(&format!("a {} session cannot become {state}", l.state)));
             }
-            tx.execute("UPDATE offerings SET state = $2, updated_at = now() WHERE id = $1", &[offering, state]).await?;
+            tx.execute(
+                "UPDATE offerings SET state = $2, updated_at = now() WHERE id = $1",
+                &[offering, state],
+            )
+            .await?;
             cache.locked.remove(offering);
-            Ok(Outcome::StateSet { cancelled_bookings: vec![] })
+            Ok(Outcome::StateSet {
+                cancelled_bookings: vec![],
+            })
         }
     }
 }
@@ -338,7 +447,10 @@ async fn book_run(
         Err(e) => return Ok(Err(e)),
     };
     if l.state != "scheduled" || l.starts_at <= now {
-        return Ok(Ok(reqs.iter().map(|_| Err(closed("this slot has started, ended or been cancelled"))).collect()));
+        return Ok(Ok(reqs
+            .iter()
+            .map(|_| Err(closed("this slot has started, ended or been cancelled")))
+            .collect()));
     }
     let mentees: Vec<Uuid> = reqs.iter().map(|(m, _)| m.0).collect();
     let mut active: HashMap<Uuid, String> = HashMap::new();
@@ -351,26 +463,39 @@ async fn book_run(
     {
         active.insert(r.get(0), r.get(1));
     }
-    let next_seq: i64 = tx.query_one("SELECT waitlist_next FROM offerings WHERE id = $1", &[&offering]).await?.get(0);
+    let next_seq: i64 = tx
+        .query_one("SELECT waitlist_next FROM offerings WHERE id = $1", &[&offering])
+        .await?
+        .get(0);
     let mut waitlisted_before = match cache.waitlisted.get(&offering) {
         Some(n) => *n,
         None => tx
-            .query_one("SELECT count(*) FROM bookings WHERE offering_id = $1 AND status = 'waitlisted'", &[&offering])
+            .query_one(
+                "SELECT count(*) FROM bookings WHERE offering_id = $1 AND status = 'waitlisted'",
+                &[&offering],
+            )
             .await?
             .get(0),
     };
     let mut free = i64::from(l.capacity - l.booked);
-    let (mut ids, mut who, mut statuses, mut seqs, mut agendas, mut confirmed_at) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut ids, mut who, mut statuses, mut seqs, mut agendas, mut confirmed_at) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     let mut out = Vec::with_capacity(reqs.len());
     let mut confirmed = Vec::new();
     let mut seq = next_seq;
     for (m, agenda) in reqs {
         if m.0 == l.mentor {
-            out.push(Err(ChatError::new(ErrorCode::Forbidden, "you cannot book your own slot")));
+            out.push(Err(ChatError::new(
+                ErrorCode::Forbidden,
+                "you cannot book your own slot",
+            )));
             continue;
         }
         if let Some(st) = active.get(&m.0) {
-            out.push(Err(ChatError::new(ErrorCode::AlreadyBooked, format!("you already hold a {st} booking here"))));
+            out.push(Err(ChatError::new(
+                ErrorCode::AlreadyBooked,
+                format!("you already hold a {st} booking here"),
+            )));
             continue;
         }
         let id = Uuid::new_v4();
@@ -384,7 +509,12 @@ async fn book_run(
             seqs.push(None);
             confirmed_at.push(Some(now));
             confirmed.push((m.0, id));
-            out.push(Ok(Outcome::Booked { booking: id, status: "confirmed", position: None, full: free == 0 }));
+            out.push(Ok(Outcome::Booked {
+                booking: id,
+                status: "confirmed",
+                position: None,
+                full: free == 0,
+            }));
         } else {
             seq += 1;
             waitlisted_before += 1;
@@ -392,7 +522,12 @@ async fn book_run(
             statuses.push("waitlisted");
             seqs.push(Some(seq));
             confirmed_at.push(None);
-            out.push(Ok(Outcome::Booked { booking: id, status: "waitlisted", position: Some(waitlisted_before), full: true }));
+            out.push(Ok(Outcome::Booked {
+                booking: id,
+                status: "waitlisted",
+                position: Some(waitlisted_before),
+                full: true,
+            }));
         }
     }
     if !ids.is_empty() {
@@ -436,7 +571,12 @@ pub async fn run_batch(pool: &Pool, mentor: UserId, ops: &[Op]) -> Result<Vec<Re
         if let (Op::Book { offering, .. }, true) = (&ops[i], i >= singly_until) {
             let mut j = i;
             let mut reqs = Vec::new();
-            while let Some(Op::Book { offering: o, mentee, agenda }) = ops.get(j) {
+            while let Some(Op::Book {
+                offering: o,
+                mentee,
+                agenda,
+            }) = ops.get(j)
+            {
                 if o != offering {
                     break;
                 }
@@ -494,7 +634,8 @@ pub async fn run_batch(pool: &Pool, mentor: UserId, ops: &[Op]) -> Result<Vec<Re
 
 /// The JSON every client sees for an offering (seed 001's slot fields plus
 /// instants, seats and the waitlist).
-pub const OFFERING_COLUMNS: &str = "o.id, o.mentor_id, o.kind, o.title, o.description, o.category, o.tags, o.starts_at, o.ends_at,
+pub const OFFERING_COLUMNS: &str =
+    "o.id, o.mentor_id, o.kind, o.title, o.description, o.category, o.tags, o.starts_at, o.ends_at,
      o.capacity, o.booked_count, o.price_credits, o.state, o.time_zone, o.created_at, o.updated_at,
      (SELECT count(*) FROM bookings w WHERE w.offering_id = o.id AND w.status = 'waitlisted') AS waitlist_count,
      u.display_name AS mentor_name";
@@ -550,7 +691,9 @@ pub async fn load_offerings(pool: &Pool, ids: &BTreeSet<Uuid>) -> Result<Vec<Val
     let client = pool.get().await?;
     let rows = client
         .query(
-            &format!("SELECT {OFFERING_COLUMNS} FROM offerings o JOIN users u ON u.id = o.mentor_id WHERE o.id = ANY($1)"),
+            &format!(
+                "SELECT {OFFERING_COLUMNS} FROM offerings o JOIN users u ON u.id = o.mentor_id WHERE o.id = ANY($1)"
+            ),
             &[&ids],
         )
         .await?;
@@ -561,7 +704,10 @@ pub async fn load_offerings(pool: &Pool, ids: &BTreeSet<Uuid>) -> Result<Vec<Val
 pub async fn holders(pool: &Pool, offering: Uuid) -> Result<Vec<UserId>, ChatError> {
     let client = pool.get().await?;
     let rows = client
-        .query("SELECT mentee_id FROM bookings WHERE offering_id = $1 AND status <> 'cancelled'", &[&offering])
+        .query(
+            "SELECT mentee_id FROM bookings WHERE offering_id = $1 AND status <> 'cancelled'",
+            &[&offering],
+        )
         .await?;
     Ok(rows.iter().map(|r| UserId(r.get(0))).collect())
 }

@@ -45,7 +45,11 @@ pub struct Calls {
 
 impl Calls {
     pub fn new(chat: Arc<ChatContext>) -> Calls {
-        Calls { chat, calls: HashMap::new(), busy: HashMap::new() }
+        Calls {
+            chat,
+            calls: HashMap::new(),
+            busy: HashMap::new(),
+        }
     }
 
     fn tell(&self, user: UserId, frame: String) {
@@ -62,7 +66,10 @@ impl Calls {
             if self.busy.get(&u) == Some(&id) {
                 self.busy.remove(&u);
             }
-            self.tell(u, json!({"type": "call_ended", "callId": id, "reason": reason}).to_string());
+            self.tell(
+                u,
+                json!({"type": "call_ended", "callId": id, "reason": reason}).to_string(),
+            );
         }
         if call.state == State::Active {
             if let Some(room) = self.chat.running_live(id) {
@@ -92,47 +99,73 @@ impl Handler<Invite> for Calls {
     fn handle(&mut self, msg: Invite, ctx: &mut Context<Self>) {
         let pool = self.chat.pool.clone();
         let (me, role, callee) = (msg.who.user, msg.who.role, msg.callee);
-        ctx.spawn(actix::fut::wrap_future(async move { store::may_talk(&pool, me, role, callee).await }).map(
-            move |res, act: &mut Calls, ctx| {
-                let Invite { who, session, callee, video, reply } = msg;
-                match res {
-                    Err(e) => return reply.err(e.code, e.message),
-                    Ok(Err(Refusal::NoSuchUser)) => return reply.err(ErrorCode::CallNotAllowed, "no such user"),
-                    Ok(Err(Refusal::NotAccepted)) => {
-                        return reply.err(ErrorCode::CallNotAllowed, "this mentor does not accept calls from you; book a session instead")
-                    }
-                    Ok(Err(Refusal::Forbidden)) => return reply.err(ErrorCode::CallNotAllowed, "you may not call this user"),
-                    Ok(Ok(())) => {}
-                }
-                if act.busy.contains_key(&who.user) {
-                    return reply.err(ErrorCode::Busy, "you are already in a call");
-                }
-                let id = Uuid::new_v4();
-                reply.ok(json!({"callId": id}));
-                if act.busy.contains_key(&callee) {
-                    reply.outbox.text(json!({"type": "call_ended", "callId": id, "reason": "busy"}).to_string());
-                    return;
-                }
-                let ring = ctx.run_later(RING_TIMEOUT, move |act, ctx| {
-                    if act.calls.get(&id).is_some_and(|c| c.state == State::Ringing) {
-                        if let Some(c) = act.calls.get_mut(&id) {
-                            c.ring = None;
+        ctx.spawn(
+            actix::fut::wrap_future(async move { store::may_talk(&pool, me, role, callee).await }).map(
+                move |res, act: &mut Calls, ctx| {
+                    let Invite {
+                        who,
+                        session,
+                        callee,
+                        video,
+                        reply,
+                    } = msg;
+                    match res {
+                        Err(e) => return reply.err(e.code, e.message),
+                        Ok(Err(Refusal::NoSuchUser)) => return reply.err(ErrorCode::CallNotAllowed, "no such user"),
+                        Ok(Err(Refusal::NotAccepted)) => {
+                            return reply.err(
+                                ErrorCode::CallNotAllowed,
+                                "this mentor does not accept calls from you; book a session instead",
+                            )
                         }
-                        act.end(ctx, id, "timeout");
+                        Ok(Err(Refusal::Forbidden)) => {
+                            return reply.err(ErrorCode::CallNotAllowed, "you may not call this user")
+                        }
+                        Ok(Ok(())) => {}
                     }
-                });
-                act.calls.insert(id, Call { caller: who.user, caller_session: session, callee, state: State::Ringing, ring: Some(ring) });
-                act.busy.insert(who.user, id);
-                act.busy.insert(callee, id);
-                act.tell(
-                    callee,
-                    json!({"type": "call_incoming", "callId": id, "video": video,
+                    if act.busy.contains_key(&who.user) {
+                        return reply.err(ErrorCode::Busy, "you are already in a call");
+                    }
+                    let id = Uuid::new_v4();
+                    reply.ok(json!({"callId": id}));
+                    if act.busy.contains_key(&callee) {
+                        reply
+                            .outbox
+                            .text(json!({"type": "call_ended", "callId": id, "reason": "busy"}).to_string());
+                        return;
+                    }
+                    let ring = ctx.run_later(RING_TIMEOUT, move |act, ctx| {
+                        if act.calls.get(&id).is_some_and(|c| c.state == State::Ringing) {
+                            if let Some(c) = act.calls.get_mut(&id) {
+                                c.ring = None;
+                            }
+                            act.end(ctx, id, "timeout");
+                        }
+                    });
+                    act.calls.insert(
+                        id,
+                        Call {
+                            caller: who.user,
+                            caller_session: session,
+                            callee,
+                            state: State::Ringing,
+                            ring: Some(ring),
+                        },
+                    );
+                    act.busy.insert(who.user, id);
+                    act.busy.insert(callee, id);
+                    act.tell(
+                        callee,
+                        json!({"type": "call_incoming", "callId": id, "video": video,
                            "from": {"userId": who.user, "displayName": who.display_name}})
-                    .to_string(),
-                );
-                reply.outbox.text(json!({"type": "call_ringing", "callId": id}).to_string());
-            },
-        ));
+                        .to_string(),
+                    );
+                    reply
+                        .outbox
+                        .text(json!({"type": "call_ringing", "callId": id}).to_string());
+                },
+            ),
+        );
     }
 }
 
@@ -158,7 +191,12 @@ impl Handler<Respond> for Calls {
     type Result = ();
 
     fn handle(&mut self, msg: Respond, ctx: &mut Context<Self>) {
-        let Respond { user, call_id: id, answer, reply } = msg;
+        let Respond {
+            user,
+            call_id: id,
+            answer,
+            reply,
+        } = msg;
         let Some(call) = self.calls.get_mut(&id).filter(|c| c.caller == user || c.callee == user) else {
             return reply.err(ErrorCode::CallNotFound, "no such call (it may have ended)");
         };
@@ -172,7 +210,10 @@ impl Handler<Respond> for Calls {
                 let parties = [call.caller, call.callee];
                 self.chat.live(id, Some(LiveKind::Call { parties }));
                 reply.ok(json!({"callId": id, "sessionId": id}));
-                self.tell(parties[0], json!({"type": "call_accepted", "callId": id, "sessionId": id}).to_string());
+                self.tell(
+                    parties[0],
+                    json!({"type": "call_accepted", "callId": id, "sessionId": id}).to_string(),
+                );
             }
             Answer::Decline if is_callee && ringing => {
                 reply.ok(json!({"callId": id}));
@@ -184,7 +225,15 @@ impl Handler<Respond> for Calls {
             }
             Answer::Hangup => {
                 reply.ok(json!({"callId": id}));
-                let reason = if ringing { if is_callee { "declined" } else { "cancelled" } } else { "hangup" };
+                let reason = if ringing {
+                    if is_callee {
+                        "declined"
+                    } else {
+                        "cancelled"
+                    }
+                } else {
+                    "hangup"
+                };
                 self.end(ctx, id, reason);
             }
             _ => reply.err(ErrorCode::InvalidCommand, "that does not fit the call's state"),

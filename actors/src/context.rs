@@ -13,12 +13,12 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::calendar::Calendar;
 use crate::calls::Calls;
-use crate::live::{GroupSession, LiveKind};
-use crate::sfu::Sfu;
 use crate::hub::Hub;
 use crate::ids::{RoomId, UserId};
+use crate::live::{GroupSession, LiveKind};
 use crate::role::Role;
 use crate::room::ChatRoom;
+use crate::sfu::Sfu;
 
 /// Who is on the other end of a session: established once, at upgrade.
 #[derive(Debug, Clone)]
@@ -188,7 +188,11 @@ impl ChatContext {
 
     /// Counts one send; `Err(wait)` when over the user's rate.
     pub fn check_send_rate(&self, who: &Principal) -> Result<(), Duration> {
-        let limiter = if who.role == Role::Guest { &self.guest_send_limit } else { &self.send_limit };
+        let limiter = if who.role == Role::Guest {
+            &self.guest_send_limit
+        } else {
+            &self.send_limit
+        };
         limiter.check_key(&who.user).map_err(|nu| {
             use governor::clock::Clock;
             nu.wait_time_from(governor::clock::DefaultClock::default().now())

@@ -76,7 +76,10 @@ impl ErrorCode {
 
     /// The code for its wire name (`internal_error` for an unknown one).
     pub fn from_str_code(s: &str) -> ErrorCode {
-        Self::ALL.into_iter().find(|c| c.as_str() == s).unwrap_or(ErrorCode::Internal)
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .unwrap_or(ErrorCode::Internal)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -120,7 +123,10 @@ pub struct ChatError {
 
 impl ChatError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ChatError {
-        ChatError { code, message: message.into() }
+        ChatError {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn internal(e: impl std::fmt::Display) -> ChatError {

@@ -21,7 +21,10 @@ pub struct Hub {
 
 impl Hub {
     pub fn new(pool: Pool) -> Hub {
-        Hub { pool, sessions: HashMap::new() }
+        Hub {
+            pool,
+            sessions: HashMap::new(),
+        }
     }
 
     fn push_to(&self, user: UserId, frame: &str) {
@@ -91,21 +94,23 @@ impl Handler<Connect> for Hub {
         let pool = self.pool.clone();
         let user = msg.user;
         let outbox = msg.outbox;
-        ctx.spawn(actix::fut::wrap_future(co_members(pool, user)).map(move |peers, hub: &mut Hub, _| {
-            // The new session learns who of its contacts is online...
-            for p in &peers {
-                if hub.sessions.contains_key(p) {
-                    outbox.text(protocol::presence(*p, true, None));
-                }
-            }
-            // ...and they learn that this user came online.
-            if first && hub.sessions.contains_key(&user) {
-                let frame = protocol::presence(user, true, None);
+        ctx.spawn(
+            actix::fut::wrap_future(co_members(pool, user)).map(move |peers, hub: &mut Hub, _| {
+                // The new session learns who of its contacts is online...
                 for p in &peers {
-                    hub.push_to(*p, &frame);
+                    if hub.sessions.contains_key(p) {
+                        outbox.text(protocol::presence(*p, true, None));
+                    }
                 }
-            }
-        }));
+                // ...and they learn that this user came online.
+                if first && hub.sessions.contains_key(&user) {
+                    let frame = protocol::presence(user, true, None);
+                    for p in &peers {
+                        hub.push_to(*p, &frame);
+                    }
+                }
+            }),
+        );
     }
 }
 
@@ -113,7 +118,9 @@ impl Handler<Disconnect> for Hub {
     type Result = ();
 
     fn handle(&mut self, msg: Disconnect, ctx: &mut Context<Self>) {
-        let Some(list) = self.sessions.get_mut(&msg.user) else { return };
+        let Some(list) = self.sessions.get_mut(&msg.user) else {
+            return;
+        };
         list.retain(|(s, _)| *s != msg.session);
         if !list.is_empty() {
             return;
@@ -124,7 +131,9 @@ impl Handler<Disconnect> for Hub {
         let now = Utc::now();
         let fut = async move {
             if let Ok(c) = pool.get().await {
-                let _ = c.execute("UPDATE users SET last_seen_at = $2 WHERE id = $1", &[&user.0, &now]).await;
+                let _ = c
+                    .execute("UPDATE users SET last_seen_at = $2 WHERE id = $1", &[&user.0, &now])
+                    .await;
             }
             co_members(pool, user).await
         };

@@ -92,7 +92,11 @@ impl GroupSession {
             id,
             generation,
             chat,
-            state: if matches!(kind, Some(LiveKind::Call { .. }) | Some(LiveKind::Room)) { "live".into() } else { "scheduled".into() },
+            state: if matches!(kind, Some(LiveKind::Call { .. }) | Some(LiveKind::Room)) {
+                "live".into()
+            } else {
+                "scheduled".into()
+            },
             kind,
             room: None,
             participants: HashMap::new(),
@@ -121,24 +125,31 @@ impl GroupSession {
     }
 
     fn updated(&self, user: UserId) {
-        let f = json!({"type": "participant_updated", "sessionId": self.id, "participant": self.participant_json(user)}).to_string();
+        let f =
+            json!({"type": "participant_updated", "sessionId": self.id, "participant": self.participant_json(user)})
+                .to_string();
         self.broadcast(&f, None);
     }
 
     fn set_participants_metric(&self) {
         if let Some(r) = &self.room {
-            r.metrics.participants.store(self.participants.len() as i64, std::sync::atomic::Ordering::Relaxed);
+            r.metrics
+                .participants
+                .store(self.participants.len() as i64, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
     /// Takes a participant out: their peers go, the others are told.
     fn drop_participant(&mut self, user: UserId, reason: &'static str, tell_them: bool) {
-        let Some(p) = self.participants.remove(&user) else { return };
+        let Some(p) = self.participants.remove(&user) else {
+            return;
+        };
         if let Some(r) = &self.room {
             r.remove(user, false);
         }
         if tell_them {
-            p.outbox.text(json!({"type": "session_ended", "sessionId": self.id, "reason": reason}).to_string());
+            p.outbox
+                .text(json!({"type": "session_ended", "sessionId": self.id, "reason": reason}).to_string());
         }
         let f = json!({"type": "participant_left", "sessionId": self.id, "userId": user, "reason": reason}).to_string();
         self.broadcast(&f, None);
@@ -184,7 +195,9 @@ impl GroupSession {
         let role = self.granted.get(&who.user).copied().unwrap_or(role);
         if let Some(old) = self.participants.get(&who.user) {
             if old.session != session {
-                old.outbox.text(json!({"type": "session_ended", "sessionId": self.id, "reason": "joined_elsewhere"}).to_string());
+                old.outbox.text(
+                    json!({"type": "session_ended", "sessionId": self.id, "reason": "joined_elsewhere"}).to_string(),
+                );
             }
             if let Some(r) = &self.room {
                 r.remove(who.user, false);
@@ -193,14 +206,25 @@ impl GroupSession {
         let rejoin = self.participants.contains_key(&who.user);
         self.participants.insert(
             who.user,
-            Participant { display_name: who.display_name.clone(), role, hand: false, audio: false, video: false, screen: false, session, outbox },
+            Participant {
+                display_name: who.display_name.clone(),
+                role,
+                hand: false,
+                audio: false,
+                video: false,
+                screen: false,
+                session,
+                outbox,
+            },
         );
         self.empty_since = None;
         self.set_participants_metric();
         let participants: Vec<Value> = self.participants.keys().map(|u| self.participant_json(*u)).collect();
         let kind = self.kind.as_ref().map(|k| k.name()).unwrap_or("session");
-        reply.ok(json!({"sessionId": self.id, "kind": kind, "role": role, "state": self.state,
-                        "participants": participants, "activeSpeaker": self.speaker}));
+        reply.ok(
+            json!({"sessionId": self.id, "kind": kind, "role": role, "state": self.state,
+                        "participants": participants, "activeSpeaker": self.speaker}),
+        );
         let f = json!({"type": if rejoin { "participant_updated" } else { "participant_joined" }, "sessionId": self.id,
                        "participant": self.participant_json(who.user)})
         .to_string();
@@ -218,22 +242,39 @@ impl Actor for GroupSession {
             let id = self.id;
             let fut = async move {
                 let client = pool.get().await?;
-                if let Some(r) = client.query_opt("SELECT mentor_id, state FROM offerings WHERE id = $1 AND kind = 'group'", &[&id]).await? {
-                    return Ok::<_, ChatError>(Some((LiveKind::Session { mentor: UserId(r.get(0)) }, r.get::<_, String>(1))));
+                if let Some(r) = client
+                    .query_opt(
+                        "SELECT mentor_id, state FROM offerings WHERE id = $1 AND kind = 'group'",
+                        &[&id],
+                    )
+                    .await?
+                {
+                    return Ok::<_, ChatError>(Some((
+                        LiveKind::Session {
+                            mentor: UserId(r.get(0)),
+                        },
+                        r.get::<_, String>(1),
+                    )));
                 }
-                if client.query_opt("SELECT 1 FROM rooms WHERE id = $1", &[&id]).await?.is_some() {
+                if client
+                    .query_opt("SELECT 1 FROM rooms WHERE id = $1", &[&id])
+                    .await?
+                    .is_some()
+                {
                     return Ok(Some((LiveKind::Room, "live".to_owned())));
                 }
                 Ok(None)
             };
-            ctx.wait(actix::fut::wrap_future(fut).map(|res, act: &mut GroupSession, _| match res {
-                Ok(Some((kind, state))) => {
-                    act.kind = Some(kind);
-                    act.state = state;
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "loading a live room"),
-            }));
+            ctx.wait(
+                actix::fut::wrap_future(fut).map(|res, act: &mut GroupSession, _| match res {
+                    Ok(Some((kind, state))) => {
+                        act.kind = Some(kind);
+                        act.state = state;
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "loading a live room"),
+                }),
+            );
         }
         ctx.run_interval(Duration::from_secs(5), |act, ctx| {
             let idle = act.empty_since.is_some_and(|t| t.elapsed() >= EMPTY_GRACE);
@@ -293,7 +334,10 @@ impl Handler<Join> for GroupSession {
                     if parties.contains(&user) {
                         Ok((LiveRole::Speaker, None))
                     } else {
-                        Err(ChatError::new(ErrorCode::Forbidden, "this call is between two other people"))
+                        Err(ChatError::new(
+                            ErrorCode::Forbidden,
+                            "this call is between two other people",
+                        ))
                     }
                 }
                 LiveKind::Room => match crate::store::load_member(&pool, RoomId(id), user).await? {
@@ -312,31 +356,42 @@ impl Handler<Join> for GroupSession {
                         .await?;
                     let (state, registered): (String, bool) = (r.get(0), r.get(1));
                     if state == "completed" || state == "cancelled" {
-                        return Err(ChatError::new(ErrorCode::SessionNotLive, format!("this session is {state}")));
+                        return Err(ChatError::new(
+                            ErrorCode::SessionNotLive,
+                            format!("this session is {state}"),
+                        ));
                     }
                     if user == mentor {
                         return Ok((LiveRole::Host, Some(state)));
                     }
                     if !registered {
-                        return Err(ChatError::new(ErrorCode::NotRegistered, "only the mentor and confirmed registrants may join"));
+                        return Err(ChatError::new(
+                            ErrorCode::NotRegistered,
+                            "only the mentor and confirmed registrants may join",
+                        ));
                     }
                     if state != "live" {
-                        return Err(ChatError::new(ErrorCode::SessionNotLive, "the host has not started this session yet"));
+                        return Err(ChatError::new(
+                            ErrorCode::SessionNotLive,
+                            "the host has not started this session yet",
+                        ));
                     }
                     Ok((LiveRole::Attendee, Some(state)))
                 }
             }
         };
         let outbox = reply.outbox.clone();
-        ctx.spawn(actix::fut::wrap_future(fut).map(move |res, act: &mut GroupSession, _| match res {
-            Ok((role, state)) => {
-                if let Some(s) = state {
-                    act.state = s;
+        ctx.spawn(
+            actix::fut::wrap_future(fut).map(move |res, act: &mut GroupSession, _| match res {
+                Ok((role, state)) => {
+                    if let Some(s) = state {
+                        act.state = s;
+                    }
+                    act.admit(who, session, outbox, reply, role)
                 }
-                act.admit(who, session, outbox, reply, role)
-            }
-            Err(e) => reply.err(e.code, e.message),
-        }));
+                Err(e) => reply.err(e.code, e.message),
+            }),
+        );
     }
 }
 
@@ -353,7 +408,11 @@ impl Handler<Leave> for GroupSession {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
-        if self.participants.get(&msg.user).is_some_and(|p| p.session == msg.session) {
+        if self
+            .participants
+            .get(&msg.user)
+            .is_some_and(|p| p.session == msg.session)
+        {
             self.drop_participant(msg.user, "left", false);
         }
         if let Some(r) = msg.reply {
@@ -364,16 +423,33 @@ impl Handler<Leave> for GroupSession {
 
 /// Everything a joined participant may ask once in.
 pub enum Action {
-    Publish { sdp: String, sources: HashMap<String, String> },
+    Publish {
+        sdp: String,
+        sources: HashMap<String, String>,
+    },
     Subscribe,
-    Answer { sdp: String },
+    Answer {
+        sdp: String,
+    },
     Restart,
     Quality(Quality),
-    MediaState { audio: bool, video: bool, screen: bool },
+    MediaState {
+        audio: bool,
+        video: bool,
+        screen: bool,
+    },
     RaiseHand(bool),
-    SetRole { target: UserId, role: LiveRole },
-    Mute { target: UserId, kind: MediaKindName },
-    Remove { target: UserId },
+    SetRole {
+        target: UserId,
+        role: LiveRole,
+    },
+    Mute {
+        target: UserId,
+        kind: MediaKindName,
+    },
+    Remove {
+        target: UserId,
+    },
     Start,
     End,
 }
@@ -391,7 +467,12 @@ impl Handler<Act> for GroupSession {
     type Result = ();
 
     fn handle(&mut self, msg: Act, _: &mut Context<Self>) {
-        let Act { user, session, action, reply } = msg;
+        let Act {
+            user,
+            session,
+            action,
+            reply,
+        } = msg;
         if let Err(e) = self.act(user, session, action, &reply) {
             reply.err(e.code, e.message);
         }
@@ -400,7 +481,9 @@ impl Handler<Act> for GroupSession {
 
 impl GroupSession {
     fn sfu_room(&self) -> Result<&RoomHandle, ChatError> {
-        self.room.as_ref().ok_or_else(|| ChatError::new(ErrorCode::SfuUnavailable, "media is not available on this server"))
+        self.room
+            .as_ref()
+            .ok_or_else(|| ChatError::new(ErrorCode::SfuUnavailable, "media is not available on this server"))
     }
 
     fn act(&mut self, user: UserId, session: u64, action: Action, reply: &Reply) -> Result<(), ChatError> {
@@ -409,7 +492,10 @@ impl GroupSession {
         match action {
             Action::Publish { sdp, sources } => {
                 if !my_role.publishes() {
-                    return Err(ChatError::new(ErrorCode::Forbidden, "attendees only receive; raise your hand to speak"));
+                    return Err(ChatError::new(
+                        ErrorCode::Forbidden,
+                        "attendees only receive; raise your hand to speak",
+                    ));
                 }
                 self.sfu_room()?.publish(user, sdp, sources, reply.clone());
             }
@@ -449,7 +535,10 @@ impl GroupSession {
                     return Err(ChatError::new(ErrorCode::InvalidCommand, "a session has one host"));
                 }
                 let Some(p) = self.participants.get_mut(&target) else {
-                    return Err(ChatError::new(ErrorCode::NotInSession, "that user is not in the session"));
+                    return Err(ChatError::new(
+                        ErrorCode::NotInSession,
+                        "that user is not in the session",
+                    ));
                 };
                 if p.role == LiveRole::Host {
                     return Err(ChatError::new(ErrorCode::Forbidden, "the host's role cannot change"));
@@ -469,13 +558,17 @@ impl GroupSession {
             Action::Mute { target, kind } => {
                 self.host_only(user, session)?;
                 let Some(p) = self.participants.get_mut(&target) else {
-                    return Err(ChatError::new(ErrorCode::NotInSession, "that user is not in the session"));
+                    return Err(ChatError::new(
+                        ErrorCode::NotInSession,
+                        "that user is not in the session",
+                    ));
                 };
                 match kind {
                     MediaKindName::Audio => p.audio = false,
                     MediaKindName::Video => p.video = false,
                 }
-                p.outbox.text(json!({"type": "muted", "sessionId": self.id, "kind": kind, "by": user}).to_string());
+                p.outbox
+                    .text(json!({"type": "muted", "sessionId": self.id, "kind": kind, "by": user}).to_string());
                 self.sfu_room()?.block(target, kind, true);
                 reply.ok(json!({}));
                 self.updated(target);
@@ -486,7 +579,10 @@ impl GroupSession {
                     return Err(ChatError::new(ErrorCode::InvalidCommand, "leave instead"));
                 }
                 if !self.participants.contains_key(&target) {
-                    return Err(ChatError::new(ErrorCode::NotInSession, "that user is not in the session"));
+                    return Err(ChatError::new(
+                        ErrorCode::NotInSession,
+                        "that user is not in the session",
+                    ));
                 }
                 self.removed.insert(target);
                 self.drop_participant(target, "removed", true);
@@ -495,16 +591,29 @@ impl GroupSession {
             Action::Start | Action::End => {
                 self.host_only(user, session)?;
                 let Some(LiveKind::Session { mentor }) = self.kind else {
-                    return Err(ChatError::new(ErrorCode::InvalidCommand, "only scheduled sessions start and end"));
+                    return Err(ChatError::new(
+                        ErrorCode::InvalidCommand,
+                        "only scheduled sessions start and end",
+                    ));
                 };
-                let to = if matches!(action, Action::Start) { "live" } else { "completed" };
+                let to = if matches!(action, Action::Start) {
+                    "live"
+                } else {
+                    "completed"
+                };
                 let cal = self.chat.calendar(mentor);
                 let id = self.id;
                 let reply = reply.clone();
                 // Detached: ending the session stops this actor before the
                 // calendar's answer comes back, and the host still gets it.
                 actix::spawn(async move {
-                    match cal.send(Exec(Op::SetState { offering: id, state: to })).await {
+                    match cal
+                        .send(Exec(Op::SetState {
+                            offering: id,
+                            state: to,
+                        }))
+                        .await
+                    {
                         Ok(Ok(_)) => reply.ok(json!({"sessionId": id, "state": to})),
                         Ok(Err(e)) => reply.err(e.code, e.message),
                         Err(e) => reply.err(ErrorCode::Internal, e.to_string()),
@@ -556,7 +665,9 @@ impl Handler<SfuEvent> for GroupSession {
         match ev {
             SfuEvent::Offer { user, sdp, tracks } => {
                 if let Some(p) = self.participants.get(&user) {
-                    p.outbox.text(json!({"type": "rtc_offer", "sessionId": self.id, "sdp": sdp, "tracks": tracks}).to_string());
+                    p.outbox.text(
+                        json!({"type": "rtc_offer", "sessionId": self.id, "sdp": sdp, "tracks": tracks}).to_string(),
+                    );
                 }
             }
             SfuEvent::ActiveSpeaker { user } => {

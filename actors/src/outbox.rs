@@ -67,7 +67,13 @@ impl Outbox {
     /// answer.
     pub fn detached(capacity: usize) -> (Outbox, mpsc::Receiver<Outbound>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        (Outbox { tx, overflow: Arc::new(Notify::new()) }, rx)
+        (
+            Outbox {
+                tx,
+                overflow: Arc::new(Notify::new()),
+            },
+            rx,
+        )
     }
 }
 
@@ -111,7 +117,10 @@ pub fn spawn_writer(mut session: actix_ws::Session, capacity: usize) -> Outbox {
 }
 
 async fn close(session: actix_ws::Session, code: u16, reason: &str) {
-    let reason = CloseReason { code: CloseCode::from(code), description: Some(reason.to_owned()).filter(|r| !r.is_empty()) };
+    let reason = CloseReason {
+        code: CloseCode::from(code),
+        description: Some(reason.to_owned()).filter(|r| !r.is_empty()),
+    };
     // A client that does not read may never take the close frame either.
     let _ = tokio::time::timeout(CLOSE_GRACE, session.close(Some(reason))).await;
 }

@@ -14,12 +14,22 @@ use crate::ids::{RoomId, UserId};
 pub const PROTOCOL_VERSION: u32 = 1;
 
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase", deny_unknown_fields)]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
 pub enum Command {
     /// Start receiving a room's events; with `afterSeq`, first everything
     /// committed after it (resume).
-    Subscribe { room_id: RoomId, after_seq: Option<i64> },
-    Unsubscribe { room_id: RoomId },
+    Subscribe {
+        room_id: RoomId,
+        after_seq: Option<i64>,
+    },
+    Unsubscribe {
+        room_id: RoomId,
+    },
     Send {
         room_id: RoomId,
         /// Makes the send idempotent: a resend returns the original seq.
@@ -29,41 +39,116 @@ pub enum Command {
         #[serde(default)]
         attachments: Vec<Uuid>,
     },
-    Edit { room_id: RoomId, seq: i64, body: Option<String>, ciphertext: Option<String> },
-    Delete { room_id: RoomId, seq: i64 },
-    Typing { room_id: RoomId, typing: bool },
-    Read { room_id: RoomId, seq: i64 },
-    History { room_id: RoomId, before: Option<i64>, after: Option<i64>, limit: Option<i64> },
+    Edit {
+        room_id: RoomId,
+        seq: i64,
+        body: Option<String>,
+        ciphertext: Option<String>,
+    },
+    Delete {
+        room_id: RoomId,
+        seq: i64,
+    },
+    Typing {
+        room_id: RoomId,
+        typing: bool,
+    },
+    Read {
+        room_id: RoomId,
+        seq: i64,
+    },
+    History {
+        room_id: RoomId,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: Option<i64>,
+    },
     /// Receive `slot_created` / `slot_updated` / `slot_deleted` for a mentor.
-    WatchCalendar { mentor_id: UserId },
-    UnwatchCalendar { mentor_id: UserId },
+    WatchCalendar {
+        mentor_id: UserId,
+    },
+    UnwatchCalendar {
+        mentor_id: UserId,
+    },
     /// Extends the session with a fresh access token of the same user.
-    Reauth { token: String },
+    Reauth {
+        token: String,
+    },
     // ---- live rooms (docs/live.md) ----
-    SessionJoin { session_id: Uuid },
-    SessionLeave { session_id: Uuid },
-    SessionStart { session_id: Uuid },
-    SessionEnd { session_id: Uuid },
+    SessionJoin {
+        session_id: Uuid,
+    },
+    SessionLeave {
+        session_id: Uuid,
+    },
+    SessionStart {
+        session_id: Uuid,
+    },
+    SessionEnd {
+        session_id: Uuid,
+    },
     RtcPublish {
         session_id: Uuid,
         sdp: String,
         #[serde(default)]
         sources: std::collections::HashMap<String, String>,
     },
-    RtcSubscribe { session_id: Uuid },
-    RtcAnswer { session_id: Uuid, sdp: String },
-    RtcRestart { session_id: Uuid },
-    RtcQuality { session_id: Uuid, quality: crate::sfu::Quality },
-    MediaState { session_id: Uuid, audio: bool, video: bool, #[serde(default)] screen: bool },
-    RaiseHand { session_id: Uuid, raised: bool },
-    SetRole { session_id: Uuid, user_id: UserId, role: crate::live::LiveRole },
-    Mute { session_id: Uuid, user_id: UserId, kind: crate::sfu::MediaKindName },
-    Remove { session_id: Uuid, user_id: UserId },
-    CallInvite { user_id: UserId, #[serde(default = "yes")] video: bool },
-    CallAccept { call_id: Uuid },
-    CallDecline { call_id: Uuid },
-    CallCancel { call_id: Uuid },
-    CallHangup { call_id: Uuid },
+    RtcSubscribe {
+        session_id: Uuid,
+    },
+    RtcAnswer {
+        session_id: Uuid,
+        sdp: String,
+    },
+    RtcRestart {
+        session_id: Uuid,
+    },
+    RtcQuality {
+        session_id: Uuid,
+        quality: crate::sfu::Quality,
+    },
+    MediaState {
+        session_id: Uuid,
+        audio: bool,
+        video: bool,
+        #[serde(default)]
+        screen: bool,
+    },
+    RaiseHand {
+        session_id: Uuid,
+        raised: bool,
+    },
+    SetRole {
+        session_id: Uuid,
+        user_id: UserId,
+        role: crate::live::LiveRole,
+    },
+    Mute {
+        session_id: Uuid,
+        user_id: UserId,
+        kind: crate::sfu::MediaKindName,
+    },
+    Remove {
+        session_id: Uuid,
+        user_id: UserId,
+    },
+    CallInvite {
+        user_id: UserId,
+        #[serde(default = "yes")]
+        video: bool,
+    },
+    CallAccept {
+        call_id: Uuid,
+    },
+    CallDecline {
+        call_id: Uuid,
+    },
+    CallCancel {
+        call_id: Uuid,
+    },
+    CallHangup {
+        call_id: Uuid,
+    },
     Ping,
 }
 
@@ -82,7 +167,9 @@ pub struct Envelope {
 /// so the error can still be correlated.
 pub fn parse(text: &str) -> Result<Envelope, (Option<Value>, String)> {
     let mut v: Value = serde_json::from_str(text).map_err(|e| (None, format!("not JSON: {e}")))?;
-    let obj = v.as_object_mut().ok_or((None, "a frame must be a JSON object".to_owned()))?;
+    let obj = v
+        .as_object_mut()
+        .ok_or((None, "a frame must be a JSON object".to_owned()))?;
     let id = obj.remove("id");
     if let Some(id) = &id {
         let ok = match id {
@@ -91,7 +178,10 @@ pub fn parse(text: &str) -> Result<Envelope, (Option<Value>, String)> {
             _ => false,
         };
         if !ok {
-            return Err((None, "`id` must be a string of at most 64 characters or a number".to_owned()));
+            return Err((
+                None,
+                "`id` must be a string of at most 64 characters or a number".to_owned(),
+            ));
         }
     }
     match serde_json::from_value::<Command>(v) {
@@ -133,7 +223,11 @@ impl MessageEvent {
             #[serde(flatten)]
             event: &'a MessageEvent,
         }
-        serde_json::to_string(&Frame { r#type: "message", event: self }).unwrap_or_default()
+        serde_json::to_string(&Frame {
+            r#type: "message",
+            event: self,
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -183,7 +277,10 @@ mod tests {
     #[test]
     fn parses_commands_with_ids() {
         let room = Uuid::new_v4();
-        let e = parse(&format!(r#"{{"id":"c1","type":"send","roomId":"{room}","clientMsgId":"m1","body":"hi"}}"#)).unwrap();
+        let e = parse(&format!(
+            r#"{{"id":"c1","type":"send","roomId":"{room}","clientMsgId":"m1","body":"hi"}}"#
+        ))
+        .unwrap();
         assert_eq!(e.id, Some(json!("c1")));
         assert!(matches!(e.command, Command::Send { ref body, .. } if body.as_deref() == Some("hi")));
         let e = parse(r#"{"id": 7, "type": "ping"}"#).unwrap();

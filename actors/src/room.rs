@@ -103,7 +103,10 @@ impl ChatRoom {
     fn may_read(&self, who: &Principal) -> Result<(), ChatError> {
         let meta = self.ready()?;
         if who.role == Role::Guest && who.guest_room != Some(self.id) {
-            return Err(ChatError::new(ErrorCode::Forbidden, "guests may only use the room they joined"));
+            return Err(ChatError::new(
+                ErrorCode::Forbidden,
+                "guests may only use the room they joined",
+            ));
         }
         if self.members.contains_key(&who.user) || (who.role == Role::Admin && meta.kind == "group") {
             Ok(())
@@ -139,7 +142,9 @@ impl ChatRoom {
 
     /// Sends a subscriber everything after `from`, then makes it live.
     fn catch_up(&mut self, ctx: &mut Context<Self>, session: u64, from: i64) {
-        let Some(sub) = self.catching_up.get(&session) else { return };
+        let Some(sub) = self.catching_up.get(&session) else {
+            return;
+        };
         if sub.outbox.is_closed() {
             self.catching_up.remove(&session);
             return;
@@ -165,7 +170,9 @@ impl ChatRoom {
         let (room, upto) = (self.id, self.committed_seq);
         let fut = async move { store::range(&pool, room, from, upto, store::PAGE_MAX).await };
         ctx.spawn(actix::fut::wrap_future(fut).map(move |res, act: &mut ChatRoom, ctx| {
-            let Some(sub) = act.catching_up.get(&session) else { return };
+            let Some(sub) = act.catching_up.get(&session) else {
+                return;
+            };
             match res {
                 Ok(events) => {
                     let mut last = from;
@@ -242,21 +249,23 @@ impl Actor for ChatRoom {
         ctx.set_mailbox_capacity(4096);
         let pool = self.chat.pool.clone();
         let id = self.id;
-        ctx.wait(actix::fut::wrap_future(async move { store::load_room(&pool, id).await }).map(
-            |res, act: &mut ChatRoom, _| match res {
-                Ok(Some((meta, members))) => {
-                    act.committed_seq = meta.last_seq;
-                    act.meta = Some(meta);
-                    act.members = members;
-                    act.state = State::Ready;
-                }
-                Ok(None) => act.state = State::Missing,
-                Err(e) => {
-                    tracing::error!(room = %act.id, error = %e, "loading room");
-                    act.state = State::Missing;
-                }
-            },
-        ));
+        ctx.wait(
+            actix::fut::wrap_future(async move { store::load_room(&pool, id).await }).map(
+                |res, act: &mut ChatRoom, _| match res {
+                    Ok(Some((meta, members))) => {
+                        act.committed_seq = meta.last_seq;
+                        act.meta = Some(meta);
+                        act.members = members;
+                        act.state = State::Ready;
+                    }
+                    Ok(None) => act.state = State::Missing,
+                    Err(e) => {
+                        tracing::error!(room = %act.id, error = %e, "loading room");
+                        act.state = State::Missing;
+                    }
+                },
+            ),
+        );
         ctx.run_interval(TYPING_SWEEP, |act, _| {
             let now = Instant::now();
             let expired: Vec<UserId> = act.typing.iter().filter(|(_, t)| **t <= now).map(|(u, _)| *u).collect();
@@ -306,10 +315,20 @@ impl Handler<Subscribe> for ChatRoom {
             json!({"roomId": self.id, "lastSeq": self.committed_seq, "resumeFrom": after}),
         ));
         self.subs.remove(&msg.session);
-        self.catching_up.insert(msg.session, Sub { user: msg.who.user, outbox: msg.outbox });
+        self.catching_up.insert(
+            msg.session,
+            Sub {
+                user: msg.who.user,
+                outbox: msg.outbox,
+            },
+        );
         self.catch_up(ctx, msg.session, after);
         // Typing state is ephemeral: tell the newcomer who is typing now.
-        if let Some(sub) = self.subs.get(&msg.session).or_else(|| self.catching_up.get(&msg.session)) {
+        if let Some(sub) = self
+            .subs
+            .get(&msg.session)
+            .or_else(|| self.catching_up.get(&msg.session))
+        {
             for u in self.typing.keys().filter(|u| **u != msg.who.user) {
                 sub.outbox.text(protocol::typing(self.id, *u, true));
             }
@@ -362,27 +381,49 @@ impl ChatRoom {
                 return Err(ChatError::new(ErrorCode::Muted, "you are muted in this room"));
             }
         }
-        if p.client_msg_id.as_ref().is_some_and(|c| c.is_empty() || c.len() > MAX_CLIENT_MSG_ID) {
-            return Err(ChatError::new(ErrorCode::InvalidCommand, format!("clientMsgId must have 1 to {MAX_CLIENT_MSG_ID} characters")));
+        if p.client_msg_id
+            .as_ref()
+            .is_some_and(|c| c.is_empty() || c.len() > MAX_CLIENT_MSG_ID)
+        {
+            return Err(ChatError::new(
+                ErrorCode::InvalidCommand,
+                format!("clientMsgId must have 1 to {MAX_CLIENT_MSG_ID} characters"),
+            ));
         }
         let max = self.chat.limits.max_message_bytes;
         if p.body.as_ref().is_some_and(|b| b.len() > max) || p.ciphertext.as_ref().is_some_and(|b| b.len() > max) {
-            return Err(ChatError::new(ErrorCode::MessageTooLarge, format!("a message may have at most {max} bytes")));
+            return Err(ChatError::new(
+                ErrorCode::MessageTooLarge,
+                format!("a message may have at most {max} bytes"),
+            ));
         }
         if p.kind != Kind::Delete {
             if meta.e2ee && (p.body.is_some() || p.ciphertext.is_none()) {
-                return Err(ChatError::new(ErrorCode::E2eeMismatch, "this room is end-to-end encrypted: send `ciphertext`, not `body`"));
+                return Err(ChatError::new(
+                    ErrorCode::E2eeMismatch,
+                    "this room is end-to-end encrypted: send `ciphertext`, not `body`",
+                ));
             }
             if !meta.e2ee && p.ciphertext.is_some() {
-                return Err(ChatError::new(ErrorCode::E2eeMismatch, "this room is not end-to-end encrypted: send `body`"));
+                return Err(ChatError::new(
+                    ErrorCode::E2eeMismatch,
+                    "this room is not end-to-end encrypted: send `body`",
+                ));
             }
-            let empty = p.body.as_ref().is_none_or(|b| b.trim().is_empty()) && p.ciphertext.as_ref().is_none_or(String::is_empty);
+            let empty = p.body.as_ref().is_none_or(|b| b.trim().is_empty())
+                && p.ciphertext.as_ref().is_none_or(String::is_empty);
             if empty && (p.kind == Kind::Edit || p.attachments.is_empty()) {
-                return Err(ChatError::new(ErrorCode::InvalidCommand, "a message needs a body (or ciphertext) or attachments"));
+                return Err(ChatError::new(
+                    ErrorCode::InvalidCommand,
+                    "a message needs a body (or ciphertext) or attachments",
+                ));
             }
         }
         if p.attachments.len() > 10 {
-            return Err(ChatError::new(ErrorCode::InvalidCommand, "at most 10 attachments per message"));
+            return Err(ChatError::new(
+                ErrorCode::InvalidCommand,
+                "at most 10 attachments per message",
+            ));
         }
         Ok(moderator)
     }
@@ -402,7 +443,10 @@ impl Handler<Post> for ChatRoom {
         };
         // Sending a message ends the sender's typing indicator.
         if msg.kind == Kind::Message && self.typing.remove(&msg.who.user).is_some() {
-            self.broadcast(&ByteString::from(protocol::typing(self.id, msg.who.user, false)), Some(msg.who.user));
+            self.broadcast(
+                &ByteString::from(protocol::typing(self.id, msg.who.user, false)),
+                Some(msg.who.user),
+            );
         }
         self.pending.push(Queued {
             event: NewEvent {
@@ -445,10 +489,14 @@ impl Handler<Typing> for ChatRoom {
         };
         // Only changes are news; a refresh just extends the deadline.
         if was_typing != msg.typing {
-            self.broadcast(&ByteString::from(protocol::typing(self.id, msg.who.user, msg.typing)), Some(msg.who.user));
+            self.broadcast(
+                &ByteString::from(protocol::typing(self.id, msg.who.user, msg.typing)),
+                Some(msg.who.user),
+            );
         }
         if msg.reply_id.is_some() {
-            msg.outbox.text(protocol::ack(&msg.reply_id, json!({"roomId": self.id})));
+            msg.outbox
+                .text(protocol::ack(&msg.reply_id, json!({"roomId": self.id})));
         }
     }
 }
@@ -473,21 +521,24 @@ impl Handler<Read> for ChatRoom {
         let pool = self.chat.pool.clone();
         let (room, user, seq) = (self.id, msg.who.user, msg.seq);
         let fut = async move { store::mark_read(&pool, room, user, seq).await };
-        ctx.spawn(actix::fut::wrap_future(fut).map(move |res, act: &mut ChatRoom, _| match res {
-            Ok(stored) => {
-                let moved = act.members.get(&user).is_some_and(|m| stored > m.last_read_seq);
-                if let Some(m) = act.members.get_mut(&user) {
-                    m.last_read_seq = m.last_read_seq.max(stored);
+        ctx.spawn(
+            actix::fut::wrap_future(fut).map(move |res, act: &mut ChatRoom, _| match res {
+                Ok(stored) => {
+                    let moved = act.members.get(&user).is_some_and(|m| stored > m.last_read_seq);
+                    if let Some(m) = act.members.get_mut(&user) {
+                        m.last_read_seq = m.last_read_seq.max(stored);
+                    }
+                    if moved {
+                        act.broadcast(&ByteString::from(protocol::read(room, user, stored)), None);
+                    }
+                    msg.outbox
+                        .text(protocol::ack(&msg.reply_id, json!({"roomId": room, "seq": stored})));
                 }
-                if moved {
-                    act.broadcast(&ByteString::from(protocol::read(room, user, stored)), None);
+                Err(e) => {
+                    msg.outbox.text(protocol::error(&msg.reply_id, &e));
                 }
-                msg.outbox.text(protocol::ack(&msg.reply_id, json!({"roomId": room, "seq": stored})));
-            }
-            Err(e) => {
-                msg.outbox.text(protocol::error(&msg.reply_id, &e));
-            }
-        }));
+            }),
+        );
     }
 }
 
@@ -569,6 +620,9 @@ impl Handler<Stats> for ChatRoom {
     type Result = MessageResult<Stats>;
 
     fn handle(&mut self, _: Stats, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(RoomStats { subscribers: self.subs.len(), committed_seq: self.committed_seq })
+        MessageResult(RoomStats {
+            subscribers: self.subs.len(),
+            committed_seq: self.committed_seq,
+        })
     }
 }

@@ -12,15 +12,15 @@ use actix::prelude::*;
 use actix_ws::{Message as WsMessage, ProtocolError};
 use serde_json::{json, Value};
 
+use crate::calls;
 use crate::context::{ChatContext, Principal};
 use crate::error::{ChatError, ErrorCode};
 use crate::hub;
 use crate::ids::RoomId;
+use crate::live::{self, Action, GroupSession};
 use crate::outbox::{Outbound, Outbox, CLOSE_IDLE_TIMEOUT, CLOSE_POLICY, CLOSE_TOKEN_EXPIRED};
 use crate::protocol::{self, Command};
 use crate::role::Role;
-use crate::calls;
-use crate::live::{self, Action, GroupSession};
 use crate::room::{self, ChatRoom};
 use crate::sfu::Reply;
 use crate::store::{self, Kind};
@@ -87,7 +87,10 @@ impl UserSession {
 
     fn room(&mut self, id: RoomId) -> Result<Addr<ChatRoom>, ChatError> {
         if self.me.role == Role::Guest && self.me.guest_room != Some(id) {
-            return Err(ChatError::new(ErrorCode::Forbidden, "guests may only use the room they joined"));
+            return Err(ChatError::new(
+                ErrorCode::Forbidden,
+                "guests may only use the room they joined",
+            ));
         }
         if let Some(a) = self.rooms.get(&id).filter(|a| a.connected()) {
             return Ok(a.clone());
@@ -137,23 +140,59 @@ impl UserSession {
                 self.outbox.text(protocol::ack(&id, json!({"roomId": room_id})));
                 Ok(())
             }
-            Command::Send { room_id, client_msg_id, body, ciphertext, attachments } => {
-                self.post(room_id, &id, Kind::Message, client_msg_id, body, ciphertext, attachments, None)
+            Command::Send {
+                room_id,
+                client_msg_id,
+                body,
+                ciphertext,
+                attachments,
+            } => self.post(
+                room_id,
+                &id,
+                Kind::Message,
+                client_msg_id,
+                body,
+                ciphertext,
+                attachments,
+                None,
+            ),
+            Command::Edit {
+                room_id,
+                seq,
+                body,
+                ciphertext,
+            } => self.post(room_id, &id, Kind::Edit, None, body, ciphertext, vec![], Some(seq)),
+            Command::Delete { room_id, seq } => {
+                self.post(room_id, &id, Kind::Delete, None, None, None, vec![], Some(seq))
             }
-            Command::Edit { room_id, seq, body, ciphertext } => {
-                self.post(room_id, &id, Kind::Edit, None, body, ciphertext, vec![], Some(seq))
-            }
-            Command::Delete { room_id, seq } => self.post(room_id, &id, Kind::Delete, None, None, None, vec![], Some(seq)),
             Command::Typing { room_id, typing } => self.room(room_id).map(|addr| {
-                addr.do_send(room::Typing { who: self.me.clone(), typing, outbox: self.outbox.clone(), reply_id: id.clone() })
+                addr.do_send(room::Typing {
+                    who: self.me.clone(),
+                    typing,
+                    outbox: self.outbox.clone(),
+                    reply_id: id.clone(),
+                })
             }),
             Command::Read { room_id, seq } => self.room(room_id).map(|addr| {
-                addr.do_send(room::Read { who: self.me.clone(), seq, outbox: self.outbox.clone(), reply_id: id.clone() })
+                addr.do_send(room::Read {
+                    who: self.me.clone(),
+                    seq,
+                    outbox: self.outbox.clone(),
+                    reply_id: id.clone(),
+                })
             }),
-            Command::History { room_id, before, after, limit } => self.history(ctx, room_id, id.clone(), before, after, limit),
+            Command::History {
+                room_id,
+                before,
+                after,
+                limit,
+            } => self.history(ctx, room_id, id.clone(), before, after, limit),
             Command::WatchCalendar { mentor_id } => {
                 if self.me.role == Role::Guest {
-                    Err(ChatError::new(ErrorCode::Forbidden, "guests may only use the room they joined"))
+                    Err(ChatError::new(
+                        ErrorCode::Forbidden,
+                        "guests may only use the room they joined",
+                    ))
                 } else {
                     let addr = self.chat.calendar(mentor_id);
                     addr.do_send(crate::calendar::Watch {
@@ -172,22 +211,39 @@ impl UserSession {
                     self.outbox.text(protocol::ack(&id, json!({"expiresAt": exp})));
                     Ok(())
                 }
-                Ok(_) => Err(ChatError::new(ErrorCode::Forbidden, "that token belongs to another user")),
-                Err(why) => Err(ChatError::new(ErrorCode::InvalidCommand, format!("invalid token: {why}"))),
+                Ok(_) => Err(ChatError::new(
+                    ErrorCode::Forbidden,
+                    "that token belongs to another user",
+                )),
+                Err(why) => Err(ChatError::new(
+                    ErrorCode::InvalidCommand,
+                    format!("invalid token: {why}"),
+                )),
             },
             Command::SessionJoin { session_id } => {
                 if self.me.role == Role::Guest {
-                    Err(ChatError::new(ErrorCode::Forbidden, "guests may not join live sessions"))
+                    Err(ChatError::new(
+                        ErrorCode::Forbidden,
+                        "guests may not join live sessions",
+                    ))
                 } else {
                     let addr = self.chat.live(session_id, None);
-                    addr.do_send(live::Join { who: self.me.clone(), session: self.id, reply: self.reply(&id) });
+                    addr.do_send(live::Join {
+                        who: self.me.clone(),
+                        session: self.id,
+                        reply: self.reply(&id),
+                    });
                     self.live.insert(session_id, addr);
                     Ok(())
                 }
             }
             Command::SessionLeave { session_id } => {
                 match self.live.remove(&session_id) {
-                    Some(addr) => addr.do_send(live::Leave { user: self.me.user, session: self.id, reply: Some(self.reply(&id)) }),
+                    Some(addr) => addr.do_send(live::Leave {
+                        user: self.me.user,
+                        session: self.id,
+                        reply: Some(self.reply(&id)),
+                    }),
                     None => {
                         self.outbox.text(protocol::ack(&id, json!({"sessionId": session_id})));
                     }
@@ -196,18 +252,35 @@ impl UserSession {
             }
             Command::SessionStart { session_id } => self.live_act(session_id, &id, Action::Start),
             Command::SessionEnd { session_id } => self.live_act(session_id, &id, Action::End),
-            Command::RtcPublish { session_id, sdp, sources } => self.live_act(session_id, &id, Action::Publish { sdp, sources }),
+            Command::RtcPublish {
+                session_id,
+                sdp,
+                sources,
+            } => self.live_act(session_id, &id, Action::Publish { sdp, sources }),
             Command::RtcSubscribe { session_id } => self.live_act(session_id, &id, Action::Subscribe),
             Command::RtcAnswer { session_id, sdp } => self.live_act(session_id, &id, Action::Answer { sdp }),
             Command::RtcRestart { session_id } => self.live_act(session_id, &id, Action::Restart),
             Command::RtcQuality { session_id, quality } => self.live_act(session_id, &id, Action::Quality(quality)),
-            Command::MediaState { session_id, audio, video, screen } => {
-                self.live_act(session_id, &id, Action::MediaState { audio, video, screen })
-            }
+            Command::MediaState {
+                session_id,
+                audio,
+                video,
+                screen,
+            } => self.live_act(session_id, &id, Action::MediaState { audio, video, screen }),
             Command::RaiseHand { session_id, raised } => self.live_act(session_id, &id, Action::RaiseHand(raised)),
-            Command::SetRole { session_id, user_id, role } => self.live_act(session_id, &id, Action::SetRole { target: user_id, role }),
-            Command::Mute { session_id, user_id, kind } => self.live_act(session_id, &id, Action::Mute { target: user_id, kind }),
-            Command::Remove { session_id, user_id } => self.live_act(session_id, &id, Action::Remove { target: user_id }),
+            Command::SetRole {
+                session_id,
+                user_id,
+                role,
+            } => self.live_act(session_id, &id, Action::SetRole { target: user_id, role }),
+            Command::Mute {
+                session_id,
+                user_id,
+                kind,
+            } => self.live_act(session_id, &id, Action::Mute { target: user_id, kind }),
+            Command::Remove { session_id, user_id } => {
+                self.live_act(session_id, &id, Action::Remove { target: user_id })
+            }
             Command::CallInvite { user_id, video } => {
                 if self.me.role == Role::Guest {
                     Err(ChatError::new(ErrorCode::Forbidden, "guests may not place calls"))
@@ -228,7 +301,12 @@ impl UserSession {
             Command::CallHangup { call_id } => self.respond(call_id, &id, calls::Answer::Hangup),
             Command::UnwatchCalendar { mentor_id } => {
                 if let Some(addr) = self.calendars.remove(&mentor_id) {
-                    addr.do_send(crate::calendar::Watch { session: self.id, user: self.me.user, outbox: None, reply_id: None });
+                    addr.do_send(crate::calendar::Watch {
+                        session: self.id,
+                        user: self.me.user,
+                        outbox: None,
+                        reply_id: None,
+                    });
                 }
                 self.outbox.text(protocol::ack(&id, json!({"mentorId": mentor_id})));
                 Ok(())
@@ -240,7 +318,10 @@ impl UserSession {
     }
 
     fn reply(&self, id: &Option<Value>) -> Reply {
-        Reply { outbox: self.outbox.clone(), id: id.clone() }
+        Reply {
+            outbox: self.outbox.clone(),
+            id: id.clone(),
+        }
     }
 
     fn live_act(&mut self, session_id: uuid::Uuid, id: &Option<Value>, action: Action) -> Result<(), ChatError> {
@@ -249,12 +330,22 @@ impl UserSession {
             .get(&session_id)
             .filter(|a| a.connected())
             .ok_or_else(|| ChatError::new(ErrorCode::NotInSession, "join the session first"))?;
-        addr.do_send(live::Act { user: self.me.user, session: self.id, action, reply: self.reply(id) });
+        addr.do_send(live::Act {
+            user: self.me.user,
+            session: self.id,
+            action,
+            reply: self.reply(id),
+        });
         Ok(())
     }
 
     fn respond(&mut self, call_id: uuid::Uuid, id: &Option<Value>, answer: calls::Answer) -> Result<(), ChatError> {
-        self.chat.calls().do_send(calls::Respond { user: self.me.user, call_id, answer, reply: self.reply(id) });
+        self.chat.calls().do_send(calls::Respond {
+            user: self.me.user,
+            call_id,
+            answer,
+            reply: self.reply(id),
+        });
         Ok(())
     }
 
@@ -273,7 +364,10 @@ impl UserSession {
         let addr = self.room(room_id)?;
         let max = self.chat.limits.max_message_bytes;
         if body.as_ref().is_some_and(|b| b.len() > max) || ciphertext.as_ref().is_some_and(|b| b.len() > max) {
-            return Err(ChatError::new(ErrorCode::MessageTooLarge, format!("a message may have at most {max} bytes")));
+            return Err(ChatError::new(
+                ErrorCode::MessageTooLarge,
+                format!("a message may have at most {max} bytes"),
+            ));
         }
         if let Err(wait) = self.chat.check_send_rate(&self.me) {
             return Err(ChatError::new(
@@ -309,7 +403,10 @@ impl UserSession {
         let addr = self.room(room_id)?;
         let limit = limit.unwrap_or(50);
         if !(1..=store::PAGE_MAX).contains(&limit) {
-            return Err(ChatError::new(ErrorCode::InvalidCommand, format!("limit must be between 1 and {}", store::PAGE_MAX)));
+            return Err(ChatError::new(
+                ErrorCode::InvalidCommand,
+                format!("limit must be between 1 and {}", store::PAGE_MAX),
+            ));
         }
         let who = self.me.clone();
         let pool = self.chat.pool.clone();
@@ -332,8 +429,13 @@ impl Actor for UserSession {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.outbox.text(protocol::hello(self.id, self.me.user, HEARTBEAT_INTERVAL.as_secs()));
-        self.chat.hub.do_send(hub::Connect { user: self.me.user, session: self.id, outbox: self.outbox.clone() });
+        self.outbox
+            .text(protocol::hello(self.id, self.me.user, HEARTBEAT_INTERVAL.as_secs()));
+        self.chat.hub.do_send(hub::Connect {
+            user: self.me.user,
+            session: self.id,
+            outbox: self.outbox.clone(),
+        });
         ctx.run_interval(HEARTBEAT_INTERVAL, |act, ctx| {
             if act.expired(ctx) {
                 return;
@@ -355,15 +457,30 @@ impl Actor for UserSession {
             addr.do_send(room::Unsubscribe { session: self.id });
         }
         for addr in self.calendars.values() {
-            addr.do_send(crate::calendar::Watch { session: self.id, user: self.me.user, outbox: None, reply_id: None });
+            addr.do_send(crate::calendar::Watch {
+                session: self.id,
+                user: self.me.user,
+                outbox: None,
+                reply_id: None,
+            });
         }
         for addr in self.live.values() {
-            addr.do_send(live::Leave { user: self.me.user, session: self.id, reply: None });
+            addr.do_send(live::Leave {
+                user: self.me.user,
+                session: self.id,
+                reply: None,
+            });
         }
         if self.me.role != Role::Guest {
-            self.chat.calls().do_send(calls::SessionClosed { user: self.me.user, session: self.id });
+            self.chat.calls().do_send(calls::SessionClosed {
+                user: self.me.user,
+                session: self.id,
+            });
         }
-        self.chat.hub.do_send(hub::Disconnect { user: self.me.user, session: self.id });
+        self.chat.hub.do_send(hub::Disconnect {
+            user: self.me.user,
+            session: self.id,
+        });
     }
 }
 
@@ -372,16 +489,22 @@ impl StreamHandler<Result<WsMessage, ProtocolError>> for UserSession {
         self.last_heard = Instant::now();
         match item {
             Ok(WsMessage::Text(t)) => self.handle_text(&t, ctx),
-            Ok(WsMessage::Binary(_)) => {
-                self.invalid_frame(ctx, None, ErrorCode::BinaryNotSupported, "frames are JSON text".to_owned())
-            }
+            Ok(WsMessage::Binary(_)) => self.invalid_frame(
+                ctx,
+                None,
+                ErrorCode::BinaryNotSupported,
+                "frames are JSON text".to_owned(),
+            ),
             Ok(WsMessage::Ping(b)) => {
                 self.outbox.push(Outbound::Pong(b));
             }
             Ok(WsMessage::Pong(_)) | Ok(WsMessage::Nop) => {}
-            Ok(WsMessage::Continuation(_)) => {
-                self.invalid_frame(ctx, None, ErrorCode::InvalidFrame, "fragmented frames are not supported".to_owned())
-            }
+            Ok(WsMessage::Continuation(_)) => self.invalid_frame(
+                ctx,
+                None,
+                ErrorCode::InvalidFrame,
+                "fragmented frames are not supported".to_owned(),
+            ),
             Ok(WsMessage::Close(_)) => ctx.stop(),
             Err(e) => {
                 tracing::debug!(error = %e, "websocket protocol error");

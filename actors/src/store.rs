@@ -155,7 +155,9 @@ pub async fn commit_batch(
     let tx = client.transaction().await?;
     // The hot statements are prepared once per connection (no parse and
     // plan per batch: with many small rooms each batch is one message).
-    let lock = tx.prepare_cached("SELECT last_seq FROM rooms WHERE id = $1 FOR UPDATE").await?;
+    let lock = tx
+        .prepare_cached("SELECT last_seq FROM rooms WHERE id = $1 FOR UPDATE")
+        .await?;
     let last_seq: i64 = tx
         .query_opt(&lock, &[&room.0])
         .await?
@@ -175,8 +177,7 @@ pub async fn commit_batch(
                   WHERE room_id = $1 AND client_msg_id = ANY($2) AND sender_id IS NOT NULL",
             )
             .await?;
-        for r in tx.query(&st, &[&room.0, &cmids]).await?
-        {
+        for r in tx.query(&st, &[&room.0, &cmids]).await? {
             known.insert((r.get(0), r.get(1)), r.get(2));
         }
     }
@@ -226,7 +227,11 @@ pub async fn commit_batch(
         if let Some(c) = &item.client_msg_id {
             let key = (item.sender.0, c.clone());
             if let Some(seq) = known.get(&key) {
-                out[i] = Some(Ok(Committed { seq: *seq, duplicate: true, event: None }));
+                out[i] = Some(Ok(Committed {
+                    seq: *seq,
+                    duplicate: true,
+                    event: None,
+                }));
                 continue;
             }
             if let Some(&j) = batch_cmids.get(&key) {
@@ -237,18 +242,28 @@ pub async fn commit_batch(
         }
         if let Some(t) = item.target_seq {
             let verdict = match target_rows.get(&t) {
-                None => Err(ChatError::new(ErrorCode::MessageNotFound, format!("no message {t} in this room"))),
-                Some((_, kind, _)) if kind != "message" => {
-                    Err(ChatError::new(ErrorCode::MessageNotFound, format!("{t} is not a message")))
-                }
-                Some((_, _, true)) => Err(ChatError::new(ErrorCode::MessageNotFound, format!("message {t} was deleted"))),
+                None => Err(ChatError::new(
+                    ErrorCode::MessageNotFound,
+                    format!("no message {t} in this room"),
+                )),
+                Some((_, kind, _)) if kind != "message" => Err(ChatError::new(
+                    ErrorCode::MessageNotFound,
+                    format!("{t} is not a message"),
+                )),
+                Some((_, _, true)) => Err(ChatError::new(
+                    ErrorCode::MessageNotFound,
+                    format!("message {t} was deleted"),
+                )),
                 Some((author, _, _)) => {
                     let own = *author == Some(item.sender.0);
                     let allowed = own || (item.kind == Kind::Delete && item.moderator);
                     if allowed {
                         Ok(())
                     } else {
-                        Err(ChatError::new(ErrorCode::Forbidden, "only the author may change this message"))
+                        Err(ChatError::new(
+                            ErrorCode::Forbidden,
+                            "only the author may change this message",
+                        ))
                     }
                 }
             };
@@ -268,7 +283,10 @@ pub async fn commit_batch(
             match att_rows.get(a) {
                 Some(v) => atts.push(v.clone()),
                 None => {
-                    out[i] = Some(Err(ChatError::new(ErrorCode::InvalidCommand, format!("attachment {a} is not in this room"))));
+                    out[i] = Some(Err(ChatError::new(
+                        ErrorCode::InvalidCommand,
+                        format!("attachment {a} is not in this room"),
+                    )));
                     break;
                 }
             }
@@ -304,16 +322,22 @@ pub async fn commit_batch(
     }
 
     if !new_idx.is_empty() {
-        let seqs: Vec<i64> = new_idx.iter().map(|&i| match &out[i] {
-            Some(Ok(c)) => c.seq,
-            _ => 0,
-        }).collect();
+        let seqs: Vec<i64> = new_idx
+            .iter()
+            .map(|&i| match &out[i] {
+                Some(Ok(c)) => c.seq,
+                _ => 0,
+            })
+            .collect();
         let senders: Vec<Uuid> = new_idx.iter().map(|&i| items[i].sender.0).collect();
         let cm: Vec<Option<String>> = new_idx.iter().map(|&i| items[i].client_msg_id.clone()).collect();
         let kinds: Vec<&str> = new_idx.iter().map(|&i| items[i].kind.as_str()).collect();
         let bodies: Vec<Option<String>> = new_idx.iter().map(|&i| items[i].body.clone()).collect();
         let ciphers: Vec<Option<String>> = new_idx.iter().map(|&i| items[i].ciphertext.clone()).collect();
-        let atts: Vec<Value> = new_idx.iter().map(|i| attachments_of.get(i).cloned().unwrap_or(Value::Array(vec![]))).collect();
+        let atts: Vec<Value> = new_idx
+            .iter()
+            .map(|i| attachments_of.get(i).cloned().unwrap_or(Value::Array(vec![])))
+            .collect();
         let tseqs: Vec<Option<i64>> = new_idx.iter().map(|&i| items[i].target_seq).collect();
         let insert = tx
             .prepare_cached(
@@ -322,8 +346,16 @@ pub async fn commit_batch(
                    FROM UNNEST($2::bigint[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::bigint[]) AS u",
             )
             .await?;
-        tx.execute(&insert, &[&room.0, &seqs, &senders, &cm, &kinds, &bodies, &ciphers, &atts, &tseqs, &now]).await?;
-        let advance = tx.prepare_cached("UPDATE rooms SET last_seq = $2 WHERE id = $1").await?;
+        tx.execute(
+            &insert,
+            &[
+                &room.0, &seqs, &senders, &cm, &kinds, &bodies, &ciphers, &atts, &tseqs, &now,
+            ],
+        )
+        .await?;
+        let advance = tx
+            .prepare_cached("UPDATE rooms SET last_seq = $2 WHERE id = $1")
+            .await?;
         tx.execute(&advance, &[&room.0, &next]).await?;
         for &i in &new_idx {
             let item = &items[i];
@@ -356,7 +388,11 @@ pub async fn commit_batch(
         let r = match (slot, dup_of.get(&i)) {
             (Some(r), _) => r,
             (None, Some(&j)) => match &done[j] {
-                Ok(c) => Ok(Committed { seq: c.seq, duplicate: true, event: None }),
+                Ok(c) => Ok(Committed {
+                    seq: c.seq,
+                    duplicate: true,
+                    event: None,
+                }),
                 Err(e) => Err(e.clone()),
             },
             (None, None) => Err(ChatError::internal("batch item without outcome")),
@@ -388,7 +424,13 @@ const EVENT_COLUMNS: &str = "m.seq, m.kind, m.sender_id, u.display_name, m.clien
      m.attachments, m.target_seq, m.created_at, m.edited_at, m.deleted_at";
 
 /// Events with `after < seq <= upto`, oldest first, at most `limit`.
-pub async fn range(pool: &Pool, room: RoomId, after: i64, upto: i64, limit: i64) -> Result<Vec<MessageEvent>, ChatError> {
+pub async fn range(
+    pool: &Pool,
+    room: RoomId,
+    after: i64,
+    upto: i64,
+    limit: i64,
+) -> Result<Vec<MessageEvent>, ChatError> {
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(&format!(

@@ -30,7 +30,11 @@ pub struct BookingArgs {
 
 impl Default for BookingArgs {
     fn default() -> Self {
-        BookingArgs { mentees: 200, seats: 10, watchers: 200 }
+        BookingArgs {
+            mentees: 200,
+            seats: 10,
+            watchers: 200,
+        }
     }
 }
 
@@ -59,13 +63,18 @@ pub async fn run(base: &str, a: &BookingArgs, progress: &indicatif::ProgressBar)
         .await?
         .json()
         .await?;
-    let slot_id = slot["id"].as_str().ok_or_else(|| anyhow::anyhow!("create slot: {slot}"))?.to_owned();
+    let slot_id = slot["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("create slot: {slot}"))?
+        .to_owned();
     let mut tokens = Vec::new();
     for chunk in (0..a.mentees).collect::<Vec<_>>().chunks(32) {
         for r in futures_util::future::join_all(chunk.iter().map(|i| {
             let (http, run, name) = (&http, &run, format!("b{i}"));
             async move { client::register(http, base, "mentee", &name, run).await }
-        })).await {
+        }))
+        .await
+        {
             tokens.push(r?.0);
         }
         progress.set_message(format!("signed up {}/{}", tokens.len(), a.mentees));
@@ -88,7 +97,10 @@ pub async fn run(base: &str, a: &BookingArgs, progress: &indicatif::ProgressBar)
                     if let Message::Text(t) = m {
                         let v: Value = serde_json::from_str(&t).unwrap_or_default();
                         if v["type"] == "slot_updated" {
-                            if let Some(at) = v["slot"]["updatedAt"].as_str().and_then(|s| s.parse::<DateTime<Utc>>().ok()) {
+                            if let Some(at) = v["slot"]["updatedAt"]
+                                .as_str()
+                                .and_then(|s| s.parse::<DateTime<Utc>>().ok())
+                            {
                                 let ms = (Utc::now() - at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
                                 samples.push(epoch.elapsed().as_secs(), ms);
                             }
@@ -106,7 +118,12 @@ pub async fn run(base: &str, a: &BookingArgs, progress: &indicatif::ProgressBar)
         let (http, slot_id) = (http.clone(), slot_id.clone());
         async move {
             let s = Instant::now();
-            let res = http.post(format!("{base}/api/slots/book")).bearer_auth(tok).json(&json!({"slotId": slot_id})).send().await;
+            let res = http
+                .post(format!("{base}/api/slots/book"))
+                .bearer_auth(tok)
+                .json(&json!({"slotId": slot_id}))
+                .send()
+                .await;
             let ms = s.elapsed().as_secs_f64() * 1000.0;
             match res {
                 Ok(r) => {
@@ -121,8 +138,14 @@ pub async fn run(base: &str, a: &BookingArgs, progress: &indicatif::ProgressBar)
     let storm_ms = epoch.elapsed().as_secs_f64() * 1000.0;
     let mut lat: Vec<f64> = results.iter().map(|r| r.0).collect();
     let lat = report::percentiles(&mut lat);
-    let confirmed = results.iter().filter(|r| r.2["booking"]["status"] == "confirmed").count() as i64;
-    let mut positions: Vec<i64> = results.iter().filter_map(|r| r.2["booking"]["waitlistPosition"].as_i64()).collect();
+    let confirmed = results
+        .iter()
+        .filter(|r| r.2["booking"]["status"] == "confirmed")
+        .count() as i64;
+    let mut positions: Vec<i64> = results
+        .iter()
+        .filter_map(|r| r.2["booking"]["waitlistPosition"].as_i64())
+        .collect();
     positions.sort_unstable();
     let expected_wait = (a.mentees as i64 - a.seats).max(0);
     let gapless = positions == (1..=expected_wait).collect::<Vec<_>>();
@@ -151,12 +174,42 @@ pub async fn run(base: &str, a: &BookingArgs, progress: &indicatif::ProgressBar)
     let table = report::table(
         "booking",
         &[
-            ("attempts".into(), format!("{} at once for {} seats, storm {:.0} ms", a.mentees, a.seats, storm_ms)),
-            ("confirmed".into(), format!("{confirmed} (must be {}); waitlisted {}; gapless {gapless}; errors {errors}", a.seats.min(a.mentees as i64), positions.len())),
-            ("booking latency".into(), format!("p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  max {:.1} ms", lat.p50, lat.p95, lat.p99, lat.max)),
-            ("slot_updated".into(), format!("{} deliveries to {} watchers, {final_seen} saw the final state", ev.count, a.watchers)),
-            ("  updatedAt→receipt".into(), format!("p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms", ev.p50, ev.p99, ev.max)),
+            (
+                "attempts".into(),
+                format!("{} at once for {} seats, storm {:.0} ms", a.mentees, a.seats, storm_ms),
+            ),
+            (
+                "confirmed".into(),
+                format!(
+                    "{confirmed} (must be {}); waitlisted {}; gapless {gapless}; errors {errors}",
+                    a.seats.min(a.mentees as i64),
+                    positions.len()
+                ),
+            ),
+            (
+                "booking latency".into(),
+                format!(
+                    "p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+                    lat.p50, lat.p95, lat.p99, lat.max
+                ),
+            ),
+            (
+                "slot_updated".into(),
+                format!(
+                    "{} deliveries to {} watchers, {final_seen} saw the final state",
+                    ev.count, a.watchers
+                ),
+            ),
+            (
+                "  updatedAt→receipt".into(),
+                format!("p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms", ev.p50, ev.p99, ev.max),
+            ),
         ],
     );
-    Ok(BookingReport { json, table, timeline: events.timeline(), ok })
+    Ok(BookingReport {
+        json,
+        table,
+        timeline: events.timeline(),
+        ok,
+    })
 }

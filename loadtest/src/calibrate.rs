@@ -25,7 +25,10 @@ pub struct CalibrateArgs {
 
 impl Default for CalibrateArgs {
     fn default() -> Self {
-        CalibrateArgs { duration: 5, size: 1200 }
+        CalibrateArgs {
+            duration: 5,
+            size: 1200,
+        }
     }
 }
 
@@ -85,7 +88,14 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<(Value, String, bool)> {
     let table = report::table(
         "calibrate (UDP on loopback)",
         &[
-            ("packets/s".into(), format!("{pps:.0} ({:.0} Mbit/s of {}-byte payloads)", pps * a.size as f64 * 8.0 / 1e6, a.size)),
+            (
+                "packets/s".into(),
+                format!(
+                    "{pps:.0} ({:.0} Mbit/s of {}-byte payloads)",
+                    pps * a.size as f64 * 8.0 / 1e6,
+                    a.size
+                ),
+            ),
             ("sent / received".into(), format!("{sent} / {got}")),
         ],
     );

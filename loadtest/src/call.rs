@@ -40,7 +40,13 @@ pub struct CallArgs {
 
 impl Default for CallArgs {
     fn default() -> Self {
-        CallArgs { calls: 5, duration: 10, ramp: 5, video: true, server_pid: None }
+        CallArgs {
+            calls: 5,
+            duration: 10,
+            ramp: 5,
+            video: true,
+            server_pid: None,
+        }
     }
 }
 
@@ -79,13 +85,29 @@ async fn place(base: String, caller_tok: String, callee_tok: String, video: bool
     caller.wait_call_event("call_accepted", &call_id, WAIT).await?;
     let ring_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let (mut a, mut b) = tokio::try_join!(Participant::join(&caller, &room), Participant::join(&callee, &room))?;
-    let opts = PublishOpts { audio: true, video, simulcast: false, ..Default::default() };
+    let opts = PublishOpts {
+        audio: true,
+        video,
+        simulcast: false,
+        ..Default::default()
+    };
     tokio::try_join!(a.publish(opts.clone()), b.publish(opts.clone()))?;
     tokio::try_join!(a.subscribe(), b.subscribe())?;
     let tracks = 1 + usize::from(video);
-    tokio::try_join!(a.wait_for_frames(callee.user_id(), tracks, 1, WAIT), b.wait_for_frames(caller.user_id(), tracks, 1, WAIT))?;
+    tokio::try_join!(
+        a.wait_for_frames(callee.user_id(), tracks, 1, WAIT),
+        b.wait_for_frames(caller.user_id(), tracks, 1, WAIT)
+    )?;
     let setup_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    Ok(Call { caller, callee, a, b, call_id, ring_ms, setup_ms })
+    Ok(Call {
+        caller,
+        callee,
+        a,
+        b,
+        call_id,
+        ring_ms,
+        setup_ms,
+    })
 }
 
 fn median(v: &[(u32, f32)]) -> Option<f64> {
@@ -137,7 +159,11 @@ pub async fn run(base: &str, a: &CallArgs, progress: &indicatif::ProgressBar) ->
     for r in results {
         match r {
             Ok(Ok(c)) => calls.push(c),
-            Ok(Err(e)) => *errors.entry(e.code().map(str::to_owned).unwrap_or_else(|| e.to_string())).or_default() += 1,
+            Ok(Err(e)) => {
+                *errors
+                    .entry(e.code().map(str::to_owned).unwrap_or_else(|| e.to_string()))
+                    .or_default() += 1
+            }
             Err(e) => *errors.entry(format!("task: {e}")).or_default() += 1,
         }
     }
@@ -161,7 +187,12 @@ pub async fn run(base: &str, a: &CallArgs, progress: &indicatif::ProgressBar) ->
         let now = Instant::now();
         let rate = (bytes - last.1) as f64 * 8.0 / 1e6 / now.duration_since(last.0).as_secs_f64().max(1e-3);
         last = (now, bytes);
-        progress.set_message(format!("talking: {} calls, {rate:.1} Mbit/s received in total, {:.0} of {} s", calls.len(), window.elapsed().as_secs_f64(), a.duration));
+        progress.set_message(format!(
+            "talking: {} calls, {rate:.1} Mbit/s received in total, {:.0} of {} s",
+            calls.len(),
+            window.elapsed().as_secs_f64(),
+            a.duration
+        ));
     }
     let window_secs = window.elapsed().as_secs_f64();
     let total_mbit = (sum_bytes(&calls) - bytes_before) as f64 * 8.0 / 1e6 / window_secs.max(1e-3);
@@ -169,7 +200,10 @@ pub async fn run(base: &str, a: &CallArgs, progress: &indicatif::ProgressBar) ->
 
     progress.set_message("collecting");
     // Latency figures cover the measurement window; the chart shows everything.
-    let mut media = MediaSummary { window_from: window_unix, ..Default::default() };
+    let mut media = MediaSummary {
+        window_from: window_unix,
+        ..Default::default()
+    };
     let mut round_trip = Vec::new();
     let (mut ring, mut setup) = (Vec::new(), Vec::new());
     let tracks = 1 + usize::from(a.video);
@@ -200,7 +234,14 @@ pub async fn run(base: &str, a: &CallArgs, progress: &indicatif::ProgressBar) ->
 
     progress.set_message("hanging up");
     let ended: Vec<bool> = futures_util::future::join_all(calls.into_iter().map(|c| async move {
-        let Call { caller, callee, a, b, call_id, .. } = c;
+        let Call {
+            caller,
+            callee,
+            a,
+            b,
+            call_id,
+            ..
+        } = c;
         let hung = caller.call_hangup(&call_id).await.is_ok();
         let ended = hung && callee.wait_call_event("call_ended", &call_id, WAIT).await.is_ok();
         drop((a, b));
@@ -226,17 +267,44 @@ pub async fn run(base: &str, a: &CallArgs, progress: &indicatif::ProgressBar) ->
     });
     json["media"] = media.json();
     let mut rows = vec![
-        ("calls".into(), format!("{up} up, {failed} failed, {complete} with media both ways, {hung_up} hung up cleanly ({})", if a.video { "audio + video" } else { "audio" })),
+        (
+            "calls".into(),
+            format!(
+                "{up} up, {failed} failed, {complete} with media both ways, {hung_up} hung up cleanly ({})",
+                if a.video { "audio + video" } else { "audio" }
+            ),
+        ),
         ("invite → accepted".into(), live::fmt_p(&ring)),
         ("invite → media both ways".into(), live::fmt_p(&setup)),
-        ("audio round trip".into(), format!("p50 {:.1} ms  p99 {:.1} ms (median one-way A→B + B→A per call)", rtt.p50, rtt.p99)),
-        ("received".into(), format!("{total_mbit:.1} Mbit/s in total over {window_secs:.1} s")),
+        (
+            "audio round trip".into(),
+            format!(
+                "p50 {:.1} ms  p99 {:.1} ms (median one-way A→B + B→A per call)",
+                rtt.p50, rtt.p99
+            ),
+        ),
+        (
+            "received".into(),
+            format!("{total_mbit:.1} Mbit/s in total over {window_secs:.1} s"),
+        ),
     ];
     rows.extend(media.rows());
     rows.push(("server".into(), server_line));
-    rows.push(("errors".into(), if errors.is_empty() { "none".into() } else { format!("{errors:?}") }));
+    rows.push((
+        "errors".into(),
+        if errors.is_empty() {
+            "none".into()
+        } else {
+            format!("{errors:?}")
+        },
+    ));
     let table = report::table("call", &rows);
     let ok = failed == 0 && complete == up && up > 0 && hung_up == up && media.frames > 0;
     json["ok"] = json!(ok);
-    Ok(CallReport { json, table, timeline: media.timeline(), ok })
+    Ok(CallReport {
+        json,
+        table,
+        timeline: media.timeline(),
+        ok,
+    })
 }

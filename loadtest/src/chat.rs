@@ -51,7 +51,16 @@ pub struct ChatArgs {
 
 impl Default for ChatArgs {
     fn default() -> Self {
-        ChatArgs { mentees: 100, rooms: 1, room_size: 0, senders: 4, rate: 50, duration: 10, ramp: 200, server_pid: None }
+        ChatArgs {
+            mentees: 100,
+            rooms: 1,
+            room_size: 0,
+            senders: 4,
+            rate: 50,
+            duration: 10,
+            ramp: 200,
+            server_pid: None,
+        }
     }
 }
 
@@ -59,8 +68,14 @@ impl ChatArgs {
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!((1..=50_000).contains(&self.mentees), "mentees: 1 to 50000");
         anyhow::ensure!((1..=50).contains(&self.rooms), "rooms: 1 to 50");
-        anyhow::ensure!(self.room_size == 0 || (2..=10_000).contains(&self.room_size), "room-size: 0 or 2 to 10000");
-        anyhow::ensure!(self.senders >= 1 && self.senders <= self.mentees, "senders: 1 to mentees");
+        anyhow::ensure!(
+            self.room_size == 0 || (2..=10_000).contains(&self.room_size),
+            "room-size: 0 or 2 to 10000"
+        );
+        anyhow::ensure!(
+            self.senders >= 1 && self.senders <= self.mentees,
+            "senders: 1 to mentees"
+        );
         anyhow::ensure!(
             self.room_size == 0 || self.senders >= self.room_count(),
             "senders: at least one per room ({} rooms of {})",
@@ -69,12 +84,19 @@ impl ChatArgs {
         );
         anyhow::ensure!((1..=100_000).contains(&self.rate), "rate: 1 to 100000 per second");
         anyhow::ensure!((1..=600).contains(&self.duration), "duration: 1 to 600 seconds");
-        anyhow::ensure!((1..=10_000).contains(&self.ramp), "ramp: 1 to 10000 connections per second");
+        anyhow::ensure!(
+            (1..=10_000).contains(&self.ramp),
+            "ramp: 1 to 10000 connections per second"
+        );
         Ok(())
     }
 
     fn room_count(&self) -> usize {
-        if self.room_size == 0 { self.rooms } else { self.mentees.div_ceil(self.room_size) }
+        if self.room_size == 0 {
+            self.rooms
+        } else {
+            self.mentees.div_ceil(self.room_size)
+        }
     }
 
     /// The rooms (indices) mentee `i` is a member of.
@@ -103,7 +125,12 @@ pub async fn run(base: &str, a: &ChatArgs, progress: &indicatif::ProgressBar) ->
             .await?
             .json()
             .await?;
-        rooms.push(v["id"].as_str().ok_or_else(|| anyhow::anyhow!("create room: {v}"))?.to_owned());
+        rooms.push(
+            v["id"]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("create room: {v}"))?
+                .to_owned(),
+        );
     }
     let mut tokens = Vec::new();
     for chunk in (0..a.mentees).collect::<Vec<_>>().chunks(32) {
@@ -112,7 +139,11 @@ pub async fn run(base: &str, a: &ChatArgs, progress: &indicatif::ProgressBar) ->
             async move {
                 let (t, _) = client::register(http, base, "mentee", &name, run).await?;
                 for r in a.rooms_of(i) {
-                    let res = http.post(format!("{base}/api/rooms/{}/join", rooms[r])).bearer_auth(&t).send().await?;
+                    let res = http
+                        .post(format!("{base}/api/rooms/{}/join", rooms[r]))
+                        .bearer_auth(&t)
+                        .send()
+                        .await?;
                     anyhow::ensure!(res.status().is_success(), "join room: {}", res.status());
                 }
                 anyhow::Ok(t)
@@ -139,7 +170,10 @@ pub async fn run(base: &str, a: &ChatArgs, progress: &indicatif::ProgressBar) ->
     let sender_ids: std::collections::HashSet<usize> = if a.room_size == 0 {
         (0..a.senders).collect()
     } else {
-        (0..a.senders).map(|k| (k % rooms.len()) * a.room_size + k / rooms.len()).filter(|&i| i < a.mentees).collect()
+        (0..a.senders)
+            .map(|k| (k % rooms.len()) * a.room_size + k / rooms.len())
+            .filter(|&i| i < a.mentees)
+            .collect()
     };
     // members[r] counts the connected members of room r. Every connection is
     // read from the moment it is up, as a real client's would be.
@@ -155,7 +189,9 @@ pub async fn run(base: &str, a: &ChatArgs, progress: &indicatif::ProgressBar) ->
             Ok(mut ws) => {
                 let mut ok = true;
                 for r in a.rooms_of(i) {
-                    ok &= client::command(&mut ws, json!({"type": "subscribe", "roomId": rooms[r]})).await.is_ok();
+                    ok &= client::command(&mut ws, json!({"type": "subscribe", "roomId": rooms[r]}))
+                        .await
+                        .is_ok();
                 }
                 if ok {
                     connect_ms.push(s.elapsed().as_secs_f64() * 1000.0);
@@ -168,7 +204,13 @@ pub async fn run(base: &str, a: &ChatArgs, progress: &indicatif::ProgressBar) ->
                     if ack_tx.is_some() {
                         senders.push((a.rooms_of(i), sink, ack_rx));
                     }
-                    let reader = Reader { epoch, t0: t0.clone(), delivered: delivered.clone(), ack_tx, stop: stop_rx.clone() };
+                    let reader = Reader {
+                        epoch,
+                        t0: t0.clone(),
+                        delivered: delivered.clone(),
+                        ack_tx,
+                        stop: stop_rx.clone(),
+                    };
                     receivers.push(tokio::spawn(reader.run(stream)));
                 } else {
                     failed += 1;
@@ -215,7 +257,9 @@ pub async fn run(base: &str, a: &ChatArgs, progress: &indicatif::ProgressBar) ->
                 match tokio::time::timeout_at(deadline, acks.recv()).await {
                     Ok(Some(v)) if v["seq"].is_i64() => {
                         acked += 1;
-                        *acked_in.entry(v["roomId"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
+                        *acked_in
+                            .entry(v["roomId"].as_str().unwrap_or_default().to_owned())
+                            .or_default() += 1;
                     }
                     Ok(Some(_)) => {}
                     _ => break,
@@ -230,7 +274,11 @@ pub async fn run(base: &str, a: &ChatArgs, progress: &indicatif::ProgressBar) ->
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                progress.set_message(format!("sending: {} deliveries, {:.0} s", delivered.load(Ordering::Relaxed), epoch.elapsed().as_secs_f64()));
+                progress.set_message(format!(
+                    "sending: {} deliveries, {:.0} s",
+                    delivered.load(Ordering::Relaxed),
+                    epoch.elapsed().as_secs_f64()
+                ));
             }
         })
     };
@@ -276,7 +324,11 @@ pub async fn run(base: &str, a: &ChatArgs, progress: &indicatif::ProgressBar) ->
         (Some(b), Some(a)) if connected > 0 => Some((a.saturating_sub(b)) as f64 / connected as f64),
         _ => None,
     };
-    let closed: u64 = errors.iter().filter(|(k, _)| k.starts_with("closed")).map(|(_, v)| v).sum();
+    let closed: u64 = errors
+        .iter()
+        .filter(|(k, _)| k.starts_with("closed"))
+        .map(|(_, v)| v)
+        .sum();
     let json = json!({
         "scenario": "chat",
         "connections": {"ok": connected, "failed": failed, "connectMs": conn},
@@ -289,17 +341,55 @@ pub async fn run(base: &str, a: &ChatArgs, progress: &indicatif::ProgressBar) ->
     let table = report::table(
         "chat",
         &[
-            ("connections".into(), format!("{connected} ok, {failed} failed; connect p50 {:.1} ms, p99 {:.1} ms", conn.p50, conn.p99)),
-            ("messages".into(), format!("{sent} sent, {acked} acked by {n_senders} senders into {} rooms", rooms.len())),
-            ("deliveries".into(), format!("{got} of {expected} ({:.0}/s)", got as f64 / send_time)),
+            (
+                "connections".into(),
+                format!(
+                    "{connected} ok, {failed} failed; connect p50 {:.1} ms, p99 {:.1} ms",
+                    conn.p50, conn.p99
+                ),
+            ),
+            (
+                "messages".into(),
+                format!(
+                    "{sent} sent, {acked} acked by {n_senders} senders into {} rooms",
+                    rooms.len()
+                ),
+            ),
+            (
+                "deliveries".into(),
+                format!("{got} of {expected} ({:.0}/s)", got as f64 / send_time),
+            ),
             ("lost".into(), lost.to_string()),
-            ("latency".into(), format!("p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  max {:.2} ms", lat.p50, lat.p95, lat.p99, lat.max)),
-            ("errors".into(), if errors.is_empty() { "none".into() } else { format!("{errors:?}") }),
-            ("server memory".into(), per_conn.map(|k| format!("{k:.1} KiB per connection")).unwrap_or_else(|| "(pass --server-pid)".into())),
+            (
+                "latency".into(),
+                format!(
+                    "p50 {:.2} ms  p95 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+                    lat.p50, lat.p95, lat.p99, lat.max
+                ),
+            ),
+            (
+                "errors".into(),
+                if errors.is_empty() {
+                    "none".into()
+                } else {
+                    format!("{errors:?}")
+                },
+            ),
+            (
+                "server memory".into(),
+                per_conn
+                    .map(|k| format!("{k:.1} KiB per connection"))
+                    .unwrap_or_else(|| "(pass --server-pid)".into()),
+            ),
         ],
     );
     let ok = lost == 0 && failed == 0 && closed == 0 && acked == sent && sent > 0;
-    Ok(ChatReport { json, table, timeline: samples.timeline(), ok })
+    Ok(ChatReport {
+        json,
+        table,
+        timeline: samples.timeline(),
+        ok,
+    })
 }
 
 /// Reads one member's connection until told to stop: records the latency of
@@ -324,10 +414,16 @@ impl Reader {
             };
             match m {
                 Some(Ok(Message::Text(t))) => {
-                    let Ok(v) = serde_json::from_str::<Value>(&t) else { continue };
+                    let Ok(v) = serde_json::from_str::<Value>(&t) else {
+                        continue;
+                    };
                     match v["type"].as_str() {
                         Some("message") => {
-                            if let Some(sent) = v["body"].as_str().and_then(|b| b.rsplit(':').next()).and_then(|s| s.parse::<u64>().ok()) {
+                            if let Some(sent) = v["body"]
+                                .as_str()
+                                .and_then(|b| b.rsplit(':').next())
+                                .and_then(|s| s.parse::<u64>().ok())
+                            {
                                 let now = self.epoch.elapsed().as_micros() as u64;
                                 let since_start = now.saturating_sub(self.t0.load(Ordering::Relaxed));
                                 samples.push(since_start / 1_000_000, now.saturating_sub(sent) as f64 / 1000.0);
@@ -344,7 +440,9 @@ impl Reader {
                     }
                 }
                 Some(Ok(Message::Close(frame))) => {
-                    let code = frame.map(|f| u16::from(f.code).to_string()).unwrap_or_else(|| "none".into());
+                    let code = frame
+                        .map(|f| u16::from(f.code).to_string())
+                        .unwrap_or_else(|| "none".into());
                     *errors.entry(format!("closed {code}")).or_default() += 1;
                     break;
                 }

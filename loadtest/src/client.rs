@@ -11,7 +11,13 @@ pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// Registers an account and returns (access token, user id).
-pub async fn register(http: &reqwest::Client, base: &str, role: &str, name: &str, run: &str) -> anyhow::Result<(String, String)> {
+pub async fn register(
+    http: &reqwest::Client,
+    base: &str,
+    role: &str,
+    name: &str,
+    run: &str,
+) -> anyhow::Result<(String, String)> {
     let res = http
         .post(format!("{base}/api/auth/register"))
         .json(&json!({"email": format!("lt-{run}-{name}@loadtest.example"), "password": PASSWORD, "displayName": name, "role": role}))
@@ -20,15 +26,23 @@ pub async fn register(http: &reqwest::Client, base: &str, role: &str, name: &str
         .context("register request")?;
     let status = res.status();
     let v: Value = res.json().await.unwrap_or_default();
-    let token = v["accessToken"].as_str().ok_or_else(|| anyhow!("register {status}: {v}"))?;
-    Ok((token.to_owned(), v["user"]["id"].as_str().unwrap_or_default().to_owned()))
+    let token = v["accessToken"]
+        .as_str()
+        .ok_or_else(|| anyhow!("register {status}: {v}"))?;
+    Ok((
+        token.to_owned(),
+        v["user"]["id"].as_str().unwrap_or_default().to_owned(),
+    ))
 }
 
 pub async fn connect(base: &str, token: &str) -> anyhow::Result<Ws> {
     let url = format!("{}/ws", base.replacen("http", "ws", 1));
     let mut req = url.into_client_request()?;
-    req.headers_mut().insert("authorization", format!("Bearer {token}").parse()?);
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true).await.context("websocket upgrade")?;
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
+        .await
+        .context("websocket upgrade")?;
     Ok(ws)
 }
 
@@ -50,5 +64,10 @@ pub async fn command(ws: &mut Ws, mut cmd: Value) -> anyhow::Result<Value> {
 /// Resident memory of a process in KiB (Linux), for per-connection figures.
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }

@@ -53,7 +53,11 @@ fn parse_metrics(text: &str) -> HashMap<String, f64> {
 
 impl Probe {
     pub fn new(base: &str, pid: Option<u32>) -> Probe {
-        Probe { http: reqwest::Client::new(), base: base.to_owned(), pid }
+        Probe {
+            http: reqwest::Client::new(),
+            base: base.to_owned(),
+            pid,
+        }
     }
 
     pub async fn sample(&self) -> ProbeSample {
@@ -63,12 +67,20 @@ impl Probe {
         };
         let (cpu_secs, cpu_source) = match self.pid.and_then(proc_cpu_secs) {
             Some(c) => (Some(c), "/proc"),
-            None => match metrics.get("lyceum_process_cpu_seconds_total").or_else(|| metrics.get("process_cpu_seconds_total")) {
+            None => match metrics
+                .get("lyceum_process_cpu_seconds_total")
+                .or_else(|| metrics.get("process_cpu_seconds_total"))
+            {
                 Some(c) => (Some(*c), "/metrics"),
                 None => (None, "none"),
             },
         };
-        ProbeSample { at: Some(Instant::now()), cpu_secs, cpu_source, metrics }
+        ProbeSample {
+            at: Some(Instant::now()),
+            cpu_secs,
+            cpu_source,
+            metrics,
+        }
     }
 }
 
@@ -90,14 +102,20 @@ pub fn server_usage(a: &ProbeSample, b: &ProbeSample) -> (Value, String) {
     let dg_out = delta("lyceum_sfu_datagrams_out_total").map(|d| d / secs);
     let dropped = delta("lyceum_sfu_send_dropped_total");
     let busy = delta("lyceum_sfu_busy_seconds_total").map(|d| d / secs * 100.0);
-    let rss = b.metrics.get("lyceum_process_resident_memory_bytes").map(|r| r / 1_048_576.0);
+    let rss = b
+        .metrics
+        .get("lyceum_process_resident_memory_bytes")
+        .map(|r| r / 1_048_576.0);
     let json = json!({
         "cpuPercentOfOneCore": cpu, "cpuSource": b.cpu_source, "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "sfuDatagramsInPerSecond": dg_in, "sfuDatagramsOutPerSecond": dg_out, "sfuSendDropped": dropped,
         "sfuBusyPercent": busy, "rssMiB": rss,
     });
     let mut parts = vec![match cpu {
-        Some(c) => format!("CPU {c:.0}% of one core (from {}, {} cores here)", b.cpu_source, json["cores"]),
+        Some(c) => format!(
+            "CPU {c:.0}% of one core (from {}, {} cores here)",
+            b.cpu_source, json["cores"]
+        ),
         None => "CPU unknown (pass --server-pid, or expose /metrics)".to_owned(),
     }];
     if let (Some(i), Some(o)) = (dg_in, dg_out) {
@@ -173,7 +191,11 @@ impl MediaSummary {
             }
         }
         let first = |kind: &str| {
-            st.tracks.iter().filter(|t| t.kind == kind).filter_map(|t| t.first_frame_ms).fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.min(x))))
+            st.tracks
+                .iter()
+                .filter(|t| t.kind == kind)
+                .filter_map(|t| t.first_frame_ms)
+                .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.min(x))))
         };
         if let Some(t) = first("video").or_else(|| first("audio")) {
             self.ttff_ms.push(t);
@@ -230,22 +252,61 @@ impl MediaSummary {
         let mut layers: Vec<_> = self.layers.iter().map(|(k, v)| format!("{k} {v}")).collect();
         layers.sort();
         vec![
-            ("frames received".into(), format!("{} ({} keyframes) by {} of {} receivers", self.frames, self.keyframes, self.receivers_with_media, self.receivers)),
-            ("frame loss".into(), format!("{} lost, {} late ({:.3}%)", self.frames_lost, self.frames_late, self.frame_loss() * 100.0)),
-            ("packet loss".into(), format!("{} of {} ({:.3}%), {} NACKs", self.packets_lost, self.packets + self.packets_lost, self.packet_loss() * 100.0, self.nacks)),
+            (
+                "frames received".into(),
+                format!(
+                    "{} ({} keyframes) by {} of {} receivers",
+                    self.frames, self.keyframes, self.receivers_with_media, self.receivers
+                ),
+            ),
+            (
+                "frame loss".into(),
+                format!(
+                    "{} lost, {} late ({:.3}%)",
+                    self.frames_lost,
+                    self.frames_late,
+                    self.frame_loss() * 100.0
+                ),
+            ),
+            (
+                "packet loss".into(),
+                format!(
+                    "{} of {} ({:.3}%), {} NACKs",
+                    self.packets_lost,
+                    self.packets + self.packets_lost,
+                    self.packet_loss() * 100.0,
+                    self.nacks
+                ),
+            ),
             ("time to first frame".into(), fmt_p(&ttff)),
             ("latency video (window)".into(), fmt_p(&lv)),
             ("latency audio (window)".into(), fmt_p(&la)),
             ("latency all (ramp too)".into(), fmt_p(&all)),
-            ("jitter video".into(), format!("p50 {:.2} ms  p99 {:.2} ms", jv.p50, jv.p99)),
-            ("jitter audio".into(), format!("p50 {:.2} ms  p99 {:.2} ms", ja.p50, ja.p99)),
-            ("frames per layer".into(), if layers.is_empty() { "-".into() } else { layers.join(", ") }),
+            (
+                "jitter video".into(),
+                format!("p50 {:.2} ms  p99 {:.2} ms", jv.p50, jv.p99),
+            ),
+            (
+                "jitter audio".into(),
+                format!("p50 {:.2} ms  p99 {:.2} ms", ja.p50, ja.p99),
+            ),
+            (
+                "frames per layer".into(),
+                if layers.is_empty() {
+                    "-".into()
+                } else {
+                    layers.join(", ")
+                },
+            ),
         ]
     }
 }
 
 pub fn fmt_p(p: &Percentiles) -> String {
-    format!("p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  max {:.1} ms", p.p50, p.p95, p.p99, p.max)
+    format!(
+        "p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+        p.p50, p.p95, p.p99, p.max
+    )
 }
 
 pub fn ratio(a: u64, b: u64) -> f64 {
@@ -257,7 +318,13 @@ pub fn ratio(a: u64, b: u64) -> f64 {
 }
 
 /// Creates a group session starting in 10 minutes and returns its id.
-pub async fn create_session(http: &reqwest::Client, base: &str, mentor: &str, capacity: usize, title: &str) -> anyhow::Result<String> {
+pub async fn create_session(
+    http: &reqwest::Client,
+    base: &str,
+    mentor: &str,
+    capacity: usize,
+    title: &str,
+) -> anyhow::Result<String> {
     let starts = chrono::Utc::now() + chrono::Duration::minutes(10);
     let v: Value = http
         .post(format!("{base}/api/sessions"))
@@ -268,14 +335,27 @@ pub async fn create_session(http: &reqwest::Client, base: &str, mentor: &str, ca
         .json()
         .await
         .context("create session")?;
-    Ok(v["id"].as_str().ok_or_else(|| anyhow::anyhow!("create session: {v}"))?.to_owned())
+    Ok(v["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("create session: {v}"))?
+        .to_owned())
 }
 
 /// A POST that must succeed.
 pub async fn post_ok(http: &reqwest::Client, url: String, token: &str) -> anyhow::Result<()> {
-    let r = http.post(&url).bearer_auth(token).json(&json!({})).send().await.with_context(|| format!("POST {url}"))?;
+    let r = http
+        .post(&url)
+        .bearer_auth(token)
+        .json(&json!({}))
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
     let status = r.status();
-    anyhow::ensure!(status.is_success(), "POST {url}: {status} {}", r.text().await.unwrap_or_default());
+    anyhow::ensure!(
+        status.is_success(),
+        "POST {url}: {status} {}",
+        r.text().await.unwrap_or_default()
+    );
     Ok(())
 }
 

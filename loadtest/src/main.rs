@@ -74,7 +74,10 @@ fn check_target(url: &str, allow_remote: bool) -> anyhow::Result<()> {
         .and_then(|r| r.split(['/', ':']).next())
         .context("--url must look like http://host:port")?;
     let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    anyhow::ensure!(loopback || allow_remote, "refusing to load {host}: only loopback unless --allow-remote");
+    anyhow::ensure!(
+        loopback || allow_remote,
+        "refusing to load {host}: only loopback unless --allow-remote"
+    );
     Ok(())
 }
 
@@ -155,7 +158,8 @@ async fn run() -> anyhow::Result<bool> {
     }
     if let Some(path) = &cli.chart {
         let title = format!("lyceum-loadtest {}", json["scenario"].as_str().unwrap_or(""));
-        std::fs::write(path, report::html_chart(&title, &timeline)).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, report::html_chart(&title, &timeline))
+            .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("chart written to {}", path.display());
     }
     Ok(ok)

@@ -56,8 +56,18 @@ pub struct Percentiles {
 
 pub fn percentiles(v: &mut [f64]) -> Percentiles {
     v.sort_by(f64::total_cmp);
-    let at = |p: f64| v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1))).copied().unwrap_or(0.0);
-    Percentiles { count: v.len(), p50: at(0.50), p95: at(0.95), p99: at(0.99), max: v.last().copied().unwrap_or(0.0) }
+    let at = |p: f64| {
+        v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Percentiles {
+        count: v.len(),
+        p50: at(0.50),
+        p95: at(0.95),
+        p99: at(0.99),
+        max: v.last().copied().unwrap_or(0.0),
+    }
 }
 
 /// A two-column table for the terminal.
@@ -79,7 +89,13 @@ pub fn html_chart(title: &str, timeline: &[Point]) -> String {
         let max = timeline.iter().map(f).fold(1e-9, f64::max);
         let pts: Vec<String> = timeline
             .iter()
-            .map(|t| format!("{:.1},{:.1}", pad + (t.0 as f64 / max_t) * (w - 2.0 * pad), h - pad - f(t) / max * (h - 2.0 * pad)))
+            .map(|t| {
+                format!(
+                    "{:.1},{:.1}",
+                    pad + (t.0 as f64 / max_t) * (w - 2.0 * pad),
+                    h - pad - f(t) / max * (h - 2.0 * pad)
+                )
+            })
             .collect();
         (pts.join(" "), max)
     };
@@ -87,7 +103,13 @@ pub fn html_chart(title: &str, timeline: &[Point]) -> String {
     let (p99, lat_max) = series(&|t| t.3);
     let p50_pts: Vec<String> = timeline
         .iter()
-        .map(|t| format!("{:.1},{:.1}", pad + (t.0 as f64 / max_t) * (w - 2.0 * pad), h - pad - t.2 / lat_max * (h - 2.0 * pad)))
+        .map(|t| {
+            format!(
+                "{:.1},{:.1}",
+                pad + (t.0 as f64 / max_t) * (w - 2.0 * pad),
+                h - pad - t.2 / lat_max * (h - 2.0 * pad)
+            )
+        })
         .collect();
     let svg = |body: String, label: String| {
         format!(

@@ -47,7 +47,15 @@ pub struct WebinarArgs {
 
 impl Default for WebinarArgs {
     fn default() -> Self {
-        WebinarArgs { publishers: 1, subscribers: 20, duration: 10, ramp: 20, simulcast: true, video: true, server_pid: None }
+        WebinarArgs {
+            publishers: 1,
+            subscribers: 20,
+            duration: 10,
+            ramp: 20,
+            simulcast: true,
+            video: true,
+            server_pid: None,
+        }
     }
 }
 
@@ -56,7 +64,10 @@ impl WebinarArgs {
         anyhow::ensure!((1..=16).contains(&self.publishers), "publishers: 1 to 16");
         anyhow::ensure!((1..=5_000).contains(&self.subscribers), "subscribers: 1 to 5000");
         anyhow::ensure!((1..=600).contains(&self.duration), "duration: 1 to 600 seconds");
-        anyhow::ensure!((1..=1_000).contains(&self.ramp), "ramp: 1 to 1000 subscribers per second");
+        anyhow::ensure!(
+            (1..=1_000).contains(&self.ramp),
+            "ramp: 1 to 1000 subscribers per second"
+        );
         Ok(())
     }
 }
@@ -68,7 +79,9 @@ fn mbit(bytes: u64, secs: f64) -> f64 {
 }
 
 fn totals(subs: &[(Signaller, Participant)]) -> Vec<(u64, u64)> {
-    subs.iter().map(|(_, p)| p.subscriber().map(|s| s.totals()).unwrap_or_default()).collect()
+    subs.iter()
+        .map(|(_, p)| p.subscriber().map(|s| s.totals()).unwrap_or_default())
+        .collect()
 }
 
 pub async fn run(base: &str, a: &WebinarArgs, progress: &indicatif::ProgressBar) -> anyhow::Result<WebinarReport> {
@@ -78,20 +91,41 @@ pub async fn run(base: &str, a: &WebinarArgs, progress: &indicatif::ProgressBar)
     let (mentor, mentor_id) = client::register(&http, base, "mentor", &format!("host-{run}"), &run).await?;
     let speakers = live::register_many(&http, base, "mentee", "speaker", a.publishers - 1, &run, progress).await?;
     let audience = live::register_many(&http, base, "mentee", "w", a.subscribers, &run, progress).await?;
-    let sid = live::create_session(&http, base, &mentor, a.subscribers + a.publishers - 1, "loadtest webinar").await?;
+    let sid = live::create_session(
+        &http,
+        base,
+        &mentor,
+        a.subscribers + a.publishers - 1,
+        "loadtest webinar",
+    )
+    .await?;
     let everyone: Vec<&String> = speakers.iter().chain(audience.iter()).map(|(t, _)| t).collect();
     for (n, chunk) in everyone.chunks(32).enumerate() {
-        let batch = futures_util::future::join_all(chunk.iter().map(|t| live::post_ok(&http, format!("{base}/api/sessions/{sid}/register"), t))).await;
+        let batch = futures_util::future::join_all(
+            chunk
+                .iter()
+                .map(|t| live::post_ok(&http, format!("{base}/api/sessions/{sid}/register"), t)),
+        )
+        .await;
         for r in batch {
             r?;
         }
-        progress.set_message(format!("registered {} of {} for the session", (n * 32 + chunk.len()), everyone.len()));
+        progress.set_message(format!(
+            "registered {} of {} for the session",
+            (n * 32 + chunk.len()),
+            everyone.len()
+        ));
     }
     live::post_ok(&http, format!("{base}/api/sessions/{sid}/start"), &mentor).await?;
 
     // Publishers: the host, then speakers.
     progress.set_message("publishing");
-    let opts = PublishOpts { audio: true, video: a.video, simulcast: a.simulcast && a.video, ..Default::default() };
+    let opts = PublishOpts {
+        audio: true,
+        video: a.video,
+        simulcast: a.simulcast && a.video,
+        ..Default::default()
+    };
     let host_sig = Signaller::connect(base, &mentor).await?;
     let mut host = Participant::join(&host_sig, &sid).await?;
     host.publish(opts.clone()).await?;
@@ -148,7 +182,11 @@ pub async fn run(base: &str, a: &WebinarArgs, progress: &indicatif::ProgressBar)
                 join_ms.push(ms);
                 subs.push((sig, p));
             }
-            Ok(Err(e)) => *errors.entry(e.code().map(str::to_owned).unwrap_or_else(|| e.to_string())).or_default() += 1,
+            Ok(Err(e)) => {
+                *errors
+                    .entry(e.code().map(str::to_owned).unwrap_or_else(|| e.to_string()))
+                    .or_default() += 1
+            }
             Err(e) => *errors.entry(format!("task: {e}")).or_default() += 1,
         }
     }
@@ -179,16 +217,26 @@ pub async fn run(base: &str, a: &WebinarArgs, progress: &indicatif::ProgressBar)
     let after = probe.sample().await;
 
     progress.set_message("collecting");
-    let mut per_sub_mbit: Vec<f64> = t_before.iter().zip(&t_after).map(|(b, a)| mbit(a.1 - b.1, window_secs)).collect();
+    let mut per_sub_mbit: Vec<f64> = t_before
+        .iter()
+        .zip(&t_after)
+        .map(|(b, a)| mbit(a.1 - b.1, window_secs))
+        .collect();
     let total_mbit: f64 = per_sub_mbit.iter().sum();
     let min_mbit = per_sub_mbit.iter().copied().fold(f64::INFINITY, f64::min);
     // Latency figures cover the measurement window; the chart shows everything.
-    let mut media = MediaSummary { window_from: window_unix, ..Default::default() };
+    let mut media = MediaSummary {
+        window_from: window_unix,
+        ..Default::default()
+    };
     let tracks_per_publisher = 1 + usize::from(a.video);
     let mut complete = 0;
     for (_, p) in &subs {
         let st = p.stats();
-        if publisher_ids.iter().all(|u| st.tracks_of(u).filter(|t| t.frames > 0).count() >= tracks_per_publisher) {
+        if publisher_ids
+            .iter()
+            .all(|u| st.tracks_of(u).filter(|t| t.frames > 0).count() >= tracks_per_publisher)
+        {
             complete += 1;
         }
         let (v, au) = match p.subscriber() {
@@ -199,7 +247,9 @@ pub async fn run(base: &str, a: &WebinarArgs, progress: &indicatif::ProgressBar)
     }
     let mut sent = vec![host.publish_stats().unwrap_or_default()];
     sent.extend(publishers.iter().map(|(_, p)| p.publish_stats().unwrap_or_default()));
-    let (keyframes_sent, kf_requests) = sent.iter().fold((0, 0), |acc, s| (acc.0 + s.keyframes, acc.1 + s.keyframe_requests));
+    let (keyframes_sent, kf_requests) = sent
+        .iter()
+        .fold((0, 0), |acc, s| (acc.0 + s.keyframes, acc.1 + s.keyframe_requests));
     let (server_json, server_line) = live::server_usage(&before, &after);
 
     progress.set_message("leaving");
@@ -231,17 +281,60 @@ pub async fn run(base: &str, a: &WebinarArgs, progress: &indicatif::ProgressBar)
     });
     json["media"] = media.json();
     let mut rows = vec![
-        ("publishers".into(), format!("{} publishing audio{}", a.publishers, if !a.video { "" } else if opts.simulcast { " and simulcast video (h/m/l)" } else { " and video" })),
-        ("subscribers".into(), format!("{connected} connected, {failed} failed, {complete} received every publisher; ramp {ramp_secs:.1} s")),
-        ("join + subscribe".into(), format!("p50 {:.0} ms  p99 {:.0} ms  max {:.0} ms", join.p50, join.p99, join.max)),
-        ("received bitrate".into(), format!("per subscriber p50 {:.2} Mbit/s, min {:.2}; total {total_mbit:.1} Mbit/s over {window_secs:.1} s", rate.p50, if connected > 0 { min_mbit } else { 0.0 })),
+        (
+            "publishers".into(),
+            format!(
+                "{} publishing audio{}",
+                a.publishers,
+                if !a.video {
+                    ""
+                } else if opts.simulcast {
+                    " and simulcast video (h/m/l)"
+                } else {
+                    " and video"
+                }
+            ),
+        ),
+        (
+            "subscribers".into(),
+            format!(
+                "{connected} connected, {failed} failed, {complete} received every publisher; ramp {ramp_secs:.1} s"
+            ),
+        ),
+        (
+            "join + subscribe".into(),
+            format!("p50 {:.0} ms  p99 {:.0} ms  max {:.0} ms", join.p50, join.p99, join.max),
+        ),
+        (
+            "received bitrate".into(),
+            format!(
+                "per subscriber p50 {:.2} Mbit/s, min {:.2}; total {total_mbit:.1} Mbit/s over {window_secs:.1} s",
+                rate.p50,
+                if connected > 0 { min_mbit } else { 0.0 }
+            ),
+        ),
     ];
     rows.extend(media.rows());
-    rows.push(("keyframes sent".into(), format!("{keyframes_sent} ({kf_requests} requested by the server)")));
+    rows.push((
+        "keyframes sent".into(),
+        format!("{keyframes_sent} ({kf_requests} requested by the server)"),
+    ));
     rows.push(("server".into(), server_line));
-    rows.push(("errors".into(), if errors.is_empty() { "none".into() } else { format!("{errors:?}") }));
+    rows.push((
+        "errors".into(),
+        if errors.is_empty() {
+            "none".into()
+        } else {
+            format!("{errors:?}")
+        },
+    ));
     let table = report::table("webinar", &rows);
     let ok = failed == 0 && complete == connected && connected > 0 && media.frames > 0;
     json["ok"] = json!(ok);
-    Ok(WebinarReport { json, table, timeline: media.timeline(), ok })
+    Ok(WebinarReport {
+        json,
+        table,
+        timeline: media.timeline(),
+        ok,
+    })
 }

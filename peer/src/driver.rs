@@ -43,7 +43,11 @@ pub(crate) async fn bind(ip: IpAddr, stats: bool) -> Result<(Rtc, UdpSocket, Soc
     crate::init_crypto();
     let socket = UdpSocket::bind((ip, 0)).await?;
     let addr = socket.local_addr()?;
-    let mut cfg = Rtc::builder().set_ice_lite(false).clear_codecs().enable_opus(true, false).enable_vp8(true);
+    let mut cfg = Rtc::builder()
+        .set_ice_lite(false)
+        .clear_codecs()
+        .enable_opus(true, false)
+        .enable_vp8(true);
     if stats {
         cfg = cfg.set_stats_interval(Some(Duration::from_secs(1)));
     }
@@ -90,11 +94,9 @@ pub(crate) async fn drive<H: Handler>(
                         Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                             set_state(&mut h, ConnState::Disconnected)
                         }
-                        Event::IceConnectionStateChange(IceConnectionState::Connected | IceConnectionState::Completed)
-                            if *state.borrow() == ConnState::Disconnected =>
-                        {
-                            set_state(&mut h, ConnState::Connected)
-                        }
+                        Event::IceConnectionStateChange(
+                            IceConnectionState::Connected | IceConnectionState::Completed,
+                        ) if *state.borrow() == ConnState::Disconnected => set_state(&mut h, ConnState::Connected),
                         Event::Closed => {
                             break 'run;
                         }
@@ -171,7 +173,11 @@ pub(crate) async fn drive<H: Handler>(
 
 /// Waits until the state is `Connected` (or fails when it is `Closed`).
 pub(crate) async fn wait_connected(mut rx: watch::Receiver<ConnState>, timeout: Duration) -> Result<(), PeerError> {
-    let r = tokio::time::timeout(timeout, rx.wait_for(|s| matches!(s, ConnState::Connected | ConnState::Closed))).await;
+    let r = tokio::time::timeout(
+        timeout,
+        rx.wait_for(|s| matches!(s, ConnState::Connected | ConnState::Closed)),
+    )
+    .await;
     match r {
         Err(_) => Err(PeerError::Timeout("ICE/DTLS to connect".into())),
         Ok(Err(_)) => Err(PeerError::Closed),

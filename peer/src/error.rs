@@ -5,7 +5,11 @@ use serde_json::Value;
 pub enum PeerError {
     /// The server answered a command with an `error` frame.
     #[error("server error {code}: {message}")]
-    Server { code: String, message: String, frame: Value },
+    Server {
+        code: String,
+        message: String,
+        frame: Value,
+    },
     /// Nothing (or not the expected thing) arrived in time.
     #[error("timed out waiting for {0}")]
     Timeout(String),

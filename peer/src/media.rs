@@ -30,7 +30,10 @@ pub struct Stamp {
 
 /// Microseconds since the UNIX epoch.
 pub fn now_micros() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
 }
 
 fn write_stamp(out: &mut [u8], s: &Stamp) {
@@ -61,7 +64,15 @@ pub fn parse_stamp(data: &[u8]) -> Option<Stamp> {
 /// An Opus frame of `size` bytes (at least the stamp) stamped now.
 pub fn opus_frame(size: usize, counter: u32) -> Vec<u8> {
     let mut f = vec![0xA5u8; size.max(STAMP_LEN)];
-    write_stamp(&mut f, &Stamp { layer: b'a', keyframe: false, counter, sent_us: now_micros() });
+    write_stamp(
+        &mut f,
+        &Stamp {
+            layer: b'a',
+            keyframe: false,
+            counter,
+            sent_us: now_micros(),
+        },
+    );
     f
 }
 
@@ -88,7 +99,15 @@ pub fn vp8_frame(size: usize, layer: u8, keyframe: bool, counter: u32) -> Vec<u8
     } else {
         f[3..10].fill(0);
     }
-    write_stamp(&mut f[VP8_HEADER_LEN..], &Stamp { layer, keyframe, counter, sent_us: now_micros() });
+    write_stamp(
+        &mut f[VP8_HEADER_LEN..],
+        &Stamp {
+            layer,
+            keyframe,
+            counter,
+            sent_us: now_micros(),
+        },
+    );
     f
 }
 

@@ -73,13 +73,18 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 impl Participant {
     /// Sends `session_join`.
     pub async fn join(sig: &Signaller, session_id: &str) -> Result<Participant, PeerError> {
-        let ack = sig.command(json!({"type": "session_join", "sessionId": session_id})).await?;
+        let ack = sig
+            .command(json!({"type": "session_join", "sessionId": session_id}))
+            .await?;
         let info = JoinInfo {
             session_id: ack["sessionId"].as_str().unwrap_or(session_id).to_owned(),
             kind: ack["kind"].as_str().unwrap_or_default().to_owned(),
             role: ack["role"].as_str().unwrap_or_default().to_owned(),
             state: ack["state"].as_str().unwrap_or_default().to_owned(),
-            participants: ack["participants"].as_array().map(|a| a.iter().map(ParticipantInfo::parse).collect()).unwrap_or_default(),
+            participants: ack["participants"]
+                .as_array()
+                .map(|a| a.iter().map(ParticipantInfo::parse).collect())
+                .unwrap_or_default(),
             raw: ack,
         };
         Ok(Participant {
@@ -198,7 +203,13 @@ impl Participant {
     }
 
     /// See [`Subscriber::wait_for_frames`].
-    pub async fn wait_for_frames(&self, user_id: &str, tracks: usize, min_frames: u64, timeout: Duration) -> Result<Vec<TrackStats>, PeerError> {
+    pub async fn wait_for_frames(
+        &self,
+        user_id: &str,
+        tracks: usize,
+        min_frames: u64,
+        timeout: Duration,
+    ) -> Result<Vec<TrackStats>, PeerError> {
         self.sub()?.wait_for_frames(user_id, tracks, min_frames, timeout).await
     }
 
@@ -208,7 +219,9 @@ impl Participant {
     }
 
     fn sub(&self) -> Result<&Subscriber, PeerError> {
-        self.subscriber.as_ref().ok_or_else(|| PeerError::Protocol("not subscribed".into()))
+        self.subscriber
+            .as_ref()
+            .ok_or_else(|| PeerError::Protocol("not subscribed".into()))
     }
 
     async fn room_command(&self, ty: &str, mut fields: Value) -> Result<Value, PeerError> {
@@ -232,21 +245,29 @@ impl Participant {
         if let Some(p) = &self.publisher {
             p.set_sending(audio, video);
         }
-        self.room_command("media_state", json!({"audio": audio, "video": video, "screen": screen})).await.map(drop)
+        self.room_command("media_state", json!({"audio": audio, "video": video, "screen": screen}))
+            .await
+            .map(drop)
     }
 
     pub async fn raise_hand(&self, raised: bool) -> Result<(), PeerError> {
-        self.room_command("raise_hand", json!({"raised": raised})).await.map(drop)
+        self.room_command("raise_hand", json!({"raised": raised}))
+            .await
+            .map(drop)
     }
 
     /// `set_role` (host): `speaker` or `attendee`.
     pub async fn set_role(&self, user_id: &str, role: &str) -> Result<(), PeerError> {
-        self.room_command("set_role", json!({"userId": user_id, "role": role})).await.map(drop)
+        self.room_command("set_role", json!({"userId": user_id, "role": role}))
+            .await
+            .map(drop)
     }
 
     /// `mute` (host): `audio` or `video`.
     pub async fn mute(&self, user_id: &str, kind: &str) -> Result<(), PeerError> {
-        self.room_command("mute", json!({"userId": user_id, "kind": kind})).await.map(drop)
+        self.room_command("mute", json!({"userId": user_id, "kind": kind}))
+            .await
+            .map(drop)
     }
 
     /// `remove` (host).
@@ -256,7 +277,9 @@ impl Participant {
 
     /// `rtc_quality`: `high`, `medium` or `low`.
     pub async fn set_quality(&self, quality: &str) -> Result<(), PeerError> {
-        self.room_command("rtc_quality", json!({"quality": quality})).await.map(drop)
+        self.room_command("rtc_quality", json!({"quality": quality}))
+            .await
+            .map(drop)
     }
 
     /// `rtc_restart`: the server follows with an ICE-restart `rtc_offer`.

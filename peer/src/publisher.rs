@@ -105,14 +105,22 @@ impl Publisher {
     /// [`Publisher::wait_connected`]).
     pub async fn start(sig: &Signaller, session_id: &str, opts: PublishOpts) -> Result<Publisher, PeerError> {
         if !opts.audio && !opts.video {
-            return Err(PeerError::Protocol("nothing to publish: neither audio nor video".into()));
+            return Err(PeerError::Protocol(
+                "nothing to publish: neither audio nor video".into(),
+            ));
         }
         let (mut rtc, socket, local_addr) = driver::bind(opts.bind_ip, false).await?;
         let stream_id = format!("lyceum-{}", sig.user_id());
         let mut api = rtc.sdp_api();
-        let audio_mid = opts
-            .audio
-            .then(|| api.add_media(MediaKind::Audio, Direction::SendOnly, Some(stream_id.clone()), Some("microphone".into()), None));
+        let audio_mid = opts.audio.then(|| {
+            api.add_media(
+                MediaKind::Audio,
+                Direction::SendOnly,
+                Some(stream_id.clone()),
+                Some("microphone".into()),
+                None,
+            )
+        });
         let video_mid = opts.video.then(|| {
             let simulcast = opts.simulcast.then(|| {
                 let mut s = Simulcast::new();
@@ -121,7 +129,13 @@ impl Publisher {
                 }
                 s
             });
-            api.add_media(MediaKind::Video, Direction::SendOnly, Some(stream_id.clone()), Some("camera".into()), simulcast)
+            api.add_media(
+                MediaKind::Video,
+                Direction::SendOnly,
+                Some(stream_id.clone()),
+                Some("camera".into()),
+                simulcast,
+            )
         });
         let (offer, pending) = api.apply().ok_or_else(|| PeerError::Rtc("no offer to make".into()))?;
         let offer = offer.to_sdp_string();
@@ -135,17 +149,31 @@ impl Publisher {
         let ack = sig
             .command(json!({"type": "rtc_publish", "sessionId": session_id, "sdp": offer, "sources": Value::Object(sources)}))
             .await?;
-        let answer = ack["sdp"].as_str().ok_or_else(|| PeerError::Protocol(format!("rtc_publish ack without sdp: {ack}")))?.to_owned();
-        let parsed = SdpAnswer::from_sdp_string(&answer).map_err(|e| PeerError::Rtc(format!("the server's answer: {e}")))?;
+        let answer = ack["sdp"]
+            .as_str()
+            .ok_or_else(|| PeerError::Protocol(format!("rtc_publish ack without sdp: {ack}")))?
+            .to_owned();
+        let parsed =
+            SdpAnswer::from_sdp_string(&answer).map_err(|e| PeerError::Rtc(format!("the server's answer: {e}")))?;
         rtc.sdp_api().accept_answer(pending, parsed)?;
 
         let layers: Vec<Layer> = if opts.simulcast {
             [("h", b'h', 0), ("m", b'm', 1), ("l", b'l', 2)]
                 .into_iter()
-                .map(|(r, b, i)| Layer { rid: Some(r.into()), tag: b, size: opts.layer_frame_bytes[i], force_key: false })
+                .map(|(r, b, i)| Layer {
+                    rid: Some(r.into()),
+                    tag: b,
+                    size: opts.layer_frame_bytes[i],
+                    force_key: false,
+                })
                 .collect()
         } else {
-            vec![Layer { rid: None, tag: b'v', size: opts.layer_frame_bytes[0], force_key: false }]
+            vec![Layer {
+                rid: None,
+                tag: b'v',
+                size: opts.layer_frame_bytes[0],
+                force_key: false,
+            }]
         };
         let stats = Arc::new(Mutex::new(PublishStats {
             layers: layers.iter().map(|l| char::from(l.tag).to_string()).collect(),
@@ -314,7 +342,10 @@ impl PubHandler {
             self.stat(|s| s.write_errors += 1);
             return;
         };
-        let rtp = MediaTime::new(now.saturating_duration_since(self.start).as_micros() as u64 * 48 / 1000, Frequency::FORTY_EIGHT_KHZ);
+        let rtp = MediaTime::new(
+            now.saturating_duration_since(self.start).as_micros() as u64 * 48 / 1000,
+            Frequency::FORTY_EIGHT_KHZ,
+        );
         let frame = opus_frame(self.opts.audio_frame_bytes, self.audio_n);
         let len = frame.len() as u64;
         self.audio_n = self.audio_n.wrapping_add(1);
@@ -340,11 +371,16 @@ impl PubHandler {
             self.stat(|s| s.write_errors += 1);
             return;
         };
-        let periodic = self.last_key.is_none_or(|k| now.duration_since(k) >= self.opts.keyframe_interval);
+        let periodic = self
+            .last_key
+            .is_none_or(|k| now.duration_since(k) >= self.opts.keyframe_interval);
         if periodic {
             self.last_key = Some(now);
         }
-        let rtp = MediaTime::new(now.saturating_duration_since(self.start).as_micros() as u64 * 9 / 100, Frequency::NINETY_KHZ);
+        let rtp = MediaTime::new(
+            now.saturating_duration_since(self.start).as_micros() as u64 * 9 / 100,
+            Frequency::NINETY_KHZ,
+        );
         let n = self.video_n;
         self.video_n = self.video_n.wrapping_add(1);
         let mut fallback = false;
@@ -381,7 +417,12 @@ impl PubHandler {
             // The server's answer declined simulcast: one stream, the top layer's size.
             tracing::warn!("lyceum-peer: simulcast was not accepted; sending one video stream");
             let size = self.opts.layer_frame_bytes[0];
-            self.layers = vec![Layer { rid: None, tag: b'v', size, force_key: true }];
+            self.layers = vec![Layer {
+                rid: None,
+                tag: b'v',
+                size,
+                force_key: true,
+            }];
             self.stat(|s| s.layers = vec!["v".into()]);
         }
         self.stat(|s| {

@@ -72,7 +72,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// `http://host:port`, `ws://host:port` or a full `…/ws` URL → the `ws(s)://…/ws` URL.
 fn ws_url(base: &str) -> String {
     let base = base.trim_end_matches('/');
-    let base = if let Some(rest) = base.strip_prefix("http") { format!("ws{rest}") } else { base.to_owned() };
+    let base = if let Some(rest) = base.strip_prefix("http") {
+        format!("ws{rest}")
+    } else {
+        base.to_owned()
+    };
     if base.ends_with("/ws") {
         base
     } else {
@@ -85,13 +89,20 @@ impl Signaller {
     /// `base` is the server's HTTP base (`http://127.0.0.1:8080`) or a
     /// `ws://…` URL.
     pub async fn connect(base: &str, token: &str) -> Result<Signaller, PeerError> {
-        let mut req = ws_url(base).into_client_request().map_err(|e| PeerError::WebSocket(e.to_string()))?;
-        let auth = format!("Bearer {token}").parse().map_err(|_| PeerError::WebSocket("token is not a header value".into()))?;
-        req.headers_mut().insert("authorization", auth);
-        let (ws, _) = tokio::time::timeout(COMMAND_TIMEOUT, tokio_tungstenite::connect_async_with_config(req, None, true))
-            .await
-            .map_err(|_| PeerError::Timeout("websocket upgrade".into()))?
+        let mut req = ws_url(base)
+            .into_client_request()
             .map_err(|e| PeerError::WebSocket(e.to_string()))?;
+        let auth = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| PeerError::WebSocket("token is not a header value".into()))?;
+        req.headers_mut().insert("authorization", auth);
+        let (ws, _) = tokio::time::timeout(
+            COMMAND_TIMEOUT,
+            tokio_tungstenite::connect_async_with_config(req, None, true),
+        )
+        .await
+        .map_err(|_| PeerError::Timeout("websocket upgrade".into()))?
+        .map_err(|e| PeerError::WebSocket(e.to_string()))?;
         let (mut sink, mut stream) = ws.split();
 
         // The server speaks first.
@@ -102,7 +113,8 @@ impl Signaller {
                 Ok(None) => return Err(PeerError::Closed),
                 Ok(Some(Err(e))) => return Err(PeerError::WebSocket(e.to_string())),
                 Ok(Some(Ok(Message::Text(t)))) => {
-                    let v: Value = serde_json::from_str(&t).map_err(|e| PeerError::Protocol(format!("non-JSON frame: {e}")))?;
+                    let v: Value =
+                        serde_json::from_str(&t).map_err(|e| PeerError::Protocol(format!("non-JSON frame: {e}")))?;
                     if v["type"] == "hello" {
                         break v;
                     }
@@ -160,7 +172,14 @@ impl Signaller {
 
         let user_id = hello["userId"].as_str().unwrap_or_default().to_owned();
         Ok(Signaller {
-            inner: Arc::new(Inner { shared, out, next_id: AtomicU64::new(1), hello, user_id, tasks: vec![reader, writer] }),
+            inner: Arc::new(Inner {
+                shared,
+                out,
+                next_id: AtomicU64::new(1),
+                hello,
+                user_id,
+                tasks: vec![reader, writer],
+            }),
         })
     }
 
@@ -215,7 +234,10 @@ impl Signaller {
 
     /// Sends a frame as is (no id, no ack awaited).
     pub fn send_raw(&self, frame: Value) -> Result<(), PeerError> {
-        self.inner.out.send(Message::Text(frame.to_string().into())).map_err(|_| PeerError::Closed)
+        self.inner
+            .out
+            .send(Message::Text(frame.to_string().into()))
+            .map_err(|_| PeerError::Closed)
     }
 
     /// Every event from now on (a broadcast of 4,096; slow readers lose the oldest).
@@ -233,10 +255,12 @@ impl Signaller {
 
     /// The oldest queued event of this type (others stay queued).
     pub async fn wait_event(&self, ty: &str, timeout: Duration) -> Result<Value, PeerError> {
-        self.wait_event_where(timeout, |v| v["type"] == ty).await.map_err(|e| match e {
-            PeerError::Timeout(_) => PeerError::Timeout(format!("a {ty} event")),
-            e => e,
-        })
+        self.wait_event_where(timeout, |v| v["type"] == ty)
+            .await
+            .map_err(|e| match e {
+                PeerError::Timeout(_) => PeerError::Timeout(format!("a {ty} event")),
+                e => e,
+            })
     }
 
     /// The oldest queued event matching `f` (others stay queued).
@@ -304,7 +328,9 @@ impl Signaller {
 
     /// `call_invite` → the `callId`.
     pub async fn call_invite(&self, user_id: &str, video: bool) -> Result<String, PeerError> {
-        let ack = self.command(json!({"type": "call_invite", "userId": user_id, "video": video})).await?;
+        let ack = self
+            .command(json!({"type": "call_invite", "userId": user_id, "video": video}))
+            .await?;
         str_field(&ack, "callId")
     }
 
@@ -315,21 +341,33 @@ impl Signaller {
     }
 
     pub async fn call_decline(&self, call_id: &str) -> Result<(), PeerError> {
-        self.command(json!({"type": "call_decline", "callId": call_id})).await.map(drop)
+        self.command(json!({"type": "call_decline", "callId": call_id}))
+            .await
+            .map(drop)
     }
 
     pub async fn call_cancel(&self, call_id: &str) -> Result<(), PeerError> {
-        self.command(json!({"type": "call_cancel", "callId": call_id})).await.map(drop)
+        self.command(json!({"type": "call_cancel", "callId": call_id}))
+            .await
+            .map(drop)
     }
 
     pub async fn call_hangup(&self, call_id: &str) -> Result<(), PeerError> {
-        self.command(json!({"type": "call_hangup", "callId": call_id})).await.map(drop)
+        self.command(json!({"type": "call_hangup", "callId": call_id}))
+            .await
+            .map(drop)
     }
 
     /// Waits for `call_incoming` (optionally from this user) → (callId, the event).
-    pub async fn wait_call_incoming(&self, from: Option<&str>, timeout: Duration) -> Result<(String, Value), PeerError> {
+    pub async fn wait_call_incoming(
+        &self,
+        from: Option<&str>,
+        timeout: Duration,
+    ) -> Result<(String, Value), PeerError> {
         let v = self
-            .wait_event_where(timeout, |v| v["type"] == "call_incoming" && from.is_none_or(|f| v["from"]["userId"] == f))
+            .wait_event_where(timeout, |v| {
+                v["type"] == "call_incoming" && from.is_none_or(|f| v["from"]["userId"] == f)
+            })
             .await
             .map_err(|e| match e {
                 PeerError::Timeout(_) => PeerError::Timeout("call_incoming".into()),
@@ -340,10 +378,12 @@ impl Signaller {
 
     /// Waits for an event of this type about this call (`call_ringing`, `call_accepted`, `call_ended`).
     pub async fn wait_call_event(&self, ty: &str, call_id: &str, timeout: Duration) -> Result<Value, PeerError> {
-        self.wait_event_where(timeout, |v| v["type"] == ty && v["callId"] == call_id).await.map_err(|e| match e {
-            PeerError::Timeout(_) => PeerError::Timeout(format!("{ty} for call {call_id}")),
-            e => e,
-        })
+        self.wait_event_where(timeout, |v| v["type"] == ty && v["callId"] == call_id)
+            .await
+            .map_err(|e| match e {
+                PeerError::Timeout(_) => PeerError::Timeout(format!("{ty} for call {call_id}")),
+                e => e,
+            })
     }
 
     // ---- routing for subscribers ----

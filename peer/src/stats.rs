@@ -114,7 +114,9 @@ pub struct SubscriberStats {
 impl SubscriberStats {
     /// Active tracks of this user.
     pub fn tracks_of<'a>(&'a self, user_id: &'a str) -> impl Iterator<Item = &'a TrackStats> + 'a {
-        self.tracks.iter().filter(move |t| t.active && t.user_id.as_deref() == Some(user_id))
+        self.tracks
+            .iter()
+            .filter(move |t| t.active && t.user_id.as_deref() == Some(user_id))
     }
 }
 
@@ -155,25 +157,42 @@ impl TrackAcc {
     }
 
     fn same_track(&self, t: &TrackInfo) -> bool {
-        self.info.as_ref().is_some_and(|i| i.user_id == t.user_id && i.track_id == t.track_id && i.kind == t.kind)
+        self.info
+            .as_ref()
+            .is_some_and(|i| i.user_id == t.user_id && i.track_id == t.track_id && i.kind == t.kind)
     }
 
-    fn snapshot(&self, active: bool, ingress: &HashMap<(String, Option<String>), IngressCounters>, now: Instant) -> TrackStats {
+    fn snapshot(
+        &self,
+        active: bool,
+        ingress: &HashMap<(String, Option<String>), IngressCounters>,
+        now: Instant,
+    ) -> TrackStats {
         let ms = |a: Option<Instant>| a.map(|a| a.saturating_duration_since(self.added_at).as_secs_f64() * 1000.0);
         let mut s = self.s.clone();
         s.mid = self.mid.clone();
-        s.kind = self.info.as_ref().map(|i| i.kind.clone()).unwrap_or_else(|| self.kind.clone());
+        s.kind = self
+            .info
+            .as_ref()
+            .map(|i| i.kind.clone())
+            .unwrap_or_else(|| self.kind.clone());
         s.user_id = self.info.as_ref().map(|i| i.user_id.clone());
         s.source = self.info.as_ref().map(|i| i.source.clone());
         s.track_id = self.info.as_ref().and_then(|i| i.track_id);
         s.active = active;
         s.first_frame_ms = ms(self.first_frame_at);
         s.first_keyframe_ms = ms(self.first_key_at);
-        s.idle_ms = self.last_frame_at.map(|t| now.saturating_duration_since(t).as_secs_f64() * 1000.0);
+        s.idle_ms = self
+            .last_frame_at
+            .map(|t| now.saturating_duration_since(t).as_secs_f64() * 1000.0);
         s.latency = LatencySummary::of(&self.latency_ms.iter().map(|x| x.1).collect::<Vec<_>>());
         s.jitter_ms = self.jitter_us / 1000.0;
         if active {
-            s.ingress = ingress.iter().filter(|((m, _), _)| *m == self.mid).map(|(_, c)| c.clone()).collect();
+            s.ingress = ingress
+                .iter()
+                .filter(|((m, _), _)| *m == self.mid)
+                .map(|(_, c)| c.clone())
+                .collect();
         }
         s
     }
@@ -240,7 +259,10 @@ impl StatsState {
             match self.active.get_mut(&t.mid) {
                 Some(acc) => acc.info = Some(t.clone()),
                 None => {
-                    self.active.insert(t.mid.clone(), TrackAcc::new(t.mid.clone(), t.kind.clone(), Some(t.clone()), now));
+                    self.active.insert(
+                        t.mid.clone(),
+                        TrackAcc::new(t.mid.clone(), t.kind.clone(), Some(t.clone()), now),
+                    );
                 }
             }
         }
@@ -255,7 +277,12 @@ impl StatsState {
         self.bytes += f.len as u64;
         let started = self.started;
         let acc = self.active.entry(f.mid.clone()).or_insert_with(|| {
-            TrackAcc::new(f.mid.clone(), if f.audio { "audio" } else { "video" }.to_owned(), None, started)
+            TrackAcc::new(
+                f.mid.clone(),
+                if f.audio { "audio" } else { "video" }.to_owned(),
+                None,
+                started,
+            )
         });
         let s = &mut acc.s;
         s.frames += 1;
@@ -295,7 +322,8 @@ impl StatsState {
         }
         let transit = f.recv_us as i64 - st.sent_us as i64;
         if acc.latency_ms.len() < MAX_SAMPLES {
-            acc.latency_ms.push(((f.recv_us / 1_000_000) as u32, transit as f32 / 1000.0));
+            acc.latency_ms
+                .push(((f.recv_us / 1_000_000) as u32, transit as f32 / 1000.0));
         }
         if let Some(prev) = acc.last_transit_us {
             let d = (transit - prev).abs() as f64;

@@ -65,7 +65,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub(crate) enum SubCmd {
-    Offer { sdp: String, tracks: Vec<TrackInfo>, reply: oneshot::Sender<Result<String, PeerError>> },
+    Offer {
+        sdp: String,
+        tracks: Vec<TrackInfo>,
+        reply: oneshot::Sender<Result<String, PeerError>>,
+    },
     Keyframes,
     Close,
 }
@@ -92,7 +96,10 @@ impl Subscriber {
         let started = Instant::now();
         // Registered before the command so no rtc_offer can slip past.
         let (route, mut offers) = sig.route(session_id);
-        let ack = match sig.command(json!({"type": "rtc_subscribe", "sessionId": session_id})).await {
+        let ack = match sig
+            .command(json!({"type": "rtc_subscribe", "sessionId": session_id}))
+            .await
+        {
             Ok(a) => a,
             Err(e) => {
                 sig.unroute(session_id, route);
@@ -110,12 +117,22 @@ impl Subscriber {
         let mut st = StatsState::new(started);
         st.set_tracks(&tracks, started);
         st.offers = 1;
-        let shared = Arc::new(SubShared { stats: Mutex::new(st), tracks: Mutex::new(tracks), notify: Notify::new() });
+        let shared = Arc::new(SubShared {
+            stats: Mutex::new(st),
+            tracks: Mutex::new(tracks),
+            notify: Notify::new(),
+        });
         let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(ConnState::Connecting);
-        let handler = SubHandler { shared: shared.clone(), last_pli: HashMap::new() };
+        let handler = SubHandler {
+            shared: shared.clone(),
+            last_pli: HashMap::new(),
+        };
         let driver = tokio::spawn(driver::drive(rtc, socket, handler, cmd_rx, state_tx));
-        if let Err(e) = sig.command(json!({"type": "rtc_answer", "sessionId": session_id, "sdp": answer})).await {
+        if let Err(e) = sig
+            .command(json!({"type": "rtc_answer", "sessionId": session_id, "sdp": answer}))
+            .await
+        {
             sig.unroute(session_id, route);
             let _ = cmd.send(SubCmd::Close);
             return Err(e);
@@ -135,7 +152,14 @@ impl Subscriber {
                     };
                     let (reply, rx) = oneshot::channel();
                     let tracks = TrackInfo::parse_table(&ev["tracks"]);
-                    if cmd.send(SubCmd::Offer { sdp: sdp.to_owned(), tracks, reply }).is_err() {
+                    if cmd
+                        .send(SubCmd::Offer {
+                            sdp: sdp.to_owned(),
+                            tracks,
+                            reply,
+                        })
+                        .is_err()
+                    {
                         break;
                     }
                     let answered = match rx.await {
@@ -154,7 +178,17 @@ impl Subscriber {
             }
         });
 
-        Ok(Subscriber { session_id: session_id.to_owned(), route, sig: sig.clone(), local_addr, cmd, state, shared, driver: Some(driver), signal })
+        Ok(Subscriber {
+            session_id: session_id.to_owned(),
+            route,
+            sig: sig.clone(),
+            local_addr,
+            cmd,
+            state,
+            shared,
+            driver: Some(driver),
+            signal,
+        })
     }
 
     pub fn session_id(&self) -> &str {
@@ -201,7 +235,13 @@ impl Subscriber {
 
     /// Waits until `tracks` active tracks of `user_id` have each delivered at
     /// least `min_frames` frames; returns those tracks' stats.
-    pub async fn wait_for_frames(&self, user_id: &str, tracks: usize, min_frames: u64, timeout: Duration) -> Result<Vec<TrackStats>, PeerError> {
+    pub async fn wait_for_frames(
+        &self,
+        user_id: &str,
+        tracks: usize,
+        min_frames: u64,
+        timeout: Duration,
+    ) -> Result<Vec<TrackStats>, PeerError> {
         self.wait_until(timeout, |s| s.ready_tracks(user_id, min_frames) >= tracks)
             .await
             .map_err(|e| match e {
@@ -210,9 +250,21 @@ impl Subscriber {
                     let seen: Vec<String> = st
                         .tracks
                         .iter()
-                        .map(|t| format!("{} {} of {:?}: {} frames{}", t.mid, t.kind, t.user_id, t.frames, if t.active { "" } else { " (ended)" }))
+                        .map(|t| {
+                            format!(
+                                "{} {} of {:?}: {} frames{}",
+                                t.mid,
+                                t.kind,
+                                t.user_id,
+                                t.frames,
+                                if t.active { "" } else { " (ended)" }
+                            )
+                        })
                         .collect();
-                    PeerError::Timeout(format!("{tracks} tracks of {user_id} with {min_frames} frames each; have [{}]", seen.join(", ")))
+                    PeerError::Timeout(format!(
+                        "{tracks} tracks of {user_id} with {min_frames} frames each; have [{}]",
+                        seen.join(", ")
+                    ))
                 }
                 e => e,
             })?;
@@ -221,10 +273,12 @@ impl Subscriber {
 
     /// Waits until no active track of `user_id` is left (after they unpublish or leave).
     pub async fn wait_for_no_tracks(&self, user_id: &str, timeout: Duration) -> Result<(), PeerError> {
-        self.wait_until(timeout, |s| s.ready_tracks(user_id, 0) == 0).await.map_err(|e| match e {
-            PeerError::Timeout(_) => PeerError::Timeout(format!("the tracks of {user_id} to go")),
-            e => e,
-        })
+        self.wait_until(timeout, |s| s.ready_tracks(user_id, 0) == 0)
+            .await
+            .map_err(|e| match e {
+                PeerError::Timeout(_) => PeerError::Timeout(format!("the tracks of {user_id} to go")),
+                e => e,
+            })
     }
 
     pub(crate) async fn wait_until(&self, timeout: Duration, f: impl Fn(&StatsState) -> bool) -> Result<(), PeerError> {
@@ -243,14 +297,21 @@ impl Subscriber {
             let step = (tokio::time::Instant::now() + Duration::from_millis(250)).min(deadline);
             let _ = tokio::time::timeout_at(step, notified).await;
             if tokio::time::Instant::now() >= deadline {
-                return if f(&lock(&self.shared.stats)) { Ok(()) } else { Err(PeerError::Timeout("subscriber condition".into())) };
+                return if f(&lock(&self.shared.stats)) {
+                    Ok(())
+                } else {
+                    Err(PeerError::Timeout("subscriber condition".into()))
+                };
             }
         }
     }
 
     /// Asks the server for an ICE-restart offer (`rtc_restart`).
     pub async fn restart(&self) -> Result<(), PeerError> {
-        self.sig.command(json!({"type": "rtc_restart", "sessionId": self.session_id})).await.map(drop)
+        self.sig
+            .command(json!({"type": "rtc_restart", "sessionId": self.session_id}))
+            .await
+            .map(drop)
     }
 
     /// Closes the connection and waits for the task.
@@ -279,7 +340,9 @@ impl Drop for Subscriber {
 }
 
 fn accept(rtc: &mut Rtc, ack: &Value) -> Result<String, PeerError> {
-    let sdp = ack["sdp"].as_str().ok_or_else(|| PeerError::Protocol(format!("no sdp in {ack}")))?;
+    let sdp = ack["sdp"]
+        .as_str()
+        .ok_or_else(|| PeerError::Protocol(format!("no sdp in {ack}")))?;
     let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| PeerError::Rtc(format!("the server's offer: {e}")))?;
     let answer = rtc.sdp_api().accept_offer(offer)?;
     Ok(answer.to_sdp_string())
@@ -293,11 +356,18 @@ struct SubHandler {
 impl SubHandler {
     fn pli(&mut self, rtc: &mut Rtc, mid: Mid, rid: Option<str0m::media::Rid>, force: bool) {
         let now = Instant::now();
-        if !force && self.last_pli.get(&mid).is_some_and(|t| now.duration_since(*t) < Duration::from_millis(500)) {
+        if !force
+            && self
+                .last_pli
+                .get(&mid)
+                .is_some_and(|t| now.duration_since(*t) < Duration::from_millis(500))
+        {
             return;
         }
         if let Some(mut w) = rtc.writer(mid) {
-            if w.is_request_keyframe_possible(KeyframeRequestKind::Pli) && w.request_keyframe(rid, KeyframeRequestKind::Pli).is_ok() {
+            if w.is_request_keyframe_possible(KeyframeRequestKind::Pli)
+                && w.request_keyframe(rid, KeyframeRequestKind::Pli).is_ok()
+            {
                 self.last_pli.insert(mid, now);
             }
         }
@@ -362,7 +432,8 @@ impl Handler for SubHandler {
         match cmd {
             SubCmd::Offer { sdp, tracks, reply } => {
                 let r = (|| {
-                    let offer = SdpOffer::from_sdp_string(&sdp).map_err(|e| PeerError::Rtc(format!("the server's offer: {e}")))?;
+                    let offer = SdpOffer::from_sdp_string(&sdp)
+                        .map_err(|e| PeerError::Rtc(format!("the server's offer: {e}")))?;
                     Ok(rtc.sdp_api().accept_offer(offer)?.to_sdp_string())
                 })();
                 if r.is_ok() {
@@ -380,8 +451,11 @@ impl Handler for SubHandler {
                 true
             }
             SubCmd::Keyframes => {
-                let mids: Vec<Mid> =
-                    lock(&self.shared.tracks).iter().filter(|t| t.kind == "video").map(|t| Mid::from(t.mid.as_str())).collect();
+                let mids: Vec<Mid> = lock(&self.shared.tracks)
+                    .iter()
+                    .filter(|t| t.kind == "video")
+                    .map(|t| Mid::from(t.mid.as_str()))
+                    .collect();
                 for mid in mids {
                     self.pli(rtc, mid, None, true);
                 }

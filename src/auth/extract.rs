@@ -35,7 +35,10 @@ pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
         .split_once(' ')
         .ok_or_else(|| ApiError::unauthorized("invalid_token", "expected `Authorization: Bearer <token>`"))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::unauthorized("invalid_token", "expected `Authorization: Bearer <token>`"));
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "expected `Authorization: Bearer <token>`",
+        ));
     }
     Ok(token.trim())
 }
@@ -45,7 +48,12 @@ pub fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("AppState not registered")))?;
     let claims = state.jwt.verify(bearer(req)?)?;
-    Ok(AuthUser { id: claims.sub, role: claims.role, session: claims.sid, expires_at: claims.exp })
+    Ok(AuthUser {
+        id: claims.sub,
+        role: claims.role,
+        session: claims.sid,
+        expires_at: claims.exp,
+    })
 }
 
 impl FromRequest for AuthUser {
@@ -55,7 +63,10 @@ impl FromRequest for AuthUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(authenticate(req).and_then(|u| {
             if u.role == Role::Guest {
-                Err(ApiError::Forbidden { code: "guest_not_allowed", message: "guests may only use the room they joined".to_owned() })
+                Err(ApiError::Forbidden {
+                    code: "guest_not_allowed",
+                    message: "guests may only use the room they joined".to_owned(),
+                })
             } else {
                 Ok(u)
             }

@@ -62,10 +62,14 @@ impl JwtKeys {
         v.leeway = LEEWAY_SECS;
         v.set_issuer(&[ISSUER]);
         v.set_required_spec_claims(&["exp", "sub", "iss"]);
-        decode::<Claims>(token, &self.decoding, &v).map(|d| d.claims).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => ApiError::unauthorized("token_expired", "the access token has expired; refresh it"),
-            _ => ApiError::unauthorized("invalid_token", "the access token is not valid"),
-        })
+        decode::<Claims>(token, &self.decoding, &v)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => {
+                    ApiError::unauthorized("token_expired", "the access token has expired; refresh it")
+                }
+                _ => ApiError::unauthorized("invalid_token", "the access token is not valid"),
+            })
     }
 }
 
@@ -79,7 +83,11 @@ pub fn load_or_create_secret(configured: Option<&SecretString>, data_dir: &Path)
     let path = data_dir.join("jwt_secret");
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_owned();
-        anyhow::ensure!(existing.len() >= 32, "{} is too short; delete it to regenerate", path.display());
+        anyhow::ensure!(
+            existing.len() >= 32,
+            "{} is too short; delete it to regenerate",
+            path.display()
+        );
         return Ok(SecretString::from(existing));
     }
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
@@ -99,7 +107,9 @@ pub fn load_or_create_secret(configured: Option<&SecretString>, data_dir: &Path)
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtKeys").field("ttl_secs", &self.ttl_secs).finish_non_exhaustive()
+        f.debug_struct("JwtKeys")
+            .field("ttl_secs", &self.ttl_secs)
+            .finish_non_exhaustive()
     }
 }
 

@@ -27,16 +27,18 @@ fn pool() -> &'static std::sync::mpsc::SyncSender<Job> {
         let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
         for i in 0..n {
             let rx = rx.clone();
-            let _ = std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || loop {
-                let job = match rx.lock() {
-                    Ok(r) => r.recv(),
-                    Err(_) => return,
-                };
-                match job {
-                    Ok(job) => job(),
-                    Err(_) => return,
-                }
-            });
+            let _ = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || loop {
+                    let job = match rx.lock() {
+                        Ok(r) => r.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                });
         }
         tx
     })
@@ -82,7 +84,9 @@ fn hash_phc(password: &[u8]) -> anyhow::Result<String> {
     let params = a.params().clone();
     let salt = SaltString::generate(&mut OsRng);
     let mut salt_buf = [0u8; 64];
-    let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let salt_bytes = salt
+        .decode_b64(&mut salt_buf)
+        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
     let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
     let output = argon2::password_hash::Output::init_with(len, |out| {
         argon2_into(&a, &params, password, salt_bytes, out).map_err(|_| argon2::password_hash::Error::Crypto)
@@ -103,11 +107,20 @@ fn hash_phc(password: &[u8]) -> anyhow::Result<String> {
 fn verify_phc(password: &[u8], stored: &str) -> anyhow::Result<bool> {
     let parsed = PasswordHash::new(stored).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
     let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let version = parsed.version.map(Version::try_from).transpose().map_err(|e| anyhow::anyhow!("{e}"))?.unwrap_or_default();
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .unwrap_or_default();
     let params = Params::try_from(&parsed).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return Ok(false) };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Ok(false);
+    };
     let mut salt_buf = [0u8; 64];
-    let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let salt_bytes = salt
+        .decode_b64(&mut salt_buf)
+        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
     let a = Argon2::new(algorithm, version, params.clone());
     let mut out = vec![0u8; expected.len()];
     argon2_into(&a, &params, password, salt_bytes, &mut out)?;
@@ -150,9 +163,16 @@ mod tests {
         assert!(verify_phc(b"correct horse battery", &h).unwrap());
         assert!(!verify_phc(b"wrong horse battery", &h).unwrap());
         // A hash made by the crate's own PasswordHasher verifies here, and ours there.
-        let reference = hasher().unwrap().hash_password(b"pw-123456789", &SaltString::generate(&mut OsRng)).unwrap().to_string();
+        let reference = hasher()
+            .unwrap()
+            .hash_password(b"pw-123456789", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
         assert!(verify_phc(b"pw-123456789", &reference).unwrap());
         let ours = hash_phc(b"pw-123456789").unwrap();
-        assert!(hasher().unwrap().verify_password(b"pw-123456789", &PasswordHash::new(&ours).unwrap()).is_ok());
+        assert!(hasher()
+            .unwrap()
+            .verify_password(b"pw-123456789", &PasswordHash::new(&ours).unwrap())
+            .is_ok());
     }
 }

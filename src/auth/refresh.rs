@@ -50,7 +50,12 @@ pub async fn start_family(
 #[derive(Debug)]
 pub enum Rotation {
     /// The token was current: here is its successor.
-    Rotated { user: Uuid, role: Role, family: Uuid, token: String },
+    Rotated {
+        user: Uuid,
+        role: Role,
+        family: Uuid,
+        token: String,
+    },
     /// The token had already been rotated: the family is now revoked.
     Reused { user: Uuid, family: Uuid },
     /// Unknown, revoked or expired.
@@ -74,7 +79,11 @@ pub async fn rotate(
             &[&hash(presented)],
         )
         .await?;
-    let Some(row) = row else { return Ok(Rotation::Rejected { code: "invalid_refresh_token" }) };
+    let Some(row) = row else {
+        return Ok(Rotation::Rejected {
+            code: "invalid_refresh_token",
+        });
+    };
     let id: Uuid = row.get(0);
     let family: Uuid = row.get(1);
     let user: Uuid = row.get(2);
@@ -84,7 +93,9 @@ pub async fn rotate(
     let role: String = row.get(6);
 
     if revoked_at.is_some() {
-        return Ok(Rotation::Rejected { code: "refresh_token_revoked" });
+        return Ok(Rotation::Rejected {
+            code: "refresh_token_revoked",
+        });
     }
     if rotated_at.is_some() {
         revoke_family(&tx, family).await?;
@@ -92,11 +103,14 @@ pub async fn rotate(
         return Ok(Rotation::Reused { user, family });
     }
     if expires_at <= Utc::now() {
-        return Ok(Rotation::Rejected { code: "refresh_token_expired" });
+        return Ok(Rotation::Rejected {
+            code: "refresh_token_expired",
+        });
     }
     let role: Role = role.parse().unwrap_or(Role::Mentee);
     let token = generate();
-    tx.execute("UPDATE refresh_tokens SET rotated_at = now() WHERE id = $1", &[&id]).await?;
+    tx.execute("UPDATE refresh_tokens SET rotated_at = now() WHERE id = $1", &[&id])
+        .await?;
     tx.execute(
         "INSERT INTO refresh_tokens (id, family_id, parent_id, user_id, token_hash, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -104,7 +118,12 @@ pub async fn rotate(
     )
     .await?;
     tx.commit().await?;
-    Ok(Rotation::Rotated { user, role, family, token })
+    Ok(Rotation::Rotated {
+        user,
+        role,
+        family,
+        token,
+    })
 }
 
 pub async fn revoke_family(

@@ -22,7 +22,9 @@ impl Email {
             || domain.starts_with('.')
             || domain.ends_with('.')
             || domain.contains("..")
-            || domain.split('.').any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
+            || domain
+                .split('.')
+                .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
         {
             return Err(invalid());
         }
@@ -46,8 +48,18 @@ mod tests {
 
     #[test]
     fn rejects_malformed_addresses() {
-        for bad in ["", "ada", "ada@", "@example.org", "ada@example", "a b@example.org",
-                    "ada@@example.org", "ada@example..org", "ada@.example.org", "ada@-x.org"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.org",
+            "ada@example",
+            "a b@example.org",
+            "ada@@example.org",
+            "ada@example..org",
+            "ada@.example.org",
+            "ada@-x.org",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

@@ -11,10 +11,29 @@ pub const MAX_LEN: usize = 128;
 
 /// A few of the most common passwords of at least MIN_LEN characters.
 const COMMON: &[&str] = &[
-    "1234567890", "12345678910", "0123456789", "qwertyuiop", "password12", "password123",
-    "password1234", "iloveyou12", "1q2w3e4r5t", "qwerty1234", "qwerty12345", "1qaz2wsx3edc",
-    "abcdefghij", "passw0rd12", "letmein123", "welcome123", "administrator", "11111111111",
-    "0000000000", "1111111111", "abc1234567", "changeme123", "trustno1234",
+    "1234567890",
+    "12345678910",
+    "0123456789",
+    "qwertyuiop",
+    "password12",
+    "password123",
+    "password1234",
+    "iloveyou12",
+    "1q2w3e4r5t",
+    "qwerty1234",
+    "qwerty12345",
+    "1qaz2wsx3edc",
+    "abcdefghij",
+    "passw0rd12",
+    "letmein123",
+    "welcome123",
+    "administrator",
+    "11111111111",
+    "0000000000",
+    "1111111111",
+    "abc1234567",
+    "changeme123",
+    "trustno1234",
 ];
 
 pub struct Password(SecretString);

@@ -176,7 +176,9 @@ fn text(field: &str, s: &str, max: usize, required: bool) -> Result<String, ApiE
 }
 
 fn opt_text(field: &str, s: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
-    s.map(|s| text(field, &s, max, false)).transpose().map(|o| o.filter(|s| !s.is_empty()))
+    s.map(|s| text(field, &s, max, false))
+        .transpose()
+        .map(|o| o.filter(|s| !s.is_empty()))
 }
 
 /// Only http(s) links: a `javascript:` URL in a profile is an XSS waiting to happen.
@@ -208,14 +210,23 @@ fn year(field: &str, y: i32) -> Result<i32, ApiError> {
 }
 
 fn month(field: &str, s: Option<String>) -> Result<Option<String>, ApiError> {
-    let Some(s) = s.filter(|s| !s.trim().is_empty()) else { return Ok(None) };
-    let ok = chrono::NaiveDate::parse_from_str(&format!("{}-01", s.trim()), "%Y-%m-%d").is_ok()
-        && s.trim().len() == 7;
-    if ok { Ok(Some(s.trim().to_owned())) } else { Err(bad(field, "must look like YYYY-MM")) }
+    let Some(s) = s.filter(|s| !s.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let ok = chrono::NaiveDate::parse_from_str(&format!("{}-01", s.trim()), "%Y-%m-%d").is_ok() && s.trim().len() == 7;
+    if ok {
+        Ok(Some(s.trim().to_owned()))
+    } else {
+        Err(bad(field, "must look like YYYY-MM"))
+    }
 }
 
 fn list_len<T>(field: &str, v: &[T], max: usize) -> Result<(), ApiError> {
-    if v.len() > max { Err(bad(field, format!("at most {max} entries"))) } else { Ok(()) }
+    if v.len() > max {
+        Err(bad(field, format!("at most {max} entries")))
+    } else {
+        Ok(())
+    }
 }
 
 pub fn time_zone(s: &str) -> Result<String, ApiError> {
@@ -231,7 +242,9 @@ pub fn normalise_term(s: &str) -> String {
 }
 
 fn phone(s: Option<String>) -> Result<Option<String>, ApiError> {
-    let Some(s) = s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) else { return Ok(None) };
+    let Some(s) = s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
     let digits = s.chars().filter(|c| c.is_ascii_digit()).count();
     let allowed = s.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
     if allowed && (5..=20).contains(&digits) && s.len() <= 30 {
@@ -367,9 +380,24 @@ impl ProfilePatch {
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = self.$f { p.$f = v; } )* };
         }
-        set!(headline, bio, skills, tags, experience, achievements, certifications, projects,
-             avatar_url, linkedin_url, github_url, time_zone, is_alumni, graduation_year,
-             employer, accepts_messages);
+        set!(
+            headline,
+            bio,
+            skills,
+            tags,
+            experience,
+            achievements,
+            certifications,
+            projects,
+            avatar_url,
+            linkedin_url,
+            github_url,
+            time_zone,
+            is_alumni,
+            graduation_year,
+            employer,
+            accepts_messages
+        );
         if let Some(y) = self.years_of_experience {
             p.years_of_experience = y;
         }
@@ -384,7 +412,9 @@ mod tests {
     use super::*;
 
     fn patch(json: &str) -> Result<ProfilePatch, ApiError> {
-        serde_json::from_str::<ProfilePatch>(json).map_err(|e| bad("body", e))?.validate()
+        serde_json::from_str::<ProfilePatch>(json)
+            .map_err(|e| bad("body", e))?
+            .validate()
     }
 
     #[test]
@@ -400,7 +430,10 @@ mod tests {
         assert!(patch(r#"{"timeZone": "Mars/Olympus"}"#).is_err());
         assert!(patch(r#"{"yearsOfExperience": 99}"#).is_err());
         assert!(patch(r#"{"skills": [{"name": "Rust", "level": "guru"}]}"#).is_err());
-        assert!(patch(r#"{"skills": [{"name": "Rust", "level": "expert"}, {"name": "rust", "level": "beginner"}]}"#).is_err());
+        assert!(
+            patch(r#"{"skills": [{"name": "Rust", "level": "expert"}, {"name": "rust", "level": "beginner"}]}"#)
+                .is_err()
+        );
         assert!(patch(r#"{"phone": "call me"}"#).is_err());
         assert!(patch(r#"{"experience": [{"title": "SWE", "organization": "X", "start": "2020-13"}]}"#).is_err());
         assert!(patch(r#"{"nickname": "x"}"#).is_err());

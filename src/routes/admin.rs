@@ -43,7 +43,10 @@ pub async fn audit(
 ) -> Result<HttpResponse, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {MAX_AUDIT_PAGE}")));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be between 1 and {MAX_AUDIT_PAGE}"),
+        ));
     }
     let client = state.pool.get().await?;
     let rows = client
@@ -68,7 +71,11 @@ pub async fn audit(
             details: r.get(6),
         })
         .collect();
-    let next_before = if items.len() as i64 == limit { items.last().map(|e| e.id) } else { None };
+    let next_before = if items.len() as i64 == limit {
+        items.last().map(|e| e.id)
+    } else {
+        None
+    };
     Ok(HttpResponse::Ok().json(json!({ "items": items, "nextBefore": next_before })))
 }
 
@@ -89,11 +96,17 @@ pub async fn set_role(
 ) -> Result<HttpResponse, ApiError> {
     let target = id.into_inner();
     if target == admin.0.id {
-        return Err(ApiError::bad_request("cannot_change_own_role", "ask another admin to change your role"));
+        return Err(ApiError::bad_request(
+            "cannot_change_own_role",
+            "ask another admin to change your role",
+        ));
     }
     let new_role = body.role;
     if new_role == Role::Guest {
-        return Err(ApiError::bad_request("invalid_role", "accounts cannot be turned into guests"));
+        return Err(ApiError::bad_request(
+            "invalid_role",
+            "accounts cannot be turned into guests",
+        ));
     }
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
@@ -103,8 +116,11 @@ pub async fn set_role(
         .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?
         .get(0);
     if old != new_role.as_str() {
-        tx.execute("UPDATE users SET role = $2, updated_at = now() WHERE id = $1", &[&target, &new_role.as_str()])
-            .await?;
+        tx.execute(
+            "UPDATE users SET role = $2, updated_at = now() WHERE id = $1",
+            &[&target, &new_role.as_str()],
+        )
+        .await?;
         tx.execute(
             "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
             &[&target],

@@ -27,7 +27,10 @@ fn file_name(req: &HttpRequest) -> Result<String, ApiError> {
     // Only the last path component, printable, bounded.
     let name = raw.rsplit(['/', '\\']).next().unwrap_or("").trim();
     if name.is_empty() || name.len() > 200 || name.chars().any(|c| c.is_control() || c == '"') {
-        return Err(ApiError::bad_request("invalid_attachment", "the file name is empty, too long or has odd characters"));
+        return Err(ApiError::bad_request(
+            "invalid_attachment",
+            "the file name is empty, too long or has odd characters",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -42,8 +45,14 @@ pub async fn upload(
     let room = path.into_inner();
     let me = principal(&state, user.0).await?;
     // Only members may upload (admins read group rooms but do not post in them).
-    if lyceum_actors::store::load_member(&state.pool, RoomId(room), me.user).await?.is_none() {
-        return Err(ApiError::Forbidden { code: "not_a_member", message: "you are not a member of this room".to_owned() });
+    if lyceum_actors::store::load_member(&state.pool, RoomId(room), me.user)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::Forbidden {
+            code: "not_a_member",
+            message: "you are not a member of this room".to_owned(),
+        });
     }
     let limits = &state.chat.limits;
     let content_type = req
@@ -91,7 +100,11 @@ pub async fn upload(
     })))
 }
 
-pub async fn download(state: web::Data<AppState>, user: AnyUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn download(
+    state: web::Data<AppState>,
+    user: AnyUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let client = state.pool.get().await?;
     let row = client

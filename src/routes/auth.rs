@@ -165,7 +165,13 @@ pub async fn register(
     let (token, family) = refresh::start_family(&tx, id, state.refresh_ttl_days).await?;
     audit::record(
         &tx,
-        audit::Entry { actor: Some(id), subject: Some(id), action: action::REGISTER, ip: Some(&ip), details: json!({"role": role}) },
+        audit::Entry {
+            actor: Some(id),
+            subject: Some(id),
+            action: action::REGISTER,
+            ip: Some(&ip),
+            details: json!({"role": role}),
+        },
     )
     .await?;
     tx.commit().await?;
@@ -212,7 +218,13 @@ pub async fn login(
             .map(|r| r.get(0));
         audit::record(
             &client,
-            audit::Entry { actor: None, subject, action: action::SIGN_IN_FAILED, ip: Some(&ip), details: json!({"email": email_key}) },
+            audit::Entry {
+                actor: None,
+                subject,
+                action: action::SIGN_IN_FAILED,
+                ip: Some(&ip),
+                details: json!({"email": email_key}),
+            },
         )
         .await?;
         return Err(ApiError::unauthorized("invalid_credentials", "wrong email or password"));
@@ -221,23 +233,40 @@ pub async fn login(
     let (token, family) = refresh::start_family(&client, account.id, state.refresh_ttl_days).await?;
     audit::record(
         &client,
-        audit::Entry { actor: Some(account.id), subject: Some(account.id), action: action::SIGN_IN, ip: Some(&ip), details: json!({"family": family}) },
+        audit::Entry {
+            actor: Some(account.id),
+            subject: Some(account.id),
+            action: action::SIGN_IN,
+            ip: Some(&ip),
+            details: json!({"family": family}),
+        },
     )
     .await?;
     let (id, role) = (account.id, account.role);
-    session_response(&state, actix_web::http::StatusCode::OK, id, role, family, token, Some(account))
+    session_response(
+        &state,
+        actix_web::http::StatusCode::OK,
+        id,
+        role,
+        family,
+        token,
+        Some(account),
+    )
 }
 
 /// The refresh token from the JSON body (programs) or the cookie (browsers).
 fn presented_refresh_token(req: &HttpRequest, body: &web::Bytes) -> Result<Option<String>, ApiError> {
     if !body.iter().all(u8::is_ascii_whitespace) {
-        let parsed: RefreshBody = serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+        let parsed: RefreshBody =
+            serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
         if let Some(t) = parsed.refresh_token.filter(|t| !t.is_empty()) {
             return Ok(Some(t));
         }
     }
-    Ok(req.cookie(REFRESH_COOKIE).map(|c| c.value().to_owned()).filter(|t| !t.is_empty()))
+    Ok(req
+        .cookie(REFRESH_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|t| !t.is_empty()))
 }
 
 fn rejected(code: &'static str, message: &str) -> HttpResponse {
@@ -246,19 +275,21 @@ fn rejected(code: &'static str, message: &str) -> HttpResponse {
     res
 }
 
-pub async fn refresh(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
+pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     let Some(token) = presented_refresh_token(&req, &body)? else {
-        return Ok(rejected("missing_refresh_token", "no refresh token in the body or cookie"));
+        return Ok(rejected(
+            "missing_refresh_token",
+            "no refresh token in the body or cookie",
+        ));
     };
     let mut client = state.pool.get().await?;
     match refresh::rotate(&mut client, &token, state.refresh_ttl_days).await? {
-        refresh::Rotation::Rotated { user, role, family, token } => {
-            session_response(&state, actix_web::http::StatusCode::OK, user, role, family, token, None)
-        }
+        refresh::Rotation::Rotated {
+            user,
+            role,
+            family,
+            token,
+        } => session_response(&state, actix_web::http::StatusCode::OK, user, role, family, token, None),
         refresh::Rotation::Reused { user, family } => {
             let ip = state.client_ip(&req);
             tracing::warn!(%user, %family, "refresh token reused: family revoked");
@@ -282,11 +313,7 @@ pub async fn refresh(
     }
 }
 
-pub async fn logout(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
+pub async fn logout(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     if let Some(token) = presented_refresh_token(&req, &body)? {
         let client = state.pool.get().await?;
         if let Some((user, family)) = refresh::revoke_by_token(&client, &token).await? {

@@ -21,7 +21,8 @@ fn ics_response(name: &str, body: String) -> HttpResponse {
         .body(body)
 }
 
-const EVENT_SQL: &str = "SELECT o.id, o.starts_at, o.ends_at, o.kind, o.title, o.description, o.state, o.updated_at, u.display_name
+const EVENT_SQL: &str =
+    "SELECT o.id, o.starts_at, o.ends_at, o.kind, o.title, o.description, o.state, o.updated_at, u.display_name
    FROM offerings o JOIN users u ON u.id = o.mentor_id";
 
 fn event(r: &tokio_postgres::Row, booking_cancelled: bool) -> ics::Event {
@@ -29,7 +30,11 @@ fn event(r: &tokio_postgres::Row, booking_cancelled: bool) -> ics::Event {
     let title: String = r.get(4);
     let mentor: String = r.get(8);
     let summary = if title.is_empty() {
-        if kind == "slot" { format!("Mentorship with {mentor}") } else { format!("Session with {mentor}") }
+        if kind == "slot" {
+            format!("Mentorship with {mentor}")
+        } else {
+            format!("Session with {mentor}")
+        }
     } else {
         format!("{title} ({mentor})")
     };
@@ -45,12 +50,21 @@ fn event(r: &tokio_postgres::Row, booking_cancelled: bool) -> ics::Event {
 }
 
 /// Creates (once) and returns the user's feed URL; `rotate` replaces it.
-pub async fn feed_url(state: web::Data<AppState>, user: AuthUser, path: Option<web::Path<String>>) -> Result<HttpResponse, ApiError> {
+pub async fn feed_url(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: Option<web::Path<String>>,
+) -> Result<HttpResponse, ApiError> {
     let rotate = path.is_some_and(|p| p.as_str() == "rotate");
     let client = state.pool.get().await?;
     let fresh = crate::auth::refresh::generate();
     let token: String = if rotate {
-        client.execute("UPDATE users SET calendar_token = $2 WHERE id = $1", &[&user.id, &fresh]).await?;
+        client
+            .execute(
+                "UPDATE users SET calendar_token = $2 WHERE id = $1",
+                &[&user.id, &fresh],
+            )
+            .await?;
         fresh
     } else {
         client
@@ -91,7 +105,11 @@ pub async fn feed(state: web::Data<AppState>, path: web::Path<String>) -> Result
 }
 
 /// One booking as an `.ics` event: its mentee or the mentor.
-pub async fn booking_ics(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn booking_ics(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let raw = path.into_inner();
     let id: Uuid = raw
         .strip_suffix(".ics")
@@ -106,7 +124,10 @@ pub async fn booking_ics(state: web::Data<AppState>, user: AuthUser, path: web::
         )
         .await?
         .ok_or_else(|| ApiError::not_found("booking_not_found", "no such booking"))?;
-    let status: String = client.query_one("SELECT status FROM bookings WHERE id = $1", &[&id]).await?.get(0);
+    let status: String = client
+        .query_one("SELECT status FROM bookings WHERE id = $1", &[&id])
+        .await?
+        .get(0);
     let e = event(&r, status == "cancelled");
     Ok(ics_response("booking", ics::calendar("Lyceum booking", &[e])))
 }
@@ -118,7 +139,11 @@ pub struct NoteBody {
 }
 
 /// Whether the user took part: the mentor, or a confirmed mentee.
-async fn participant(client: &deadpool_postgres::Client, offering: Uuid, user: Uuid) -> Result<DateTime<Utc>, ApiError> {
+async fn participant(
+    client: &deadpool_postgres::Client,
+    offering: Uuid,
+    user: Uuid,
+) -> Result<DateTime<Utc>, ApiError> {
     client
         .query_opt(
             "SELECT o.starts_at FROM offerings o WHERE o.id = $1 AND (o.mentor_id = $2 OR EXISTS (
@@ -131,15 +156,26 @@ async fn participant(client: &deadpool_postgres::Client, offering: Uuid, user: U
 }
 
 /// Private notes after the session: each participant's own.
-pub async fn put_note(state: web::Data<AppState>, user: AuthUser, path: web::Path<Uuid>, body: web::Json<NoteBody>) -> Result<HttpResponse, ApiError> {
+pub async fn put_note(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<Uuid>,
+    body: web::Json<NoteBody>,
+) -> Result<HttpResponse, ApiError> {
     let offering = path.into_inner();
     if body.body.chars().count() > 20_000 {
-        return Err(ApiError::bad_request("invalid_note", "a note has at most 20000 characters"));
+        return Err(ApiError::bad_request(
+            "invalid_note",
+            "a note has at most 20000 characters",
+        ));
     }
     let client = state.pool.get().await?;
     let starts = participant(&client, offering, user.id).await?;
     if starts > Utc::now() {
-        return Err(ApiError::conflict("too_early", "notes are kept once the session has started"));
+        return Err(ApiError::conflict(
+            "too_early",
+            "notes are kept once the session has started",
+        ));
     }
     client
         .execute(
@@ -151,12 +187,19 @@ pub async fn put_note(state: web::Data<AppState>, user: AuthUser, path: web::Pat
     Ok(HttpResponse::Ok().json(json!({"offeringId": offering, "body": body.body})))
 }
 
-pub async fn get_note(state: web::Data<AppState>, user: AuthUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get_note(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let offering = path.into_inner();
     let client = state.pool.get().await?;
     participant(&client, offering, user.id).await?;
     let body: Option<String> = client
-        .query_opt("SELECT body FROM offering_notes WHERE offering_id = $1 AND user_id = $2", &[&offering, &user.id])
+        .query_opt(
+            "SELECT body FROM offering_notes WHERE offering_id = $1 AND user_id = $2",
+            &[&offering, &user.id],
+        )
         .await?
         .map(|r| r.get(0));
     Ok(HttpResponse::Ok().json(json!({"offeringId": offering, "body": body})))
@@ -172,8 +215,10 @@ pub async fn notifications(state: web::Data<AppState>, user: AuthUser) -> Result
         .await?;
     let items: Vec<Value> = rows
         .iter()
-        .map(|r| json!({"id": r.get::<_, i64>(0), "kind": r.get::<_, String>(1), "payload": r.get::<_, Value>(2),
-                        "createdAt": r.get::<_, DateTime<Utc>>(3), "readAt": r.get::<_, Option<DateTime<Utc>>>(4)}))
+        .map(|r| {
+            json!({"id": r.get::<_, i64>(0), "kind": r.get::<_, String>(1), "payload": r.get::<_, Value>(2),
+                        "createdAt": r.get::<_, DateTime<Utc>>(3), "readAt": r.get::<_, Option<DateTime<Utc>>>(4)})
+        })
         .collect();
     Ok(HttpResponse::Ok().json(json!({"items": items})))
 }

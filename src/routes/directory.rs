@@ -62,8 +62,15 @@ impl Cursor {
     }
 
     fn decode(s: &str, sort: Sort) -> Result<Cursor, ApiError> {
-        let bad = || ApiError::bad_request("invalid_cursor", "the cursor is not one this endpoint returned for this sort");
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
+        let bad = || {
+            ApiError::bad_request(
+                "invalid_cursor",
+                "the cursor is not one this endpoint returned for this sort",
+            )
+        };
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| bad())?;
         let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
         if c.s != sort || !c.k.is_finite() {
             return Err(bad());
@@ -105,7 +112,10 @@ fn terms(field: &str, raw: Option<String>) -> Result<Vec<String>, ApiError> {
         .filter(|t| !t.is_empty())
         .collect();
     if v.len() > MAX_FILTER_TERMS || v.iter().any(|t| t.chars().count() > 50) {
-        return Err(ApiError::bad_request("invalid_query", format!("{field}: at most {MAX_FILTER_TERMS} terms of 50 characters")));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("{field}: at most {MAX_FILTER_TERMS} terms of 50 characters"),
+        ));
     }
     Ok(v)
 }
@@ -118,19 +128,31 @@ pub async fn search(
     let q = query.into_inner();
     let text = q.q.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     if text.as_ref().is_some_and(|t| t.chars().count() > MAX_QUERY_CHARS) {
-        return Err(ApiError::bad_request("invalid_query", format!("q: at most {MAX_QUERY_CHARS} characters")));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("q: at most {MAX_QUERY_CHARS} characters"),
+        ));
     }
     let skills = terms("skill", q.skill)?;
     let tags = terms("tag", q.tag)?;
     if q.min_years.is_some_and(|y| !(0..=80).contains(&y)) {
-        return Err(ApiError::bad_request("invalid_query", "minYears must be between 0 and 80"));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "minYears must be between 0 and 80",
+        ));
     }
     if q.min_rating.is_some_and(|r| !(0.0..=5.0).contains(&r)) {
-        return Err(ApiError::bad_request("invalid_query", "minRating must be between 0 and 5"));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "minRating must be between 0 and 5",
+        ));
     }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {MAX_LIMIT}")));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        ));
     }
     let sort = match (q.sort, &text) {
         (Some(Sort::Relevance) | None, Some(_)) => Sort::Relevance,
@@ -175,7 +197,14 @@ pub async fn search(
         sql.push_str(&format!(" AND p.years_experience >= {n}"));
     }
     if q.available == Some(true) || q.available_from.is_some() || q.available_to.is_some() {
-        let from = next(Box::new(q.available_from.unwrap_or_else(chrono::Utc::now).max(chrono::Utc::now())), &mut params);
+        let from = next(
+            Box::new(
+                q.available_from
+                    .unwrap_or_else(chrono::Utc::now)
+                    .max(chrono::Utc::now()),
+            ),
+            &mut params,
+        );
         let to = next(Box::new(q.available_to), &mut params);
         sql.push_str(&format!(
             " AND EXISTS (SELECT 1 FROM offerings o WHERE o.mentor_id = p.user_id AND o.kind = 'slot'
@@ -219,7 +248,10 @@ pub async fn search(
             skills: serde_json::from_value(r.get("skills")).unwrap_or_default(),
             tags: r.get("tags"),
             years_of_experience: r.get("years_experience"),
-            rating: Rating { average: r.get("rating_avg"), count: r.get("rating_count") },
+            rating: Rating {
+                average: r.get("rating_avg"),
+                count: r.get("rating_count"),
+            },
             avatar_url: r.get("avatar_url"),
             employer: r.get("employer"),
             is_alumni: r.get("is_alumni"),
@@ -232,7 +264,11 @@ pub async fn search(
             Sort::Rating => e.rating.average,
             Sort::Experience => f64::from(e.years_of_experience),
         };
-        last = Some(Cursor { s: sort, k, id: e.user_id });
+        last = Some(Cursor {
+            s: sort,
+            k,
+            id: e.user_id,
+        });
         items.push(e);
     }
     let next_cursor = if has_more { last.map(|c| c.encode()) } else { None };

@@ -13,13 +13,20 @@ use crate::error::ApiError;
 use crate::ratelimit::Limit;
 use crate::state::AppState;
 
-pub async fn join_as_guest(state: web::Data<AppState>, req: HttpRequest, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn join_as_guest(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let ip = state.client_ip(&req);
     state.limiter.check(Limit::RegisterPerIp, &ip).await?;
     let mut client = state.pool.get().await?;
     let r = client
-        .query_opt("SELECT visibility, allow_guests FROM rooms WHERE id = $1 AND kind = 'group'", &[&room])
+        .query_opt(
+            "SELECT visibility, allow_guests FROM rooms WHERE id = $1 AND kind = 'group'",
+            &[&room],
+        )
         .await?
         .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?;
     if r.get::<_, String>(0) != "public" || !r.get::<_, bool>(1) {
@@ -28,12 +35,23 @@ pub async fn join_as_guest(state: web::Data<AppState>, req: HttpRequest, path: w
     let id = Uuid::new_v4();
     let handle = format!("guest-{:06}", rand::thread_rng().gen_range(0..1_000_000));
     let tx = client.transaction().await?;
-    tx.execute("INSERT INTO users (id, display_name, role) VALUES ($1, $2, 'guest')", &[&id, &handle]).await?;
-    tx.execute("INSERT INTO room_members (room_id, user_id) VALUES ($1, $2)", &[&room, &id]).await?;
+    tx.execute(
+        "INSERT INTO users (id, display_name, role) VALUES ($1, $2, 'guest')",
+        &[&id, &handle],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO room_members (room_id, user_id) VALUES ($1, $2)",
+        &[&room, &id],
+    )
+    .await?;
     tx.commit().await?;
     if let Some(addr) = state.chat.running_room(RoomId(room)) {
         let member = lyceum_actors::store::load_member(&state.pool, RoomId(room), UserId(id)).await?;
-        addr.do_send(lyceum_actors::room::MembershipChanged { user: UserId(id), member });
+        addr.do_send(lyceum_actors::room::MembershipChanged {
+            user: UserId(id),
+            member,
+        });
     }
     // The family id only names this grant; there is no refresh token.
     let token = state.jwt.issue(id, Role::Guest, Uuid::new_v4())?;

@@ -20,13 +20,22 @@ pub struct PublishKey {
     public_key: String,
 }
 
-pub async fn publish(state: web::Data<AppState>, user: AuthUser, body: web::Json<PublishKey>) -> Result<HttpResponse, ApiError> {
+pub async fn publish(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<PublishKey>,
+) -> Result<HttpResponse, ApiError> {
     let key = body.public_key.trim();
     if key.is_empty() || key.len() > MAX_KEY || key.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("invalid_key", format!("a public key is 1 to {MAX_KEY} printable characters")));
+        return Err(ApiError::bad_request(
+            "invalid_key",
+            format!("a public key is 1 to {MAX_KEY} printable characters"),
+        ));
     }
     let client = state.pool.get().await?;
-    client.execute("UPDATE users SET public_key = $2 WHERE id = $1", &[&user.id, &key]).await?;
+    client
+        .execute("UPDATE users SET public_key = $2 WHERE id = $1", &[&user.id, &key])
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"userId": user.id, "publicKey": key})))
 }
 

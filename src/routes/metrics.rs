@@ -25,7 +25,9 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
         None => req.peer_addr().is_some_and(|a| a.ip().is_loopback()),
     };
     if !allowed {
-        return Err(ApiError::forbidden("metrics are for loopback scrapers or holders of metrics.token"));
+        return Err(ApiError::forbidden(
+            "metrics are for loopback scrapers or holders of metrics.token",
+        ));
     }
     let mut out = String::with_capacity(16 * 1024);
     if let Some((cpu, rss)) = process_figures() {
@@ -53,7 +55,10 @@ fn process_figures() -> Option<(f64, u64)> {
     // Fields after the parenthesised command name; utime and stime are 14 and 15.
     let rest = stat.rsplit_once(')')?.1;
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as f64;
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
     let cpu = (f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / ticks;
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;

@@ -9,8 +9,8 @@ pub mod directory;
 pub mod guests;
 pub mod health;
 pub mod keys;
-pub mod metrics;
 pub mod me;
+pub mod metrics;
 pub mod rooms;
 pub mod sessions;
 pub mod slots;
@@ -33,25 +33,21 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 pub const MAX_ATTACHMENT_PAYLOAD: usize = 64 * 1024 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(MAX_JSON_BYTES)
-            .error_handler(|e, _| {
-                let code = match &e {
-                    actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
-                    | actix_web::error::JsonPayloadError::Overflow { .. } => "payload_too_large",
-                    actix_web::error::JsonPayloadError::ContentType => "unsupported_media_type",
-                    _ => "invalid_json",
-                };
-                ApiError::bad_request(code, e.to_string()).into()
-            }),
+    cfg.app_data(web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(|e, _| {
+        let code = match &e {
+            actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
+            | actix_web::error::JsonPayloadError::Overflow { .. } => "payload_too_large",
+            actix_web::error::JsonPayloadError::ContentType => "unsupported_media_type",
+            _ => "invalid_json",
+        };
+        ApiError::bad_request(code, e.to_string()).into()
+    }))
+    .app_data(
+        web::QueryConfig::default().error_handler(|e, _| ApiError::bad_request("invalid_query", e.to_string()).into()),
     )
-    .app_data(web::QueryConfig::default().error_handler(|e, _| {
-        ApiError::bad_request("invalid_query", e.to_string()).into()
-    }))
-    .app_data(web::PathConfig::default().error_handler(|e, _| {
-        ApiError::bad_request("invalid_path", e.to_string()).into()
-    }))
+    .app_data(
+        web::PathConfig::default().error_handler(|e, _| ApiError::bad_request("invalid_path", e.to_string()).into()),
+    )
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
     .service(web::resource("/ws").route(web::get().to(ws::upgrade)))
@@ -83,7 +79,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/ws/ticket").route(web::post().to(ws::ticket)))
             .service(web::resource("/me/public-key").route(web::put().to(keys::publish)))
             .service(web::resource("/users/{id}/public-key").route(web::get().to(keys::get)))
-            .service(web::resource("/rooms").route(web::get().to(rooms::list_mine)).route(web::post().to(rooms::create)))
+            .service(
+                web::resource("/rooms")
+                    .route(web::get().to(rooms::list_mine))
+                    .route(web::post().to(rooms::create)),
+            )
             .service(web::resource("/rooms/public").route(web::get().to(rooms::list_public)))
             .service(web::resource("/rooms/direct").route(web::post().to(rooms::open_direct)))
             .service(web::resource("/rooms/{id}").route(web::get().to(rooms::get)))
@@ -116,13 +116,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .service(web::resource("/{slot_id}/bookings").route(web::get().to(slots::bookings_of)))
                     .service(web::resource("/{slot_id}").route(web::delete().to(slots::delete))),
             )
-            .service(web::resource("/sessions").route(web::get().to(sessions::browse)).route(web::post().to(sessions::create)))
+            .service(
+                web::resource("/sessions")
+                    .route(web::get().to(sessions::browse))
+                    .route(web::post().to(sessions::create)),
+            )
             .service(web::resource("/sessions/{id}").route(web::get().to(sessions::get)))
             .service(web::resource("/sessions/{id}/register").route(web::post().to(sessions::register)))
             .service(web::resource("/sessions/{id}/unregister").route(web::post().to(sessions::unregister)))
             .service(web::resource("/sessions/{id}/registrations").route(web::get().to(slots::bookings_of)))
             .service(web::resource("/sessions/{id}/{action}").route(web::post().to(sessions::transition)))
-            .service(web::resource("/offerings/{id}/notes").route(web::get().to(calendar::get_note)).route(web::put().to(calendar::put_note)))
+            .service(
+                web::resource("/offerings/{id}/notes")
+                    .route(web::get().to(calendar::get_note))
+                    .route(web::put().to(calendar::put_note)),
+            )
             .service(web::resource("/calendar/feed").route(web::get().to(calendar::feed_url)))
             .service(web::resource("/calendar/feed/{rotate}").route(web::post().to(calendar::feed_url)))
             .service(web::resource("/bookings/{file}").route(web::get().to(calendar::booking_ics)))
@@ -163,8 +171,8 @@ pub fn json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
     .unwrap_or_default();
     let (req, res) = res.into_parts();
     let mut res = res.set_body(BoxBody::new(body));
-    res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let res: ServiceResponse<EitherBody<B, BoxBody>> =
-        ServiceResponse::new(req, res).map_into_right_body();
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let res: ServiceResponse<EitherBody<B, BoxBody>> = ServiceResponse::new(req, res).map_into_right_body();
     Ok(ErrorHandlerResponse::Response(res))
 }

@@ -63,24 +63,40 @@ async fn room_json(client: &deadpool_postgres::Client, room: Uuid) -> Result<Val
 async fn notify_membership(state: &AppState, room: Uuid, user: Uuid) -> Result<(), ApiError> {
     if let Some(addr) = state.chat.running_room(RoomId(room)) {
         let member = store::load_member(&state.pool, RoomId(room), UserId(user)).await?;
-        addr.do_send(MembershipChanged { user: UserId(user), member });
+        addr.do_send(MembershipChanged {
+            user: UserId(user),
+            member,
+        });
     }
     Ok(())
 }
 
-pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<CreateRoom>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<CreateRoom>,
+) -> Result<HttpResponse, ApiError> {
     if user.role == Role::Mentee {
         return Err(ApiError::forbidden("only mentors and admins create group rooms"));
     }
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > MAX_ROOM_NAME || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("invalid_room", format!("a room name needs 1 to {MAX_ROOM_NAME} characters")));
+        return Err(ApiError::bad_request(
+            "invalid_room",
+            format!("a room name needs 1 to {MAX_ROOM_NAME} characters"),
+        ));
     }
     if body.visibility != "public" && body.visibility != "private" {
-        return Err(ApiError::bad_request("invalid_room", "visibility must be \"public\" or \"private\""));
+        return Err(ApiError::bad_request(
+            "invalid_room",
+            "visibility must be \"public\" or \"private\"",
+        ));
     }
     if body.allow_guests && body.visibility != "public" {
-        return Err(ApiError::bad_request("invalid_room", "only public rooms may allow guests"));
+        return Err(ApiError::bad_request(
+            "invalid_room",
+            "only public rooms may allow guests",
+        ));
     }
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
@@ -90,7 +106,11 @@ pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<
         &[&id, &name, &body.visibility, &body.allow_guests, &body.e2ee, &user.id],
     )
     .await?;
-    tx.execute("INSERT INTO room_members (room_id, user_id, role) VALUES ($1, $2, 'owner')", &[&id, &user.id]).await?;
+    tx.execute(
+        "INSERT INTO room_members (room_id, user_id, role) VALUES ($1, $2, 'owner')",
+        &[&id, &user.id],
+    )
+    .await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(room_json(&client, id).await?))
 }
@@ -103,10 +123,17 @@ pub struct OpenDirect {
     e2ee: bool,
 }
 
-pub async fn open_direct(state: web::Data<AppState>, me: AuthUser, body: web::Json<OpenDirect>) -> Result<HttpResponse, ApiError> {
+pub async fn open_direct(
+    state: web::Data<AppState>,
+    me: AuthUser,
+    body: web::Json<OpenDirect>,
+) -> Result<HttpResponse, ApiError> {
     let other = body.user_id;
     if other == me.id {
-        return Err(ApiError::bad_request("invalid_room", "a direct conversation needs another user"));
+        return Err(ApiError::bad_request(
+            "invalid_room",
+            "a direct conversation needs another user",
+        ));
     }
     match store::may_talk(&state.pool, UserId(me.id), me.role, UserId(other)).await? {
         Ok(()) => {}
@@ -117,12 +144,17 @@ pub async fn open_direct(state: web::Data<AppState>, me: AuthUser, body: web::Js
                 message: "this mentor does not accept messages; book a session instead".to_owned(),
             })
         }
-        Err(store::Refusal::Forbidden) => return Err(ApiError::forbidden("you may not open a conversation with this user")),
+        Err(store::Refusal::Forbidden) => {
+            return Err(ApiError::forbidden("you may not open a conversation with this user"))
+        }
     }
     let mut client = state.pool.get().await?;
     let (a, b) = if me.id < other { (me.id, other) } else { (other, me.id) };
     let key = format!("{a}:{b}");
-    if let Some(r) = client.query_opt("SELECT id FROM rooms WHERE direct_key = $1", &[&key]).await? {
+    if let Some(r) = client
+        .query_opt("SELECT id FROM rooms WHERE direct_key = $1", &[&key])
+        .await?
+    {
         return Ok(HttpResponse::Ok().json(room_json(&client, r.get(0)).await?));
     }
     let id = Uuid::new_v4();
@@ -137,13 +169,19 @@ pub async fn open_direct(state: web::Data<AppState>, me: AuthUser, body: web::Js
         Err(e) if is_unique_violation(&e) => {
             // Both opened it at once: the other request won; use its room.
             drop(tx);
-            let r = client.query_one("SELECT id FROM rooms WHERE direct_key = $1", &[&key]).await?;
+            let r = client
+                .query_one("SELECT id FROM rooms WHERE direct_key = $1", &[&key])
+                .await?;
             return Ok(HttpResponse::Ok().json(room_json(&client, r.get(0)).await?));
         }
         Err(e) => return Err(e.into()),
         Ok(_) => {}
     }
-    tx.execute("INSERT INTO room_members (room_id, user_id) VALUES ($1, $2), ($1, $3)", &[&id, &me.id, &other]).await?;
+    tx.execute(
+        "INSERT INTO room_members (room_id, user_id) VALUES ($1, $2), ($1, $3)",
+        &[&id, &me.id, &other],
+    )
+    .await?;
     tx.commit().await?;
     state.chat.hub.do_send(lyceum_actors::hub::ToUser {
         user: UserId(other),
@@ -205,8 +243,10 @@ pub async fn list_public(state: web::Data<AppState>, _user: AuthUser) -> Result<
         .await?;
     let items: Vec<Value> = rows
         .iter()
-        .map(|r| json!({"id": r.get::<_, Uuid>(0), "name": r.get::<_, Option<String>>(1), "allowGuests": r.get::<_, bool>(2),
-                        "e2ee": r.get::<_, bool>(3), "memberCount": r.get::<_, i64>(4)}))
+        .map(|r| {
+            json!({"id": r.get::<_, Uuid>(0), "name": r.get::<_, Option<String>>(1), "allowGuests": r.get::<_, bool>(2),
+                        "e2ee": r.get::<_, bool>(3), "memberCount": r.get::<_, i64>(4)})
+        })
         .collect();
     Ok(HttpResponse::Ok().json(json!({"items": items})))
 }
@@ -236,7 +276,12 @@ pub async fn get(state: web::Data<AppState>, user: AnyUser, path: web::Path<Uuid
         )
         .await?;
     let ids: Vec<UserId> = rows.iter().map(|r| UserId(r.get(0))).collect();
-    let online = state.chat.hub.send(lyceum_actors::hub::Online(ids)).await.unwrap_or_default();
+    let online = state
+        .chat
+        .hub
+        .send(lyceum_actors::hub::Online(ids))
+        .await
+        .unwrap_or_default();
     let members: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -265,26 +310,38 @@ pub async fn join(state: web::Data<AppState>, user: AuthUser, path: web::Path<Uu
         return Err(ApiError::forbidden("this room is joined by invitation only"));
     }
     client
-        .execute("INSERT INTO room_members (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&room, &user.id])
+        .execute(
+            "INSERT INTO room_members (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&room, &user.id],
+        )
         .await?;
     notify_membership(&state, room, user.id).await?;
     Ok(HttpResponse::Ok().json(room_json(&client, room).await?))
 }
 
 /// The caller's room role, or 403 unless they are a platform admin.
-async fn require_moderator(client: &deadpool_postgres::Client, user: &AuthUser, room: Uuid) -> Result<String, ApiError> {
+async fn require_moderator(
+    client: &deadpool_postgres::Client,
+    user: &AuthUser,
+    room: Uuid,
+) -> Result<String, ApiError> {
     let kind: String = client
         .query_opt("SELECT kind FROM rooms WHERE id = $1", &[&room])
         .await?
         .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?
         .get(0);
     let role: Option<String> = client
-        .query_opt("SELECT role FROM room_members WHERE room_id = $1 AND user_id = $2", &[&room, &user.id])
+        .query_opt(
+            "SELECT role FROM room_members WHERE room_id = $1 AND user_id = $2",
+            &[&room, &user.id],
+        )
         .await?
         .map(|r| r.get(0));
     let ok = user.role == Role::Admin || role.as_deref().is_some_and(|r| r != "member");
     if !ok {
-        return Err(ApiError::forbidden("only the room's owner, its moderators or an admin may do this"));
+        return Err(ApiError::forbidden(
+            "only the room's owner, its moderators or an admin may do this",
+        ));
     }
     Ok(kind)
 }
@@ -315,7 +372,10 @@ pub async fn invite(
         return Err(ApiError::bad_request("invalid_member", "guests cannot be invited"));
     }
     client
-        .execute("INSERT INTO room_members (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&room, &body.user_id])
+        .execute(
+            "INSERT INTO room_members (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&room, &body.user_id],
+        )
         .await?;
     notify_membership(&state, room, body.user_id).await?;
     state.chat.hub.do_send(lyceum_actors::hub::ToUser {
@@ -347,7 +407,12 @@ pub async fn remove_member(
         }
         require_moderator(&client, &user.0, room).await?;
     }
-    let n = client.execute("DELETE FROM room_members WHERE room_id = $1 AND user_id = $2", &[&room, &target]).await?;
+    let n = client
+        .execute(
+            "DELETE FROM room_members WHERE room_id = $1 AND user_id = $2",
+            &[&room, &target],
+        )
+        .await?;
     if n == 0 {
         return Err(ApiError::not_found("not_a_member", "that user is not in this room"));
     }
@@ -370,13 +435,19 @@ pub async fn mute(
 ) -> Result<HttpResponse, ApiError> {
     let (room, target) = path.into_inner();
     if !(0..=60 * 24 * 365).contains(&body.minutes) {
-        return Err(ApiError::bad_request("invalid_mute", "minutes must be between 0 and 525600"));
+        return Err(ApiError::bad_request(
+            "invalid_mute",
+            "minutes must be between 0 and 525600",
+        ));
     }
     let client = state.pool.get().await?;
     require_moderator(&client, &user, room).await?;
     let until = (body.minutes > 0).then(|| chrono::Utc::now() + chrono::Duration::minutes(body.minutes));
     let n = client
-        .execute("UPDATE room_members SET muted_until = $3 WHERE room_id = $1 AND user_id = $2", &[&room, &target, &until])
+        .execute(
+            "UPDATE room_members SET muted_until = $3 WHERE room_id = $1 AND user_id = $2",
+            &[&room, &target, &until],
+        )
         .await?;
     if n == 0 {
         return Err(ApiError::not_found("not_a_member", "that user is not in this room"));
@@ -402,10 +473,16 @@ pub async fn history(
     let room = path.into_inner();
     let limit = q.limit.unwrap_or(50);
     if !(1..=store::PAGE_MAX).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {}", store::PAGE_MAX)));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be between 1 and {}", store::PAGE_MAX),
+        ));
     }
     if q.before.is_some() && q.after.is_some() {
-        return Err(ApiError::bad_request("invalid_query", "give `before` or `after`, not both"));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "give `before` or `after`, not both",
+        ));
     }
     let me = principal(&state, user.0).await?;
     check_read(&state, &me, room).await?;
@@ -458,7 +535,9 @@ pub async fn send(
         return Err(ApiError::forbidden("guests may only use the room they joined"));
     }
     if let Err(wait) = state.chat.check_send_rate(&me) {
-        return Err(ApiError::TooManyRequests { retry_after_secs: wait.as_secs().max(1) });
+        return Err(ApiError::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        });
     }
     let b = body.into_inner();
     let v = post_and_wait(&state, room, |outbox| Post {
@@ -474,7 +553,11 @@ pub async fn send(
     })
     .await?;
     let duplicate = v["duplicate"].as_bool().unwrap_or(false);
-    let status = if duplicate { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::CREATED };
+    let status = if duplicate {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::CREATED
+    };
     Ok(HttpResponse::build(status).json(json!({"roomId": room, "seq": v["seq"], "duplicate": duplicate})))
 }
 

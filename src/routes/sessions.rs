@@ -15,7 +15,10 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::routes::slots::{self, agenda_json, booked_json, check_text, check_window, exec, offering, owner_of, require_mentee, require_mentor, Agenda};
+use crate::routes::slots::{
+    self, agenda_json, booked_json, check_text, check_window, exec, offering, owner_of, require_mentee, require_mentor,
+    Agenda,
+};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -34,7 +37,11 @@ pub struct CreateSession {
     price_credits: i32,
 }
 
-pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<CreateSession>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<CreateSession>,
+) -> Result<HttpResponse, ApiError> {
     require_mentor(&user)?;
     let b = body.into_inner();
     let title = check_text("title", &b.title, 120)?;
@@ -44,10 +51,16 @@ pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<
     let ends_at = b.starts_at + Duration::minutes(b.duration_minutes);
     check_window(b.starts_at, ends_at)?;
     if !(1..=slots::MAX_CAPACITY).contains(&b.capacity) {
-        return Err(ApiError::bad_request("invalid_slot", format!("capacity must be between 1 and {}", slots::MAX_CAPACITY)));
+        return Err(ApiError::bad_request(
+            "invalid_slot",
+            format!("capacity must be between 1 and {}", slots::MAX_CAPACITY),
+        ));
     }
     if !(0..=1_000_000).contains(&b.price_credits) {
-        return Err(ApiError::bad_request("invalid_slot", "priceCredits must be between 0 and 1000000"));
+        return Err(ApiError::bad_request(
+            "invalid_slot",
+            "priceCredits must be between 0 and 1000000",
+        ));
     }
     if b.tags.len() > 10 {
         return Err(ApiError::bad_request("invalid_slot", "at most 10 tags"));
@@ -57,7 +70,10 @@ pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<
         .iter()
         .map(|t| check_text("tags", t, 40).map(|t| t.to_lowercase()))
         .collect::<Result<Vec<_>, _>>()?;
-    let category = b.category.map(|c| check_text("category", &c, 60).map(|c| c.to_lowercase())).transpose()?;
+    let category = b
+        .category
+        .map(|c| check_text("category", &c, 60).map(|c| c.to_lowercase()))
+        .transpose()?;
     let tz = slots::user_time_zone(&state, user.id).await?;
     let new = NewOffering {
         kind: "group",
@@ -92,14 +108,24 @@ pub struct Browse {
 }
 
 /// Upcoming (scheduled or live) sessions, soonest first, with live seat counts.
-pub async fn browse(state: web::Data<AppState>, _user: AuthUser, q: web::Query<Browse>) -> Result<HttpResponse, ApiError> {
+pub async fn browse(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+    q: web::Query<Browse>,
+) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", "limit must be between 1 and 100"));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be between 1 and 100",
+        ));
     }
     if q.min_rating.is_some_and(|r| !(0.0..=5.0).contains(&r)) {
-        return Err(ApiError::bad_request("invalid_query", "minRating must be between 0 and 5"));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "minRating must be between 0 and 5",
+        ));
     }
     if q.q.as_ref().is_some_and(|s| s.chars().count() > 200) {
         return Err(ApiError::bad_request("invalid_query", "q: at most 200 characters"));
@@ -120,13 +146,19 @@ pub async fn browse(state: web::Data<AppState>, _user: AuthUser, q: web::Query<B
         sql.push_str(&format!(" AND o.starts_at < {}", add(Box::new(to))));
     }
     if let Some(t) = q.q.filter(|s| !s.trim().is_empty()) {
-        sql.push_str(&format!(" AND o.search @@ websearch_to_tsquery('english', {})", add(Box::new(t))));
+        sql.push_str(&format!(
+            " AND o.search @@ websearch_to_tsquery('english', {})",
+            add(Box::new(t))
+        ));
     }
     if let Some(c) = q.category {
         sql.push_str(&format!(" AND o.category = {}", add(Box::new(c.trim().to_lowercase()))));
     }
     if let Some(t) = q.tag {
-        sql.push_str(&format!(" AND o.tags @> ARRAY[{}]::text[]", add(Box::new(t.trim().to_lowercase()))));
+        sql.push_str(&format!(
+            " AND o.tags @> ARRAY[{}]::text[]",
+            add(Box::new(t.trim().to_lowercase()))
+        ));
     }
     if let Some(r) = q.min_rating {
         sql.push_str(&format!(" AND p.rating_avg >= {}", add(Box::new(r))));
@@ -140,7 +172,12 @@ pub async fn browse(state: web::Data<AppState>, _user: AuthUser, q: web::Query<B
             sql.push_str(&format!(" AND (o.starts_at, o.id) > ({a}, {id})"));
         }
         (None, None) => {}
-        _ => return Err(ApiError::bad_request("invalid_query", "give after and afterId together")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "give after and afterId together",
+            ))
+        }
     }
     sql.push_str(&format!(" ORDER BY o.starts_at, o.id LIMIT {}", add(Box::new(limit))));
     let client = state.pool.get().await?;
@@ -170,14 +207,35 @@ pub async fn register(
     let id = path.into_inner();
     let agenda = agenda_json(body.map(|b| b.into_inner()).unwrap_or_default().agenda)?;
     let mentor = owner_of(&state, id, "group").await?;
-    let outcome = exec(&state, mentor, Op::Book { offering: id, mentee: UserId(user.id), agenda }).await?;
+    let outcome = exec(
+        &state,
+        mentor,
+        Op::Book {
+            offering: id,
+            mentee: UserId(user.id),
+            agenda,
+        },
+    )
+    .await?;
     booked_json(outcome, offering(&state, id).await?)
 }
 
-pub async fn unregister(state: web::Data<AppState>, user: AuthUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn unregister(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let mentor = owner_of(&state, id, "group").await?;
-    exec(&state, mentor, Op::Cancel { offering: id, mentee: UserId(user.id) }).await?;
+    exec(
+        &state,
+        mentor,
+        Op::Cancel {
+            offering: id,
+            mentee: UserId(user.id),
+        },
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(offering(&state, id).await?))
 }
 
@@ -198,6 +256,14 @@ pub async fn transition(
     if mentor != user.id {
         return Err(ApiError::forbidden("only the session's mentor may do this"));
     }
-    exec(&state, mentor, Op::SetState { offering: id, state: to }).await?;
+    exec(
+        &state,
+        mentor,
+        Op::SetState {
+            offering: id,
+            state: to,
+        },
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(offering(&state, id).await?))
 }

@@ -34,7 +34,10 @@ pub async fn exec(state: &AppState, mentor: Uuid, op: Op) -> Result<Outcome, Api
 pub async fn offering(state: &AppState, id: Uuid) -> Result<Value, ApiError> {
     let client = state.pool.get().await?;
     let r = client
-        .query_opt(&format!("SELECT {OFFERING_COLUMNS} FROM offerings o JOIN users u ON u.id = o.mentor_id WHERE o.id = $1"), &[&id])
+        .query_opt(
+            &format!("SELECT {OFFERING_COLUMNS} FROM offerings o JOIN users u ON u.id = o.mentor_id WHERE o.id = $1"),
+            &[&id],
+        )
         .await?
         .ok_or_else(|| ApiError::not_found("slot_not_found", "no such slot or session"))?;
     Ok(lyceum_actors::calendar_store::offering_json(&r))
@@ -43,7 +46,10 @@ pub async fn offering(state: &AppState, id: Uuid) -> Result<Value, ApiError> {
 pub async fn owner_of(state: &AppState, id: Uuid, kind: &str) -> Result<Uuid, ApiError> {
     let client = state.pool.get().await?;
     client
-        .query_opt("SELECT mentor_id FROM offerings WHERE id = $1 AND kind = $2", &[&id, &kind])
+        .query_opt(
+            "SELECT mentor_id FROM offerings WHERE id = $1 AND kind = $2",
+            &[&id, &kind],
+        )
         .await?
         .map(|r| r.get(0))
         .ok_or_else(|| ApiError::not_found("slot_not_found", "no such slot or session"))
@@ -79,7 +85,8 @@ fn bad(message: impl Into<String>) -> ApiError {
 }
 
 fn parse_tz(s: &str) -> Result<chrono_tz::Tz, ApiError> {
-    s.parse::<chrono_tz::Tz>().map_err(|_| bad("timeZone must be an IANA time zone such as Europe/Berlin"))
+    s.parse::<chrono_tz::Tz>()
+        .map_err(|_| bad("timeZone must be an IANA time zone such as Europe/Berlin"))
 }
 
 fn parse_time(field: &str, s: &str) -> Result<NaiveTime, ApiError> {
@@ -102,7 +109,10 @@ pub fn check_window(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> Result<
         return Err(bad("a slot must start in the future"));
     }
     if !(MIN_MINUTES..=MAX_MINUTES).contains(&minutes) {
-        return Err(bad(format!("a slot lasts {MIN_MINUTES} minutes to {} hours", MAX_MINUTES / 60)));
+        return Err(bad(format!(
+            "a slot lasts {MIN_MINUTES} minutes to {} hours",
+            MAX_MINUTES / 60
+        )));
     }
     Ok(())
 }
@@ -132,7 +142,11 @@ pub struct CreateSlot {
     title: String,
 }
 
-pub async fn create(state: web::Data<AppState>, user: AuthUser, body: web::Json<CreateSlot>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<CreateSlot>,
+) -> Result<HttpResponse, ApiError> {
     require_mentor(&user)?;
     let b = body.into_inner();
     let tz_name = match &b.time_zone {
@@ -178,7 +192,10 @@ pub async fn create_one(state: &AppState, mentor: Uuid, new: NewOffering) -> Res
     let Outcome::Created { ids } = exec(state, mentor, Op::Create(vec![new])).await? else {
         return Err(ApiError::Internal(anyhow::anyhow!("unexpected outcome")));
     };
-    let id = ids.first().copied().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no id")))?;
+    let id = ids
+        .first()
+        .copied()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no id")))?;
     Ok(HttpResponse::Created().json(offering(state, id).await?))
 }
 
@@ -204,7 +221,11 @@ pub struct Recurring {
 /// Weekly availability (for example Tuesdays 18:00–20:00 Europe/Berlin for
 /// eight weeks), expanded in the mentor's zone so 18:00 stays 18:00 across
 /// daylight-saving changes. All slots are created or none.
-pub async fn create_recurring(state: web::Data<AppState>, user: AuthUser, body: web::Json<Recurring>) -> Result<HttpResponse, ApiError> {
+pub async fn create_recurring(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<Recurring>,
+) -> Result<HttpResponse, ApiError> {
     require_mentor(&user)?;
     let b = body.into_inner();
     if !(1..=7).contains(&b.weekday) {
@@ -221,13 +242,19 @@ pub async fn create_recurring(state: web::Data<AppState>, user: AuthUser, body: 
         None => user_time_zone(&state, user.id).await?,
     };
     let tz = parse_tz(&tz_name)?;
-    let (st, et) = (parse_time("startTime", &b.start_time)?, parse_time("endTime", &b.end_time)?);
+    let (st, et) = (
+        parse_time("startTime", &b.start_time)?,
+        parse_time("endTime", &b.end_time)?,
+    );
     let mut first = b.start_date;
     while first.weekday().number_from_monday() != b.weekday {
         first = first.succ_opt().ok_or_else(|| bad("date out of range"))?;
     }
     let recurrence = Uuid::new_v4();
-    let (title, description) = (check_text("title", &b.title, 120)?, check_text("description", &b.description, 2000)?);
+    let (title, description) = (
+        check_text("title", &b.title, 120)?,
+        check_text("description", &b.description, 2000)?,
+    );
     let mut list = Vec::new();
     for w in 0..b.weeks {
         let d = first + Duration::weeks(i64::from(w));
@@ -297,10 +324,14 @@ pub fn agenda_json(a: Option<Agenda>) -> Result<Option<Value>, ApiError> {
     if a.questions.len() > 20 {
         return Err(ApiError::bad_request("invalid_agenda", "at most 20 questions"));
     }
-    let goals = check_text("goals", &a.goals, 2000).map_err(|_| ApiError::bad_request("invalid_agenda", "goals: at most 2000 characters"))?;
+    let goals = check_text("goals", &a.goals, 2000)
+        .map_err(|_| ApiError::bad_request("invalid_agenda", "goals: at most 2000 characters"))?;
     let mut qs = Vec::new();
     for q in &a.questions {
-        qs.push(check_text("questions", q, 500).map_err(|_| ApiError::bad_request("invalid_agenda", "a question has at most 500 characters"))?);
+        qs.push(
+            check_text("questions", q, 500)
+                .map_err(|_| ApiError::bad_request("invalid_agenda", "a question has at most 500 characters"))?,
+        );
     }
     Ok(Some(json!({"goals": goals, "questions": qs})))
 }
@@ -313,7 +344,13 @@ pub struct BookBody {
 }
 
 pub fn booked_json(outcome: Outcome, slot: Value) -> Result<HttpResponse, ApiError> {
-    let Outcome::Booked { booking, status, position, .. } = outcome else {
+    let Outcome::Booked {
+        booking,
+        status,
+        position,
+        ..
+    } = outcome
+    else {
         return Err(ApiError::Internal(anyhow::anyhow!("unexpected outcome")));
     };
     Ok(HttpResponse::Created().json(json!({
@@ -322,12 +359,25 @@ pub fn booked_json(outcome: Outcome, slot: Value) -> Result<HttpResponse, ApiErr
     })))
 }
 
-pub async fn book(state: web::Data<AppState>, user: AuthUser, body: web::Json<BookBody>) -> Result<HttpResponse, ApiError> {
+pub async fn book(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<BookBody>,
+) -> Result<HttpResponse, ApiError> {
     require_mentee(&user)?;
     let b = body.into_inner();
     let agenda = agenda_json(b.agenda)?;
     let mentor = owner_of(&state, b.slot_id, "slot").await?;
-    let outcome = exec(&state, mentor, Op::Book { offering: b.slot_id, mentee: UserId(user.id), agenda }).await?;
+    let outcome = exec(
+        &state,
+        mentor,
+        Op::Book {
+            offering: b.slot_id,
+            mentee: UserId(user.id),
+            agenda,
+        },
+    )
+    .await?;
     booked_json(outcome, offering(&state, b.slot_id).await?)
 }
 
@@ -337,10 +387,22 @@ pub struct CancelBody {
     slot_id: Uuid,
 }
 
-pub async fn cancel(state: web::Data<AppState>, user: AuthUser, body: web::Json<CancelBody>) -> Result<HttpResponse, ApiError> {
+pub async fn cancel(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<CancelBody>,
+) -> Result<HttpResponse, ApiError> {
     require_mentee(&user)?;
     let mentor = owner_of(&state, body.slot_id, "slot").await?;
-    let outcome = exec(&state, mentor, Op::Cancel { offering: body.slot_id, mentee: UserId(user.id) }).await?;
+    let outcome = exec(
+        &state,
+        mentor,
+        Op::Cancel {
+            offering: body.slot_id,
+            mentee: UserId(user.id),
+        },
+    )
+    .await?;
     let Outcome::Cancelled { booking, .. } = outcome else {
         return Err(ApiError::Internal(anyhow::anyhow!("unexpected outcome")));
     };
@@ -385,7 +447,11 @@ pub async fn my_bookings(state: web::Data<AppState>, user: AuthUser) -> Result<H
 }
 
 /// Who booked a slot or session, with their agendas: its mentor only.
-pub async fn bookings_of(state: web::Data<AppState>, user: AuthUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn bookings_of(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let client = state.pool.get().await?;
     let mentor: Uuid = client
@@ -409,14 +475,20 @@ pub async fn bookings_of(state: web::Data<AppState>, user: AuthUser, path: web::
         .await?;
     let items: Vec<Value> = rows
         .iter()
-        .map(|r| json!({"id": r.get::<_, Uuid>(0), "menteeId": r.get::<_, Uuid>(1), "menteeName": r.get::<_, String>(2),
+        .map(|r| {
+            json!({"id": r.get::<_, Uuid>(0), "menteeId": r.get::<_, Uuid>(1), "menteeName": r.get::<_, String>(2),
                         "status": r.get::<_, String>(3), "agenda": r.get::<_, Option<Value>>(4),
-                        "bookedAt": r.get::<_, DateTime<Utc>>(5), "waitlistPosition": r.get::<_, Option<i64>>(6)}))
+                        "bookedAt": r.get::<_, DateTime<Utc>>(5), "waitlistPosition": r.get::<_, Option<i64>>(6)})
+        })
         .collect();
     Ok(HttpResponse::Ok().json(json!({"items": items})))
 }
 
-pub async fn delete(state: web::Data<AppState>, user: AuthUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     require_mentor(&user)?;
     let id = path.into_inner();
     let mentor = owner_of(&state, id, "slot").await?;
@@ -426,5 +498,6 @@ pub async fn delete(state: web::Data<AppState>, user: AuthUser, path: web::Path<
     let Outcome::Deleted { cancelled_bookings } = exec(&state, mentor, Op::Delete { offering: id }).await? else {
         return Err(ApiError::Internal(anyhow::anyhow!("unexpected outcome")));
     };
-    Ok(HttpResponse::Ok().json(json!({"slot": offering(&state, id).await?, "cancelledBookings": cancelled_bookings.len()})))
+    Ok(HttpResponse::Ok()
+        .json(json!({"slot": offering(&state, id).await?, "cancelledBookings": cancelled_bookings.len()})))
 }

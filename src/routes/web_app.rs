@@ -7,9 +7,21 @@ use actix_web::{web, HttpResponse};
 use crate::error::ApiError;
 
 const FILES: &[(&str, &str, &str)] = &[
-    ("index.html", "text/html; charset=utf-8", include_str!("../../web/index.html")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../../web/app.js")),
-    ("style.css", "text/css; charset=utf-8", include_str!("../../web/style.css")),
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_str!("../../web/index.html"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/app.js"),
+    ),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../web/style.css"),
+    ),
 ];
 
 fn serve(name: &str) -> Result<HttpResponse, ApiError> {

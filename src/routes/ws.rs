@@ -37,11 +37,24 @@ pub async fn principal(state: &AppState, user: AuthUser) -> Result<Principal, Ap
         .await?
         .ok_or_else(|| ApiError::unauthorized("account_not_found", "the account of this token no longer exists"))?;
     let role: Role = row.get::<_, String>(1).parse().unwrap_or(Role::Mentee);
-    let guest_room = if role == Role::Guest { row.get::<_, Option<uuid::Uuid>>(2).map(RoomId) } else { None };
+    let guest_room = if role == Role::Guest {
+        row.get::<_, Option<uuid::Uuid>>(2).map(RoomId)
+    } else {
+        None
+    };
     if role == Role::Guest && guest_room.is_none() {
-        return Err(ApiError::unauthorized("account_not_found", "this guest has left its room"));
+        return Err(ApiError::unauthorized(
+            "account_not_found",
+            "this guest has left its room",
+        ));
     }
-    Ok(Principal { user: UserId(user.id), role, display_name: row.get(0), guest_room, expires_at: None })
+    Ok(Principal {
+        user: UserId(user.id),
+        role,
+        display_name: row.get(0),
+        guest_room,
+        expires_at: None,
+    })
 }
 
 pub async fn upgrade(

@@ -32,7 +32,10 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 /// Whether the browser is there; false means skip (and it says so).
 fn browser_available(test: &str) -> bool {
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER].into_iter().filter(|p| !Path::new(p).exists()).collect();
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
     if missing.is_empty() {
         return true;
     }
@@ -54,7 +57,11 @@ struct Driver {
 
 impl Driver {
     async fn start() -> Driver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let dir = std::env::temp_dir().join(format!("lyceum-browser-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("chromedriver.log");
@@ -70,7 +77,12 @@ impl Driver {
                 .spawn()
                 .expect("starting chromedriver")
         };
-        let driver = Driver { child, url: format!("http://127.0.0.1:{port}"), dir, profiles: Vec::new() };
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+            profiles: Vec::new(),
+        };
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -79,7 +91,11 @@ impl Driver {
                     return driver;
                 }
             }
-            assert!(Instant::now() < deadline, "chromedriver did not become ready (log: {})", log.display());
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not become ready (log: {})",
+                log.display()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -123,7 +139,10 @@ impl Driver {
         .await
         .unwrap_or_else(|_| panic!("{name}: no browser session within {WAIT:?}"))
         .unwrap_or_else(|e| panic!("{name}: starting a browser session: {e}"));
-        Page { name: name.to_owned(), client }
+        Page {
+            name: name.to_owned(),
+            client,
+        }
     }
 
     /// Ends the browser sessions politely (Drop kills whatever is left).
@@ -145,8 +164,12 @@ impl Drop for Driver {
         // driver's process group.
         if let Ok(procs) = std::fs::read_dir("/proc") {
             for p in procs.flatten() {
-                let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-                let Ok(cmdline) = std::fs::read(p.path().join("cmdline")) else { continue };
+                let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                    continue;
+                };
+                let Ok(cmdline) = std::fs::read(p.path().join("cmdline")) else {
+                    continue;
+                };
                 let cmdline = String::from_utf8_lossy(&cmdline);
                 if self.profiles.iter().any(|d| cmdline.contains(&*d.to_string_lossy())) {
                     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
@@ -161,7 +184,10 @@ impl Drop for Driver {
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
-            eprintln!("browser test failed; chromedriver log and profiles kept in {}", self.dir.display());
+            eprintln!(
+                "browser test failed; chromedriver log and profiles kept in {}",
+                self.dir.display()
+            );
         }
     }
 }
@@ -176,8 +202,16 @@ impl Page {
     async fn js(&self, script: &str, args: Vec<Value>) -> Value {
         match tokio::time::timeout(WAIT, self.client.execute(script, args)).await {
             Ok(Ok(v)) => v,
-            Ok(Err(e)) => panic!("{}: script `{script}` failed: {e}\n{}", self.name, self.page_log().await),
-            Err(_) => panic!("{}: script `{script}` did not return within {WAIT:?}\n{}", self.name, self.page_log().await),
+            Ok(Err(e)) => panic!(
+                "{}: script `{script}` failed: {e}\n{}",
+                self.name,
+                self.page_log().await
+            ),
+            Err(_) => panic!(
+                "{}: script `{script}` did not return within {WAIT:?}\n{}",
+                self.name,
+                self.page_log().await
+            ),
         }
     }
 
@@ -196,7 +230,9 @@ impl Page {
 
     /// With `LYCEUM_BROWSER_SCREENSHOTS=<dir>`, saves a PNG of the page there.
     async fn screenshot(&self, label: &str) {
-        let Ok(dir) = std::env::var("LYCEUM_BROWSER_SCREENSHOTS") else { return };
+        let Ok(dir) = std::env::var("LYCEUM_BROWSER_SCREENSHOTS") else {
+            return;
+        };
         if let Ok(Ok(png)) = tokio::time::timeout(Duration::from_secs(10), self.client.screenshot()).await {
             let _ = std::fs::create_dir_all(&dir);
             let _ = std::fs::write(Path::new(&dir).join(format!("{label}-{}.png", self.name)), png);
@@ -218,7 +254,9 @@ impl Page {
             .find(fantoccini::Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("{}: no {css}: {e}", self.name));
-        el.send_keys(text).await.unwrap_or_else(|e| panic!("{}: typing into {css}: {e}", self.name));
+        el.send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("{}: typing into {css}: {e}", self.name));
     }
 
     async fn open(&self, url: &str) {
@@ -239,11 +277,21 @@ impl Page {
             }
             tokio::time::sleep(POLL).await;
         }
-        panic!("{}: waited {WAIT:?} for {what}; last value {last}\n{}", self.name, self.page_log().await);
+        panic!(
+            "{}: waited {WAIT:?} for {what}; last value {last}\n{}",
+            self.name,
+            self.page_log().await
+        );
     }
 
     async fn wait_state(&self, state: &str) {
-        self.wait_for(&format!("data-state={state}"), "return document.body.dataset.state || null;", vec![], |v| v == state).await;
+        self.wait_for(
+            &format!("data-state={state}"),
+            "return document.body.dataset.state || null;",
+            vec![],
+            |v| v == state,
+        )
+        .await;
     }
 
     /// Decoded frames per user of one source (`camera`, `screen`) on the
@@ -252,7 +300,9 @@ impl Page {
         let stats = self.js("return window.lyceum.stats();", vec![]).await;
         let mut out = HashMap::new();
         for s in stats.as_array().into_iter().flatten() {
-            let (Some(user), Some(n)) = (s["userId"].as_str(), s["framesDecoded"].as_u64()) else { continue };
+            let (Some(user), Some(n)) = (s["userId"].as_str(), s["framesDecoded"].as_u64()) else {
+                continue;
+            };
             if s["source"] != source {
                 continue;
             }
@@ -280,7 +330,10 @@ impl Page {
                 p > 0 && c > p
             });
             if rising {
-                let summary: Vec<String> = from.iter().map(|(n, id)| format!("{n}: {}", cur[&id.to_string()])).collect();
+                let summary: Vec<String> = from
+                    .iter()
+                    .map(|(n, id)| format!("{n}: {}", cur[&id.to_string()]))
+                    .collect();
                 println!("  {} decodes {source} of {}", self.name, summary.join(", "));
                 return;
             }
@@ -323,7 +376,9 @@ async fn three_browsers_see_each_other_in_a_group_session() {
     assert_eq!(res.status(), StatusCode::CREATED);
     let session = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     for m in [&ada, &bob] {
-        let res = app.post_auth(&format!("/api/sessions/{session}/register"), &m.access, &json!({})).await;
+        let res = app
+            .post_auth(&format!("/api/sessions/{session}/register"), &m.access, &json!({}))
+            .await;
         assert_eq!(res.status(), StatusCode::CREATED);
     }
 
@@ -335,17 +390,35 @@ async fn three_browsers_see_each_other_in_a_group_session() {
     let t1 = Instant::now();
     // The host may enter the scheduled session; the mentees wait (their
     // page retries) until the host presses "Start session".
-    host.open(&app_url(&app, &format!("token={}&session={session}", mentor.access))).await;
+    host.open(&app_url(&app, &format!("token={}&session={session}", mentor.access)))
+        .await;
     host.wait_state("joined").await;
-    assert_eq!(host.js("return window.lyceum.state.roomState;", vec![]).await, "scheduled");
+    assert_eq!(
+        host.js("return window.lyceum.state.roomState;", vec![]).await,
+        "scheduled"
+    );
     for (page, who) in [(&pa, &ada), (&pb, &bob)] {
-        page.open(&app_url(&app, &format!("token={}&session={session}", who.access))).await;
+        page.open(&app_url(&app, &format!("token={}&session={session}", who.access)))
+            .await;
     }
     for page in [&pa, &pb] {
-        page.wait_for("session_not_live", "return window.lyceum.logText().includes('session_not_live');", vec![], |v| v == true).await;
+        page.wait_for(
+            "session_not_live",
+            "return window.lyceum.logText().includes('session_not_live');",
+            vec![],
+            |v| v == true,
+        )
+        .await;
     }
-    host.js("document.querySelector('#start').click(); return true;", vec![]).await;
-    host.wait_for("the session to be live", "return window.lyceum.state.roomState;", vec![], |v| v == "live").await;
+    host.js("document.querySelector('#start').click(); return true;", vec![])
+        .await;
+    host.wait_for(
+        "the session to be live",
+        "return window.lyceum.state.roomState;",
+        vec![],
+        |v| v == "live",
+    )
+    .await;
     for page in [&pa, &pb] {
         page.wait_state("joined").await;
     }
@@ -355,17 +428,25 @@ async fn three_browsers_see_each_other_in_a_group_session() {
 
     // The host makes both mentees speakers; they start publishing.
     for m in [&ada, &bob] {
-        host.call("window.lyceum.setRole(arguments[0], 'speaker')", vec![json!(m.id)]).await;
+        host.call("window.lyceum.setRole(arguments[0], 'speaker')", vec![json!(m.id)])
+            .await;
     }
     for page in [&pa, &pb] {
-        page.wait_for("role speaker", "return window.lyceum.state.role;", vec![], |v| v == "speaker").await;
+        page.wait_for("role speaker", "return window.lyceum.state.role;", vec![], |v| {
+            v == "speaker"
+        })
+        .await;
     }
 
     let t2 = Instant::now();
     host.wait_decoding(&[("ada", ada.id), ("bob", bob.id)]).await;
     pa.wait_decoding(&[("host", mentor.id), ("bob", bob.id)]).await;
     pb.wait_decoding(&[("host", mentor.id), ("ada", ada.id)]).await;
-    println!("  everyone decodes everyone after {:?} (total {:?})", t2.elapsed(), t0.elapsed());
+    println!(
+        "  everyone decodes everyone after {:?} (total {:?})",
+        t2.elapsed(),
+        t0.elapsed()
+    );
     for page in [&host, &pa, &pb] {
         page.screenshot("group").await;
     }
@@ -374,17 +455,27 @@ async fn three_browsers_see_each_other_in_a_group_session() {
     let ada_id = ada.id.to_string();
     let bob_id = bob.id.to_string();
     pa.call("window.lyceum.raiseHand(true)", vec![]).await;
-    host.wait_for("ada's raised hand", "return window.lyceum.state.participants.get(arguments[0])?.handRaised ?? null;", vec![json!(ada_id)], |v| {
-        v == true
-    })
+    host.wait_for(
+        "ada's raised hand",
+        "return window.lyceum.state.participants.get(arguments[0])?.handRaised ?? null;",
+        vec![json!(ada_id)],
+        |v| v == true,
+    )
     .await;
 
     // The host mutes bob: bob's microphone goes off.
-    host.call("window.lyceum.mute(arguments[0], 'audio')", vec![json!(bob_id)]).await;
-    pb.wait_for("bob muted", "return window.lyceum.state.audioOn;", vec![], |v| v == false).await;
-    host.wait_for("bob shown muted", "return window.lyceum.state.participants.get(arguments[0])?.audio ?? null;", vec![json!(bob_id)], |v| {
+    host.call("window.lyceum.mute(arguments[0], 'audio')", vec![json!(bob_id)])
+        .await;
+    pb.wait_for("bob muted", "return window.lyceum.state.audioOn;", vec![], |v| {
         v == false
     })
+    .await;
+    host.wait_for(
+        "bob shown muted",
+        "return window.lyceum.state.participants.get(arguments[0])?.audio ?? null;",
+        vec![json!(bob_id)],
+        |v| v == false,
+    )
     .await;
 
     // Screen sharing adds a track the others decode; stopping removes it.
@@ -405,25 +496,52 @@ async fn three_browsers_see_each_other_in_a_group_session() {
 
     // Back to attendee: ada stops publishing and her tile goes from the others.
     let tiles = "return [...document.querySelectorAll('.tile')].map(t => t.dataset.userId);";
-    host.call("window.lyceum.setRole(arguments[0], 'attendee')", vec![json!(ada_id)]).await;
-    pa.wait_for("ada stops publishing", "return window.lyceum.state.pubPc === null;", vec![], |v| v == true).await;
-    pb.wait_for("ada's tile to go", tiles, vec![], |v| v.as_array().is_some_and(|a| !a.iter().any(|u| u == ada_id.as_str())))
+    host.call("window.lyceum.setRole(arguments[0], 'attendee')", vec![json!(ada_id)])
         .await;
+    pa.wait_for(
+        "ada stops publishing",
+        "return window.lyceum.state.pubPc === null;",
+        vec![],
+        |v| v == true,
+    )
+    .await;
+    pb.wait_for("ada's tile to go", tiles, vec![], |v| {
+        v.as_array().is_some_and(|a| !a.iter().any(|u| u == ada_id.as_str()))
+    })
+    .await;
 
     // Leaving: the others lose that tile.
     pb.call("window.lyceum.leave()", vec![]).await;
     pb.wait_state("idle").await;
-    host.wait_for("bob's tile to go", tiles, vec![], |v| v.as_array().is_some_and(|a| !a.iter().any(|u| u == bob_id.as_str())))
-        .await;
+    host.wait_for("bob's tile to go", tiles, vec![], |v| {
+        v.as_array().is_some_and(|a| !a.iter().any(|u| u == bob_id.as_str()))
+    })
+    .await;
 
     // The host removes ada, then ends the session: both pages go back idle.
-    host.call("window.lyceum.remove(arguments[0])", vec![json!(ada_id)]).await;
+    host.call("window.lyceum.remove(arguments[0])", vec![json!(ada_id)])
+        .await;
     pa.wait_state("idle").await;
-    assert_eq!(pa.js("return window.lyceum.state.lastSessionEnded?.reason;", vec![]).await, "removed");
-    host.wait_for("ada gone", "return window.lyceum.state.participants.has(arguments[0]);", vec![json!(ada_id)], |v| v == false).await;
-    host.js("document.querySelector('#end-session').click(); return true;", vec![]).await;
+    assert_eq!(
+        pa.js("return window.lyceum.state.lastSessionEnded?.reason;", vec![])
+            .await,
+        "removed"
+    );
+    host.wait_for(
+        "ada gone",
+        "return window.lyceum.state.participants.has(arguments[0]);",
+        vec![json!(ada_id)],
+        |v| v == false,
+    )
+    .await;
+    host.js("document.querySelector('#end-session').click(); return true;", vec![])
+        .await;
     host.wait_state("idle").await;
-    assert_eq!(host.js("return window.lyceum.state.lastSessionEnded?.reason;", vec![]).await, "ended");
+    assert_eq!(
+        host.js("return window.lyceum.state.lastSessionEnded?.reason;", vec![])
+            .await,
+        "ended"
+    );
 
     driver.close(vec![host, pa, pb]).await;
     println!("  group session test took {:?}", t0.elapsed());
@@ -449,43 +567,75 @@ async fn a_one_on_one_call_between_two_browsers() {
     callee.wait_state("signed-out").await;
     callee.type_into("#email", &mentee.email).await;
     callee.type_into("#password", PASSWORD).await;
-    callee.js("document.querySelector('#login-form button[type=submit]').click(); return true;", vec![]).await;
+    callee
+        .js(
+            "document.querySelector('#login-form button[type=submit]').click(); return true;",
+            vec![],
+        )
+        .await;
     caller.wait_state("idle").await;
     callee.wait_state("idle").await;
     println!("  both browsers online after {:?}", t0.elapsed());
 
     // Declined: the caller hears so.
     let last_end = "return window.lyceum.state.lastCallEnded;";
-    let declined = caller.call("window.lyceum.callInvite(arguments[0], true)", vec![json!(mentee.id)]).await;
+    let declined = caller
+        .call("window.lyceum.callInvite(arguments[0], true)", vec![json!(mentee.id)])
+        .await;
     caller.wait_state("calling").await;
     callee.wait_state("ringing").await;
-    callee.js("document.querySelector('#decline').click(); return true;", vec![]).await;
-    let ended = caller.wait_for("call_ended (declined)", last_end, vec![], |v| v["callId"] == declined).await;
+    callee
+        .js("document.querySelector('#decline').click(); return true;", vec![])
+        .await;
+    let ended = caller
+        .wait_for("call_ended (declined)", last_end, vec![], |v| v["callId"] == declined)
+        .await;
     assert_eq!(ended["reason"], "declined");
     caller.wait_state("idle").await;
     callee.wait_state("idle").await;
     // Cancelled while ringing: the banner goes away.
-    let cancelled = caller.call("window.lyceum.callInvite(arguments[0], true)", vec![json!(mentee.id)]).await;
+    let cancelled = caller
+        .call("window.lyceum.callInvite(arguments[0], true)", vec![json!(mentee.id)])
+        .await;
     callee.wait_state("ringing").await;
-    assert_eq!(callee.js("return document.querySelector('#incoming').hidden;", vec![]).await, false);
+    assert_eq!(
+        callee
+            .js("return document.querySelector('#incoming').hidden;", vec![])
+            .await,
+        false
+    );
     caller.call("window.lyceum.cancelCall()", vec![]).await;
-    let ended = callee.wait_for("call_ended (cancelled)", last_end, vec![], |v| v["callId"] == cancelled).await;
+    let ended = callee
+        .wait_for("call_ended (cancelled)", last_end, vec![], |v| v["callId"] == cancelled)
+        .await;
     assert_eq!(ended["reason"], "cancelled");
     callee.wait_state("idle").await;
-    assert_eq!(callee.js("return document.querySelector('#incoming').hidden;", vec![]).await, true);
+    assert_eq!(
+        callee
+            .js("return document.querySelector('#incoming').hidden;", vec![])
+            .await,
+        true
+    );
 
     let t1 = Instant::now();
-    let call_id = caller.call("window.lyceum.callInvite(arguments[0], true)", vec![json!(mentee.id)]).await;
+    let call_id = caller
+        .call("window.lyceum.callInvite(arguments[0], true)", vec![json!(mentee.id)])
+        .await;
     assert!(call_id.is_string(), "callInvite returns the callId: {call_id}");
     callee.wait_state("ringing").await;
     let incoming = callee.js("return window.lyceum.state.call;", vec![]).await;
     assert_eq!(incoming["callId"], call_id);
     assert_eq!(incoming["from"]["userId"], json!(mentor.id));
     // Accept with the banner's button, as a user would.
-    callee.js("document.querySelector('#accept').click(); return true;", vec![]).await;
+    callee
+        .js("document.querySelector('#accept').click(); return true;", vec![])
+        .await;
     caller.wait_state("in-call").await;
     callee.wait_state("in-call").await;
-    assert_eq!(caller.js("return window.lyceum.state.sessionId;", vec![]).await, call_id);
+    assert_eq!(
+        caller.js("return window.lyceum.state.sessionId;", vec![]).await,
+        call_id
+    );
     assert_eq!(callee.js("return window.lyceum.state.role;", vec![]).await, "speaker");
 
     caller.wait_decoding(&[("callee", mentee.id)]).await;
@@ -501,7 +651,11 @@ async fn a_one_on_one_call_between_two_browsers() {
     let ufrags_before = caller.js(ufrags, vec![]).await;
     caller.call("window.lyceum.restartIce('publish')", vec![]).await;
     caller.call("window.lyceum.restartIce('subscribe')", vec![]).await;
-    caller.wait_for("the restart offer", offers, vec![], |v| v.as_u64().unwrap_or(0) > before).await;
+    caller
+        .wait_for("the restart offer", offers, vec![], |v| {
+            v.as_u64().unwrap_or(0) > before
+        })
+        .await;
     callee.wait_decoding(&[("caller", mentor.id)]).await;
     caller.wait_decoding(&[("callee", mentee.id)]).await;
     let ufrags_after = caller.js(ufrags, vec![]).await;
@@ -510,15 +664,27 @@ async fn a_one_on_one_call_between_two_browsers() {
         b.iter().zip(a).all(|(b, a)| b.is_string() && a.is_string() && b != a),
         "both sides of both connections take new ICE credentials (publish local, remote, subscribe local, remote): before {ufrags_before}, after {ufrags_after}"
     );
-    let failed = caller.js("const l = window.lyceum.logText(); return l.includes('! restart') || l.includes('! negotiation');", vec![]).await;
-    assert_eq!(failed, false, "no failed restart or negotiation in the caller's log\n{}", caller.page_log().await);
+    let failed = caller
+        .js(
+            "const l = window.lyceum.logText(); return l.includes('! restart') || l.includes('! negotiation');",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        failed,
+        false,
+        "no failed restart or negotiation in the caller's log\n{}",
+        caller.page_log().await
+    );
     println!("  ICE restarts done, still decoding, in {:?}", t2.elapsed());
 
     // Hanging up ends the call for the other side too.
     caller.call("window.lyceum.hangup()", vec![]).await;
     caller.wait_state("idle").await;
     let ended = callee
-        .wait_for("call_ended", "return window.lyceum.state.lastCallEnded;", vec![], |v| !v.is_null())
+        .wait_for("call_ended", "return window.lyceum.state.lastCallEnded;", vec![], |v| {
+            !v.is_null()
+        })
         .await;
     assert_eq!(ended["callId"], call_id);
     assert_eq!(ended["reason"], "hangup");

@@ -14,7 +14,13 @@ use crate::ws::Ws;
 
 impl TestApp {
     pub async fn post_auth(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.http.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// A slot starting `in_minutes` from now, lasting an hour.
@@ -30,7 +36,8 @@ impl TestApp {
     }
 
     pub async fn book(&self, mentee: &Session, slot: &str) -> reqwest::Response {
-        self.post_auth("/api/slots/book", &mentee.access, &json!({"slotId": slot})).await
+        self.post_auth("/api/slots/book", &mentee.access, &json!({"slotId": slot}))
+            .await
     }
 }
 
@@ -43,8 +50,14 @@ async fn slot_endpoints_and_their_role_rules() {
     let other_mentee = app.register("mentee", "Student2").await;
 
     // Only mentors create slots.
-    let res = app.post_auth("/api/slots", &mentee.access, &json!({"startsAt": Utc::now() + Dur::hours(1),
-        "endsAt": Utc::now() + Dur::hours(2), "maxParticipants": 1})).await;
+    let res = app
+        .post_auth(
+            "/api/slots",
+            &mentee.access,
+            &json!({"startsAt": Utc::now() + Dur::hours(1),
+        "endsAt": Utc::now() + Dur::hours(2), "maxParticipants": 1}),
+        )
+        .await;
     assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     let slot = app.slot(&mentor, 120, 2).await;
     let id = slot["id"].as_str().unwrap().to_owned();
@@ -54,53 +67,130 @@ async fn slot_endpoints_and_their_role_rules() {
     assert_eq!(slot["alumniId"], json!(mentor.id));
     // The seed's form: a date and times in a zone.
     let d = (Utc::now() + Dur::days(3)).date_naive();
-    let res = app.post_auth("/api/slots", &mentor.access, &json!({"date": d, "startTime": "09:00", "endTime": "09:45",
-        "timeZone": "Asia/Kolkata", "maxParticipants": 3})).await;
+    let res = app
+        .post_auth(
+            "/api/slots",
+            &mentor.access,
+            &json!({"date": d, "startTime": "09:00", "endTime": "09:45",
+        "timeZone": "Asia/Kolkata", "maxParticipants": 3}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let s: Value = res.json().await.unwrap();
-    assert_eq!((s["startTime"].as_str(), s["endTime"].as_str(), s["timeZone"].as_str()), (Some("09:00"), Some("09:45"), Some("Asia/Kolkata")));
-    assert_eq!(s["startsAt"].as_str().unwrap()[11..16].to_owned(), "03:30", "09:00 in Kolkata is 03:30 UTC");
+    assert_eq!(
+        (s["startTime"].as_str(), s["endTime"].as_str(), s["timeZone"].as_str()),
+        (Some("09:00"), Some("09:45"), Some("Asia/Kolkata"))
+    );
+    assert_eq!(
+        s["startsAt"].as_str().unwrap()[11..16].to_owned(),
+        "03:30",
+        "09:00 in Kolkata is 03:30 UTC"
+    );
     // Bad input is a 400 with a code.
-    for bad in [json!({"maxParticipants": 1}), json!({"startsAt": Utc::now() - Dur::hours(1), "endsAt": Utc::now(), "maxParticipants": 1}),
-                json!({"startsAt": Utc::now() + Dur::hours(50), "endsAt": Utc::now() + Dur::hours(51), "maxParticipants": 0})] {
-        assert_error(app.post_auth("/api/slots", &mentor.access, &bad).await, StatusCode::BAD_REQUEST, "invalid_slot").await;
+    for bad in [
+        json!({"maxParticipants": 1}),
+        json!({"startsAt": Utc::now() - Dur::hours(1), "endsAt": Utc::now(), "maxParticipants": 1}),
+        json!({"startsAt": Utc::now() + Dur::hours(50), "endsAt": Utc::now() + Dur::hours(51), "maxParticipants": 0}),
+    ] {
+        assert_error(
+            app.post_auth("/api/slots", &mentor.access, &bad).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_slot",
+        )
+        .await;
     }
 
     // Upcoming slots of a mentor are public.
-    let res = app.http.get(app.url(&format!("/api/slots/alumni/{}", mentor.id))).send().await.unwrap();
+    let res = app
+        .http
+        .get(app.url(&format!("/api/slots/alumni/{}", mentor.id)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["items"].as_array().unwrap().len(), 2);
-    let mine: Value = app.get_auth("/api/slots/my-slots", &mentor.access).await.json().await.unwrap();
+    let mine: Value = app
+        .get_auth("/api/slots/my-slots", &mentor.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine["items"].as_array().unwrap().len(), 2);
-    assert_error(app.get_auth("/api/slots/my-slots", &mentee.access).await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_error(
+        app.get_auth("/api/slots/my-slots", &mentee.access).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
 
     // Only mentees book; a mentee books once.
     assert_error(app.book(&other_mentor, &id).await, StatusCode::FORBIDDEN, "forbidden").await;
-    let res = app.post_auth("/api/slots/book", &mentee.access, &json!({"slotId": id,
-        "agenda": {"goals": "Get my CV ready", "questions": ["One page or two?"]}})).await;
+    let res = app
+        .post_auth(
+            "/api/slots/book",
+            &mentee.access,
+            &json!({"slotId": id,
+        "agenda": {"goals": "Get my CV ready", "questions": ["One page or two?"]}}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let b: Value = res.json().await.unwrap();
     assert_eq!(b["booking"]["status"], "confirmed");
     assert_eq!(b["slot"]["remainingSeats"], 1);
     assert_error(app.book(&mentee, &id).await, StatusCode::CONFLICT, "already_booked").await;
     // The mentor sees the agenda; nobody else does.
-    let list: Value = app.get_auth(&format!("/api/slots/{id}/bookings"), &mentor.access).await.json().await.unwrap();
+    let list: Value = app
+        .get_auth(&format!("/api/slots/{id}/bookings"), &mentor.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["items"][0]["agenda"]["questions"][0], "One page or two?");
-    assert_error(app.get_auth(&format!("/api/slots/{id}/bookings"), &other_mentor.access).await, StatusCode::FORBIDDEN, "forbidden").await;
-    let mine: Value = app.get_auth("/api/slots/my-bookings", &mentee.access).await.json().await.unwrap();
+    assert_error(
+        app.get_auth(&format!("/api/slots/{id}/bookings"), &other_mentor.access)
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let mine: Value = app
+        .get_auth("/api/slots/my-bookings", &mentee.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine["items"][0]["status"], "confirmed");
     assert_eq!(mine["items"][0]["slot"]["id"], id);
 
     // Nobody cancels another's booking: the other mentee holds none here.
-    assert_error(app.post_auth("/api/slots/cancel", &other_mentee.access, &json!({"slotId": id})).await, StatusCode::NOT_FOUND, "not_booked").await;
+    assert_error(
+        app.post_auth("/api/slots/cancel", &other_mentee.access, &json!({"slotId": id}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_booked",
+    )
+    .await;
     // A mentor cannot delete another's slot.
-    let res = app.http.delete(app.url(&format!("/api/slots/{id}"))).bearer_auth(&other_mentor.access).send().await.unwrap();
+    let res = app
+        .http
+        .delete(app.url(&format!("/api/slots/{id}")))
+        .bearer_auth(&other_mentor.access)
+        .send()
+        .await
+        .unwrap();
     assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
-    let res = app.post_auth("/api/slots/cancel", &mentee.access, &json!({"slotId": id})).await;
+    let res = app
+        .post_auth("/api/slots/cancel", &mentee.access, &json!({"slotId": id}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["slot"]["remainingSeats"], 2);
     // Unknown slots.
-    assert_error(app.book(&mentee, &uuid::Uuid::new_v4().to_string()).await, StatusCode::NOT_FOUND, "slot_not_found").await;
+    assert_error(
+        app.book(&mentee, &uuid::Uuid::new_v4().to_string()).await,
+        StatusCode::NOT_FOUND,
+        "slot_not_found",
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -109,16 +199,43 @@ async fn a_mentors_slots_never_overlap() {
     let mentor = app.register("mentor", "Busy").await;
     let t = Utc::now() + Dur::days(2);
     let mk = |s: DateTime<Utc>, e: DateTime<Utc>| json!({"startsAt": s, "endsAt": e, "maxParticipants": 1});
-    assert_eq!(app.post_auth("/api/slots", &mentor.access, &mk(t, t + Dur::hours(1))).await.status(), StatusCode::CREATED);
-    let res = app.post_auth("/api/slots", &mentor.access, &mk(t + Dur::minutes(30), t + Dur::minutes(90))).await;
+    assert_eq!(
+        app.post_auth("/api/slots", &mentor.access, &mk(t, t + Dur::hours(1)))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let res = app
+        .post_auth(
+            "/api/slots",
+            &mentor.access,
+            &mk(t + Dur::minutes(30), t + Dur::minutes(90)),
+        )
+        .await;
     assert_error(res, StatusCode::CONFLICT, "slot_overlap").await;
     // Back to back is fine; another mentor at the same time too.
-    assert_eq!(app.post_auth("/api/slots", &mentor.access, &mk(t + Dur::hours(1), t + Dur::hours(2))).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.post_auth("/api/slots", &mentor.access, &mk(t + Dur::hours(1), t + Dur::hours(2)))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
     let other = app.register("mentor", "Free").await;
-    assert_eq!(app.post_auth("/api/slots", &other.access, &mk(t, t + Dur::hours(1))).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.post_auth("/api/slots", &other.access, &mk(t, t + Dur::hours(1)))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
     // A group session counts too.
-    let res = app.post_auth("/api/sessions", &mentor.access, &json!({"title": "AMA", "startsAt": t + Dur::minutes(15),
-        "durationMinutes": 30, "capacity": 50})).await;
+    let res = app
+        .post_auth(
+            "/api/sessions",
+            &mentor.access,
+            &json!({"title": "AMA", "startsAt": t + Dur::minutes(15),
+        "durationMinutes": 30, "capacity": 50}),
+        )
+        .await;
     assert_error(res, StatusCode::CONFLICT, "slot_overlap").await;
 }
 
@@ -146,24 +263,60 @@ async fn two_hundred_concurrent_bookings_for_five_seats() {
         .collect();
     positions.sort_unstable();
     assert_eq!(confirmed, 5);
-    assert_eq!(positions, (1..=195).collect::<Vec<_>>(), "unique, gapless waitlist positions");
-    let row = app.db.query_one("SELECT booked_count, (SELECT count(*) FROM bookings WHERE status = 'confirmed') FROM offerings", &[]).await.unwrap();
+    assert_eq!(
+        positions,
+        (1..=195).collect::<Vec<_>>(),
+        "unique, gapless waitlist positions"
+    );
+    let row = app
+        .db
+        .query_one(
+            "SELECT booked_count, (SELECT count(*) FROM bookings WHERE status = 'confirmed') FROM offerings",
+            &[],
+        )
+        .await
+        .unwrap();
     assert_eq!((row.get::<_, i32>(0), row.get::<_, i64>(1)), (5, 5));
 
     // A cancellation promotes the first in line at once, and tells them live.
-    let first_in_line = results.iter().position(|r| r["booking"]["waitlistPosition"] == 1).unwrap();
+    let first_in_line = results
+        .iter()
+        .position(|r| r["booking"]["waitlistPosition"] == 1)
+        .unwrap();
     let mut ws = Ws::connect(&app, &mentees[first_in_line].access).await;
-    let holder = results.iter().position(|r| r["booking"]["status"] == "confirmed").unwrap();
-    let res = app.post_auth("/api/slots/cancel", &mentees[holder].access, &json!({"slotId": id})).await;
+    let holder = results
+        .iter()
+        .position(|r| r["booking"]["status"] == "confirmed")
+        .unwrap();
+    let res = app
+        .post_auth("/api/slots/cancel", &mentees[holder].access, &json!({"slotId": id}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.json::<Value>().await.unwrap()["slot"]["remainingSeats"], 0, "the freed seat went to the waitlist");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["slot"]["remainingSeats"],
+        0,
+        "the freed seat went to the waitlist"
+    );
     let ev = ws.next_of("booking_promoted").await;
     assert_eq!(ev["slot"]["id"], id);
-    let mine: Value = app.get_auth("/api/slots/my-bookings", &mentees[first_in_line].access).await.json().await.unwrap();
+    let mine: Value = app
+        .get_auth("/api/slots/my-bookings", &mentees[first_in_line].access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine["items"][0]["status"], "confirmed");
     // Positions moved up for everyone else.
-    let second = results.iter().position(|r| r["booking"]["waitlistPosition"] == 2).unwrap();
-    let mine: Value = app.get_auth("/api/slots/my-bookings", &mentees[second].access).await.json().await.unwrap();
+    let second = results
+        .iter()
+        .position(|r| r["booking"]["waitlistPosition"] == 2)
+        .unwrap();
+    let mine: Value = app
+        .get_auth("/api/slots/my-bookings", &mentees[second].access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine["items"][0]["waitlistPosition"], 1);
 }
 
@@ -179,22 +332,43 @@ async fn watchers_and_holders_receive_every_change() {
     let slot = app.slot(&mentor, 300, 1).await;
     let id = slot["id"].as_str().unwrap().to_owned();
     let e = w.next_of("slot_created").await;
-    assert_eq!((e["slot"]["id"].as_str(), e["slot"]["remainingSeats"].as_i64()), (Some(id.as_str()), Some(1)));
+    assert_eq!(
+        (e["slot"]["id"].as_str(), e["slot"]["remainingSeats"].as_i64()),
+        (Some(id.as_str()), Some(1))
+    );
 
     let mut holder = Ws::connect(&app, &mentee.access).await;
     assert_eq!(app.book(&mentee, &id).await.status(), StatusCode::CREATED);
     let e = w.next_of("slot_updated").await;
     assert_eq!(e["slot"]["remainingSeats"], 0);
     assert_eq!(e["slot"]["status"], "full");
-    assert!(e["reasons"].as_array().unwrap().contains(&json!("booked")) && e["reasons"].as_array().unwrap().contains(&json!("full")));
-    assert_eq!(holder.next_of("slot_updated").await["slot"]["id"], id, "holders hear about their slot without watching");
+    assert!(
+        e["reasons"].as_array().unwrap().contains(&json!("booked"))
+            && e["reasons"].as_array().unwrap().contains(&json!("full"))
+    );
+    assert_eq!(
+        holder.next_of("slot_updated").await["slot"]["id"],
+        id,
+        "holders hear about their slot without watching"
+    );
 
     // Deleting a slot cancels its bookings and tells every booked mentee.
-    let res = app.http.delete(app.url(&format!("/api/slots/{id}"))).bearer_auth(&mentor.access).send().await.unwrap();
+    let res = app
+        .http
+        .delete(app.url(&format!("/api/slots/{id}")))
+        .bearer_auth(&mentor.access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(w.next_of("slot_deleted").await["slot"]["status"], "cancelled");
     assert_eq!(holder.next_of("booking_cancelled").await["slot"]["id"], id);
-    let mine: Value = app.get_auth("/api/slots/my-bookings", &mentee.access).await.json().await.unwrap();
+    let mine: Value = app
+        .get_auth("/api/slots/my-bookings", &mentee.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine["items"][0]["status"], "cancelled");
     // Unwatched: no more events.
     w.ok(json!({"type": "unwatch_calendar", "mentorId": mentor.id})).await;
@@ -206,7 +380,8 @@ async fn watchers_and_holders_receive_every_change() {
 async fn recurring_availability_keeps_local_time_across_dst() {
     let app = spawn_app().await;
     let mentor = app.register("mentor", "Berlin").await;
-    app.patch_profile(&mentor.access, &json!({"timeZone": "Europe/Berlin"})).await;
+    app.patch_profile(&mentor.access, &json!({"timeZone": "Europe/Berlin"}))
+        .await;
     // Europe switches to summer time on Sunday 2027-03-28.
     let res = app.post_auth("/api/slots/recurring", &mentor.access, &json!({
         "weekday": 2, "startTime": "18:00", "endTime": "20:00", "startDate": "2027-03-08", "weeks": 8, "maxParticipants": 4
@@ -216,15 +391,33 @@ async fn recurring_availability_keeps_local_time_across_dst() {
     let items = body["items"].as_array().unwrap();
     assert_eq!(items.len(), 8);
     let utc: Vec<&str> = items.iter().map(|s| &s["startsAt"].as_str().unwrap()[..16]).collect();
-    assert_eq!(utc, ["2027-03-09T17:00", "2027-03-16T17:00", "2027-03-23T17:00", "2027-03-30T16:00",
-                     "2027-04-06T16:00", "2027-04-13T16:00", "2027-04-20T16:00", "2027-04-27T16:00"]);
-    assert!(items.iter().all(|s| s["startTime"] == "18:00" && s["endTime"] == "20:00" && s["timeZone"] == "Europe/Berlin"));
+    assert_eq!(
+        utc,
+        [
+            "2027-03-09T17:00",
+            "2027-03-16T17:00",
+            "2027-03-23T17:00",
+            "2027-03-30T16:00",
+            "2027-04-06T16:00",
+            "2027-04-13T16:00",
+            "2027-04-20T16:00",
+            "2027-04-27T16:00"
+        ]
+    );
+    assert!(items
+        .iter()
+        .all(|s| s["startTime"] == "18:00" && s["endTime"] == "20:00" && s["timeZone"] == "Europe/Berlin"));
     // All or nothing: a series that overlaps an existing slot creates none.
     let res = app.post_auth("/api/slots/recurring", &mentor.access, &json!({
         "weekday": 2, "startTime": "19:00", "endTime": "19:30", "startDate": "2027-04-20", "weeks": 3, "maxParticipants": 1
     })).await;
     assert_error(res, StatusCode::CONFLICT, "slot_overlap").await;
-    let n: i64 = app.db.query_one("SELECT count(*) FROM offerings", &[]).await.unwrap().get(0);
+    let n: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM offerings", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 8);
     // A wall-clock time that does not exist that night is refused.
     let res = app.post_auth("/api/slots/recurring", &mentor.access, &json!({
@@ -244,13 +437,26 @@ async fn ics_feed_and_confirmations_parse_back() {
     let booked: Value = app.book(&mentee, a["id"].as_str().unwrap()).await.json().await.unwrap();
     app.book(&mentee, b["id"].as_str().unwrap()).await;
 
-    let url: Value = app.get_auth("/api/calendar/feed", &mentee.access).await.json().await.unwrap();
+    let url: Value = app
+        .get_auth("/api/calendar/feed", &mentee.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     let url = url["url"].as_str().unwrap().to_owned();
-    let again: Value = app.get_auth("/api/calendar/feed", &mentee.access).await.json().await.unwrap();
+    let again: Value = app
+        .get_auth("/api/calendar/feed", &mentee.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(again["url"], url, "the feed URL is stable until rotated");
     let res = app.http.get(app.url(&url)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/calendar"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/calendar"));
     let text = res.text().await.unwrap();
     let cal: icalendar::Calendar = text.parse().expect("the feed parses as iCalendar");
     let events: Vec<&icalendar::Event> = cal.components.iter().filter_map(|c| c.as_event()).collect();
@@ -271,11 +477,27 @@ async fn ics_feed_and_confirmations_parse_back() {
     let one: icalendar::Calendar = res.text().await.unwrap().parse().unwrap();
     assert_eq!(one.components.iter().filter_map(|c| c.as_event()).count(), 1);
     let stranger = app.register("mentee", "Stranger").await;
-    assert_error(app.get_auth(&format!("/api/bookings/{bid}.ics"), &stranger.access).await, StatusCode::NOT_FOUND, "booking_not_found").await;
+    assert_error(
+        app.get_auth(&format!("/api/bookings/{bid}.ics"), &stranger.access)
+            .await,
+        StatusCode::NOT_FOUND,
+        "booking_not_found",
+    )
+    .await;
     // Rotating the secret kills the old URL.
-    let rotated: Value = app.post_auth("/api/calendar/feed/rotate", &mentee.access, &json!({})).await.json().await.unwrap();
+    let rotated: Value = app
+        .post_auth("/api/calendar/feed/rotate", &mentee.access, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_ne!(rotated["url"], url);
-    assert_error(app.http.get(app.url(&url)).send().await.unwrap(), StatusCode::NOT_FOUND, "feed_not_found").await;
+    assert_error(
+        app.http.get(app.url(&url)).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "feed_not_found",
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -284,42 +506,128 @@ async fn group_sessions_browse_register_and_move_through_their_states() {
     let mentor = app.register("mentor", "Host").await;
     let mentee = app.register("mentee", "Attendee").await;
     let t = Utc::now() + Dur::days(1);
-    let res = app.post_auth("/api/sessions", &mentor.access, &json!({
-        "title": "System design interviews", "description": "How to approach them", "category": "Interviews",
-        "tags": ["FAANG", "design"], "startsAt": t, "durationMinutes": 90, "capacity": 2, "priceCredits": 0
-    })).await;
+    let res = app
+        .post_auth(
+            "/api/sessions",
+            &mentor.access,
+            &json!({
+                "title": "System design interviews", "description": "How to approach them", "category": "Interviews",
+                "tags": ["FAANG", "design"], "startsAt": t, "durationMinutes": 90, "capacity": 2, "priceCredits": 0
+            }),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let s: Value = res.json().await.unwrap();
     let id = s["id"].as_str().unwrap().to_owned();
-    app.post_auth("/api/sessions", &mentor.access, &json!({"title": "Negotiating offers", "category": "careers",
-        "startsAt": t + Dur::days(7), "durationMinutes": 60, "capacity": 100})).await;
-    let names = |v: Value| v["items"].as_array().unwrap().iter().map(|s| s["title"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
-    let all: Value = app.get_auth("/api/sessions", &mentee.access).await.json().await.unwrap();
+    app.post_auth(
+        "/api/sessions",
+        &mentor.access,
+        &json!({"title": "Negotiating offers", "category": "careers",
+        "startsAt": t + Dur::days(7), "durationMinutes": 60, "capacity": 100}),
+    )
+    .await;
+    let names = |v: Value| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["title"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let all: Value = app
+        .get_auth("/api/sessions", &mentee.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(names(all), ["System design interviews", "Negotiating offers"]);
-    let q: Value = app.get_auth("/api/sessions?q=design&category=interviews&tag=faang", &mentee.access).await.json().await.unwrap();
+    let q: Value = app
+        .get_auth("/api/sessions?q=design&category=interviews&tag=faang", &mentee.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(names(q), ["System design interviews"]);
-    let later: Value = app.get_auth(&format!("/api/sessions?from={}", (t + Dur::days(2)).format("%Y-%m-%dT%H:%M:%SZ")), &mentee.access).await.json().await.unwrap();
+    let later: Value = app
+        .get_auth(
+            &format!("/api/sessions?from={}", (t + Dur::days(2)).format("%Y-%m-%dT%H:%M:%SZ")),
+            &mentee.access,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(names(later), ["Negotiating offers"]);
-    let rated: Value = app.get_auth("/api/sessions?minRating=4", &mentee.access).await.json().await.unwrap();
+    let rated: Value = app
+        .get_auth("/api/sessions?minRating=4", &mentee.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(names(rated).is_empty(), "the host has no rating yet");
 
-    let res = app.post_auth(&format!("/api/sessions/{id}/register"), &mentee.access, &json!({"agenda": {"goals": "Pass the loop"}})).await;
+    let res = app
+        .post_auth(
+            &format!("/api/sessions/{id}/register"),
+            &mentee.access,
+            &json!({"agenda": {"goals": "Pass the loop"}}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(res.json::<Value>().await.unwrap()["slot"]["remainingSeats"], 1);
-    let regs: Value = app.get_auth(&format!("/api/sessions/{id}/registrations"), &mentor.access).await.json().await.unwrap();
+    let regs: Value = app
+        .get_auth(&format!("/api/sessions/{id}/registrations"), &mentor.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(regs["items"][0]["agenda"]["goals"], "Pass the loop");
-    assert_eq!(app.post_auth(&format!("/api/sessions/{id}/unregister"), &mentee.access, &json!({})).await.status(), StatusCode::OK);
-    app.post_auth(&format!("/api/sessions/{id}/register"), &mentee.access, &json!({})).await;
+    assert_eq!(
+        app.post_auth(&format!("/api/sessions/{id}/unregister"), &mentee.access, &json!({}))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    app.post_auth(&format!("/api/sessions/{id}/register"), &mentee.access, &json!({}))
+        .await;
 
     // Only the host moves it along; a live session takes no new registrations.
-    assert_error(app.post_auth(&format!("/api/sessions/{id}/start"), &mentee.access, &json!({})).await, StatusCode::FORBIDDEN, "forbidden").await;
-    let live: Value = app.post_auth(&format!("/api/sessions/{id}/start"), &mentor.access, &json!({})).await.json().await.unwrap();
+    assert_error(
+        app.post_auth(&format!("/api/sessions/{id}/start"), &mentee.access, &json!({}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let live: Value = app
+        .post_auth(&format!("/api/sessions/{id}/start"), &mentor.access, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(live["state"], "live");
     let late = app.register("mentee", "Late").await;
-    assert_error(app.post_auth(&format!("/api/sessions/{id}/register"), &late.access, &json!({})).await, StatusCode::CONFLICT, "booking_closed").await;
-    let done: Value = app.post_auth(&format!("/api/sessions/{id}/complete"), &mentor.access, &json!({})).await.json().await.unwrap();
+    assert_error(
+        app.post_auth(&format!("/api/sessions/{id}/register"), &late.access, &json!({}))
+            .await,
+        StatusCode::CONFLICT,
+        "booking_closed",
+    )
+    .await;
+    let done: Value = app
+        .post_auth(&format!("/api/sessions/{id}/complete"), &mentor.access, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(done["state"], "completed");
-    assert_error(app.post_auth(&format!("/api/sessions/{id}/start"), &mentor.access, &json!({})).await, StatusCode::CONFLICT, "booking_closed").await;
+    assert_error(
+        app.post_auth(&format!("/api/sessions/{id}/start"), &mentor.access, &json!({}))
+            .await,
+        StatusCode::CONFLICT,
+        "booking_closed",
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -333,17 +641,57 @@ async fn private_notes_after_a_session_are_each_participants_own() {
     app.book(&mentee, &id).await;
     let put = |token: String, body: &str| {
         let (app, id, body) = (&app, id.clone(), body.to_owned());
-        async move { app.http.put(app.url(&format!("/api/offerings/{id}/notes"))).bearer_auth(token).json(&json!({"body": body})).send().await.unwrap() }
+        async move {
+            app.http
+                .put(app.url(&format!("/api/offerings/{id}/notes")))
+                .bearer_auth(token)
+                .json(&json!({"body": body}))
+                .send()
+                .await
+                .unwrap()
+        }
     };
-    assert_error(put(mentee.access.clone(), "too early").await, StatusCode::CONFLICT, "too_early").await;
+    assert_error(
+        put(mentee.access.clone(), "too early").await,
+        StatusCode::CONFLICT,
+        "too_early",
+    )
+    .await;
     // The session has started (moved into the past directly in the database).
-    app.db.execute("UPDATE offerings SET starts_at = now() - interval '2 hours', ends_at = now() - interval '1 hour'", &[]).await.unwrap();
-    assert_eq!(put(mentee.access.clone(), "Ask about system design").await.status(), StatusCode::OK);
-    assert_eq!(put(mentor.access.clone(), "Strong on algorithms").await.status(), StatusCode::OK);
-    assert_error(put(outsider.access.clone(), "snooping").await, StatusCode::FORBIDDEN, "forbidden").await;
-    let mine: Value = app.get_auth(&format!("/api/offerings/{id}/notes"), &mentee.access).await.json().await.unwrap();
+    app.db
+        .execute(
+            "UPDATE offerings SET starts_at = now() - interval '2 hours', ends_at = now() - interval '1 hour'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        put(mentee.access.clone(), "Ask about system design").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        put(mentor.access.clone(), "Strong on algorithms").await.status(),
+        StatusCode::OK
+    );
+    assert_error(
+        put(outsider.access.clone(), "snooping").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let mine: Value = app
+        .get_auth(&format!("/api/offerings/{id}/notes"), &mentee.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine["body"], "Ask about system design");
-    let theirs: Value = app.get_auth(&format!("/api/offerings/{id}/notes"), &mentor.access).await.json().await.unwrap();
+    let theirs: Value = app
+        .get_auth(&format!("/api/offerings/{id}/notes"), &mentor.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(theirs["body"], "Strong on algorithms");
 }
 
@@ -402,7 +750,11 @@ async fn book_soon(app: &TestApp, mentee: &Session) -> String {
     let mentor = app.register("mentor", "Reminding").await;
     let starts = Utc::now() + Dur::minutes(15) + Dur::seconds(2);
     let slot: Value = app
-        .post_auth("/api/slots", &mentor.access, &json!({"startsAt": starts, "endsAt": starts + Dur::minutes(30), "maxParticipants": 1}))
+        .post_auth(
+            "/api/slots",
+            &mentor.access,
+            &json!({"startsAt": starts, "endsAt": starts + Dur::minutes(30), "maxParticipants": 1}),
+        )
         .await
         .json()
         .await
@@ -439,7 +791,10 @@ async fn a_reminder_is_sent_once_even_with_two_workers() {
     // One worker: the reminder arrives live over the WebSocket.
     let first = book_soon(&app, &mentee).await;
     let n = ws.next_of("notification").await;
-    assert_eq!((n["kind"].as_str(), n["payload"]["before"].as_str()), (Some("reminder"), Some("15m")));
+    assert_eq!(
+        (n["kind"].as_str(), n["payload"]["before"].as_str()),
+        (Some("reminder"), Some("15m"))
+    );
     assert_eq!(n["payload"]["offeringId"], first);
 
     // A second worker on the same database, as a second node would run. It
@@ -448,7 +803,12 @@ async fn a_reminder_is_sent_once_even_with_two_workers() {
     let pool = lyceum::db::build_pool(app.conn.parse().unwrap(), 2).unwrap();
     let hub = actix::Actor::start(lyceum_actors::hub::Hub::new(pool.clone()));
     let mailer = Arc::new(lyceum::reminders::Mailer::new(&smtp, "Lyceum <noreply@localhost>").unwrap());
-    lyceum::reminders::Worker { pool, hub, mailer: Some(mailer) }.spawn(Duration::from_millis(100));
+    lyceum::reminders::Worker {
+        pool,
+        hub,
+        mailer: Some(mailer),
+    }
+    .spawn(Duration::from_millis(100));
     let mut later = Vec::new();
     for _ in 1..=5 {
         later.push(book_soon(&app, &mentee).await);
@@ -469,12 +829,29 @@ async fn a_reminder_is_sent_once_even_with_two_workers() {
     // Let any duplicate show itself, then count.
     tokio::time::sleep(Duration::from_millis(800)).await;
     for s in std::iter::once(&first).chain(&later) {
-        assert_eq!(reminders_of(&app, mentee.id, s).await, 1, "slot {s}: exactly one reminder");
+        assert_eq!(
+            reminders_of(&app, mentee.id, s).await,
+            1,
+            "slot {s}: exactly one reminder"
+        );
     }
     let to_mentee = mails.lock().unwrap().iter().filter(|m| m.contains(&address)).count();
     assert_eq!(to_mentee, 6, "exactly one email per reminder");
-    let listed: Value = app.get_auth("/api/notifications", &mentee.access).await.json().await.unwrap();
+    let listed: Value = app
+        .get_auth("/api/notifications", &mentee.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed["items"].as_array().unwrap().len(), 6);
-    let left: i64 = app.db.query_one("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND due_at <= now()", &[]).await.unwrap().get(0);
+    let left: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND due_at <= now()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(left, 0);
 }

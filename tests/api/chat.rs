@@ -13,21 +13,44 @@ use crate::ws::{try_connect, Ws};
 
 impl TestApp {
     pub async fn create_room(&self, token: &str, body: Value) -> String {
-        let res = self.http.post(self.url("/api/rooms")).bearer_auth(token).json(&body).send().await.unwrap();
+        let res = self
+            .http
+            .post(self.url("/api/rooms"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::CREATED);
         res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
     }
 
     pub async fn open_dm(&self, token: &str, other: uuid::Uuid) -> reqwest::Response {
-        self.http.post(self.url("/api/rooms/direct")).bearer_auth(token).json(&json!({"userId": other})).send().await.unwrap()
+        self.http
+            .post(self.url("/api/rooms/direct"))
+            .bearer_auth(token)
+            .json(&json!({"userId": other}))
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn join_room(&self, token: &str, room: &str) -> reqwest::Response {
-        self.http.post(self.url(&format!("/api/rooms/{room}/join"))).bearer_auth(token).send().await.unwrap()
+        self.http
+            .post(self.url(&format!("/api/rooms/{room}/join")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn public_room(&self, owner: &Session, members: &[&Session]) -> String {
-        let room = self.create_room(&owner.access, json!({"name": "Placements 2026", "visibility": "public"})).await;
+        let room = self
+            .create_room(
+                &owner.access,
+                json!({"name": "Placements 2026", "visibility": "public"}),
+            )
+            .await;
         for m in members {
             assert_eq!(self.join_room(&m.access, &room).await.status(), StatusCode::OK);
         }
@@ -42,11 +65,26 @@ async fn upgrade_needs_a_valid_token_or_ticket() {
     assert_eq!(try_connect(&app, None, "").await.err(), Some(401));
     assert_eq!(try_connect(&app, Some("garbage"), "").await.err(), Some(401));
     // Browsers: a one-time ticket in the URL instead of a header.
-    let t: Value = app.http.post(app.url("/api/ws/ticket")).bearer_auth(&s.access).send().await.unwrap().json().await.unwrap();
+    let t: Value = app
+        .http
+        .post(app.url("/api/ws/ticket"))
+        .bearer_auth(&s.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let ticket = t["ticket"].as_str().unwrap();
-    let mut ws = try_connect(&app, None, &format!("?ticket={ticket}")).await.expect("ticket accepted");
+    let mut ws = try_connect(&app, None, &format!("?ticket={ticket}"))
+        .await
+        .expect("ticket accepted");
     assert_eq!(ws.next_of("hello").await["userId"], json!(s.id));
-    assert_eq!(try_connect(&app, None, &format!("?ticket={ticket}")).await.err(), Some(401), "a ticket works once");
+    assert_eq!(
+        try_connect(&app, None, &format!("?ticket={ticket}")).await.err(),
+        Some(401),
+        "a ticket works once"
+    );
 }
 
 #[actix_web::test]
@@ -76,10 +114,28 @@ async fn direct_conversation_between_mentor_and_mentee() {
     assert_eq!(a.message(&room).await["body"], "Two interviews next week");
 
     // History over HTTP, in order, with paging cursors.
-    let h: Value = app.get_auth(&format!("/api/rooms/{room}/messages"), &mentee.access).await.json().await.unwrap();
-    let bodies: Vec<&str> = h["items"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
-    assert_eq!(bodies, ["Hello! How is the job search going?", "Two interviews next week"]);
-    let h: Value = app.get_auth(&format!("/api/rooms/{room}/messages?before=2&limit=1"), &mentee.access).await.json().await.unwrap();
+    let h: Value = app
+        .get_auth(&format!("/api/rooms/{room}/messages"), &mentee.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = h["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        ["Hello! How is the job search going?", "Two interviews next week"]
+    );
+    let h: Value = app
+        .get_auth(&format!("/api/rooms/{room}/messages?before=2&limit=1"), &mentee.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(h["items"][0]["seq"], 1);
     // And over the socket.
     let h = b.ok(json!({"type": "history", "roomId": room, "after": 1})).await;
@@ -90,7 +146,10 @@ async fn direct_conversation_between_mentor_and_mentee() {
     let r = &list["items"][0];
     assert_eq!(r["peer"]["displayName"], "Mentor");
     assert_eq!(r["lastMessage"]["body"], "Two interviews next week");
-    assert_eq!(r["unread"], 1, "the mentor's message is unread; the mentee's own is not counted");
+    assert_eq!(
+        r["unread"], 1,
+        "the mentor's message is unread; the mentee's own is not counted"
+    );
     let text = list.to_string();
     assert!(!text.contains(&mentor.email), "no emails in room listings");
 }
@@ -115,8 +174,11 @@ async fn group_room_fans_out_to_every_member_in_order() {
     host.subscribe(&room, None).await;
     // Concurrent sends from two members land in one gapless order.
     for i in 0..10 {
-        host.send(json!({"type": "send", "roomId": room, "body": format!("host {i}")})).await;
-        sockets[0].send(json!({"type": "send", "roomId": room, "body": format!("s0 {i}")})).await;
+        host.send(json!({"type": "send", "roomId": room, "body": format!("host {i}")}))
+            .await;
+        sockets[0]
+            .send(json!({"type": "send", "roomId": room, "body": format!("s0 {i}")}))
+            .await;
     }
     let mut orders = Vec::new();
     for ws in sockets.iter_mut().chain(std::iter::once(&mut host)) {
@@ -132,7 +194,15 @@ async fn group_room_fans_out_to_every_member_in_order() {
     }
     assert!(orders.windows(2).all(|w| w[0] == w[1]), "everyone sees the same order");
     let host_order: Vec<&String> = orders[0].iter().filter(|b| b.starts_with("host")).collect();
-    assert_eq!(host_order, (0..10).map(|i| format!("host {i}")).collect::<Vec<_>>().iter().collect::<Vec<_>>(), "a sender's messages keep their order");
+    assert_eq!(
+        host_order,
+        (0..10)
+            .map(|i| format!("host {i}"))
+            .collect::<Vec<_>>()
+            .iter()
+            .collect::<Vec<_>>(),
+        "a sender's messages keep their order"
+    );
 }
 
 #[actix_web::test]
@@ -179,28 +249,47 @@ async fn resume_after_a_forced_disconnect_misses_nothing_and_repeats_nothing() {
 async fn a_resent_message_is_not_duplicated() {
     let app = spawn_app().await;
     let owner = app.register("mentor", "Owner").await;
-    let room = app.create_room(&owner.access, json!({"name": "Solo", "visibility": "private"})).await;
+    let room = app
+        .create_room(&owner.access, json!({"name": "Solo", "visibility": "private"}))
+        .await;
     let mut w = Ws::connect(&app, &owner.access).await;
-    let first = w.ok(json!({"type": "send", "roomId": room, "clientMsgId": "m-1", "body": "once"})).await;
+    let first = w
+        .ok(json!({"type": "send", "roomId": room, "clientMsgId": "m-1", "body": "once"}))
+        .await;
     assert_eq!(first["seq"], 1);
     assert_eq!(first["duplicate"], false);
     // The ack was "lost": the client resends, also on a new connection.
     let mut w2 = Ws::connect(&app, &owner.access).await;
-    let again = w2.ok(json!({"type": "send", "roomId": room, "clientMsgId": "m-1", "body": "once"})).await;
+    let again = w2
+        .ok(json!({"type": "send", "roomId": room, "clientMsgId": "m-1", "body": "once"}))
+        .await;
     assert_eq!(again["seq"], 1);
     assert_eq!(again["duplicate"], true);
     // Two copies in one burst (one group commit) are one message too.
-    w.send(json!({"id": "x", "type": "send", "roomId": room, "clientMsgId": "m-2", "body": "twice"})).await;
-    w.send(json!({"id": "y", "type": "send", "roomId": room, "clientMsgId": "m-2", "body": "twice"})).await;
+    w.send(json!({"id": "x", "type": "send", "roomId": room, "clientMsgId": "m-2", "body": "twice"}))
+        .await;
+    w.send(json!({"id": "y", "type": "send", "roomId": room, "clientMsgId": "m-2", "body": "twice"}))
+        .await;
     let x = w.next_where(|f| f["id"] == "x").await;
     let y = w.next_where(|f| f["id"] == "y").await;
     assert_eq!(x["seq"], y["seq"]);
     // Over HTTP too.
-    let res = app.http.post(app.url(&format!("/api/rooms/{room}/messages"))).bearer_auth(&owner.access)
-        .json(&json!({"clientMsgId": "m-1", "body": "once"})).send().await.unwrap();
+    let res = app
+        .http
+        .post(app.url(&format!("/api/rooms/{room}/messages")))
+        .bearer_auth(&owner.access)
+        .json(&json!({"clientMsgId": "m-1", "body": "once"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["seq"], 1);
-    let n: i64 = app.db.query_one("SELECT count(*) FROM messages", &[]).await.unwrap().get(0);
+    let n: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM messages", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 2);
 }
 
@@ -239,16 +328,23 @@ async fn typing_read_receipts_and_presence() {
     a.subscribe(&room, None).await;
     let mut b = Ws::connect(&app, &mentee.access).await;
     // A learns that B came online; B learns that A is online.
-    let p = a.next_where(|f| f["type"] == "presence" && f["userId"] == json!(mentee.id)).await;
+    let p = a
+        .next_where(|f| f["type"] == "presence" && f["userId"] == json!(mentee.id))
+        .await;
     assert_eq!(p["online"], true);
-    let p = b.next_where(|f| f["type"] == "presence" && f["userId"] == json!(mentor.id)).await;
+    let p = b
+        .next_where(|f| f["type"] == "presence" && f["userId"] == json!(mentor.id))
+        .await;
     assert_eq!(p["online"], true);
     b.subscribe(&room, None).await;
 
     // Typing: shown to the other side, not echoed; expires by itself.
     b.send(json!({"type": "typing", "roomId": room, "typing": true})).await;
     let t = a.next_of("typing").await;
-    assert_eq!((t["userId"].clone(), t["typing"].clone()), (json!(mentee.id), json!(true)));
+    assert_eq!(
+        (t["userId"].clone(), t["typing"].clone()),
+        (json!(mentee.id), json!(true))
+    );
     let t = a.next_of("typing").await;
     assert_eq!(t["typing"], false, "expired after the TTL without a refresh");
     b.quiet("typing", Duration::from_millis(100)).await;
@@ -274,14 +370,27 @@ async fn typing_read_receipts_and_presence() {
     assert_eq!(b.ok(json!({"type": "read", "roomId": room, "seq": 99})).await["seq"], 2);
     let list: Value = app.get_auth("/api/rooms", &mentee.access).await.json().await.unwrap();
     assert_eq!(list["items"][0]["unread"], 0);
-    let details: Value = app.get_auth(&format!("/api/rooms/{room}"), &mentor.access).await.json().await.unwrap();
-    let them = details["members"].as_array().unwrap().iter().find(|m| m["userId"] == json!(mentee.id)).unwrap().clone();
+    let details: Value = app
+        .get_auth(&format!("/api/rooms/{room}"), &mentor.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let them = details["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["userId"] == json!(mentee.id))
+        .unwrap()
+        .clone();
     assert_eq!(them["lastReadSeq"], 2);
     assert_eq!(them["online"], true);
 
     // B goes away: A sees B offline with a last-seen time.
     drop(b);
-    let p = a.next_where(|f| f["type"] == "presence" && f["userId"] == json!(mentee.id) && f["online"] == false).await;
+    let p = a
+        .next_where(|f| f["type"] == "presence" && f["userId"] == json!(mentee.id) && f["online"] == false)
+        .await;
     assert!(p["lastSeen"].is_string());
 }
 
@@ -292,42 +401,114 @@ async fn membership_and_role_rules() {
     let closed = app.register("mentor", "Closed").await;
     let mentee = app.register("mentee", "Mentee").await;
     let other = app.register("mentee", "Other").await;
-    app.patch_profile(&closed.access, &json!({"acceptsMessages": false})).await;
+    app.patch_profile(&closed.access, &json!({"acceptsMessages": false}))
+        .await;
 
     // A mentee cannot open a conversation with a mentor who does not accept messages...
-    assert_error(app.open_dm(&mentee.access, closed.id).await, StatusCode::FORBIDDEN, "messages_not_accepted").await;
+    assert_error(
+        app.open_dm(&mentee.access, closed.id).await,
+        StatusCode::FORBIDDEN,
+        "messages_not_accepted",
+    )
+    .await;
     // ...unless they have booked that mentor.
     let other_open_slot = {
         let starts = chrono::Utc::now() + chrono::Duration::days(3);
-        let res = app.http.post(app.url("/api/slots")).bearer_auth(&closed.access)
-            .json(&json!({"startsAt": starts, "endsAt": starts + chrono::Duration::hours(1), "maxParticipants": 3})).send().await.unwrap();
+        let res = app
+            .http
+            .post(app.url("/api/slots"))
+            .bearer_auth(&closed.access)
+            .json(&json!({"startsAt": starts, "endsAt": starts + chrono::Duration::hours(1), "maxParticipants": 3}))
+            .send()
+            .await
+            .unwrap();
         res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
     };
-    let res = app.http.post(app.url("/api/slots/book")).bearer_auth(&other.access).json(&json!({"slotId": other_open_slot})).send().await.unwrap();
+    let res = app
+        .http
+        .post(app.url("/api/slots/book"))
+        .bearer_auth(&other.access)
+        .json(&json!({"slotId": other_open_slot}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
-    assert_eq!(app.open_dm(&other.access, closed.id).await.status(), StatusCode::CREATED, "booked mentees may write");
+    assert_eq!(
+        app.open_dm(&other.access, closed.id).await.status(),
+        StatusCode::CREATED,
+        "booked mentees may write"
+    );
     // ...nor with another mentee; but a mentor may open one with any mentee.
-    assert_error(app.open_dm(&mentee.access, other.id).await, StatusCode::FORBIDDEN, "forbidden").await;
-    assert_eq!(app.open_dm(&closed.access, mentee.id).await.status(), StatusCode::CREATED);
-    assert_eq!(app.open_dm(&mentee.access, mentor.id).await.status(), StatusCode::CREATED);
+    assert_error(
+        app.open_dm(&mentee.access, other.id).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(
+        app.open_dm(&closed.access, mentee.id).await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.open_dm(&mentee.access, mentor.id).await.status(),
+        StatusCode::CREATED
+    );
     // Mentees do not create group rooms.
-    let res = app.http.post(app.url("/api/rooms")).bearer_auth(&mentee.access)
-        .json(&json!({"name": "x", "visibility": "public"})).send().await.unwrap();
+    let res = app
+        .http
+        .post(app.url("/api/rooms"))
+        .bearer_auth(&mentee.access)
+        .json(&json!({"name": "x", "visibility": "public"}))
+        .send()
+        .await
+        .unwrap();
     assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
 
     // A private room: non-members can neither read nor send nor join.
-    let room = app.create_room(&mentor.access, json!({"name": "Inner circle", "visibility": "private"})).await;
+    let room = app
+        .create_room(&mentor.access, json!({"name": "Inner circle", "visibility": "private"}))
+        .await;
     let mut ws = Ws::connect(&app, &other.access).await;
-    assert_eq!(ws.cmd(json!({"type": "subscribe", "roomId": room})).await["code"], "not_a_member");
-    assert_eq!(ws.cmd(json!({"type": "send", "roomId": room, "body": "let me in"})).await["code"], "not_a_member");
-    assert_eq!(ws.cmd(json!({"type": "history", "roomId": room})).await["code"], "not_a_member");
-    assert_error(app.get_auth(&format!("/api/rooms/{room}/messages"), &other.access).await, StatusCode::FORBIDDEN, "not_a_member").await;
-    assert_error(app.join_room(&other.access, &room).await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(
+        ws.cmd(json!({"type": "subscribe", "roomId": room})).await["code"],
+        "not_a_member"
+    );
+    assert_eq!(
+        ws.cmd(json!({"type": "send", "roomId": room, "body": "let me in"}))
+            .await["code"],
+        "not_a_member"
+    );
+    assert_eq!(
+        ws.cmd(json!({"type": "history", "roomId": room})).await["code"],
+        "not_a_member"
+    );
+    assert_error(
+        app.get_auth(&format!("/api/rooms/{room}/messages"), &other.access)
+            .await,
+        StatusCode::FORBIDDEN,
+        "not_a_member",
+    )
+    .await;
+    assert_error(
+        app.join_room(&other.access, &room).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
     // Only the owner (or a moderator or admin) invites.
     let invite = |by: &str, who: uuid::Uuid| {
-        app.http.post(app.url(&format!("/api/rooms/{room}/members"))).bearer_auth(by).json(&json!({"userId": who})).send()
+        app.http
+            .post(app.url(&format!("/api/rooms/{room}/members")))
+            .bearer_auth(by)
+            .json(&json!({"userId": who}))
+            .send()
     };
-    assert_error(invite(&other.access, other.id).await.unwrap(), StatusCode::FORBIDDEN, "forbidden").await;
+    assert_error(
+        invite(&other.access, other.id).await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
     assert_eq!(invite(&mentor.access, other.id).await.unwrap().status(), StatusCode::OK);
     let added = ws.next_of("room_added").await;
     assert_eq!(added["roomId"], room);
@@ -337,34 +518,82 @@ async fn membership_and_role_rules() {
     // A member cannot edit or delete someone else's message; the author can.
     let mut m = Ws::connect(&app, &mentor.access).await;
     m.subscribe(&room, None).await;
-    assert_eq!(m.cmd(json!({"type": "edit", "roomId": room, "seq": 1, "body": "hijacked"})).await["code"], "forbidden");
-    let e = ws.ok(json!({"type": "edit", "roomId": room, "seq": 1, "body": "thanks!"})).await;
+    assert_eq!(
+        m.cmd(json!({"type": "edit", "roomId": room, "seq": 1, "body": "hijacked"}))
+            .await["code"],
+        "forbidden"
+    );
+    let e = ws
+        .ok(json!({"type": "edit", "roomId": room, "seq": 1, "body": "thanks!"}))
+        .await;
     let edit = m.next_where(|f| f["type"] == "message" && f["kind"] == "edit").await;
-    assert_eq!((edit["targetSeq"].clone(), edit["body"].clone(), edit["seq"].clone()), (json!(1), json!("thanks!"), e["seq"].clone()));
+    assert_eq!(
+        (edit["targetSeq"].clone(), edit["body"].clone(), edit["seq"].clone()),
+        (json!(1), json!("thanks!"), e["seq"].clone())
+    );
     // The owner mutes a member; a muted member cannot send.
-    let res = app.http.put(app.url(&format!("/api/rooms/{room}/members/{}/mute", other.id))).bearer_auth(&mentor.access)
-        .json(&json!({"minutes": 10})).send().await.unwrap();
+    let res = app
+        .http
+        .put(app.url(&format!("/api/rooms/{room}/members/{}/mute", other.id)))
+        .bearer_auth(&mentor.access)
+        .json(&json!({"minutes": 10}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(ws.cmd(json!({"type": "send", "roomId": room, "body": "hello?"})).await["code"], "muted");
+    assert_eq!(
+        ws.cmd(json!({"type": "send", "roomId": room, "body": "hello?"})).await["code"],
+        "muted"
+    );
     // An admin moderates: removes the message and then the member.
     let admin = app.admin().await;
-    let res = app.http.delete(app.url(&format!("/api/rooms/{room}/messages/1"))).bearer_auth(&admin.access).send().await.unwrap();
+    let res = app
+        .http
+        .delete(app.url(&format!("/api/rooms/{room}/messages/1")))
+        .bearer_auth(&admin.access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let del = m.next_where(|f| f["type"] == "message" && f["kind"] == "delete").await;
     assert_eq!(del["targetSeq"], 1);
-    let h: Value = app.get_auth(&format!("/api/rooms/{room}/messages"), &mentor.access).await.json().await.unwrap();
+    let h: Value = app
+        .get_auth(&format!("/api/rooms/{room}/messages"), &mentor.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(h["items"][0]["body"], Value::Null);
     assert!(h["items"][0]["deletedAt"].is_string());
-    let res = app.http.delete(app.url(&format!("/api/rooms/{room}/members/{}", other.id))).bearer_auth(&admin.access).send().await.unwrap();
+    let res = app
+        .http
+        .delete(app.url(&format!("/api/rooms/{room}/members/{}", other.id)))
+        .bearer_auth(&admin.access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(ws.next_of("removed").await["roomId"], room);
-    assert_eq!(ws.cmd(json!({"type": "send", "roomId": room, "body": "still here?"})).await["code"], "not_a_member");
+    assert_eq!(
+        ws.cmd(json!({"type": "send", "roomId": room, "body": "still here?"}))
+            .await["code"],
+        "not_a_member"
+    );
     // A direct conversation stays between its two.
     let dm: Value = app.open_dm(&mentor.access, mentee.id).await.json().await.unwrap();
     let dm = dm["id"].as_str().unwrap();
-    assert_eq!(ws.cmd(json!({"type": "subscribe", "roomId": dm})).await["code"], "not_a_member");
-    assert_eq!(admin_ws(&app, &admin).await.cmd(json!({"type": "subscribe", "roomId": dm})).await["code"], "not_a_member",
-        "admins do not read direct conversations");
+    assert_eq!(
+        ws.cmd(json!({"type": "subscribe", "roomId": dm})).await["code"],
+        "not_a_member"
+    );
+    assert_eq!(
+        admin_ws(&app, &admin)
+            .await
+            .cmd(json!({"type": "subscribe", "roomId": dm}))
+            .await["code"],
+        "not_a_member",
+        "admins do not read direct conversations"
+    );
 }
 
 async fn admin_ws(app: &TestApp, admin: &Session) -> Ws {
@@ -375,11 +604,28 @@ async fn admin_ws(app: &TestApp, admin: &Session) -> Ws {
 async fn a_guest_stays_in_its_room() {
     let app = spawn_app().await;
     let host = app.register("mentor", "Host").await;
-    let open = app.create_room(&host.access, json!({"name": "Open Q&A", "visibility": "public", "allowGuests": true})).await;
-    let members_only = app.create_room(&host.access, json!({"name": "Members", "visibility": "public"})).await;
-    let res = app.http.post(app.url(&format!("/api/rooms/{members_only}/guests"))).send().await.unwrap();
+    let open = app
+        .create_room(
+            &host.access,
+            json!({"name": "Open Q&A", "visibility": "public", "allowGuests": true}),
+        )
+        .await;
+    let members_only = app
+        .create_room(&host.access, json!({"name": "Members", "visibility": "public"}))
+        .await;
+    let res = app
+        .http
+        .post(app.url(&format!("/api/rooms/{members_only}/guests")))
+        .send()
+        .await
+        .unwrap();
     assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
-    let res = app.http.post(app.url(&format!("/api/rooms/{open}/guests"))).send().await.unwrap();
+    let res = app
+        .http
+        .post(app.url(&format!("/api/rooms/{open}/guests")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     let g: Value = res.json().await.unwrap();
     let token = g["accessToken"].as_str().unwrap().to_owned();
@@ -394,16 +640,45 @@ async fn a_guest_stays_in_its_room() {
     let m = hws.message(&open).await;
     assert!(m["senderName"].as_str().unwrap().starts_with("guest-"));
     // Nowhere else: not another room, not the directory, not profiles, not DMs.
-    assert_eq!(gws.cmd(json!({"type": "subscribe", "roomId": members_only})).await["code"], "forbidden");
-    assert_eq!(gws.cmd(json!({"type": "send", "roomId": members_only, "body": "x"})).await["code"], "forbidden");
-    assert_error(app.get_auth("/api/mentors", &token).await, StatusCode::FORBIDDEN, "guest_not_allowed").await;
-    assert_error(app.get_auth(&format!("/api/users/{}", host.id), &token).await, StatusCode::FORBIDDEN, "guest_not_allowed").await;
-    assert_error(app.open_dm(&token, host.id).await, StatusCode::FORBIDDEN, "guest_not_allowed").await;
-    assert_error(app.join_room(&token, &members_only).await, StatusCode::FORBIDDEN, "guest_not_allowed").await;
+    assert_eq!(
+        gws.cmd(json!({"type": "subscribe", "roomId": members_only})).await["code"],
+        "forbidden"
+    );
+    assert_eq!(
+        gws.cmd(json!({"type": "send", "roomId": members_only, "body": "x"}))
+            .await["code"],
+        "forbidden"
+    );
+    assert_error(
+        app.get_auth("/api/mentors", &token).await,
+        StatusCode::FORBIDDEN,
+        "guest_not_allowed",
+    )
+    .await;
+    assert_error(
+        app.get_auth(&format!("/api/users/{}", host.id), &token).await,
+        StatusCode::FORBIDDEN,
+        "guest_not_allowed",
+    )
+    .await;
+    assert_error(
+        app.open_dm(&token, host.id).await,
+        StatusCode::FORBIDDEN,
+        "guest_not_allowed",
+    )
+    .await;
+    assert_error(
+        app.join_room(&token, &members_only).await,
+        StatusCode::FORBIDDEN,
+        "guest_not_allowed",
+    )
+    .await;
     // And under a stricter rate limit (burst 5 by default).
     let mut limited = false;
     for i in 0..10 {
-        let r = gws.cmd(json!({"type": "send", "roomId": open, "body": format!("spam {i}")})).await;
+        let r = gws
+            .cmd(json!({"type": "send", "roomId": open, "body": format!("spam {i}")}))
+            .await;
         if r["code"] == "rate_limited" {
             limited = true;
             break;
@@ -421,7 +696,9 @@ async fn malformed_frames_get_errors_and_persistent_garbage_is_cut_off() {
     assert_eq!(ws.next_of("error").await["code"], "invalid_frame");
     let e = ws.cmd(json!({"type": "fly"})).await;
     assert_eq!(e["code"], "invalid_frame", "{e}");
-    let e = ws.cmd(json!({"type": "send", "roomId": "not-a-uuid", "body": "x"})).await;
+    let e = ws
+        .cmd(json!({"type": "send", "roomId": "not-a-uuid", "body": "x"}))
+        .await;
     assert_eq!(e["code"], "invalid_frame");
     ws.send_raw(Message::Binary(vec![1, 2, 3].into())).await;
     assert_eq!(ws.next_of("error").await["code"], "binary_not_supported");
@@ -431,7 +708,10 @@ async fn malformed_frames_get_errors_and_persistent_garbage_is_cut_off() {
         ws.send_raw(Message::Text("{".into())).await;
     }
     let close = loop {
-        match tokio::time::timeout(crate::ws::WAIT, futures_util::StreamExt::next(&mut ws.stream)).await.unwrap() {
+        match tokio::time::timeout(crate::ws::WAIT, futures_util::StreamExt::next(&mut ws.stream))
+            .await
+            .unwrap()
+        {
             Some(Ok(Message::Close(c))) => break c,
             Some(Ok(_)) => continue,
             other => panic!("expected a close frame, got {other:?}"),
@@ -451,16 +731,27 @@ async fn message_size_and_rate_limits() {
     })
     .await;
     let owner = app.register("mentor", "Owner").await;
-    let room = app.create_room(&owner.access, json!({"name": "Limits", "visibility": "private"})).await;
+    let room = app
+        .create_room(&owner.access, json!({"name": "Limits", "visibility": "private"}))
+        .await;
     let mut ws = Ws::connect(&app, &owner.access).await;
-    let e = ws.cmd(json!({"type": "send", "roomId": room, "body": "x".repeat(101)})).await;
+    let e = ws
+        .cmd(json!({"type": "send", "roomId": room, "body": "x".repeat(101)}))
+        .await;
     assert_eq!(e["code"], "message_too_large");
     for i in 0..3 {
         ws.say(&room, &format!("ok {i}")).await;
     }
-    let e = ws.cmd(json!({"type": "send", "roomId": room, "body": "one too many"})).await;
+    let e = ws
+        .cmd(json!({"type": "send", "roomId": room, "body": "one too many"}))
+        .await;
     assert_eq!(e["code"], "rate_limited");
-    let n: i64 = app.db.query_one("SELECT count(*) FROM messages", &[]).await.unwrap().get(0);
+    let n: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM messages", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 3, "nothing rejected was stored, nothing accepted was lost");
 }
 
@@ -490,7 +781,8 @@ async fn a_slow_reader_is_cut_off_while_the_room_serves_the_others() {
         // Each send waits for its ack, which paces the sender to the
         // commit rate and lets the fast reader keep up.
         for i in 0..total {
-            w.ok(json!({"type": "send", "roomId": room, "body": body, "clientMsgId": format!("{i}")})).await;
+            w.ok(json!({"type": "send", "roomId": room, "body": body, "clientMsgId": format!("{i}")}))
+                .await;
         }
         w
     };
@@ -507,14 +799,22 @@ async fn a_slow_reader_is_cut_off_while_the_room_serves_the_others() {
 
     // The slow reader finds, after what was buffered, a 4008 close.
     let code = loop {
-        match tokio::time::timeout(crate::ws::WAIT, futures_util::StreamExt::next(&mut s.stream)).await.unwrap() {
+        match tokio::time::timeout(crate::ws::WAIT, futures_util::StreamExt::next(&mut s.stream))
+            .await
+            .unwrap()
+        {
             Some(Ok(Message::Close(c))) => break c.map(|c| u16::from(c.code)),
             Some(Ok(_)) => continue,
             Some(Err(_)) | None => break None,
         }
     };
     assert_eq!(code, Some(4008));
-    let n: i64 = app.db.query_one("SELECT count(*) FROM messages", &[]).await.unwrap().get(0);
+    let n: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM messages", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, total as i64);
 }
 
@@ -524,24 +824,50 @@ async fn end_to_end_encrypted_rooms_carry_only_ciphertext() {
     let mentor = app.register("mentor", "Alice").await;
     let mentee = app.register("mentee", "Bob").await;
     for s in [&mentor, &mentee] {
-        let res = app.http.put(app.url("/api/me/public-key")).bearer_auth(&s.access)
-            .json(&json!({"publicKey": format!("pk-{}", s.id)})).send().await.unwrap();
+        let res = app
+            .http
+            .put(app.url("/api/me/public-key"))
+            .bearer_auth(&s.access)
+            .json(&json!({"publicKey": format!("pk-{}", s.id)}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
     }
-    let k: Value = app.get_auth(&format!("/api/users/{}/public-key", mentor.id), &mentee.access).await.json().await.unwrap();
+    let k: Value = app
+        .get_auth(&format!("/api/users/{}/public-key", mentor.id), &mentee.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(k["publicKey"], format!("pk-{}", mentor.id));
-    let res = app.http.post(app.url("/api/rooms/direct")).bearer_auth(&mentor.access)
-        .json(&json!({"userId": mentee.id, "e2ee": true})).send().await.unwrap();
+    let res = app
+        .http
+        .post(app.url("/api/rooms/direct"))
+        .bearer_auth(&mentor.access)
+        .json(&json!({"userId": mentee.id, "e2ee": true}))
+        .send()
+        .await
+        .unwrap();
     let room = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let mut a = Ws::connect(&app, &mentor.access).await;
     let mut b = Ws::connect(&app, &mentee.access).await;
     b.subscribe(&room, None).await;
-    assert_eq!(a.cmd(json!({"type": "send", "roomId": room, "body": "plaintext"})).await["code"], "e2ee_mismatch");
-    a.ok(json!({"type": "send", "roomId": room, "ciphertext": "b64:AAECAwQ="})).await;
+    assert_eq!(
+        a.cmd(json!({"type": "send", "roomId": room, "body": "plaintext"}))
+            .await["code"],
+        "e2ee_mismatch"
+    );
+    a.ok(json!({"type": "send", "roomId": room, "ciphertext": "b64:AAECAwQ="}))
+        .await;
     let m = b.message(&room).await;
     assert_eq!(m["ciphertext"], "b64:AAECAwQ=");
     assert_eq!(m["body"], Value::Null);
-    let row = app.db.query_one("SELECT body, ciphertext FROM messages", &[]).await.unwrap();
+    let row = app
+        .db
+        .query_one("SELECT body, ciphertext FROM messages", &[])
+        .await
+        .unwrap();
     assert_eq!(row.get::<_, Option<String>>(0), None);
     assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("b64:AAECAwQ="));
 }
@@ -551,20 +877,44 @@ async fn attachments_are_served_only_to_members() {
     let app = spawn_app().await;
     let owner = app.register("mentor", "Owner").await;
     let outsider = app.register("mentee", "Outsider").await;
-    let room = app.create_room(&owner.access, json!({"name": "Files", "visibility": "private"})).await;
+    let room = app
+        .create_room(&owner.access, json!({"name": "Files", "visibility": "private"}))
+        .await;
     let upload = |token: &str, ct: &str, body: Vec<u8>| {
-        app.http.post(app.url(&format!("/api/rooms/{room}/attachments"))).bearer_auth(token)
-            .header("content-type", ct).header("x-file-name", "cv.pdf").body(body).send()
+        app.http
+            .post(app.url(&format!("/api/rooms/{room}/attachments")))
+            .bearer_auth(token)
+            .header("content-type", ct)
+            .header("x-file-name", "cv.pdf")
+            .body(body)
+            .send()
     };
-    let res = upload(&owner.access, "application/pdf", b"%PDF-1.4 test".to_vec()).await.unwrap();
+    let res = upload(&owner.access, "application/pdf", b"%PDF-1.4 test".to_vec())
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     let a: Value = res.json().await.unwrap();
-    assert_error(upload(&owner.access, "application/x-msdownload", b"MZ".to_vec()).await.unwrap(), StatusCode::BAD_REQUEST, "unsupported_attachment_type").await;
-    assert_error(upload(&outsider.access, "application/pdf", b"%PDF".to_vec()).await.unwrap(), StatusCode::FORBIDDEN, "not_a_member").await;
+    assert_error(
+        upload(&owner.access, "application/x-msdownload", b"MZ".to_vec())
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "unsupported_attachment_type",
+    )
+    .await;
+    assert_error(
+        upload(&outsider.access, "application/pdf", b"%PDF".to_vec())
+            .await
+            .unwrap(),
+        StatusCode::FORBIDDEN,
+        "not_a_member",
+    )
+    .await;
 
     let mut ws = Ws::connect(&app, &owner.access).await;
     ws.subscribe(&room, None).await;
-    ws.ok(json!({"type": "send", "roomId": room, "body": "my CV", "attachments": [a["id"]]})).await;
+    ws.ok(json!({"type": "send", "roomId": room, "body": "my CV", "attachments": [a["id"]]}))
+        .await;
     let m = ws.message(&room).await;
     assert_eq!(m["attachments"][0]["fileName"], "cv.pdf");
     let url = a["url"].as_str().unwrap();
@@ -572,7 +922,12 @@ async fn attachments_are_served_only_to_members() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "application/pdf");
     assert_eq!(res.bytes().await.unwrap().as_ref(), b"%PDF-1.4 test");
-    assert_error(app.get_auth(url, &outsider.access).await, StatusCode::NOT_FOUND, "attachment_not_found").await;
+    assert_error(
+        app.get_auth(url, &outsider.access).await,
+        StatusCode::NOT_FOUND,
+        "attachment_not_found",
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -589,20 +944,33 @@ async fn a_session_ends_with_its_token_unless_reauthenticated() {
     assert!(ack["expiresAt"].as_i64().unwrap() > chrono::Utc::now().timestamp());
     // ...but another user's token does not, and garbage is refused.
     let other = app.register("mentee", "Other").await;
-    assert_eq!(renewed.cmd(json!({"type": "reauth", "token": other.access})).await["code"], "forbidden");
-    assert_eq!(renewed.cmd(json!({"type": "reauth", "token": "nope"})).await["code"], "invalid_command");
+    assert_eq!(
+        renewed.cmd(json!({"type": "reauth", "token": other.access})).await["code"],
+        "forbidden"
+    );
+    assert_eq!(
+        renewed.cmd(json!({"type": "reauth", "token": "nope"})).await["code"],
+        "invalid_command"
+    );
     // The first token expires at 6 s, the fresh one at 9 s or later.
     tokio::time::sleep_until(t0 + Duration::from_millis(7000)).await;
     // The first session's token has expired: the next frame ends it with 4003.
     ws.send(json!({"id": 1, "type": "ping"})).await;
     assert_eq!(ws.next_of("session_expired").await["type"], "session_expired");
     let code = loop {
-        match tokio::time::timeout(crate::ws::WAIT, futures_util::StreamExt::next(&mut ws.stream)).await.unwrap() {
+        match tokio::time::timeout(crate::ws::WAIT, futures_util::StreamExt::next(&mut ws.stream))
+            .await
+            .unwrap()
+        {
             Some(Ok(Message::Close(c))) => break c.map(|c| u16::from(c.code)),
             Some(Ok(_)) => continue,
             _ => break None,
         }
     };
     assert_eq!(code, Some(4003));
-    assert_eq!(renewed.ok(json!({"type": "ping"})).await["pong"], true, "the renewed session lives on");
+    assert_eq!(
+        renewed.ok(json!({"type": "ping"})).await["pong"],
+        true,
+        "the renewed session lives on"
+    );
 }

@@ -52,8 +52,12 @@ fn admin_conn_string() -> &'static str {
         // Kept in a static: it outlives the tests and is reused by the next run.
         static PG: OnceLock<EmbeddedPostgres> = OnceLock::new();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-pg");
-        let pg = PG.get_or_init(|| EmbeddedPostgres::start(&dir, None).expect("starting a private Postgres for the tests"));
-        format!("host={} port=5432 user=postgres dbname=postgres", pg.socket_dir().display())
+        let pg =
+            PG.get_or_init(|| EmbeddedPostgres::start(&dir, None).expect("starting a private Postgres for the tests"));
+        format!(
+            "host={} port=5432 user=postgres dbname=postgres",
+            pg.socket_dir().display()
+        )
     })
 }
 
@@ -67,9 +71,13 @@ pub async fn maintenance_client() -> tokio_postgres::Client {
 fn can_connect(conn: &str) -> bool {
     let conn = conn.to_owned();
     std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return false };
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return false;
+        };
         rt.block_on(async {
-            let Ok(cfg) = tokio_postgres::Config::from_str(&conn) else { return false };
+            let Ok(cfg) = tokio_postgres::Config::from_str(&conn) else {
+                return false;
+            };
             match tokio::time::timeout(std::time::Duration::from_secs(3), cfg.connect(tokio_postgres::NoTls)).await {
                 Ok(Ok((client, connection))) => {
                     tokio::spawn(connection);
@@ -99,7 +107,11 @@ async fn connect(conn: &str) -> tokio_postgres::Client {
 pub async fn fresh_database() -> String {
     let base = admin_conn_string();
     let name = format!("lyceum_test_{}", Uuid::new_v4().simple());
-    connect(base).await.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
+    connect(base)
+        .await
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
     let mut cfg = tokio_postgres::Config::from_str(base).expect("valid");
     cfg.dbname(&name);
     // Re-render as key=value (Config has no Display).
@@ -159,7 +171,10 @@ pub async fn start_on(conn: String, settings: Settings) -> TestApp {
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
-        http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
         settings,
         db: connect(&conn).await,
         server,
@@ -182,7 +197,12 @@ impl TestApp {
     }
 
     pub async fn get_auth(&self, path: &str, token: &str) -> Response {
-        self.http.get(self.url(path)).bearer_auth(token).send().await.expect("request")
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn register_raw(&self, email: &str, password: &str, name: &str, role: &str) -> Response {
@@ -194,11 +214,13 @@ impl TestApp {
     }
 
     pub async fn login_raw(&self, email: &str, password: &str) -> Response {
-        self.post_json("/api/auth/login", &json!({"email": email, "password": password})).await
+        self.post_json("/api/auth/login", &json!({"email": email, "password": password}))
+            .await
     }
 
     pub async fn refresh_raw(&self, token: &str) -> Response {
-        self.post_json("/api/auth/refresh", &json!({"refreshToken": token})).await
+        self.post_json("/api/auth/refresh", &json!({"refreshToken": token}))
+            .await
     }
 
     /// Registers a user and returns its session.
@@ -216,7 +238,13 @@ impl TestApp {
     }
 
     pub async fn patch_profile(&self, token: &str, body: &Value) -> Response {
-        self.http.patch(self.url("/api/me/profile")).bearer_auth(token).json(body).send().await.expect("request")
+        self.http
+            .patch(self.url("/api/me/profile"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Creates an admin through the same code path as `lyceum admin create`.

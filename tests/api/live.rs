@@ -16,20 +16,33 @@ const WAIT: Duration = Duration::from_secs(20);
 /// A group session of `mentor` with `mentees` registered (confirmed).
 async fn group_session(app: &TestApp, mentor: &Session, mentees: &[&Session]) -> String {
     let res = app
-        .post_auth("/api/sessions", &mentor.access, &json!({"title": "Live Q&A", "startsAt": Utc::now() + Dur::hours(1),
-              "durationMinutes": 60, "capacity": 10}))
+        .post_auth(
+            "/api/sessions",
+            &mentor.access,
+            &json!({"title": "Live Q&A", "startsAt": Utc::now() + Dur::hours(1),
+              "durationMinutes": 60, "capacity": 10}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     for m in mentees {
-        let res = app.post_auth(&format!("/api/sessions/{id}/register"), &m.access, &json!({})).await;
+        let res = app
+            .post_auth(&format!("/api/sessions/{id}/register"), &m.access, &json!({}))
+            .await;
         assert_eq!(res.status(), StatusCode::CREATED);
     }
     id
 }
 
 async fn metrics(app: &TestApp) -> String {
-    app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap()
+    app.http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 fn series(text: &str, name: &str, room: &str) -> f64 {
@@ -57,7 +70,12 @@ async fn one_publisher_two_subscribers_receive_audio_and_video_and_a_rejoin_rece
     let mut host = Participant::join(&sh, &id).await.unwrap();
     assert_eq!(host.info().role, "host");
     assert_eq!(host.start().await.unwrap()["state"], "live");
-    host.publish(PublishOpts { simulcast: true, ..Default::default() }).await.unwrap();
+    host.publish(PublishOpts {
+        simulcast: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
 
     let mut pa = Participant::join(&sa, &id).await.unwrap();
     assert_eq!(pa.info().role, "attendee");
@@ -70,11 +88,19 @@ async fn one_publisher_two_subscribers_receive_audio_and_video_and_a_rejoin_rece
     for p in [&pa, &pb] {
         let tracks = p.wait_for_frames(&host_id, 2, 30, WAIT).await.unwrap();
         assert!(tracks.iter().any(|t| t.kind == "audio" && t.frames >= 30), "{tracks:?}");
-        assert!(tracks.iter().any(|t| t.kind == "video" && t.frames >= 30 && t.keyframes >= 1), "{tracks:?}");
+        assert!(
+            tracks
+                .iter()
+                .any(|t| t.kind == "video" && t.frames >= 30 && t.keyframes >= 1),
+            "{tracks:?}"
+        );
     }
 
     // The host talks (audio level -20 dBov): the active speaker.
-    let speaker = sa.wait_event_where(WAIT, |e| e["type"] == "active_speaker" && !e["userId"].is_null()).await.unwrap();
+    let speaker = sa
+        .wait_event_where(WAIT, |e| e["type"] == "active_speaker" && !e["userId"].is_null())
+        .await
+        .unwrap();
     assert_eq!(speaker["userId"], host_id);
 
     // An ICE restart of A's subscribe connection: media keeps coming.
@@ -82,10 +108,17 @@ async fn one_publisher_two_subscribers_receive_audio_and_video_and_a_rejoin_rece
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let before = pa.stats().tracks.iter().map(|t| t.frames).sum::<u64>();
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert!(pa.stats().tracks.iter().map(|t| t.frames).sum::<u64>() > before + 20, "no media after the ICE restart");
+    assert!(
+        pa.stats().tracks.iter().map(|t| t.frames).sum::<u64>() > before + 20,
+        "no media after the ICE restart"
+    );
 
     // Attendees only receive.
-    let denied = pa.publish(PublishOpts::default()).await.err().expect("publish should fail");
+    let denied = pa
+        .publish(PublishOpts::default())
+        .await
+        .err()
+        .expect("publish should fail");
     assert_eq!(denied.code(), Some("forbidden"), "{denied}");
 
     // B leaves; A keeps receiving; B comes back and receives again.
@@ -137,10 +170,19 @@ async fn the_host_promotes_mutes_and_removes_and_only_registrants_get_in() {
     assert_eq!(e.code(), Some("forbidden"));
 
     pa.raise_hand(true).await.unwrap();
-    let up = sh.wait_event_where(WAIT, |e| e["type"] == "participant_updated" && e["participant"]["handRaised"] == true).await.unwrap();
+    let up = sh
+        .wait_event_where(WAIT, |e| {
+            e["type"] == "participant_updated" && e["participant"]["handRaised"] == true
+        })
+        .await
+        .unwrap();
     assert_eq!(up["participant"]["userId"], a.id.to_string());
     host.set_role(&a.id.to_string(), "speaker").await.unwrap();
-    sa.wait_event_where(WAIT, |e| e["type"] == "participant_updated" && e["participant"]["role"] == "speaker").await.unwrap();
+    sa.wait_event_where(WAIT, |e| {
+        e["type"] == "participant_updated" && e["participant"]["role"] == "speaker"
+    })
+    .await
+    .unwrap();
     pa.publish(PublishOpts::default()).await.unwrap();
     let a_id = a.id.to_string();
     host.wait_for_frames(&a_id, 2, 20, WAIT).await.unwrap();
@@ -150,7 +192,14 @@ async fn the_host_promotes_mutes_and_removes_and_only_registrants_get_in() {
     let muted = sa.wait_event("muted", WAIT).await.unwrap();
     assert_eq!(muted["kind"], "audio");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let frames = |kind: &str| host.stats().tracks.iter().filter(|t| t.kind == kind).map(|t| t.frames).sum::<u64>();
+    let frames = |kind: &str| {
+        host.stats()
+            .tracks
+            .iter()
+            .filter(|t| t.kind == kind)
+            .map(|t| t.frames)
+            .sum::<u64>()
+    };
     let (audio0, video0) = (frames("audio"), frames("video"));
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(frames("audio"), audio0, "muted audio still forwarded");
@@ -190,7 +239,10 @@ async fn a_call_rings_is_accepted_carries_media_both_ways_and_hangs_up() {
     let (incoming, _) = se.wait_call_incoming(Some(&mentor.id.to_string()), WAIT).await.unwrap();
     assert_eq!(incoming, call);
     se.call_decline(&call).await.unwrap();
-    assert_eq!(sm.wait_call_event("call_ended", &call, WAIT).await.unwrap()["reason"], "declined");
+    assert_eq!(
+        sm.wait_call_event("call_ended", &call, WAIT).await.unwrap()["reason"],
+        "declined"
+    );
 
     // Accepted: both publish and subscribe through the SFU.
     let call = sm.call_invite(&mentee.id.to_string(), true).await.unwrap();
@@ -198,7 +250,10 @@ async fn a_call_rings_is_accepted_carries_media_both_ways_and_hangs_up() {
     // Busy while this one rings.
     let busy_call = so.call_invite(&mentor.id.to_string(), false).await;
     if let Ok(c) = busy_call {
-        assert_eq!(so.wait_call_event("call_ended", &c, WAIT).await.unwrap()["reason"], "busy");
+        assert_eq!(
+            so.wait_call_event("call_ended", &c, WAIT).await.unwrap()["reason"],
+            "busy"
+        );
     }
     let session = se.call_accept(&call).await.unwrap();
     sm.wait_call_event("call_accepted", &call, WAIT).await.unwrap();
@@ -216,7 +271,10 @@ async fn a_call_rings_is_accepted_carries_media_both_ways_and_hangs_up() {
     assert_eq!(e.code(), Some("forbidden"), "{e}");
 
     sm.call_hangup(&call).await.unwrap();
-    assert_eq!(se.wait_call_event("call_ended", &call, WAIT).await.unwrap()["reason"], "hangup");
+    assert_eq!(
+        se.wait_call_event("call_ended", &call, WAIT).await.unwrap()["reason"],
+        "hangup"
+    );
     se.wait_event("session_ended", WAIT).await.unwrap();
     let e = sm.call_hangup(&call).await.unwrap_err();
     assert_eq!(e.code(), Some("call_not_found"));
@@ -229,14 +287,26 @@ async fn bad_sdp_and_strangers_get_clear_errors() {
     let id = group_session(&app, &mentor, &[]).await;
     let sh = Signaller::connect(&app.address, &mentor.access).await.unwrap();
     // Commands before joining.
-    let e = sh.command(json!({"type": "rtc_subscribe", "sessionId": id})).await.unwrap_err();
+    let e = sh
+        .command(json!({"type": "rtc_subscribe", "sessionId": id}))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some("not_in_session"));
     let _host = Participant::join(&sh, &id).await.unwrap();
-    let e = sh.command(json!({"type": "rtc_publish", "sessionId": id, "sdp": "v=0 garbage"})).await.unwrap_err();
+    let e = sh
+        .command(json!({"type": "rtc_publish", "sessionId": id, "sdp": "v=0 garbage"}))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some("invalid_sdp"), "{e}");
-    let e = sh.command(json!({"type": "rtc_answer", "sessionId": id, "sdp": "nonsense"})).await.unwrap_err();
+    let e = sh
+        .command(json!({"type": "rtc_answer", "sessionId": id, "sdp": "nonsense"}))
+        .await
+        .unwrap_err();
     assert!(matches!(e.code(), Some("invalid_sdp") | Some("not_in_session")), "{e}");
-    let e = sh.command(json!({"type": "session_join", "sessionId": uuid::Uuid::new_v4()})).await.unwrap_err();
+    let e = sh
+        .command(json!({"type": "session_join", "sessionId": uuid::Uuid::new_v4()}))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some("session_not_found"));
 
     // Datagrams from nowhere are dropped and counted, and the server lives.
@@ -244,13 +314,20 @@ async fn bad_sdp_and_strangers_get_clear_errors() {
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     for addr in app_sfu_addrs(&m0) {
         for _ in 0..100 {
-            sock.send_to(&[0x80, 0x60, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], addr).unwrap();
+            sock.send_to(&[0x80, 0x60, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], addr)
+                .unwrap();
         }
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let m1 = metrics(&app).await;
-    assert!(series(&m1, "lyceum_sfu_unknown_datagrams_total", "") >= series(&m0, "lyceum_sfu_unknown_datagrams_total", "") + 100.0);
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    assert!(
+        series(&m1, "lyceum_sfu_unknown_datagrams_total", "")
+            >= series(&m0, "lyceum_sfu_unknown_datagrams_total", "") + 100.0
+    );
+    assert_eq!(
+        app.http.get(app.url("/healthz")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
 }
 
 /// The shards' UDP addresses, from `lyceum_sfu_shard_info{addr="…"}`.
@@ -288,22 +365,41 @@ async fn host_publishing_to_one_mentee() -> OneToOne {
     let mut pa = Participant::join(&sa, &id).await.unwrap();
     pa.subscribe().await.unwrap();
     pa.wait_for_frames(&mentor.id.to_string(), 2, 10, WAIT).await.unwrap();
-    OneToOne { _app: app, mentor, sh, host, sa, pa }
+    OneToOne {
+        _app: app,
+        mentor,
+        sh,
+        host,
+        sa,
+        pa,
+    }
 }
 
 #[actix_web::test]
 async fn a_participant_whose_connection_dies_is_removed_and_everyone_is_told() {
-    let OneToOne { _app, mentor, sh, mut host, sa, pa } = host_publishing_to_one_mentee().await;
+    let OneToOne {
+        _app,
+        mentor,
+        sh,
+        mut host,
+        sa,
+        pa,
+    } = host_publishing_to_one_mentee().await;
 
     // The host's media connection closes (its WebSocket stays up).
     let t = std::time::Instant::now();
     host.unpublish().await;
     let left = sa
-        .wait_event_where(Duration::from_secs(60), |e| e["type"] == "participant_left" && e["reason"] == "connection_lost")
+        .wait_event_where(Duration::from_secs(60), |e| {
+            e["type"] == "participant_left" && e["reason"] == "connection_lost"
+        })
         .await
         .unwrap();
     assert_eq!(left["userId"], mentor.id.to_string());
-    assert_eq!(sh.wait_event("session_ended", WAIT).await.unwrap()["reason"], "connection_lost");
+    assert_eq!(
+        sh.wait_event("session_ended", WAIT).await.unwrap()["reason"],
+        "connection_lost"
+    );
     eprintln!("connection loss noticed after {:?}", t.elapsed());
     pa.wait_for_no_tracks(&mentor.id.to_string(), WAIT).await.unwrap();
 }
@@ -313,19 +409,31 @@ async fn a_publisher_that_falls_silent_is_removed_after_the_timeout() {
     // No goodbye at all (no BYE, no close_notify): only the silence of ICE
     // consent tells the server, and `sfu.fail_timeout_secs` after that it
     // gives the peer up.
-    let OneToOne { _app, mentor, sh: _sh, mut host, sa, pa } = host_publishing_to_one_mentee().await;
+    let OneToOne {
+        _app,
+        mentor,
+        sh: _sh,
+        mut host,
+        sa,
+        pa,
+    } = host_publishing_to_one_mentee().await;
 
     let t = std::time::Instant::now();
     host.vanish_publisher().await;
     let left = sa
-        .wait_event_where(Duration::from_secs(60), |e| e["type"] == "participant_left" && e["reason"] == "connection_lost")
+        .wait_event_where(Duration::from_secs(60), |e| {
+            e["type"] == "participant_left" && e["reason"] == "connection_lost"
+        })
         .await
         .unwrap();
     assert_eq!(left["userId"], mentor.id.to_string());
     let noticed = t.elapsed();
     eprintln!("silence noticed after {noticed:?}");
     // Not at once (nothing was said), and not never.
-    assert!(noticed >= Duration::from_secs(1), "removed after {noticed:?}, before the fail timeout could run");
+    assert!(
+        noticed >= Duration::from_secs(1),
+        "removed after {noticed:?}, before the fail timeout could run"
+    );
     pa.wait_for_no_tracks(&mentor.id.to_string(), WAIT).await.unwrap();
     // The subscriber's own connection is unaffected.
     assert!(pa.subscriber().is_some());

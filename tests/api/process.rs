@@ -6,12 +6,19 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[actix_web::test]
 async fn runs_with_its_embedded_postgres_and_stops_it_on_sigterm() {
-    let dir = std::env::temp_dir().join(format!("lyceum-e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+    let dir = std::env::temp_dir().join(format!(
+        "lyceum-e2e-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ));
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_lyceum"))
         .env_clear()
@@ -49,7 +56,11 @@ async fn runs_with_its_embedded_postgres_and_stops_it_on_sigterm() {
     assert!(cluster.join("postmaster.pid").exists(), "the private cluster runs");
     assert!(dir.join("jwt_secret").exists(), "a JWT secret was generated and kept");
 
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -59,7 +70,10 @@ async fn runs_with_its_embedded_postgres_and_stops_it_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(status.success(), "{status}");
-    assert!(!cluster.join("postmaster.pid").exists(), "the private Postgres was stopped");
+    assert!(
+        !cluster.join("postmaster.pid").exists(),
+        "the private Postgres was stopped"
+    );
 
     // Restarting finds the same data.
     let mut child = Command::new(env!("CARGO_BIN_EXE_lyceum"))
@@ -84,7 +98,11 @@ async fn runs_with_its_embedded_postgres_and_stops_it_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(res.status(), 200);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     assert!(child.wait().unwrap().success());
     assert!(!cluster.join("postmaster.pid").exists());
     let _ = std::fs::remove_dir_all(&dir);

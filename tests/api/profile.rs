@@ -49,7 +49,9 @@ async fn owner_updates_and_reads_the_full_profile() {
     assert_eq!(p["role"], "mentor");
 
     // A partial patch leaves the rest alone; null clears an optional field.
-    let res = app.patch_profile(&s.access, &json!({"headline": "New headline", "avatarUrl": null})).await;
+    let res = app
+        .patch_profile(&s.access, &json!({"headline": "New headline", "avatarUrl": null}))
+        .await;
     let p: Value = res.json().await.unwrap();
     assert_eq!(p["headline"], "New headline");
     assert_eq!(p["avatarUrl"], Value::Null);
@@ -80,9 +82,16 @@ async fn public_profile_never_shows_email_or_phone() {
     assert!(!text.contains(&mentor.email) && !text.contains("1234567"), "{text}");
 
     // Anonymous callers get nothing; unknown and malformed ids are clear errors.
-    let res = app.http.get(app.url(&format!("/api/users/{}", mentor.id))).send().await.unwrap();
+    let res = app
+        .http
+        .get(app.url(&format!("/api/users/{}", mentor.id)))
+        .send()
+        .await
+        .unwrap();
     assert_error(res, StatusCode::UNAUTHORIZED, "missing_token").await;
-    let res = app.get_auth(&format!("/api/users/{}", uuid::Uuid::new_v4()), &viewer.access).await;
+    let res = app
+        .get_auth(&format!("/api/users/{}", uuid::Uuid::new_v4()), &viewer.access)
+        .await;
     assert_error(res, StatusCode::NOT_FOUND, "user_not_found").await;
     let res = app.get_auth("/api/users/not-a-uuid", &viewer.access).await;
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_path").await;
@@ -108,7 +117,10 @@ async fn invalid_profile_changes_are_rejected_and_nothing_is_written() {
         let res = app.patch_profile(&s.access, &body).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
         let err: Value = res.json().await.unwrap();
-        assert!(["invalid_profile", "invalid_json", "invalid_display_name"].contains(&err["error"].as_str().unwrap()), "{err}");
+        assert!(
+            ["invalid_profile", "invalid_json", "invalid_display_name"].contains(&err["error"].as_str().unwrap()),
+            "{err}"
+        );
     }
     let p: Value = app.get_auth("/api/me/profile", &s.access).await.json().await.unwrap();
     assert_eq!(p["headline"], "Kept");

@@ -23,22 +23,41 @@ async fn readiness_fails_cleanly_when_the_database_is_gone() {
     let name: String = app.db.query_one("SELECT current_database()", &[]).await.unwrap().get(0);
     // Drop every connection of the app's database and refuse new ones.
     let admin = maintenance_client().await;
-    admin.batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await.unwrap();
     admin
-        .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", &[&name])
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        .await
+        .unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&name],
+        )
         .await
         .unwrap();
     let res = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
     // Liveness does not depend on the database.
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.http.get(app.url("/healthz")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
 }
 
 #[actix_web::test]
 async fn unknown_routes_methods_and_oversized_bodies_get_json_errors() {
     let app = spawn_app().await;
-    assert_error(app.http.get(app.url("/api/nope")).send().await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
-    assert_error(app.http.delete(app.url("/api/auth/login")).send().await.unwrap(), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    assert_error(
+        app.http.get(app.url("/api/nope")).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        app.http.delete(app.url("/api/auth/login")).send().await.unwrap(),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
     let huge = format!(r#"{{"email": "{}", "password": "x"}}"#, "a".repeat(200_000));
     let res = app
         .http
@@ -49,7 +68,14 @@ async fn unknown_routes_methods_and_oversized_bodies_get_json_errors() {
         .await
         .unwrap();
     assert_error(res, StatusCode::BAD_REQUEST, "payload_too_large").await;
-    let res = app.http.post(app.url("/api/auth/login")).header("content-type", "text/plain").body("hi").send().await.unwrap();
+    let res = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .header("content-type", "text/plain")
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
     assert_error(res, StatusCode::BAD_REQUEST, "unsupported_media_type").await;
 }
 
@@ -67,9 +93,25 @@ async fn serves_https_when_a_certificate_is_configured() {
     .await;
     let root = reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap();
     let client = reqwest::Client::builder().add_root_certificate(root).build().unwrap();
-    let res = client.get(format!("https://localhost:{}/healthz", app.port)).send().await.unwrap();
+    let res = client
+        .get(format!("https://localhost:{}/healthz", app.port))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     // Plain HTTP on the TLS port does not get an answer.
-    assert!(app.http.get(format!("http://127.0.0.1:{}/healthz", app.port)).send().await.is_err()
-        || app.http.get(format!("http://127.0.0.1:{}/healthz", app.port)).send().await.map(|r| r.status() != StatusCode::OK).unwrap_or(true));
+    assert!(
+        app.http
+            .get(format!("http://127.0.0.1:{}/healthz", app.port))
+            .send()
+            .await
+            .is_err()
+            || app
+                .http
+                .get(format!("http://127.0.0.1:{}/healthz", app.port))
+                .send()
+                .await
+                .map(|r| r.status() != StatusCode::OK)
+                .unwrap_or(true)
+    );
 }

@@ -23,12 +23,19 @@ pub struct Ws {
 
 /// The outcome of an upgrade attempt: the socket or the HTTP status.
 pub async fn try_connect(app: &TestApp, token: Option<&str>, query: &str) -> Result<Ws, u16> {
-    let mut req = format!("ws://127.0.0.1:{}/ws{query}", app.port).into_client_request().unwrap();
+    let mut req = format!("ws://127.0.0.1:{}/ws{query}", app.port)
+        .into_client_request()
+        .unwrap();
     if let Some(t) = token {
-        req.headers_mut().insert("authorization", format!("Bearer {t}").parse().unwrap());
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {t}").parse().unwrap());
     }
     match tokio_tungstenite::connect_async_with_config(req, None, true).await {
-        Ok((stream, _)) => Ok(Ws { stream, buffered: VecDeque::new(), next_id: 1 }),
+        Ok((stream, _)) => Ok(Ws {
+            stream,
+            buffered: VecDeque::new(),
+            next_id: 1,
+        }),
         Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
         Err(e) => panic!("websocket connect: {e}"),
     }
@@ -43,7 +50,10 @@ impl Ws {
     }
 
     pub async fn send(&mut self, v: Value) {
-        self.stream.send(Message::Text(v.to_string().into())).await.expect("send");
+        self.stream
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .expect("send");
     }
 
     pub async fn send_raw(&mut self, m: Message) {
@@ -53,7 +63,9 @@ impl Ws {
     /// The next JSON frame from the socket (not the buffer); None when closed.
     pub async fn read(&mut self) -> Option<Value> {
         loop {
-            let m = tokio::time::timeout(WAIT, self.stream.next()).await.expect("a frame within the wait")?;
+            let m = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("a frame within the wait")?;
             match m {
                 Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).expect("server frames are JSON")),
                 Ok(Message::Close(_)) | Err(_) => return None,
@@ -68,7 +80,10 @@ impl Ws {
             return self.buffered.remove(i).unwrap();
         }
         loop {
-            let v = self.read().await.unwrap_or_else(|| panic!("closed while waiting for {ty}"));
+            let v = self
+                .read()
+                .await
+                .unwrap_or_else(|| panic!("closed while waiting for {ty}"));
             if v["type"] == ty {
                 return v;
             }
@@ -96,7 +111,8 @@ impl Ws {
         self.next_id += 1;
         v["id"] = json!(id);
         self.send(v).await;
-        self.next_where(|f| f["id"] == id && (f["type"] == "ack" || f["type"] == "error")).await
+        self.next_where(|f| f["id"] == id && (f["type"] == "ack" || f["type"] == "error"))
+            .await
     }
 
     pub async fn ok(&mut self, v: Value) -> Value {

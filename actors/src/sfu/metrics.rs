@@ -25,7 +25,10 @@ pub struct Histogram {
 impl Histogram {
     pub fn record(&self, d: Duration) {
         let us = d.as_micros().min(u64::MAX as u128) as u64;
-        let i = LATENCY_BUCKETS_US.iter().position(|b| us <= *b).unwrap_or(LATENCY_BUCKETS_US.len());
+        let i = LATENCY_BUCKETS_US
+            .iter()
+            .position(|b| us <= *b)
+            .unwrap_or(LATENCY_BUCKETS_US.len());
         self.buckets[i].fetch_add(1, Relaxed);
         self.sum_us.fetch_add(us, Relaxed);
         self.count.fetch_add(1, Relaxed);
@@ -120,12 +123,20 @@ pub struct SfuMetrics {
 
 impl SfuMetrics {
     pub(crate) fn new(shards: Vec<Arc<ShardMetrics>>, addrs: Vec<std::net::SocketAddr>) -> SfuMetrics {
-        SfuMetrics { shards, addrs, rooms: Mutex::new(HashMap::new()) }
+        SfuMetrics {
+            shards,
+            addrs,
+            rooms: Mutex::new(HashMap::new()),
+        }
     }
 
     pub(crate) fn room(&self, id: Uuid, kind: &'static str) -> Arc<RoomMetrics> {
         let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
-        rooms.entry(id).or_insert_with(|| (kind, Arc::new(RoomMetrics::default()))).1.clone()
+        rooms
+            .entry(id)
+            .or_insert_with(|| (kind, Arc::new(RoomMetrics::default())))
+            .1
+            .clone()
     }
 
     pub(crate) fn forget_room(&self, id: Uuid) {
@@ -160,19 +171,54 @@ impl SfuMetrics {
         }
         shard_series!("lyceum_sfu_peers", "Peer connections on the shard.", "gauge", peers);
         shard_series!("lyceum_sfu_rooms", "Live rooms on the shard.", "gauge", rooms);
-        shard_series!("lyceum_sfu_datagrams_in_total", "UDP datagrams received.", "counter", datagrams_in);
-        shard_series!("lyceum_sfu_datagrams_out_total", "UDP datagrams sent.", "counter", datagrams_out);
-        shard_series!("lyceum_sfu_unknown_datagrams_total", "Datagrams from unknown addresses, dropped.", "counter", unknown_datagrams);
-        shard_series!("lyceum_sfu_send_dropped_total", "Datagrams dropped because the socket was full.", "counter", send_dropped);
-        shard_series!("lyceum_sfu_write_failures_total", "Frames a subscriber's Rtc refused to send.", "counter", write_failures);
-        shard_series!("lyceum_sfu_peer_failures_total", "Peers removed after their Rtc failed or panicked.", "counter", peer_failures);
+        shard_series!(
+            "lyceum_sfu_datagrams_in_total",
+            "UDP datagrams received.",
+            "counter",
+            datagrams_in
+        );
+        shard_series!(
+            "lyceum_sfu_datagrams_out_total",
+            "UDP datagrams sent.",
+            "counter",
+            datagrams_out
+        );
+        shard_series!(
+            "lyceum_sfu_unknown_datagrams_total",
+            "Datagrams from unknown addresses, dropped.",
+            "counter",
+            unknown_datagrams
+        );
+        shard_series!(
+            "lyceum_sfu_send_dropped_total",
+            "Datagrams dropped because the socket was full.",
+            "counter",
+            send_dropped
+        );
+        shard_series!(
+            "lyceum_sfu_write_failures_total",
+            "Frames a subscriber's Rtc refused to send.",
+            "counter",
+            write_failures
+        );
+        shard_series!(
+            "lyceum_sfu_peer_failures_total",
+            "Peers removed after their Rtc failed or panicked.",
+            "counter",
+            peer_failures
+        );
         let _ = writeln!(out, "# HELP lyceum_sfu_busy_seconds_total Time the shard spent working.\n# TYPE lyceum_sfu_busy_seconds_total counter");
         for (i, s) in self.shards.iter().enumerate() {
-            let _ = writeln!(out, "lyceum_sfu_busy_seconds_total{{shard=\"{i}\"}} {}", s.busy_ns.load(Relaxed) as f64 / 1e9);
+            let _ = writeln!(
+                out,
+                "lyceum_sfu_busy_seconds_total{{shard=\"{i}\"}} {}",
+                s.busy_ns.load(Relaxed) as f64 / 1e9
+            );
         }
         let _ = writeln!(out, "# HELP lyceum_sfu_forward_latency_seconds Packet in to packet out, per shard.\n# TYPE lyceum_sfu_forward_latency_seconds histogram");
         for (i, s) in self.shards.iter().enumerate() {
-            s.latency.render(out, "lyceum_sfu_forward_latency_seconds", &format!("shard=\"{i}\""));
+            s.latency
+                .render(out, "lyceum_sfu_forward_latency_seconds", &format!("shard=\"{i}\""));
         }
 
         let rooms: Vec<(Uuid, &'static str, Arc<RoomMetrics>)> = {
@@ -183,22 +229,76 @@ impl SfuMetrics {
             ($name:literal, $help:literal, $kind:literal, $field:ident) => {
                 let _ = writeln!(out, "# HELP {} {}\n# TYPE {} {}", $name, $help, $name, $kind);
                 for (id, k, m) in &rooms {
-                    let _ = writeln!(out, "{}{{room=\"{id}\",kind=\"{k}\"}} {}", $name, m.$field.load(Relaxed));
+                    let _ = writeln!(
+                        out,
+                        "{}{{room=\"{id}\",kind=\"{k}\"}} {}",
+                        $name,
+                        m.$field.load(Relaxed)
+                    );
                 }
             };
         }
-        room_series!("lyceum_room_participants", "Participants in the live room.", "gauge", participants);
-        room_series!("lyceum_room_tracks", "Published tracks in the live room.", "gauge", tracks);
-        room_series!("lyceum_room_packets_in_total", "Datagrams received from the room's peers.", "counter", packets_in);
-        room_series!("lyceum_room_bytes_in_total", "Bytes received from the room's peers (rate = bitrate in).", "counter", bytes_in);
-        room_series!("lyceum_room_packets_out_total", "Datagrams sent to the room's peers.", "counter", packets_out);
-        room_series!("lyceum_room_bytes_out_total", "Bytes sent to the room's peers (rate = bitrate out).", "counter", bytes_out);
-        room_series!("lyceum_room_frames_forwarded_total", "Media frames forwarded to subscribers.", "counter", frames_forwarded);
-        room_series!("lyceum_room_packets_lost_in_total", "RTP packets lost from publishers.", "counter", packets_lost_in);
-        room_series!("lyceum_room_packets_lost_out_total", "RTP packets subscribers reported lost.", "counter", packets_lost_out);
+        room_series!(
+            "lyceum_room_participants",
+            "Participants in the live room.",
+            "gauge",
+            participants
+        );
+        room_series!(
+            "lyceum_room_tracks",
+            "Published tracks in the live room.",
+            "gauge",
+            tracks
+        );
+        room_series!(
+            "lyceum_room_packets_in_total",
+            "Datagrams received from the room's peers.",
+            "counter",
+            packets_in
+        );
+        room_series!(
+            "lyceum_room_bytes_in_total",
+            "Bytes received from the room's peers (rate = bitrate in).",
+            "counter",
+            bytes_in
+        );
+        room_series!(
+            "lyceum_room_packets_out_total",
+            "Datagrams sent to the room's peers.",
+            "counter",
+            packets_out
+        );
+        room_series!(
+            "lyceum_room_bytes_out_total",
+            "Bytes sent to the room's peers (rate = bitrate out).",
+            "counter",
+            bytes_out
+        );
+        room_series!(
+            "lyceum_room_frames_forwarded_total",
+            "Media frames forwarded to subscribers.",
+            "counter",
+            frames_forwarded
+        );
+        room_series!(
+            "lyceum_room_packets_lost_in_total",
+            "RTP packets lost from publishers.",
+            "counter",
+            packets_lost_in
+        );
+        room_series!(
+            "lyceum_room_packets_lost_out_total",
+            "RTP packets subscribers reported lost.",
+            "counter",
+            packets_lost_out
+        );
         let _ = writeln!(out, "# HELP lyceum_room_forward_latency_seconds SFU-added latency, packet in to packet out.\n# TYPE lyceum_room_forward_latency_seconds histogram");
         for (id, k, m) in &rooms {
-            m.latency.render(out, "lyceum_room_forward_latency_seconds", &format!("room=\"{id}\",kind=\"{k}\""));
+            m.latency.render(
+                out,
+                "lyceum_room_forward_latency_seconds",
+                &format!("room=\"{id}\",kind=\"{k}\""),
+            );
         }
     }
 }

@@ -80,7 +80,8 @@ impl Reply {
         self.outbox.text(protocol::ack(&self.id, data));
     }
     pub fn err(&self, code: ErrorCode, message: impl Into<String>) {
-        self.outbox.text(protocol::error(&self.id, &ChatError::new(code, message)));
+        self.outbox
+            .text(protocol::error(&self.id, &ChatError::new(code, message)));
     }
 }
 
@@ -116,27 +117,73 @@ pub enum MediaKindName {
 #[rtype(result = "()")]
 pub enum SfuEvent {
     /// A renegotiation offer for a participant's subscribe connection.
-    Offer { user: UserId, sdp: String, tracks: Vec<TrackInfo> },
+    Offer {
+        user: UserId,
+        sdp: String,
+        tracks: Vec<TrackInfo>,
+    },
     /// The loudest participant changed.
     ActiveSpeaker { user: Option<UserId> },
     /// A participant's peer went away on its own: `connection_lost` (ICE
     /// failed for longer than the timeout) or `error` (the peer's Rtc
     /// failed or panicked).
-    PeerGone { user: UserId, publish: bool, reason: &'static str },
+    PeerGone {
+        user: UserId,
+        publish: bool,
+        reason: &'static str,
+    },
 }
 
 pub(crate) enum ShardCmd {
-    OpenRoom { room: Uuid, events: Recipient<SfuEvent>, metrics: Arc<RoomMetrics> },
-    CloseRoom { room: Uuid },
-    Publish { room: Uuid, user: UserId, sdp: String, sources: HashMap<String, String>, reply: Reply },
-    Subscribe { room: Uuid, user: UserId, reply: Reply },
-    Answer { room: Uuid, user: UserId, sdp: String, reply: Reply },
-    Restart { room: Uuid, user: UserId, reply: Reply },
-    Quality { room: Uuid, user: UserId, quality: Quality },
+    OpenRoom {
+        room: Uuid,
+        events: Recipient<SfuEvent>,
+        metrics: Arc<RoomMetrics>,
+    },
+    CloseRoom {
+        room: Uuid,
+    },
+    Publish {
+        room: Uuid,
+        user: UserId,
+        sdp: String,
+        sources: HashMap<String, String>,
+        reply: Reply,
+    },
+    Subscribe {
+        room: Uuid,
+        user: UserId,
+        reply: Reply,
+    },
+    Answer {
+        room: Uuid,
+        user: UserId,
+        sdp: String,
+        reply: Reply,
+    },
+    Restart {
+        room: Uuid,
+        user: UserId,
+        reply: Reply,
+    },
+    Quality {
+        room: Uuid,
+        user: UserId,
+        quality: Quality,
+    },
     /// Drops the participant's publish peer (and its tracks), or both.
-    Remove { room: Uuid, user: UserId, publish_only: bool },
+    Remove {
+        room: Uuid,
+        user: UserId,
+        publish_only: bool,
+    },
     /// Server-side mute: stop forwarding this participant's audio or video.
-    Block { room: Uuid, user: UserId, kind: MediaKindName, blocked: bool },
+    Block {
+        room: Uuid,
+        user: UserId,
+        kind: MediaKindName,
+        blocked: bool,
+    },
 }
 
 struct ShardHandle {
@@ -173,7 +220,11 @@ impl Sfu {
         let mut shards = Vec::with_capacity(n);
         let mut shard_metrics = Vec::with_capacity(n);
         for i in 0..n {
-            let port = if cfg.port == 0 { 0 } else { cfg.port.checked_add(i as u16).unwrap_or(0) };
+            let port = if cfg.port == 0 {
+                0
+            } else {
+                cfg.port.checked_add(i as u16).unwrap_or(0)
+            };
             let socket = shard::bind(SocketAddr::new(cfg.bind, port))?;
             let bound = socket.local_addr()?;
             let advertised = SocketAddr::new(cfg.advertise.unwrap_or(bound.ip()), bound.port());
@@ -185,10 +236,18 @@ impl Sfu {
                 .name(format!("sfu-shard-{i}"))
                 .spawn(move || shard::run(i, socket, advertised, cfg, rx, m))?;
             tracing::info!(shard = i, udp = %bound, advertised = %advertised, "sfu shard started");
-            shards.push(ShardHandle { tx, addr: advertised, metrics: shard_metrics[i].clone() });
+            shards.push(ShardHandle {
+                tx,
+                addr: advertised,
+                metrics: shard_metrics[i].clone(),
+            });
         }
         let addrs = shards.iter().map(|s| s.addr).collect();
-        Ok(Arc::new(Sfu { shards, rooms: Mutex::new(HashMap::new()), metrics: Arc::new(SfuMetrics::new(shard_metrics, addrs)) }))
+        Ok(Arc::new(Sfu {
+            shards,
+            rooms: Mutex::new(HashMap::new()),
+            metrics: Arc::new(SfuMetrics::new(shard_metrics, addrs)),
+        }))
     }
 
     pub fn shard_addrs(&self) -> Vec<SocketAddr> {
@@ -209,8 +268,17 @@ impl Sfu {
             }
         };
         let metrics = self.metrics.room(room, kind);
-        let _ = self.shards[shard].tx.send(ShardCmd::OpenRoom { room, events, metrics: metrics.clone() });
-        RoomHandle { room, tx: self.shards[shard].tx.clone(), sfu: self.clone(), metrics }
+        let _ = self.shards[shard].tx.send(ShardCmd::OpenRoom {
+            room,
+            events,
+            metrics: metrics.clone(),
+        });
+        RoomHandle {
+            room,
+            tx: self.shards[shard].tx.clone(),
+            sfu: self.clone(),
+            metrics,
+        }
     }
 }
 
@@ -229,40 +297,76 @@ impl RoomHandle {
     }
 
     pub fn publish(&self, user: UserId, sdp: String, sources: HashMap<String, String>, reply: Reply) {
-        if !self.send(ShardCmd::Publish { room: self.room, user, sdp, sources, reply: reply.clone() }) {
+        if !self.send(ShardCmd::Publish {
+            room: self.room,
+            user,
+            sdp,
+            sources,
+            reply: reply.clone(),
+        }) {
             reply.err(ErrorCode::SfuUnavailable, "the media server is not running");
         }
     }
     pub fn subscribe(&self, user: UserId, reply: Reply) {
-        if !self.send(ShardCmd::Subscribe { room: self.room, user, reply: reply.clone() }) {
+        if !self.send(ShardCmd::Subscribe {
+            room: self.room,
+            user,
+            reply: reply.clone(),
+        }) {
             reply.err(ErrorCode::SfuUnavailable, "the media server is not running");
         }
     }
     pub fn answer(&self, user: UserId, sdp: String, reply: Reply) {
-        if !self.send(ShardCmd::Answer { room: self.room, user, sdp, reply: reply.clone() }) {
+        if !self.send(ShardCmd::Answer {
+            room: self.room,
+            user,
+            sdp,
+            reply: reply.clone(),
+        }) {
             reply.err(ErrorCode::SfuUnavailable, "the media server is not running");
         }
     }
     pub fn restart(&self, user: UserId, reply: Reply) {
-        if !self.send(ShardCmd::Restart { room: self.room, user, reply: reply.clone() }) {
+        if !self.send(ShardCmd::Restart {
+            room: self.room,
+            user,
+            reply: reply.clone(),
+        }) {
             reply.err(ErrorCode::SfuUnavailable, "the media server is not running");
         }
     }
     pub fn quality(&self, user: UserId, quality: Quality) {
-        self.send(ShardCmd::Quality { room: self.room, user, quality });
+        self.send(ShardCmd::Quality {
+            room: self.room,
+            user,
+            quality,
+        });
     }
     pub fn remove(&self, user: UserId, publish_only: bool) {
-        self.send(ShardCmd::Remove { room: self.room, user, publish_only });
+        self.send(ShardCmd::Remove {
+            room: self.room,
+            user,
+            publish_only,
+        });
     }
     pub fn block(&self, user: UserId, kind: MediaKindName, blocked: bool) {
-        self.send(ShardCmd::Block { room: self.room, user, kind, blocked });
+        self.send(ShardCmd::Block {
+            room: self.room,
+            user,
+            kind,
+            blocked,
+        });
     }
 }
 
 impl Drop for RoomHandle {
     fn drop(&mut self) {
         let _ = self.tx.send(ShardCmd::CloseRoom { room: self.room });
-        self.sfu.rooms.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.room);
+        self.sfu
+            .rooms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.room);
         self.sfu.metrics.forget_room(self.room);
     }
 }

@@ -254,7 +254,12 @@ impl Shard {
         let mut buf = vec![0u8; 2048];
         let mut housekeeping = Instant::now() + HOUSEKEEPING;
         loop {
-            let wake = self.timers.peek().map(|Reverse((t, _))| *t).unwrap_or(housekeeping).min(housekeeping);
+            let wake = self
+                .timers
+                .peek()
+                .map(|Reverse((t, _))| *t)
+                .unwrap_or(housekeeping)
+                .min(housekeeping);
             tokio::select! {
                 biased;
                 cmd = rx.recv() => {
@@ -310,7 +315,12 @@ impl Shard {
         self.arrived = Instant::now();
         let input = Input::Receive(
             self.arrived,
-            Receive { proto: Protocol::Udp, source: src, destination: self.advertised, contents },
+            Receive {
+                proto: Protocol::Udp,
+                source: src,
+                destination: self.advertised,
+                contents,
+            },
         );
         let Some(p) = self.peers.get_mut(&pid) else { return };
         if !known {
@@ -351,23 +361,21 @@ impl Shard {
         let work = &mut self.work;
         let result = catch_unwind(AssertUnwindSafe(|| loop {
             match p.rtc.poll_output() {
-                Ok(Output::Transmit(t)) => {
-                    match socket.try_send_to(&t.contents, t.destination) {
-                        Ok(_) => {
-                            if let Some(arrived) = frame_sent(&mut p.inflight, &t.contents) {
-                                let lat = Instant::now().saturating_duration_since(arrived);
-                                p.metrics.latency.record(lat);
-                                shard.latency.record(lat);
-                            }
-                            shard.datagrams_out.fetch_add(1, Relaxed);
-                            p.metrics.packets_out.fetch_add(1, Relaxed);
-                            p.metrics.bytes_out.fetch_add(t.contents.len() as u64, Relaxed);
+                Ok(Output::Transmit(t)) => match socket.try_send_to(&t.contents, t.destination) {
+                    Ok(_) => {
+                        if let Some(arrived) = frame_sent(&mut p.inflight, &t.contents) {
+                            let lat = Instant::now().saturating_duration_since(arrived);
+                            p.metrics.latency.record(lat);
+                            shard.latency.record(lat);
                         }
-                        Err(_) => {
-                            shard.send_dropped.fetch_add(1, Relaxed);
-                        }
+                        shard.datagrams_out.fetch_add(1, Relaxed);
+                        p.metrics.packets_out.fetch_add(1, Relaxed);
+                        p.metrics.bytes_out.fetch_add(t.contents.len() as u64, Relaxed);
                     }
-                }
+                    Err(_) => {
+                        shard.send_dropped.fetch_add(1, Relaxed);
+                    }
+                },
                 Ok(Output::Timeout(t)) => return Ok(t),
                 Ok(Output::Event(e)) => work.push_back((pid, e)),
                 Err(e) => return Err(e),
@@ -459,12 +467,19 @@ impl Shard {
             }
             Event::MediaData(d) if p.role == Role::Publish => self.forward(pid, d),
             Event::KeyframeRequest(req) if p.role == Role::Subscribe => {
-                let Some(o) = p.out.iter().find(|o| matches!(o.state, OutState::Open(m) if m == req.mid)) else { return };
+                let Some(o) = p
+                    .out
+                    .iter()
+                    .find(|o| matches!(o.state, OutState::Open(m) if m == req.mid))
+                else {
+                    return;
+                };
                 let (track, rid) = (o.track, o.current.flatten().or(o.target));
                 let room = p.room;
                 self.request_keyframe(room, track, rid, req.kind);
             }
-            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) | Event::EgressBitrateEstimate(BweKind::Remb { estimate, .. }) => {
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. })
+            | Event::EgressBitrateEstimate(BweKind::Remb { estimate, .. }) => {
                 let new = estimate.as_u64();
                 if p.bwe.is_some_and(|old| new < old) {
                     // A falling estimate is acted on at the next frame, not
@@ -498,14 +513,19 @@ impl Shard {
     fn add_track(&mut self, pid: u64, mid: Mid, kind: MediaKind) {
         let Some(p) = self.peers.get_mut(&pid) else { return };
         let id = next_track_id();
-        let source = p
-            .sources
-            .get(&mid.to_string())
-            .cloned()
-            .unwrap_or_else(|| if kind == MediaKind::Audio { "microphone" } else { "camera" }.to_owned());
+        let source = p.sources.get(&mid.to_string()).cloned().unwrap_or_else(|| {
+            if kind == MediaKind::Audio {
+                "microphone"
+            } else {
+                "camera"
+            }
+            .to_owned()
+        });
         p.mids_in.insert(mid, id);
         let (room_id, user) = (p.room, p.user);
-        let Some(room) = self.rooms.get_mut(&room_id) else { return };
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
         room.tracks.insert(
             id,
             TrackIn {
@@ -522,10 +542,22 @@ impl Shard {
             },
         );
         room.metrics.tracks.fetch_add(1, Relaxed);
-        let subs: Vec<u64> = room.subscribers.iter().filter(|(u, _)| **u != user).map(|(_, s)| *s).collect();
+        let subs: Vec<u64> = room
+            .subscribers
+            .iter()
+            .filter(|(u, _)| **u != user)
+            .map(|(_, s)| *s)
+            .collect();
         for sid in subs {
             if let Some(s) = self.peers.get_mut(&sid) {
-                s.out.push(TrackOut { track: id, state: OutState::ToOpen, current: None, target: None, reviewed: None, down_at: None });
+                s.out.push(TrackOut {
+                    track: id,
+                    state: OutState::ToOpen,
+                    current: None,
+                    target: None,
+                    reviewed: None,
+                    down_at: None,
+                });
             }
             self.renegotiate(sid);
         }
@@ -537,8 +569,14 @@ impl Shard {
 
     /// Takes tracks out of a room; each subscriber gets one offer for all.
     fn remove_tracks(&mut self, room_id: Uuid, tracks: &[u64]) {
-        let Some(room) = self.rooms.get_mut(&room_id) else { return };
-        let tracks: Vec<u64> = tracks.iter().copied().filter(|t| room.tracks.remove(t).is_some()).collect();
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        let tracks: Vec<u64> = tracks
+            .iter()
+            .copied()
+            .filter(|t| room.tracks.remove(t).is_some())
+            .collect();
         if tracks.is_empty() {
             return;
         }
@@ -574,11 +612,17 @@ impl Shard {
     /// Forwards one frame of a publisher to every subscriber of the room.
     fn forward(&mut self, pid: u64, data: MediaData) {
         let Some(p) = self.peers.get(&pid) else { return };
-        let Some(track_id) = p.mids_in.get(&data.mid).copied() else { return };
+        let Some(track_id) = p.mids_in.get(&data.mid).copied() else {
+            return;
+        };
         let (room_id, user) = (p.room, p.user);
         let now = Instant::now();
-        let Some(room) = self.rooms.get_mut(&room_id) else { return };
-        let Some(track) = room.tracks.get_mut(&track_id) else { return };
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        let Some(track) = room.tracks.get_mut(&track_id) else {
+            return;
+        };
         let kind = track.kind;
         if kind == MediaKind::Video && data.is_keyframe() {
             track.pending_keyframe.remove(&data.rid);
@@ -588,7 +632,12 @@ impl Shard {
                 l.bytes += data.data.len() as u64;
                 l.last_seen = now;
             }
-            None => track.layers.push(Layer { rid: data.rid, bytes: data.data.len() as u64, bitrate: 0, last_seen: now }),
+            None => track.layers.push(Layer {
+                rid: data.rid,
+                bytes: data.data.len() as u64,
+                bitrate: 0,
+                last_seen: now,
+            }),
         }
         if kind == MediaKind::Audio {
             if let Some(level) = data.ext_vals.audio_level {
@@ -601,7 +650,12 @@ impl Shard {
         if room.blocked.contains(&(user, kind_name(kind))) {
             return;
         }
-        let subs: Vec<u64> = room.subscribers.iter().filter(|(u, _)| **u != user).map(|(_, s)| *s).collect();
+        let subs: Vec<u64> = room
+            .subscribers
+            .iter()
+            .filter(|(u, _)| **u != user)
+            .map(|(_, s)| *s)
+            .collect();
         let metrics = room.metrics.clone();
         if discontinuous {
             self.request_keyframe(room_id, track_id, data.rid, KeyframeRequestKind::Pli);
@@ -611,14 +665,28 @@ impl Shard {
         let mut wanted_keyframe: Vec<Option<Rid>> = vec![];
         for sid in subs {
             let Some(s) = self.peers.get_mut(&sid) else { continue };
-            let video_outs = s.out.iter().filter(|o| matches!(o.state, OutState::Open(_))).count().max(1);
+            let video_outs = s
+                .out
+                .iter()
+                .filter(|o| matches!(o.state, OutState::Open(_)))
+                .count()
+                .max(1);
             let (quality, bwe) = (s.quality, s.bwe);
-            let Some(o) = s.out.iter_mut().find(|o| o.track == track_id) else { continue };
+            let Some(o) = s.out.iter_mut().find(|o| o.track == track_id) else {
+                continue;
+            };
             let OutState::Open(mid) = o.state else { continue };
             if kind == MediaKind::Video && o.reviewed.is_none_or(|t| now.duration_since(t) >= LAYER_REVIEW) {
                 let first = o.reviewed.is_none();
                 let budget = bwe.map(|b| b / video_outs as u64);
-                let (target, down) = review_layer(&ranked, quality, budget, o.target, first, o.down_at.is_some_and(|t| now.duration_since(t) < UPGRADE_HOLD));
+                let (target, down) = review_layer(
+                    &ranked,
+                    quality,
+                    budget,
+                    o.target,
+                    first,
+                    o.down_at.is_some_and(|t| now.duration_since(t) < UPGRADE_HOLD),
+                );
                 if down {
                     o.down_at = Some(now);
                 }
@@ -642,8 +710,12 @@ impl Shard {
                 continue;
             }
             let write = catch_unwind(AssertUnwindSafe(|| {
-                let Some(mut w) = s.rtc.writer(mid) else { return Ok::<Option<u32>, str0m::RtcError>(None) };
-                let Some(pt) = w.match_params(data.params) else { return Ok(None) };
+                let Some(mut w) = s.rtc.writer(mid) else {
+                    return Ok::<Option<u32>, str0m::RtcError>(None);
+                };
+                let Some(pt) = w.match_params(data.params) else {
+                    return Ok(None);
+                };
                 if let (Some(l), Some(v)) = (data.ext_vals.audio_level, data.ext_vals.voice_activity) {
                     w = w.audio_level(l, v);
                 }
@@ -653,7 +725,11 @@ impl Shard {
             match write {
                 Ok(Ok(ssrc)) => {
                     if let Some(ssrc) = ssrc {
-                        let q = &mut s.inflight.entry(ssrc).or_insert_with(|| (kind == MediaKind::Audio, VecDeque::new())).1;
+                        let q = &mut s
+                            .inflight
+                            .entry(ssrc)
+                            .or_insert_with(|| (kind == MediaKind::Audio, VecDeque::new()))
+                            .1;
                         if q.len() >= MAX_INFLIGHT {
                             q.pop_front();
                         }
@@ -681,14 +757,21 @@ impl Shard {
     /// Sends the deferred keyframe requests of a track whose throttle window
     /// has passed.
     fn send_due_keyframe_requests(&mut self, room_id: Uuid, track_id: u64, now: Instant) {
-        let Some(track) = self.rooms.get(&room_id).and_then(|r| r.tracks.get(&track_id)) else { return };
+        let Some(track) = self.rooms.get(&room_id).and_then(|r| r.tracks.get(&track_id)) else {
+            return;
+        };
         if track.pending_keyframe.is_empty() {
             return;
         }
         let due: Vec<(Option<Rid>, KeyframeRequestKind)> = track
             .pending_keyframe
             .iter()
-            .filter(|(rid, _)| track.last_keyframe_request.get(rid).is_none_or(|t| now.duration_since(*t) >= KEYFRAME_THROTTLE))
+            .filter(|(rid, _)| {
+                track
+                    .last_keyframe_request
+                    .get(rid)
+                    .is_none_or(|t| now.duration_since(*t) >= KEYFRAME_THROTTLE)
+            })
             .map(|(rid, kind)| (*rid, *kind))
             .collect();
         for (rid, kind) in due {
@@ -700,12 +783,18 @@ impl Shard {
     /// `KEYFRAME_THROTTLE` per layer; a request inside the window is deferred
     /// to its end.
     fn request_keyframe(&mut self, room_id: Uuid, track_id: u64, rid: Option<Rid>, kind: KeyframeRequestKind) {
-        let Some(track) = self.rooms.get_mut(&room_id).and_then(|r| r.tracks.get_mut(&track_id)) else { return };
+        let Some(track) = self.rooms.get_mut(&room_id).and_then(|r| r.tracks.get_mut(&track_id)) else {
+            return;
+        };
         if track.kind != MediaKind::Video {
             return;
         }
         let now = Instant::now();
-        if track.last_keyframe_request.get(&rid).is_some_and(|t| now.duration_since(*t) < KEYFRAME_THROTTLE) {
+        if track
+            .last_keyframe_request
+            .get(&rid)
+            .is_some_and(|t| now.duration_since(*t) < KEYFRAME_THROTTLE)
+        {
             // Not dropped: a subscriber may be waiting for it (time to first frame).
             let pending = track.pending_keyframe.entry(rid).or_insert(kind);
             if kind == KeyframeRequestKind::Fir {
@@ -748,7 +837,8 @@ impl Shard {
                 }
             }
         }
-        s.out.retain(|o| o.state != OutState::ToOpen || room.tracks.contains_key(&o.track));
+        s.out
+            .retain(|o| o.state != OutState::ToOpen || room.tracks.contains_key(&o.track));
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut change = s.rtc.sdp_api();
             let mut creds = None;
@@ -813,7 +903,13 @@ impl Shard {
                     _ => return None,
                 };
                 let t = room.tracks.get(&o.track)?;
-                Some(TrackInfo { mid: mid.to_string(), user_id: t.user, kind: kind_str(t.kind), source: t.source.clone(), track_id: o.track })
+                Some(TrackInfo {
+                    mid: mid.to_string(),
+                    user_id: t.user,
+                    kind: kind_str(t.kind),
+                    source: t.source.clone(),
+                    track_id: o.track,
+                })
             })
             .collect();
         Some((sdp, tracks))
@@ -825,7 +921,11 @@ impl Shard {
         if let Some((sdp, tracks)) = self.negotiate(sid) {
             let Some(s) = self.peers.get(&sid) else { return };
             if let Some(room) = self.rooms.get(&s.room) {
-                room.events.do_send(SfuEvent::Offer { user: s.user, sdp, tracks });
+                room.events.do_send(SfuEvent::Offer {
+                    user: s.user,
+                    sdp,
+                    tracks,
+                });
             }
         }
     }
@@ -833,7 +933,9 @@ impl Shard {
     // ---- commands -------------------------------------------------------
 
     fn new_rtc(&self, subscriber: bool) -> Rtc {
-        let mut b = Rtc::builder().set_ice_lite(true).set_stats_interval(Some(Duration::from_secs(1)));
+        let mut b = Rtc::builder()
+            .set_ice_lite(true)
+            .set_stats_interval(Some(Duration::from_secs(1)));
         if subscriber && self.cfg.bwe {
             b = b.enable_bwe(Some(Bitrate::bps(self.cfg.initial_bitrate)));
         }
@@ -915,7 +1017,13 @@ impl Shard {
                 self.rooms.remove(&room);
                 self.metrics.rooms.fetch_sub(1, Relaxed);
             }
-            ShardCmd::Publish { room, user, sdp, sources, reply } => self.publish(room, user, sdp, sources, reply),
+            ShardCmd::Publish {
+                room,
+                user,
+                sdp,
+                sources,
+                reply,
+            } => self.publish(room, user, sdp, sources, reply),
             ShardCmd::Subscribe { room, user, reply } => self.subscribe(room, user, reply),
             ShardCmd::Answer { room, user, sdp, reply } => self.answer(room, user, sdp, reply),
             ShardCmd::Restart { room, user, reply } => {
@@ -929,22 +1037,40 @@ impl Shard {
                 self.renegotiate(sid);
             }
             ShardCmd::Quality { room, user, quality } => {
-                if let Some(s) = self.rooms.get(&room).and_then(|r| r.subscribers.get(&user)).and_then(|s| self.peers.get_mut(s)) {
+                if let Some(s) = self
+                    .rooms
+                    .get(&room)
+                    .and_then(|r| r.subscribers.get(&user))
+                    .and_then(|s| self.peers.get_mut(s))
+                {
                     s.quality = quality;
                     for o in &mut s.out {
                         o.reviewed = None;
                     }
                 }
             }
-            ShardCmd::Remove { room, user, publish_only } => {
+            ShardCmd::Remove {
+                room,
+                user,
+                publish_only,
+            } => {
                 let Some(r) = self.rooms.get(&room) else { return };
                 let p = r.publishers.get(&user).copied();
-                let s = if publish_only { None } else { r.subscribers.get(&user).copied() };
+                let s = if publish_only {
+                    None
+                } else {
+                    r.subscribers.get(&user).copied()
+                };
                 for pid in p.into_iter().chain(s) {
                     self.kill(pid, None);
                 }
             }
-            ShardCmd::Block { room, user, kind, blocked } => {
+            ShardCmd::Block {
+                room,
+                user,
+                kind,
+                blocked,
+            } => {
                 if let Some(r) = self.rooms.get_mut(&room) {
                     if blocked {
                         r.blocked.insert((user, kind));
@@ -998,7 +1124,9 @@ impl Shard {
         };
         let sdp = answer.to_sdp_string();
         let ufrag = stun::sdp_ufrag(&sdp).unwrap_or_default();
-        let Some(pid) = self.insert_peer(room, user, Role::Publish, rtc, ufrag) else { return };
+        let Some(pid) = self.insert_peer(room, user, Role::Publish, rtc, ufrag) else {
+            return;
+        };
         if let Some(p) = self.peers.get_mut(&pid) {
             p.sources = sources;
         }
@@ -1014,17 +1142,32 @@ impl Shard {
             self.kill(old, None);
         }
         let rtc = self.new_rtc(true);
-        let Some(sid) = self.insert_peer(room_id, user, Role::Subscribe, rtc, String::new()) else { return };
+        let Some(sid) = self.insert_peer(room_id, user, Role::Subscribe, rtc, String::new()) else {
+            return;
+        };
         let tracks: Vec<u64> = self
             .rooms
             .get(&room_id)
-            .map(|r| r.tracks.iter().filter(|(_, t)| t.user != user).map(|(id, _)| *id).collect())
+            .map(|r| {
+                r.tracks
+                    .iter()
+                    .filter(|(_, t)| t.user != user)
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
             .unwrap_or_default();
         if let Some(s) = self.peers.get_mut(&sid) {
             s.needs_channel = true;
             s.out = tracks
                 .into_iter()
-                .map(|track| TrackOut { track, state: OutState::ToOpen, current: None, target: None, reviewed: None, down_at: None })
+                .map(|track| TrackOut {
+                    track,
+                    state: OutState::ToOpen,
+                    current: None,
+                    target: None,
+                    reviewed: None,
+                    down_at: None,
+                })
                 .collect();
         }
         match self.negotiate(sid) {
@@ -1098,14 +1241,24 @@ impl Shard {
         if self.by_ufrag.get(&p.ufrag) == Some(&pid) {
             self.by_ufrag.remove(&p.ufrag);
         }
-        let Some(room) = self.rooms.get_mut(&p.room) else { return };
+        let Some(room) = self.rooms.get_mut(&p.room) else {
+            return;
+        };
         let publish = p.role == Role::Publish;
-        let map = if publish { &mut room.publishers } else { &mut room.subscribers };
+        let map = if publish {
+            &mut room.publishers
+        } else {
+            &mut room.subscribers
+        };
         if map.get(&p.user) == Some(&pid) {
             map.remove(&p.user);
         }
         if let Some(reason) = reason {
-            room.events.do_send(SfuEvent::PeerGone { user: p.user, publish, reason });
+            room.events.do_send(SfuEvent::PeerGone {
+                user: p.user,
+                publish,
+                reason,
+            });
         }
         if publish {
             let tracks: Vec<u64> = p.mids_in.values().copied().collect();
@@ -1135,10 +1288,18 @@ impl Shard {
                     .iter()
                     .filter(|o| matches!(o.state, OutState::Open(_)))
                     .filter_map(|o| room.tracks.get(&o.track))
-                    .map(|t| if t.kind == MediaKind::Audio { 64_000 } else { t.layers.iter().map(|l| l.bitrate).max().unwrap_or(0) })
+                    .map(|t| {
+                        if t.kind == MediaKind::Audio {
+                            64_000
+                        } else {
+                            t.layers.iter().map(|l| l.bitrate).max().unwrap_or(0)
+                        }
+                    })
                     .sum();
                 if want > 0 {
-                    let _ = catch_unwind(AssertUnwindSafe(|| p.rtc.bwe().set_desired_bitrate(Bitrate::bps(want + want / 5))));
+                    let _ = catch_unwind(AssertUnwindSafe(|| {
+                        p.rtc.bwe().set_desired_bitrate(Bitrate::bps(want + want / 5))
+                    }));
                 }
             }
         }
@@ -1158,14 +1319,23 @@ impl Shard {
             let loudest = room
                 .tracks
                 .values()
-                .filter(|t| t.kind == MediaKind::Audio && t.level_at.is_some_and(|at| now.duration_since(at) < Duration::from_secs(1)))
+                .filter(|t| {
+                    t.kind == MediaKind::Audio
+                        && t.level_at
+                            .is_some_and(|at| now.duration_since(at) < Duration::from_secs(1))
+                })
                 .filter(|t| t.level > SPEAKING_DBOV && !room.blocked.contains(&(t.user, MediaKindName::Audio)))
                 .max_by(|a, b| a.level.total_cmp(&b.level))
                 .map(|t| (t.user, t.level));
             let current_level = room.speaker.and_then(|u| {
                 room.tracks
                     .values()
-                    .filter(|t| t.user == u && t.kind == MediaKind::Audio && t.level_at.is_some_and(|at| now.duration_since(at) < Duration::from_secs(1)))
+                    .filter(|t| {
+                        t.user == u
+                            && t.kind == MediaKind::Audio
+                            && t.level_at
+                                .is_some_and(|at| now.duration_since(at) < Duration::from_secs(1))
+                    })
                     .map(|t| t.level)
                     .reduce(f32::max)
             });
@@ -1194,7 +1364,12 @@ impl Shard {
         let pending: Vec<(Uuid, u64)> = self
             .rooms
             .iter()
-            .flat_map(|(rid, r)| r.tracks.iter().filter(|(_, t)| !t.pending_keyframe.is_empty()).map(move |(tid, _)| (*rid, *tid)))
+            .flat_map(|(rid, r)| {
+                r.tracks
+                    .iter()
+                    .filter(|(_, t)| !t.pending_keyframe.is_empty())
+                    .map(move |(tid, _)| (*rid, *tid))
+            })
             .collect();
         for (room_id, track_id) in pending {
             self.send_due_keyframe_requests(room_id, track_id, now);
@@ -1204,8 +1379,11 @@ impl Shard {
 
 /// Layers heard recently, best first (by measured bitrate).
 fn ranked_layers(layers: &[Layer], now: Instant) -> Vec<(Option<Rid>, u64)> {
-    let mut v: Vec<(Option<Rid>, u64)> =
-        layers.iter().filter(|l| now.duration_since(l.last_seen) < LAYER_STALE).map(|l| (l.rid, l.bitrate)).collect();
+    let mut v: Vec<(Option<Rid>, u64)> = layers
+        .iter()
+        .filter(|l| now.duration_since(l.last_seen) < LAYER_STALE)
+        .map(|l| (l.rid, l.bitrate))
+        .collect();
     v.sort_by_key(|l| std::cmp::Reverse(l.1));
     v
 }
@@ -1223,7 +1401,11 @@ fn pick_layer(ranked: &[(Option<Rid>, u64)], quality: Quality, budget: Option<u6
         Quality::Low => last,
     };
     let fits = |br: u64| budget.is_none_or(|b| br <= b);
-    ranked[cap..].iter().find(|(_, br)| fits(*br)).map(|(r, _)| *r).unwrap_or(ranked[last].0)
+    ranked[cap..]
+        .iter()
+        .find(|(_, br)| fits(*br))
+        .map(|(r, _)| *r)
+        .unwrap_or(ranked[last].0)
 }
 
 /// The layer a subscriber should get: down at once when the budget no longer
@@ -1246,12 +1428,18 @@ fn review_layer(
         return (ranked.last().map(|l| l.0).unwrap_or(fits), false);
     }
     let rank = |r: Option<Rid>| ranked.iter().position(|(x, _)| *x == r);
-    let Some(current) = rank(target) else { return (fits, false) };
+    let Some(current) = rank(target) else {
+        return (fits, false);
+    };
     let fits_rank = rank(fits).unwrap_or(usize::MAX);
     if fits_rank > current {
         return (fits, true);
     }
-    let up = pick_layer(ranked, quality, budget.map(|b| b.saturating_mul(4) / UPGRADE_HEADROOM_QUARTERS));
+    let up = pick_layer(
+        ranked,
+        quality,
+        budget.map(|b| b.saturating_mul(4) / UPGRADE_HEADROOM_QUARTERS),
+    );
     if !holding && rank(up).is_some_and(|u| u < current) {
         return (up, false);
     }
@@ -1267,19 +1455,40 @@ mod tests {
         let (h, m, l) = (Some(Rid::from("h")), Some(Rid::from("m")), Some(Rid::from("l")));
         let ranked = vec![(h, 1_500_000), (m, 500_000), (l, 150_000)];
         // First pick: the lowest layer.
-        assert_eq!(review_layer(&ranked, Quality::High, Some(1_600_000), None, true, false), (l, false));
+        assert_eq!(
+            review_layer(&ranked, Quality::High, Some(1_600_000), None, true, false),
+            (l, false)
+        );
         // Budget below the current layer: down at once.
-        assert_eq!(review_layer(&ranked, Quality::High, Some(1_400_000), h, false, false), (m, true));
+        assert_eq!(
+            review_layer(&ranked, Quality::High, Some(1_400_000), h, false, false),
+            (m, true)
+        );
         // Fits h, but without 25 % headroom: stay on m.
-        assert_eq!(review_layer(&ranked, Quality::High, Some(1_600_000), m, false, false), (m, false));
+        assert_eq!(
+            review_layer(&ranked, Quality::High, Some(1_600_000), m, false, false),
+            (m, false)
+        );
         // Headroom: up.
-        assert_eq!(review_layer(&ranked, Quality::High, Some(1_900_000), m, false, false), (h, false));
+        assert_eq!(
+            review_layer(&ranked, Quality::High, Some(1_900_000), m, false, false),
+            (h, false)
+        );
         // Headroom but holding after a down-switch: stay.
-        assert_eq!(review_layer(&ranked, Quality::High, Some(1_900_000), m, false, true), (m, false));
+        assert_eq!(
+            review_layer(&ranked, Quality::High, Some(1_900_000), m, false, true),
+            (m, false)
+        );
         // A lower quality cap goes down even with budget.
-        assert_eq!(review_layer(&ranked, Quality::Low, Some(5_000_000), h, false, false), (l, true));
+        assert_eq!(
+            review_layer(&ranked, Quality::Low, Some(5_000_000), h, false, false),
+            (l, true)
+        );
         // A target that is no longer heard: whatever fits.
-        assert_eq!(review_layer(&ranked[1..], Quality::High, None, h, false, true), (m, false));
+        assert_eq!(
+            review_layer(&ranked[1..], Quality::High, None, h, false, true),
+            (m, false)
+        );
     }
 
     #[test]

@@ -30,7 +30,9 @@ pub fn local_ufrag(buf: &[u8]) -> Option<&str> {
 
 /// The `a=ice-ufrag` of an SDP we produced.
 pub fn sdp_ufrag(sdp: &str) -> Option<String> {
-    sdp.lines().find_map(|l| l.trim().strip_prefix("a=ice-ufrag:")).map(|s| s.trim().to_owned())
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("a=ice-ufrag:"))
+        .map(|s| s.trim().to_owned())
 }
 
 #[cfg(test)]
@@ -65,7 +67,10 @@ mod tests {
     #[test]
     fn ignores_everything_else() {
         assert_eq!(local_ufrag(&[0x80, 0x60, 0, 1]), None); // RTP
-        assert_eq!(local_ufrag(&[22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), None); // DTLS
+        assert_eq!(
+            local_ufrag(&[22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            None
+        ); // DTLS
         let mut m = binding("x:y");
         m[2] = 0xFF; // length beyond the datagram
         assert_eq!(local_ufrag(&m), None);
@@ -74,6 +79,9 @@ mod tests {
 
     #[test]
     fn reads_ufrag_from_sdp() {
-        assert_eq!(sdp_ufrag("v=0\r\na=ice-ufrag:Ab12\r\na=ice-pwd:x\r\n").as_deref(), Some("Ab12"));
+        assert_eq!(
+            sdp_ufrag("v=0\r\na=ice-ufrag:Ab12\r\na=ice-pwd:x\r\n").as_deref(),
+            Some("Ab12")
+        );
     }
 }
