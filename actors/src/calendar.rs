@@ -118,7 +118,7 @@ impl Calendar {
                             Outcome::Deleted { cancelled_bookings } | Outcome::StateSet { cancelled_bookings } => {
                                 let id = op.offering().unwrap_or_default();
                                 if let Op::SetState { state, .. } = op {
-                                    if let Some(room) = act.chat.running_live(id) {
+                                    if let Some(room) = act.chat.running_live(id.into()) {
                                         room.do_send(crate::live::StateChanged { state });
                                     }
                                 }

@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::context::{ChatContext, Principal};
 use crate::error::ErrorCode;
 use crate::hub::ToUser;
-use crate::ids::UserId;
+use crate::ids::{CallId, UserId};
 use crate::live::{End, LiveKind};
 use crate::sfu::Reply;
 use crate::store::{self, Refusal};
@@ -38,9 +37,9 @@ struct Call {
 
 pub struct Calls {
     chat: Arc<ChatContext>,
-    calls: HashMap<Uuid, Call>,
+    calls: HashMap<CallId, Call>,
     /// Who is ringing or talking, and in which call.
-    busy: HashMap<UserId, Uuid>,
+    busy: HashMap<UserId, CallId>,
 }
 
 impl Calls {
@@ -57,7 +56,7 @@ impl Calls {
     }
 
     /// Ends a call: both parties hear why, the live room (if any) closes.
-    fn end(&mut self, ctx: &mut Context<Self>, id: Uuid, reason: &'static str) {
+    fn end(&mut self, ctx: &mut Context<Self>, id: CallId, reason: &'static str) {
         let Some(call) = self.calls.remove(&id) else { return };
         if let Some(h) = call.ring {
             ctx.cancel_future(h);
@@ -72,7 +71,7 @@ impl Calls {
             );
         }
         if call.state == State::Active {
-            if let Some(room) = self.chat.running_live(id) {
+            if let Some(room) = self.chat.running_live(id.into()) {
                 room.do_send(End);
             }
         }
@@ -126,7 +125,7 @@ impl Handler<Invite> for Calls {
                     if act.busy.contains_key(&who.user) {
                         return reply.err(ErrorCode::Busy, "you are already in a call");
                     }
-                    let id = Uuid::new_v4();
+                    let id = CallId::new_random();
                     reply.ok(json!({"callId": id}));
                     if act.busy.contains_key(&callee) {
                         reply
@@ -182,7 +181,7 @@ pub enum Answer {
 #[rtype(result = "()")]
 pub struct Respond {
     pub user: UserId,
-    pub call_id: Uuid,
+    pub call_id: CallId,
     pub answer: Answer,
     pub reply: Reply,
 }
@@ -208,7 +207,7 @@ impl Handler<Respond> for Calls {
                     ctx.cancel_future(h);
                 }
                 let parties = [call.caller, call.callee];
-                self.chat.live(id, Some(LiveKind::Call { parties }));
+                self.chat.live(id.into(), Some(LiveKind::Call { parties }));
                 reply.ok(json!({"callId": id, "sessionId": id}));
                 self.tell(
                     parties[0],
@@ -245,7 +244,7 @@ impl Handler<Respond> for Calls {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct RoomClosed {
-    pub call_id: Uuid,
+    pub call_id: CallId,
 }
 
 impl Handler<RoomClosed> for Calls {
@@ -270,7 +269,7 @@ impl Handler<SessionClosed> for Calls {
     type Result = ();
 
     fn handle(&mut self, msg: SessionClosed, ctx: &mut Context<Self>) {
-        let ringing: Vec<Uuid> = self
+        let ringing: Vec<CallId> = self
             .calls
             .iter()
             .filter(|(_, c)| c.state == State::Ringing && c.caller == msg.user && c.caller_session == msg.session)

@@ -14,11 +14,11 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use crate::calendar::Calendar;
 use crate::calls::Calls;
 use crate::hub::Hub;
-use crate::ids::{RoomId, UserId};
+use crate::ids::{LiveId, RoomId, UserId};
 use crate::live::{GroupSession, LiveKind};
-use crate::role::Role;
 use crate::room::ChatRoom;
 use crate::sfu::Sfu;
+use lyceum_protocol::Role;
 
 /// Who is on the other end of a session: established once, at upgrade.
 #[derive(Debug, Clone)]
@@ -69,7 +69,7 @@ pub struct ChatContext {
     send_limit: DefaultKeyedRateLimiter<UserId>,
     guest_send_limit: DefaultKeyedRateLimiter<UserId>,
     /// Live rooms (group sessions, room calls, one-on-one calls) by id.
-    live: Mutex<HashMap<uuid::Uuid, (u64, Addr<GroupSession>)>>,
+    live: Mutex<HashMap<LiveId, (u64, Addr<GroupSession>)>>,
     sfu: std::sync::OnceLock<Arc<Sfu>>,
     calls: std::sync::OnceLock<Addr<Calls>>,
 }
@@ -159,7 +159,7 @@ impl ChatContext {
 
     /// The live room with this id, started if needed; `kind` presets what
     /// it is (calls), otherwise it finds out from the database.
-    pub fn live(self: &Arc<Self>, id: uuid::Uuid, kind: Option<LiveKind>) -> Addr<GroupSession> {
+    pub fn live(self: &Arc<Self>, id: LiveId, kind: Option<LiveKind>) -> Addr<GroupSession> {
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, a)) = live.get(&id).filter(|(_, a)| a.connected()) {
             return a.clone();
@@ -170,12 +170,12 @@ impl ChatContext {
         addr
     }
 
-    pub fn running_live(&self, id: uuid::Uuid) -> Option<Addr<GroupSession>> {
+    pub fn running_live(&self, id: LiveId) -> Option<Addr<GroupSession>> {
         let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         live.get(&id).filter(|(_, a)| a.connected()).map(|(_, a)| a.clone())
     }
 
-    pub(crate) fn forget_live(&self, id: uuid::Uuid, generation: u64) {
+    pub(crate) fn forget_live(&self, id: LiveId, generation: u64) {
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         if live.get(&id).is_some_and(|(g, _)| *g == generation) {
             live.remove(&id);

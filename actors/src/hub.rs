@@ -99,12 +99,24 @@ impl Handler<Connect> for Hub {
                 // The new session learns who of its contacts is online...
                 for p in &peers {
                     if hub.sessions.contains_key(p) {
-                        outbox.text(protocol::presence(*p, true, None));
+                        outbox.text(
+                            protocol::Event::Presence {
+                                user_id: *p,
+                                online: true,
+                                last_seen: None,
+                            }
+                            .frame(),
+                        );
                     }
                 }
                 // ...and they learn that this user came online.
                 if first && hub.sessions.contains_key(&user) {
-                    let frame = protocol::presence(user, true, None);
+                    let frame = protocol::Event::Presence {
+                        user_id: user,
+                        online: true,
+                        last_seen: None,
+                    }
+                    .frame();
                     for p in &peers {
                         hub.push_to(*p, &frame);
                     }
@@ -142,7 +154,12 @@ impl Handler<Disconnect> for Hub {
             if hub.sessions.contains_key(&user) {
                 return;
             }
-            let frame = protocol::presence(user, false, Some(now));
+            let frame = protocol::Event::Presence {
+                user_id: user,
+                online: false,
+                last_seen: Some(now),
+            }
+            .frame();
             for p in &peers {
                 hub.push_to(*p, &frame);
             }

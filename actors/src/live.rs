@@ -8,36 +8,23 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::protocol::{Event, ParticipantInfo};
 use actix::prelude::*;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use uuid::Uuid;
+use serde_json::json;
 
 use crate::calendar::Exec;
 use crate::calendar_store::Op;
 use crate::context::{ChatContext, Principal};
 use crate::error::{ChatError, ErrorCode};
-use crate::ids::{RoomId, UserId};
+use crate::ids::{CallId, LiveId, RoomId, UserId};
 use crate::outbox::Outbox;
-use crate::role::Role;
 use crate::sfu::{MediaKindName, Quality, Reply, RoomHandle, SfuEvent};
+use lyceum_protocol::Role;
 
 /// An empty room stays up this long (a page reload, a flaky network).
 const EMPTY_GRACE: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LiveRole {
-    Host,
-    Speaker,
-    Attendee,
-}
-
-impl LiveRole {
-    fn publishes(self) -> bool {
-        matches!(self, LiveRole::Host | LiveRole::Speaker)
-    }
-}
+pub use lyceum_protocol::LiveRole;
 
 #[derive(Debug, Clone)]
 pub enum LiveKind {
@@ -71,7 +58,7 @@ struct Participant {
 }
 
 pub struct GroupSession {
-    id: Uuid,
+    id: LiveId,
     generation: u64,
     chat: Arc<ChatContext>,
     kind: Option<LiveKind>,
@@ -87,7 +74,7 @@ pub struct GroupSession {
 }
 
 impl GroupSession {
-    pub fn new(id: Uuid, generation: u64, chat: Arc<ChatContext>, kind: Option<LiveKind>) -> GroupSession {
+    pub fn new(id: LiveId, generation: u64, chat: Arc<ChatContext>, kind: Option<LiveKind>) -> GroupSession {
         GroupSession {
             id,
             generation,
@@ -108,12 +95,16 @@ impl GroupSession {
         }
     }
 
-    fn participant_json(&self, user: UserId) -> Value {
-        match self.participants.get(&user) {
-            Some(p) => json!({"userId": user, "displayName": p.display_name, "role": p.role, "handRaised": p.hand,
-                               "audio": p.audio, "video": p.video, "screen": p.screen}),
-            None => Value::Null,
-        }
+    fn participant_info(&self, user: UserId) -> Option<ParticipantInfo> {
+        self.participants.get(&user).map(|p| ParticipantInfo {
+            user_id: user,
+            display_name: p.display_name.clone(),
+            role: p.role,
+            hand_raised: p.hand,
+            audio: p.audio,
+            video: p.video,
+            screen: p.screen,
+        })
     }
 
     fn broadcast(&self, frame: &str, except: Option<UserId>) {
@@ -125,10 +116,14 @@ impl GroupSession {
     }
 
     fn updated(&self, user: UserId) {
-        let f =
-            json!({"type": "participant_updated", "sessionId": self.id, "participant": self.participant_json(user)})
-                .to_string();
-        self.broadcast(&f, None);
+        if let Some(participant) = self.participant_info(user) {
+            let f = Event::ParticipantUpdated {
+                session_id: self.id,
+                participant,
+            }
+            .frame();
+            self.broadcast(&f, None);
+        }
     }
 
     fn set_participants_metric(&self) {
@@ -148,10 +143,14 @@ impl GroupSession {
             r.remove(user, false);
         }
         if tell_them {
-            p.outbox
-                .text(json!({"type": "session_ended", "sessionId": self.id, "reason": reason}).to_string());
+            p.outbox.text(Event::session_ended(self.id, reason).frame());
         }
-        let f = json!({"type": "participant_left", "sessionId": self.id, "userId": user, "reason": reason}).to_string();
+        let f = Event::ParticipantLeft {
+            session_id: self.id,
+            user_id: user,
+            reason: reason.to_owned(),
+        }
+        .frame();
         self.broadcast(&f, None);
         if self.participants.is_empty() {
             self.empty_since = Some(Instant::now());
@@ -159,13 +158,15 @@ impl GroupSession {
         self.set_participants_metric();
         if let Some(LiveKind::Call { .. }) = self.kind {
             // A call is over when either party goes.
-            self.chat.calls().do_send(crate::calls::RoomClosed { call_id: self.id });
+            self.chat.calls().do_send(crate::calls::RoomClosed {
+                call_id: CallId(self.id.0),
+            });
         }
     }
 
     fn end(&mut self, ctx: &mut Context<Self>, reason: &'static str) {
         self.ended = true;
-        let f = json!({"type": "session_ended", "sessionId": self.id, "reason": reason}).to_string();
+        let f = Event::session_ended(self.id, reason).frame();
         self.broadcast(&f, None);
         self.participants.clear();
         self.room = None;
@@ -195,9 +196,8 @@ impl GroupSession {
         let role = self.granted.get(&who.user).copied().unwrap_or(role);
         if let Some(old) = self.participants.get(&who.user) {
             if old.session != session {
-                old.outbox.text(
-                    json!({"type": "session_ended", "sessionId": self.id, "reason": "joined_elsewhere"}).to_string(),
-                );
+                old.outbox
+                    .text(Event::session_ended(self.id, "joined_elsewhere").frame());
             }
             if let Some(r) = &self.room {
                 r.remove(who.user, false);
@@ -219,16 +219,32 @@ impl GroupSession {
         );
         self.empty_since = None;
         self.set_participants_metric();
-        let participants: Vec<Value> = self.participants.keys().map(|u| self.participant_json(*u)).collect();
+        let participants: Vec<ParticipantInfo> = self
+            .participants
+            .keys()
+            .filter_map(|u| self.participant_info(*u))
+            .collect();
         let kind = self.kind.as_ref().map(|k| k.name()).unwrap_or("session");
         reply.ok(
             json!({"sessionId": self.id, "kind": kind, "role": role, "state": self.state,
                         "participants": participants, "activeSpeaker": self.speaker}),
         );
-        let f = json!({"type": if rejoin { "participant_updated" } else { "participant_joined" }, "sessionId": self.id,
-                       "participant": self.participant_json(who.user)})
-        .to_string();
-        self.broadcast(&f, Some(who.user));
+        if let Some(participant) = self.participant_info(who.user) {
+            let session_id = self.id;
+            let f = if rejoin {
+                Event::ParticipantUpdated {
+                    session_id,
+                    participant,
+                }
+            } else {
+                Event::ParticipantJoined {
+                    session_id,
+                    participant,
+                }
+            }
+            .frame();
+            self.broadcast(&f, Some(who.user));
+        }
     }
 }
 
@@ -286,7 +302,9 @@ impl Actor for GroupSession {
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
         if let Some(LiveKind::Call { .. }) = self.kind {
-            self.chat.calls().do_send(crate::calls::RoomClosed { call_id: self.id });
+            self.chat.calls().do_send(crate::calls::RoomClosed {
+                call_id: CallId(self.id.0),
+            });
         }
         Running::Stop
     }
@@ -322,7 +340,7 @@ impl Handler<Join> for GroupSession {
         }
         if self.room.is_none() {
             if let Some(sfu) = self.chat.sfu() {
-                self.room = Some(sfu.open_room(self.id, kind.name(), ctx.address().recipient()));
+                self.room = Some(sfu.open_room(self.id.0, kind.name(), ctx.address().recipient()));
             }
         }
         let pool = self.chat.pool.clone();
@@ -340,7 +358,7 @@ impl Handler<Join> for GroupSession {
                         ))
                     }
                 }
-                LiveKind::Room => match crate::store::load_member(&pool, RoomId(id), user).await? {
+                LiveKind::Room => match crate::store::load_member(&pool, RoomId(id.0), user).await? {
                     Some(_) => Ok((LiveRole::Speaker, None)),
                     None => Err(ChatError::not_member()),
                 },
@@ -567,8 +585,14 @@ impl GroupSession {
                     MediaKindName::Audio => p.audio = false,
                     MediaKindName::Video => p.video = false,
                 }
-                p.outbox
-                    .text(json!({"type": "muted", "sessionId": self.id, "kind": kind, "by": user}).to_string());
+                p.outbox.text(
+                    Event::Muted {
+                        session_id: self.id,
+                        kind,
+                        by: user,
+                    }
+                    .frame(),
+                );
                 self.sfu_room()?.block(target, kind, true);
                 reply.ok(json!({}));
                 self.updated(target);
@@ -609,7 +633,7 @@ impl GroupSession {
                 actix::spawn(async move {
                     match cal
                         .send(Exec(Op::SetState {
-                            offering: id,
+                            offering: id.0,
                             state: to,
                         }))
                         .await
@@ -637,7 +661,11 @@ impl Handler<StateChanged> for GroupSession {
 
     fn handle(&mut self, msg: StateChanged, ctx: &mut Context<Self>) {
         self.state = msg.state.to_owned();
-        let f = json!({"type": "session_state", "sessionId": self.id, "state": msg.state}).to_string();
+        let f = Event::SessionState {
+            session_id: self.id,
+            state: msg.state.to_owned(),
+        }
+        .frame();
         self.broadcast(&f, None);
         if msg.state == "completed" || msg.state == "cancelled" {
             self.end(ctx, "ended");
@@ -666,13 +694,22 @@ impl Handler<SfuEvent> for GroupSession {
             SfuEvent::Offer { user, sdp, tracks } => {
                 if let Some(p) = self.participants.get(&user) {
                     p.outbox.text(
-                        json!({"type": "rtc_offer", "sessionId": self.id, "sdp": sdp, "tracks": tracks}).to_string(),
+                        Event::RtcOffer {
+                            session_id: self.id,
+                            sdp,
+                            tracks,
+                        }
+                        .frame(),
                     );
                 }
             }
             SfuEvent::ActiveSpeaker { user } => {
                 self.speaker = user;
-                let f = json!({"type": "active_speaker", "sessionId": self.id, "userId": user}).to_string();
+                let f = Event::ActiveSpeaker {
+                    session_id: self.id,
+                    user_id: user,
+                }
+                .frame();
                 self.broadcast(&f, None);
             }
             SfuEvent::PeerGone { user, reason, .. } => {

@@ -22,8 +22,8 @@ use crate::error::{ChatError, ErrorCode};
 use crate::ids::{RoomId, UserId};
 use crate::outbox::Outbox;
 use crate::protocol;
-use crate::role::Role;
 use crate::store::{self, Kind, Member, NewEvent, RoomMeta};
+use lyceum_protocol::Role;
 
 /// Recent committed events kept in memory for quick resumes.
 const RING_CAPACITY: usize = 1024;
@@ -121,7 +121,7 @@ impl ChatRoom {
             return true;
         }
         let e = self.ready().err().unwrap_or_else(ChatError::not_member);
-        outbox.text(protocol::error(reply_id, &e));
+        outbox.text(e.frame(reply_id));
         false
     }
 
@@ -186,7 +186,7 @@ impl ChatRoom {
                     act.catch_up(ctx, session, last);
                 }
                 Err(e) => {
-                    sub.outbox.text(protocol::error(&None, &e));
+                    sub.outbox.text(e.frame(&None));
                     act.catching_up.remove(&session);
                 }
             }
@@ -225,14 +225,14 @@ impl ChatRoom {
                                 ));
                             }
                             Err(e) => {
-                                q.outbox.text(protocol::error(&q.reply_id, &e));
+                                q.outbox.text(e.frame(&q.reply_id));
                             }
                         }
                     }
                 }
                 Err(e) => {
                     for q in batch {
-                        q.outbox.text(protocol::error(&q.reply_id, &e));
+                        q.outbox.text(e.frame(&q.reply_id));
                     }
                 }
             }
@@ -271,7 +271,17 @@ impl Actor for ChatRoom {
             let expired: Vec<UserId> = act.typing.iter().filter(|(_, t)| **t <= now).map(|(u, _)| *u).collect();
             for u in expired {
                 act.typing.remove(&u);
-                act.broadcast(&ByteString::from(protocol::typing(act.id, u, false)), Some(u));
+                act.broadcast(
+                    &ByteString::from(
+                        protocol::Event::Typing {
+                            room_id: act.id,
+                            user_id: u,
+                            typing: false,
+                        }
+                        .frame(),
+                    ),
+                    Some(u),
+                );
             }
         });
         ctx.run_interval(IDLE_CHECK, |act, ctx| {
@@ -306,7 +316,7 @@ impl Handler<Subscribe> for ChatRoom {
     fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) {
         self.last_activity = Instant::now();
         if let Err(e) = self.may_read(&msg.who) {
-            msg.outbox.text(protocol::error(&msg.reply_id, &e));
+            msg.outbox.text(e.frame(&msg.reply_id));
             return;
         }
         let after = msg.after_seq.unwrap_or(self.committed_seq).clamp(0, self.committed_seq);
@@ -330,7 +340,14 @@ impl Handler<Subscribe> for ChatRoom {
             .or_else(|| self.catching_up.get(&msg.session))
         {
             for u in self.typing.keys().filter(|u| **u != msg.who.user) {
-                sub.outbox.text(protocol::typing(self.id, *u, true));
+                sub.outbox.text(
+                    protocol::Event::Typing {
+                        room_id: self.id,
+                        user_id: *u,
+                        typing: true,
+                    }
+                    .frame(),
+                );
             }
         }
     }
@@ -437,14 +454,21 @@ impl Handler<Post> for ChatRoom {
         let moderator = match self.check_post(&msg) {
             Ok(m) => m,
             Err(e) => {
-                msg.outbox.text(protocol::error(&msg.reply_id, &e));
+                msg.outbox.text(e.frame(&msg.reply_id));
                 return;
             }
         };
         // Sending a message ends the sender's typing indicator.
         if msg.kind == Kind::Message && self.typing.remove(&msg.who.user).is_some() {
             self.broadcast(
-                &ByteString::from(protocol::typing(self.id, msg.who.user, false)),
+                &ByteString::from(
+                    protocol::Event::Typing {
+                        room_id: self.id,
+                        user_id: msg.who.user,
+                        typing: false,
+                    }
+                    .frame(),
+                ),
                 Some(msg.who.user),
             );
         }
@@ -490,7 +514,14 @@ impl Handler<Typing> for ChatRoom {
         // Only changes are news; a refresh just extends the deadline.
         if was_typing != msg.typing {
             self.broadcast(
-                &ByteString::from(protocol::typing(self.id, msg.who.user, msg.typing)),
+                &ByteString::from(
+                    protocol::Event::Typing {
+                        room_id: self.id,
+                        user_id: msg.who.user,
+                        typing: msg.typing,
+                    }
+                    .frame(),
+                ),
                 Some(msg.who.user),
             );
         }
@@ -529,13 +560,23 @@ impl Handler<Read> for ChatRoom {
                         m.last_read_seq = m.last_read_seq.max(stored);
                     }
                     if moved {
-                        act.broadcast(&ByteString::from(protocol::read(room, user, stored)), None);
+                        act.broadcast(
+                            &ByteString::from(
+                                protocol::Event::Read {
+                                    room_id: room,
+                                    user_id: user,
+                                    seq: stored,
+                                }
+                                .frame(),
+                            ),
+                            None,
+                        );
                     }
                     msg.outbox
                         .text(protocol::ack(&msg.reply_id, json!({"roomId": room, "seq": stored})));
                 }
                 Err(e) => {
-                    msg.outbox.text(protocol::error(&msg.reply_id, &e));
+                    msg.outbox.text(e.frame(&msg.reply_id));
                 }
             }),
         );
@@ -563,7 +604,10 @@ impl Handler<MembershipChanged> for ChatRoom {
             Some(m) => {
                 let new = self.members.insert(msg.user, m).is_none();
                 if new {
-                    self.broadcast(&ByteString::from(protocol::member(self.id, msg.user, true)), None);
+                    self.broadcast(
+                        &ByteString::from(protocol::Event::member(self.id, msg.user, true).frame()),
+                        None,
+                    );
                 }
             }
             None => {
@@ -579,11 +623,14 @@ impl Handler<MembershipChanged> for ChatRoom {
                     .collect();
                 for k in gone {
                     if let Some(s) = self.subs.remove(&k).or_else(|| self.catching_up.remove(&k)) {
-                        s.outbox.text(protocol::removed(self.id));
+                        s.outbox.text(protocol::Event::Removed { room_id: self.id }.frame());
                     }
                 }
                 self.typing.remove(&msg.user);
-                self.broadcast(&ByteString::from(protocol::member(self.id, msg.user, false)), None);
+                self.broadcast(
+                    &ByteString::from(protocol::Event::member(self.id, msg.user, false).frame()),
+                    None,
+                );
             }
         }
     }

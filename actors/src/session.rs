@@ -20,10 +20,10 @@ use crate::ids::RoomId;
 use crate::live::{self, Action, GroupSession};
 use crate::outbox::{Outbound, Outbox, CLOSE_IDLE_TIMEOUT, CLOSE_POLICY, CLOSE_TOKEN_EXPIRED};
 use crate::protocol::{self, Command};
-use crate::role::Role;
 use crate::room::{self, ChatRoom};
 use crate::sfu::Reply;
 use crate::store::{self, Kind};
+use lyceum_protocol::Role;
 
 /// How often the server pings.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
@@ -43,7 +43,7 @@ pub struct UserSession {
     last_heard: Instant,
     rooms: HashMap<RoomId, Addr<ChatRoom>>,
     calendars: HashMap<crate::ids::UserId, Addr<crate::calendar::Calendar>>,
-    live: HashMap<uuid::Uuid, Addr<GroupSession>>,
+    live: HashMap<crate::ids::LiveId, Addr<GroupSession>>,
     invalid: u32,
     invalid_since: Instant,
 }
@@ -65,7 +65,7 @@ impl UserSession {
     }
 
     fn send_error(&self, id: &Option<Value>, code: ErrorCode, message: impl Into<String>) {
-        self.outbox.text(protocol::error(id, &ChatError::new(code, message)));
+        self.outbox.text(ChatError::new(code, message).frame(id));
     }
 
     fn close(&self, ctx: &mut Context<Self>, code: u16, reason: &str) {
@@ -313,7 +313,7 @@ impl UserSession {
             }
         };
         if let Err(e) = result {
-            self.outbox.text(protocol::error(&id, &e));
+            self.outbox.text(e.frame(&id));
         }
     }
 
@@ -324,7 +324,12 @@ impl UserSession {
         }
     }
 
-    fn live_act(&mut self, session_id: uuid::Uuid, id: &Option<Value>, action: Action) -> Result<(), ChatError> {
+    fn live_act(
+        &mut self,
+        session_id: crate::ids::LiveId,
+        id: &Option<Value>,
+        action: Action,
+    ) -> Result<(), ChatError> {
         let addr = self
             .live
             .get(&session_id)
@@ -339,7 +344,12 @@ impl UserSession {
         Ok(())
     }
 
-    fn respond(&mut self, call_id: uuid::Uuid, id: &Option<Value>, answer: calls::Answer) -> Result<(), ChatError> {
+    fn respond(
+        &mut self,
+        call_id: crate::ids::CallId,
+        id: &Option<Value>,
+        answer: calls::Answer,
+    ) -> Result<(), ChatError> {
         self.chat.calls().do_send(calls::Respond {
             user: self.me.user,
             call_id,
@@ -418,7 +428,7 @@ impl UserSession {
         ctx.spawn(actix::fut::wrap_future(fut).map(move |res, _act: &mut UserSession, _| {
             match res {
                 Ok(events) => outbox.text(protocol::ack(&id, json!({"roomId": room_id, "messages": events}))),
-                Err(e) => outbox.text(protocol::error(&id, &e)),
+                Err(e) => outbox.text(e.frame(&id)),
             };
         }));
         Ok(())
@@ -430,7 +440,7 @@ impl Actor for UserSession {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.outbox
-            .text(protocol::hello(self.id, self.me.user, HEARTBEAT_INTERVAL.as_secs()));
+            .text(protocol::Event::hello(self.id, self.me.user, HEARTBEAT_INTERVAL.as_secs()).frame());
         self.chat.hub.do_send(hub::Connect {
             user: self.me.user,
             session: self.id,

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::error::{ChatError, ErrorCode};
 use crate::ids::{RoomId, UserId};
 use crate::protocol::MessageEvent;
-use crate::role::Role;
+use lyceum_protocol::Role;
 
 /// How many stream events one catch-up or history read returns at most.
 pub const PAGE_MAX: i64 = 500;

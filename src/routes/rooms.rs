@@ -507,7 +507,11 @@ async fn post_and_wait(state: &AppState, room: Uuid, post: impl FnOnce(Outbox) -
     if v["type"] == "error" {
         let code = v["code"].as_str().unwrap_or("internal_error");
         let message = v["message"].as_str().unwrap_or("").to_owned();
-        let code = lyceum_actors::ErrorCode::from_str_code(code);
+        let code = lyceum_actors::ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == code)
+            .unwrap_or(lyceum_actors::ErrorCode::Internal);
         return Err(lyceum_actors::ChatError::new(code, message).into());
     }
     Ok(v)

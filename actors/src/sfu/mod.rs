@@ -22,7 +22,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
-use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -80,37 +79,11 @@ impl Reply {
         self.outbox.text(protocol::ack(&self.id, data));
     }
     pub fn err(&self, code: ErrorCode, message: impl Into<String>) {
-        self.outbox
-            .text(protocol::error(&self.id, &ChatError::new(code, message)));
+        self.outbox.text(ChatError::new(code, message).frame(&self.id));
     }
 }
 
-/// What a subscriber receives on one transceiver of its subscribe
-/// connection.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TrackInfo {
-    pub mid: String,
-    pub user_id: UserId,
-    pub kind: &'static str,
-    pub source: String,
-    pub track_id: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Quality {
-    High,
-    Medium,
-    Low,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MediaKindName {
-    Audio,
-    Video,
-}
+pub use lyceum_protocol::{MediaKind as MediaKindName, Quality, TrackInfo};
 
 /// Reports from a shard to the room's actor.
 #[derive(Message, Debug)]

@@ -241,14 +241,6 @@ fn kind_name(k: MediaKind) -> MediaKindName {
     }
 }
 
-fn kind_str(k: MediaKind) -> &'static str {
-    if k == MediaKind::Audio {
-        "audio"
-    } else {
-        "video"
-    }
-}
-
 impl Shard {
     async fn run(mut self, socket: Arc<tokio::net::UdpSocket>, mut rx: mpsc::UnboundedReceiver<ShardCmd>) {
         let mut buf = vec![0u8; 2048];
@@ -906,7 +898,7 @@ impl Shard {
                 Some(TrackInfo {
                     mid: mid.to_string(),
                     user_id: t.user,
-                    kind: kind_str(t.kind),
+                    kind: kind_name(t.kind),
                     source: t.source.clone(),
                     track_id: o.track,
                 })

@@ -1,0 +1,160 @@
+//! Every machine-readable error code Lyceum sends, over HTTP
+//! (`{"error": code, "message": ...}`) and over the WebSocket
+//! (`{"type": "error", "code": ..., "message": ...}`), and the one place
+//! where a code gets its HTTP status.
+//!
+//! A code means one thing and has one status wherever it is sent; a new
+//! code is a new variant here (and a line in docs/api.md or
+//! docs/protocol.md).
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! codes {
+    ($( $(#[$doc:meta])* $variant:ident = $wire:literal, $status:literal; )*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $( $(#[$doc])* #[serde(rename = $wire)] $variant, )*
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            /// The code's name on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $wire,)* }
+            }
+
+            /// The HTTP status this code is sent with (WebSocket errors carry
+            /// the code only; the status is what the same refusal gets over
+            /// HTTP).
+            pub fn http_status(self) -> u16 {
+                match self { $(ErrorCode::$variant => $status,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    // ---- frames and input ----
+    /// The WebSocket frame is not JSON or not a known command.
+    InvalidFrame = "invalid_frame", 400;
+    /// A command's fields fail validation.
+    InvalidCommand = "invalid_command", 400;
+    BinaryNotSupported = "binary_not_supported", 400;
+    /// The request body is not the JSON the route expects.
+    InvalidJson = "invalid_json", 400;
+    /// A path segment is not what the route expects (e.g. not a UUID).
+    InvalidPath = "invalid_path", 400;
+    /// A query parameter fails validation.
+    InvalidQuery = "invalid_query", 400;
+    InvalidEmail = "invalid_email", 400;
+    InvalidCredentialsFormat = "invalid_credentials_format", 400;
+    WeakPassword = "weak_password", 400;
+    InvalidProfile = "invalid_profile", 400;
+    InvalidSlot = "invalid_slot", 400;
+    InvalidAgenda = "invalid_agenda", 400;
+    InvalidMember = "invalid_member", 400;
+    InvalidAttachment = "invalid_attachment", 400;
+    NotAWebsocket = "not_a_websocket", 400;
+    MessageTooLarge = "message_too_large", 400;
+    /// Plaintext sent to an end-to-end encrypted room, or ciphertext to a plain one.
+    E2eeMismatch = "e2ee_mismatch", 400;
+    InvalidSdp = "invalid_sdp", 400;
+
+    // ---- credentials ----
+    MissingToken = "missing_token", 401;
+    InvalidToken = "invalid_token", 401;
+    TokenExpired = "token_expired", 401;
+    InvalidCredentials = "invalid_credentials", 401;
+    /// The token's account no longer exists.
+    AccountNotFound = "account_not_found", 401;
+    InvalidRefreshToken = "invalid_refresh_token", 401;
+    RefreshTokenExpired = "refresh_token_expired", 401;
+    /// A refresh token used twice: the whole family is revoked.
+    RefreshTokenRevoked = "refresh_token_revoked", 401;
+    InvalidTicket = "invalid_ticket", 401;
+
+    // ---- permissions ----
+    /// This role or user may not do this.
+    Forbidden = "forbidden", 403;
+    /// A guest outside the one room they were let into.
+    GuestNotAllowed = "guest_not_allowed", 403;
+    NotAMember = "not_a_member", 403;
+    Muted = "muted", 403;
+    /// The other user does not accept direct messages from the caller.
+    MessagesNotAccepted = "messages_not_accepted", 403;
+    CallNotAllowed = "call_not_allowed", 403;
+
+    // ---- not found ----
+    NotFound = "not_found", 404;
+    UserNotFound = "user_not_found", 404;
+    RoomNotFound = "room_not_found", 404;
+    /// The user named in a membership change is not in the room.
+    MemberNotFound = "member_not_found", 404;
+    MessageNotFound = "message_not_found", 404;
+    /// No such slot or session (offering).
+    OfferingNotFound = "slot_not_found", 404;
+    /// The mentee holds no booking on it.
+    NotBooked = "not_booked", 404;
+    BookingNotFound = "booking_not_found", 404;
+    FeedNotFound = "feed_not_found", 404;
+    KeyNotFound = "key_not_found", 404;
+    AttachmentNotFound = "attachment_not_found", 404;
+    /// No such live session, room or call.
+    SessionNotFound = "session_not_found", 404;
+    CallNotFound = "call_not_found", 404;
+
+    // ---- state ----
+    EmailTaken = "email_taken", 409;
+    /// The mentee already holds a booking (confirmed or waitlisted) on it.
+    AlreadyBooked = "already_booked", 409;
+    /// It has started, finished or been cancelled: no more changes.
+    BookingClosed = "booking_closed", 409;
+    /// A mentor's slots and sessions may not overlap.
+    Overlap = "slot_overlap", 409;
+    SessionNotLive = "session_not_live", 409;
+    NotRegistered = "not_registered", 403;
+    /// A live-room command from a connection that has not joined it.
+    NotInSession = "not_in_session", 409;
+    /// The callee is ringing or talking already.
+    Busy = "busy", 409;
+
+    // ---- the server ----
+    RateLimited = "rate_limited", 429;
+    /// A queue on the way is full (a control queue refuses rather than
+    /// grows); retry shortly.
+    Overloaded = "overloaded", 503;
+    SfuUnavailable = "sfu_unavailable", 503;
+    /// A dependency (the database) is down or saturated.
+    Unavailable = "unavailable", 503;
+    Internal = "internal_error", 500;
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.as_str()), "{} twice", c.as_str());
+            assert!(
+                c.as_str()
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'),
+                "{}",
+                c.as_str()
+            );
+            assert!((400..600).contains(&c.http_status()), "{}", c.as_str());
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! The WebSocket wire protocol, version 1 (see docs/protocol.md).
+//!
+//! Client frames are JSON objects with a `type`, an optional `id` (any JSON
+//! string or number, echoed in the `ack` or `error` that answers it) and the
+//! command's fields in camelCase. Server frames are JSON objects with a `type`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::error::ErrorCode;
+use crate::ids::{CallId, LiveId, RoomId, UserId};
+use crate::media::{LiveRole, MediaKind, Quality, TrackInfo};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum Command {
+    /// Start receiving a room's events; with `afterSeq`, first everything
+    /// committed after it (resume).
+    Subscribe {
+        room_id: RoomId,
+        after_seq: Option<i64>,
+    },
+    Unsubscribe {
+        room_id: RoomId,
+    },
+    Send {
+        room_id: RoomId,
+        /// Makes the send idempotent: a resend returns the original seq.
+        client_msg_id: Option<String>,
+        body: Option<String>,
+        ciphertext: Option<String>,
+        #[serde(default)]
+        attachments: Vec<Uuid>,
+    },
+    Edit {
+        room_id: RoomId,
+        seq: i64,
+        body: Option<String>,
+        ciphertext: Option<String>,
+    },
+    Delete {
+        room_id: RoomId,
+        seq: i64,
+    },
+    Typing {
+        room_id: RoomId,
+        typing: bool,
+    },
+    Read {
+        room_id: RoomId,
+        seq: i64,
+    },
+    History {
+        room_id: RoomId,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: Option<i64>,
+    },
+    /// Receive `slot_created` / `slot_updated` / `slot_deleted` for a mentor.
+    WatchCalendar {
+        mentor_id: UserId,
+    },
+    UnwatchCalendar {
+        mentor_id: UserId,
+    },
+    /// Extends the session with a fresh access token of the same user.
+    Reauth {
+        token: String,
+    },
+    // ---- live rooms (docs/live.md) ----
+    SessionJoin {
+        session_id: LiveId,
+    },
+    SessionLeave {
+        session_id: LiveId,
+    },
+    SessionStart {
+        session_id: LiveId,
+    },
+    SessionEnd {
+        session_id: LiveId,
+    },
+    RtcPublish {
+        session_id: LiveId,
+        sdp: String,
+        #[serde(default)]
+        sources: std::collections::HashMap<String, String>,
+    },
+    RtcSubscribe {
+        session_id: LiveId,
+    },
+    RtcAnswer {
+        session_id: LiveId,
+        sdp: String,
+    },
+    RtcRestart {
+        session_id: LiveId,
+    },
+    RtcQuality {
+        session_id: LiveId,
+        quality: Quality,
+    },
+    MediaState {
+        session_id: LiveId,
+        audio: bool,
+        video: bool,
+        #[serde(default)]
+        screen: bool,
+    },
+    RaiseHand {
+        session_id: LiveId,
+        raised: bool,
+    },
+    SetRole {
+        session_id: LiveId,
+        user_id: UserId,
+        role: LiveRole,
+    },
+    Mute {
+        session_id: LiveId,
+        user_id: UserId,
+        kind: MediaKind,
+    },
+    Remove {
+        session_id: LiveId,
+        user_id: UserId,
+    },
+    CallInvite {
+        user_id: UserId,
+        #[serde(default = "yes")]
+        video: bool,
+    },
+    CallAccept {
+        call_id: CallId,
+    },
+    CallDecline {
+        call_id: CallId,
+    },
+    CallCancel {
+        call_id: CallId,
+    },
+    CallHangup {
+        call_id: CallId,
+    },
+    Ping,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A parsed client frame: the command and the id to answer it with.
+#[derive(Debug)]
+pub struct Envelope {
+    pub id: Option<Value>,
+    pub command: Command,
+}
+
+/// Parses one text frame. On failure, returns the id (if one could be read)
+/// so the error can still be correlated.
+pub fn parse(text: &str) -> Result<Envelope, (Option<Value>, String)> {
+    let mut v: Value = serde_json::from_str(text).map_err(|e| (None, format!("not JSON: {e}")))?;
+    let obj = v
+        .as_object_mut()
+        .ok_or((None, "a frame must be a JSON object".to_owned()))?;
+    let id = obj.remove("id");
+    if let Some(id) = &id {
+        let ok = match id {
+            Value::String(s) => s.len() <= 64,
+            Value::Number(_) => true,
+            _ => false,
+        };
+        if !ok {
+            return Err((
+                None,
+                "`id` must be a string of at most 64 characters or a number".to_owned(),
+            ));
+        }
+    }
+    match serde_json::from_value::<Command>(v) {
+        Ok(command) => Ok(Envelope { id, command }),
+        Err(e) => Err((id, e.to_string())),
+    }
+}
+
+/// One entry of a room's ordered stream, as stored and as sent.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageEvent {
+    pub room_id: RoomId,
+    pub seq: i64,
+    /// `message`, `edit` (of `targetSeq`) or `delete` (of `targetSeq`).
+    pub kind: String,
+    pub sender_id: Option<UserId>,
+    pub sender_name: Option<String>,
+    pub client_msg_id: Option<String>,
+    pub body: Option<String>,
+    pub ciphertext: Option<String>,
+    pub attachments: Value,
+    pub target_seq: Option<i64>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// History only: when a `message` was last edited or deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl MessageEvent {
+    /// The `message` frame for this event, serialised in one pass (it is
+    /// built once per message and shared by every subscriber).
+    pub fn frame(&self) -> String {
+        #[derive(Serialize)]
+        struct Frame<'a> {
+            r#type: &'static str,
+            #[serde(flatten)]
+            event: &'a MessageEvent,
+        }
+        serde_json::to_string(&Frame {
+            r#type: "message",
+            event: self,
+        })
+        .unwrap_or_default()
+    }
+}
+
+/// Answers command `id`: `{"type": "ack", "id": ..., ...data}`; `data` is a
+/// JSON object whose fields join the frame's.
+pub fn ack(id: &Option<Value>, data: Value) -> String {
+    let mut v = json!({"type": "ack", "id": id});
+    if let (Some(o), Value::Object(d)) = (v.as_object_mut(), data) {
+        o.extend(d);
+    }
+    v.to_string()
+}
+
+/// Refuses command `id`: `{"type": "error", "id": ..., "code": ..., "message": ...}`.
+pub fn error(id: &Option<Value>, code: ErrorCode, message: &str) -> String {
+    json!({"type": "error", "id": id, "code": code.as_str(), "message": message}).to_string()
+}
+
+/// A participant of a live room, as every frame about one shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantInfo {
+    pub user_id: UserId,
+    pub display_name: String,
+    pub role: LiveRole,
+    pub hand_raised: bool,
+    pub audio: bool,
+    pub video: bool,
+    pub screen: bool,
+}
+
+/// Who rings, in `call_incoming`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Caller {
+    pub user_id: UserId,
+    pub display_name: String,
+}
+
+/// Every event the server pushes that is not an `ack`, `error` or
+/// `message` (see [`MessageEvent::frame`]). Serialised with its `type`
+/// first and its fields in camelCase; a `None` is sent as `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase")]
+pub enum Event {
+    /// The first frame of every connection.
+    Hello {
+        protocol: u32,
+        session_id: u64,
+        user_id: UserId,
+        heartbeat_secs: u64,
+    },
+    /// The access token behind the connection expired; it closes with 4003.
+    SessionExpired,
+    Typing {
+        room_id: RoomId,
+        user_id: UserId,
+        typing: bool,
+    },
+    Read {
+        room_id: RoomId,
+        user_id: UserId,
+        seq: i64,
+    },
+    Presence {
+        user_id: UserId,
+        online: bool,
+        last_seen: Option<DateTime<Utc>>,
+    },
+    MemberJoined {
+        room_id: RoomId,
+        user_id: UserId,
+    },
+    MemberLeft {
+        room_id: RoomId,
+        user_id: UserId,
+    },
+    /// You were removed from the room (or left it on another connection).
+    Removed {
+        room_id: RoomId,
+    },
+    /// You were added to a room.
+    RoomAdded {
+        room_id: RoomId,
+    },
+    // ---- calendar (docs/protocol.md, calendar events) ----
+    SlotCreated {
+        mentor_id: UserId,
+        reason: Option<String>,
+        reasons: Vec<String>,
+        slot: Value,
+    },
+    SlotUpdated {
+        mentor_id: UserId,
+        reason: Option<String>,
+        reasons: Vec<String>,
+        slot: Value,
+    },
+    SlotDeleted {
+        mentor_id: UserId,
+        reason: Option<String>,
+        reasons: Vec<String>,
+        slot: Value,
+    },
+    BookingPromoted {
+        booking_id: Value,
+        slot: Option<Value>,
+    },
+    BookingCancelled {
+        reason: String,
+        slot: Option<Value>,
+    },
+    /// An in-app notification (a reminder).
+    Notification {
+        id: Value,
+        kind: String,
+        payload: Value,
+    },
+    // ---- live rooms (docs/live.md) ----
+    ParticipantJoined {
+        session_id: LiveId,
+        participant: ParticipantInfo,
+    },
+    ParticipantUpdated {
+        session_id: LiveId,
+        participant: ParticipantInfo,
+    },
+    ParticipantLeft {
+        session_id: LiveId,
+        user_id: UserId,
+        reason: String,
+    },
+    /// The live room ended for you: `ended`, `removed`, `joined_elsewhere`
+    /// or `connection_lost`.
+    SessionEnded {
+        session_id: LiveId,
+        reason: String,
+    },
+    SessionState {
+        session_id: LiveId,
+        state: String,
+    },
+    Muted {
+        session_id: LiveId,
+        kind: MediaKind,
+        by: UserId,
+    },
+    /// A renegotiation offer for your subscribe connection.
+    RtcOffer {
+        session_id: LiveId,
+        sdp: String,
+        tracks: Vec<TrackInfo>,
+    },
+    ActiveSpeaker {
+        session_id: LiveId,
+        user_id: Option<UserId>,
+    },
+    // ---- calls ----
+    CallIncoming {
+        call_id: CallId,
+        video: bool,
+        from: Caller,
+    },
+    CallRinging {
+        call_id: CallId,
+    },
+    CallAccepted {
+        call_id: CallId,
+        session_id: LiveId,
+    },
+    CallEnded {
+        call_id: CallId,
+        reason: String,
+    },
+}
+
+impl Event {
+    /// The text frame for this event.
+    pub fn frame(&self) -> String {
+        // Serialising plain data (strings, numbers, ids) cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn hello(session_id: u64, user: UserId, heartbeat_secs: u64) -> Event {
+        Event::Hello {
+            protocol: PROTOCOL_VERSION,
+            session_id,
+            user_id: user,
+            heartbeat_secs,
+        }
+    }
+
+    /// `member_joined` or `member_left`.
+    pub fn member(room_id: RoomId, user_id: UserId, joined: bool) -> Event {
+        if joined {
+            Event::MemberJoined { room_id, user_id }
+        } else {
+            Event::MemberLeft { room_id, user_id }
+        }
+    }
+
+    /// `session_ended` with its reason: the one shape of that frame.
+    pub fn session_ended(session_id: LiveId, reason: &str) -> Event {
+        Event::SessionEnded {
+            session_id,
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+/// Any server frame, as a client reads it.
+#[derive(Debug, Clone)]
+pub enum ServerFrame {
+    Ack {
+        id: Option<Value>,
+        data: Value,
+    },
+    Error {
+        id: Option<Value>,
+        code: String,
+        message: String,
+    },
+    Message(Value),
+    Event(Event),
+    /// A frame this version of the protocol does not know (newer servers may
+    /// add events; clients ignore them).
+    Other(Value),
+}
+
+impl ServerFrame {
+    /// Reads one text frame from the server.
+    pub fn parse(text: &str) -> Result<ServerFrame, serde_json::Error> {
+        let v: Value = serde_json::from_str(text)?;
+        Ok(match v.get("type").and_then(Value::as_str) {
+            Some("ack") => ServerFrame::Ack {
+                id: v.get("id").cloned().filter(|i| !i.is_null()),
+                data: v,
+            },
+            Some("error") => ServerFrame::Error {
+                id: v.get("id").cloned().filter(|i| !i.is_null()),
+                code: v["code"].as_str().unwrap_or_default().to_owned(),
+                message: v["message"].as_str().unwrap_or_default().to_owned(),
+            },
+            Some("message") => ServerFrame::Message(v),
+            _ => match serde_json::from_value::<Event>(v.clone()) {
+                Ok(e) => ServerFrame::Event(e),
+                Err(_) => ServerFrame::Other(v),
+            },
+        })
+    }
+}
+
+/// A client frame: a command with the id its answer will carry.
+pub fn command_frame(id: Option<Value>, command: &Command) -> String {
+    let mut v = serde_json::to_value(command).unwrap_or(Value::Null);
+    if let (Some(o), Some(id)) = (v.as_object_mut(), id) {
+        o.insert("id".to_owned(), id);
+    }
+    v.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_commands_with_ids() {
+        let room = Uuid::new_v4();
+        let e = parse(&format!(
+            r#"{{"id":"c1","type":"send","roomId":"{room}","clientMsgId":"m1","body":"hi"}}"#
+        ))
+        .unwrap();
+        assert_eq!(e.id, Some(json!("c1")));
+        assert!(matches!(e.command, Command::Send { ref body, .. } if body.as_deref() == Some("hi")));
+        let e = parse(r#"{"id": 7, "type": "ping"}"#).unwrap();
+        assert_eq!(e.id, Some(json!(7)));
+    }
+
+    #[test]
+    fn events_keep_their_wire_shape() {
+        let u = UserId::new_random();
+        let live = LiveId::new_random();
+        let v: Value = serde_json::from_str(&Event::session_ended(live, "removed").frame()).unwrap();
+        assert_eq!(
+            v,
+            json!({"type": "session_ended", "sessionId": live, "reason": "removed"})
+        );
+        let v: Value = serde_json::from_str(
+            &Event::Presence {
+                user_id: u,
+                online: false,
+                last_seen: None,
+            }
+            .frame(),
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"type": "presence", "userId": u, "online": false, "lastSeen": null})
+        );
+        let v: Value = serde_json::from_str(&Event::SessionExpired.frame()).unwrap();
+        assert_eq!(v, json!({"type": "session_expired"}));
+        let frame = Event::ActiveSpeaker {
+            session_id: live,
+            user_id: Some(u),
+        }
+        .frame();
+        assert!(
+            matches!(ServerFrame::parse(&frame).unwrap(), ServerFrame::Event(Event::ActiveSpeaker { user_id: Some(x), .. }) if x == u)
+        );
+    }
+
+    #[test]
+    fn commands_round_trip() {
+        let live = LiveId::new_random();
+        let text = command_frame(
+            Some(json!("c9")),
+            &Command::RtcQuality {
+                session_id: live,
+                quality: Quality::Low,
+            },
+        );
+        let e = parse(&text).unwrap();
+        assert_eq!(e.id, Some(json!("c9")));
+        assert!(matches!(e.command, Command::RtcQuality { session_id, quality: Quality::Low } if session_id == live));
+    }
+
+    #[test]
+    fn rejects_garbage_but_keeps_the_id() {
+        assert!(parse("not json").unwrap_err().0.is_none());
+        assert!(parse("[1,2]").is_err());
+        let (id, msg) = parse(r#"{"id":"x","type":"launch_missiles"}"#).unwrap_err();
+        assert_eq!(id, Some(json!("x")));
+        assert!(msg.contains("launch_missiles"), "{msg}");
+        let (id, _) = parse(r#"{"id":"y","type":"send","roomId":"nope"}"#).unwrap_err();
+        assert_eq!(id, Some(json!("y")));
+        assert!(parse(r#"{"id":{"a":1},"type":"ping"}"#).is_err());
+    }
+}
