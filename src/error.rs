@@ -142,8 +142,8 @@ pub fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
 }
 
-impl From<lyceum_actors::ChatError> for ApiError {
-    fn from(e: lyceum_actors::ChatError) -> Self {
+impl From<lyceum_actors::Error> for ApiError {
+    fn from(e: lyceum_actors::Error) -> Self {
         use lyceum_actors::ErrorCode as C;
         let code = e.code.as_str();
         match e.code {
@@ -160,6 +160,7 @@ impl From<lyceum_actors::ChatError> for ApiError {
                 message: e.message,
             },
             C::RateLimited => ApiError::TooManyRequests { retry_after_secs: 1 },
+            C::Unavailable | C::Overloaded | C::SfuUnavailable => ApiError::Unavailable(e.message),
             C::Internal => ApiError::Internal(anyhow::anyhow!(e.message)),
             _ => ApiError::BadRequest {
                 code,

@@ -12,13 +12,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Addr;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use lyceum_actors::hub::{Hub, ToUser};
+use lyceum_actors::core::FanOut;
 use lyceum_actors::UserId;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -60,7 +59,8 @@ impl Mailer {
 
 pub struct Worker {
     pub pool: Pool,
-    pub hub: Addr<Hub>,
+    /// Where the in-app push of a reminder goes (the user's connections).
+    pub fanout: Arc<dyn FanOut>,
     pub mailer: Option<Arc<Mailer>>,
 }
 
@@ -164,10 +164,7 @@ impl Worker {
         // After the commit: a push for a rolled-back job would be a lie.
         let n = pushes.len();
         for (user, frame) in pushes {
-            self.hub.do_send(ToUser {
-                user: UserId(user),
-                frame,
-            });
+            self.fanout.to_user(UserId(user), frame.into());
         }
         Ok(n)
     }

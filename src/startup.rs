@@ -54,9 +54,9 @@ impl Application {
                 .map(|c| (lyceum_actors::UserId(c.sub), c.exp))
                 .map_err(|e| e.to_string())
         });
-        let chat = lyceum_actors::ChatContext::new(
+        let realtime = lyceum_actors::Realtime::new(
             db.pool.clone(),
-            lyceum_actors::ChatLimits {
+            lyceum_actors::Limits {
                 max_message_bytes: c.max_message_bytes,
                 max_frame_bytes: c.max_frame_bytes,
                 outbound_queue: c.outbound_queue,
@@ -86,7 +86,7 @@ impl Application {
                 initial_bitrate: f.initial_bitrate,
             })
             .context("starting the SFU (UDP sockets)")?;
-            chat.set_sfu(sfu);
+            realtime.live.set_sfu(sfu);
         }
         if settings.reminders.enabled {
             let mailer = match &settings.smtp.url {
@@ -98,7 +98,7 @@ impl Application {
             };
             crate::reminders::Worker {
                 pool: db.pool.clone(),
-                hub: chat.hub.clone(),
+                fanout: realtime.services.fanout.clone(),
                 mailer,
             }
             .spawn(Duration::from_millis(settings.reminders.poll_ms));
@@ -109,7 +109,7 @@ impl Application {
             limiter,
             refresh_ttl_days: settings.auth.refresh_token_ttl_days,
             trust_forwarded_for: settings.server.trust_forwarded_for,
-            chat,
+            realtime,
             tickets: Default::default(),
             metrics_token: settings.metrics.token.clone(),
         });

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::HttpRequest;
 use deadpool_postgres::Pool;
 
-use lyceum_actors::ChatContext;
+use lyceum_actors::Realtime;
 
 use crate::auth::JwtKeys;
 use crate::ratelimit::RateLimiter;
@@ -19,8 +19,9 @@ pub struct AppState {
     pub refresh_ttl_days: u64,
     /// Take the client address from X-Forwarded-For (only behind our own proxy).
     pub trust_forwarded_for: bool,
-    /// The realtime core: hub, rooms, limits.
-    pub chat: Arc<ChatContext>,
+    /// The realtime core: its services and every domain (chat, presence,
+    /// calendars, live rooms).
+    pub realtime: Arc<Realtime>,
     /// One-time WebSocket tickets for browsers.
     pub tickets: TicketStore,
     /// Bearer token for `/metrics`; None: loopback scrapers only.

@@ -1,24 +1,27 @@
-//! The realtime core of Lyceum: the WebSocket protocol, the UserSession and
-//! ChatRoom actors, the Hub (presence and per-user delivery) and chat
-//! persistence. The Calendar and GroupSession actors and the SFU shards join
-//! this crate in their own issues.
+//! The realtime core of Lyceum, in layers whose dependencies point one way
+//! (docs/architecture.md; `tests/layers.rs` checks it):
+//!
+//! - [`gateway`]: the WebSocket connection ([`gateway::session::UserSession`])
+//!   and [`gateway::Realtime`], which builds the domains and wires them.
+//! - domains, each owning its actors, messages, SQL and rules:
+//!   [`chat`] (rooms), [`presence`] (the Hub), [`calendar`] (mentors'
+//!   calendars), [`live`] (group sessions, webinars and calls).
+//!   A domain never imports another; it tells one through a seam in
+//!   [`core::seams`] that the gateway hands it.
+//! - [`core`]: the shared services, the bounded outbox, the registry, the
+//!   fan-out seam, shared rules.
+//! - below: `lyceum_protocol` (ids, error codes, frames) and the SFU.
 #![forbid(unsafe_code)]
 
 pub mod calendar;
-pub mod calendar_store;
-pub mod calls;
-pub mod context;
-pub mod error;
-pub mod hub;
+pub mod chat;
+pub mod core;
+pub mod gateway;
 pub mod live;
-pub mod outbox;
-pub mod room;
-pub mod session;
+pub mod presence;
 pub mod sfu;
-pub mod store;
 
-pub use context::{ChatContext, ChatLimits, Principal, TokenVerifier};
-pub use error::{ChatError, ErrorCode};
+pub use crate::core::{Error, Limits, Principal, Services, TokenVerifier};
+pub use gateway::Realtime;
 pub use lyceum_protocol::frames as protocol;
-pub(crate) use lyceum_protocol::ids;
-pub use lyceum_protocol::{CallId, LiveId, OfferingId, ParseRoleError, Role, RoomId, UserId};
+pub use lyceum_protocol::{CallId, ErrorCode, LiveId, OfferingId, ParseRoleError, Role, RoomId, UserId};

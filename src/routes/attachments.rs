@@ -15,7 +15,7 @@ use crate::routes::ws::principal;
 use crate::state::AppState;
 
 pub fn dir(state: &AppState) -> PathBuf {
-    state.chat.limits.attachments_dir.clone()
+    state.realtime.services.limits.attachments_dir.clone()
 }
 
 fn file_name(req: &HttpRequest) -> Result<String, ApiError> {
@@ -45,7 +45,7 @@ pub async fn upload(
     let room = path.into_inner();
     let me = principal(&state, user.0).await?;
     // Only members may upload (admins read group rooms but do not post in them).
-    if lyceum_actors::store::load_member(&state.pool, RoomId(room), me.user)
+    if lyceum_actors::chat::store::load_member(&state.pool, RoomId(room), me.user)
         .await?
         .is_none()
     {
@@ -54,7 +54,7 @@ pub async fn upload(
             message: "you are not a member of this room".to_owned(),
         });
     }
-    let limits = &state.chat.limits;
+    let limits = &state.realtime.services.limits;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)

@@ -46,9 +46,9 @@ pub async fn join_as_guest(
     )
     .await?;
     tx.commit().await?;
-    if let Some(addr) = state.chat.running_room(RoomId(room)) {
-        let member = lyceum_actors::store::load_member(&state.pool, RoomId(room), UserId(id)).await?;
-        addr.do_send(lyceum_actors::room::MembershipChanged {
+    if let Some(addr) = state.realtime.chat.running_room(RoomId(room)) {
+        let member = lyceum_actors::chat::store::load_member(&state.pool, RoomId(room), UserId(id)).await?;
+        addr.do_send(lyceum_actors::chat::room::MembershipChanged {
             user: UserId(id),
             member,
         });

@@ -37,9 +37,9 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
     let _ = writeln!(
         out,
         "# HELP lyceum_chat_rooms_running Chat room actors in memory.\n# TYPE lyceum_chat_rooms_running gauge\nlyceum_chat_rooms_running {}",
-        state.chat.running_rooms()
+        state.realtime.chat.running_rooms()
     );
-    if let Some(sfu) = state.chat.sfu() {
+    if let Some(sfu) = state.realtime.live.sfu() {
         sfu.metrics.render(&mut out);
     }
     Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(out))

@@ -10,12 +10,9 @@
 //! join, private ones by invitation. Room owners, moderators and platform
 //! admins moderate.
 
-use std::time::Duration;
-
 use actix_web::{web, HttpResponse};
-use lyceum_actors::outbox::{Outbound, Outbox};
-use lyceum_actors::room::{MayRead, MembershipChanged, Post};
-use lyceum_actors::store::{self, Kind};
+use lyceum_actors::chat::room::{MayRead, MembershipChanged, Post};
+use lyceum_actors::chat::store::{self, Kind};
 use lyceum_actors::{Principal, Role, RoomId, UserId};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -27,8 +24,6 @@ use crate::routes::ws::principal;
 use crate::state::AppState;
 
 const MAX_ROOM_NAME: usize = 80;
-/// How long an HTTP send waits for its commit.
-const POST_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -61,7 +56,7 @@ async fn room_json(client: &deadpool_postgres::Client, room: Uuid) -> Result<Val
 
 /// Tells a running room actor about a membership row as it now stands.
 async fn notify_membership(state: &AppState, room: Uuid, user: Uuid) -> Result<(), ApiError> {
-    if let Some(addr) = state.chat.running_room(RoomId(room)) {
+    if let Some(addr) = state.realtime.chat.running_room(RoomId(room)) {
         let member = store::load_member(&state.pool, RoomId(room), UserId(user)).await?;
         addr.do_send(MembershipChanged {
             user: UserId(user),
@@ -135,16 +130,18 @@ pub async fn open_direct(
             "a direct conversation needs another user",
         ));
     }
-    match store::may_talk(&state.pool, UserId(me.id), me.role, UserId(other)).await? {
+    match lyceum_actors::core::policy::may_talk(&state.pool, UserId(me.id), me.role, UserId(other)).await? {
         Ok(()) => {}
-        Err(store::Refusal::NoSuchUser) => return Err(ApiError::not_found("user_not_found", "no such user")),
-        Err(store::Refusal::NotAccepted) => {
+        Err(lyceum_actors::core::policy::Refusal::NoSuchUser) => {
+            return Err(ApiError::not_found("user_not_found", "no such user"))
+        }
+        Err(lyceum_actors::core::policy::Refusal::NotAccepted) => {
             return Err(ApiError::Forbidden {
                 code: "messages_not_accepted",
                 message: "this mentor does not accept messages; book a session instead".to_owned(),
             })
         }
-        Err(store::Refusal::Forbidden) => {
+        Err(lyceum_actors::core::policy::Refusal::Forbidden) => {
             return Err(ApiError::forbidden("you may not open a conversation with this user"))
         }
     }
@@ -183,10 +180,10 @@ pub async fn open_direct(
     )
     .await?;
     tx.commit().await?;
-    state.chat.hub.do_send(lyceum_actors::hub::ToUser {
-        user: UserId(other),
-        frame: json!({"type": "room_added", "roomId": id}).to_string(),
-    });
+    state.realtime.services.fanout.to_user(
+        UserId(other),
+        json!({"type": "room_added", "roomId": id}).to_string().into(),
+    );
     Ok(HttpResponse::Created().json(room_json(&client, id).await?))
 }
 
@@ -254,6 +251,7 @@ pub async fn list_public(state: web::Data<AppState>, _user: AuthUser) -> Result<
 /// The room's caller-visible state, after the room actor says they may read.
 async fn check_read(state: &AppState, me: &Principal, room: Uuid) -> Result<(), ApiError> {
     state
+        .realtime
         .chat
         .room(RoomId(room))
         .send(MayRead { who: me.clone() })
@@ -277,9 +275,9 @@ pub async fn get(state: web::Data<AppState>, user: AnyUser, path: web::Path<Uuid
         .await?;
     let ids: Vec<UserId> = rows.iter().map(|r| UserId(r.get(0))).collect();
     let online = state
-        .chat
+        .realtime
         .hub
-        .send(lyceum_actors::hub::Online(ids))
+        .send(lyceum_actors::presence::Online(ids))
         .await
         .unwrap_or_default();
     let members: Vec<Value> = rows
@@ -378,10 +376,10 @@ pub async fn invite(
         )
         .await?;
     notify_membership(&state, room, body.user_id).await?;
-    state.chat.hub.do_send(lyceum_actors::hub::ToUser {
-        user: UserId(body.user_id),
-        frame: json!({"type": "room_added", "roomId": room}).to_string(),
-    });
+    state.realtime.services.fanout.to_user(
+        UserId(body.user_id),
+        json!({"type": "room_added", "roomId": room}).to_string().into(),
+    );
     Ok(HttpResponse::Ok().json(room_json(&client, room).await?))
 }
 
@@ -493,30 +491,6 @@ pub async fn history(
     Ok(HttpResponse::Ok().json(json!({"items": events, "firstSeq": first, "lastSeq": last})))
 }
 
-/// Sends a command down the WebSocket path and waits for its ack or error.
-async fn post_and_wait(state: &AppState, room: Uuid, post: impl FnOnce(Outbox) -> Post) -> Result<Value, ApiError> {
-    let (outbox, mut rx) = Outbox::detached(4);
-    state.chat.room(RoomId(room)).do_send(post(outbox));
-    let frame = tokio::time::timeout(POST_TIMEOUT, rx.recv())
-        .await
-        .map_err(|_| ApiError::Unavailable("the room did not answer in time".to_owned()))?;
-    let Some(Outbound::Text(text)) = frame else {
-        return Err(ApiError::Internal(anyhow::anyhow!("room closed the reply channel")));
-    };
-    let v: Value = serde_json::from_str(&text).map_err(|e| ApiError::Internal(e.into()))?;
-    if v["type"] == "error" {
-        let code = v["code"].as_str().unwrap_or("internal_error");
-        let message = v["message"].as_str().unwrap_or("").to_owned();
-        let code = lyceum_actors::ErrorCode::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_str() == code)
-            .unwrap_or(lyceum_actors::ErrorCode::Internal);
-        return Err(lyceum_actors::ChatError::new(code, message).into());
-    }
-    Ok(v)
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendBody {
@@ -538,31 +512,33 @@ pub async fn send(
     if me.role == Role::Guest && me.guest_room != Some(RoomId(room)) {
         return Err(ApiError::forbidden("guests may only use the room they joined"));
     }
-    if let Err(wait) = state.chat.check_send_rate(&me) {
+    if let Err(wait) = state.realtime.services.check_send_rate(&me) {
         return Err(ApiError::TooManyRequests {
             retry_after_secs: wait.as_secs().max(1),
         });
     }
     let b = body.into_inner();
-    let v = post_and_wait(&state, room, |outbox| Post {
-        who: me,
-        outbox,
-        reply_id: None,
-        kind: Kind::Message,
-        client_msg_id: b.client_msg_id,
-        body: b.body,
-        ciphertext: b.ciphertext,
-        attachments: b.attachments,
-        target_seq: None,
-    })
-    .await?;
-    let duplicate = v["duplicate"].as_bool().unwrap_or(false);
+    let posted = state
+        .realtime
+        .chat
+        .post_and_wait(RoomId(room), |reply| Post {
+            who: me,
+            reply,
+            kind: Kind::Message,
+            client_msg_id: b.client_msg_id,
+            body: b.body,
+            ciphertext: b.ciphertext,
+            attachments: b.attachments,
+            target_seq: None,
+        })
+        .await?;
+    let duplicate = posted.duplicate;
     let status = if duplicate {
         actix_web::http::StatusCode::OK
     } else {
         actix_web::http::StatusCode::CREATED
     };
-    Ok(HttpResponse::build(status).json(json!({"roomId": room, "seq": v["seq"], "duplicate": duplicate})))
+    Ok(HttpResponse::build(status).json(json!({"roomId": room, "seq": posted.seq, "duplicate": duplicate})))
 }
 
 /// Removes a message: its author, the room's moderators or an admin.
@@ -573,17 +549,19 @@ pub async fn delete_message(
 ) -> Result<HttpResponse, ApiError> {
     let (room, seq) = path.into_inner();
     let me = principal(&state, user.0).await?;
-    let v = post_and_wait(&state, room, |outbox| Post {
-        who: me,
-        outbox,
-        reply_id: None,
-        kind: Kind::Delete,
-        client_msg_id: None,
-        body: None,
-        ciphertext: None,
-        attachments: vec![],
-        target_seq: Some(seq),
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(json!({"roomId": room, "deleted": seq, "seq": v["seq"]})))
+    let posted = state
+        .realtime
+        .chat
+        .post_and_wait(RoomId(room), |reply| Post {
+            who: me,
+            reply,
+            kind: Kind::Delete,
+            client_msg_id: None,
+            body: None,
+            ciphertext: None,
+            attachments: vec![],
+            target_seq: Some(seq),
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"roomId": room, "deleted": seq, "seq": posted.seq})))
 }

@@ -6,7 +6,7 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
-use lyceum_actors::calendar_store::{NewOffering, Op, OFFERING_COLUMNS};
+use lyceum_actors::calendar::store::{NewOffering, Op, OFFERING_COLUMNS};
 use lyceum_actors::UserId;
 use serde::Deserialize;
 use serde_json::json;
@@ -183,7 +183,7 @@ pub async fn browse(
     let client = state.pool.get().await?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
     let rows = client.query(&sql, &refs).await?;
-    let items: Vec<serde_json::Value> = rows.iter().map(lyceum_actors::calendar_store::offering_json).collect();
+    let items: Vec<serde_json::Value> = rows.iter().map(lyceum_actors::calendar::store::offering_json).collect();
     Ok(HttpResponse::Ok().json(json!({"items": items})))
 }
 

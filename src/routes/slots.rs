@@ -4,8 +4,8 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
-use lyceum_actors::calendar::Exec;
-use lyceum_actors::calendar_store::{NewOffering, Op, Outcome, OFFERING_COLUMNS};
+use lyceum_actors::calendar::actor::Exec;
+use lyceum_actors::calendar::store::{NewOffering, Op, Outcome, OFFERING_COLUMNS};
 use lyceum_actors::{Role, UserId};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -23,7 +23,8 @@ const MAX_WEEKS: u32 = 52;
 /// Runs an operation on a mentor's calendar and waits for its outcome.
 pub async fn exec(state: &AppState, mentor: Uuid, op: Op) -> Result<Outcome, ApiError> {
     state
-        .chat
+        .realtime
+        .calendars
         .calendar(UserId(mentor))
         .send(Exec(op))
         .await
@@ -40,7 +41,7 @@ pub async fn offering(state: &AppState, id: Uuid) -> Result<Value, ApiError> {
         )
         .await?
         .ok_or_else(|| ApiError::not_found("slot_not_found", "no such slot or session"))?;
-    Ok(lyceum_actors::calendar_store::offering_json(&r))
+    Ok(lyceum_actors::calendar::store::offering_json(&r))
 }
 
 pub async fn owner_of(state: &AppState, id: Uuid, kind: &str) -> Result<Uuid, ApiError> {
@@ -297,7 +298,7 @@ async fn list(state: &AppState, filter: &str, arg: Uuid) -> Result<Vec<Value>, A
             &[&arg],
         )
         .await?;
-    Ok(rows.iter().map(lyceum_actors::calendar_store::offering_json).collect())
+    Ok(rows.iter().map(lyceum_actors::calendar::store::offering_json).collect())
 }
 
 /// Upcoming slots of a mentor: public, no sign-in needed (seed 001).
@@ -439,7 +440,7 @@ pub async fn my_bookings(state: web::Data<AppState>, user: AuthUser) -> Result<H
                 "agenda": r.get::<_, Option<Value>>("agenda"),
                 "bookedAt": r.get::<_, DateTime<Utc>>("booked_at"),
                 "cancelledAt": r.get::<_, Option<DateTime<Utc>>>("cancelled_at"),
-                "slot": lyceum_actors::calendar_store::offering_json(r),
+                "slot": lyceum_actors::calendar::store::offering_json(r),
             })
         })
         .collect();

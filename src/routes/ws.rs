@@ -74,6 +74,6 @@ pub async fn upgrade(
     me.expires_at = Some(user.expires_at);
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::bad_request("not_a_websocket", format!("expected a WebSocket upgrade: {e}")))?;
-    lyceum_actors::session::start(me, state.chat.clone(), session, stream);
+    lyceum_actors::gateway::session::start(me, state.realtime.clone(), session, stream);
     Ok(response)
 }

@@ -28,10 +28,10 @@ use uuid::Uuid;
 
 pub use metrics::{Histogram, RoomMetrics, SfuMetrics, LATENCY_BUCKETS_US};
 
-use crate::error::{ChatError, ErrorCode};
-use crate::ids::UserId;
-use crate::outbox::Outbox;
+use crate::core::outbox::Outbox;
+use crate::core::Error as ChatError;
 use crate::protocol;
+use lyceum_protocol::{ErrorCode, UserId};
 
 #[derive(Debug, Clone)]
 pub struct SfuConfig {

@@ -27,8 +27,7 @@ use uuid::Uuid;
 
 use super::metrics::{RoomMetrics, ShardMetrics};
 use super::{next_track_id, stun, MediaKindName, Quality, Reply, SfuConfig, SfuEvent, ShardCmd, TrackInfo};
-use crate::error::ErrorCode;
-use crate::ids::UserId;
+use lyceum_protocol::{ErrorCode, UserId};
 
 const HOUSEKEEPING: Duration = Duration::from_millis(250);
 const KEYFRAME_THROTTLE: Duration = Duration::from_millis(500);

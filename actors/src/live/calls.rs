@@ -10,13 +10,15 @@ use std::time::Duration;
 use actix::prelude::*;
 use serde_json::json;
 
-use crate::context::{ChatContext, Principal};
-use crate::error::ErrorCode;
-use crate::hub::ToUser;
-use crate::ids::{CallId, UserId};
-use crate::live::{End, LiveKind};
+use bytestring::ByteString;
+
+use super::group::{End, LiveKind};
+use super::Live;
+use crate::core::policy::{self, Refusal};
+use crate::core::Principal;
+use crate::protocol::{Caller, Event};
 use crate::sfu::Reply;
-use crate::store::{self, Refusal};
+use lyceum_protocol::{CallId, ErrorCode, UserId};
 
 /// How long a call rings before it ends with `timeout`.
 pub const RING_TIMEOUT: Duration = Duration::from_secs(30);
@@ -36,23 +38,23 @@ struct Call {
 }
 
 pub struct Calls {
-    chat: Arc<ChatContext>,
+    live: Arc<Live>,
     calls: HashMap<CallId, Call>,
     /// Who is ringing or talking, and in which call.
     busy: HashMap<UserId, CallId>,
 }
 
 impl Calls {
-    pub fn new(chat: Arc<ChatContext>) -> Calls {
+    pub fn new(live: Arc<Live>) -> Calls {
         Calls {
-            chat,
+            live,
             calls: HashMap::new(),
             busy: HashMap::new(),
         }
     }
 
-    fn tell(&self, user: UserId, frame: String) {
-        self.chat.hub.do_send(ToUser { user, frame });
+    fn tell(&self, user: UserId, event: Event) {
+        self.live.services.fanout.to_user(user, ByteString::from(event.frame()));
     }
 
     /// Ends a call: both parties hear why, the live room (if any) closes.
@@ -67,11 +69,14 @@ impl Calls {
             }
             self.tell(
                 u,
-                json!({"type": "call_ended", "callId": id, "reason": reason}).to_string(),
+                Event::CallEnded {
+                    call_id: id,
+                    reason: reason.to_owned(),
+                },
             );
         }
         if call.state == State::Active {
-            if let Some(room) = self.chat.running_live(id.into()) {
+            if let Some(room) = self.live.running_room(id.into()) {
                 room.do_send(End);
             }
         }
@@ -96,10 +101,10 @@ impl Handler<Invite> for Calls {
     type Result = ();
 
     fn handle(&mut self, msg: Invite, ctx: &mut Context<Self>) {
-        let pool = self.chat.pool.clone();
+        let pool = self.live.services.pool.clone();
         let (me, role, callee) = (msg.who.user, msg.who.role, msg.callee);
         ctx.spawn(
-            actix::fut::wrap_future(async move { store::may_talk(&pool, me, role, callee).await }).map(
+            actix::fut::wrap_future(async move { policy::may_talk(&pool, me, role, callee).await }).map(
                 move |res, act: &mut Calls, ctx| {
                     let Invite {
                         who,
@@ -128,9 +133,13 @@ impl Handler<Invite> for Calls {
                     let id = CallId::new_random();
                     reply.ok(json!({"callId": id}));
                     if act.busy.contains_key(&callee) {
-                        reply
-                            .outbox
-                            .text(json!({"type": "call_ended", "callId": id, "reason": "busy"}).to_string());
+                        reply.outbox.text(
+                            Event::CallEnded {
+                                call_id: id,
+                                reason: "busy".to_owned(),
+                            }
+                            .frame(),
+                        );
                         return;
                     }
                     let ring = ctx.run_later(RING_TIMEOUT, move |act, ctx| {
@@ -155,13 +164,16 @@ impl Handler<Invite> for Calls {
                     act.busy.insert(callee, id);
                     act.tell(
                         callee,
-                        json!({"type": "call_incoming", "callId": id, "video": video,
-                           "from": {"userId": who.user, "displayName": who.display_name}})
-                        .to_string(),
+                        Event::CallIncoming {
+                            call_id: id,
+                            video,
+                            from: Caller {
+                                user_id: who.user,
+                                display_name: who.display_name.clone(),
+                            },
+                        },
                     );
-                    reply
-                        .outbox
-                        .text(json!({"type": "call_ringing", "callId": id}).to_string());
+                    reply.outbox.text(Event::CallRinging { call_id: id }.frame());
                 },
             ),
         );
@@ -207,11 +219,14 @@ impl Handler<Respond> for Calls {
                     ctx.cancel_future(h);
                 }
                 let parties = [call.caller, call.callee];
-                self.chat.live(id.into(), Some(LiveKind::Call { parties }));
+                self.live.room(id.into(), Some(LiveKind::Call { parties }));
                 reply.ok(json!({"callId": id, "sessionId": id}));
                 self.tell(
                     parties[0],
-                    json!({"type": "call_accepted", "callId": id, "sessionId": id}).to_string(),
+                    Event::CallAccepted {
+                        call_id: id,
+                        session_id: id.into(),
+                    },
                 );
             }
             Answer::Decline if is_callee && ringing => {

@@ -1,7 +1,8 @@
 //! The Hub: which users are connected, through which sessions. It owns
 //! presence (online while any of a user's connections is, last seen
 //! otherwise), tells it to the people who share a room with the user, and
-//! delivers events addressed to a user rather than to a room.
+//! delivers events addressed to a user rather than to a room: on one node
+//! it is the [`FanOut`](crate::core::FanOut) (see [`HubFanOut`]).
 
 use std::collections::HashMap;
 
@@ -10,9 +11,18 @@ use chrono::Utc;
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
-use crate::ids::UserId;
-use crate::outbox::Outbox;
+use bytestring::ByteString;
+
+use crate::core::outbox::Outbox;
+use crate::core::FanOut;
 use crate::protocol;
+use lyceum_protocol::UserId;
+
+/// Messages queued for the Hub. Connects and disconnects (one each per
+/// connection) always go in; frames for users ([`ToUser`]) are dropped when
+/// the Hub is this far behind, and counted, like any frame for a user who
+/// is not connected: what must not be lost was stored first.
+pub const MAILBOX: usize = 65_536;
 
 pub struct Hub {
     pool: Pool,
@@ -27,10 +37,10 @@ impl Hub {
         }
     }
 
-    fn push_to(&self, user: UserId, frame: &str) {
+    fn push_to(&self, user: UserId, frame: &ByteString) {
         if let Some(list) = self.sessions.get(&user) {
             for (_, o) in list {
-                o.text(frame.to_owned());
+                o.text(frame.clone());
             }
         }
     }
@@ -38,6 +48,35 @@ impl Hub {
 
 impl Actor for Hub {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(MAILBOX);
+    }
+}
+
+/// The in-process fan-out: frames for a user go to this node's Hub.
+pub struct HubFanOut {
+    hub: Addr<Hub>,
+    /// Frames dropped because the Hub's mailbox was full.
+    pub dropped: std::sync::atomic::AtomicU64,
+}
+
+impl HubFanOut {
+    pub fn new(hub: Addr<Hub>) -> HubFanOut {
+        HubFanOut {
+            hub,
+            dropped: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl FanOut for HubFanOut {
+    fn to_user(&self, user: UserId, frame: ByteString) {
+        if self.hub.try_send(ToUser { user, frame }).is_err() {
+            self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(user = %user, "hub mailbox full: a frame for a user was dropped");
+        }
+    }
 }
 
 /// A session opened.
@@ -62,7 +101,7 @@ pub struct Disconnect {
 #[rtype(result = "()")]
 pub struct ToUser {
     pub user: UserId,
-    pub frame: String,
+    pub frame: ByteString,
 }
 
 /// Which of these users are online now.
@@ -111,12 +150,14 @@ impl Handler<Connect> for Hub {
                 }
                 // ...and they learn that this user came online.
                 if first && hub.sessions.contains_key(&user) {
-                    let frame = protocol::Event::Presence {
-                        user_id: user,
-                        online: true,
-                        last_seen: None,
-                    }
-                    .frame();
+                    let frame = ByteString::from(
+                        protocol::Event::Presence {
+                            user_id: user,
+                            online: true,
+                            last_seen: None,
+                        }
+                        .frame(),
+                    );
                     for p in &peers {
                         hub.push_to(*p, &frame);
                     }
@@ -154,12 +195,14 @@ impl Handler<Disconnect> for Hub {
             if hub.sessions.contains_key(&user) {
                 return;
             }
-            let frame = protocol::Event::Presence {
-                user_id: user,
-                online: false,
-                last_seen: Some(now),
-            }
-            .frame();
+            let frame = ByteString::from(
+                protocol::Event::Presence {
+                    user_id: user,
+                    online: false,
+                    last_seen: Some(now),
+                }
+                .frame(),
+            );
             for p in &peers {
                 hub.push_to(*p, &frame);
             }

@@ -17,13 +17,14 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::context::{ChatContext, Principal};
-use crate::error::{ChatError, ErrorCode};
-use crate::ids::{RoomId, UserId};
-use crate::outbox::Outbox;
+use super::store::{self, Kind, Member, NewEvent, RoomMeta};
+use super::Chat;
+use crate::core::outbox::Outbox;
+use crate::core::reply::{AckData, Reply};
+use crate::core::rules;
+use crate::core::{Error as ChatError, Principal};
 use crate::protocol;
-use crate::store::{self, Kind, Member, NewEvent, RoomMeta};
-use lyceum_protocol::Role;
+use lyceum_protocol::{ErrorCode, Role, RoomId, UserId};
 
 /// Recent committed events kept in memory for quick resumes.
 const RING_CAPACITY: usize = 1024;
@@ -35,6 +36,13 @@ const TYPING_SWEEP: Duration = Duration::from_secs(1);
 /// A room with no subscribers and no work stops after this long.
 const ROOM_IDLE: Duration = Duration::from_secs(300);
 const IDLE_CHECK: Duration = Duration::from_secs(30);
+/// Commands queued for one room. A room answers each in microseconds and
+/// batches sends into one commit, so a full mailbox means the room (or its
+/// database) is far behind: commands from clients are then refused with
+/// `overloaded` (see [`offer`]) rather than queued without bound. Messages
+/// the server sends itself (unsubscribe on close, membership changes) are
+/// few per connection and go in regardless.
+pub const MAILBOX: usize = 4096;
 pub const MAX_CLIENT_MSG_ID: usize = 64;
 
 enum State {
@@ -50,14 +58,13 @@ struct Sub {
 
 struct Queued {
     event: NewEvent,
-    outbox: Outbox,
-    reply_id: Option<Value>,
+    reply: Reply<Posted>,
 }
 
 pub struct ChatRoom {
     id: RoomId,
     generation: u64,
-    chat: Arc<ChatContext>,
+    chat: Arc<Chat>,
     state: State,
     meta: Option<RoomMeta>,
     members: HashMap<UserId, Member>,
@@ -72,7 +79,7 @@ pub struct ChatRoom {
 }
 
 impl ChatRoom {
-    pub fn new(id: RoomId, generation: u64, chat: Arc<ChatContext>) -> ChatRoom {
+    pub fn new(id: RoomId, generation: u64, chat: Arc<Chat>) -> ChatRoom {
         ChatRoom {
             id,
             generation,
@@ -102,12 +109,7 @@ impl ChatRoom {
     /// direct conversations.
     fn may_read(&self, who: &Principal) -> Result<(), ChatError> {
         let meta = self.ready()?;
-        if who.role == Role::Guest && who.guest_room != Some(self.id) {
-            return Err(ChatError::new(
-                ErrorCode::Forbidden,
-                "guests may only use the room they joined",
-            ));
-        }
+        rules::guest_confined(who, Some(self.id), "")?;
         if self.members.contains_key(&who.user) || (who.role == Role::Admin && meta.kind == "group") {
             Ok(())
         } else {
@@ -166,7 +168,7 @@ impl ChatRoom {
             }
             return;
         }
-        let pool = self.chat.pool.clone();
+        let pool = self.chat.services.pool.clone();
         let (room, upto) = (self.id, self.committed_seq);
         let fut = async move { store::range(&pool, room, from, upto, store::PAGE_MAX).await };
         ctx.spawn(actix::fut::wrap_future(fut).map(move |res, act: &mut ChatRoom, ctx| {
@@ -201,7 +203,7 @@ impl ChatRoom {
         let n = self.pending.len().min(MAX_BATCH);
         let batch: Vec<Queued> = self.pending.drain(..n).collect();
         let items: Vec<NewEvent> = batch.iter().map(|q| q.event.clone()).collect();
-        let pool = self.chat.pool.clone();
+        let pool = self.chat.services.pool.clone();
         let room = self.id;
         let fut = async move { store::commit_batch(&pool, room, &items).await };
         ctx.spawn(actix::fut::wrap_future(fut).map(move |res, act: &mut ChatRoom, ctx| {
@@ -218,21 +220,20 @@ impl ChatRoom {
                                     act.broadcast(&frame, None);
                                     act.remember(e.seq, frame);
                                 }
-                                q.outbox.text(protocol::ack(
-                                    &q.reply_id,
-                                    json!({"roomId": room, "seq": c.seq, "clientMsgId": q.event.client_msg_id,
-                                           "duplicate": c.duplicate}),
-                                ));
+                                q.reply.send(Ok(Posted {
+                                    room_id: room,
+                                    seq: c.seq,
+                                    client_msg_id: q.event.client_msg_id,
+                                    duplicate: c.duplicate,
+                                }));
                             }
-                            Err(e) => {
-                                q.outbox.text(e.frame(&q.reply_id));
-                            }
+                            Err(e) => q.reply.send(Err(e)),
                         }
                     }
                 }
                 Err(e) => {
                     for q in batch {
-                        q.outbox.text(e.frame(&q.reply_id));
+                        q.reply.send(Err(e.clone()));
                     }
                 }
             }
@@ -246,8 +247,8 @@ impl Actor for ChatRoom {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         // Subscribers wait for the room to know its members and last seq.
-        ctx.set_mailbox_capacity(4096);
-        let pool = self.chat.pool.clone();
+        ctx.set_mailbox_capacity(MAILBOX);
+        let pool = self.chat.services.pool.clone();
         let id = self.id;
         ctx.wait(
             actix::fut::wrap_future(async move { store::load_room(&pool, id).await }).map(
@@ -374,14 +375,39 @@ impl Handler<Unsubscribe> for ChatRoom {
 #[rtype(result = "()")]
 pub struct Post {
     pub who: Principal,
-    pub outbox: Outbox,
-    pub reply_id: Option<Value>,
+    pub reply: Reply<Posted>,
     pub kind: Kind,
     pub client_msg_id: Option<String>,
     pub body: Option<String>,
     pub ciphertext: Option<String>,
     pub attachments: Vec<Uuid>,
     pub target_seq: Option<i64>,
+}
+
+/// What a committed post answers with (the `ack` of `send`, `edit`, `delete`).
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub room_id: RoomId,
+    pub seq: i64,
+    pub client_msg_id: Option<String>,
+    /// A resend of an already committed message (same `clientMsgId`).
+    pub duplicate: bool,
+}
+
+impl AckData for Posted {
+    fn ack_data(&self) -> Value {
+        json!({"roomId": self.room_id, "seq": self.seq, "clientMsgId": self.client_msg_id, "duplicate": self.duplicate})
+    }
+}
+
+/// Hands a client's command to a room, refusing it with `overloaded` when
+/// the room's mailbox is full ([`MAILBOX`]) instead of queuing without bound.
+pub fn offer<M>(room: &Addr<ChatRoom>, msg: M) -> Result<(), ChatError>
+where
+    M: Message<Result = ()> + Send + 'static,
+    ChatRoom: Handler<M>,
+{
+    crate::core::offer(room, msg)
 }
 
 impl ChatRoom {
@@ -407,13 +433,7 @@ impl ChatRoom {
                 format!("clientMsgId must have 1 to {MAX_CLIENT_MSG_ID} characters"),
             ));
         }
-        let max = self.chat.limits.max_message_bytes;
-        if p.body.as_ref().is_some_and(|b| b.len() > max) || p.ciphertext.as_ref().is_some_and(|b| b.len() > max) {
-            return Err(ChatError::new(
-                ErrorCode::MessageTooLarge,
-                format!("a message may have at most {max} bytes"),
-            ));
-        }
+        rules::message_size(&self.chat.services.limits, p.body.as_deref(), p.ciphertext.as_deref())?;
         if p.kind != Kind::Delete {
             if meta.e2ee && (p.body.is_some() || p.ciphertext.is_none()) {
                 return Err(ChatError::new(
@@ -454,7 +474,7 @@ impl Handler<Post> for ChatRoom {
         let moderator = match self.check_post(&msg) {
             Ok(m) => m,
             Err(e) => {
-                msg.outbox.text(e.frame(&msg.reply_id));
+                msg.reply.send(Err(e));
                 return;
             }
         };
@@ -483,8 +503,7 @@ impl Handler<Post> for ChatRoom {
                 attachments: msg.attachments,
                 target_seq: msg.target_seq,
             },
-            outbox: msg.outbox,
-            reply_id: msg.reply_id,
+            reply: msg.reply,
         });
         self.flush(ctx);
     }
@@ -549,7 +568,7 @@ impl Handler<Read> for ChatRoom {
         if !self.require_member(&msg.who, &msg.outbox, &msg.reply_id) {
             return;
         }
-        let pool = self.chat.pool.clone();
+        let pool = self.chat.services.pool.clone();
         let (room, user, seq) = (self.id, msg.who.user, msg.seq);
         let fut = async move { store::mark_read(&pool, room, user, seq).await };
         ctx.spawn(

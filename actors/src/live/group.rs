@@ -12,14 +12,12 @@ use crate::protocol::{Event, ParticipantInfo};
 use actix::prelude::*;
 use serde_json::json;
 
-use crate::calendar::Exec;
-use crate::calendar_store::Op;
-use crate::context::{ChatContext, Principal};
-use crate::error::{ChatError, ErrorCode};
-use crate::ids::{CallId, LiveId, RoomId, UserId};
-use crate::outbox::Outbox;
+use super::calls;
+use super::Live;
+use crate::core::outbox::Outbox;
+use crate::core::{rules, Error as ChatError, Principal};
 use crate::sfu::{MediaKindName, Quality, Reply, RoomHandle, SfuEvent};
-use lyceum_protocol::Role;
+use lyceum_protocol::{CallId, ErrorCode, LiveId, OfferingId, RoomId, UserId};
 
 /// An empty room stays up this long (a page reload, a flaky network).
 const EMPTY_GRACE: Duration = Duration::from_secs(30);
@@ -60,7 +58,7 @@ struct Participant {
 pub struct GroupSession {
     id: LiveId,
     generation: u64,
-    chat: Arc<ChatContext>,
+    live: Arc<Live>,
     kind: Option<LiveKind>,
     state: String,
     room: Option<RoomHandle>,
@@ -74,11 +72,11 @@ pub struct GroupSession {
 }
 
 impl GroupSession {
-    pub fn new(id: LiveId, generation: u64, chat: Arc<ChatContext>, kind: Option<LiveKind>) -> GroupSession {
+    pub fn new(id: LiveId, generation: u64, live: Arc<Live>, kind: Option<LiveKind>) -> GroupSession {
         GroupSession {
             id,
             generation,
-            chat,
+            live,
             state: if matches!(kind, Some(LiveKind::Call { .. }) | Some(LiveKind::Room)) {
                 "live".into()
             } else {
@@ -158,7 +156,7 @@ impl GroupSession {
         self.set_participants_metric();
         if let Some(LiveKind::Call { .. }) = self.kind {
             // A call is over when either party goes.
-            self.chat.calls().do_send(crate::calls::RoomClosed {
+            self.live.calls().do_send(calls::RoomClosed {
                 call_id: CallId(self.id.0),
             });
         }
@@ -254,7 +252,7 @@ impl Actor for GroupSession {
     fn started(&mut self, ctx: &mut Context<Self>) {
         if self.kind.is_none() {
             // Which kind of room this id names; every message waits for it.
-            let pool = self.chat.pool.clone();
+            let pool = self.live.services.pool.clone();
             let id = self.id;
             let fut = async move {
                 let client = pool.get().await?;
@@ -302,7 +300,7 @@ impl Actor for GroupSession {
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
         if let Some(LiveKind::Call { .. }) = self.kind {
-            self.chat.calls().do_send(crate::calls::RoomClosed {
+            self.live.calls().do_send(calls::RoomClosed {
                 call_id: CallId(self.id.0),
             });
         }
@@ -311,7 +309,7 @@ impl Actor for GroupSession {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.room = None;
-        self.chat.forget_live(self.id, self.generation);
+        self.live.forget_room(self.id, self.generation);
     }
 }
 
@@ -332,18 +330,19 @@ impl Handler<Join> for GroupSession {
         let Some(kind) = self.kind.clone() else {
             return reply.err(ErrorCode::SessionNotFound, "no such session, room or call");
         };
-        if who.role == Role::Guest {
-            return reply.err(ErrorCode::Forbidden, "guests may not join live sessions");
+        if let Err(e) = rules::guest_confined(&who, None, "join live sessions") {
+            return reply.err(e.code, e.message);
         }
         if self.removed.contains(&who.user) {
             return reply.err(ErrorCode::Forbidden, "the host removed you from this session");
         }
         if self.room.is_none() {
-            if let Some(sfu) = self.chat.sfu() {
+            if let Some(sfu) = self.live.sfu() {
                 self.room = Some(sfu.open_room(self.id.0, kind.name(), ctx.address().recipient()));
             }
         }
-        let pool = self.chat.pool.clone();
+        let pool = self.live.services.pool.clone();
+        let membership = self.live.membership.clone();
         let id = self.id;
         let user = who.user;
         let fut = async move {
@@ -358,9 +357,9 @@ impl Handler<Join> for GroupSession {
                         ))
                     }
                 }
-                LiveKind::Room => match crate::store::load_member(&pool, RoomId(id.0), user).await? {
-                    Some(_) => Ok((LiveRole::Speaker, None)),
-                    None => Err(ChatError::not_member()),
+                LiveKind::Room => match membership.is_member(RoomId(id.0), user).await? {
+                    true => Ok((LiveRole::Speaker, None)),
+                    false => Err(ChatError::not_member()),
                 },
                 LiveKind::Session { mentor } => {
                     let client = pool.get().await?;
@@ -625,22 +624,15 @@ impl GroupSession {
                 } else {
                     "completed"
                 };
-                let cal = self.chat.calendar(mentor);
+                let set = self.live.offerings.set_state(mentor, OfferingId(self.id.0), to);
                 let id = self.id;
                 let reply = reply.clone();
                 // Detached: ending the session stops this actor before the
                 // calendar's answer comes back, and the host still gets it.
                 actix::spawn(async move {
-                    match cal
-                        .send(Exec(Op::SetState {
-                            offering: id.0,
-                            state: to,
-                        }))
-                        .await
-                    {
-                        Ok(Ok(_)) => reply.ok(json!({"sessionId": id, "state": to})),
-                        Ok(Err(e)) => reply.err(e.code, e.message),
-                        Err(e) => reply.err(ErrorCode::Internal, e.to_string()),
+                    match set.await {
+                        Ok(()) => reply.ok(json!({"sessionId": id, "state": to})),
+                        Err(e) => reply.err(e.code, e.message),
                     }
                 });
             }

@@ -15,8 +15,8 @@ use deadpool_postgres::{GenericClient, Pool, Transaction};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::error::{ChatError, ErrorCode};
-use crate::ids::UserId;
+use crate::core::Error as ChatError;
+use lyceum_protocol::{ErrorCode, UserId};
 
 /// Reminders go out this long before an offering starts (seeds 001, 002),
 /// longest lead first.

@@ -1,0 +1,34 @@
+//! How one domain tells another without importing it: each side of a seam
+//! is a trait here, implemented by the domain that answers and handed, as an
+//! `Arc<dyn …>`, to the domain that asks (the gateway wires them at
+//! start-up).
+
+use futures_util::future::BoxFuture;
+use lyceum_protocol::{OfferingId, RoomId, UserId};
+
+use super::Error;
+
+/// Calendar → live: an offering's state changed (`live`, `completed`,
+/// `cancelled`, …), whoever asked. The live domain tells its room, if one
+/// is running.
+pub trait OfferingStateSink: Send + Sync {
+    fn state_changed(&self, offering: OfferingId, state: &'static str);
+}
+
+/// Live → calendar: the host starts or ends a group session. The calendar
+/// serialises it with the mentor's other changes and answers when it is
+/// committed.
+pub trait OfferingControl: Send + Sync {
+    fn set_state(
+        &self,
+        mentor: UserId,
+        offering: OfferingId,
+        state: &'static str,
+    ) -> BoxFuture<'static, Result<(), Error>>;
+}
+
+/// Live → chat: whether a user is a member of a chat room (a call in a room
+/// is for its members).
+pub trait RoomMembership: Send + Sync {
+    fn is_member(&self, room: RoomId, user: UserId) -> BoxFuture<'static, Result<bool, Error>>;
+}
