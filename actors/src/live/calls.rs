@@ -83,8 +83,18 @@ impl Calls {
     }
 }
 
+/// Call commands queued at most (one actor serves every call on the node).
+/// Clients' commands enter through `core::offer` and are refused with
+/// `overloaded` beyond this; the server's own notices (a connection closed,
+/// a live room closed) go in regardless.
+pub const MAILBOX: usize = 4096;
+
 impl Actor for Calls {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(MAILBOX);
+    }
 }
 
 #[derive(Message)]

@@ -19,6 +19,12 @@ use crate::core::{rules, Error as ChatError, Principal};
 use crate::sfu::{MediaKindName, Quality, Reply, RoomHandle, SfuEvent};
 use lyceum_protocol::{CallId, ErrorCode, LiveId, OfferingId, RoomId, UserId};
 
+/// Commands queued for one live room. Joins and signalling from clients
+/// enter through `core::offer` and are refused with `overloaded` beyond this
+/// (a webinar's whole audience joining in the same instant); the SFU's
+/// events and the server's own notices go in regardless (few, bounded by
+/// the participants).
+pub const MAILBOX: usize = 1024;
 /// An empty room stays up this long (a page reload, a flaky network).
 const EMPTY_GRACE: Duration = Duration::from_secs(30);
 
@@ -250,6 +256,7 @@ impl Actor for GroupSession {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(MAILBOX);
         if self.kind.is_none() {
             // Which kind of room this id names; every message waits for it.
             let pool = self.live.services.pool.clone();
