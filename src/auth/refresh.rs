@@ -8,6 +8,7 @@
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use lyceum_actors::Role;
+use lyceum_protocol::ErrorCode;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -59,7 +60,7 @@ pub enum Rotation {
     /// The token had already been rotated: the family is now revoked.
     Reused { user: Uuid, family: Uuid },
     /// Unknown, revoked or expired.
-    Rejected { code: &'static str },
+    Rejected { code: ErrorCode },
 }
 
 pub async fn rotate(
@@ -81,7 +82,7 @@ pub async fn rotate(
         .await?;
     let Some(row) = row else {
         return Ok(Rotation::Rejected {
-            code: "invalid_refresh_token",
+            code: ErrorCode::InvalidRefreshToken,
         });
     };
     let id: Uuid = row.get(0);
@@ -94,7 +95,7 @@ pub async fn rotate(
 
     if revoked_at.is_some() {
         return Ok(Rotation::Rejected {
-            code: "refresh_token_revoked",
+            code: ErrorCode::RefreshTokenRevoked,
         });
     }
     if rotated_at.is_some() {
@@ -104,7 +105,7 @@ pub async fn rotate(
     }
     if expires_at <= Utc::now() {
         return Ok(Rotation::Rejected {
-            code: "refresh_token_expired",
+            code: ErrorCode::RefreshTokenExpired,
         });
     }
     let role: Role = role.parse().unwrap_or(Role::Mentee);

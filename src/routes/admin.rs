@@ -3,6 +3,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use lyceum_actors::Role;
+use lyceum_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -43,8 +44,8 @@ pub async fn audit(
 ) -> Result<HttpResponse, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("limit must be between 1 and {MAX_AUDIT_PAGE}"),
         ));
     }
@@ -96,15 +97,15 @@ pub async fn set_role(
 ) -> Result<HttpResponse, ApiError> {
     let target = id.into_inner();
     if target == admin.0.id {
-        return Err(ApiError::bad_request(
-            "cannot_change_own_role",
+        return Err(ApiError::new(
+            ErrorCode::CannotChangeOwnRole,
             "ask another admin to change your role",
         ));
     }
     let new_role = body.role;
     if new_role == Role::Guest {
-        return Err(ApiError::bad_request(
-            "invalid_role",
+        return Err(ApiError::new(
+            ErrorCode::InvalidRole,
             "accounts cannot be turned into guests",
         ));
     }
@@ -113,7 +114,7 @@ pub async fn set_role(
     let old: String = tx
         .query_opt("SELECT role FROM users WHERE id = $1 FOR UPDATE", &[&target])
         .await?
-        .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?
+        .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound, "no such user"))?
         .get(0);
     if old != new_role.as_str() {
         tx.execute(

@@ -4,6 +4,7 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
+use lyceum_protocol::ErrorCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -86,7 +87,7 @@ pub async fn feed(state: web::Data<AppState>, path: web::Path<String>) -> Result
     let user: Uuid = client
         .query_opt("SELECT id FROM users WHERE calendar_token = $1", &[&token])
         .await?
-        .ok_or_else(|| ApiError::not_found("feed_not_found", "no such calendar feed"))?
+        .ok_or_else(|| ApiError::new(ErrorCode::FeedNotFound, "no such calendar feed"))?
         .get(0);
     // What they booked, and what they host; the last 90 days and the future.
     let rows = client
@@ -115,7 +116,7 @@ pub async fn booking_ics(
         .strip_suffix(".ics")
         .unwrap_or(&raw)
         .parse()
-        .map_err(|_| ApiError::bad_request("invalid_path", "expected /api/bookings/{id}.ics"))?;
+        .map_err(|_| ApiError::new(ErrorCode::InvalidPath, "expected /api/bookings/{id}.ics"))?;
     let client = state.pool.get().await?;
     let r = client
         .query_opt(
@@ -123,7 +124,7 @@ pub async fn booking_ics(
             &[&id, &user.id],
         )
         .await?
-        .ok_or_else(|| ApiError::not_found("booking_not_found", "no such booking"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::BookingNotFound, "no such booking"))?;
     let status: String = client
         .query_one("SELECT status FROM bookings WHERE id = $1", &[&id])
         .await?
@@ -164,16 +165,16 @@ pub async fn put_note(
 ) -> Result<HttpResponse, ApiError> {
     let offering = path.into_inner();
     if body.body.chars().count() > 20_000 {
-        return Err(ApiError::bad_request(
-            "invalid_note",
+        return Err(ApiError::new(
+            ErrorCode::InvalidNote,
             "a note has at most 20000 characters",
         ));
     }
     let client = state.pool.get().await?;
     let starts = participant(&client, offering, user.id).await?;
     if starts > Utc::now() {
-        return Err(ApiError::conflict(
-            "too_early",
+        return Err(ApiError::new(
+            ErrorCode::TooEarly,
             "notes are kept once the session has started",
         ));
     }

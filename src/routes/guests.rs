@@ -5,6 +5,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use lyceum_actors::{Role, RoomId, UserId};
+use lyceum_protocol::ErrorCode;
 use rand::Rng;
 use serde_json::json;
 use uuid::Uuid;
@@ -28,7 +29,7 @@ pub async fn join_as_guest(
             &[&room],
         )
         .await?
-        .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::RoomNotFound, "no such room"))?;
     if r.get::<_, String>(0) != "public" || !r.get::<_, bool>(1) {
         return Err(ApiError::forbidden("this room does not allow guests"));
     }

@@ -17,10 +17,12 @@ use lyceum_actors::outbox::{Outbound, Outbox};
 use lyceum_actors::room::{MayRead, MembershipChanged, Post};
 use lyceum_actors::store::{self, Kind};
 use lyceum_actors::{Principal, Role, RoomId, UserId};
+use lyceum_protocol::ErrorCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::auth::extract::confine_guest;
 use crate::auth::{AnyUser, AuthUser};
 use crate::error::{is_unique_violation, ApiError};
 use crate::routes::ws::principal;
@@ -50,7 +52,7 @@ async fn room_json(client: &deadpool_postgres::Client, room: Uuid) -> Result<Val
             &[&room],
         )
         .await?
-        .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::RoomNotFound, "no such room"))?;
     Ok(json!({
         "id": r.get::<_, Uuid>(0), "kind": r.get::<_, String>(1), "name": r.get::<_, Option<String>>(2),
         "visibility": r.get::<_, String>(3), "allowGuests": r.get::<_, bool>(4), "e2ee": r.get::<_, bool>(5),
@@ -81,20 +83,20 @@ pub async fn create(
     }
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > MAX_ROOM_NAME || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_room",
+        return Err(ApiError::new(
+            ErrorCode::InvalidRoom,
             format!("a room name needs 1 to {MAX_ROOM_NAME} characters"),
         ));
     }
     if body.visibility != "public" && body.visibility != "private" {
-        return Err(ApiError::bad_request(
-            "invalid_room",
+        return Err(ApiError::new(
+            ErrorCode::InvalidRoom,
             "visibility must be \"public\" or \"private\"",
         ));
     }
     if body.allow_guests && body.visibility != "public" {
-        return Err(ApiError::bad_request(
-            "invalid_room",
+        return Err(ApiError::new(
+            ErrorCode::InvalidRoom,
             "only public rooms may allow guests",
         ));
     }
@@ -130,19 +132,19 @@ pub async fn open_direct(
 ) -> Result<HttpResponse, ApiError> {
     let other = body.user_id;
     if other == me.id {
-        return Err(ApiError::bad_request(
-            "invalid_room",
+        return Err(ApiError::new(
+            ErrorCode::InvalidRoom,
             "a direct conversation needs another user",
         ));
     }
     match store::may_talk(&state.pool, UserId(me.id), me.role, UserId(other)).await? {
         Ok(()) => {}
-        Err(store::Refusal::NoSuchUser) => return Err(ApiError::not_found("user_not_found", "no such user")),
+        Err(store::Refusal::NoSuchUser) => return Err(ApiError::new(ErrorCode::UserNotFound, "no such user")),
         Err(store::Refusal::NotAccepted) => {
-            return Err(ApiError::Forbidden {
-                code: "messages_not_accepted",
-                message: "this mentor does not accept messages; book a session instead".to_owned(),
-            })
+            return Err(ApiError::new(
+                ErrorCode::MessagesNotAccepted,
+                "this mentor does not accept messages; book a session instead",
+            ))
         }
         Err(store::Refusal::Forbidden) => {
             return Err(ApiError::forbidden("you may not open a conversation with this user"))
@@ -265,6 +267,7 @@ async fn check_read(state: &AppState, me: &Principal, room: Uuid) -> Result<(), 
 pub async fn get(state: web::Data<AppState>, user: AnyUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let me = principal(&state, user.0).await?;
+    confine_guest(&me, RoomId(room))?;
     check_read(&state, &me, room).await?;
     let client = state.pool.get().await?;
     let mut body = room_json(&client, room).await?;
@@ -305,7 +308,7 @@ pub async fn join(state: web::Data<AppState>, user: AuthUser, path: web::Path<Uu
     let r = client
         .query_opt("SELECT kind, visibility FROM rooms WHERE id = $1", &[&room])
         .await?
-        .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::RoomNotFound, "no such room"))?;
     if r.get::<_, String>(0) != "group" || r.get::<_, String>(1) != "public" {
         return Err(ApiError::forbidden("this room is joined by invitation only"));
     }
@@ -328,7 +331,7 @@ async fn require_moderator(
     let kind: String = client
         .query_opt("SELECT kind FROM rooms WHERE id = $1", &[&room])
         .await?
-        .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?
+        .ok_or_else(|| ApiError::new(ErrorCode::RoomNotFound, "no such room"))?
         .get(0);
     let role: Option<String> = client
         .query_opt(
@@ -366,10 +369,10 @@ pub async fn invite(
     let role: String = client
         .query_opt("SELECT role FROM users WHERE id = $1", &[&body.user_id])
         .await?
-        .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?
+        .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound, "no such user"))?
         .get(0);
     if role == "guest" {
-        return Err(ApiError::bad_request("invalid_member", "guests cannot be invited"));
+        return Err(ApiError::new(ErrorCode::InvalidMember, "guests cannot be invited"));
     }
     client
         .execute(
@@ -392,11 +395,15 @@ pub async fn remove_member(
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (room, target) = path.into_inner();
+    // Only a guest has a room to be confined to; nobody else pays the lookup.
+    if user.0.role == Role::Guest {
+        confine_guest(&principal(&state, user.0).await?, RoomId(room))?;
+    }
     let client = state.pool.get().await?;
     let kind: String = client
         .query_opt("SELECT kind FROM rooms WHERE id = $1", &[&room])
         .await?
-        .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?
+        .ok_or_else(|| ApiError::new(ErrorCode::RoomNotFound, "no such room"))?
         .get(0);
     if kind == "direct" {
         return Err(ApiError::forbidden("direct conversations cannot be left or changed"));
@@ -414,7 +421,10 @@ pub async fn remove_member(
         )
         .await?;
     if n == 0 {
-        return Err(ApiError::not_found("not_a_member", "that user is not in this room"));
+        return Err(ApiError::new(
+            ErrorCode::MemberNotFound,
+            "that user is not in this room",
+        ));
     }
     notify_membership(&state, room, target).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -435,8 +445,8 @@ pub async fn mute(
 ) -> Result<HttpResponse, ApiError> {
     let (room, target) = path.into_inner();
     if !(0..=60 * 24 * 365).contains(&body.minutes) {
-        return Err(ApiError::bad_request(
-            "invalid_mute",
+        return Err(ApiError::new(
+            ErrorCode::InvalidMute,
             "minutes must be between 0 and 525600",
         ));
     }
@@ -450,7 +460,10 @@ pub async fn mute(
         )
         .await?;
     if n == 0 {
-        return Err(ApiError::not_found("not_a_member", "that user is not in this room"));
+        return Err(ApiError::new(
+            ErrorCode::MemberNotFound,
+            "that user is not in this room",
+        ));
     }
     notify_membership(&state, room, target).await?;
     Ok(HttpResponse::Ok().json(json!({"userId": target, "mutedUntil": until})))
@@ -473,18 +486,19 @@ pub async fn history(
     let room = path.into_inner();
     let limit = q.limit.unwrap_or(50);
     if !(1..=store::PAGE_MAX).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("limit must be between 1 and {}", store::PAGE_MAX),
         ));
     }
     if q.before.is_some() && q.after.is_some() {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "give `before` or `after`, not both",
         ));
     }
     let me = principal(&state, user.0).await?;
+    confine_guest(&me, RoomId(room))?;
     check_read(&state, &me, room).await?;
     let events = store::history(&state.pool, RoomId(room), q.before, q.after, limit).await?;
     // Cursors: page back with before=first seq, forward with after=last seq.
@@ -505,7 +519,7 @@ async fn post_and_wait(state: &AppState, room: Uuid, post: impl FnOnce(Outbox) -
     };
     let v: Value = serde_json::from_str(&text).map_err(|e| ApiError::Internal(e.into()))?;
     if v["type"] == "error" {
-        let code = v["code"].as_str().unwrap_or("internal_error");
+        let code = v["code"].as_str().unwrap_or(ErrorCode::Internal.as_str());
         let message = v["message"].as_str().unwrap_or("").to_owned();
         let code = lyceum_actors::ErrorCode::ALL
             .iter()
@@ -535,9 +549,7 @@ pub async fn send(
 ) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let me = principal(&state, user.0).await?;
-    if me.role == Role::Guest && me.guest_room != Some(RoomId(room)) {
-        return Err(ApiError::forbidden("guests may only use the room they joined"));
-    }
+    confine_guest(&me, RoomId(room))?;
     if let Err(wait) = state.chat.check_send_rate(&me) {
         return Err(ApiError::TooManyRequests {
             retry_after_secs: wait.as_secs().max(1),
@@ -573,6 +585,7 @@ pub async fn delete_message(
 ) -> Result<HttpResponse, ApiError> {
     let (room, seq) = path.into_inner();
     let me = principal(&state, user.0).await?;
+    confine_guest(&me, RoomId(room))?;
     let v = post_and_wait(&state, room, |outbox| Post {
         who: me,
         outbox,

@@ -8,6 +8,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
 use lyceum_actors::calendar_store::{NewOffering, Op, OFFERING_COLUMNS};
 use lyceum_actors::UserId;
+use lyceum_protocol::ErrorCode;
 use serde::Deserialize;
 use serde_json::json;
 use tokio_postgres::types::ToSql;
@@ -46,24 +47,24 @@ pub async fn create(
     let b = body.into_inner();
     let title = check_text("title", &b.title, 120)?;
     if title.is_empty() {
-        return Err(ApiError::bad_request("invalid_slot", "a session needs a title"));
+        return Err(ApiError::new(ErrorCode::InvalidSlot, "a session needs a title"));
     }
     let ends_at = b.starts_at + Duration::minutes(b.duration_minutes);
     check_window(b.starts_at, ends_at)?;
     if !(1..=slots::MAX_CAPACITY).contains(&b.capacity) {
-        return Err(ApiError::bad_request(
-            "invalid_slot",
+        return Err(ApiError::new(
+            ErrorCode::InvalidSlot,
             format!("capacity must be between 1 and {}", slots::MAX_CAPACITY),
         ));
     }
     if !(0..=1_000_000).contains(&b.price_credits) {
-        return Err(ApiError::bad_request(
-            "invalid_slot",
+        return Err(ApiError::new(
+            ErrorCode::InvalidSlot,
             "priceCredits must be between 0 and 1000000",
         ));
     }
     if b.tags.len() > 10 {
-        return Err(ApiError::bad_request("invalid_slot", "at most 10 tags"));
+        return Err(ApiError::new(ErrorCode::InvalidSlot, "at most 10 tags"));
     }
     let tags = b
         .tags
@@ -116,19 +117,19 @@ pub async fn browse(
     let q = q.into_inner();
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "limit must be between 1 and 100",
         ));
     }
     if q.min_rating.is_some_and(|r| !(0.0..=5.0).contains(&r)) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "minRating must be between 0 and 5",
         ));
     }
     if q.q.as_ref().is_some_and(|s| s.chars().count() > 200) {
-        return Err(ApiError::bad_request("invalid_query", "q: at most 200 characters"));
+        return Err(ApiError::new(ErrorCode::InvalidQuery, "q: at most 200 characters"));
     }
     let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
     let mut add = |v: Box<dyn ToSql + Sync + Send>| {
@@ -173,8 +174,8 @@ pub async fn browse(
         }
         (None, None) => {}
         _ => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 "give after and afterId together",
             ))
         }
@@ -250,7 +251,7 @@ pub async fn transition(
         "start" => "live",
         "complete" => "completed",
         "cancel" => "cancelled",
-        _ => return Err(ApiError::not_found("not_found", "no such action")),
+        _ => return Err(ApiError::new(ErrorCode::NotFound, "no such action")),
     };
     let mentor = owner_of(&state, id, "group").await?;
     if mentor != user.id {

@@ -7,6 +7,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use lyceum_actors::calendar::Exec;
 use lyceum_actors::calendar_store::{NewOffering, Op, Outcome, OFFERING_COLUMNS};
 use lyceum_actors::{Role, UserId};
+use lyceum_protocol::ErrorCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -39,7 +40,7 @@ pub async fn offering(state: &AppState, id: Uuid) -> Result<Value, ApiError> {
             &[&id],
         )
         .await?
-        .ok_or_else(|| ApiError::not_found("slot_not_found", "no such slot or session"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::OfferingNotFound, "no such slot or session"))?;
     Ok(lyceum_actors::calendar_store::offering_json(&r))
 }
 
@@ -52,7 +53,7 @@ pub async fn owner_of(state: &AppState, id: Uuid, kind: &str) -> Result<Uuid, Ap
         )
         .await?
         .map(|r| r.get(0))
-        .ok_or_else(|| ApiError::not_found("slot_not_found", "no such slot or session"))
+        .ok_or_else(|| ApiError::new(ErrorCode::OfferingNotFound, "no such slot or session"))
 }
 
 pub fn require_mentor(user: &AuthUser) -> Result<(), ApiError> {
@@ -81,7 +82,7 @@ pub async fn user_time_zone(state: &AppState, user: Uuid) -> Result<String, ApiE
 }
 
 fn bad(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_slot", message)
+    ApiError::new(ErrorCode::InvalidSlot, message)
 }
 
 fn parse_tz(s: &str) -> Result<chrono_tz::Tz, ApiError> {
@@ -322,15 +323,15 @@ pub struct Agenda {
 pub fn agenda_json(a: Option<Agenda>) -> Result<Option<Value>, ApiError> {
     let Some(a) = a else { return Ok(None) };
     if a.questions.len() > 20 {
-        return Err(ApiError::bad_request("invalid_agenda", "at most 20 questions"));
+        return Err(ApiError::new(ErrorCode::InvalidAgenda, "at most 20 questions"));
     }
     let goals = check_text("goals", &a.goals, 2000)
-        .map_err(|_| ApiError::bad_request("invalid_agenda", "goals: at most 2000 characters"))?;
+        .map_err(|_| ApiError::new(ErrorCode::InvalidAgenda, "goals: at most 2000 characters"))?;
     let mut qs = Vec::new();
     for q in &a.questions {
         qs.push(
             check_text("questions", q, 500)
-                .map_err(|_| ApiError::bad_request("invalid_agenda", "a question has at most 500 characters"))?,
+                .map_err(|_| ApiError::new(ErrorCode::InvalidAgenda, "a question has at most 500 characters"))?,
         );
     }
     Ok(Some(json!({"goals": goals, "questions": qs})))
@@ -457,7 +458,7 @@ pub async fn bookings_of(
     let mentor: Uuid = client
         .query_opt("SELECT mentor_id FROM offerings WHERE id = $1", &[&id])
         .await?
-        .ok_or_else(|| ApiError::not_found("slot_not_found", "no such slot or session"))?
+        .ok_or_else(|| ApiError::new(ErrorCode::OfferingNotFound, "no such slot or session"))?
         .get(0);
     if mentor != user.id && user.role != Role::Admin {
         return Err(ApiError::forbidden("only the mentor sees who booked"));

@@ -2,6 +2,7 @@
 //! `Profile`, which has no email or phone field, so neither can leak here.
 
 use actix_web::{web, HttpResponse};
+use lyceum_protocol::ErrorCode;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
@@ -17,6 +18,6 @@ pub async fn get_user(
     let client = state.pool.get().await?;
     let (profile, _phone) = profiles::load(&client, id.into_inner(), false)
         .await?
-        .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound, "no such user"))?;
     Ok(HttpResponse::Ok().json(profile))
 }
