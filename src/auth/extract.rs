@@ -9,7 +9,7 @@
 use std::future::{ready, Ready};
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
-use lyceum_actors::{Principal, Role, RoomId};
+use lyceum_actors::{Principal, Role, RoomId, UserId};
 use lyceum_protocol::ErrorCode;
 use uuid::Uuid;
 
@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser {
-    pub id: Uuid,
+    pub id: UserId,
     pub role: Role,
     /// The sign-in (refresh-token family) this token came from.
     pub session: Uuid,
@@ -53,7 +53,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("AppState not registered")))?;
     let claims = state.jwt.verify(bearer(req)?)?;
     Ok(AuthUser {
-        id: claims.sub,
+        id: UserId(claims.sub),
         role: claims.role,
         session: claims.sid,
         expires_at: claims.exp,

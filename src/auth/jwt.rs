@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use jsonwebtoken::{decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use lyceum_actors::Role;
+use lyceum_actors::{Role, UserId};
 use lyceum_protocol::ErrorCode;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
@@ -45,10 +45,10 @@ impl JwtKeys {
         }
     }
 
-    pub fn issue(&self, user: Uuid, role: Role, family: Uuid) -> anyhow::Result<String> {
+    pub fn issue(&self, user: UserId, role: Role, family: Uuid) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
-            sub: user,
+            sub: user.0,
             role,
             sid: family,
             iat: now,

@@ -83,7 +83,7 @@ pub struct Project {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
-    pub user_id: uuid::Uuid,
+    pub user_id: lyceum_protocol::UserId,
     pub display_name: String,
     pub role: lyceum_actors::Role,
     pub headline: String,

@@ -2,11 +2,10 @@
 //! `AdminUser`, so a non-admin gets 403 before any work is done.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use lyceum_actors::Role;
+use lyceum_actors::{Role, UserId};
 use lyceum_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::audit::{self, action};
 use crate::auth::AdminUser;
@@ -19,7 +18,7 @@ const MAX_AUDIT_PAGE: i64 = 200;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuditQuery {
     action: Option<String>,
-    subject_id: Option<Uuid>,
+    subject_id: Option<UserId>,
     /// Return entries older than this id (the previous page's `nextBefore`).
     before: Option<i64>,
     limit: Option<i64>,
@@ -30,8 +29,8 @@ pub struct AuditQuery {
 struct AuditEntry {
     id: i64,
     at: chrono::DateTime<chrono::Utc>,
-    actor_id: Option<Uuid>,
-    subject_id: Option<Uuid>,
+    actor_id: Option<UserId>,
+    subject_id: Option<UserId>,
     action: String,
     ip: Option<String>,
     details: serde_json::Value,
@@ -92,7 +91,7 @@ pub async fn set_role(
     state: web::Data<AppState>,
     req: HttpRequest,
     admin: AdminUser,
-    id: web::Path<Uuid>,
+    id: web::Path<UserId>,
     body: web::Json<RoleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let target = id.into_inner();

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use lyceum_actors::RoomId;
+use lyceum_protocol::AttachmentId;
 use lyceum_protocol::ErrorCode;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::auth::extract::confine_guest;
 use crate::auth::AnyUser;
@@ -46,14 +46,14 @@ pub async fn upload(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: AnyUser,
-    path: web::Path<Uuid>,
+    path: web::Path<RoomId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let me = principal(&state, user.0).await?;
-    confine_guest(&me, RoomId(room))?;
+    confine_guest(&me, room)?;
     // Only members may upload (admins read group rooms but do not post in them).
-    if lyceum_actors::store::load_member(&state.pool, RoomId(room), me.user)
+    if lyceum_actors::store::load_member(&state.pool, room, me.user)
         .await?
         .is_none()
     {
@@ -85,7 +85,7 @@ pub async fn upload(
         return Err(ApiError::new(ErrorCode::InvalidAttachment, "the file is empty"));
     }
     let name = file_name(&req)?;
-    let id = Uuid::new_v4();
+    let id = AttachmentId::new_random();
     let dir = dir(&state);
     let path = dir.join(id.to_string());
     let size = body.len() as i64;
@@ -100,7 +100,7 @@ pub async fn upload(
     client
         .execute(
             "INSERT INTO attachments (id, room_id, uploader_id, file_name, content_type, size_bytes) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&id, &room, &me.user.0, &name, &content_type, &size],
+            &[&id, &room, &me.user, &name, &content_type, &size],
         )
         .await?;
     Ok(HttpResponse::Created().json(json!({
@@ -111,7 +111,7 @@ pub async fn upload(
 pub async fn download(
     state: web::Data<AppState>,
     user: AnyUser,
-    path: web::Path<Uuid>,
+    path: web::Path<AttachmentId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let client = state.pool.get().await?;

@@ -3,7 +3,7 @@
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
-use lyceum_actors::Role;
+use lyceum_actors::{Role, UserId};
 use lyceum_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -45,7 +45,7 @@ struct RefreshBody {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     pub display_name: String,
     pub role: Role,
@@ -97,7 +97,7 @@ fn clear_cookie() -> Cookie<'static> {
 fn session_response(
     state: &AppState,
     status: actix_web::http::StatusCode,
-    user: Uuid,
+    user: UserId,
     role: Role,
     family: Uuid,
     refresh_token: String,
@@ -142,7 +142,7 @@ pub async fn register(
 
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    let id = Uuid::new_v4();
+    let id = UserId::new_random();
     let row = tx
         .query_one(
             "INSERT INTO users (id, email, password_hash, display_name, role)
@@ -213,7 +213,7 @@ pub async fn login(
     let stored = row.as_ref().and_then(|r| r.get::<_, Option<String>>("password_hash"));
     let ok = password::verify(body.password, stored).await?;
     let Some(row) = row.filter(|_| ok) else {
-        let subject: Option<Uuid> = client
+        let subject: Option<UserId> = client
             .query_opt("SELECT id FROM users WHERE lower(email) = $1", &[&email_key])
             .await?
             .map(|r| r.get(0));

@@ -5,9 +5,9 @@
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use lyceum_protocol::ErrorCode;
+use lyceum_protocol::{BookingId, OfferingId, UserId};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -84,7 +84,7 @@ pub async fn feed(state: web::Data<AppState>, path: web::Path<String>) -> Result
     let token = path.into_inner();
     let token = token.strip_suffix(".ics").unwrap_or(&token);
     let client = state.pool.get().await?;
-    let user: Uuid = client
+    let user: UserId = client
         .query_opt("SELECT id FROM users WHERE calendar_token = $1", &[&token])
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::FeedNotFound, "no such calendar feed"))?
@@ -112,7 +112,7 @@ pub async fn booking_ics(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let raw = path.into_inner();
-    let id: Uuid = raw
+    let id: BookingId = raw
         .strip_suffix(".ics")
         .unwrap_or(&raw)
         .parse()
@@ -142,8 +142,8 @@ pub struct NoteBody {
 /// Whether the user took part: the mentor, or a confirmed mentee.
 async fn participant(
     client: &deadpool_postgres::Client,
-    offering: Uuid,
-    user: Uuid,
+    offering: OfferingId,
+    user: UserId,
 ) -> Result<DateTime<Utc>, ApiError> {
     client
         .query_opt(
@@ -160,7 +160,7 @@ async fn participant(
 pub async fn put_note(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<Uuid>,
+    path: web::Path<OfferingId>,
     body: web::Json<NoteBody>,
 ) -> Result<HttpResponse, ApiError> {
     let offering = path.into_inner();
@@ -191,7 +191,7 @@ pub async fn put_note(
 pub async fn get_note(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<Uuid>,
+    path: web::Path<OfferingId>,
 ) -> Result<HttpResponse, ApiError> {
     let offering = path.into_inner();
     let client = state.pool.get().await?;

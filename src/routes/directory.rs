@@ -6,9 +6,9 @@
 use actix_web::{web, HttpResponse};
 use base64::Engine;
 use lyceum_protocol::ErrorCode;
+use lyceum_protocol::UserId;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::types::ToSql;
-use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::domain::profile::{normalise_term, Rating, Skill};
@@ -54,7 +54,7 @@ pub struct DirectoryQuery {
 struct Cursor {
     s: Sort,
     k: f64,
-    id: Uuid,
+    id: UserId,
 }
 
 impl Cursor {
@@ -83,7 +83,7 @@ impl Cursor {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Entry {
-    user_id: Uuid,
+    user_id: UserId,
     display_name: String,
     headline: String,
     skills: Vec<Skill>,

@@ -4,9 +4,9 @@
 
 use actix_web::{web, HttpResponse};
 use lyceum_protocol::ErrorCode;
+use lyceum_protocol::UserId;
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -40,7 +40,11 @@ pub async fn publish(
     Ok(HttpResponse::Ok().json(json!({"userId": user.id, "publicKey": key})))
 }
 
-pub async fn get(state: web::Data<AppState>, _user: AuthUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+    path: web::Path<UserId>,
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let client = state.pool.get().await?;
     let row = client

@@ -17,6 +17,7 @@ use lyceum_actors::outbox::{Outbound, Outbox};
 use lyceum_actors::room::{MayRead, MembershipChanged, Post};
 use lyceum_actors::store::{self, Kind};
 use lyceum_actors::{Principal, Role, RoomId, UserId};
+use lyceum_protocol::AttachmentId;
 use lyceum_protocol::ErrorCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -43,7 +44,7 @@ pub struct CreateRoom {
     e2ee: bool,
 }
 
-async fn room_json(client: &deadpool_postgres::Client, room: Uuid) -> Result<Value, ApiError> {
+async fn room_json(client: &deadpool_postgres::Client, room: RoomId) -> Result<Value, ApiError> {
     let r = client
         .query_opt(
             "SELECT id, kind, name, visibility, allow_guests, e2ee, last_seq, created_at,
@@ -62,13 +63,10 @@ async fn room_json(client: &deadpool_postgres::Client, room: Uuid) -> Result<Val
 }
 
 /// Tells a running room actor about a membership row as it now stands.
-async fn notify_membership(state: &AppState, room: Uuid, user: Uuid) -> Result<(), ApiError> {
-    if let Some(addr) = state.chat.running_room(RoomId(room)) {
-        let member = store::load_member(&state.pool, RoomId(room), UserId(user)).await?;
-        addr.do_send(MembershipChanged {
-            user: UserId(user),
-            member,
-        });
+async fn notify_membership(state: &AppState, room: RoomId, user: UserId) -> Result<(), ApiError> {
+    if let Some(addr) = state.chat.running_room(room) {
+        let member = store::load_member(&state.pool, room, user).await?;
+        addr.do_send(MembershipChanged { user, member });
     }
     Ok(())
 }
@@ -102,7 +100,7 @@ pub async fn create(
     }
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    let id = Uuid::new_v4();
+    let id = RoomId::new_random();
     tx.execute(
         "INSERT INTO rooms (id, kind, name, visibility, allow_guests, e2ee, created_by) VALUES ($1, 'group', $2, $3, $4, $5, $6)",
         &[&id, &name, &body.visibility, &body.allow_guests, &body.e2ee, &user.id],
@@ -120,7 +118,7 @@ pub async fn create(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OpenDirect {
-    user_id: Uuid,
+    user_id: UserId,
     #[serde(default)]
     e2ee: bool,
 }
@@ -137,7 +135,7 @@ pub async fn open_direct(
             "a direct conversation needs another user",
         ));
     }
-    match store::may_talk(&state.pool, UserId(me.id), me.role, UserId(other)).await? {
+    match store::may_talk(&state.pool, me.id, me.role, other).await? {
         Ok(()) => {}
         Err(store::Refusal::NoSuchUser) => return Err(ApiError::new(ErrorCode::UserNotFound, "no such user")),
         Err(store::Refusal::NotAccepted) => {
@@ -159,7 +157,7 @@ pub async fn open_direct(
     {
         return Ok(HttpResponse::Ok().json(room_json(&client, r.get(0)).await?));
     }
-    let id = Uuid::new_v4();
+    let id = RoomId::new_random();
     let tx = client.transaction().await?;
     let inserted = tx
         .execute(
@@ -186,7 +184,7 @@ pub async fn open_direct(
     .await?;
     tx.commit().await?;
     state.chat.hub.do_send(lyceum_actors::hub::ToUser {
-        user: UserId(other),
+        user: other,
         frame: json!({"type": "room_added", "roomId": id}).to_string(),
     });
     Ok(HttpResponse::Created().json(room_json(&client, id).await?))
@@ -254,20 +252,20 @@ pub async fn list_public(state: web::Data<AppState>, _user: AuthUser) -> Result<
 }
 
 /// The room's caller-visible state, after the room actor says they may read.
-async fn check_read(state: &AppState, me: &Principal, room: Uuid) -> Result<(), ApiError> {
+async fn check_read(state: &AppState, me: &Principal, room: RoomId) -> Result<(), ApiError> {
     state
         .chat
-        .room(RoomId(room))
+        .room(room)
         .send(MayRead { who: me.clone() })
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("room actor: {e}")))??;
     Ok(())
 }
 
-pub async fn get(state: web::Data<AppState>, user: AnyUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(state: web::Data<AppState>, user: AnyUser, path: web::Path<RoomId>) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let me = principal(&state, user.0).await?;
-    confine_guest(&me, RoomId(room))?;
+    confine_guest(&me, room)?;
     check_read(&state, &me, room).await?;
     let client = state.pool.get().await?;
     let mut body = room_json(&client, room).await?;
@@ -278,7 +276,7 @@ pub async fn get(state: web::Data<AppState>, user: AnyUser, path: web::Path<Uuid
             &[&room],
         )
         .await?;
-    let ids: Vec<UserId> = rows.iter().map(|r| UserId(r.get(0))).collect();
+    let ids: Vec<UserId> = rows.iter().map(|r| r.get(0)).collect();
     let online = state
         .chat
         .hub
@@ -288,11 +286,11 @@ pub async fn get(state: web::Data<AppState>, user: AnyUser, path: web::Path<Uuid
     let members: Vec<Value> = rows
         .iter()
         .map(|r| {
-            let id: Uuid = r.get(0);
+            let id: UserId = r.get(0);
             json!({"userId": id, "displayName": r.get::<_, String>(1), "role": r.get::<_, String>(2),
                    "roomRole": r.get::<_, String>(3), "lastReadSeq": r.get::<_, i64>(4),
                    "mutedUntil": r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(5),
-                   "online": online.contains(&UserId(id)),
+                   "online": online.contains(&id),
                    "lastSeen": r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(6)})
         })
         .collect();
@@ -302,7 +300,11 @@ pub async fn get(state: web::Data<AppState>, user: AnyUser, path: web::Path<Uuid
     Ok(HttpResponse::Ok().json(body))
 }
 
-pub async fn join(state: web::Data<AppState>, user: AuthUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn join(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<RoomId>,
+) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let client = state.pool.get().await?;
     let r = client
@@ -326,7 +328,7 @@ pub async fn join(state: web::Data<AppState>, user: AuthUser, path: web::Path<Uu
 async fn require_moderator(
     client: &deadpool_postgres::Client,
     user: &AuthUser,
-    room: Uuid,
+    room: RoomId,
 ) -> Result<String, ApiError> {
     let kind: String = client
         .query_opt("SELECT kind FROM rooms WHERE id = $1", &[&room])
@@ -352,13 +354,13 @@ async fn require_moderator(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Invite {
-    user_id: Uuid,
+    user_id: UserId,
 }
 
 pub async fn invite(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<Uuid>,
+    path: web::Path<RoomId>,
     body: web::Json<Invite>,
 ) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
@@ -382,7 +384,7 @@ pub async fn invite(
         .await?;
     notify_membership(&state, room, body.user_id).await?;
     state.chat.hub.do_send(lyceum_actors::hub::ToUser {
-        user: UserId(body.user_id),
+        user: body.user_id,
         frame: json!({"type": "room_added", "roomId": room}).to_string(),
     });
     Ok(HttpResponse::Ok().json(room_json(&client, room).await?))
@@ -392,12 +394,12 @@ pub async fn invite(
 pub async fn remove_member(
     state: web::Data<AppState>,
     user: AnyUser,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(RoomId, UserId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (room, target) = path.into_inner();
     // Only a guest has a room to be confined to; nobody else pays the lookup.
     if user.0.role == Role::Guest {
-        confine_guest(&principal(&state, user.0).await?, RoomId(room))?;
+        confine_guest(&principal(&state, user.0).await?, room)?;
     }
     let client = state.pool.get().await?;
     let kind: String = client
@@ -440,7 +442,7 @@ pub struct Mute {
 pub async fn mute(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(RoomId, UserId)>,
     body: web::Json<Mute>,
 ) -> Result<HttpResponse, ApiError> {
     let (room, target) = path.into_inner();
@@ -480,7 +482,7 @@ pub struct HistoryQuery {
 pub async fn history(
     state: web::Data<AppState>,
     user: AnyUser,
-    path: web::Path<Uuid>,
+    path: web::Path<RoomId>,
     q: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
@@ -498,9 +500,9 @@ pub async fn history(
         ));
     }
     let me = principal(&state, user.0).await?;
-    confine_guest(&me, RoomId(room))?;
+    confine_guest(&me, room)?;
     check_read(&state, &me, room).await?;
-    let events = store::history(&state.pool, RoomId(room), q.before, q.after, limit).await?;
+    let events = store::history(&state.pool, room, q.before, q.after, limit).await?;
     // Cursors: page back with before=first seq, forward with after=last seq.
     let first = events.first().map(|e| e.seq);
     let last = events.last().map(|e| e.seq);
@@ -538,25 +540,25 @@ pub struct SendBody {
     body: Option<String>,
     ciphertext: Option<String>,
     #[serde(default)]
-    attachments: Vec<Uuid>,
+    attachments: Vec<AttachmentId>,
 }
 
 pub async fn send(
     state: web::Data<AppState>,
     user: AnyUser,
-    path: web::Path<Uuid>,
+    path: web::Path<RoomId>,
     body: web::Json<SendBody>,
 ) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let me = principal(&state, user.0).await?;
-    confine_guest(&me, RoomId(room))?;
+    confine_guest(&me, room)?;
     if let Err(wait) = state.chat.check_send_rate(&me) {
         return Err(ApiError::TooManyRequests {
             retry_after_secs: wait.as_secs().max(1),
         });
     }
     let b = body.into_inner();
-    let v = post_and_wait(&state, room, |outbox| Post {
+    let v = post_and_wait(&state, room.0, |outbox| Post {
         who: me,
         outbox,
         reply_id: None,
@@ -564,7 +566,7 @@ pub async fn send(
         client_msg_id: b.client_msg_id,
         body: b.body,
         ciphertext: b.ciphertext,
-        attachments: b.attachments,
+        attachments: b.attachments.into_iter().map(Uuid::from).collect(),
         target_seq: None,
     })
     .await?;
@@ -581,12 +583,12 @@ pub async fn send(
 pub async fn delete_message(
     state: web::Data<AppState>,
     user: AnyUser,
-    path: web::Path<(Uuid, i64)>,
+    path: web::Path<(RoomId, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (room, seq) = path.into_inner();
     let me = principal(&state, user.0).await?;
-    confine_guest(&me, RoomId(room))?;
-    let v = post_and_wait(&state, room, |outbox| Post {
+    confine_guest(&me, room)?;
+    let v = post_and_wait(&state, room.0, |outbox| Post {
         who: me,
         outbox,
         reply_id: None,

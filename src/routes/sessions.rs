@@ -9,10 +9,10 @@ use chrono::{DateTime, Duration, Utc};
 use lyceum_actors::calendar_store::{NewOffering, Op, OFFERING_COLUMNS};
 use lyceum_actors::UserId;
 use lyceum_protocol::ErrorCode;
+use lyceum_protocol::OfferingId;
 use serde::Deserialize;
 use serde_json::json;
 use tokio_postgres::types::ToSql;
-use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -101,11 +101,11 @@ pub struct Browse {
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     min_rating: Option<f64>,
-    mentor_id: Option<Uuid>,
+    mentor_id: Option<UserId>,
     limit: Option<i64>,
     /// `startsAt` of the last item of the previous page, with `afterId`.
     after: Option<DateTime<Utc>>,
-    after_id: Option<Uuid>,
+    after_id: Option<OfferingId>,
 }
 
 /// Upcoming (scheduled or live) sessions, soonest first, with live seat counts.
@@ -188,7 +188,11 @@ pub async fn browse(
     Ok(HttpResponse::Ok().json(json!({"items": items})))
 }
 
-pub async fn get(state: web::Data<AppState>, _user: AuthUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+    path: web::Path<OfferingId>,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(offering(&state, path.into_inner()).await?))
 }
 
@@ -201,7 +205,7 @@ pub struct Register {
 pub async fn register(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<Uuid>,
+    path: web::Path<OfferingId>,
     body: Option<web::Json<Register>>,
 ) -> Result<HttpResponse, ApiError> {
     require_mentee(&user)?;
@@ -212,8 +216,8 @@ pub async fn register(
         &state,
         mentor,
         Op::Book {
-            offering: id,
-            mentee: UserId(user.id),
+            offering: id.0,
+            mentee: user.id,
             agenda,
         },
     )
@@ -224,7 +228,7 @@ pub async fn register(
 pub async fn unregister(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<Uuid>,
+    path: web::Path<OfferingId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let mentor = owner_of(&state, id, "group").await?;
@@ -232,8 +236,8 @@ pub async fn unregister(
         &state,
         mentor,
         Op::Cancel {
-            offering: id,
-            mentee: UserId(user.id),
+            offering: id.0,
+            mentee: user.id,
         },
     )
     .await?;
@@ -244,7 +248,7 @@ pub async fn unregister(
 pub async fn transition(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<(Uuid, String)>,
+    path: web::Path<(OfferingId, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, action) = path.into_inner();
     let to = match action.as_str() {
@@ -261,7 +265,7 @@ pub async fn transition(
         &state,
         mentor,
         Op::SetState {
-            offering: id,
+            offering: id.0,
             state: to,
         },
     )

@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpResponse};
 use lyceum_protocol::ErrorCode;
-use uuid::Uuid;
+use lyceum_protocol::UserId;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -13,7 +13,7 @@ use crate::state::AppState;
 pub async fn get_user(
     state: web::Data<AppState>,
     _viewer: AuthUser,
-    id: web::Path<Uuid>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
     let client = state.pool.get().await?;
     let (profile, _phone) = profiles::load(&client, id.into_inner(), false)

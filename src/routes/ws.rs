@@ -3,7 +3,7 @@
 //! one is a 401 and no socket is opened.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use lyceum_actors::{Principal, Role, RoomId, UserId};
+use lyceum_actors::{Principal, Role, RoomId};
 use lyceum_protocol::ErrorCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -39,7 +39,7 @@ pub async fn principal(state: &AppState, user: AuthUser) -> Result<Principal, Ap
         .ok_or_else(|| ApiError::new(ErrorCode::AccountNotFound, "the account of this token no longer exists"))?;
     let role: Role = row.get::<_, String>(1).parse().unwrap_or(Role::Mentee);
     let guest_room = if role == Role::Guest {
-        row.get::<_, Option<uuid::Uuid>>(2).map(RoomId)
+        row.get::<_, Option<RoomId>>(2)
     } else {
         None
     };
@@ -50,7 +50,7 @@ pub async fn principal(state: &AppState, user: AuthUser) -> Result<Principal, Ap
         ));
     }
     Ok(Principal {
-        user: UserId(user.id),
+        user: user.id,
         role,
         display_name: row.get(0),
         guest_room,
