@@ -9,8 +9,8 @@ use serde_json::json;
 use crate::audit::{self, action};
 use crate::auth::password;
 use crate::configuration::Settings;
-use crate::db::Database;
 use crate::domain::{DisplayName, Email, Password};
+use crate::infra::db::Database;
 
 pub struct CreateAdmin {
     pub email: String,

@@ -1,22 +1,19 @@
-//! HTTP routes by domain. Each module owns one resource family; `configure`
-//! mounts them all, and the JSON error rules for extractor failures live here.
+//! HTTP routes by domain: `accounts`, `chat`, `calendar`, the mentor
+//! `directory`, `ops` (health and metrics) and the `web_app` files. Each
+//! module owns one resource family; `configure` mounts them all, and the
+//! JSON error rules for extractor failures live here.
 
-pub mod admin;
-pub mod attachments;
-pub mod auth;
+pub mod accounts;
 pub mod calendar;
+pub mod chat;
 pub mod directory;
-pub mod guests;
-pub mod health;
-pub mod keys;
-pub mod me;
-pub mod metrics;
-pub mod rooms;
-pub mod sessions;
-pub mod slots;
-pub mod users;
+pub mod ops;
 pub mod web_app;
-pub mod ws;
+
+use accounts::{admin, auth, keys, me, users};
+use calendar::{feeds, notes, sessions, slots};
+use chat::{attachments, guests, rooms, ws};
+use ops::{health, metrics};
 
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
@@ -56,7 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/").route(web::get().to(web_app::root)))
     .service(web::resource("/app").route(web::get().to(web_app::index)))
     .service(web::resource("/app/{file}").route(web::get().to(web_app::file)))
-    .service(web::resource("/calendar/{token}").route(web::get().to(calendar::feed)))
+    .service(web::resource("/calendar/{token}").route(web::get().to(feeds::feed)))
     .service(
         web::scope("/api")
             .service(
@@ -129,13 +126,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/sessions/{id}/{action}").route(web::post().to(sessions::transition)))
             .service(
                 web::resource("/offerings/{id}/notes")
-                    .route(web::get().to(calendar::get_note))
-                    .route(web::put().to(calendar::put_note)),
+                    .route(web::get().to(notes::get_note))
+                    .route(web::put().to(notes::put_note)),
             )
-            .service(web::resource("/calendar/feed").route(web::get().to(calendar::feed_url)))
-            .service(web::resource("/calendar/feed/{rotate}").route(web::post().to(calendar::feed_url)))
-            .service(web::resource("/bookings/{file}").route(web::get().to(calendar::booking_ics)))
-            .service(web::resource("/notifications").route(web::get().to(calendar::notifications))),
+            .service(web::resource("/calendar/feed").route(web::get().to(feeds::feed_url)))
+            .service(web::resource("/calendar/feed/{rotate}").route(web::post().to(feeds::feed_url)))
+            .service(web::resource("/bookings/{file}").route(web::get().to(feeds::booking_ics)))
+            .service(web::resource("/notifications").route(web::get().to(notes::notifications))),
     )
     .default_service(web::to(|| async {
         HttpResponse::from_error(ApiError::new(ErrorCode::NotFound, "no such route"))

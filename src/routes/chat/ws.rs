@@ -11,8 +11,8 @@ use serde_json::json;
 use crate::auth::extract::authenticate;
 use crate::auth::{AnyUser, AuthUser};
 use crate::error::ApiError;
+use crate::infra::tickets::TICKET_TTL;
 use crate::state::AppState;
-use crate::tickets::TICKET_TTL;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::auth::extract::confine_guest;
 use crate::auth::{AnyUser, AuthUser};
 use crate::error::{is_unique_violation, ApiError};
-use crate::routes::ws::principal;
+use crate::routes::chat::ws::principal;
 use crate::state::AppState;
 
 const MAX_ROOM_NAME: usize = 80;

@@ -9,7 +9,7 @@ use crate::domain::profile::{OwnProfile, ProfilePatch};
 use crate::domain::DisplayName;
 use crate::error::ApiError;
 use crate::profiles;
-use crate::routes::auth::Account;
+use crate::routes::accounts::auth::Account;
 use crate::state::AppState;
 
 fn gone() -> ApiError {

@@ -16,7 +16,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::routes::slots::{
+use crate::routes::calendar::slots::{
     self, agenda_json, booked_json, check_text, check_window, exec, offering, owner_of, require_mentee, require_mentor,
     Agenda,
 };

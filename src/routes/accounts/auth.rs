@@ -13,7 +13,7 @@ use crate::audit::{self, action};
 use crate::auth::{password, refresh, AuthUser};
 use crate::domain::{DisplayName, Email, Password};
 use crate::error::{is_unique_violation, ApiError};
-use crate::ratelimit::Limit;
+use crate::infra::ratelimit::Limit;
 use crate::state::AppState;
 
 pub const REFRESH_COOKIE: &str = "lyceum_refresh";

@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::ratelimit::Limit;
+use crate::infra::ratelimit::Limit;
 use crate::state::AppState;
 
 pub async fn join_as_guest(

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::auth::extract::confine_guest;
 use crate::auth::AnyUser;
 use crate::error::ApiError;
-use crate::routes::ws::principal;
+use crate::routes::chat::ws::principal;
 use crate::state::AppState;
 
 pub fn dir(state: &AppState) -> PathBuf {
