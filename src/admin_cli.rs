@@ -2,15 +2,15 @@
 
 use anyhow::Context;
 use lyceum_actors::Role;
+use lyceum_protocol::UserId;
 use rand::RngCore;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::audit::{self, action};
 use crate::auth::password;
 use crate::configuration::Settings;
-use crate::db::Database;
 use crate::domain::{DisplayName, Email, Password};
+use crate::infra::db::Database;
 
 pub struct CreateAdmin {
     pub email: String,
@@ -46,7 +46,7 @@ pub async fn create_admin(settings: &Settings, args: CreateAdmin) -> anyhow::Res
             .await?;
         let (id, from) = match existing {
             Some(r) => {
-                let id: Uuid = r.get(0);
+                let id: UserId = r.get(0);
                 tx.execute(
                     "UPDATE users SET role = 'admin', updated_at = now() WHERE id = $1",
                     &[&id],
@@ -55,7 +55,7 @@ pub async fn create_admin(settings: &Settings, args: CreateAdmin) -> anyhow::Res
                 (id, Some(r.get::<_, String>(1)))
             }
             None => {
-                let id = Uuid::new_v4();
+                let id = UserId::new_random();
                 tx.execute(
                     "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, 'admin')",
                     &[&id, &email.as_str(), &hash, &name.as_str()],

@@ -1,8 +1,8 @@
 //! The audit log: sign-ins, failed sign-ins, token-family revocations and role
 //! changes, written next to the change they record and read by admins.
 
+use lyceum_protocol::UserId;
 use serde_json::Value;
-use uuid::Uuid;
 
 pub mod action {
     pub const REGISTER: &str = "register";
@@ -14,8 +14,8 @@ pub mod action {
 }
 
 pub struct Entry<'a> {
-    pub actor: Option<Uuid>,
-    pub subject: Option<Uuid>,
+    pub actor: Option<UserId>,
+    pub subject: Option<UserId>,
     pub action: &'static str,
     pub ip: Option<&'a str>,
     pub details: Value,

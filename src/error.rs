@@ -1,31 +1,28 @@
 //! The API's one error shape, `{"error": "snake_case_code", "message": "..."}`,
-//! and the one place where an error becomes an HTTP status.
+//! and the one place where an error becomes an HTTP status: every error
+//! carries an [`ErrorCode`], and the status is `ErrorCode::http_status()`,
+//! the same table the WebSocket's codes come from.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
+use lyceum_protocol::ErrorCode;
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// Input that fails validation; the code says which rule.
+    /// A refusal the caller can act on: the code names the rule (and so the
+    /// status), the message says what to change.
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
-    /// No, a bad or an expired credential.
-    #[error("{message}")]
-    Unauthorized { code: &'static str, message: String },
-    /// Authenticated, but this role or user may not do this.
-    #[error("{message}")]
-    Forbidden { code: &'static str, message: String },
-    #[error("{message}")]
-    NotFound { code: &'static str, message: String },
-    #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Refused { code: ErrorCode, message: String },
+    /// `rate_limited`, with a `Retry-After` header.
     #[error("too many requests; retry in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
-    /// A dependency (the database) is down or saturated.
+    /// `unavailable`: a dependency (the database) is down or saturated. The
+    /// reason is logged, the caller gets a generic message.
     #[error("{0}")]
     Unavailable(String),
-    /// A bug or an unexpected failure: logged in full, shown as a generic message.
+    /// `internal_error`: a bug or an unexpected failure, logged in full,
+    /// shown as a generic message.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -37,63 +34,36 @@ pub struct ErrorBody<'a> {
 }
 
 impl ApiError {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::BadRequest {
-            code,
-            message: message.into(),
-        }
-    }
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Unauthorized {
-            code,
-            message: message.into(),
-        }
-    }
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        ApiError::Forbidden {
-            code: "forbidden",
-            message: message.into(),
-        }
-    }
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::NotFound {
-            code,
-            message: message.into(),
-        }
-    }
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Conflict {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::Refused {
             code,
             message: message.into(),
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    /// `forbidden`: this role or user may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::Forbidden, message)
+    }
+
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest { code, .. }
-            | ApiError::Unauthorized { code, .. }
-            | ApiError::Forbidden { code, .. }
-            | ApiError::NotFound { code, .. }
-            | ApiError::Conflict { code, .. } => code,
-            ApiError::TooManyRequests { .. } => "rate_limited",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal_error",
+            ApiError::Refused { code, .. } => *code,
+            ApiError::TooManyRequests { .. } => ErrorCode::RateLimited,
+            ApiError::Unavailable(_) => ErrorCode::Unavailable,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 }
 
+/// The HTTP status of a code, from the one table in `lyceum-protocol`.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        status_of(self.code())
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -108,15 +78,16 @@ impl ResponseError for ApiError {
             }
             other => other.to_string(),
         };
-        let mut res = HttpResponse::build(self.status_code());
+        let status = self.status_code();
+        let mut res = HttpResponse::build(status);
         if let ApiError::TooManyRequests { retry_after_secs } = self {
             res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
-        if let ApiError::Unauthorized { .. } = self {
+        if status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         res.json(ErrorBody {
-            error: self.code(),
+            error: self.code().as_str(),
             message,
         })
     }
@@ -142,30 +113,60 @@ pub fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
 }
 
+/// An actor's refusal keeps its code, and so gets the status every other
+/// route gives that code.
 impl From<lyceum_actors::Error> for ApiError {
     fn from(e: lyceum_actors::Error) -> Self {
-        use lyceum_actors::ErrorCode as C;
-        let code = e.code.as_str();
         match e.code {
-            C::RoomNotFound | C::MessageNotFound | C::OfferingNotFound | C::NotBooked => ApiError::NotFound {
-                code,
-                message: e.message,
-            },
-            C::AlreadyBooked | C::BookingClosed | C::Overlap => ApiError::Conflict {
-                code,
-                message: e.message,
-            },
-            C::NotAMember | C::Forbidden | C::Muted => ApiError::Forbidden {
-                code,
-                message: e.message,
-            },
-            C::RateLimited => ApiError::TooManyRequests { retry_after_secs: 1 },
-            C::Unavailable | C::Overloaded | C::SfuUnavailable => ApiError::Unavailable(e.message),
-            C::Internal => ApiError::Internal(anyhow::anyhow!(e.message)),
-            _ => ApiError::BadRequest {
-                code,
-                message: e.message,
-            },
+            // The actors' limiter does not say when to retry; a second is
+            // its refill granularity.
+            ErrorCode::RateLimited => ApiError::TooManyRequests { retry_after_secs: 1 },
+            ErrorCode::Internal => ApiError::Internal(anyhow::anyhow!(e.message)),
+            ErrorCode::Unavailable => ApiError::Unavailable(e.message),
+            code => ApiError::new(code, e.message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_is_the_codes() {
+        for &code in ErrorCode::ALL {
+            let e = lyceum_actors::Error::new(code, "m");
+            assert_eq!(ApiError::from(e).status_code().as_u16(), code.http_status(), "{code}");
+        }
+    }
+
+    #[test]
+    fn actor_codes_keep_the_statuses_http_gave_them() {
+        use ErrorCode as C;
+        for (code, status) in [
+            (C::RoomNotFound, 404),
+            (C::MessageNotFound, 404),
+            (C::OfferingNotFound, 404),
+            (C::NotBooked, 404),
+            (C::AlreadyBooked, 409),
+            (C::BookingClosed, 409),
+            (C::Overlap, 409),
+            (C::NotAMember, 403),
+            (C::Forbidden, 403),
+            (C::Muted, 403),
+            (C::RateLimited, 429),
+            (C::Internal, 500),
+            (C::InvalidCommand, 400),
+            (C::MessageTooLarge, 400),
+            (C::E2eeMismatch, 400),
+        ] {
+            assert_eq!(
+                ApiError::from(lyceum_actors::Error::new(code, "m"))
+                    .status_code()
+                    .as_u16(),
+                status,
+                "{code}"
+            );
         }
     }
 }

@@ -2,21 +2,26 @@
 //! configuration, accounts, profiles and the directory. The realtime actors
 //! live in the `lyceum-actors` crate.
 
+//!
+//! - `startup`, `state`, `configuration`, `error`: the application itself,
+//!   its shared state, its settings and its one error type.
+//! - `routes`: the HTTP API by domain (accounts, chat, calendar, directory,
+//!   ops, the web app).
+//! - `auth`, `domain`, `audit`, `profiles`: who is calling, validated
+//!   values, the audit log and profile storage, shared by the routes.
+//! - `infra`: database, TLS, rate limiting, tickets, logging.
+//! - `jobs`: background work (reminders).
+//! - `admin_cli`: `lyceum admin`.
+
 pub mod admin_cli;
 pub mod audit;
 pub mod auth;
 pub mod configuration;
-pub mod db;
 pub mod domain;
-pub mod embedded_pg;
 pub mod error;
-pub mod ics;
+pub mod infra;
+pub mod jobs;
 pub mod profiles;
-pub mod ratelimit;
-pub mod reminders;
 pub mod routes;
 pub mod startup;
 pub mod state;
-pub mod telemetry;
-pub mod tickets;
-pub mod tls;

@@ -53,7 +53,7 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load()?;
-    lyceum::telemetry::init(&settings.log);
+    lyceum::infra::telemetry::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             // Every WebSocket is a file descriptor: lift the soft limit to the

@@ -3,8 +3,8 @@
 
 use deadpool_postgres::GenericClient;
 use lyceum_actors::Role;
+use lyceum_protocol::UserId;
 use serde::de::DeserializeOwned;
-use uuid::Uuid;
 
 use crate::domain::profile::{normalise_term, Profile, Rating};
 
@@ -25,7 +25,7 @@ fn json<T: DeserializeOwned + Default>(r: &tokio_postgres::Row, col: &str) -> T 
 /// The profile and the owner's private phone number.
 pub async fn load(
     client: &impl GenericClient,
-    id: Uuid,
+    id: UserId,
     for_update: bool,
 ) -> Result<Option<(Profile, Option<String>)>, tokio_postgres::Error> {
     let sql = if for_update {

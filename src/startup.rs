@@ -14,8 +14,8 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::{jwt, JwtKeys};
 use crate::configuration::Settings;
-use crate::db::Database;
-use crate::ratelimit::{InMemoryRateLimiter, RateLimiter};
+use crate::infra::db::Database;
+use crate::infra::ratelimit::{InMemoryRateLimiter, RateLimiter};
 use crate::routes;
 use crate::state::AppState;
 
@@ -90,13 +90,13 @@ impl Application {
         }
         if settings.reminders.enabled {
             let mailer = match &settings.smtp.url {
-                Some(url) => Some(Arc::new(crate::reminders::Mailer::new(
+                Some(url) => Some(Arc::new(crate::jobs::reminders::Mailer::new(
                     secrecy::ExposeSecret::expose_secret(url),
                     &settings.smtp.from,
                 )?)),
                 None => None,
             };
-            crate::reminders::Worker {
+            crate::jobs::reminders::Worker {
                 pool: db.pool.clone(),
                 fanout: realtime.services.fanout.clone(),
                 mailer,
@@ -144,7 +144,7 @@ impl Application {
         }
         let server = match (&settings.server.tls_cert, &settings.server.tls_key) {
             (Some(cert), Some(key)) => {
-                let tls = crate::tls::server_config(cert, key)?;
+                let tls = crate::infra::tls::server_config(cert, key)?;
                 tracing::info!(%host, port, "serving HTTPS (and WSS)");
                 server.listen_rustls_0_23(listener, tls)?
             }

@@ -9,8 +9,8 @@ use deadpool_postgres::Pool;
 use lyceum_actors::Realtime;
 
 use crate::auth::JwtKeys;
-use crate::ratelimit::RateLimiter;
-use crate::tickets::TicketStore;
+use crate::infra::ratelimit::RateLimiter;
+use crate::infra::tickets::TicketStore;
 
 pub struct AppState {
     pub pool: Pool,

@@ -10,6 +10,9 @@
 //! naming another domain or the gateway, or anything forming a cycle among
 //! the top-level modules. Inside one domain, files may name each other.
 
+// A test binary: a panic is how its helpers report a failure.
+#![allow(clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

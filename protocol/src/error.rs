@@ -45,18 +45,40 @@ codes! {
     BinaryNotSupported = "binary_not_supported", 400;
     /// The request body is not the JSON the route expects.
     InvalidJson = "invalid_json", 400;
+    /// The request body is over the route's limit. 400, not 413, since
+    /// the first release (tests/api/server.rs pins it).
+    PayloadTooLarge = "payload_too_large", 400;
+    /// The request body is not of a type the route takes (JSON routes:
+    /// `application/json`). 400 for the same reason.
+    UnsupportedMediaType = "unsupported_media_type", 400;
+    /// A request the framework refused before a route saw it, with no more
+    /// specific code.
+    BadRequest = "bad_request", 400;
     /// A path segment is not what the route expects (e.g. not a UUID).
     InvalidPath = "invalid_path", 400;
     /// A query parameter fails validation.
     InvalidQuery = "invalid_query", 400;
+    /// A page cursor that this endpoint did not hand out for this sort.
+    InvalidCursor = "invalid_cursor", 400;
     InvalidEmail = "invalid_email", 400;
     InvalidCredentialsFormat = "invalid_credentials_format", 400;
     WeakPassword = "weak_password", 400;
+    InvalidDisplayName = "invalid_display_name", 400;
+    InvalidRole = "invalid_role", 400;
+    /// An admin changing their own role (another admin must).
+    CannotChangeOwnRole = "cannot_change_own_role", 400;
     InvalidProfile = "invalid_profile", 400;
     InvalidSlot = "invalid_slot", 400;
     InvalidAgenda = "invalid_agenda", 400;
     InvalidMember = "invalid_member", 400;
+    InvalidRoom = "invalid_room", 400;
+    InvalidMute = "invalid_mute", 400;
+    InvalidNote = "invalid_note", 400;
+    /// A public key that is empty, too long or not printable.
+    InvalidKey = "invalid_key", 400;
     InvalidAttachment = "invalid_attachment", 400;
+    UnsupportedAttachmentType = "unsupported_attachment_type", 400;
+    AttachmentTooLarge = "attachment_too_large", 400;
     NotAWebsocket = "not_a_websocket", 400;
     MessageTooLarge = "message_too_large", 400;
     /// Plaintext sent to an end-to-end encrypted room, or ciphertext to a plain one.
@@ -65,15 +87,22 @@ codes! {
 
     // ---- credentials ----
     MissingToken = "missing_token", 401;
+    /// A 401 from the framework with no more specific code.
+    Unauthorized = "unauthorized", 401;
     InvalidToken = "invalid_token", 401;
     TokenExpired = "token_expired", 401;
     InvalidCredentials = "invalid_credentials", 401;
     /// The token's account no longer exists.
     AccountNotFound = "account_not_found", 401;
     InvalidRefreshToken = "invalid_refresh_token", 401;
+    MissingRefreshToken = "missing_refresh_token", 401;
     RefreshTokenExpired = "refresh_token_expired", 401;
-    /// A refresh token used twice: the whole family is revoked.
+    /// A refresh token of a revoked family (signed out, or revoked after a
+    /// reuse).
     RefreshTokenRevoked = "refresh_token_revoked", 401;
+    /// A rotated (spent) refresh token presented again: the family it
+    /// belongs to is revoked now.
+    RefreshTokenReused = "refresh_token_reused", 401;
     InvalidTicket = "invalid_ticket", 401;
 
     // ---- permissions ----
@@ -106,8 +135,14 @@ codes! {
     SessionNotFound = "session_not_found", 404;
     CallNotFound = "call_not_found", 404;
 
+    // ---- method ----
+    /// The path exists but not with this method.
+    MethodNotAllowed = "method_not_allowed", 405;
+
     // ---- state ----
     EmailTaken = "email_taken", 409;
+    /// Notes are kept only once the session has started.
+    TooEarly = "too_early", 409;
     /// The mentee already holds a booking (confirmed or waitlisted) on it.
     AlreadyBooked = "already_booked", 409;
     /// It has started, finished or been cancelled: no more changes.

@@ -104,6 +104,11 @@ uuid_id!(
     /// An uploaded attachment.
     AttachmentId
 );
+uuid_id!(
+    /// A mentee's booking of an offering (confirmed, waitlisted or
+    /// cancelled).
+    BookingId
+);
 
 impl From<OfferingId> for LiveId {
     fn from(id: OfferingId) -> LiveId {

@@ -1,12 +1,16 @@
 //! Request extractors: `AnyUser` proves a valid access token was presented
 //! (guests included); `AuthUser` additionally that it is a registered account,
 //! not a guest; `AdminUser` that it is an admin. Guests are confined to their
-//! room, so every route takes `AuthUser` unless it was written for guests too.
+//! room, so every route takes `AuthUser` unless it was written for guests too,
+//! and such a route that names a room checks it with [`confine_guest`]. Both
+//! refuse with `guest_not_allowed`, the HTTP code for a guest outside its
+//! room (the WebSocket says `forbidden`, docs/protocol.md).
 
 use std::future::{ready, Ready};
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
-use lyceum_actors::Role;
+use lyceum_actors::{Principal, Role, RoomId, UserId};
+use lyceum_protocol::ErrorCode;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -14,7 +18,7 @@ use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser {
-    pub id: Uuid,
+    pub id: UserId,
     pub role: Role,
     /// The sign-in (refresh-token family) this token came from.
     pub session: Uuid,
@@ -27,16 +31,16 @@ pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("missing_token", "sign in first: no access token was sent"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::MissingToken, "sign in first: no access token was sent"))?;
     let value = value
         .to_str()
-        .map_err(|_| ApiError::unauthorized("invalid_token", "the Authorization header is not valid"))?;
+        .map_err(|_| ApiError::new(ErrorCode::InvalidToken, "the Authorization header is not valid"))?;
     let (scheme, token) = value
         .split_once(' ')
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "expected `Authorization: Bearer <token>`"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidToken, "expected `Authorization: Bearer <token>`"))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::unauthorized(
-            "invalid_token",
+        return Err(ApiError::new(
+            ErrorCode::InvalidToken,
             "expected `Authorization: Bearer <token>`",
         ));
     }
@@ -49,7 +53,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("AppState not registered")))?;
     let claims = state.jwt.verify(bearer(req)?)?;
     Ok(AuthUser {
-        id: claims.sub,
+        id: UserId(claims.sub),
         role: claims.role,
         session: claims.sid,
         expires_at: claims.exp,
@@ -63,15 +67,25 @@ impl FromRequest for AuthUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(authenticate(req).and_then(|u| {
             if u.role == Role::Guest {
-                Err(ApiError::Forbidden {
-                    code: "guest_not_allowed",
-                    message: "guests may only use the room they joined".to_owned(),
-                })
+                Err(guest_not_allowed())
             } else {
                 Ok(u)
             }
         }))
     }
+}
+
+fn guest_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::GuestNotAllowed, "guests may only use the room they joined")
+}
+
+/// A guest may use only the room it joined; anyone else passes. For routes
+/// that take [`AnyUser`] and name a room.
+pub fn confine_guest(me: &Principal, room: RoomId) -> Result<(), ApiError> {
+    if me.role == Role::Guest && me.guest_room != Some(room) {
+        return Err(guest_not_allowed());
+    }
+    Ok(())
 }
 
 /// Any valid token, a guest's included.

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use jsonwebtoken::{decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use lyceum_actors::Role;
+use lyceum_actors::{Role, UserId};
+use lyceum_protocol::ErrorCode;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -44,10 +45,10 @@ impl JwtKeys {
         }
     }
 
-    pub fn issue(&self, user: Uuid, role: Role, family: Uuid) -> anyhow::Result<String> {
+    pub fn issue(&self, user: UserId, role: Role, family: Uuid) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
-            sub: user,
+            sub: user.0,
             role,
             sid: family,
             iat: now,
@@ -66,9 +67,9 @@ impl JwtKeys {
             .map(|d| d.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => {
-                    ApiError::unauthorized("token_expired", "the access token has expired; refresh it")
+                    ApiError::new(ErrorCode::TokenExpired, "the access token has expired; refresh it")
                 }
-                _ => ApiError::unauthorized("invalid_token", "the access token is not valid"),
+                _ => ApiError::new(ErrorCode::InvalidToken, "the access token is not valid"),
             })
     }
 }

@@ -7,7 +7,8 @@
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use lyceum_actors::Role;
+use lyceum_actors::{Role, UserId};
+use lyceum_protocol::ErrorCode;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -32,7 +33,7 @@ fn expiry(ttl_days: u64) -> DateTime<Utc> {
 /// Starts a new family for a fresh sign-in and returns (token, family id).
 pub async fn start_family(
     client: &impl deadpool_postgres::GenericClient,
-    user: Uuid,
+    user: UserId,
     ttl_days: u64,
 ) -> Result<(String, Uuid), tokio_postgres::Error> {
     let token = generate();
@@ -51,15 +52,15 @@ pub async fn start_family(
 pub enum Rotation {
     /// The token was current: here is its successor.
     Rotated {
-        user: Uuid,
+        user: UserId,
         role: Role,
         family: Uuid,
         token: String,
     },
     /// The token had already been rotated: the family is now revoked.
-    Reused { user: Uuid, family: Uuid },
+    Reused { user: UserId, family: Uuid },
     /// Unknown, revoked or expired.
-    Rejected { code: &'static str },
+    Rejected { code: ErrorCode },
 }
 
 pub async fn rotate(
@@ -81,12 +82,12 @@ pub async fn rotate(
         .await?;
     let Some(row) = row else {
         return Ok(Rotation::Rejected {
-            code: "invalid_refresh_token",
+            code: ErrorCode::InvalidRefreshToken,
         });
     };
     let id: Uuid = row.get(0);
     let family: Uuid = row.get(1);
-    let user: Uuid = row.get(2);
+    let user: UserId = row.get(2);
     let expires_at: DateTime<Utc> = row.get(3);
     let rotated_at: Option<DateTime<Utc>> = row.get(4);
     let revoked_at: Option<DateTime<Utc>> = row.get(5);
@@ -94,7 +95,7 @@ pub async fn rotate(
 
     if revoked_at.is_some() {
         return Ok(Rotation::Rejected {
-            code: "refresh_token_revoked",
+            code: ErrorCode::RefreshTokenRevoked,
         });
     }
     if rotated_at.is_some() {
@@ -104,7 +105,7 @@ pub async fn rotate(
     }
     if expires_at <= Utc::now() {
         return Ok(Rotation::Rejected {
-            code: "refresh_token_expired",
+            code: ErrorCode::RefreshTokenExpired,
         });
     }
     let role: Role = role.parse().unwrap_or(Role::Mentee);
@@ -143,7 +144,7 @@ pub async fn revoke_family(
 pub async fn revoke_by_token(
     client: &impl deadpool_postgres::GenericClient,
     presented: &str,
-) -> Result<Option<(Uuid, Uuid)>, tokio_postgres::Error> {
+) -> Result<Option<(UserId, Uuid)>, tokio_postgres::Error> {
     let row = client
         .query_opt(
             "SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
@@ -151,7 +152,7 @@ pub async fn revoke_by_token(
         )
         .await?;
     let Some(row) = row else { return Ok(None) };
-    let (user, family): (Uuid, Uuid) = (row.get(0), row.get(1));
+    let (user, family): (UserId, Uuid) = (row.get(0), row.get(1));
     revoke_family(client, family).await?;
     Ok(Some((user, family)))
 }

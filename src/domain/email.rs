@@ -1,5 +1,7 @@
 //! An email address, trimmed and lower-cased so uniqueness ignores case.
 
+use lyceum_protocol::ErrorCode;
+
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,7 +12,7 @@ impl Email {
     /// spaces): the real proof of an address is a mail that arrives.
     pub fn parse(raw: &str) -> Result<Email, ApiError> {
         let s = raw.trim().to_lowercase();
-        let invalid = || ApiError::bad_request("invalid_email", "that is not a valid email address");
+        let invalid = || ApiError::new(ErrorCode::InvalidEmail, "that is not a valid email address");
         if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }

@@ -1,6 +1,7 @@
 //! A new password that meets the policy (NIST SP 800-63B: length over
 //! composition rules, and no well-known passwords).
 
+use lyceum_protocol::ErrorCode;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::ApiError;
@@ -40,7 +41,7 @@ pub struct Password(SecretString);
 
 impl Password {
     pub fn parse(raw: &str, email: &str) -> Result<Password, ApiError> {
-        let weak = |m: &str| ApiError::bad_request("weak_password", m.to_owned());
+        let weak = |m: &str| ApiError::new(ErrorCode::WeakPassword, m.to_owned());
         let n = raw.chars().count();
         if n < MIN_LEN {
             return Err(weak(&format!("a password needs at least {MIN_LEN} characters")));

@@ -2,6 +2,7 @@
 //! and how to reach their public pages. `ProfilePatch` is the validated change
 //! a user asks for; `Profile` is what is stored and shown.
 
+use lyceum_protocol::ErrorCode;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::ApiError;
@@ -82,7 +83,7 @@ pub struct Project {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
-    pub user_id: uuid::Uuid,
+    pub user_id: lyceum_protocol::UserId,
     pub display_name: String,
     pub role: lyceum_actors::Role,
     pub headline: String,
@@ -158,7 +159,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 }
 
 fn bad(field: &str, why: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request("invalid_profile", format!("{field}: {why}"))
+    ApiError::new(ErrorCode::InvalidProfile, format!("{field}: {why}"))
 }
 
 fn text(field: &str, s: &str, max: usize, required: bool) -> Result<String, ApiError> {

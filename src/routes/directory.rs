@@ -5,9 +5,10 @@
 
 use actix_web::{web, HttpResponse};
 use base64::Engine;
+use lyceum_protocol::ErrorCode;
+use lyceum_protocol::UserId;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::types::ToSql;
-use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::domain::profile::{normalise_term, Rating, Skill};
@@ -53,7 +54,7 @@ pub struct DirectoryQuery {
 struct Cursor {
     s: Sort,
     k: f64,
-    id: Uuid,
+    id: UserId,
 }
 
 impl Cursor {
@@ -63,8 +64,8 @@ impl Cursor {
 
     fn decode(s: &str, sort: Sort) -> Result<Cursor, ApiError> {
         let bad = || {
-            ApiError::bad_request(
-                "invalid_cursor",
+            ApiError::new(
+                ErrorCode::InvalidCursor,
                 "the cursor is not one this endpoint returned for this sort",
             )
         };
@@ -82,7 +83,7 @@ impl Cursor {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Entry {
-    user_id: Uuid,
+    user_id: UserId,
     display_name: String,
     headline: String,
     skills: Vec<Skill>,
@@ -112,8 +113,8 @@ fn terms(field: &str, raw: Option<String>) -> Result<Vec<String>, ApiError> {
         .filter(|t| !t.is_empty())
         .collect();
     if v.len() > MAX_FILTER_TERMS || v.iter().any(|t| t.chars().count() > 50) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("{field}: at most {MAX_FILTER_TERMS} terms of 50 characters"),
         ));
     }
@@ -128,29 +129,29 @@ pub async fn search(
     let q = query.into_inner();
     let text = q.q.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     if text.as_ref().is_some_and(|t| t.chars().count() > MAX_QUERY_CHARS) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("q: at most {MAX_QUERY_CHARS} characters"),
         ));
     }
     let skills = terms("skill", q.skill)?;
     let tags = terms("tag", q.tag)?;
     if q.min_years.is_some_and(|y| !(0..=80).contains(&y)) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "minYears must be between 0 and 80",
         ));
     }
     if q.min_rating.is_some_and(|r| !(0.0..=5.0).contains(&r)) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "minRating must be between 0 and 5",
         ));
     }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("limit must be between 1 and {MAX_LIMIT}"),
         ));
     }

@@ -1,30 +1,28 @@
-//! HTTP routes by domain. Each module owns one resource family; `configure`
-//! mounts them all, and the JSON error rules for extractor failures live here.
+//! HTTP routes by domain: `accounts`, `chat`, `calendar`, the mentor
+//! `directory`, `ops` (health and metrics) and the `web_app` files. Each
+//! module owns one resource family; `configure` mounts them all, and the
+//! JSON error rules for extractor failures live here.
 
-pub mod admin;
-pub mod attachments;
-pub mod auth;
+pub mod accounts;
 pub mod calendar;
+pub mod chat;
 pub mod directory;
-pub mod guests;
-pub mod health;
-pub mod keys;
-pub mod me;
-pub mod metrics;
-pub mod rooms;
-pub mod sessions;
-pub mod slots;
-pub mod users;
+pub mod ops;
 pub mod web_app;
-pub mod ws;
+
+use accounts::{admin, auth, keys, me, users};
+use calendar::{feeds, notes, sessions, slots};
+use chat::{attachments, guests, rooms, ws};
+use ops::{health, metrics};
 
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{web, HttpResponse};
+use lyceum_protocol::ErrorCode;
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{status_of, ApiError, ErrorBody};
 
 /// The largest JSON body any route accepts.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
@@ -36,17 +34,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(|e, _| {
         let code = match &e {
             actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
-            | actix_web::error::JsonPayloadError::Overflow { .. } => "payload_too_large",
-            actix_web::error::JsonPayloadError::ContentType => "unsupported_media_type",
-            _ => "invalid_json",
+            | actix_web::error::JsonPayloadError::Overflow { .. } => ErrorCode::PayloadTooLarge,
+            actix_web::error::JsonPayloadError::ContentType => ErrorCode::UnsupportedMediaType,
+            _ => ErrorCode::InvalidJson,
         };
-        ApiError::bad_request(code, e.to_string()).into()
+        ApiError::new(code, e.to_string()).into()
     }))
     .app_data(
-        web::QueryConfig::default().error_handler(|e, _| ApiError::bad_request("invalid_query", e.to_string()).into()),
+        web::QueryConfig::default().error_handler(|e, _| ApiError::new(ErrorCode::InvalidQuery, e.to_string()).into()),
     )
     .app_data(
-        web::PathConfig::default().error_handler(|e, _| ApiError::bad_request("invalid_path", e.to_string()).into()),
+        web::PathConfig::default().error_handler(|e, _| ApiError::new(ErrorCode::InvalidPath, e.to_string()).into()),
     )
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
@@ -55,7 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/").route(web::get().to(web_app::root)))
     .service(web::resource("/app").route(web::get().to(web_app::index)))
     .service(web::resource("/app/{file}").route(web::get().to(web_app::file)))
-    .service(web::resource("/calendar/{token}").route(web::get().to(calendar::feed)))
+    .service(web::resource("/calendar/{token}").route(web::get().to(feeds::feed)))
     .service(
         web::scope("/api")
             .service(
@@ -128,16 +126,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/sessions/{id}/{action}").route(web::post().to(sessions::transition)))
             .service(
                 web::resource("/offerings/{id}/notes")
-                    .route(web::get().to(calendar::get_note))
-                    .route(web::put().to(calendar::put_note)),
+                    .route(web::get().to(notes::get_note))
+                    .route(web::put().to(notes::put_note)),
             )
-            .service(web::resource("/calendar/feed").route(web::get().to(calendar::feed_url)))
-            .service(web::resource("/calendar/feed/{rotate}").route(web::post().to(calendar::feed_url)))
-            .service(web::resource("/bookings/{file}").route(web::get().to(calendar::booking_ics)))
-            .service(web::resource("/notifications").route(web::get().to(calendar::notifications))),
+            .service(web::resource("/calendar/feed").route(web::get().to(feeds::feed_url)))
+            .service(web::resource("/calendar/feed/{rotate}").route(web::post().to(feeds::feed_url)))
+            .service(web::resource("/bookings/{file}").route(web::get().to(feeds::booking_ics)))
+            .service(web::resource("/notifications").route(web::get().to(notes::notifications))),
     )
     .default_service(web::to(|| async {
-        HttpResponse::from_error(ApiError::not_found("not_found", "no such route"))
+        HttpResponse::from_error(ApiError::new(ErrorCode::NotFound, "no such route"))
     }));
 }
 
@@ -154,22 +152,25 @@ pub fn json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
     }
     let status = res.status();
     let code = match status.as_u16() {
-        400 => "bad_request",
-        401 => "unauthorized",
-        403 => "forbidden",
-        404 => "not_found",
-        405 => "method_not_allowed",
-        413 => "payload_too_large",
-        415 => "unsupported_media_type",
-        s if s >= 500 => "internal_error",
-        _ => "error",
+        401 => ErrorCode::Unauthorized,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        413 => ErrorCode::PayloadTooLarge,
+        415 => ErrorCode::UnsupportedMediaType,
+        s if s >= 500 => ErrorCode::Internal,
+        _ => ErrorCode::BadRequest,
     };
     let body = serde_json::to_string(&ErrorBody {
-        error: code,
+        error: code.as_str(),
         message: status.canonical_reason().unwrap_or("error").to_lowercase(),
     })
     .unwrap_or_default();
-    let (req, res) = res.into_parts();
+    let (req, mut res) = res.into_parts();
+    // A code has one status wherever it is sent: a framework 413 or 415
+    // becomes the 400 the JSON routes give `payload_too_large` and
+    // `unsupported_media_type`.
+    *res.status_mut() = status_of(code);
     let mut res = res.set_body(BoxBody::new(body));
     res.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -3,6 +3,7 @@
 
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, X_CONTENT_TYPE_OPTIONS};
 use actix_web::{web, HttpResponse};
+use lyceum_protocol::ErrorCode;
 
 use crate::error::ApiError;
 
@@ -28,7 +29,7 @@ fn serve(name: &str) -> Result<HttpResponse, ApiError> {
     let (_, ctype, body) = FILES
         .iter()
         .find(|(n, _, _)| *n == name)
-        .ok_or_else(|| ApiError::not_found("not_found", "no such file"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such file"))?;
     Ok(HttpResponse::Ok()
         .content_type(*ctype)
         .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"))

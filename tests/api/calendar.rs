@@ -800,10 +800,10 @@ async fn a_reminder_is_sent_once_even_with_two_workers() {
     // A second worker on the same database, as a second node would run. It
     // has no sockets of its own here: whichever worker claims a job sends it,
     // and the database says it was sent exactly once.
-    let pool = lyceum::db::build_pool(app.conn.parse().unwrap(), 2).unwrap();
+    let pool = lyceum::infra::db::build_pool(app.conn.parse().unwrap(), 2).unwrap();
     let hub = actix::Actor::start(lyceum_actors::presence::Hub::new(pool.clone()));
-    let mailer = Arc::new(lyceum::reminders::Mailer::new(&smtp, "Lyceum <noreply@localhost>").unwrap());
-    lyceum::reminders::Worker {
+    let mailer = Arc::new(lyceum::jobs::reminders::Mailer::new(&smtp, "Lyceum <noreply@localhost>").unwrap());
+    lyceum::jobs::reminders::Worker {
         pool,
         fanout: Arc::new(lyceum_actors::presence::HubFanOut::new(hub)),
         mailer: Some(mailer),

@@ -574,6 +574,25 @@ async fn membership_and_role_rules() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(ws.next_of("removed").await["roomId"], room);
+    // Removing or muting someone who is not in the room is a 404 about the
+    // member, not the 403 `not_a_member` that refuses the caller.
+    let res = app
+        .http
+        .delete(app.url(&format!("/api/rooms/{room}/members/{}", other.id)))
+        .bearer_auth(&admin.access)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::NOT_FOUND, "member_not_found").await;
+    let res = app
+        .http
+        .put(app.url(&format!("/api/rooms/{room}/members/{}/mute", other.id)))
+        .bearer_auth(&mentor.access)
+        .json(&json!({"minutes": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::NOT_FOUND, "member_not_found").await;
     assert_eq!(
         ws.cmd(json!({"type": "send", "roomId": room, "body": "still here?"}))
             .await["code"],
@@ -673,6 +692,40 @@ async fn a_guest_stays_in_its_room() {
         "guest_not_allowed",
     )
     .await;
+    // Over HTTP every route says `guest_not_allowed` for another room, the
+    // room routes that guests may use included (the WebSocket says
+    // `forbidden`, above).
+    assert_error(
+        app.get_auth(&format!("/api/rooms/{members_only}/messages"), &token)
+            .await,
+        StatusCode::FORBIDDEN,
+        "guest_not_allowed",
+    )
+    .await;
+    assert_error(
+        app.get_auth(&format!("/api/rooms/{members_only}"), &token).await,
+        StatusCode::FORBIDDEN,
+        "guest_not_allowed",
+    )
+    .await;
+    let res = app
+        .http
+        .post(app.url(&format!("/api/rooms/{members_only}/messages")))
+        .bearer_auth(&token)
+        .json(&json!({"body": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::FORBIDDEN, "guest_not_allowed").await;
+    let res = app
+        .http
+        .post(app.url(&format!("/api/rooms/{open}/messages")))
+        .bearer_auth(&token)
+        .json(&json!({"body": "over HTTP"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED, "its own room is fine");
     // And under a stricter rate limit (burst 5 by default).
     let mut limited = false;
     for i in 0..10 {

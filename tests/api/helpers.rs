@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use lyceum::configuration::Settings;
-use lyceum::embedded_pg::EmbeddedPostgres;
+use lyceum::infra::embedded_pg::EmbeddedPostgres;
 use lyceum::startup::Application;
 use reqwest::{Response, StatusCode};
 use secrecy::SecretString;
@@ -152,7 +152,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    lyceum::telemetry::init(&lyceum::configuration::LogSettings {
+    lyceum::infra::telemetry::init(&lyceum::configuration::LogSettings {
         filter: std::env::var("TEST_LOG").unwrap_or_else(|_| "error".to_owned()),
         format: lyceum::configuration::LogFormat::Pretty,
     });

@@ -8,14 +8,15 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
 use lyceum_actors::calendar::store::{NewOffering, Op, OFFERING_COLUMNS};
 use lyceum_actors::UserId;
+use lyceum_protocol::ErrorCode;
+use lyceum_protocol::OfferingId;
 use serde::Deserialize;
 use serde_json::json;
 use tokio_postgres::types::ToSql;
-use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::routes::slots::{
+use crate::routes::calendar::slots::{
     self, agenda_json, booked_json, check_text, check_window, exec, offering, owner_of, require_mentee, require_mentor,
     Agenda,
 };
@@ -46,24 +47,24 @@ pub async fn create(
     let b = body.into_inner();
     let title = check_text("title", &b.title, 120)?;
     if title.is_empty() {
-        return Err(ApiError::bad_request("invalid_slot", "a session needs a title"));
+        return Err(ApiError::new(ErrorCode::InvalidSlot, "a session needs a title"));
     }
     let ends_at = b.starts_at + Duration::minutes(b.duration_minutes);
     check_window(b.starts_at, ends_at)?;
     if !(1..=slots::MAX_CAPACITY).contains(&b.capacity) {
-        return Err(ApiError::bad_request(
-            "invalid_slot",
+        return Err(ApiError::new(
+            ErrorCode::InvalidSlot,
             format!("capacity must be between 1 and {}", slots::MAX_CAPACITY),
         ));
     }
     if !(0..=1_000_000).contains(&b.price_credits) {
-        return Err(ApiError::bad_request(
-            "invalid_slot",
+        return Err(ApiError::new(
+            ErrorCode::InvalidSlot,
             "priceCredits must be between 0 and 1000000",
         ));
     }
     if b.tags.len() > 10 {
-        return Err(ApiError::bad_request("invalid_slot", "at most 10 tags"));
+        return Err(ApiError::new(ErrorCode::InvalidSlot, "at most 10 tags"));
     }
     let tags = b
         .tags
@@ -100,11 +101,11 @@ pub struct Browse {
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     min_rating: Option<f64>,
-    mentor_id: Option<Uuid>,
+    mentor_id: Option<UserId>,
     limit: Option<i64>,
     /// `startsAt` of the last item of the previous page, with `afterId`.
     after: Option<DateTime<Utc>>,
-    after_id: Option<Uuid>,
+    after_id: Option<OfferingId>,
 }
 
 /// Upcoming (scheduled or live) sessions, soonest first, with live seat counts.
@@ -116,19 +117,19 @@ pub async fn browse(
     let q = q.into_inner();
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "limit must be between 1 and 100",
         ));
     }
     if q.min_rating.is_some_and(|r| !(0.0..=5.0).contains(&r)) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "minRating must be between 0 and 5",
         ));
     }
     if q.q.as_ref().is_some_and(|s| s.chars().count() > 200) {
-        return Err(ApiError::bad_request("invalid_query", "q: at most 200 characters"));
+        return Err(ApiError::new(ErrorCode::InvalidQuery, "q: at most 200 characters"));
     }
     let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
     let mut add = |v: Box<dyn ToSql + Sync + Send>| {
@@ -173,8 +174,8 @@ pub async fn browse(
         }
         (None, None) => {}
         _ => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 "give after and afterId together",
             ))
         }
@@ -187,7 +188,11 @@ pub async fn browse(
     Ok(HttpResponse::Ok().json(json!({"items": items})))
 }
 
-pub async fn get(state: web::Data<AppState>, _user: AuthUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+    path: web::Path<OfferingId>,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(offering(&state, path.into_inner()).await?))
 }
 
@@ -200,7 +205,7 @@ pub struct Register {
 pub async fn register(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<Uuid>,
+    path: web::Path<OfferingId>,
     body: Option<web::Json<Register>>,
 ) -> Result<HttpResponse, ApiError> {
     require_mentee(&user)?;
@@ -211,8 +216,8 @@ pub async fn register(
         &state,
         mentor,
         Op::Book {
-            offering: id,
-            mentee: UserId(user.id),
+            offering: id.0,
+            mentee: user.id,
             agenda,
         },
     )
@@ -223,7 +228,7 @@ pub async fn register(
 pub async fn unregister(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<Uuid>,
+    path: web::Path<OfferingId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let mentor = owner_of(&state, id, "group").await?;
@@ -231,8 +236,8 @@ pub async fn unregister(
         &state,
         mentor,
         Op::Cancel {
-            offering: id,
-            mentee: UserId(user.id),
+            offering: id.0,
+            mentee: user.id,
         },
     )
     .await?;
@@ -243,14 +248,14 @@ pub async fn unregister(
 pub async fn transition(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<(Uuid, String)>,
+    path: web::Path<(OfferingId, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, action) = path.into_inner();
     let to = match action.as_str() {
         "start" => "live",
         "complete" => "completed",
         "cancel" => "cancelled",
-        _ => return Err(ApiError::not_found("not_found", "no such action")),
+        _ => return Err(ApiError::new(ErrorCode::NotFound, "no such action")),
     };
     let mentor = owner_of(&state, id, "group").await?;
     if mentor != user.id {
@@ -260,7 +265,7 @@ pub async fn transition(
         &state,
         mentor,
         Op::SetState {
-            offering: id,
+            offering: id.0,
             state: to,
         },
     )

@@ -5,18 +5,19 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use lyceum_actors::{Role, RoomId, UserId};
+use lyceum_protocol::ErrorCode;
 use rand::Rng;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::ratelimit::Limit;
+use crate::infra::ratelimit::Limit;
 use crate::state::AppState;
 
 pub async fn join_as_guest(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<Uuid>,
+    path: web::Path<RoomId>,
 ) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let ip = state.client_ip(&req);
@@ -28,11 +29,11 @@ pub async fn join_as_guest(
             &[&room],
         )
         .await?
-        .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::RoomNotFound, "no such room"))?;
     if r.get::<_, String>(0) != "public" || !r.get::<_, bool>(1) {
         return Err(ApiError::forbidden("this room does not allow guests"));
     }
-    let id = Uuid::new_v4();
+    let id = UserId::new_random();
     let handle = format!("guest-{:06}", rand::thread_rng().gen_range(0..1_000_000));
     let tx = client.transaction().await?;
     tx.execute(
@@ -46,12 +47,9 @@ pub async fn join_as_guest(
     )
     .await?;
     tx.commit().await?;
-    if let Some(addr) = state.realtime.chat.running_room(RoomId(room)) {
-        let member = lyceum_actors::chat::store::load_member(&state.pool, RoomId(room), UserId(id)).await?;
-        addr.do_send(lyceum_actors::chat::room::MembershipChanged {
-            user: UserId(id),
-            member,
-        });
+    if let Some(addr) = state.realtime.chat.running_room(room) {
+        let member = lyceum_actors::chat::store::load_member(&state.pool, room, id).await?;
+        addr.do_send(lyceum_actors::chat::room::MembershipChanged { user: id, member });
     }
     // The family id only names this grant; there is no refresh token.
     let token = state.jwt.issue(id, Role::Guest, Uuid::new_v4())?;

@@ -3,15 +3,16 @@
 //! one is a 401 and no socket is opened.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use lyceum_actors::{Principal, Role, RoomId, UserId};
+use lyceum_actors::{Principal, Role, RoomId};
+use lyceum_protocol::ErrorCode;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::extract::authenticate;
 use crate::auth::{AnyUser, AuthUser};
 use crate::error::ApiError;
+use crate::infra::tickets::TICKET_TTL;
 use crate::state::AppState;
-use crate::tickets::TICKET_TTL;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,21 +36,21 @@ pub async fn principal(state: &AppState, user: AuthUser) -> Result<Principal, Ap
             &[&user.id],
         )
         .await?
-        .ok_or_else(|| ApiError::unauthorized("account_not_found", "the account of this token no longer exists"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::AccountNotFound, "the account of this token no longer exists"))?;
     let role: Role = row.get::<_, String>(1).parse().unwrap_or(Role::Mentee);
     let guest_room = if role == Role::Guest {
-        row.get::<_, Option<uuid::Uuid>>(2).map(RoomId)
+        row.get::<_, Option<RoomId>>(2)
     } else {
         None
     };
     if role == Role::Guest && guest_room.is_none() {
-        return Err(ApiError::unauthorized(
-            "account_not_found",
+        return Err(ApiError::new(
+            ErrorCode::AccountNotFound,
             "this guest has left its room",
         ));
     }
     Ok(Principal {
-        user: UserId(user.id),
+        user: user.id,
         role,
         display_name: row.get(0),
         guest_room,
@@ -67,13 +68,13 @@ pub async fn upgrade(
         Some(t) => state
             .tickets
             .redeem(t)
-            .ok_or_else(|| ApiError::unauthorized("invalid_ticket", "the ticket is unknown, used or expired"))?,
+            .ok_or_else(|| ApiError::new(ErrorCode::InvalidTicket, "the ticket is unknown, used or expired"))?,
         None => authenticate(&req)?,
     };
     let mut me = principal(&state, user).await?;
     me.expires_at = Some(user.expires_at);
     let (response, session, stream) = actix_ws::handle(&req, body)
-        .map_err(|e| ApiError::bad_request("not_a_websocket", format!("expected a WebSocket upgrade: {e}")))?;
+        .map_err(|e| ApiError::new(ErrorCode::NotAWebsocket, format!("expected a WebSocket upgrade: {e}")))?;
     lyceum_actors::gateway::session::start(me, state.realtime.clone(), session, stream);
     Ok(response)
 }

@@ -2,17 +2,18 @@
 //! the only responses that carry their email and phone.
 
 use actix_web::{web, HttpResponse};
+use lyceum_protocol::ErrorCode;
 
 use crate::auth::AuthUser;
 use crate::domain::profile::{OwnProfile, ProfilePatch};
 use crate::domain::DisplayName;
 use crate::error::ApiError;
 use crate::profiles;
-use crate::routes::auth::Account;
+use crate::routes::accounts::auth::Account;
 use crate::state::AppState;
 
 fn gone() -> ApiError {
-    ApiError::unauthorized("account_not_found", "the account of this token no longer exists")
+    ApiError::new(ErrorCode::AccountNotFound, "the account of this token no longer exists")
 }
 
 pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {

@@ -2,10 +2,10 @@
 //! `AdminUser`, so a non-admin gets 403 before any work is done.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use lyceum_actors::Role;
+use lyceum_actors::{Role, UserId};
+use lyceum_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::audit::{self, action};
 use crate::auth::AdminUser;
@@ -18,7 +18,7 @@ const MAX_AUDIT_PAGE: i64 = 200;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuditQuery {
     action: Option<String>,
-    subject_id: Option<Uuid>,
+    subject_id: Option<UserId>,
     /// Return entries older than this id (the previous page's `nextBefore`).
     before: Option<i64>,
     limit: Option<i64>,
@@ -29,8 +29,8 @@ pub struct AuditQuery {
 struct AuditEntry {
     id: i64,
     at: chrono::DateTime<chrono::Utc>,
-    actor_id: Option<Uuid>,
-    subject_id: Option<Uuid>,
+    actor_id: Option<UserId>,
+    subject_id: Option<UserId>,
     action: String,
     ip: Option<String>,
     details: serde_json::Value,
@@ -43,8 +43,8 @@ pub async fn audit(
 ) -> Result<HttpResponse, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("limit must be between 1 and {MAX_AUDIT_PAGE}"),
         ));
     }
@@ -91,20 +91,20 @@ pub async fn set_role(
     state: web::Data<AppState>,
     req: HttpRequest,
     admin: AdminUser,
-    id: web::Path<Uuid>,
+    id: web::Path<UserId>,
     body: web::Json<RoleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let target = id.into_inner();
     if target == admin.0.id {
-        return Err(ApiError::bad_request(
-            "cannot_change_own_role",
+        return Err(ApiError::new(
+            ErrorCode::CannotChangeOwnRole,
             "ask another admin to change your role",
         ));
     }
     let new_role = body.role;
     if new_role == Role::Guest {
-        return Err(ApiError::bad_request(
-            "invalid_role",
+        return Err(ApiError::new(
+            ErrorCode::InvalidRole,
             "accounts cannot be turned into guests",
         ));
     }
@@ -113,7 +113,7 @@ pub async fn set_role(
     let old: String = tx
         .query_opt("SELECT role FROM users WHERE id = $1 FOR UPDATE", &[&target])
         .await?
-        .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?
+        .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound, "no such user"))?
         .get(0);
     if old != new_role.as_str() {
         tx.execute(

@@ -7,6 +7,8 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use lyceum_actors::calendar::actor::Exec;
 use lyceum_actors::calendar::store::{NewOffering, Op, Outcome, OFFERING_COLUMNS};
 use lyceum_actors::{Role, UserId};
+use lyceum_protocol::ErrorCode;
+use lyceum_protocol::OfferingId;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -21,18 +23,18 @@ const MAX_MINUTES: i64 = 12 * 60;
 const MAX_WEEKS: u32 = 52;
 
 /// Runs an operation on a mentor's calendar and waits for its outcome.
-pub async fn exec(state: &AppState, mentor: Uuid, op: Op) -> Result<Outcome, ApiError> {
+pub async fn exec(state: &AppState, mentor: UserId, op: Op) -> Result<Outcome, ApiError> {
     state
         .realtime
         .calendars
-        .calendar(UserId(mentor))
+        .calendar(mentor)
         .send(Exec(op))
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("calendar actor: {e}")))?
         .map_err(ApiError::from)
 }
 
-pub async fn offering(state: &AppState, id: Uuid) -> Result<Value, ApiError> {
+pub async fn offering(state: &AppState, id: OfferingId) -> Result<Value, ApiError> {
     let client = state.pool.get().await?;
     let r = client
         .query_opt(
@@ -40,11 +42,11 @@ pub async fn offering(state: &AppState, id: Uuid) -> Result<Value, ApiError> {
             &[&id],
         )
         .await?
-        .ok_or_else(|| ApiError::not_found("slot_not_found", "no such slot or session"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::OfferingNotFound, "no such slot or session"))?;
     Ok(lyceum_actors::calendar::store::offering_json(&r))
 }
 
-pub async fn owner_of(state: &AppState, id: Uuid, kind: &str) -> Result<Uuid, ApiError> {
+pub async fn owner_of(state: &AppState, id: OfferingId, kind: &str) -> Result<UserId, ApiError> {
     let client = state.pool.get().await?;
     client
         .query_opt(
@@ -53,7 +55,7 @@ pub async fn owner_of(state: &AppState, id: Uuid, kind: &str) -> Result<Uuid, Ap
         )
         .await?
         .map(|r| r.get(0))
-        .ok_or_else(|| ApiError::not_found("slot_not_found", "no such slot or session"))
+        .ok_or_else(|| ApiError::new(ErrorCode::OfferingNotFound, "no such slot or session"))
 }
 
 pub fn require_mentor(user: &AuthUser) -> Result<(), ApiError> {
@@ -72,7 +74,7 @@ pub fn require_mentee(user: &AuthUser) -> Result<(), ApiError> {
     }
 }
 
-pub async fn user_time_zone(state: &AppState, user: Uuid) -> Result<String, ApiError> {
+pub async fn user_time_zone(state: &AppState, user: UserId) -> Result<String, ApiError> {
     let client = state.pool.get().await?;
     Ok(client
         .query_opt("SELECT time_zone FROM profiles WHERE user_id = $1", &[&user])
@@ -82,7 +84,7 @@ pub async fn user_time_zone(state: &AppState, user: Uuid) -> Result<String, ApiE
 }
 
 fn bad(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_slot", message)
+    ApiError::new(ErrorCode::InvalidSlot, message)
 }
 
 fn parse_tz(s: &str) -> Result<chrono_tz::Tz, ApiError> {
@@ -189,13 +191,14 @@ pub async fn create(
 }
 
 /// Creates one slot or session through the mentor's calendar: 201 with it.
-pub async fn create_one(state: &AppState, mentor: Uuid, new: NewOffering) -> Result<HttpResponse, ApiError> {
+pub async fn create_one(state: &AppState, mentor: UserId, new: NewOffering) -> Result<HttpResponse, ApiError> {
     let Outcome::Created { ids } = exec(state, mentor, Op::Create(vec![new])).await? else {
         return Err(ApiError::Internal(anyhow::anyhow!("unexpected outcome")));
     };
     let id = ids
         .first()
         .copied()
+        .map(OfferingId)
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no id")))?;
     Ok(HttpResponse::Created().json(offering(state, id).await?))
 }
@@ -281,12 +284,12 @@ pub async fn create_recurring(
     };
     let mut slots = Vec::new();
     for id in ids {
-        slots.push(offering(&state, id).await?);
+        slots.push(offering(&state, OfferingId(id)).await?);
     }
     Ok(HttpResponse::Created().json(json!({"recurrenceId": recurrence, "items": slots})))
 }
 
-async fn list(state: &AppState, filter: &str, arg: Uuid) -> Result<Vec<Value>, ApiError> {
+async fn list(state: &AppState, filter: &str, arg: UserId) -> Result<Vec<Value>, ApiError> {
     let client = state.pool.get().await?;
     let rows = client
         .query(
@@ -302,7 +305,7 @@ async fn list(state: &AppState, filter: &str, arg: Uuid) -> Result<Vec<Value>, A
 }
 
 /// Upcoming slots of a mentor: public, no sign-in needed (seed 001).
-pub async fn of_mentor(state: web::Data<AppState>, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn of_mentor(state: web::Data<AppState>, path: web::Path<UserId>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(json!({"items": list(&state, "o.mentor_id = $1", path.into_inner()).await?})))
 }
 
@@ -323,15 +326,15 @@ pub struct Agenda {
 pub fn agenda_json(a: Option<Agenda>) -> Result<Option<Value>, ApiError> {
     let Some(a) = a else { return Ok(None) };
     if a.questions.len() > 20 {
-        return Err(ApiError::bad_request("invalid_agenda", "at most 20 questions"));
+        return Err(ApiError::new(ErrorCode::InvalidAgenda, "at most 20 questions"));
     }
     let goals = check_text("goals", &a.goals, 2000)
-        .map_err(|_| ApiError::bad_request("invalid_agenda", "goals: at most 2000 characters"))?;
+        .map_err(|_| ApiError::new(ErrorCode::InvalidAgenda, "goals: at most 2000 characters"))?;
     let mut qs = Vec::new();
     for q in &a.questions {
         qs.push(
             check_text("questions", q, 500)
-                .map_err(|_| ApiError::bad_request("invalid_agenda", "a question has at most 500 characters"))?,
+                .map_err(|_| ApiError::new(ErrorCode::InvalidAgenda, "a question has at most 500 characters"))?,
         );
     }
     Ok(Some(json!({"goals": goals, "questions": qs})))
@@ -340,7 +343,7 @@ pub fn agenda_json(a: Option<Agenda>) -> Result<Option<Value>, ApiError> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BookBody {
-    slot_id: Uuid,
+    slot_id: OfferingId,
     agenda: Option<Agenda>,
 }
 
@@ -373,8 +376,8 @@ pub async fn book(
         &state,
         mentor,
         Op::Book {
-            offering: b.slot_id,
-            mentee: UserId(user.id),
+            offering: b.slot_id.0,
+            mentee: user.id,
             agenda,
         },
     )
@@ -385,7 +388,7 @@ pub async fn book(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CancelBody {
-    slot_id: Uuid,
+    slot_id: OfferingId,
 }
 
 pub async fn cancel(
@@ -399,8 +402,8 @@ pub async fn cancel(
         &state,
         mentor,
         Op::Cancel {
-            offering: body.slot_id,
-            mentee: UserId(user.id),
+            offering: body.slot_id.0,
+            mentee: user.id,
         },
     )
     .await?;
@@ -451,14 +454,14 @@ pub async fn my_bookings(state: web::Data<AppState>, user: AuthUser) -> Result<H
 pub async fn bookings_of(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<Uuid>,
+    path: web::Path<OfferingId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let client = state.pool.get().await?;
-    let mentor: Uuid = client
+    let mentor: UserId = client
         .query_opt("SELECT mentor_id FROM offerings WHERE id = $1", &[&id])
         .await?
-        .ok_or_else(|| ApiError::not_found("slot_not_found", "no such slot or session"))?
+        .ok_or_else(|| ApiError::new(ErrorCode::OfferingNotFound, "no such slot or session"))?
         .get(0);
     if mentor != user.id && user.role != Role::Admin {
         return Err(ApiError::forbidden("only the mentor sees who booked"));
@@ -488,7 +491,7 @@ pub async fn bookings_of(
 pub async fn delete(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<Uuid>,
+    path: web::Path<OfferingId>,
 ) -> Result<HttpResponse, ApiError> {
     require_mentor(&user)?;
     let id = path.into_inner();
@@ -496,7 +499,7 @@ pub async fn delete(
     if mentor != user.id {
         return Err(ApiError::forbidden("only the slot's mentor may delete it"));
     }
-    let Outcome::Deleted { cancelled_bookings } = exec(&state, mentor, Op::Delete { offering: id }).await? else {
+    let Outcome::Deleted { cancelled_bookings } = exec(&state, mentor, Op::Delete { offering: id.0 }).await? else {
         return Err(ApiError::Internal(anyhow::anyhow!("unexpected outcome")));
     };
     Ok(HttpResponse::Ok()

@@ -3,7 +3,8 @@
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
-use lyceum_actors::Role;
+use lyceum_actors::{Role, UserId};
+use lyceum_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -12,7 +13,7 @@ use crate::audit::{self, action};
 use crate::auth::{password, refresh, AuthUser};
 use crate::domain::{DisplayName, Email, Password};
 use crate::error::{is_unique_violation, ApiError};
-use crate::ratelimit::Limit;
+use crate::infra::ratelimit::Limit;
 use crate::state::AppState;
 
 pub const REFRESH_COOKIE: &str = "lyceum_refresh";
@@ -44,7 +45,7 @@ struct RefreshBody {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     pub display_name: String,
     pub role: Role,
@@ -96,7 +97,7 @@ fn clear_cookie() -> Cookie<'static> {
 fn session_response(
     state: &AppState,
     status: actix_web::http::StatusCode,
-    user: Uuid,
+    user: UserId,
     role: Role,
     family: Uuid,
     refresh_token: String,
@@ -129,8 +130,8 @@ pub async fn register(
         "mentee" => Role::Mentee,
         "mentor" => Role::Mentor,
         _ => {
-            return Err(ApiError::bad_request(
-                "invalid_role",
+            return Err(ApiError::new(
+                ErrorCode::InvalidRole,
                 "role must be \"mentee\" or \"mentor\"",
             ))
         }
@@ -141,7 +142,7 @@ pub async fn register(
 
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    let id = Uuid::new_v4();
+    let id = UserId::new_random();
     let row = tx
         .query_one(
             "INSERT INTO users (id, email, password_hash, display_name, role)
@@ -152,7 +153,7 @@ pub async fn register(
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
-                ApiError::conflict("email_taken", "an account with this email already exists")
+                ApiError::new(ErrorCode::EmailTaken, "an account with this email already exists")
             } else {
                 e.into()
             }
@@ -198,7 +199,7 @@ pub async fn login(
     let email_key = body.email.trim().to_lowercase();
     state.limiter.check(Limit::PerAccount, &email_key).await?;
     if body.password.len() > 4 * crate::domain::PASSWORD_MAX_LEN {
-        return Err(ApiError::bad_request("invalid_credentials_format", "password too long"));
+        return Err(ApiError::new(ErrorCode::InvalidCredentialsFormat, "password too long"));
     }
 
     let client = state.pool.get().await?;
@@ -212,7 +213,7 @@ pub async fn login(
     let stored = row.as_ref().and_then(|r| r.get::<_, Option<String>>("password_hash"));
     let ok = password::verify(body.password, stored).await?;
     let Some(row) = row.filter(|_| ok) else {
-        let subject: Option<Uuid> = client
+        let subject: Option<UserId> = client
             .query_opt("SELECT id FROM users WHERE lower(email) = $1", &[&email_key])
             .await?
             .map(|r| r.get(0));
@@ -227,7 +228,7 @@ pub async fn login(
             },
         )
         .await?;
-        return Err(ApiError::unauthorized("invalid_credentials", "wrong email or password"));
+        return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong email or password"));
     };
     let account = Account::from_row(&row);
     let (token, family) = refresh::start_family(&client, account.id, state.refresh_ttl_days).await?;
@@ -258,7 +259,7 @@ pub async fn login(
 fn presented_refresh_token(req: &HttpRequest, body: &web::Bytes) -> Result<Option<String>, ApiError> {
     if !body.iter().all(u8::is_ascii_whitespace) {
         let parsed: RefreshBody =
-            serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+            serde_json::from_slice(body).map_err(|e| ApiError::new(ErrorCode::InvalidJson, e.to_string()))?;
         if let Some(t) = parsed.refresh_token.filter(|t| !t.is_empty()) {
             return Ok(Some(t));
         }
@@ -269,8 +270,8 @@ fn presented_refresh_token(req: &HttpRequest, body: &web::Bytes) -> Result<Optio
         .filter(|t| !t.is_empty()))
 }
 
-fn rejected(code: &'static str, message: &str) -> HttpResponse {
-    let mut res = HttpResponse::from_error(ApiError::unauthorized(code, message));
+fn rejected(code: ErrorCode, message: &str) -> HttpResponse {
+    let mut res = HttpResponse::from_error(ApiError::new(code, message));
     let _ = res.add_cookie(&clear_cookie());
     res
 }
@@ -278,7 +279,7 @@ fn rejected(code: &'static str, message: &str) -> HttpResponse {
 pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     let Some(token) = presented_refresh_token(&req, &body)? else {
         return Ok(rejected(
-            "missing_refresh_token",
+            ErrorCode::MissingRefreshToken,
             "no refresh token in the body or cookie",
         ));
     };
@@ -305,7 +306,7 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: web::By
             )
             .await?;
             Ok(rejected(
-                "refresh_token_reused",
+                ErrorCode::RefreshTokenReused,
                 "this refresh token was already used; every session from that sign-in is revoked, sign in again",
             ))
         }

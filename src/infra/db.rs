@@ -9,7 +9,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use secrecy::ExposeSecret;
 
 use crate::configuration::Settings;
-use crate::embedded_pg::{self, EmbeddedPostgres};
+use crate::infra::embedded_pg::{self, EmbeddedPostgres};
 
 mod embedded {
     refinery::embed_migrations!("migrations");

@@ -1,16 +1,13 @@
-//! Calendar integration and the after-session side: the secret `.ics` feed
-//! of a user's booked slots and sessions, an `.ics` per confirmation,
-//! private notes, and in-app notifications (reminders among them).
+//! Calendar integration: the secret `.ics` feed of a user's booked and
+//! hosted slots and sessions, and an `.ics` per confirmation.
 
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{json, Value};
-use uuid::Uuid;
+use lyceum_protocol::{BookingId, ErrorCode, UserId};
+use serde_json::json;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::ics;
+use crate::routes::calendar::ics;
 use crate::state::AppState;
 
 fn ics_response(name: &str, body: String) -> HttpResponse {
@@ -83,10 +80,10 @@ pub async fn feed(state: web::Data<AppState>, path: web::Path<String>) -> Result
     let token = path.into_inner();
     let token = token.strip_suffix(".ics").unwrap_or(&token);
     let client = state.pool.get().await?;
-    let user: Uuid = client
+    let user: UserId = client
         .query_opt("SELECT id FROM users WHERE calendar_token = $1", &[&token])
         .await?
-        .ok_or_else(|| ApiError::not_found("feed_not_found", "no such calendar feed"))?
+        .ok_or_else(|| ApiError::new(ErrorCode::FeedNotFound, "no such calendar feed"))?
         .get(0);
     // What they booked, and what they host; the last 90 days and the future.
     let rows = client
@@ -111,11 +108,11 @@ pub async fn booking_ics(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let raw = path.into_inner();
-    let id: Uuid = raw
+    let id: BookingId = raw
         .strip_suffix(".ics")
         .unwrap_or(&raw)
         .parse()
-        .map_err(|_| ApiError::bad_request("invalid_path", "expected /api/bookings/{id}.ics"))?;
+        .map_err(|_| ApiError::new(ErrorCode::InvalidPath, "expected /api/bookings/{id}.ics"))?;
     let client = state.pool.get().await?;
     let r = client
         .query_opt(
@@ -123,102 +120,11 @@ pub async fn booking_ics(
             &[&id, &user.id],
         )
         .await?
-        .ok_or_else(|| ApiError::not_found("booking_not_found", "no such booking"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::BookingNotFound, "no such booking"))?;
     let status: String = client
         .query_one("SELECT status FROM bookings WHERE id = $1", &[&id])
         .await?
         .get(0);
     let e = event(&r, status == "cancelled");
     Ok(ics_response("booking", ics::calendar("Lyceum booking", &[e])))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NoteBody {
-    body: String,
-}
-
-/// Whether the user took part: the mentor, or a confirmed mentee.
-async fn participant(
-    client: &deadpool_postgres::Client,
-    offering: Uuid,
-    user: Uuid,
-) -> Result<DateTime<Utc>, ApiError> {
-    client
-        .query_opt(
-            "SELECT o.starts_at FROM offerings o WHERE o.id = $1 AND (o.mentor_id = $2 OR EXISTS (
-                SELECT 1 FROM bookings b WHERE b.offering_id = o.id AND b.mentee_id = $2 AND b.status = 'confirmed'))",
-            &[&offering, &user],
-        )
-        .await?
-        .map(|r| r.get(0))
-        .ok_or_else(|| ApiError::forbidden("only the mentor and confirmed participants keep notes"))
-}
-
-/// Private notes after the session: each participant's own.
-pub async fn put_note(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    path: web::Path<Uuid>,
-    body: web::Json<NoteBody>,
-) -> Result<HttpResponse, ApiError> {
-    let offering = path.into_inner();
-    if body.body.chars().count() > 20_000 {
-        return Err(ApiError::bad_request(
-            "invalid_note",
-            "a note has at most 20000 characters",
-        ));
-    }
-    let client = state.pool.get().await?;
-    let starts = participant(&client, offering, user.id).await?;
-    if starts > Utc::now() {
-        return Err(ApiError::conflict(
-            "too_early",
-            "notes are kept once the session has started",
-        ));
-    }
-    client
-        .execute(
-            "INSERT INTO offering_notes (offering_id, user_id, body) VALUES ($1, $2, $3)
-             ON CONFLICT (offering_id, user_id) DO UPDATE SET body = EXCLUDED.body, updated_at = now()",
-            &[&offering, &user.id, &body.body],
-        )
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({"offeringId": offering, "body": body.body})))
-}
-
-pub async fn get_note(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    path: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    let offering = path.into_inner();
-    let client = state.pool.get().await?;
-    participant(&client, offering, user.id).await?;
-    let body: Option<String> = client
-        .query_opt(
-            "SELECT body FROM offering_notes WHERE offering_id = $1 AND user_id = $2",
-            &[&offering, &user.id],
-        )
-        .await?
-        .map(|r| r.get(0));
-    Ok(HttpResponse::Ok().json(json!({"offeringId": offering, "body": body})))
-}
-
-pub async fn notifications(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    let client = state.pool.get().await?;
-    let rows = client
-        .query(
-            "SELECT id, kind, payload, created_at, read_at FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT 100",
-            &[&user.id],
-        )
-        .await?;
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            json!({"id": r.get::<_, i64>(0), "kind": r.get::<_, String>(1), "payload": r.get::<_, Value>(2),
-                        "createdAt": r.get::<_, DateTime<Utc>>(3), "readAt": r.get::<_, Option<DateTime<Utc>>>(4)})
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({"items": items})))
 }

@@ -14,13 +14,16 @@ use actix_web::{web, HttpResponse};
 use lyceum_actors::chat::room::{MayRead, MembershipChanged, Post};
 use lyceum_actors::chat::store::{self, Kind};
 use lyceum_actors::{Principal, Role, RoomId, UserId};
+use lyceum_protocol::AttachmentId;
+use lyceum_protocol::ErrorCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::auth::extract::confine_guest;
 use crate::auth::{AnyUser, AuthUser};
 use crate::error::{is_unique_violation, ApiError};
-use crate::routes::ws::principal;
+use crate::routes::chat::ws::principal;
 use crate::state::AppState;
 
 const MAX_ROOM_NAME: usize = 80;
@@ -36,7 +39,7 @@ pub struct CreateRoom {
     e2ee: bool,
 }
 
-async fn room_json(client: &deadpool_postgres::Client, room: Uuid) -> Result<Value, ApiError> {
+async fn room_json(client: &deadpool_postgres::Client, room: RoomId) -> Result<Value, ApiError> {
     let r = client
         .query_opt(
             "SELECT id, kind, name, visibility, allow_guests, e2ee, last_seq, created_at,
@@ -45,7 +48,7 @@ async fn room_json(client: &deadpool_postgres::Client, room: Uuid) -> Result<Val
             &[&room],
         )
         .await?
-        .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::RoomNotFound, "no such room"))?;
     Ok(json!({
         "id": r.get::<_, Uuid>(0), "kind": r.get::<_, String>(1), "name": r.get::<_, Option<String>>(2),
         "visibility": r.get::<_, String>(3), "allowGuests": r.get::<_, bool>(4), "e2ee": r.get::<_, bool>(5),
@@ -55,13 +58,10 @@ async fn room_json(client: &deadpool_postgres::Client, room: Uuid) -> Result<Val
 }
 
 /// Tells a running room actor about a membership row as it now stands.
-async fn notify_membership(state: &AppState, room: Uuid, user: Uuid) -> Result<(), ApiError> {
-    if let Some(addr) = state.realtime.chat.running_room(RoomId(room)) {
-        let member = store::load_member(&state.pool, RoomId(room), UserId(user)).await?;
-        addr.do_send(MembershipChanged {
-            user: UserId(user),
-            member,
-        });
+async fn notify_membership(state: &AppState, room: RoomId, user: UserId) -> Result<(), ApiError> {
+    if let Some(addr) = state.realtime.chat.running_room(room) {
+        let member = store::load_member(&state.pool, room, user).await?;
+        addr.do_send(MembershipChanged { user, member });
     }
     Ok(())
 }
@@ -76,26 +76,26 @@ pub async fn create(
     }
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > MAX_ROOM_NAME || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_room",
+        return Err(ApiError::new(
+            ErrorCode::InvalidRoom,
             format!("a room name needs 1 to {MAX_ROOM_NAME} characters"),
         ));
     }
     if body.visibility != "public" && body.visibility != "private" {
-        return Err(ApiError::bad_request(
-            "invalid_room",
+        return Err(ApiError::new(
+            ErrorCode::InvalidRoom,
             "visibility must be \"public\" or \"private\"",
         ));
     }
     if body.allow_guests && body.visibility != "public" {
-        return Err(ApiError::bad_request(
-            "invalid_room",
+        return Err(ApiError::new(
+            ErrorCode::InvalidRoom,
             "only public rooms may allow guests",
         ));
     }
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    let id = Uuid::new_v4();
+    let id = RoomId::new_random();
     tx.execute(
         "INSERT INTO rooms (id, kind, name, visibility, allow_guests, e2ee, created_by) VALUES ($1, 'group', $2, $3, $4, $5, $6)",
         &[&id, &name, &body.visibility, &body.allow_guests, &body.e2ee, &user.id],
@@ -113,7 +113,7 @@ pub async fn create(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OpenDirect {
-    user_id: Uuid,
+    user_id: UserId,
     #[serde(default)]
     e2ee: bool,
 }
@@ -125,21 +125,21 @@ pub async fn open_direct(
 ) -> Result<HttpResponse, ApiError> {
     let other = body.user_id;
     if other == me.id {
-        return Err(ApiError::bad_request(
-            "invalid_room",
+        return Err(ApiError::new(
+            ErrorCode::InvalidRoom,
             "a direct conversation needs another user",
         ));
     }
-    match lyceum_actors::core::policy::may_talk(&state.pool, UserId(me.id), me.role, UserId(other)).await? {
+    match lyceum_actors::core::policy::may_talk(&state.pool, me.id, me.role, other).await? {
         Ok(()) => {}
         Err(lyceum_actors::core::policy::Refusal::NoSuchUser) => {
-            return Err(ApiError::not_found("user_not_found", "no such user"))
+            return Err(ApiError::new(ErrorCode::UserNotFound, "no such user"))
         }
         Err(lyceum_actors::core::policy::Refusal::NotAccepted) => {
-            return Err(ApiError::Forbidden {
-                code: "messages_not_accepted",
-                message: "this mentor does not accept messages; book a session instead".to_owned(),
-            })
+            return Err(ApiError::new(
+                ErrorCode::MessagesNotAccepted,
+                "this mentor does not accept messages; book a session instead",
+            ))
         }
         Err(lyceum_actors::core::policy::Refusal::Forbidden) => {
             return Err(ApiError::forbidden("you may not open a conversation with this user"))
@@ -154,7 +154,7 @@ pub async fn open_direct(
     {
         return Ok(HttpResponse::Ok().json(room_json(&client, r.get(0)).await?));
     }
-    let id = Uuid::new_v4();
+    let id = RoomId::new_random();
     let tx = client.transaction().await?;
     let inserted = tx
         .execute(
@@ -180,10 +180,11 @@ pub async fn open_direct(
     )
     .await?;
     tx.commit().await?;
-    state.realtime.services.fanout.to_user(
-        UserId(other),
-        json!({"type": "room_added", "roomId": id}).to_string().into(),
-    );
+    state
+        .realtime
+        .services
+        .fanout
+        .to_user(other, json!({"type": "room_added", "roomId": id}).to_string().into());
     Ok(HttpResponse::Created().json(room_json(&client, id).await?))
 }
 
@@ -249,20 +250,21 @@ pub async fn list_public(state: web::Data<AppState>, _user: AuthUser) -> Result<
 }
 
 /// The room's caller-visible state, after the room actor says they may read.
-async fn check_read(state: &AppState, me: &Principal, room: Uuid) -> Result<(), ApiError> {
+async fn check_read(state: &AppState, me: &Principal, room: RoomId) -> Result<(), ApiError> {
     state
         .realtime
         .chat
-        .room(RoomId(room))
+        .room(room)
         .send(MayRead { who: me.clone() })
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("room actor: {e}")))??;
     Ok(())
 }
 
-pub async fn get(state: web::Data<AppState>, user: AnyUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(state: web::Data<AppState>, user: AnyUser, path: web::Path<RoomId>) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let me = principal(&state, user.0).await?;
+    confine_guest(&me, room)?;
     check_read(&state, &me, room).await?;
     let client = state.pool.get().await?;
     let mut body = room_json(&client, room).await?;
@@ -273,7 +275,7 @@ pub async fn get(state: web::Data<AppState>, user: AnyUser, path: web::Path<Uuid
             &[&room],
         )
         .await?;
-    let ids: Vec<UserId> = rows.iter().map(|r| UserId(r.get(0))).collect();
+    let ids: Vec<UserId> = rows.iter().map(|r| r.get(0)).collect();
     let online = state
         .realtime
         .hub
@@ -283,11 +285,11 @@ pub async fn get(state: web::Data<AppState>, user: AnyUser, path: web::Path<Uuid
     let members: Vec<Value> = rows
         .iter()
         .map(|r| {
-            let id: Uuid = r.get(0);
+            let id: UserId = r.get(0);
             json!({"userId": id, "displayName": r.get::<_, String>(1), "role": r.get::<_, String>(2),
                    "roomRole": r.get::<_, String>(3), "lastReadSeq": r.get::<_, i64>(4),
                    "mutedUntil": r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(5),
-                   "online": online.contains(&UserId(id)),
+                   "online": online.contains(&id),
                    "lastSeen": r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(6)})
         })
         .collect();
@@ -297,13 +299,17 @@ pub async fn get(state: web::Data<AppState>, user: AnyUser, path: web::Path<Uuid
     Ok(HttpResponse::Ok().json(body))
 }
 
-pub async fn join(state: web::Data<AppState>, user: AuthUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn join(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<RoomId>,
+) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let client = state.pool.get().await?;
     let r = client
         .query_opt("SELECT kind, visibility FROM rooms WHERE id = $1", &[&room])
         .await?
-        .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::RoomNotFound, "no such room"))?;
     if r.get::<_, String>(0) != "group" || r.get::<_, String>(1) != "public" {
         return Err(ApiError::forbidden("this room is joined by invitation only"));
     }
@@ -321,12 +327,12 @@ pub async fn join(state: web::Data<AppState>, user: AuthUser, path: web::Path<Uu
 async fn require_moderator(
     client: &deadpool_postgres::Client,
     user: &AuthUser,
-    room: Uuid,
+    room: RoomId,
 ) -> Result<String, ApiError> {
     let kind: String = client
         .query_opt("SELECT kind FROM rooms WHERE id = $1", &[&room])
         .await?
-        .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?
+        .ok_or_else(|| ApiError::new(ErrorCode::RoomNotFound, "no such room"))?
         .get(0);
     let role: Option<String> = client
         .query_opt(
@@ -347,13 +353,13 @@ async fn require_moderator(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Invite {
-    user_id: Uuid,
+    user_id: UserId,
 }
 
 pub async fn invite(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<Uuid>,
+    path: web::Path<RoomId>,
     body: web::Json<Invite>,
 ) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
@@ -364,10 +370,10 @@ pub async fn invite(
     let role: String = client
         .query_opt("SELECT role FROM users WHERE id = $1", &[&body.user_id])
         .await?
-        .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?
+        .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound, "no such user"))?
         .get(0);
     if role == "guest" {
-        return Err(ApiError::bad_request("invalid_member", "guests cannot be invited"));
+        return Err(ApiError::new(ErrorCode::InvalidMember, "guests cannot be invited"));
     }
     client
         .execute(
@@ -377,7 +383,7 @@ pub async fn invite(
         .await?;
     notify_membership(&state, room, body.user_id).await?;
     state.realtime.services.fanout.to_user(
-        UserId(body.user_id),
+        body.user_id,
         json!({"type": "room_added", "roomId": room}).to_string().into(),
     );
     Ok(HttpResponse::Ok().json(room_json(&client, room).await?))
@@ -387,14 +393,18 @@ pub async fn invite(
 pub async fn remove_member(
     state: web::Data<AppState>,
     user: AnyUser,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(RoomId, UserId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (room, target) = path.into_inner();
+    // Only a guest has a room to be confined to; nobody else pays the lookup.
+    if user.0.role == Role::Guest {
+        confine_guest(&principal(&state, user.0).await?, room)?;
+    }
     let client = state.pool.get().await?;
     let kind: String = client
         .query_opt("SELECT kind FROM rooms WHERE id = $1", &[&room])
         .await?
-        .ok_or_else(|| ApiError::not_found("room_not_found", "no such room"))?
+        .ok_or_else(|| ApiError::new(ErrorCode::RoomNotFound, "no such room"))?
         .get(0);
     if kind == "direct" {
         return Err(ApiError::forbidden("direct conversations cannot be left or changed"));
@@ -412,7 +422,10 @@ pub async fn remove_member(
         )
         .await?;
     if n == 0 {
-        return Err(ApiError::not_found("not_a_member", "that user is not in this room"));
+        return Err(ApiError::new(
+            ErrorCode::MemberNotFound,
+            "that user is not in this room",
+        ));
     }
     notify_membership(&state, room, target).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -428,13 +441,13 @@ pub struct Mute {
 pub async fn mute(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<(Uuid, Uuid)>,
+    path: web::Path<(RoomId, UserId)>,
     body: web::Json<Mute>,
 ) -> Result<HttpResponse, ApiError> {
     let (room, target) = path.into_inner();
     if !(0..=60 * 24 * 365).contains(&body.minutes) {
-        return Err(ApiError::bad_request(
-            "invalid_mute",
+        return Err(ApiError::new(
+            ErrorCode::InvalidMute,
             "minutes must be between 0 and 525600",
         ));
     }
@@ -448,7 +461,10 @@ pub async fn mute(
         )
         .await?;
     if n == 0 {
-        return Err(ApiError::not_found("not_a_member", "that user is not in this room"));
+        return Err(ApiError::new(
+            ErrorCode::MemberNotFound,
+            "that user is not in this room",
+        ));
     }
     notify_membership(&state, room, target).await?;
     Ok(HttpResponse::Ok().json(json!({"userId": target, "mutedUntil": until})))
@@ -465,26 +481,27 @@ pub struct HistoryQuery {
 pub async fn history(
     state: web::Data<AppState>,
     user: AnyUser,
-    path: web::Path<Uuid>,
+    path: web::Path<RoomId>,
     q: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let limit = q.limit.unwrap_or(50);
     if !(1..=store::PAGE_MAX).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("limit must be between 1 and {}", store::PAGE_MAX),
         ));
     }
     if q.before.is_some() && q.after.is_some() {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "give `before` or `after`, not both",
         ));
     }
     let me = principal(&state, user.0).await?;
+    confine_guest(&me, room)?;
     check_read(&state, &me, room).await?;
-    let events = store::history(&state.pool, RoomId(room), q.before, q.after, limit).await?;
+    let events = store::history(&state.pool, room, q.before, q.after, limit).await?;
     // Cursors: page back with before=first seq, forward with after=last seq.
     let first = events.first().map(|e| e.seq);
     let last = events.last().map(|e| e.seq);
@@ -498,20 +515,18 @@ pub struct SendBody {
     body: Option<String>,
     ciphertext: Option<String>,
     #[serde(default)]
-    attachments: Vec<Uuid>,
+    attachments: Vec<AttachmentId>,
 }
 
 pub async fn send(
     state: web::Data<AppState>,
     user: AnyUser,
-    path: web::Path<Uuid>,
+    path: web::Path<RoomId>,
     body: web::Json<SendBody>,
 ) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let me = principal(&state, user.0).await?;
-    if me.role == Role::Guest && me.guest_room != Some(RoomId(room)) {
-        return Err(ApiError::forbidden("guests may only use the room they joined"));
-    }
+    confine_guest(&me, room)?;
     if let Err(wait) = state.realtime.services.check_send_rate(&me) {
         return Err(ApiError::TooManyRequests {
             retry_after_secs: wait.as_secs().max(1),
@@ -521,14 +536,14 @@ pub async fn send(
     let posted = state
         .realtime
         .chat
-        .post_and_wait(RoomId(room), |reply| Post {
+        .post_and_wait(room, |reply| Post {
             who: me,
             reply,
             kind: Kind::Message,
             client_msg_id: b.client_msg_id,
             body: b.body,
             ciphertext: b.ciphertext,
-            attachments: b.attachments,
+            attachments: b.attachments.into_iter().map(Uuid::from).collect(),
             target_seq: None,
         })
         .await?;
@@ -545,14 +560,15 @@ pub async fn send(
 pub async fn delete_message(
     state: web::Data<AppState>,
     user: AnyUser,
-    path: web::Path<(Uuid, i64)>,
+    path: web::Path<(RoomId, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (room, seq) = path.into_inner();
     let me = principal(&state, user.0).await?;
+    confine_guest(&me, room)?;
     let posted = state
         .realtime
         .chat
-        .post_and_wait(RoomId(room), |reply| Post {
+        .post_and_wait(room, |reply| Post {
             who: me,
             reply,
             kind: Kind::Delete,

@@ -3,9 +3,10 @@
 //! marked e2ee carry only ciphertext (enforced by the room actor).
 
 use actix_web::{web, HttpResponse};
+use lyceum_protocol::ErrorCode;
+use lyceum_protocol::UserId;
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -27,8 +28,8 @@ pub async fn publish(
 ) -> Result<HttpResponse, ApiError> {
     let key = body.public_key.trim();
     if key.is_empty() || key.len() > MAX_KEY || key.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_key",
+        return Err(ApiError::new(
+            ErrorCode::InvalidKey,
             format!("a public key is 1 to {MAX_KEY} printable characters"),
         ));
     }
@@ -39,14 +40,18 @@ pub async fn publish(
     Ok(HttpResponse::Ok().json(json!({"userId": user.id, "publicKey": key})))
 }
 
-pub async fn get(state: web::Data<AppState>, _user: AuthUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    _user: AuthUser,
+    path: web::Path<UserId>,
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let client = state.pool.get().await?;
     let row = client
         .query_opt("SELECT public_key FROM users WHERE id = $1", &[&id])
         .await?
-        .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound, "no such user"))?;
     let key: Option<String> = row.get(0);
-    let key = key.ok_or_else(|| ApiError::not_found("key_not_found", "this user has not published a key"))?;
+    let key = key.ok_or_else(|| ApiError::new(ErrorCode::KeyNotFound, "this user has not published a key"))?;
     Ok(HttpResponse::Ok().json(json!({"userId": id, "publicKey": key})))
 }

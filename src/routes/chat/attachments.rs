@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use lyceum_actors::RoomId;
+use lyceum_protocol::AttachmentId;
+use lyceum_protocol::ErrorCode;
 use serde_json::json;
-use uuid::Uuid;
 
+use crate::auth::extract::confine_guest;
 use crate::auth::AnyUser;
 use crate::error::ApiError;
-use crate::routes::ws::principal;
+use crate::routes::chat::ws::principal;
 use crate::state::AppState;
 
 pub fn dir(state: &AppState) -> PathBuf {
@@ -23,12 +25,17 @@ fn file_name(req: &HttpRequest) -> Result<String, ApiError> {
         .headers()
         .get("x-file-name")
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::bad_request("invalid_attachment", "send the file name in the X-File-Name header"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidAttachment,
+                "send the file name in the X-File-Name header",
+            )
+        })?;
     // Only the last path component, printable, bounded.
     let name = raw.rsplit(['/', '\\']).next().unwrap_or("").trim();
     if name.is_empty() || name.len() > 200 || name.chars().any(|c| c.is_control() || c == '"') {
-        return Err(ApiError::bad_request(
-            "invalid_attachment",
+        return Err(ApiError::new(
+            ErrorCode::InvalidAttachment,
             "the file name is empty, too long or has odd characters",
         ));
     }
@@ -39,20 +46,21 @@ pub async fn upload(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: AnyUser,
-    path: web::Path<Uuid>,
+    path: web::Path<RoomId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let me = principal(&state, user.0).await?;
+    confine_guest(&me, room)?;
     // Only members may upload (admins read group rooms but do not post in them).
-    if lyceum_actors::chat::store::load_member(&state.pool, RoomId(room), me.user)
+    if lyceum_actors::chat::store::load_member(&state.pool, room, me.user)
         .await?
         .is_none()
     {
-        return Err(ApiError::Forbidden {
-            code: "not_a_member",
-            message: "you are not a member of this room".to_owned(),
-        });
+        return Err(ApiError::new(
+            ErrorCode::NotAMember,
+            "you are not a member of this room",
+        ));
     }
     let limits = &state.realtime.services.limits;
     let content_type = req
@@ -62,22 +70,22 @@ pub async fn upload(
         .map(|v| v.split(';').next().unwrap_or("").trim().to_lowercase())
         .unwrap_or_default();
     if !limits.attachment_types.contains(&content_type) {
-        return Err(ApiError::bad_request(
-            "unsupported_attachment_type",
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedAttachmentType,
             format!("allowed types: {}", limits.attachment_types.join(", ")),
         ));
     }
     if body.len() > limits.max_attachment_bytes {
-        return Err(ApiError::bad_request(
-            "attachment_too_large",
+        return Err(ApiError::new(
+            ErrorCode::AttachmentTooLarge,
             format!("an attachment may have at most {} bytes", limits.max_attachment_bytes),
         ));
     }
     if body.is_empty() {
-        return Err(ApiError::bad_request("invalid_attachment", "the file is empty"));
+        return Err(ApiError::new(ErrorCode::InvalidAttachment, "the file is empty"));
     }
     let name = file_name(&req)?;
-    let id = Uuid::new_v4();
+    let id = AttachmentId::new_random();
     let dir = dir(&state);
     let path = dir.join(id.to_string());
     let size = body.len() as i64;
@@ -92,7 +100,7 @@ pub async fn upload(
     client
         .execute(
             "INSERT INTO attachments (id, room_id, uploader_id, file_name, content_type, size_bytes) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&id, &room, &me.user.0, &name, &content_type, &size],
+            &[&id, &room, &me.user, &name, &content_type, &size],
         )
         .await?;
     Ok(HttpResponse::Created().json(json!({
@@ -103,7 +111,7 @@ pub async fn upload(
 pub async fn download(
     state: web::Data<AppState>,
     user: AnyUser,
-    path: web::Path<Uuid>,
+    path: web::Path<AttachmentId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let client = state.pool.get().await?;
@@ -116,7 +124,7 @@ pub async fn download(
         )
         .await?
         // Not found and not yours look the same: no probing for ids.
-        .ok_or_else(|| ApiError::not_found("attachment_not_found", "no such attachment"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::AttachmentNotFound, "no such attachment"))?;
     let (name, content_type): (String, String) = (row.get(0), row.get(1));
     let file = dir(&state).join(id.to_string());
     let bytes = web::block(move || std::fs::read(file))

@@ -1,0 +1,103 @@
+//! After the session and on the way to it: each participant's private
+//! notes, and the in-app notifications (reminders among them).
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use lyceum_protocol::{ErrorCode, OfferingId, UserId};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NoteBody {
+    body: String,
+}
+
+/// Whether the user took part: the mentor, or a confirmed mentee.
+async fn participant(
+    client: &deadpool_postgres::Client,
+    offering: OfferingId,
+    user: UserId,
+) -> Result<DateTime<Utc>, ApiError> {
+    client
+        .query_opt(
+            "SELECT o.starts_at FROM offerings o WHERE o.id = $1 AND (o.mentor_id = $2 OR EXISTS (
+                SELECT 1 FROM bookings b WHERE b.offering_id = o.id AND b.mentee_id = $2 AND b.status = 'confirmed'))",
+            &[&offering, &user],
+        )
+        .await?
+        .map(|r| r.get(0))
+        .ok_or_else(|| ApiError::forbidden("only the mentor and confirmed participants keep notes"))
+}
+
+/// Private notes after the session: each participant's own.
+pub async fn put_note(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<OfferingId>,
+    body: web::Json<NoteBody>,
+) -> Result<HttpResponse, ApiError> {
+    let offering = path.into_inner();
+    if body.body.chars().count() > 20_000 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidNote,
+            "a note has at most 20000 characters",
+        ));
+    }
+    let client = state.pool.get().await?;
+    let starts = participant(&client, offering, user.id).await?;
+    if starts > Utc::now() {
+        return Err(ApiError::new(
+            ErrorCode::TooEarly,
+            "notes are kept once the session has started",
+        ));
+    }
+    client
+        .execute(
+            "INSERT INTO offering_notes (offering_id, user_id, body) VALUES ($1, $2, $3)
+             ON CONFLICT (offering_id, user_id) DO UPDATE SET body = EXCLUDED.body, updated_at = now()",
+            &[&offering, &user.id, &body.body],
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"offeringId": offering, "body": body.body})))
+}
+
+pub async fn get_note(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<OfferingId>,
+) -> Result<HttpResponse, ApiError> {
+    let offering = path.into_inner();
+    let client = state.pool.get().await?;
+    participant(&client, offering, user.id).await?;
+    let body: Option<String> = client
+        .query_opt(
+            "SELECT body FROM offering_notes WHERE offering_id = $1 AND user_id = $2",
+            &[&offering, &user.id],
+        )
+        .await?
+        .map(|r| r.get(0));
+    Ok(HttpResponse::Ok().json(json!({"offeringId": offering, "body": body})))
+}
+
+pub async fn notifications(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let client = state.pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT id, kind, payload, created_at, read_at FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT 100",
+            &[&user.id],
+        )
+        .await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({"id": r.get::<_, i64>(0), "kind": r.get::<_, String>(1), "payload": r.get::<_, Value>(2),
+                        "createdAt": r.get::<_, DateTime<Utc>>(3), "readAt": r.get::<_, Option<DateTime<Utc>>>(4)})
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"items": items})))
+}
