@@ -14,8 +14,8 @@ use crate::context::{ChatContext, Principal};
 use crate::error::ErrorCode;
 use crate::hub::ToUser;
 use crate::ids::{CallId, UserId};
+use crate::live::Reply;
 use crate::live::{End, LiveKind};
-use crate::sfu::Reply;
 use crate::store::{self, Refusal};
 
 /// How long a call rings before it ends with `timeout`.

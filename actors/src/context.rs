@@ -17,8 +17,8 @@ use crate::hub::Hub;
 use crate::ids::{LiveId, RoomId, UserId};
 use crate::live::{GroupSession, LiveKind};
 use crate::room::ChatRoom;
-use crate::sfu::Sfu;
 use lyceum_protocol::Role;
+use lyceum_sfu::Sfu;
 
 /// Who is on the other end of a session: established once, at upgrade.
 #[derive(Debug, Clone)]

@@ -14,7 +14,6 @@ pub mod live;
 pub mod outbox;
 pub mod room;
 pub mod session;
-pub mod sfu;
 pub mod store;
 
 pub use context::{ChatContext, ChatLimits, Principal, TokenVerifier};

@@ -17,11 +17,11 @@ use crate::context::{ChatContext, Principal};
 use crate::error::{ChatError, ErrorCode};
 use crate::hub;
 use crate::ids::RoomId;
+use crate::live::Reply;
 use crate::live::{self, Action, GroupSession};
 use crate::outbox::{Outbound, Outbox, CLOSE_IDLE_TIMEOUT, CLOSE_POLICY, CLOSE_TOKEN_EXPIRED};
 use crate::protocol::{self, Command};
 use crate::room::{self, ChatRoom};
-use crate::sfu::Reply;
 use crate::store::{self, Kind};
 use lyceum_protocol::Role;
 

@@ -15,8 +15,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::Recipient;
-use serde_json::json;
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
@@ -26,9 +24,10 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::metrics::{RoomMetrics, ShardMetrics};
-use super::{next_track_id, stun, MediaKindName, Quality, Reply, SfuConfig, SfuEvent, ShardCmd, TrackInfo};
-use crate::error::ErrorCode;
-use crate::ids::UserId;
+use super::{
+    next_track_id, stun, Done, MediaKindName, Published, Quality, RoomEvents, SfuConfig, SfuError, SfuEvent, ShardCmd,
+    Subscribed, TrackInfo, UserId,
+};
 
 const HOUSEKEEPING: Duration = Duration::from_millis(250);
 const KEYFRAME_THROTTLE: Duration = Duration::from_millis(500);
@@ -86,7 +85,7 @@ pub fn run(
     socket: std::net::UdpSocket,
     advertised: SocketAddr,
     cfg: SfuConfig,
-    rx: mpsc::UnboundedReceiver<ShardCmd>,
+    rx: mpsc::Receiver<ShardCmd>,
     metrics: Arc<ShardMetrics>,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -203,7 +202,7 @@ struct TrackIn {
 }
 
 struct Room {
-    events: Recipient<SfuEvent>,
+    events: Arc<dyn RoomEvents>,
     metrics: Arc<RoomMetrics>,
     tracks: HashMap<u64, TrackIn>,
     publishers: HashMap<UserId, u64>,
@@ -233,6 +232,11 @@ struct Shard {
     arrived: Instant,
 }
 
+/// Answers a request with an error.
+fn fail<T>(done: Done<T>, e: SfuError) {
+    let _ = done.send(Err(e));
+}
+
 fn kind_name(k: MediaKind) -> MediaKindName {
     if k == MediaKind::Audio {
         MediaKindName::Audio
@@ -242,7 +246,7 @@ fn kind_name(k: MediaKind) -> MediaKindName {
 }
 
 impl Shard {
-    async fn run(mut self, socket: Arc<tokio::net::UdpSocket>, mut rx: mpsc::UnboundedReceiver<ShardCmd>) {
+    async fn run(mut self, socket: Arc<tokio::net::UdpSocket>, mut rx: mpsc::Receiver<ShardCmd>) {
         let mut buf = vec![0u8; 2048];
         let mut housekeeping = Instant::now() + HOUSEKEEPING;
         loop {
@@ -913,7 +917,7 @@ impl Shard {
         if let Some((sdp, tracks)) = self.negotiate(sid) {
             let Some(s) = self.peers.get(&sid) else { return };
             if let Some(room) = self.rooms.get(&s.room) {
-                room.events.do_send(SfuEvent::Offer {
+                room.events.event(SfuEvent::Offer {
                     user: s.user,
                     sdp,
                     tracks,
@@ -1014,18 +1018,22 @@ impl Shard {
                 user,
                 sdp,
                 sources,
-                reply,
-            } => self.publish(room, user, sdp, sources, reply),
-            ShardCmd::Subscribe { room, user, reply } => self.subscribe(room, user, reply),
-            ShardCmd::Answer { room, user, sdp, reply } => self.answer(room, user, sdp, reply),
-            ShardCmd::Restart { room, user, reply } => {
+                done,
+            } => self.publish(room, user, sdp, sources, done),
+            ShardCmd::Subscribe { room, user, done } => self.subscribe(room, user, done),
+            ShardCmd::Answer { room, user, sdp, done } => self.answer(room, user, sdp, done),
+            ShardCmd::Restart {
+                room,
+                user,
+                done: reply,
+            } => {
                 let Some(sid) = self.rooms.get(&room).and_then(|r| r.subscribers.get(&user)).copied() else {
-                    return reply.err(ErrorCode::NotInSession, "subscribe first");
+                    return fail(reply, SfuError::NotSubscribed);
                 };
                 if let Some(s) = self.peers.get_mut(&sid) {
                     s.restart = true;
                 }
-                reply.ok(json!({}));
+                let _ = reply.send(Ok(()));
                 self.renegotiate(sid);
             }
             ShardCmd::Quality { room, user, quality } => {
@@ -1074,13 +1082,25 @@ impl Shard {
         }
     }
 
-    fn publish(&mut self, room: Uuid, user: UserId, sdp: String, sources: HashMap<String, String>, reply: Reply) {
+    fn publish(
+        &mut self,
+        room: Uuid,
+        user: UserId,
+        sdp: String,
+        sources: HashMap<String, String>,
+        reply: Done<Published>,
+    ) {
         if !self.rooms.contains_key(&room) {
-            return reply.err(ErrorCode::SessionNotFound, "the live room is closed");
+            return fail(reply, SfuError::RoomClosed);
         }
         let offer = match SdpOffer::from_sdp_string(&sdp) {
             Ok(o) => o,
-            Err(e) => return reply.err(ErrorCode::InvalidSdp, format!("the offer could not be parsed: {e}")),
+            Err(e) => {
+                return fail(
+                    reply,
+                    SfuError::InvalidSdp(format!("the offer could not be parsed: {e}")),
+                )
+            }
         };
         let existing = self.rooms.get(&room).and_then(|r| r.publishers.get(&user)).copied();
         if let Some(pid) = existing {
@@ -1097,12 +1117,15 @@ impl Shard {
                             p.ufrag = u;
                         }
                     }
-                    reply.ok(json!({"sdp": sdp}));
+                    let _ = reply.send(Ok(Published { sdp }));
                     self.drain(pid);
                 }
-                Ok(Err(e)) => reply.err(ErrorCode::InvalidSdp, format!("the offer could not be accepted: {e}")),
+                Ok(Err(e)) => fail(
+                    reply,
+                    SfuError::InvalidSdp(format!("the offer could not be accepted: {e}")),
+                ),
                 Err(_) => {
-                    reply.err(ErrorCode::InvalidSdp, "the offer could not be accepted");
+                    fail(reply, SfuError::InvalidSdp("the offer could not be accepted".into()));
                     self.kill(pid, Some("error"));
                 }
             }
@@ -1111,8 +1134,13 @@ impl Shard {
         let mut rtc = self.new_rtc(false);
         let answer = match catch_unwind(AssertUnwindSafe(|| rtc.sdp_api().accept_offer(offer))) {
             Ok(Ok(a)) => a,
-            Ok(Err(e)) => return reply.err(ErrorCode::InvalidSdp, format!("the offer could not be accepted: {e}")),
-            Err(_) => return reply.err(ErrorCode::InvalidSdp, "the offer could not be accepted"),
+            Ok(Err(e)) => {
+                return fail(
+                    reply,
+                    SfuError::InvalidSdp(format!("the offer could not be accepted: {e}")),
+                )
+            }
+            Err(_) => return fail(reply, SfuError::InvalidSdp("the offer could not be accepted".into())),
         };
         let sdp = answer.to_sdp_string();
         let ufrag = stun::sdp_ufrag(&sdp).unwrap_or_default();
@@ -1122,13 +1150,13 @@ impl Shard {
         if let Some(p) = self.peers.get_mut(&pid) {
             p.sources = sources;
         }
-        reply.ok(json!({"sdp": sdp}));
+        let _ = reply.send(Ok(Published { sdp }));
         self.drain(pid);
     }
 
-    fn subscribe(&mut self, room_id: Uuid, user: UserId, reply: Reply) {
+    fn subscribe(&mut self, room_id: Uuid, user: UserId, reply: Done<Subscribed>) {
         let Some(room) = self.rooms.get(&room_id) else {
-            return reply.err(ErrorCode::SessionNotFound, "the live room is closed");
+            return fail(reply, SfuError::RoomClosed);
         };
         if let Some(old) = room.subscribers.get(&user).copied() {
             self.kill(old, None);
@@ -1164,27 +1192,32 @@ impl Shard {
         }
         match self.negotiate(sid) {
             Some((sdp, tracks)) => {
-                reply.ok(json!({"sdp": sdp, "tracks": tracks}));
+                let _ = reply.send(Ok(Subscribed { sdp, tracks }));
                 self.drain(sid);
             }
             None => {
-                reply.err(ErrorCode::Internal, "could not build an offer");
+                fail(reply, SfuError::NoOffer);
                 self.kill(sid, None);
             }
         }
     }
 
-    fn answer(&mut self, room: Uuid, user: UserId, sdp: String, reply: Reply) {
+    fn answer(&mut self, room: Uuid, user: UserId, sdp: String, reply: Done<()>) {
         let Some(sid) = self.rooms.get(&room).and_then(|r| r.subscribers.get(&user)).copied() else {
-            return reply.err(ErrorCode::NotInSession, "subscribe first");
+            return fail(reply, SfuError::NotSubscribed);
         };
         let answer = match SdpAnswer::from_sdp_string(&sdp) {
             Ok(a) => a,
-            Err(e) => return reply.err(ErrorCode::InvalidSdp, format!("the answer could not be parsed: {e}")),
+            Err(e) => {
+                return fail(
+                    reply,
+                    SfuError::InvalidSdp(format!("the answer could not be parsed: {e}")),
+                )
+            }
         };
         let Some(s) = self.peers.get_mut(&sid) else { return };
         let Some(pending) = s.pending.take() else {
-            return reply.err(ErrorCode::InvalidCommand, "no offer is waiting for an answer");
+            return fail(reply, SfuError::NoPendingOffer);
         };
         let r = catch_unwind(AssertUnwindSafe(|| s.rtc.sdp_api().accept_answer(pending, answer)));
         match r {
@@ -1197,7 +1230,7 @@ impl Shard {
                     }
                 }
                 s.out.retain(|o| !matches!(o.state, OutState::NegotiatingStop(_)));
-                reply.ok(json!({}));
+                let _ = reply.send(Ok(()));
                 self.drain(sid);
                 // Changes that came while this offer was out.
                 self.renegotiate(sid);
@@ -1210,10 +1243,13 @@ impl Shard {
                         _ => {}
                     }
                 }
-                reply.err(ErrorCode::InvalidSdp, format!("the answer could not be accepted: {e}"));
+                fail(
+                    reply,
+                    SfuError::InvalidSdp(format!("the answer could not be accepted: {e}")),
+                );
             }
             Err(_) => {
-                reply.err(ErrorCode::InvalidSdp, "the answer could not be accepted");
+                fail(reply, SfuError::InvalidSdp("the answer could not be accepted".into()));
                 self.kill(sid, Some("error"));
             }
         }
@@ -1246,7 +1282,7 @@ impl Shard {
             map.remove(&p.user);
         }
         if let Some(reason) = reason {
-            room.events.do_send(SfuEvent::PeerGone {
+            room.events.event(SfuEvent::PeerGone {
                 user: p.user,
                 publish,
                 reason,
@@ -1349,7 +1385,7 @@ impl Shard {
             }
             if next != room.speaker {
                 room.speaker = next;
-                room.events.do_send(SfuEvent::ActiveSpeaker { user: next });
+                room.events.event(SfuEvent::ActiveSpeaker { user: next });
             }
         }
         // Deferred keyframe requests of tracks that sent nothing since.

@@ -1,16 +1,26 @@
-//! The selective forwarding unit: str0m `Rtc`s driven by shards.
+//! Lyceum's selective forwarding unit: str0m `Rtc`s driven by shards.
+//!
+//! This crate knows nothing of WebSockets, JSON or actors. The live domain
+//! (the server's GroupSession) opens a room with [`Sfu::open_room`], gets a
+//! [`RoomHandle`], and asks it to publish, subscribe, answer or restart; each
+//! request resolves to a typed `Result<_, SfuError>` ([`Pending`]) that the
+//! domain turns into its own ack or error frame ([`SfuError::code`] is the
+//! protocol's code). What the shard has to say on its own — a renegotiation
+//! offer, the active speaker, a peer gone — comes as an [`SfuEvent`] through
+//! the room's [`RoomEvents`] sink.
 //!
 //! One shard is one OS thread with its own UDP socket and the peers of the
 //! rooms placed on it; nothing on the media path takes a lock. A live room
 //! lives on one shard (like a mediasoup router on one worker): the shard with
 //! the fewest peers when the room opens. Everything else reaches a shard as a
-//! [`ShardCmd`] on its channel, and a shard reports back to the room's
-//! GroupSession actor with [`SfuEvent`]s.
+//! command on its bounded channel ([`COMMAND_QUEUE`]).
 //!
 //! Every participant has up to two peers: a *publish* peer (the client
 //! offers, we receive) and a *subscribe* peer (we offer, we send), so offers
 //! never collide (see docs/live.md).
+#![forbid(unsafe_code)]
 
+mod error;
 mod metrics;
 mod shard;
 mod stun;
@@ -21,17 +31,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix::prelude::*;
-use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+pub use error::SfuError;
 pub use metrics::{Histogram, RoomMetrics, SfuMetrics, LATENCY_BUCKETS_US};
 
-use crate::error::{ChatError, ErrorCode};
-use crate::ids::UserId;
-use crate::outbox::Outbox;
-use crate::protocol;
+pub use lyceum_protocol::{MediaKind as MediaKindName, Quality, TrackInfo, UserId};
 
 #[derive(Debug, Clone)]
 pub struct SfuConfig {
@@ -67,27 +73,64 @@ impl Default for SfuConfig {
     }
 }
 
-/// Where a command's answer goes: the client's outbox and the command id.
-#[derive(Clone)]
-pub struct Reply {
-    pub outbox: Outbox,
-    pub id: Option<Value>,
+/// A publish answered: the SDP answer for the client's offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub sdp: String,
 }
 
-impl Reply {
-    pub fn ok(&self, data: Value) {
-        self.outbox.text(protocol::ack(&self.id, data));
-    }
-    pub fn err(&self, code: ErrorCode, message: impl Into<String>) {
-        self.outbox.text(ChatError::new(code, message).frame(&self.id));
+/// A subscribe answered: our first offer for the subscribe peer and the
+/// tracks it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscribed {
+    pub sdp: String,
+    pub tracks: Vec<TrackInfo>,
+}
+
+/// The answer to a request, once its shard has handled it. Resolves to
+/// `Err(SfuError::Unavailable)` if the shard dropped the request unanswered.
+#[must_use = "the result is the client's answer"]
+pub struct Pending<T>(oneshot::Receiver<Result<T, SfuError>>);
+
+impl<T> Pending<T> {
+    fn ready(r: Result<T, SfuError>) -> Pending<T> {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(r);
+        Pending(rx)
     }
 }
 
-pub use lyceum_protocol::{MediaKind as MediaKindName, Quality, TrackInfo};
+impl<T> std::future::Future for Pending<T> {
+    type Output = Result<T, SfuError>;
 
-/// Reports from a shard to the room's actor.
-#[derive(Message, Debug)]
-#[rtype(result = "()")]
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(SfuError::Unavailable)))
+    }
+}
+
+/// Where a shard sends a request's result.
+pub(crate) type Done<T> = oneshot::Sender<Result<T, SfuError>>;
+
+/// Where a room's [`SfuEvent`]s go. Called on the shard's thread, so it must
+/// not block: hand the event to the room's owner and return (the server's
+/// implementation is an actor's `do_send`).
+pub trait RoomEvents: Send + Sync {
+    fn event(&self, ev: SfuEvent);
+}
+
+impl<F: Fn(SfuEvent) + Send + Sync> RoomEvents for F {
+    fn event(&self, ev: SfuEvent) {
+        self(ev)
+    }
+}
+
+/// Reports from a shard to the room's owner. Few, and none per packet: an
+/// offer per renegotiation, a speaker change at most every housekeeping tick
+/// (250 ms), a peer gone; the sink's own queue (an actor mailbox) bounds
+/// nothing, the rate of these does.
+#[derive(Debug)]
 pub enum SfuEvent {
     /// A renegotiation offer for a participant's subscribe connection.
     Offer {
@@ -107,10 +150,25 @@ pub enum SfuEvent {
     },
 }
 
+/// Commands queued per shard at most. A request that gets a result
+/// (publish, subscribe, answer, restart) or a quality hint finding fewer than
+/// [`RESERVED_SLOTS`] free is refused ([`SfuError::Overloaded`]; a dropped
+/// quality hint is counted in `lyceum_sfu_commands_dropped_total`) rather
+/// than queued: the client hears at once instead of waiting behind a
+/// backlog. Commands that only open, tear down or correct state (open and
+/// close a room, remove a peer, block a participant's media) may use the
+/// reserved slots, so teardown and moderation get through a burst of
+/// requests; should even those be gone (a shard stalled for long), they are
+/// dropped, counted in the same metric and logged.
+pub const COMMAND_QUEUE: usize = 1024;
+/// The slots of [`COMMAND_QUEUE`] only room lifecycle and moderation
+/// commands may take.
+pub const RESERVED_SLOTS: usize = 128;
+
 pub(crate) enum ShardCmd {
     OpenRoom {
         room: Uuid,
-        events: Recipient<SfuEvent>,
+        events: Arc<dyn RoomEvents>,
         metrics: Arc<RoomMetrics>,
     },
     CloseRoom {
@@ -121,23 +179,23 @@ pub(crate) enum ShardCmd {
         user: UserId,
         sdp: String,
         sources: HashMap<String, String>,
-        reply: Reply,
+        done: Done<Published>,
     },
     Subscribe {
         room: Uuid,
         user: UserId,
-        reply: Reply,
+        done: Done<Subscribed>,
     },
     Answer {
         room: Uuid,
         user: UserId,
         sdp: String,
-        reply: Reply,
+        done: Done<()>,
     },
     Restart {
         room: Uuid,
         user: UserId,
-        reply: Reply,
+        done: Done<()>,
     },
     Quality {
         room: Uuid,
@@ -159,8 +217,18 @@ pub(crate) enum ShardCmd {
     },
 }
 
+impl ShardCmd {
+    /// Whether the command may take the reserved slots of the queue.
+    fn reserved(&self) -> bool {
+        matches!(
+            self,
+            ShardCmd::OpenRoom { .. } | ShardCmd::CloseRoom { .. } | ShardCmd::Remove { .. } | ShardCmd::Block { .. }
+        )
+    }
+}
+
 struct ShardHandle {
-    tx: mpsc::UnboundedSender<ShardCmd>,
+    tx: mpsc::Sender<ShardCmd>,
     addr: SocketAddr,
     metrics: Arc<metrics::ShardMetrics>,
 }
@@ -201,7 +269,7 @@ impl Sfu {
             let socket = shard::bind(SocketAddr::new(cfg.bind, port))?;
             let bound = socket.local_addr()?;
             let advertised = SocketAddr::new(cfg.advertise.unwrap_or(bound.ip()), bound.port());
-            let (tx, rx) = mpsc::unbounded_channel();
+            let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
             let m = Arc::new(metrics::ShardMetrics::default());
             shard_metrics.push(m.clone());
             let cfg = cfg.clone();
@@ -228,7 +296,7 @@ impl Sfu {
     }
 
     /// Places a room on the least loaded shard and tells it where to report.
-    pub fn open_room(self: &Arc<Self>, room: Uuid, kind: &'static str, events: Recipient<SfuEvent>) -> RoomHandle {
+    pub fn open_room(self: &Arc<Self>, room: Uuid, kind: &'static str, events: Arc<dyn RoomEvents>) -> RoomHandle {
         let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
         let shard = match rooms.get(&room) {
             Some(s) => *s,
@@ -241,17 +309,15 @@ impl Sfu {
             }
         };
         let metrics = self.metrics.room(room, kind);
-        let _ = self.shards[shard].tx.send(ShardCmd::OpenRoom {
-            room,
-            events,
-            metrics: metrics.clone(),
-        });
-        RoomHandle {
+        let handle = RoomHandle {
             room,
             tx: self.shards[shard].tx.clone(),
+            shard: self.shards[shard].metrics.clone(),
             sfu: self.clone(),
-            metrics,
-        }
+            metrics: metrics.clone(),
+        };
+        handle.send(ShardCmd::OpenRoom { room, events, metrics });
+        handle
     }
 }
 
@@ -259,55 +325,87 @@ impl Sfu {
 /// removes every peer of the room.
 pub struct RoomHandle {
     room: Uuid,
-    tx: mpsc::UnboundedSender<ShardCmd>,
+    tx: mpsc::Sender<ShardCmd>,
+    shard: Arc<metrics::ShardMetrics>,
     sfu: Arc<Sfu>,
     pub metrics: Arc<RoomMetrics>,
 }
 
 impl RoomHandle {
-    fn send(&self, cmd: ShardCmd) -> bool {
-        self.tx.send(cmd).is_ok()
+    /// Queues a command that gets no result (see [`COMMAND_QUEUE`]).
+    fn send(&self, cmd: ShardCmd) {
+        let reserved = cmd.reserved();
+        if !reserved && self.tx.capacity() <= RESERVED_SLOTS {
+            self.shard.commands_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(cmd) {
+            self.shard.commands_dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(room = %self.room, "sfu command queue full; a room command was dropped");
+        }
     }
 
-    pub fn publish(&self, user: UserId, sdp: String, sources: HashMap<String, String>, reply: Reply) {
-        if !self.send(ShardCmd::Publish {
+    /// Queues a request whose result comes back through `Pending`; refused
+    /// with `Overloaded` when only the reserved slots are left.
+    fn request<T>(&self, cmd: impl FnOnce(Done<T>) -> ShardCmd) -> Pending<T> {
+        if self.tx.is_closed() {
+            return Pending::ready(Err(SfuError::Unavailable));
+        }
+        if self.tx.capacity() <= RESERVED_SLOTS {
+            self.shard.commands_refused.fetch_add(1, Ordering::Relaxed);
+            return Pending::ready(Err(SfuError::Overloaded));
+        }
+        let (done, rx) = oneshot::channel();
+        match self.tx.try_send(cmd(done)) {
+            Ok(()) => Pending(rx),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.shard.commands_refused.fetch_add(1, Ordering::Relaxed);
+                Pending::ready(Err(SfuError::Overloaded))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Pending::ready(Err(SfuError::Unavailable)),
+        }
+    }
+
+    /// Accepts a participant's offer for their publish peer (a new peer, or a
+    /// renegotiation of theirs). `sources` names tracks by mid
+    /// ("camera", "screen", ...).
+    pub fn publish(&self, user: UserId, sdp: String, sources: HashMap<String, String>) -> Pending<Published> {
+        self.request(|done| ShardCmd::Publish {
             room: self.room,
             user,
             sdp,
             sources,
-            reply: reply.clone(),
-        }) {
-            reply.err(ErrorCode::SfuUnavailable, "the media server is not running");
-        }
+            done,
+        })
     }
-    pub fn subscribe(&self, user: UserId, reply: Reply) {
-        if !self.send(ShardCmd::Subscribe {
+    /// A (new) subscribe peer for the participant, with every other
+    /// participant's tracks.
+    pub fn subscribe(&self, user: UserId) -> Pending<Subscribed> {
+        self.request(|done| ShardCmd::Subscribe {
             room: self.room,
             user,
-            reply: reply.clone(),
-        }) {
-            reply.err(ErrorCode::SfuUnavailable, "the media server is not running");
-        }
+            done,
+        })
     }
-    pub fn answer(&self, user: UserId, sdp: String, reply: Reply) {
-        if !self.send(ShardCmd::Answer {
+    /// The participant's answer to our last offer for their subscribe peer.
+    pub fn answer(&self, user: UserId, sdp: String) -> Pending<()> {
+        self.request(|done| ShardCmd::Answer {
             room: self.room,
             user,
             sdp,
-            reply: reply.clone(),
-        }) {
-            reply.err(ErrorCode::SfuUnavailable, "the media server is not running");
-        }
+            done,
+        })
     }
-    pub fn restart(&self, user: UserId, reply: Reply) {
-        if !self.send(ShardCmd::Restart {
+    /// An ICE restart of the subscribe peer: its offer comes as an event.
+    pub fn restart(&self, user: UserId) -> Pending<()> {
+        self.request(|done| ShardCmd::Restart {
             room: self.room,
             user,
-            reply: reply.clone(),
-        }) {
-            reply.err(ErrorCode::SfuUnavailable, "the media server is not running");
-        }
+            done,
+        })
     }
+    /// The best quality the subscriber wants (a hint; dropped when the
+    /// shard's queue is nearly full).
     pub fn quality(&self, user: UserId, quality: Quality) {
         self.send(ShardCmd::Quality {
             room: self.room,
@@ -334,7 +432,7 @@ impl RoomHandle {
 
 impl Drop for RoomHandle {
     fn drop(&mut self) {
-        let _ = self.tx.send(ShardCmd::CloseRoom { room: self.room });
+        self.send(ShardCmd::CloseRoom { room: self.room });
         self.sfu
             .rooms
             .lock()
