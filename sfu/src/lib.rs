@@ -441,3 +441,118 @@ impl Drop for RoomHandle {
         self.sfu.metrics.forget_room(self.room);
     }
 }
+
+#[cfg(test)]
+impl Sfu {
+    /// An Sfu whose shards are the returned receivers (no threads, no
+    /// sockets): what the room handles queue stays there to be looked at.
+    fn detached(n: usize) -> (Arc<Sfu>, Vec<mpsc::Receiver<ShardCmd>>) {
+        let mut shards = vec![];
+        let mut rxs = vec![];
+        for i in 0..n {
+            let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+            shards.push(ShardHandle {
+                tx,
+                addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40000 + i as u16),
+                metrics: Arc::new(metrics::ShardMetrics::default()),
+            });
+            rxs.push(rx);
+        }
+        let m = shards.iter().map(|s| s.metrics.clone()).collect();
+        let addrs = shards.iter().map(|s| s.addr).collect();
+        let sfu = Sfu {
+            shards,
+            rooms: Mutex::new(HashMap::new()),
+            metrics: Arc::new(SfuMetrics::new(m, addrs)),
+        };
+        (Arc::new(sfu), rxs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    fn user() -> UserId {
+        UserId(Uuid::new_v4())
+    }
+
+    #[test]
+    fn a_full_queue_refuses_requests_but_keeps_room_for_teardown() {
+        let (sfu, mut rxs) = Sfu::detached(1);
+        let events: Arc<dyn RoomEvents> = Arc::new(|_: SfuEvent| {});
+        let room = sfu.open_room(Uuid::new_v4(), "session", events);
+        let shard = sfu.shards[0].metrics.clone();
+        // OpenRoom took a slot; requests fill the queue down to the reserve.
+        let accepted = COMMAND_QUEUE - 1 - RESERVED_SLOTS;
+        let mut pending = vec![];
+        for _ in 0..accepted {
+            pending.push(room.subscribe(user()));
+        }
+        assert_eq!(sfu.shards[0].tx.capacity(), RESERVED_SLOTS);
+        // The next request is refused at once, with the protocol's code.
+        let refused = block_on(room.publish(user(), String::new(), HashMap::new()));
+        assert_eq!(refused, Err(SfuError::Overloaded));
+        assert_eq!(SfuError::Overloaded.code(), lyceum_protocol::ErrorCode::Overloaded);
+        assert_eq!(shard.commands_refused.load(Ordering::Relaxed), 1);
+        // A quality hint is dropped, counted; removing and blocking still go in.
+        room.quality(user(), Quality::Low);
+        assert_eq!(shard.commands_dropped.load(Ordering::Relaxed), 1);
+        for _ in 0..RESERVED_SLOTS {
+            room.remove(user(), false);
+        }
+        assert_eq!(sfu.shards[0].tx.capacity(), 0);
+        // With the reserve gone too, even teardown is dropped (and counted).
+        room.block(user(), MediaKindName::Audio, true);
+        assert_eq!(shard.commands_dropped.load(Ordering::Relaxed), 2);
+        // The shard sees the commands in the order they were sent.
+        let rx = &mut rxs[0];
+        assert!(matches!(rx.try_recv(), Ok(ShardCmd::OpenRoom { .. })));
+        let Ok(ShardCmd::Subscribe { done, .. }) = rx.try_recv() else {
+            panic!("the first request comes next");
+        };
+        let Ok(ShardCmd::Subscribe { done: dropped, .. }) = rx.try_recv() else {
+            panic!("then the second");
+        };
+        // An answer reaches its Pending; a request the shard drops unanswered
+        // resolves as Unavailable rather than never.
+        let _ = done.send(Ok(Subscribed {
+            sdp: "v=0".into(),
+            tracks: vec![],
+        }));
+        drop(dropped);
+        let mut pending = pending.into_iter();
+        let first = pending.next().map(block_on);
+        assert_eq!(first.map(|r| r.map(|s| s.sdp)), Some(Ok("v=0".to_owned())));
+        assert_eq!(pending.next().map(block_on), Some(Err(SfuError::Unavailable)));
+    }
+
+    #[test]
+    fn a_stopped_shard_is_unavailable() {
+        let (sfu, rxs) = Sfu::detached(1);
+        let room = sfu.open_room(Uuid::new_v4(), "call", Arc::new(|_: SfuEvent| {}));
+        drop(rxs);
+        assert_eq!(block_on(room.restart(user())), Err(SfuError::Unavailable));
+        assert_eq!(SfuError::Unavailable.code(), lyceum_protocol::ErrorCode::SfuUnavailable);
+    }
+
+    #[test]
+    fn rooms_go_to_the_least_loaded_shard_and_closing_forgets_them() {
+        let (sfu, mut rxs) = Sfu::detached(2);
+        sfu.shards[0].metrics.peers.store(5, Ordering::Relaxed);
+        let id = Uuid::new_v4();
+        let room = sfu.open_room(id, "room", Arc::new(|_: SfuEvent| {}));
+        assert!(matches!(rxs[1].try_recv(), Ok(ShardCmd::OpenRoom { .. })));
+        assert!(rxs[0].try_recv().is_err());
+        drop(room);
+        assert!(matches!(rxs[1].try_recv(), Ok(ShardCmd::CloseRoom { room }) if room == id));
+        assert!(sfu.rooms.lock().map(|r| r.is_empty()).unwrap_or(false));
+    }
+}

@@ -13,7 +13,8 @@ use super::Shard;
 use crate::stun;
 
 impl Shard {
-    pub(super) fn datagram(&mut self, buf: &[u8], src: SocketAddr) {
+    /// `now`: when the datagram arrived.
+    pub(super) fn datagram(&mut self, buf: &[u8], src: SocketAddr, now: Instant) {
         self.metrics.datagrams_in.fetch_add(1, Relaxed);
         let (pid, known) = match self.by_addr.get(&src) {
             Some(p) => (*p, true),
@@ -26,9 +27,8 @@ impl Shard {
             }
         };
         let Ok(contents) = buf.try_into() else { return };
-        self.arrived = Instant::now();
         let input = Input::Receive(
-            self.arrived,
+            now,
             Receive {
                 proto: Protocol::Udp,
                 source: src,
@@ -48,6 +48,6 @@ impl Shard {
         p.metrics.packets_in.fetch_add(1, Relaxed);
         p.metrics.bytes_in.fetch_add(buf.len() as u64, Relaxed);
         self.feed(pid, input);
-        self.process_work();
+        self.process_work(now);
     }
 }

@@ -14,7 +14,7 @@ use str0m::media::Direction;
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use super::layers::LAYER_REVIEW;
-use super::timing::frame_sent;
+use super::timing::{frame_sent, since};
 use super::{OutState, Role, Shard};
 
 impl Shard {
@@ -45,7 +45,7 @@ impl Shard {
                 Ok(Output::Transmit(t)) => match socket.try_send_to(&t.contents, t.destination) {
                     Ok(_) => {
                         if let Some(arrived) = frame_sent(&mut p.inflight, &t.contents) {
-                            let lat = Instant::now().saturating_duration_since(arrived);
+                            let lat = since(arrived);
                             p.metrics.latency.record(lat);
                             shard.latency.record(lat);
                         }
@@ -95,7 +95,6 @@ impl Shard {
                 p.scheduled = None;
             }
             if p.next_timeout <= now {
-                self.arrived = now;
                 self.feed(pid, Input::Timeout(now));
             } else if p.scheduled.is_none() {
                 let nt = p.next_timeout;
@@ -103,21 +102,23 @@ impl Shard {
                 self.timers.push(Reverse((nt, pid)));
             }
         }
-        self.process_work();
+        self.process_work(now);
     }
 
-    pub(super) fn process_work(&mut self) {
+    /// Handles the events the last input raised; `now` is that input's time
+    /// (for a frame str0m completed, the arrival of its last datagram).
+    pub(super) fn process_work(&mut self, now: Instant) {
         while let Some((pid, ev)) = self.work.pop_front() {
-            self.event(pid, ev);
+            self.event(pid, ev, now);
         }
     }
 
-    pub(super) fn event(&mut self, pid: u64, ev: Event) {
+    pub(super) fn event(&mut self, pid: u64, ev: Event, now: Instant) {
         let Some(p) = self.peers.get_mut(&pid) else { return };
         match ev {
             Event::IceConnectionStateChange(s) => match s {
                 IceConnectionState::Disconnected => {
-                    p.disconnected_since.get_or_insert_with(Instant::now);
+                    p.disconnected_since.get_or_insert(now);
                 }
                 IceConnectionState::Connected | IceConnectionState::Completed => p.disconnected_since = None,
                 _ => {}
@@ -144,7 +145,7 @@ impl Shard {
                     _ => {}
                 }
             }
-            Event::MediaData(d) if p.role == Role::Publish => self.forward(pid, d),
+            Event::MediaData(d) if p.role == Role::Publish => self.forward(pid, d, now),
             Event::KeyframeRequest(req) if p.role == Role::Subscribe => {
                 let Some(o) = p
                     .out
@@ -155,7 +156,7 @@ impl Shard {
                 };
                 let (track, rid) = (o.track, o.current.flatten().or(o.target));
                 let room = p.room;
-                self.request_keyframe(room, track, rid, req.kind);
+                self.request_keyframe(room, track, rid, req.kind, now);
             }
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. })
             | Event::EgressBitrateEstimate(BweKind::Remb { estimate, .. }) => {
@@ -164,7 +165,7 @@ impl Shard {
                     // A falling estimate is acted on at the next frame, not
                     // at the next review: the pacer would queue what no
                     // longer fits (latency), waiting for the lower layer.
-                    let due = Instant::now().checked_sub(LAYER_REVIEW);
+                    let due = now.checked_sub(LAYER_REVIEW);
                     for o in p.out.iter_mut().filter(|o| o.reviewed.is_some()) {
                         o.reviewed = due.or(o.reviewed);
                     }
@@ -189,14 +190,14 @@ impl Shard {
         }
     }
 
-    pub(super) fn new_rtc(&self, subscriber: bool) -> Rtc {
+    pub(super) fn new_rtc(&self, subscriber: bool, now: Instant) -> Rtc {
         let mut b = Rtc::builder()
             .set_ice_lite(true)
             .set_stats_interval(Some(Duration::from_secs(1)));
         if subscriber && self.cfg.bwe {
             b = b.enable_bwe(Some(Bitrate::bps(self.cfg.initial_bitrate)));
         }
-        let mut rtc = b.build(Instant::now());
+        let mut rtc = b.build(now);
         if let Ok(c) = Candidate::host(self.advertised, "udp") {
             rtc.add_local_candidate(c);
         }

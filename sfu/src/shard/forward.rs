@@ -15,13 +15,13 @@ use super::{kind_name, Layer, OutState, Shard};
 
 impl Shard {
     /// Forwards one frame of a publisher to every subscriber of the room.
-    pub(super) fn forward(&mut self, pid: u64, data: MediaData) {
+    /// `now`: when the datagram completing the frame arrived.
+    pub(super) fn forward(&mut self, pid: u64, data: MediaData, now: Instant) {
         let Some(p) = self.peers.get(&pid) else { return };
         let Some(track_id) = p.mids_in.get(&data.mid).copied() else {
             return;
         };
         let (room_id, user) = (p.room, p.user);
-        let now = Instant::now();
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
         };
@@ -30,7 +30,7 @@ impl Shard {
         };
         let kind = track.kind;
         if kind == MediaKind::Video && data.is_keyframe() {
-            track.pending_keyframe.remove(&data.rid);
+            track.keyframes.arrived(data.rid);
         }
         match track.layers.iter_mut().find(|l| l.rid == data.rid) {
             Some(l) => {
@@ -63,10 +63,9 @@ impl Shard {
             .collect();
         let metrics = room.metrics.clone();
         if discontinuous {
-            self.request_keyframe(room_id, track_id, data.rid, KeyframeRequestKind::Pli);
+            self.request_keyframe(room_id, track_id, data.rid, KeyframeRequestKind::Pli, now);
         }
         let keyframe = kind == MediaKind::Audio || data.is_keyframe();
-        let arrived = self.arrived;
         let mut wanted_keyframe: Vec<Option<Rid>> = vec![];
         for sid in subs {
             let Some(s) = self.peers.get_mut(&sid) else { continue };
@@ -100,7 +99,7 @@ impl Shard {
             match write {
                 Ok(Ok(ssrc)) => {
                     if let Some(ssrc) = ssrc {
-                        frame_written(&mut s.inflight, ssrc, kind == MediaKind::Audio, arrived);
+                        frame_written(&mut s.inflight, ssrc, kind == MediaKind::Audio, now);
                     }
                     metrics.frames_forwarded.fetch_add(1, Relaxed);
                     self.drain(sid);
@@ -116,7 +115,7 @@ impl Shard {
             }
         }
         for rid in wanted_keyframe {
-            self.request_keyframe(room_id, track_id, rid, KeyframeRequestKind::Pli);
+            self.request_keyframe(room_id, track_id, rid, KeyframeRequestKind::Pli, now);
         }
         self.send_due_keyframe_requests(room_id, track_id, now);
     }

@@ -65,7 +65,6 @@ pub fn run(
             timers: BinaryHeap::new(),
             work: VecDeque::new(),
             next_peer: 1,
-            arrived: Instant::now(),
         };
         shard.run(socket, rx).await;
     });
@@ -74,6 +73,9 @@ pub fn run(
 impl Shard {
     pub(super) async fn run(mut self, socket: Arc<tokio::net::UdpSocket>, mut rx: mpsc::Receiver<ShardCmd>) {
         let mut buf = vec![0u8; 2048];
+        // The loop reads the clock; the handlers get the time it read (a
+        // datagram's arrival, a command's, a timer's), so their logic is a
+        // function of it and testable without sleeping.
         let mut housekeeping = Instant::now() + HOUSEKEEPING;
         loop {
             let wake = self
@@ -87,18 +89,18 @@ impl Shard {
                 cmd = rx.recv() => {
                     let Some(cmd) = cmd else { break };
                     let t = Instant::now();
-                    self.command(cmd);
-                    self.process_work();
+                    self.command(cmd, t);
+                    self.process_work(t);
                     self.metrics.busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
                 }
                 r = socket.recv_from(&mut buf) => {
                     let t = Instant::now();
                     if let Ok((n, src)) = r {
-                        self.datagram(&buf[..n], src);
+                        self.datagram(&buf[..n], src, t);
                         // Take what else is queued before looking at timers.
                         for _ in 0..64 {
                             match socket.try_recv_from(&mut buf) {
-                                Ok((n, src)) => self.datagram(&buf[..n], src),
+                                Ok((n, src)) => self.datagram(&buf[..n], src, Instant::now()),
                                 Err(_) => break,
                             }
                         }

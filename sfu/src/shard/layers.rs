@@ -142,7 +142,66 @@ impl TrackOut {
 
 #[cfg(test)]
 mod tests {
+    use super::super::OutState;
     use super::*;
+    use str0m::media::Mid;
+
+    fn out() -> TrackOut {
+        TrackOut {
+            track: 1,
+            state: OutState::Open(Mid::from("0")),
+            current: None,
+            target: None,
+            reviewed: None,
+            down_at: None,
+        }
+    }
+
+    #[test]
+    fn reviews_come_once_a_second_and_an_upgrade_waits_out_the_hold() {
+        let (h, m, l) = (Some(Rid::from("h")), Some(Rid::from("m")), Some(Rid::from("l")));
+        let ranked = vec![(h, 1_500_000), (m, 500_000), (l, 150_000)];
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut o = out();
+        o.review(&ranked, Quality::High, Some(1_900_000), t0);
+        assert_eq!(o.target, l, "the first pick is the lowest layer");
+        o.review(&ranked, Quality::High, Some(1_900_000), ms(999));
+        assert_eq!(o.target, l, "no review within LAYER_REVIEW");
+        o.review(&ranked, Quality::High, Some(1_900_000), ms(1000));
+        assert_eq!(o.target, h, "headroom: up");
+        o.review(&ranked, Quality::High, Some(1_400_000), ms(2000));
+        assert_eq!(
+            (o.target, o.down_at),
+            (m, Some(ms(2000))),
+            "the budget shrank: down at once"
+        );
+        o.review(&ranked, Quality::High, Some(1_900_000), ms(3000));
+        o.review(&ranked, Quality::High, Some(1_900_000), ms(6000));
+        assert_eq!(o.target, m, "held for UPGRADE_HOLD after going down");
+        o.review(&ranked, Quality::High, Some(1_900_000), ms(7000));
+        assert_eq!(o.target, h, "the hold is over: up");
+        // A quality change clears `reviewed`: reviewed at once, from the bottom.
+        o.reviewed = None;
+        o.review(&ranked, Quality::Medium, Some(1_900_000), ms(7001));
+        assert_eq!(o.target, l);
+    }
+
+    #[test]
+    fn a_layer_switch_waits_for_the_wanted_layers_keyframe() {
+        let (h, l) = (Some(Rid::from("h")), Some(Rid::from("l")));
+        let mut o = out();
+        assert_eq!(o.gate(h, l, false), Gate::Skip);
+        assert_eq!(o.gate(l, l, false), Gate::WantKeyframe);
+        assert_eq!(o.gate(l, l, true), Gate::Send);
+        assert_eq!(o.gate(l, l, false), Gate::Send);
+        // The target goes up: l flows on until h's keyframe.
+        assert_eq!(o.gate(h, h, false), Gate::WantKeyframe);
+        assert_eq!(o.gate(l, h, false), Gate::Send);
+        assert_eq!(o.gate(h, h, true), Gate::Send);
+        assert_eq!(o.current, Some(h));
+        assert_eq!(o.gate(l, h, true), Gate::Skip);
+    }
 
     #[test]
     fn layers_go_down_at_once_and_up_with_headroom() {

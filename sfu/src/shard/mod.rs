@@ -24,6 +24,7 @@ mod speaker;
 mod timing;
 
 pub use io::{bind, run};
+use keyframes::KeyframeThrottle;
 use speaker::{ActiveSpeaker, Voice};
 
 use std::cmp::Reverse;
@@ -36,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use str0m::bwe::Bitrate;
 use str0m::change::SdpPendingOffer;
-use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Rid};
+use str0m::media::{MediaKind, Mid, Rid};
 use str0m::{Event, Rtc};
 use uuid::Uuid;
 
@@ -113,10 +114,7 @@ struct TrackIn {
     kind: MediaKind,
     source: String,
     layers: Vec<Layer>,
-    last_keyframe_request: HashMap<Option<Rid>, Instant>,
-    /// Requests that came inside the throttle window: sent when it ends,
-    /// unless the layer's keyframe arrives first.
-    pending_keyframe: HashMap<Option<Rid>, KeyframeRequestKind>,
+    keyframes: KeyframeThrottle,
     /// Smoothed audio level, dBov (0 loudest, -127 silent).
     level: f32,
     level_at: Option<Instant>,
@@ -146,9 +144,6 @@ struct Shard {
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     work: VecDeque<(u64, Event)>,
     next_peer: u64,
-    /// When the input being handled arrived: for a frame str0m completes
-    /// on this input, the arrival of its last datagram.
-    arrived: Instant,
 }
 
 /// Answers a request with an error.
@@ -165,7 +160,15 @@ fn kind_name(k: MediaKind) -> MediaKindName {
 }
 
 impl Shard {
-    fn insert_peer(&mut self, room_id: Uuid, user: UserId, role: Role, rtc: Rtc, ufrag: String) -> Option<u64> {
+    fn insert_peer(
+        &mut self,
+        room_id: Uuid,
+        user: UserId,
+        role: Role,
+        rtc: Rtc,
+        ufrag: String,
+        now: Instant,
+    ) -> Option<u64> {
         let room = self.rooms.get_mut(&room_id)?;
         let pid = self.next_peer;
         self.next_peer += 1;
@@ -183,7 +186,7 @@ impl Shard {
                 rtc,
                 ufrag,
                 addrs: vec![],
-                next_timeout: Instant::now(),
+                next_timeout: now,
                 scheduled: None,
                 disconnected_since: None,
                 metrics: room.metrics.clone(),
@@ -204,7 +207,7 @@ impl Shard {
         Some(pid)
     }
 
-    fn command(&mut self, cmd: ShardCmd) {
+    fn command(&mut self, cmd: ShardCmd, now: Instant) {
         match cmd {
             ShardCmd::OpenRoom { room, events, metrics } => {
                 if let Some(r) = self.rooms.get_mut(&room) {
@@ -222,7 +225,7 @@ impl Shard {
                         subscribers: HashMap::new(),
                         blocked: HashSet::new(),
                         speaker: ActiveSpeaker::default(),
-                        layers_at: Instant::now(),
+                        layers_at: now,
                     },
                 );
             }
@@ -241,23 +244,10 @@ impl Shard {
                 sdp,
                 sources,
                 done,
-            } => self.publish(room, user, sdp, sources, done),
-            ShardCmd::Subscribe { room, user, done } => self.subscribe(room, user, done),
+            } => self.publish(room, user, sdp, sources, done, now),
+            ShardCmd::Subscribe { room, user, done } => self.subscribe(room, user, done, now),
             ShardCmd::Answer { room, user, sdp, done } => self.answer(room, user, sdp, done),
-            ShardCmd::Restart {
-                room,
-                user,
-                done: reply,
-            } => {
-                let Some(sid) = self.rooms.get(&room).and_then(|r| r.subscribers.get(&user)).copied() else {
-                    return fail(reply, SfuError::NotSubscribed);
-                };
-                if let Some(s) = self.peers.get_mut(&sid) {
-                    s.restart = true;
-                }
-                let _ = reply.send(Ok(()));
-                self.renegotiate(sid);
-            }
+            ShardCmd::Restart { room, user, done } => self.restart(room, user, done),
             ShardCmd::Quality { room, user, quality } => {
                 if let Some(s) = self
                     .rooms
@@ -414,7 +404,7 @@ impl Shard {
             .flat_map(|(rid, r)| {
                 r.tracks
                     .iter()
-                    .filter(|(_, t)| !t.pending_keyframe.is_empty())
+                    .filter(|(_, t)| t.keyframes.has_pending())
                     .map(move |(tid, _)| (*rid, *tid))
             })
             .collect();

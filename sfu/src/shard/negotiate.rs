@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::{Direction, MediaKind, Mid};
 use uuid::Uuid;
 
-use super::{fail, kind_name, OutState, Role, Shard, TrackIn, TrackOut};
+use super::{fail, kind_name, KeyframeThrottle, OutState, Role, Shard, TrackIn, TrackOut};
 use crate::{next_track_id, stun, Done, Published, SfuError, SfuEvent, Subscribed, TrackInfo, UserId};
 
 impl Shard {
@@ -39,8 +40,7 @@ impl Shard {
                 kind,
                 source,
                 layers: vec![],
-                last_keyframe_request: HashMap::new(),
-                pending_keyframe: HashMap::new(),
+                keyframes: KeyframeThrottle::default(),
                 level: -127.0,
                 level_at: None,
             },
@@ -228,6 +228,7 @@ impl Shard {
         sdp: String,
         sources: HashMap<String, String>,
         reply: Done<Published>,
+        now: Instant,
     ) {
         if !self.rooms.contains_key(&room) {
             return fail(reply, SfuError::RoomClosed);
@@ -270,7 +271,7 @@ impl Shard {
             }
             return;
         }
-        let mut rtc = self.new_rtc(false);
+        let mut rtc = self.new_rtc(false, now);
         let answer = match catch_unwind(AssertUnwindSafe(|| rtc.sdp_api().accept_offer(offer))) {
             Ok(Ok(a)) => a,
             Ok(Err(e)) => {
@@ -283,7 +284,7 @@ impl Shard {
         };
         let sdp = answer.to_sdp_string();
         let ufrag = stun::sdp_ufrag(&sdp).unwrap_or_default();
-        let Some(pid) = self.insert_peer(room, user, Role::Publish, rtc, ufrag) else {
+        let Some(pid) = self.insert_peer(room, user, Role::Publish, rtc, ufrag, now) else {
             return;
         };
         if let Some(p) = self.peers.get_mut(&pid) {
@@ -293,15 +294,15 @@ impl Shard {
         self.drain(pid);
     }
 
-    pub(super) fn subscribe(&mut self, room_id: Uuid, user: UserId, reply: Done<Subscribed>) {
+    pub(super) fn subscribe(&mut self, room_id: Uuid, user: UserId, reply: Done<Subscribed>, now: Instant) {
         let Some(room) = self.rooms.get(&room_id) else {
             return fail(reply, SfuError::RoomClosed);
         };
         if let Some(old) = room.subscribers.get(&user).copied() {
             self.kill(old, None);
         }
-        let rtc = self.new_rtc(true);
-        let Some(sid) = self.insert_peer(room_id, user, Role::Subscribe, rtc, String::new()) else {
+        let rtc = self.new_rtc(true, now);
+        let Some(sid) = self.insert_peer(room_id, user, Role::Subscribe, rtc, String::new(), now) else {
             return;
         };
         let tracks: Vec<u64> = self
@@ -339,6 +340,19 @@ impl Shard {
                 self.kill(sid, None);
             }
         }
+    }
+
+    /// An ICE restart of a subscribe peer: acked, then offered (the offer
+    /// goes out as an event).
+    pub(super) fn restart(&mut self, room: Uuid, user: UserId, reply: Done<()>) {
+        let Some(sid) = self.rooms.get(&room).and_then(|r| r.subscribers.get(&user)).copied() else {
+            return fail(reply, SfuError::NotSubscribed);
+        };
+        if let Some(s) = self.peers.get_mut(&sid) {
+            s.restart = true;
+        }
+        let _ = reply.send(Ok(()));
+        self.renegotiate(sid);
     }
 
     pub(super) fn answer(&mut self, room: Uuid, user: UserId, sdp: String, reply: Done<()>) {

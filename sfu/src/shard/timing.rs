@@ -24,6 +24,13 @@ pub(super) fn frame_sent(inflight: &mut HashMap<u32, (bool, VecDeque<Instant>)>,
     }
 }
 
+/// How long ago `arrived` was. The one clock read below the loop, on
+/// purpose: it times the shard itself (a frame's way through it), which a
+/// time passed in from the loop would always call zero.
+pub(super) fn since(arrived: Instant) -> std::time::Duration {
+    Instant::now().saturating_duration_since(arrived)
+}
+
 /// Notes that a frame that arrived at `arrived` was written to the stream
 /// `ssrc`, to be timed when its last datagram is sent.
 pub(super) fn frame_written(
