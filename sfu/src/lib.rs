@@ -240,6 +240,12 @@ pub struct Sfu {
     pub metrics: Arc<SfuMetrics>,
 }
 
+/// str0m needs a process-wide crypto provider (pure Rust here), once.
+pub(crate) fn install_crypto() {
+    static CRYPTO: std::sync::Once = std::sync::Once::new();
+    CRYPTO.call_once(|| str0m::crypto::from_feature_flags().install_process_default());
+}
+
 static NEXT_TRACK: AtomicU64 = AtomicU64::new(1);
 
 pub(crate) fn next_track_id() -> u64 {
@@ -249,9 +255,7 @@ pub(crate) fn next_track_id() -> u64 {
 impl Sfu {
     /// Binds one UDP socket per shard and starts the shard threads.
     pub fn start(cfg: SfuConfig) -> std::io::Result<Arc<Sfu>> {
-        // str0m needs a process-wide crypto provider (pure Rust here).
-        static CRYPTO: std::sync::Once = std::sync::Once::new();
-        CRYPTO.call_once(|| str0m::crypto::from_feature_flags().install_process_default());
+        install_crypto();
 
         let n = if cfg.shards == 0 {
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)

@@ -3,7 +3,6 @@
 //! peer timeout and hands each to the shard (busy time counted here).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -52,20 +51,7 @@ pub fn run(
                 return;
             }
         };
-        let shard = Shard {
-            idx,
-            socket: socket.clone(),
-            advertised,
-            cfg,
-            metrics,
-            peers: HashMap::new(),
-            by_addr: HashMap::new(),
-            by_ufrag: HashMap::new(),
-            rooms: HashMap::new(),
-            timers: BinaryHeap::new(),
-            work: VecDeque::new(),
-            next_peer: 1,
-        };
+        let shard = Shard::new(idx, socket.clone(), advertised, cfg, metrics);
         shard.run(socket, rx).await;
     });
 }

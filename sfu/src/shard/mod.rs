@@ -146,6 +146,31 @@ struct Shard {
     next_peer: u64,
 }
 
+impl Shard {
+    fn new(
+        idx: usize,
+        socket: Arc<tokio::net::UdpSocket>,
+        advertised: SocketAddr,
+        cfg: SfuConfig,
+        metrics: Arc<ShardMetrics>,
+    ) -> Shard {
+        Shard {
+            idx,
+            socket,
+            advertised,
+            cfg,
+            metrics,
+            peers: HashMap::new(),
+            by_addr: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            rooms: HashMap::new(),
+            timers: BinaryHeap::new(),
+            work: VecDeque::new(),
+            next_peer: 1,
+        }
+    }
+}
+
 /// Answers a request with an error.
 fn fail<T>(done: Done<T>, e: SfuError) {
     let _ = done.send(Err(e));
@@ -411,5 +436,117 @@ impl Shard {
         for (room_id, track_id) in pending {
             self.send_due_keyframe_requests(room_id, track_id, now);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::{Published, Subscribed};
+
+    /// A shard on a real localhost socket, driven by hand with explicit
+    /// times; what it reports lands in the returned list.
+    fn shard(cfg: SfuConfig) -> (Shard, Arc<Mutex<Vec<SfuEvent>>>, Uuid) {
+        crate::install_crypto();
+        let std = bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
+        let addr = std.local_addr().expect("addr");
+        let socket = Arc::new(tokio::net::UdpSocket::from_std(std).expect("socket"));
+        let mut shard = Shard::new(0, socket, addr, cfg, Arc::default());
+        let seen = Arc::new(Mutex::new(vec![]));
+        let sink = seen.clone();
+        let room = Uuid::new_v4();
+        let events: Arc<dyn RoomEvents> = Arc::new(move |ev| sink.lock().expect("events").push(ev));
+        let metrics = Arc::default();
+        shard.command(ShardCmd::OpenRoom { room, events, metrics }, Instant::now());
+        (shard, seen, room)
+    }
+
+    fn subscribe(shard: &mut Shard, room: Uuid, user: UserId, now: Instant) -> Result<Subscribed, SfuError> {
+        let (done, mut rx) = oneshot::channel();
+        shard.command(ShardCmd::Subscribe { room, user, done }, now);
+        rx.try_recv().expect("answered at once")
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    #[test]
+    fn requests_get_typed_answers() {
+        runtime().block_on(async {
+            let (mut shard, _, room) = shard(SfuConfig::default());
+            let (a, b) = (UserId(Uuid::new_v4()), UserId(Uuid::new_v4()));
+            let t0 = Instant::now();
+            let sub = subscribe(&mut shard, room, a, t0).expect("subscribed");
+            assert!(sub.sdp.starts_with("v=0"), "{}", sub.sdp);
+            assert!(sub.tracks.is_empty());
+
+            let (done, mut rx) = oneshot::channel::<Result<Published, SfuError>>();
+            let (sdp, sources) = ("not sdp".to_owned(), HashMap::new());
+            shard.command(
+                ShardCmd::Publish {
+                    room,
+                    user: a,
+                    sdp,
+                    sources,
+                    done,
+                },
+                t0,
+            );
+            let err = rx.try_recv().expect("answered").expect_err("refused");
+            assert_eq!(err.code(), lyceum_protocol::ErrorCode::InvalidSdp);
+            assert!(err.to_string().starts_with("the offer could not be parsed: "), "{err}");
+
+            let (done, mut rx) = oneshot::channel();
+            shard.command(ShardCmd::Restart { room, user: b, done }, t0);
+            assert_eq!(rx.try_recv().expect("answered"), Err(SfuError::NotSubscribed));
+
+            shard.command(ShardCmd::CloseRoom { room }, t0);
+            assert_eq!(shard.metrics.peers.load(Relaxed), 0);
+            assert_eq!(
+                subscribe(&mut shard, room, a, t0).map(|_| ()),
+                Err(SfuError::RoomClosed)
+            );
+        });
+    }
+
+    #[test]
+    fn a_peer_disconnected_for_the_fail_timeout_is_removed_and_reported() {
+        runtime().block_on(async {
+            let cfg = SfuConfig {
+                fail_timeout: Duration::from_secs(1),
+                ..SfuConfig::default()
+            };
+            let (mut shard, seen, room) = shard(cfg);
+            let a = UserId(Uuid::new_v4());
+            let t0 = Instant::now();
+            subscribe(&mut shard, room, a, t0).expect("subscribed");
+            let sid = shard.rooms[&room].subscribers[&a];
+            shard.event(
+                sid,
+                Event::IceConnectionStateChange(str0m::IceConnectionState::Disconnected),
+                t0,
+            );
+            shard.housekeeping(t0 + Duration::from_millis(999));
+            assert!(shard.peers.contains_key(&sid), "not yet");
+            shard.housekeeping(t0 + Duration::from_secs(1));
+            assert!(!shard.peers.contains_key(&sid));
+            assert_eq!(shard.metrics.peers.load(Relaxed), 0);
+            let seen = seen.lock().expect("events");
+            assert!(
+                matches!(
+                    seen.as_slice(),
+                    [SfuEvent::PeerGone { user, publish: false, reason: "connection_lost" }] if *user == a
+                ),
+                "{seen:?}"
+            );
+        });
     }
 }
