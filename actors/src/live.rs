@@ -49,10 +49,11 @@ impl Reply {
 struct FromSfu(SfuEvent);
 
 /// Writes the ack (`ok` builds its data) or error frame of an SFU request
-/// once its shard answers. `ctx.wait`, not `spawn`: the session takes no
-/// other message until then, so an offer the shard sends after answering
-/// (an answer's or restart's renegotiation) still reaches the client after
-/// the ack, as when the shard wrote acks itself.
+/// once its shard answers. Detached, like the calendar's answer in `act`: a
+/// session that ends meanwhile still answers. Until the frame is written the
+/// session takes no other message (`ctx.wait`), so an offer the shard sends
+/// after answering (an answer's or restart's renegotiation) still reaches
+/// the client after the ack, as when the shard wrote acks itself.
 fn reply_when<T: 'static>(
     ctx: &mut Context<GroupSession>,
     reply: &Reply,
@@ -60,12 +61,17 @@ fn reply_when<T: 'static>(
     ok: impl FnOnce(T) -> Value + 'static,
 ) {
     let reply = reply.clone();
-    ctx.wait(
-        actix::fut::wrap_future(pending).map(move |res, _: &mut GroupSession, _| match res {
+    let (written, wait) = tokio::sync::oneshot::channel::<()>();
+    actix::spawn(async move {
+        match pending.await {
             Ok(v) => reply.ok(ok(v)),
             Err(e) => reply.err(e.code(), e.to_string()),
-        }),
-    );
+        }
+        let _ = written.send(());
+    });
+    ctx.wait(actix::fut::wrap_future(async move {
+        let _ = wait.await;
+    }));
 }
 
 #[derive(Debug, Clone)]
