@@ -126,10 +126,12 @@ impl<F: Fn(SfuEvent) + Send + Sync> RoomEvents for F {
     }
 }
 
-/// Reports from a shard to the room's owner. Few, and none per packet: an
-/// offer per renegotiation, a speaker change at most every housekeeping tick
-/// (250 ms), a peer gone; the sink's own queue (an actor mailbox) bounds
-/// nothing, the rate of these does.
+/// Reports from a shard to the room's owner. Their bound is their rate, not
+/// a queue: few and none per packet (an offer per renegotiation, a speaker
+/// change at most every housekeeping tick of 250 ms, a peer gone). The shard
+/// never waits for the sink; the server's sink queues them in the
+/// GroupSession's mailbox (`do_send`, which does not drop: a lost offer
+/// would stall that subscriber's negotiation).
 #[derive(Debug)]
 pub enum SfuEvent {
     /// A renegotiation offer for a participant's subscribe connection.
