@@ -72,7 +72,7 @@ impl Application {
         );
         if settings.sfu.enabled {
             let f = &settings.sfu;
-            let sfu = lyceum_actors::sfu::Sfu::start(lyceum_actors::sfu::SfuConfig {
+            let sfu = lyceum_sfu::Sfu::start(lyceum_sfu::SfuConfig {
                 shards: f.shards,
                 bind: f.bind.parse().context("sfu.bind")?,
                 port: f.port,

@@ -19,7 +19,6 @@ pub mod core;
 pub mod gateway;
 pub mod live;
 pub mod presence;
-pub mod sfu;
 
 pub use crate::core::{Error, Limits, Principal, Services, TokenVerifier};
 pub use gateway::Realtime;

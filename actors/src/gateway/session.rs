@@ -20,10 +20,10 @@ use crate::core::outbox::{Outbound, Outbox, CLOSE_IDLE_TIMEOUT, CLOSE_POLICY, CL
 use crate::core::reply::Reply as CommandReply;
 use crate::core::{rules, Error as ChatError, Principal};
 use crate::live::calls;
+use crate::live::group::Reply;
 use crate::live::group::{self as live, Action, GroupSession};
 use crate::presence as hub;
 use crate::protocol::{self, Command, Event};
-use crate::sfu::Reply;
 use lyceum_protocol::{CallId, ErrorCode, LiveId, Role, RoomId, UserId};
 
 /// How often the server pings.

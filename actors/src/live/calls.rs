@@ -12,12 +12,11 @@ use serde_json::json;
 
 use bytestring::ByteString;
 
-use super::group::{End, LiveKind};
+use super::group::{End, LiveKind, Reply};
 use super::Live;
 use crate::core::policy::{self, Refusal};
 use crate::core::Principal;
 use crate::protocol::{Caller, Event};
-use crate::sfu::Reply;
 use lyceum_protocol::{CallId, ErrorCode, UserId};
 
 /// How long a call rings before it ends with `timeout`.

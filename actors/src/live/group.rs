@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 
 use crate::protocol::{Event, ParticipantInfo};
 use actix::prelude::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::calls;
 use super::Live;
 use crate::core::outbox::Outbox;
 use crate::core::{rules, Error as ChatError, Principal};
-use crate::sfu::{MediaKindName, Quality, Reply, RoomHandle, SfuEvent};
+use crate::protocol;
 use lyceum_protocol::{CallId, ErrorCode, LiveId, OfferingId, RoomId, UserId};
+use lyceum_sfu::{MediaKindName, Pending, Quality, RoomHandle, SfuEvent};
 
 /// Commands queued for one live room. Joins and signalling from clients
 /// enter through `core::offer` and are refused with `overloaded` beyond this
@@ -29,6 +30,53 @@ pub const MAILBOX: usize = 1024;
 const EMPTY_GRACE: Duration = Duration::from_secs(30);
 
 pub use lyceum_protocol::LiveRole;
+
+/// Where a command's answer goes: the client's outbox and the command id.
+#[derive(Clone)]
+pub struct Reply {
+    pub outbox: Outbox,
+    pub id: Option<Value>,
+}
+
+impl Reply {
+    pub fn ok(&self, data: Value) {
+        self.outbox.text(protocol::ack(&self.id, data));
+    }
+    pub fn err(&self, code: ErrorCode, message: impl Into<String>) {
+        self.outbox.text(ChatError::new(code, message).frame(&self.id));
+    }
+}
+
+/// An event from the room's SFU shard, as a message to its GroupSession.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct FromSfu(SfuEvent);
+
+/// Writes the ack (`ok` builds its data) or error frame of an SFU request
+/// once its shard answers. Detached, like the calendar's answer in `act`: a
+/// session that ends meanwhile still answers. Until the frame is written the
+/// session takes no other message (`ctx.wait`), so an offer the shard sends
+/// after answering (an answer's or restart's renegotiation) still reaches
+/// the client after the ack, as when the shard wrote acks itself.
+fn reply_when<T: 'static>(
+    ctx: &mut Context<GroupSession>,
+    reply: &Reply,
+    pending: Pending<T>,
+    ok: impl FnOnce(T) -> Value + 'static,
+) {
+    let reply = reply.clone();
+    let (written, wait) = tokio::sync::oneshot::channel::<()>();
+    actix::spawn(async move {
+        match pending.await {
+            Ok(v) => reply.ok(ok(v)),
+            Err(e) => reply.err(e.code(), e.to_string()),
+        }
+        let _ = written.send(());
+    });
+    ctx.wait(actix::fut::wrap_future(async move {
+        let _ = wait.await;
+    }));
+}
 
 #[derive(Debug, Clone)]
 pub enum LiveKind {
@@ -345,7 +393,9 @@ impl Handler<Join> for GroupSession {
         }
         if self.room.is_none() {
             if let Some(sfu) = self.live.sfu() {
-                self.room = Some(sfu.open_room(self.id.0, kind.name(), ctx.address().recipient()));
+                let addr = ctx.address();
+                let events = std::sync::Arc::new(move |ev| addr.do_send(FromSfu(ev)));
+                self.room = Some(sfu.open_room(self.id.0, kind.name(), events));
             }
         }
         let pool = self.live.services.pool.clone();
@@ -490,14 +540,14 @@ pub struct Act {
 impl Handler<Act> for GroupSession {
     type Result = ();
 
-    fn handle(&mut self, msg: Act, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Act, ctx: &mut Context<Self>) {
         let Act {
             user,
             session,
             action,
             reply,
         } = msg;
-        if let Err(e) = self.act(user, session, action, &reply) {
+        if let Err(e) = self.act(user, session, action, &reply, ctx) {
             reply.err(e.code, e.message);
         }
     }
@@ -510,7 +560,14 @@ impl GroupSession {
             .ok_or_else(|| ChatError::new(ErrorCode::SfuUnavailable, "media is not available on this server"))
     }
 
-    fn act(&mut self, user: UserId, session: u64, action: Action, reply: &Reply) -> Result<(), ChatError> {
+    fn act(
+        &mut self,
+        user: UserId,
+        session: u64,
+        action: Action,
+        reply: &Reply,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), ChatError> {
         let me = self.member(user, session)?;
         let my_role = me.role;
         match action {
@@ -521,11 +578,21 @@ impl GroupSession {
                         "attendees only receive; raise your hand to speak",
                     ));
                 }
-                self.sfu_room()?.publish(user, sdp, sources, reply.clone());
+                let p = self.sfu_room()?.publish(user, sdp, sources);
+                reply_when(ctx, reply, p, |r| json!({"sdp": r.sdp}));
             }
-            Action::Subscribe => self.sfu_room()?.subscribe(user, reply.clone()),
-            Action::Answer { sdp } => self.sfu_room()?.answer(user, sdp, reply.clone()),
-            Action::Restart => self.sfu_room()?.restart(user, reply.clone()),
+            Action::Subscribe => {
+                let p = self.sfu_room()?.subscribe(user);
+                reply_when(ctx, reply, p, |r| json!({"sdp": r.sdp, "tracks": r.tracks}));
+            }
+            Action::Answer { sdp } => {
+                let p = self.sfu_room()?.answer(user, sdp);
+                reply_when(ctx, reply, p, |()| json!({}));
+            }
+            Action::Restart => {
+                let p = self.sfu_room()?.restart(user);
+                reply_when(ctx, reply, p, |()| json!({}));
+            }
             Action::Quality(q) => {
                 self.sfu_room()?.quality(user, q);
                 reply.ok(json!({}));
@@ -685,10 +752,10 @@ impl Handler<End> for GroupSession {
     }
 }
 
-impl Handler<SfuEvent> for GroupSession {
+impl Handler<FromSfu> for GroupSession {
     type Result = ();
 
-    fn handle(&mut self, ev: SfuEvent, _: &mut Context<Self>) {
+    fn handle(&mut self, FromSfu(ev): FromSfu, _: &mut Context<Self>) {
         match ev {
             SfuEvent::Offer { user, sdp, tracks } => {
                 if let Some(p) = self.participants.get(&user) {

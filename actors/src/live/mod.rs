@@ -18,9 +18,9 @@ use lyceum_protocol::{LiveId, OfferingId};
 use crate::core::registry::Registry;
 use crate::core::seams::{OfferingControl, OfferingStateSink, RoomMembership};
 use crate::core::Services;
-use crate::sfu::Sfu;
 use calls::Calls;
 use group::{GroupSession, LiveKind, StateChanged};
+use lyceum_sfu::Sfu;
 
 pub struct Live {
     pub services: Arc<Services>,

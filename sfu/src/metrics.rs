@@ -92,6 +92,11 @@ pub struct ShardMetrics {
     pub write_failures: AtomicU64,
     /// Peers removed because their Rtc panicked or failed.
     pub peer_failures: AtomicU64,
+    /// Requests refused because the shard's command queue was nearly full.
+    pub commands_refused: AtomicU64,
+    /// Commands without a result (quality hints; room and moderation
+    /// commands only with the reserved slots gone) dropped at a full queue.
+    pub commands_dropped: AtomicU64,
     /// Time the shard spent working (not waiting), nanoseconds.
     pub busy_ns: AtomicU64,
     pub latency: Histogram,
@@ -206,6 +211,18 @@ impl SfuMetrics {
             "Peers removed after their Rtc failed or panicked.",
             "counter",
             peer_failures
+        );
+        shard_series!(
+            "lyceum_sfu_commands_refused_total",
+            "Requests refused (overloaded) because the shard's command queue was nearly full.",
+            "counter",
+            commands_refused
+        );
+        shard_series!(
+            "lyceum_sfu_commands_dropped_total",
+            "Commands without a result dropped at the shard's full command queue.",
+            "counter",
+            commands_dropped
         );
         let _ = writeln!(out, "# HELP lyceum_sfu_busy_seconds_total Time the shard spent working.\n# TYPE lyceum_sfu_busy_seconds_total counter");
         for (i, s) in self.shards.iter().enumerate() {

@@ -1,0 +1,206 @@
+//! Driving str0m: feeding a peer's `Rtc` its inputs (datagrams, timeouts),
+//! draining its `poll_output()` until `Timeout` (transmits go out at once,
+//! events queue), the timer heap, and the events peers raise. str0m calls
+//! run under `catch_unwind`: a peer whose `Rtc` panics or errors is removed,
+//! the rest of the shard goes on.
+
+use std::cmp::Reverse;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use str0m::bwe::{Bitrate, BweKind};
+use str0m::media::Direction;
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+
+use super::layers::LAYER_REVIEW;
+use super::timing::{frame_sent, since};
+use super::{OutState, Role, Shard};
+
+impl Shard {
+    pub(super) fn feed(&mut self, pid: u64, input: Input) {
+        let Some(p) = self.peers.get_mut(&pid) else { return };
+        match catch_unwind(AssertUnwindSafe(|| p.rtc.handle_input(input))) {
+            Ok(Ok(())) => self.drain(pid),
+            Ok(Err(e)) => {
+                tracing::debug!(peer = pid, error = ?e, "peer input failed");
+                self.kill(pid, Some("error"));
+            }
+            Err(_) => {
+                tracing::error!(peer = pid, "peer panicked on input; removed");
+                self.kill(pid, Some("error"));
+            }
+        }
+    }
+
+    /// Polls a peer until it has nothing more to say: transmits go out at
+    /// once, events queue for `process_work`.
+    pub(super) fn drain(&mut self, pid: u64) {
+        let Some(p) = self.peers.get_mut(&pid) else { return };
+        let socket = &self.socket;
+        let shard = &self.metrics;
+        let work = &mut self.work;
+        let result = catch_unwind(AssertUnwindSafe(|| loop {
+            match p.rtc.poll_output() {
+                Ok(Output::Transmit(t)) => match socket.try_send_to(&t.contents, t.destination) {
+                    Ok(_) => {
+                        if let Some(arrived) = frame_sent(&mut p.inflight, &t.contents) {
+                            let lat = since(arrived);
+                            p.metrics.latency.record(lat);
+                            shard.latency.record(lat);
+                        }
+                        shard.datagrams_out.fetch_add(1, Relaxed);
+                        p.metrics.packets_out.fetch_add(1, Relaxed);
+                        p.metrics.bytes_out.fetch_add(t.contents.len() as u64, Relaxed);
+                    }
+                    Err(_) => {
+                        shard.send_dropped.fetch_add(1, Relaxed);
+                    }
+                },
+                Ok(Output::Timeout(t)) => return Ok(t),
+                Ok(Output::Event(e)) => work.push_back((pid, e)),
+                Err(e) => return Err(e),
+            }
+        }));
+        match result {
+            Ok(Ok(t)) => {
+                p.next_timeout = t;
+                if p.scheduled.is_none_or(|s| t < s) {
+                    p.scheduled = Some(t);
+                    self.timers.push(Reverse((t, pid)));
+                }
+                if !p.rtc.is_alive() {
+                    self.kill(pid, Some("connection_lost"));
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(peer = pid, error = ?e, "peer output failed");
+                self.kill(pid, Some("error"));
+            }
+            Err(_) => {
+                tracing::error!(peer = pid, "peer panicked on output; removed");
+                self.kill(pid, Some("error"));
+            }
+        }
+    }
+
+    pub(super) fn timers(&mut self, now: Instant) {
+        while let Some(Reverse((t, pid))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(p) = self.peers.get_mut(&pid) else { continue };
+            if p.scheduled == Some(t) {
+                p.scheduled = None;
+            }
+            if p.next_timeout <= now {
+                self.feed(pid, Input::Timeout(now));
+            } else if p.scheduled.is_none() {
+                let nt = p.next_timeout;
+                p.scheduled = Some(nt);
+                self.timers.push(Reverse((nt, pid)));
+            }
+        }
+        self.process_work(now);
+    }
+
+    /// Handles the events the last input raised; `now` is that input's time
+    /// (for a frame str0m completed, the arrival of its last datagram).
+    pub(super) fn process_work(&mut self, now: Instant) {
+        while let Some((pid, ev)) = self.work.pop_front() {
+            self.event(pid, ev, now);
+        }
+    }
+
+    pub(super) fn event(&mut self, pid: u64, ev: Event, now: Instant) {
+        let Some(p) = self.peers.get_mut(&pid) else { return };
+        match ev {
+            Event::IceConnectionStateChange(s) => match s {
+                IceConnectionState::Disconnected => {
+                    p.disconnected_since.get_or_insert(now);
+                }
+                IceConnectionState::Connected | IceConnectionState::Completed => p.disconnected_since = None,
+                _ => {}
+            },
+            Event::MediaAdded(m) if p.role == Role::Publish => {
+                if matches!(m.direction, Direction::RecvOnly | Direction::SendRecv) {
+                    self.add_track(pid, m.mid, m.kind);
+                }
+            }
+            Event::MediaChanged(m) if p.role == Role::Publish => {
+                let receiving = matches!(m.direction, Direction::RecvOnly | Direction::SendRecv);
+                let has = p.mids_in.get(&m.mid).copied();
+                match (receiving, has) {
+                    (false, Some(track)) => {
+                        p.mids_in.remove(&m.mid);
+                        let room = p.room;
+                        self.remove_track(room, track);
+                    }
+                    (true, None) => {
+                        if let Some(kind) = p.rtc.media(m.mid).map(|m| m.kind()) {
+                            self.add_track(pid, m.mid, kind);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::MediaData(d) if p.role == Role::Publish => self.forward(pid, d, now),
+            Event::KeyframeRequest(req) if p.role == Role::Subscribe => {
+                let Some(o) = p
+                    .out
+                    .iter()
+                    .find(|o| matches!(o.state, OutState::Open(m) if m == req.mid))
+                else {
+                    return;
+                };
+                let (track, rid) = (o.track, o.current.flatten().or(o.target));
+                let room = p.room;
+                self.request_keyframe(room, track, rid, req.kind, now);
+            }
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. })
+            | Event::EgressBitrateEstimate(BweKind::Remb { estimate, .. }) => {
+                let new = estimate.as_u64();
+                if p.bwe.is_some_and(|old| new < old) {
+                    // A falling estimate is acted on at the next frame, not
+                    // at the next review: the pacer would queue what no
+                    // longer fits (latency), waiting for the lower layer.
+                    let due = now.checked_sub(LAYER_REVIEW);
+                    for o in p.out.iter_mut().filter(|o| o.reviewed.is_some()) {
+                        o.reviewed = due.or(o.reviewed);
+                    }
+                }
+                p.bwe = Some(new);
+            }
+            Event::MediaIngressStats(s) => {
+                let last = p.ingress_packets.insert((s.mid, s.rid), s.packets).unwrap_or(0);
+                if let Some(loss) = s.loss {
+                    let lost = (loss as f64 * s.packets.saturating_sub(last) as f64).round() as u64;
+                    p.metrics.packets_lost_in.fetch_add(lost, Relaxed);
+                }
+            }
+            Event::MediaEgressStats(s) => {
+                let last = p.egress_packets.insert((s.mid, s.rid), s.packets).unwrap_or(0);
+                if let Some(loss) = s.loss {
+                    let lost = (loss as f64 * s.packets.saturating_sub(last) as f64).round() as u64;
+                    p.metrics.packets_lost_out.fetch_add(lost, Relaxed);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn new_rtc(&self, subscriber: bool, now: Instant) -> Rtc {
+        let mut b = Rtc::builder()
+            .set_ice_lite(true)
+            .set_stats_interval(Some(Duration::from_secs(1)));
+        if subscriber && self.cfg.bwe {
+            b = b.enable_bwe(Some(Bitrate::bps(self.cfg.initial_bitrate)));
+        }
+        let mut rtc = b.build(now);
+        if let Ok(c) = Candidate::host(self.advertised, "udp") {
+            rtc.add_local_candidate(c);
+        }
+        rtc
+    }
+}

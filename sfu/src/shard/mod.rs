@@ -1,0 +1,552 @@
+//! One SFU shard: a thread, a UDP socket, the peers of its rooms.
+//!
+//! This file owns the shard's state (rooms, peers, tracks and the maps
+//! between them), the commands from room handles, peer removal and the
+//! periodic housekeeping. The rest, by concern:
+//! - `io`: the socket loop;
+//! - `demux`: which peer a datagram is for;
+//! - `drive`: feeding and draining str0m, timers, peer events;
+//! - `negotiate`: publish, subscribe, answer, restart (SDP);
+//! - `forward`: writing media to subscribers;
+//! - `layers`: simulcast layer choice;
+//! - `keyframes`: keyframe request throttling and deferral;
+//! - `speaker`: the active speaker;
+//! - `timing`: forwarding latency.
+
+mod demux;
+mod drive;
+mod forward;
+mod io;
+mod keyframes;
+mod layers;
+mod negotiate;
+mod speaker;
+mod timing;
+
+pub use io::{bind, run};
+use keyframes::KeyframeThrottle;
+use speaker::{ActiveSpeaker, Voice};
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::bwe::Bitrate;
+use str0m::change::SdpPendingOffer;
+use str0m::media::{MediaKind, Mid, Rid};
+use str0m::{Event, Rtc};
+use uuid::Uuid;
+
+use super::metrics::{RoomMetrics, ShardMetrics};
+use super::{Done, MediaKindName, Quality, RoomEvents, SfuConfig, SfuError, SfuEvent, ShardCmd, UserId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Publish,
+    Subscribe,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutState {
+    ToOpen,
+    Negotiating(Mid),
+    Open(Mid),
+    ToStop(Mid),
+    NegotiatingStop(Mid),
+}
+
+struct TrackOut {
+    track: u64,
+    state: OutState,
+    /// The layer being forwarded (`Some(None)`: a stream without layers);
+    /// None until the first keyframe.
+    current: Option<Option<Rid>>,
+    /// The layer we want, switched to on its next keyframe.
+    target: Option<Rid>,
+    reviewed: Option<Instant>,
+    /// When the target last went down (an up-switch waits `UPGRADE_HOLD`).
+    down_at: Option<Instant>,
+}
+
+struct Peer {
+    room: Uuid,
+    user: UserId,
+    role: Role,
+    rtc: Rtc,
+    ufrag: String,
+    addrs: Vec<SocketAddr>,
+    next_timeout: Instant,
+    scheduled: Option<Instant>,
+    disconnected_since: Option<Instant>,
+    metrics: Arc<RoomMetrics>,
+    // publish side
+    sources: HashMap<String, String>,
+    mids_in: HashMap<Mid, u64>,
+    ingress_packets: HashMap<(Mid, Option<Rid>), u64>,
+    // subscribe side
+    out: Vec<TrackOut>,
+    pending: Option<SdpPendingOffer>,
+    needs_channel: bool,
+    restart: bool,
+    quality: Quality,
+    bwe: Option<u64>,
+    egress_packets: HashMap<(Mid, Option<Rid>), u64>,
+    /// Per outgoing SSRC: when each frame written but not yet fully sent
+    /// arrived (its last datagram), to time it out of the socket.
+    inflight: HashMap<u32, (bool, VecDeque<Instant>)>,
+}
+
+struct Layer {
+    rid: Option<Rid>,
+    bytes: u64,
+    bitrate: u64,
+    last_seen: Instant,
+}
+
+struct TrackIn {
+    publisher: u64,
+    user: UserId,
+    mid: Mid,
+    kind: MediaKind,
+    source: String,
+    layers: Vec<Layer>,
+    keyframes: KeyframeThrottle,
+    /// Smoothed audio level, dBov (0 loudest, -127 silent).
+    level: f32,
+    level_at: Option<Instant>,
+}
+
+struct Room {
+    events: Arc<dyn RoomEvents>,
+    metrics: Arc<RoomMetrics>,
+    tracks: HashMap<u64, TrackIn>,
+    publishers: HashMap<UserId, u64>,
+    subscribers: HashMap<UserId, u64>,
+    blocked: HashSet<(UserId, MediaKindName)>,
+    speaker: ActiveSpeaker,
+    layers_at: Instant,
+}
+
+struct Shard {
+    idx: usize,
+    socket: Arc<tokio::net::UdpSocket>,
+    advertised: SocketAddr,
+    cfg: SfuConfig,
+    metrics: Arc<ShardMetrics>,
+    peers: HashMap<u64, Peer>,
+    by_addr: HashMap<SocketAddr, u64>,
+    by_ufrag: HashMap<String, u64>,
+    rooms: HashMap<Uuid, Room>,
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    work: VecDeque<(u64, Event)>,
+    next_peer: u64,
+}
+
+impl Shard {
+    fn new(
+        idx: usize,
+        socket: Arc<tokio::net::UdpSocket>,
+        advertised: SocketAddr,
+        cfg: SfuConfig,
+        metrics: Arc<ShardMetrics>,
+    ) -> Shard {
+        Shard {
+            idx,
+            socket,
+            advertised,
+            cfg,
+            metrics,
+            peers: HashMap::new(),
+            by_addr: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            rooms: HashMap::new(),
+            timers: BinaryHeap::new(),
+            work: VecDeque::new(),
+            next_peer: 1,
+        }
+    }
+}
+
+/// Answers a request with an error.
+fn fail<T>(done: Done<T>, e: SfuError) {
+    let _ = done.send(Err(e));
+}
+
+fn kind_name(k: MediaKind) -> MediaKindName {
+    if k == MediaKind::Audio {
+        MediaKindName::Audio
+    } else {
+        MediaKindName::Video
+    }
+}
+
+impl Shard {
+    fn insert_peer(
+        &mut self,
+        room_id: Uuid,
+        user: UserId,
+        role: Role,
+        rtc: Rtc,
+        ufrag: String,
+        now: Instant,
+    ) -> Option<u64> {
+        let room = self.rooms.get_mut(&room_id)?;
+        let pid = self.next_peer;
+        self.next_peer += 1;
+        match role {
+            Role::Publish => room.publishers.insert(user, pid),
+            Role::Subscribe => room.subscribers.insert(user, pid),
+        };
+        self.by_ufrag.insert(ufrag.clone(), pid);
+        self.peers.insert(
+            pid,
+            Peer {
+                room: room_id,
+                user,
+                role,
+                rtc,
+                ufrag,
+                addrs: vec![],
+                next_timeout: now,
+                scheduled: None,
+                disconnected_since: None,
+                metrics: room.metrics.clone(),
+                sources: HashMap::new(),
+                mids_in: HashMap::new(),
+                ingress_packets: HashMap::new(),
+                out: vec![],
+                pending: None,
+                needs_channel: false,
+                restart: false,
+                quality: Quality::High,
+                bwe: None,
+                egress_packets: HashMap::new(),
+                inflight: HashMap::new(),
+            },
+        );
+        self.metrics.peers.fetch_add(1, Relaxed);
+        Some(pid)
+    }
+
+    fn command(&mut self, cmd: ShardCmd, now: Instant) {
+        match cmd {
+            ShardCmd::OpenRoom { room, events, metrics } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    r.events = events;
+                    return;
+                }
+                self.metrics.rooms.fetch_add(1, Relaxed);
+                self.rooms.insert(
+                    room,
+                    Room {
+                        events,
+                        metrics,
+                        tracks: HashMap::new(),
+                        publishers: HashMap::new(),
+                        subscribers: HashMap::new(),
+                        blocked: HashSet::new(),
+                        speaker: ActiveSpeaker::default(),
+                        layers_at: now,
+                    },
+                );
+            }
+            ShardCmd::CloseRoom { room } => {
+                let Some(r) = self.rooms.get(&room) else { return };
+                let pids: Vec<u64> = r.publishers.values().chain(r.subscribers.values()).copied().collect();
+                for pid in pids {
+                    self.kill(pid, None);
+                }
+                self.rooms.remove(&room);
+                self.metrics.rooms.fetch_sub(1, Relaxed);
+            }
+            ShardCmd::Publish {
+                room,
+                user,
+                sdp,
+                sources,
+                done,
+            } => self.publish(room, user, sdp, sources, done, now),
+            ShardCmd::Subscribe { room, user, done } => self.subscribe(room, user, done, now),
+            ShardCmd::Answer { room, user, sdp, done } => self.answer(room, user, sdp, done),
+            ShardCmd::Restart { room, user, done } => self.restart(room, user, done),
+            ShardCmd::Quality { room, user, quality } => {
+                if let Some(s) = self
+                    .rooms
+                    .get(&room)
+                    .and_then(|r| r.subscribers.get(&user))
+                    .and_then(|s| self.peers.get_mut(s))
+                {
+                    s.quality = quality;
+                    for o in &mut s.out {
+                        o.reviewed = None;
+                    }
+                }
+            }
+            ShardCmd::Remove {
+                room,
+                user,
+                publish_only,
+            } => {
+                let Some(r) = self.rooms.get(&room) else { return };
+                let p = r.publishers.get(&user).copied();
+                let s = if publish_only {
+                    None
+                } else {
+                    r.subscribers.get(&user).copied()
+                };
+                for pid in p.into_iter().chain(s) {
+                    self.kill(pid, None);
+                }
+            }
+            ShardCmd::Block {
+                room,
+                user,
+                kind,
+                blocked,
+            } => {
+                if let Some(r) = self.rooms.get_mut(&room) {
+                    if blocked {
+                        r.blocked.insert((user, kind));
+                    } else {
+                        r.blocked.remove(&(user, kind));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes a peer; with a reason, the room's actor hears of it.
+    fn kill(&mut self, pid: u64, reason: Option<&'static str>) {
+        let Some(mut p) = self.peers.remove(&pid) else { return };
+        self.metrics.peers.fetch_sub(1, Relaxed);
+        if reason == Some("error") {
+            self.metrics.peer_failures.fetch_add(1, Relaxed);
+        }
+        let _ = catch_unwind(AssertUnwindSafe(|| p.rtc.disconnect()));
+        for a in &p.addrs {
+            self.by_addr.remove(a);
+        }
+        if self.by_ufrag.get(&p.ufrag) == Some(&pid) {
+            self.by_ufrag.remove(&p.ufrag);
+        }
+        let Some(room) = self.rooms.get_mut(&p.room) else {
+            return;
+        };
+        let publish = p.role == Role::Publish;
+        let map = if publish {
+            &mut room.publishers
+        } else {
+            &mut room.subscribers
+        };
+        if map.get(&p.user) == Some(&pid) {
+            map.remove(&p.user);
+        }
+        if let Some(reason) = reason {
+            room.events.event(SfuEvent::PeerGone {
+                user: p.user,
+                publish,
+                reason,
+            });
+        }
+        if publish {
+            let tracks: Vec<u64> = p.mids_in.values().copied().collect();
+            self.remove_tracks(p.room, &tracks);
+        }
+    }
+
+    fn housekeeping(&mut self, now: Instant) {
+        let fail = self.cfg.fail_timeout;
+        let dead: Vec<u64> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| !p.rtc.is_alive() || p.disconnected_since.is_some_and(|t| now.duration_since(t) >= fail))
+            .map(|(id, _)| *id)
+            .collect();
+        for pid in dead {
+            self.kill(pid, Some("connection_lost"));
+        }
+        // Tell each subscriber's bandwidth estimator what it could use (the
+        // best layer of every video it receives, plus audio), so it probes
+        // up to it instead of settling just above what it is sent.
+        if self.cfg.bwe {
+            for p in self.peers.values_mut().filter(|p| p.role == Role::Subscribe) {
+                let Some(room) = self.rooms.get(&p.room) else { continue };
+                let want: u64 = p
+                    .out
+                    .iter()
+                    .filter(|o| matches!(o.state, OutState::Open(_)))
+                    .filter_map(|o| room.tracks.get(&o.track))
+                    .map(|t| {
+                        if t.kind == MediaKind::Audio {
+                            64_000
+                        } else {
+                            t.layers.iter().map(|l| l.bitrate).max().unwrap_or(0)
+                        }
+                    })
+                    .sum();
+                if want > 0 {
+                    let _ = catch_unwind(AssertUnwindSafe(|| {
+                        p.rtc.bwe().set_desired_bitrate(Bitrate::bps(want + want / 5))
+                    }));
+                }
+            }
+        }
+        for room in self.rooms.values_mut() {
+            // Layer bitrates over the last second.
+            let elapsed = now.duration_since(room.layers_at);
+            if elapsed >= Duration::from_secs(1) {
+                for t in room.tracks.values_mut() {
+                    for l in &mut t.layers {
+                        l.bitrate = (l.bytes as f64 * 8.0 / elapsed.as_secs_f64()) as u64;
+                        l.bytes = 0;
+                    }
+                }
+                room.layers_at = now;
+            }
+            let voices: Vec<Voice> = room
+                .tracks
+                .values()
+                .filter(|t| t.kind == MediaKind::Audio)
+                .map(|t| Voice {
+                    user: t.user,
+                    level: t.level,
+                    heard: t.level_at,
+                    blocked: room.blocked.contains(&(t.user, MediaKindName::Audio)),
+                })
+                .collect();
+            if let Some(next) = room.speaker.update(&voices, now) {
+                room.events.event(SfuEvent::ActiveSpeaker { user: next });
+            }
+        }
+        // Deferred keyframe requests of tracks that sent nothing since.
+        let pending: Vec<(Uuid, u64)> = self
+            .rooms
+            .iter()
+            .flat_map(|(rid, r)| {
+                r.tracks
+                    .iter()
+                    .filter(|(_, t)| t.keyframes.has_pending())
+                    .map(move |(tid, _)| (*rid, *tid))
+            })
+            .collect();
+        for (room_id, track_id) in pending {
+            self.send_due_keyframe_requests(room_id, track_id, now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::{Published, Subscribed};
+
+    /// A shard on a real localhost socket, driven by hand with explicit
+    /// times; what it reports lands in the returned list.
+    fn shard(cfg: SfuConfig) -> (Shard, Arc<Mutex<Vec<SfuEvent>>>, Uuid) {
+        crate::install_crypto();
+        let std = bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
+        let addr = std.local_addr().expect("addr");
+        let socket = Arc::new(tokio::net::UdpSocket::from_std(std).expect("socket"));
+        let mut shard = Shard::new(0, socket, addr, cfg, Arc::default());
+        let seen = Arc::new(Mutex::new(vec![]));
+        let sink = seen.clone();
+        let room = Uuid::new_v4();
+        let events: Arc<dyn RoomEvents> = Arc::new(move |ev| sink.lock().expect("events").push(ev));
+        let metrics = Arc::default();
+        shard.command(ShardCmd::OpenRoom { room, events, metrics }, Instant::now());
+        (shard, seen, room)
+    }
+
+    fn subscribe(shard: &mut Shard, room: Uuid, user: UserId, now: Instant) -> Result<Subscribed, SfuError> {
+        let (done, mut rx) = oneshot::channel();
+        shard.command(ShardCmd::Subscribe { room, user, done }, now);
+        rx.try_recv().expect("answered at once")
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    #[test]
+    fn requests_get_typed_answers() {
+        runtime().block_on(async {
+            let (mut shard, _, room) = shard(SfuConfig::default());
+            let (a, b) = (UserId(Uuid::new_v4()), UserId(Uuid::new_v4()));
+            let t0 = Instant::now();
+            let sub = subscribe(&mut shard, room, a, t0).expect("subscribed");
+            assert!(sub.sdp.starts_with("v=0"), "{}", sub.sdp);
+            assert!(sub.tracks.is_empty());
+
+            let (done, mut rx) = oneshot::channel::<Result<Published, SfuError>>();
+            let (sdp, sources) = ("not sdp".to_owned(), HashMap::new());
+            shard.command(
+                ShardCmd::Publish {
+                    room,
+                    user: a,
+                    sdp,
+                    sources,
+                    done,
+                },
+                t0,
+            );
+            let err = rx.try_recv().expect("answered").expect_err("refused");
+            assert_eq!(err.code(), lyceum_protocol::ErrorCode::InvalidSdp);
+            assert!(err.to_string().starts_with("the offer could not be parsed: "), "{err}");
+
+            let (done, mut rx) = oneshot::channel();
+            shard.command(ShardCmd::Restart { room, user: b, done }, t0);
+            assert_eq!(rx.try_recv().expect("answered"), Err(SfuError::NotSubscribed));
+
+            shard.command(ShardCmd::CloseRoom { room }, t0);
+            assert_eq!(shard.metrics.peers.load(Relaxed), 0);
+            assert_eq!(
+                subscribe(&mut shard, room, a, t0).map(|_| ()),
+                Err(SfuError::RoomClosed)
+            );
+        });
+    }
+
+    #[test]
+    fn a_peer_disconnected_for_the_fail_timeout_is_removed_and_reported() {
+        runtime().block_on(async {
+            let cfg = SfuConfig {
+                fail_timeout: Duration::from_secs(1),
+                ..SfuConfig::default()
+            };
+            let (mut shard, seen, room) = shard(cfg);
+            let a = UserId(Uuid::new_v4());
+            let t0 = Instant::now();
+            subscribe(&mut shard, room, a, t0).expect("subscribed");
+            let sid = shard.rooms[&room].subscribers[&a];
+            shard.event(
+                sid,
+                Event::IceConnectionStateChange(str0m::IceConnectionState::Disconnected),
+                t0,
+            );
+            shard.housekeeping(t0 + Duration::from_millis(999));
+            assert!(shard.peers.contains_key(&sid), "not yet");
+            shard.housekeeping(t0 + Duration::from_secs(1));
+            assert!(!shard.peers.contains_key(&sid));
+            assert_eq!(shard.metrics.peers.load(Relaxed), 0);
+            let seen = seen.lock().expect("events");
+            assert!(
+                matches!(
+                    seen.as_slice(),
+                    [SfuEvent::PeerGone { user, publish: false, reason: "connection_lost" }] if *user == a
+                ),
+                "{seen:?}"
+            );
+        });
+    }
+}
