@@ -73,6 +73,8 @@ struct Shared {
     all: broadcast::Sender<Value>,
     closed: AtomicBool,
     dropped: AtomicU64,
+    /// Frames that were neither an ack, an error, a message nor a known event.
+    unknown: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -160,6 +162,7 @@ impl Signaller {
             all,
             closed: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
+            unknown: AtomicU64::new(0),
         });
         let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
 
@@ -362,6 +365,13 @@ impl Signaller {
         self.inner.shared.dropped.load(Ordering::Relaxed)
     }
 
+    /// Frames this version of the protocol could not read as an ack, an
+    /// error, a message or a typed event (a newer server's events, or a
+    /// disagreement between the server and `lyceum_protocol`).
+    pub fn unknown_frames(&self) -> u64 {
+        self.inner.shared.unknown.load(Ordering::Relaxed)
+    }
+
     /// Sends a close frame; the connection ends once the server answers.
     pub fn close(&self) {
         let _ = self.inner.out.send(Message::Close(None));
@@ -516,6 +526,7 @@ impl Shared {
             ServerFrame::Event(e) => Some(e),
             ServerFrame::Message(_) => None,
             ServerFrame::Other(_) => {
+                self.unknown.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!("lyceum-peer: a frame this protocol version does not know: {v}");
                 None
             }

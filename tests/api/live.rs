@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{Duration as Dur, Utc};
 use lyceum_peer::{Participant, PublishOpts, Signaller};
-use lyceum_protocol::frames::Command;
+use lyceum_protocol::frames::{Command, Event};
 use lyceum_protocol::{LiveId, LiveRole, MediaKind, UserId};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -107,10 +107,13 @@ async fn one_publisher_two_subscribers_receive_audio_and_video_and_a_rejoin_rece
 
     // The host talks (audio level -20 dBov): the active speaker.
     let speaker = sa
-        .wait_event_where(WAIT, |e| e["type"] == "active_speaker" && !e["userId"].is_null())
+        .wait_for(WAIT, |e| matches!(e, Event::ActiveSpeaker { user_id: Some(_), .. }))
         .await
         .unwrap();
-    assert_eq!(speaker["userId"], host_id.to_string());
+    assert!(
+        matches!(speaker, Event::ActiveSpeaker { user_id: Some(u), .. } if u == host_id),
+        "{speaker:?}"
+    );
 
     // An ICE restart of A's subscribe connection: media keeps coming.
     pa.restart_subscribe().await.unwrap();
@@ -153,6 +156,10 @@ async fn one_publisher_two_subscribers_receive_audio_and_video_and_a_rejoin_rece
     host.end().await.unwrap();
     let ended = sb.wait_event("session_ended", WAIT).await.unwrap();
     assert_eq!(ended["reason"], "ended");
+    // Every frame the peers got read as the typed protocol.
+    for s in [&sa, &sb, &sh] {
+        assert_eq!(s.unknown_frames(), 0);
+    }
 }
 
 #[actix_web::test]
@@ -182,12 +189,16 @@ async fn the_host_promotes_mutes_and_removes_and_only_registrants_get_in() {
 
     pa.raise_hand(true).await.unwrap();
     let up = sh
-        .wait_event_where(WAIT, |e| {
-            e["type"] == "participant_updated" && e["participant"]["handRaised"] == true
-        })
+        .wait_for(
+            WAIT,
+            |e| matches!(e, Event::ParticipantUpdated { participant, .. } if participant.hand_raised),
+        )
         .await
         .unwrap();
-    assert_eq!(up["participant"]["userId"], a.id.to_string());
+    assert!(
+        matches!(&up, Event::ParticipantUpdated { participant, .. } if participant.user_id == a_id),
+        "{up:?}"
+    );
     host.set_role(a_id, LiveRole::Speaker).await.unwrap();
     sa.wait_event_where(WAIT, |e| {
         e["type"] == "participant_updated" && e["participant"]["role"] == "speaker"
@@ -280,6 +291,10 @@ async fn a_call_rings_is_accepted_carries_media_both_ways_and_hangs_up() {
     se.wait_event("session_ended", WAIT).await.unwrap();
     let e = sm.call_hangup(call).await.unwrap_err();
     assert_eq!(e.code(), Some("call_not_found"));
+    // Every frame of the call (call_*, participant_*, rtc_offer, …) read as the typed protocol.
+    for s in [&sm, &se, &so] {
+        assert_eq!(s.unknown_frames(), 0);
+    }
 }
 
 #[actix_web::test]
