@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
+use lyceum_protocol::frames::{Command, Event, MessageEvent};
+use lyceum_protocol::UserId;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
-use crate::ws::{try_connect, Ws};
+use crate::ws::{room_id, send, try_connect, Ws};
 
 impl TestApp {
     pub async fn create_room(&self, token: &str, body: Value) -> String {
@@ -138,8 +140,17 @@ async fn direct_conversation_between_mentor_and_mentee() {
         .unwrap();
     assert_eq!(h["items"][0]["seq"], 1);
     // And over the socket.
-    let h = b.ok(json!({"type": "history", "roomId": room, "after": 1})).await;
+    let h = b
+        .acked(&Command::History {
+            room_id: room_id(&room),
+            before: None,
+            after: Some(1),
+            limit: None,
+        })
+        .await;
     assert_eq!(h["messages"][0]["seq"], 2);
+    // History entries read as the protocol's MessageEvent too.
+    let _: Vec<MessageEvent> = serde_json::from_value(h["messages"].clone()).unwrap();
 
     // The room list shows the peer, the last message and unread counts.
     let list: Value = app.get_auth("/api/rooms", &mentee.access).await.json().await.unwrap();
@@ -253,16 +264,19 @@ async fn a_resent_message_is_not_duplicated() {
         .create_room(&owner.access, json!({"name": "Solo", "visibility": "private"}))
         .await;
     let mut w = Ws::connect(&app, &owner.access).await;
-    let first = w
-        .ok(json!({"type": "send", "roomId": room, "clientMsgId": "m-1", "body": "once"}))
-        .await;
+    let once = Command::Send {
+        room_id: room_id(&room),
+        client_msg_id: Some("m-1".into()),
+        body: Some("once".into()),
+        ciphertext: None,
+        attachments: vec![],
+    };
+    let first = w.acked(&once).await;
     assert_eq!(first["seq"], 1);
     assert_eq!(first["duplicate"], false);
     // The ack was "lost": the client resends, also on a new connection.
     let mut w2 = Ws::connect(&app, &owner.access).await;
-    let again = w2
-        .ok(json!({"type": "send", "roomId": room, "clientMsgId": "m-1", "body": "once"}))
-        .await;
+    let again = w2.acked(&once).await;
     assert_eq!(again["seq"], 1);
     assert_eq!(again["duplicate"], true);
     // Two copies in one burst (one group commit) are one message too.
@@ -361,13 +375,20 @@ async fn typing_read_receipts_and_presence() {
     a.say(&room, "two").await;
     let list: Value = app.get_auth("/api/rooms", &mentee.access).await.json().await.unwrap();
     assert_eq!(list["items"][0]["unread"], 2);
-    let ack = b.ok(json!({"type": "read", "roomId": room, "seq": 2})).await;
+    let read = |seq| Command::Read {
+        room_id: room_id(&room),
+        seq,
+    };
+    let ack = b.acked(&read(2)).await;
     assert_eq!(ack["seq"], 2);
-    let r = a.next_of("read").await;
-    assert_eq!((r["userId"].clone(), r["seq"].clone()), (json!(mentee.id), json!(2)));
+    let r = a.event(|e| matches!(e, Event::Read { .. })).await;
+    let Event::Read { user_id, seq, .. } = r else {
+        unreachable!()
+    };
+    assert_eq!((user_id, seq), (UserId(mentee.id), 2));
     // A pointer never moves back, nor past the end.
-    assert_eq!(b.ok(json!({"type": "read", "roomId": room, "seq": 1})).await["seq"], 2);
-    assert_eq!(b.ok(json!({"type": "read", "roomId": room, "seq": 99})).await["seq"], 2);
+    assert_eq!(b.acked(&read(1)).await["seq"], 2);
+    assert_eq!(b.acked(&read(99)).await["seq"], 2);
     let list: Value = app.get_auth("/api/rooms", &mentee.access).await.json().await.unwrap();
     assert_eq!(list["items"][0]["unread"], 0);
     let details: Value = app
@@ -469,19 +490,19 @@ async fn membership_and_role_rules() {
         .create_room(&mentor.access, json!({"name": "Inner circle", "visibility": "private"}))
         .await;
     let mut ws = Ws::connect(&app, &other.access).await;
-    assert_eq!(
-        ws.cmd(json!({"type": "subscribe", "roomId": room})).await["code"],
-        "not_a_member"
-    );
-    assert_eq!(
-        ws.cmd(json!({"type": "send", "roomId": room, "body": "let me in"}))
-            .await["code"],
-        "not_a_member"
-    );
-    assert_eq!(
-        ws.cmd(json!({"type": "history", "roomId": room})).await["code"],
-        "not_a_member"
-    );
+    let subscribe = Command::Subscribe {
+        room_id: room_id(&room),
+        after_seq: None,
+    };
+    assert_eq!(ws.refused(&subscribe).await.0, "not_a_member");
+    assert_eq!(ws.refused(&send(&room, "let me in")).await.0, "not_a_member");
+    let history = Command::History {
+        room_id: room_id(&room),
+        before: None,
+        after: None,
+        limit: None,
+    };
+    assert_eq!(ws.refused(&history).await.0, "not_a_member");
     assert_error(
         app.get_auth(&format!("/api/rooms/{room}/messages"), &other.access)
             .await,
@@ -518,18 +539,20 @@ async fn membership_and_role_rules() {
     // A member cannot edit or delete someone else's message; the author can.
     let mut m = Ws::connect(&app, &mentor.access).await;
     m.subscribe(&room, None).await;
-    assert_eq!(
-        m.cmd(json!({"type": "edit", "roomId": room, "seq": 1, "body": "hijacked"}))
-            .await["code"],
-        "forbidden"
-    );
-    let e = ws
-        .ok(json!({"type": "edit", "roomId": room, "seq": 1, "body": "thanks!"}))
-        .await;
+    let edit = |body: &str| Command::Edit {
+        room_id: room_id(&room),
+        seq: 1,
+        body: Some(body.to_owned()),
+        ciphertext: None,
+    };
+    assert_eq!(m.refused(&edit("hijacked")).await.0, "forbidden");
+    let e = ws.acked(&edit("thanks!")).await;
     let edit = m.next_where(|f| f["type"] == "message" && f["kind"] == "edit").await;
+    // The frame reads as the protocol's MessageEvent.
+    let edit: MessageEvent = serde_json::from_value(edit).unwrap();
     assert_eq!(
-        (edit["targetSeq"].clone(), edit["body"].clone(), edit["seq"].clone()),
-        (json!(1), json!("thanks!"), e["seq"].clone())
+        (edit.target_seq, edit.body.as_deref(), json!(edit.seq)),
+        (Some(1), Some("thanks!"), e["seq"].clone())
     );
     // The owner mutes a member; a muted member cannot send.
     let res = app
@@ -541,10 +564,7 @@ async fn membership_and_role_rules() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(
-        ws.cmd(json!({"type": "send", "roomId": room, "body": "hello?"})).await["code"],
-        "muted"
-    );
+    assert_eq!(ws.refused(&send(&room, "hello?")).await.0, "muted");
     // An admin moderates: removes the message and then the member.
     let admin = app.admin().await;
     let res = app
@@ -573,19 +593,22 @@ async fn membership_and_role_rules() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(ws.next_of("removed").await["roomId"], room);
+    let removed = ws.event(|e| matches!(e, Event::Removed { .. })).await;
     assert_eq!(
-        ws.cmd(json!({"type": "send", "roomId": room, "body": "still here?"}))
-            .await["code"],
-        "not_a_member"
+        removed,
+        Event::Removed {
+            room_id: room_id(&room)
+        }
     );
+    assert_eq!(ws.refused(&send(&room, "still here?")).await.0, "not_a_member");
     // A direct conversation stays between its two.
     let dm: Value = app.open_dm(&mentor.access, mentee.id).await.json().await.unwrap();
     let dm = dm["id"].as_str().unwrap();
-    assert_eq!(
-        ws.cmd(json!({"type": "subscribe", "roomId": dm})).await["code"],
-        "not_a_member"
-    );
+    let subscribe = Command::Subscribe {
+        room_id: room_id(dm),
+        after_seq: None,
+    };
+    assert_eq!(ws.refused(&subscribe).await.0, "not_a_member");
     assert_eq!(
         admin_ws(&app, &admin)
             .await
@@ -640,15 +663,12 @@ async fn a_guest_stays_in_its_room() {
     let m = hws.message(&open).await;
     assert!(m["senderName"].as_str().unwrap().starts_with("guest-"));
     // Nowhere else: not another room, not the directory, not profiles, not DMs.
-    assert_eq!(
-        gws.cmd(json!({"type": "subscribe", "roomId": members_only})).await["code"],
-        "forbidden"
-    );
-    assert_eq!(
-        gws.cmd(json!({"type": "send", "roomId": members_only, "body": "x"}))
-            .await["code"],
-        "forbidden"
-    );
+    let subscribe = Command::Subscribe {
+        room_id: room_id(&members_only),
+        after_seq: None,
+    };
+    assert_eq!(gws.refused(&subscribe).await.0, "forbidden");
+    assert_eq!(gws.refused(&send(&members_only, "x")).await.0, "forbidden");
     assert_error(
         app.get_auth("/api/mentors", &token).await,
         StatusCode::FORBIDDEN,
@@ -703,7 +723,7 @@ async fn malformed_frames_get_errors_and_persistent_garbage_is_cut_off() {
     ws.send_raw(Message::Binary(vec![1, 2, 3].into())).await;
     assert_eq!(ws.next_of("error").await["code"], "binary_not_supported");
     // Still connected and serving.
-    assert_eq!(ws.ok(json!({"type": "ping"})).await["pong"], true);
+    assert_eq!(ws.acked(&Command::Ping).await["pong"], true);
     for _ in 0..12 {
         ws.send_raw(Message::Text("{".into())).await;
     }
@@ -940,18 +960,15 @@ async fn a_session_ends_with_its_token_unless_reauthenticated() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     // A fresh token (here from a new sign-in) extends the second session...
     let fresh = app.login(&s.email).await;
-    let ack = renewed.ok(json!({"type": "reauth", "token": fresh.access})).await;
+    let ack = renewed.acked(&Command::Reauth { token: fresh.access }).await;
     assert!(ack["expiresAt"].as_i64().unwrap() > chrono::Utc::now().timestamp());
     // ...but another user's token does not, and garbage is refused.
     let other = app.register("mentee", "Other").await;
-    assert_eq!(
-        renewed.cmd(json!({"type": "reauth", "token": other.access})).await["code"],
-        "forbidden"
-    );
-    assert_eq!(
-        renewed.cmd(json!({"type": "reauth", "token": "nope"})).await["code"],
-        "invalid_command"
-    );
+    let reauth = |token: &str| Command::Reauth {
+        token: token.to_owned(),
+    };
+    assert_eq!(renewed.refused(&reauth(&other.access)).await.0, "forbidden");
+    assert_eq!(renewed.refused(&reauth("nope")).await.0, "invalid_command");
     // The first token expires at 6 s, the fresh one at 9 s or later.
     tokio::time::sleep_until(t0 + Duration::from_millis(7000)).await;
     // The first session's token has expired: the next frame ends it with 4003.
@@ -969,7 +986,7 @@ async fn a_session_ends_with_its_token_unless_reauthenticated() {
     };
     assert_eq!(code, Some(4003));
     assert_eq!(
-        renewed.ok(json!({"type": "ping"})).await["pong"],
+        renewed.acked(&Command::Ping).await["pong"],
         true,
         "the renewed session lives on"
     );
