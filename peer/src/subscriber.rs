@@ -444,3 +444,31 @@ impl Handler for SubHandler {
         self.shared.notify.notify_waiters();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_tracks_table_reads_as_the_protocols_track_info_and_bad_rows_are_left_out() {
+        let u = UserId::new_random();
+        let table = json!([
+            {"mid": "0", "userId": u, "kind": "audio", "source": "microphone", "trackId": 3},
+            {"mid": "1", "userId": "not-a-uuid", "kind": "video", "source": "camera", "trackId": 4},
+            {"mid": "2", "userId": u, "kind": "video", "source": "camera", "trackId": -1},
+            {"mid": "3"}
+        ]);
+        assert_eq!(
+            parse_tracks(&table),
+            vec![TrackInfo {
+                mid: "0".into(),
+                user_id: u,
+                kind: MediaKind::Audio,
+                source: "microphone".into(),
+                track_id: 3,
+            }]
+        );
+        assert!(parse_tracks(&json!(null)).is_empty());
+    }
+}
