@@ -185,11 +185,8 @@ async fn group_room_fans_out_to_every_member_in_order() {
     host.subscribe(&room, None).await;
     // Concurrent sends from two members land in one gapless order.
     for i in 0..10 {
-        host.send(json!({"type": "send", "roomId": room, "body": format!("host {i}")}))
-            .await;
-        sockets[0]
-            .send(json!({"type": "send", "roomId": room, "body": format!("s0 {i}")}))
-            .await;
+        host.post(&send(&room, &format!("host {i}"))).await;
+        sockets[0].post(&send(&room, &format!("s0 {i}"))).await;
     }
     let mut orders = Vec::new();
     for ws in sockets.iter_mut().chain(std::iter::once(&mut host)) {
@@ -240,7 +237,7 @@ async fn resume_after_a_forced_disconnect_misses_nothing_and_repeats_nothing() {
     let ack = r.subscribe(&room, Some(3)).await;
     assert_eq!(ack["lastSeq"], 8);
     // Live traffic continues while the reader catches up.
-    w.send(json!({"type": "send", "roomId": room, "body": "m9"})).await;
+    w.post(&send(&room, "m9")).await;
     let mut got = Vec::new();
     for _ in 4..=9 {
         got.push(r.message(&room).await["seq"].as_i64().unwrap());
@@ -353,7 +350,11 @@ async fn typing_read_receipts_and_presence() {
     b.subscribe(&room, None).await;
 
     // Typing: shown to the other side, not echoed; expires by itself.
-    b.send(json!({"type": "typing", "roomId": room, "typing": true})).await;
+    let typing = |typing| Command::Typing {
+        room_id: room_id(&room),
+        typing,
+    };
+    b.post(&typing(true)).await;
     let t = a.next_of("typing").await;
     assert_eq!(
         (t["userId"].clone(), t["typing"].clone()),
@@ -363,11 +364,11 @@ async fn typing_read_receipts_and_presence() {
     assert_eq!(t["typing"], false, "expired after the TTL without a refresh");
     b.quiet("typing", Duration::from_millis(100)).await;
     // An explicit stop is shown; a stop without a start is not news.
-    b.send(json!({"type": "typing", "roomId": room, "typing": true})).await;
+    b.post(&typing(true)).await;
     assert_eq!(a.next_of("typing").await["typing"], true);
-    b.send(json!({"type": "typing", "roomId": room, "typing": false})).await;
+    b.post(&typing(false)).await;
     assert_eq!(a.next_of("typing").await["typing"], false);
-    b.send(json!({"type": "typing", "roomId": room, "typing": false})).await;
+    b.post(&typing(false)).await;
     a.quiet("typing", Duration::from_millis(300)).await;
 
     // Read receipts: a pointer per user, shown to the room.
@@ -755,17 +756,13 @@ async fn message_size_and_rate_limits() {
         .create_room(&owner.access, json!({"name": "Limits", "visibility": "private"}))
         .await;
     let mut ws = Ws::connect(&app, &owner.access).await;
-    let e = ws
-        .cmd(json!({"type": "send", "roomId": room, "body": "x".repeat(101)}))
-        .await;
-    assert_eq!(e["code"], "message_too_large");
+    let (code, _) = ws.refused(&send(&room, &"x".repeat(101))).await;
+    assert_eq!(code, "message_too_large");
     for i in 0..3 {
         ws.say(&room, &format!("ok {i}")).await;
     }
-    let e = ws
-        .cmd(json!({"type": "send", "roomId": room, "body": "one too many"}))
-        .await;
-    assert_eq!(e["code"], "rate_limited");
+    let (code, _) = ws.refused(&send(&room, "one too many")).await;
+    assert_eq!(code, "rate_limited");
     let n: i64 = app
         .db
         .query_one("SELECT count(*) FROM messages", &[])
@@ -873,13 +870,15 @@ async fn end_to_end_encrypted_rooms_carry_only_ciphertext() {
     let mut a = Ws::connect(&app, &mentor.access).await;
     let mut b = Ws::connect(&app, &mentee.access).await;
     b.subscribe(&room, None).await;
-    assert_eq!(
-        a.cmd(json!({"type": "send", "roomId": room, "body": "plaintext"}))
-            .await["code"],
-        "e2ee_mismatch"
-    );
-    a.ok(json!({"type": "send", "roomId": room, "ciphertext": "b64:AAECAwQ="}))
-        .await;
+    assert_eq!(a.refused(&send(&room, "plaintext")).await.0, "e2ee_mismatch");
+    a.acked(&Command::Send {
+        room_id: room_id(&room),
+        client_msg_id: None,
+        body: None,
+        ciphertext: Some("b64:AAECAwQ=".into()),
+        attachments: vec![],
+    })
+    .await;
     let m = b.message(&room).await;
     assert_eq!(m["ciphertext"], "b64:AAECAwQ=");
     assert_eq!(m["body"], Value::Null);
@@ -933,8 +932,14 @@ async fn attachments_are_served_only_to_members() {
 
     let mut ws = Ws::connect(&app, &owner.access).await;
     ws.subscribe(&room, None).await;
-    ws.ok(json!({"type": "send", "roomId": room, "body": "my CV", "attachments": [a["id"]]}))
-        .await;
+    ws.acked(&Command::Send {
+        room_id: room_id(&room),
+        client_msg_id: None,
+        body: Some("my CV".into()),
+        ciphertext: None,
+        attachments: vec![a["id"].as_str().unwrap().parse().unwrap()],
+    })
+    .await;
     let m = ws.message(&room).await;
     assert_eq!(m["attachments"][0]["fileName"], "cv.pdf");
     let url = a["url"].as_str().unwrap();

@@ -144,6 +144,14 @@ impl Ws {
         ServerFrame::from_value(v)
     }
 
+    /// Sends a typed command without an id (nothing to wait for).
+    pub async fn post(&mut self, c: &Command) {
+        self.stream
+            .send(Message::Text(command_frame(None, c).into()))
+            .await
+            .expect("send");
+    }
+
     /// A typed command that must be acknowledged: the ack frame.
     pub async fn acked(&mut self, c: &Command) -> Value {
         match self.command(c).await {
