@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
+use lyceum_protocol::frames::{Command, Event, ServerFrame};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -82,7 +83,7 @@ pub async fn run(base: &str, a: &BookingArgs, progress: &indicatif::ProgressBar)
     let mut watchers = Vec::new();
     for t in tokens.iter().take(a.watchers) {
         let mut ws = client::connect(base, t).await?;
-        client::command(&mut ws, json!({"type": "watch_calendar", "mentorId": mentor_id})).await?;
+        client::command(&mut ws, &Command::WatchCalendar { mentor_id }).await?;
         watchers.push(ws);
         progress.set_message(format!("watchers {}/{}", watchers.len(), a.watchers));
     }
@@ -95,16 +96,12 @@ pub async fn run(base: &str, a: &BookingArgs, progress: &indicatif::ProgressBar)
                 let mut last = None;
                 while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(3), ws.next()).await {
                     if let Message::Text(t) = m {
-                        let v: Value = serde_json::from_str(&t).unwrap_or_default();
-                        if v["type"] == "slot_updated" {
-                            if let Some(at) = v["slot"]["updatedAt"]
-                                .as_str()
-                                .and_then(|s| s.parse::<DateTime<Utc>>().ok())
-                            {
+                        if let Ok(ServerFrame::Event(Event::SlotUpdated { slot, .. })) = ServerFrame::parse(&t) {
+                            if let Some(at) = slot["updatedAt"].as_str().and_then(|s| s.parse::<DateTime<Utc>>().ok()) {
                                 let ms = (Utc::now() - at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
                                 samples.push(epoch.elapsed().as_secs(), ms);
                             }
-                            last = v["slot"]["remainingSeats"].as_i64();
+                            last = slot["remainingSeats"].as_i64();
                         }
                     }
                 }

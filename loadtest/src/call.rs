@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lyceum_peer::{Participant, PeerError, PublishOpts, Signaller};
+use lyceum_protocol::{CallId, MediaKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -68,7 +69,7 @@ struct Call {
     callee: Signaller,
     a: Participant,
     b: Participant,
-    call_id: String,
+    call_id: CallId,
     /// Invite → call_accepted at the caller.
     ring_ms: f64,
     /// Invite → both sides receiving media.
@@ -81,10 +82,10 @@ async fn place(base: String, caller_tok: String, callee_tok: String, video: bool
     let callee = Signaller::connect(&base, &callee_tok).await?;
     let call_id = caller.call_invite(callee.user_id(), video).await?;
     let (incoming, _) = callee.wait_call_incoming(Some(caller.user_id()), WAIT).await?;
-    let room = callee.call_accept(&incoming).await?;
-    caller.wait_call_event("call_accepted", &call_id, WAIT).await?;
+    let room = callee.call_accept(incoming).await?;
+    caller.wait_call_accepted(call_id, WAIT).await?;
     let ring_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let (mut a, mut b) = tokio::try_join!(Participant::join(&caller, &room), Participant::join(&callee, &room))?;
+    let (mut a, mut b) = tokio::try_join!(Participant::join(&caller, room), Participant::join(&callee, room))?;
     let opts = PublishOpts {
         audio: true,
         video,
@@ -217,7 +218,10 @@ pub async fn run(base: &str, a: &CallArgs, progress: &indicatif::ProgressBar) ->
             let st = p.stats();
             both &= st.tracks_of(from).filter(|t| t.frames > 0).count() >= tracks;
             let (v, au) = match p.subscriber() {
-                Some(s) => (s.latency_samples(Some("video")), s.latency_samples(Some("audio"))),
+                Some(s) => (
+                    s.latency_samples(Some(MediaKind::Video)),
+                    s.latency_samples(Some(MediaKind::Audio)),
+                ),
                 None => (vec![], vec![]),
             };
             medians.push(median(&au));
@@ -242,8 +246,8 @@ pub async fn run(base: &str, a: &CallArgs, progress: &indicatif::ProgressBar) ->
             call_id,
             ..
         } = c;
-        let hung = caller.call_hangup(&call_id).await.is_ok();
-        let ended = hung && callee.wait_call_event("call_ended", &call_id, WAIT).await.is_ok();
+        let hung = caller.call_hangup(call_id).await.is_ok();
+        let ended = hung && callee.wait_call_ended(call_id, WAIT).await.is_ok();
         drop((a, b));
         ended
     }))

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use lyceum_protocol::frames::{command_frame, Command, ServerFrame};
+use lyceum_protocol::RoomId;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -128,8 +130,8 @@ pub async fn run(base: &str, a: &ChatArgs, progress: &indicatif::ProgressBar) ->
         rooms.push(
             v["id"]
                 .as_str()
-                .ok_or_else(|| anyhow::anyhow!("create room: {v}"))?
-                .to_owned(),
+                .and_then(|s| s.parse::<RoomId>().ok())
+                .ok_or_else(|| anyhow::anyhow!("create room: {v}"))?,
         );
     }
     let mut tokens = Vec::new();
@@ -189,9 +191,11 @@ pub async fn run(base: &str, a: &ChatArgs, progress: &indicatif::ProgressBar) ->
             Ok(mut ws) => {
                 let mut ok = true;
                 for r in a.rooms_of(i) {
-                    ok &= client::command(&mut ws, json!({"type": "subscribe", "roomId": rooms[r]}))
-                        .await
-                        .is_ok();
+                    let subscribe = Command::Subscribe {
+                        room_id: rooms[r],
+                        after_seq: None,
+                    };
+                    ok &= client::command(&mut ws, &subscribe).await.is_ok();
                 }
                 if ok {
                     connect_ms.push(s.elapsed().as_secs_f64() * 1000.0);
@@ -232,7 +236,7 @@ pub async fn run(base: &str, a: &ChatArgs, progress: &indicatif::ProgressBar) ->
     let interval = Duration::from_secs_f64(n_senders as f64 / a.rate as f64);
     let mut send_tasks = Vec::new();
     for (s, (my_rooms, mut sink, mut acks)) in senders.into_iter().enumerate() {
-        let rooms: Vec<String> = my_rooms.iter().map(|&r| rooms[r].clone()).collect();
+        let rooms: Vec<RoomId> = my_rooms.iter().map(|&r| rooms[r]).collect();
         let first_tick = tokio::time::Instant::now() + interval.mul_f64(s as f64 / n_senders as f64);
         send_tasks.push(tokio::spawn(async move {
             // Senders start staggered over one interval, not all at once.
@@ -241,25 +245,35 @@ pub async fn run(base: &str, a: &ChatArgs, progress: &indicatif::ProgressBar) ->
             let mut sent = 0u64;
             for n in 0..per_sender {
                 tick.tick().await;
-                let room = &rooms[(n as usize) % rooms.len()];
                 let body = format!("{s}-{n}:{}", epoch.elapsed().as_micros());
-                let frame = json!({"type": "send", "roomId": room, "clientMsgId": format!("{s}-{n}"), "body": body});
-                if sink.send(Message::Text(frame.to_string().into())).await.is_err() {
+                let send = Command::Send {
+                    room_id: rooms[(n as usize) % rooms.len()],
+                    client_msg_id: Some(format!("{s}-{n}")),
+                    body: Some(body),
+                    ciphertext: None,
+                    attachments: Vec::new(),
+                };
+                // No id: the acks are counted by room, not matched one by one.
+                if sink
+                    .send(Message::Text(command_frame(None, &send).into()))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
                 sent += 1;
             }
             // Count what the server acknowledged (committed), per room.
             let mut acked = 0u64;
-            let mut acked_in: HashMap<String, u64> = HashMap::new();
+            let mut acked_in: HashMap<RoomId, u64> = HashMap::new();
             let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
             while acked < sent {
                 match tokio::time::timeout_at(deadline, acks.recv()).await {
                     Ok(Some(v)) if v["seq"].is_i64() => {
                         acked += 1;
-                        *acked_in
-                            .entry(v["roomId"].as_str().unwrap_or_default().to_owned())
-                            .or_default() += 1;
+                        if let Ok(room) = serde_json::from_value::<RoomId>(v["roomId"].clone()) {
+                            *acked_in.entry(room).or_default() += 1;
+                        }
                     }
                     Ok(Some(_)) => {}
                     _ => break,
@@ -414,11 +428,11 @@ impl Reader {
             };
             match m {
                 Some(Ok(Message::Text(t))) => {
-                    let Ok(v) = serde_json::from_str::<Value>(&t) else {
+                    let Ok(frame) = ServerFrame::parse(&t) else {
                         continue;
                     };
-                    match v["type"].as_str() {
-                        Some("message") => {
+                    match frame {
+                        ServerFrame::Message(v) => {
                             if let Some(sent) = v["body"]
                                 .as_str()
                                 .and_then(|b| b.rsplit(':').next())
@@ -430,13 +444,13 @@ impl Reader {
                                 self.delivered.fetch_add(1, Ordering::Relaxed);
                             }
                         }
-                        Some("ack") => {
+                        ServerFrame::Ack { data, .. } => {
                             if let Some(tx) = &self.ack_tx {
-                                let _ = tx.send(v);
+                                let _ = tx.send(data);
                             }
                         }
-                        Some("error") => *errors.entry(v["code"].as_str().unwrap_or("?").to_owned()).or_default() += 1,
-                        _ => {}
+                        ServerFrame::Error { code, .. } => *errors.entry(code).or_default() += 1,
+                        ServerFrame::Event(_) | ServerFrame::Other(_) => {}
                     }
                 }
                 Some(Ok(Message::Close(frame))) => {

@@ -2,6 +2,8 @@
 
 use anyhow::{anyhow, Context};
 use futures_util::{SinkExt, StreamExt};
+use lyceum_protocol::frames::{command_frame, Command, ServerFrame};
+use lyceum_protocol::UserId;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -17,7 +19,7 @@ pub async fn register(
     role: &str,
     name: &str,
     run: &str,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<(String, UserId)> {
     let res = http
         .post(format!("{base}/api/auth/register"))
         .json(&json!({"email": format!("lt-{run}-{name}@loadtest.example"), "password": PASSWORD, "displayName": name, "role": role}))
@@ -29,10 +31,11 @@ pub async fn register(
     let token = v["accessToken"]
         .as_str()
         .ok_or_else(|| anyhow!("register {status}: {v}"))?;
-    Ok((
-        token.to_owned(),
-        v["user"]["id"].as_str().unwrap_or_default().to_owned(),
-    ))
+    let id = v["user"]["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("register {status}: no user id in {v}"))?;
+    Ok((token.to_owned(), id))
 }
 
 pub async fn connect(base: &str, token: &str) -> anyhow::Result<Ws> {
@@ -47,14 +50,20 @@ pub async fn connect(base: &str, token: &str) -> anyhow::Result<Ws> {
 }
 
 /// Sends a command and waits for its ack (other frames are dropped).
-pub async fn command(ws: &mut Ws, mut cmd: Value) -> anyhow::Result<Value> {
-    cmd["id"] = json!("lt");
-    ws.send(Message::Text(cmd.to_string().into())).await?;
+pub async fn command(ws: &mut Ws, cmd: &Command) -> anyhow::Result<Value> {
+    let id = json!("lt");
+    ws.send(Message::Text(command_frame(Some(id.clone()), cmd).into()))
+        .await?;
     while let Some(m) = ws.next().await {
         if let Message::Text(t) = m? {
-            let v: Value = serde_json::from_str(&t)?;
-            if v["id"] == "lt" {
-                return if v["type"] == "ack" { Ok(v) } else { Err(anyhow!("{v}")) };
+            match ServerFrame::parse(&t)? {
+                ServerFrame::Ack { id: Some(i), data } if i == id => return Ok(data),
+                ServerFrame::Error {
+                    id: Some(i),
+                    code,
+                    message,
+                } if i == id => return Err(anyhow!("{code}: {message}")),
+                _ => {}
             }
         }
     }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use lyceum_peer::{SubscriberStats, TrackStats};
+use lyceum_protocol::{LiveId, MediaKind, UserId};
 use serde_json::{json, Value};
 
 use crate::report::{self, Percentiles, Samples};
@@ -180,7 +181,7 @@ impl MediaSummary {
             self.keyframes += t.keyframes;
             self.nacks += t.ingress.iter().map(|i| i.nacks).sum::<u64>();
             if t.frames > 1 {
-                if t.kind == "video" {
+                if t.kind == MediaKind::Video {
                     self.jitter_video_ms.push(t.jitter_ms);
                 } else {
                     self.jitter_audio_ms.push(t.jitter_ms);
@@ -190,14 +191,14 @@ impl MediaSummary {
                 *self.layers.entry(l.clone()).or_default() += n;
             }
         }
-        let first = |kind: &str| {
+        let first = |kind: MediaKind| {
             st.tracks
                 .iter()
                 .filter(|t| t.kind == kind)
                 .filter_map(|t| t.first_frame_ms)
                 .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.min(x))))
         };
-        if let Some(t) = first("video").or_else(|| first("audio")) {
+        if let Some(t) = first(MediaKind::Video).or_else(|| first(MediaKind::Audio)) {
             self.ttff_ms.push(t);
         }
         for (samples, window) in [(video, &mut self.latency_video), (audio, &mut self.latency_audio)] {
@@ -324,7 +325,7 @@ pub async fn create_session(
     mentor: &str,
     capacity: usize,
     title: &str,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<LiveId> {
     let starts = chrono::Utc::now() + chrono::Duration::minutes(10);
     let v: Value = http
         .post(format!("{base}/api/sessions"))
@@ -335,10 +336,10 @@ pub async fn create_session(
         .json()
         .await
         .context("create session")?;
-    Ok(v["id"]
+    v["id"]
         .as_str()
-        .ok_or_else(|| anyhow::anyhow!("create session: {v}"))?
-        .to_owned())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("create session: {v}"))
 }
 
 /// A POST that must succeed.
@@ -368,7 +369,7 @@ pub async fn register_many(
     n: usize,
     run: &str,
     progress: &indicatif::ProgressBar,
-) -> anyhow::Result<Vec<(String, String)>> {
+) -> anyhow::Result<Vec<(String, UserId)>> {
     let mut out = Vec::with_capacity(n);
     for chunk in (0..n).collect::<Vec<_>>().chunks(32) {
         let batch = futures_util::future::join_all(chunk.iter().map(|i| {

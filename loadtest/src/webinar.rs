@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lyceum_peer::{Participant, PublishOpts, Signaller};
+use lyceum_protocol::{LiveRole, MediaKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -127,16 +128,16 @@ pub async fn run(base: &str, a: &WebinarArgs, progress: &indicatif::ProgressBar)
         ..Default::default()
     };
     let host_sig = Signaller::connect(base, &mentor).await?;
-    let mut host = Participant::join(&host_sig, &sid).await?;
+    let mut host = Participant::join(&host_sig, sid).await?;
     host.publish(opts.clone()).await?;
     let mut publishers: Vec<(Signaller, Participant)> = Vec::new();
-    let mut publisher_ids = vec![mentor_id.clone()];
+    let mut publisher_ids = vec![mentor_id];
     for (tok, uid) in &speakers {
         let sig = Signaller::connect(base, tok).await?;
-        let mut p = Participant::join(&sig, &sid).await?;
-        host.set_role(uid, "speaker").await?;
+        let mut p = Participant::join(&sig, sid).await?;
+        host.set_role(*uid, LiveRole::Speaker).await?;
         p.publish(opts.clone()).await?;
-        publisher_ids.push(uid.clone());
+        publisher_ids.push(*uid);
         publishers.push((sig, p));
     }
 
@@ -150,13 +151,13 @@ pub async fn run(base: &str, a: &WebinarArgs, progress: &indicatif::ProgressBar)
         .iter()
         .enumerate()
         .map(|(i, (tok, _))| {
-            let (base, tok, sid, joined) = (base.to_owned(), tok.clone(), sid.clone(), joined.clone());
+            let (base, tok, sid, joined) = (base.to_owned(), tok.clone(), sid, joined.clone());
             let at = tokio::time::Instant::from_std(epoch + gap * i as u32);
             tokio::spawn(async move {
                 tokio::time::sleep_until(at).await;
                 let t0 = Instant::now();
                 let sig = Signaller::connect(&base, &tok).await?;
-                let mut p = Participant::join(&sig, &sid).await?;
+                let mut p = Participant::join(&sig, sid).await?;
                 p.subscribe().await?;
                 joined.fetch_add(1, Ordering::Relaxed);
                 Ok::<_, lyceum_peer::PeerError>((sig, p, t0.elapsed().as_secs_f64() * 1000.0))
@@ -235,12 +236,15 @@ pub async fn run(base: &str, a: &WebinarArgs, progress: &indicatif::ProgressBar)
         let st = p.stats();
         if publisher_ids
             .iter()
-            .all(|u| st.tracks_of(u).filter(|t| t.frames > 0).count() >= tracks_per_publisher)
+            .all(|u| st.tracks_of(*u).filter(|t| t.frames > 0).count() >= tracks_per_publisher)
         {
             complete += 1;
         }
         let (v, au) = match p.subscriber() {
-            Some(s) => (s.latency_samples(Some("video")), s.latency_samples(Some("audio"))),
+            Some(s) => (
+                s.latency_samples(Some(MediaKind::Video)),
+                s.latency_samples(Some(MediaKind::Audio)),
+            ),
             None => (vec![], vec![]),
         };
         media.add(&st, &v, &au, epoch_unix);

@@ -10,12 +10,13 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
+use lyceum_peer::lyceum_protocol::{LiveId, UserId};
 use lyceum_peer::{Participant, PublishOpts, Signaller};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(15);
 
-async fn register(http: &reqwest::Client, base: &str, role: &str, name: &str) -> anyhow::Result<(String, String)> {
+async fn register(http: &reqwest::Client, base: &str, role: &str, name: &str) -> anyhow::Result<(String, UserId)> {
     let run = lyceum_peer::now_micros();
     let v: Value = http
         .post(format!("{base}/api/auth/register"))
@@ -28,7 +29,11 @@ async fn register(http: &reqwest::Client, base: &str, role: &str, name: &str) ->
         .as_str()
         .ok_or_else(|| anyhow!("register: {v}"))?
         .to_owned();
-    Ok((token, v["user"]["id"].as_str().unwrap_or_default().to_owned()))
+    let id = v["user"]["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("register: no user id in {v}"))?;
+    Ok((token, id))
 }
 
 #[tokio::main]
@@ -53,10 +58,10 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .json()
         .await?;
-    let sid = s["id"]
+    let sid: LiveId = s["id"]
         .as_str()
-        .ok_or_else(|| anyhow!("create session: {s}"))?
-        .to_owned();
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("create session: {s}"))?;
     for t in [&at, &bt] {
         let r = http
             .post(format!("{base}/api/sessions/{sid}/register"))
@@ -74,8 +79,8 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(r.status().is_success(), "start: {}", r.text().await?);
 
     let msig = Signaller::connect(&base, &mt).await?;
-    let mut host = Participant::join(&msig, &sid).await.context("host join")?;
-    println!("host joined: role {} state {}", host.info().role, host.info().state);
+    let mut host = Participant::join(&msig, sid).await.context("host join")?;
+    println!("host joined: role {:?} state {}", host.info().role, host.info().state);
     host.publish(PublishOpts {
         audio: true,
         video: true,
@@ -91,20 +96,20 @@ async fn main() -> anyhow::Result<()> {
 
     let asig = Signaller::connect(&base, &at).await?;
     let bsig = Signaller::connect(&base, &bt).await?;
-    let mut a = Participant::join(&asig, &sid).await.context("ada join")?;
-    let mut b = Participant::join(&bsig, &sid).await.context("bob join")?;
+    let mut a = Participant::join(&asig, sid).await.context("ada join")?;
+    let mut b = Participant::join(&bsig, sid).await.context("bob join")?;
     println!("ada tracks: {:?}", a.subscribe().await.context("ada subscribe")?);
     println!("bob tracks: {:?}", b.subscribe().await.context("bob subscribe")?);
-    a.wait_for_frames(&mentor_id, 2, 30, WAIT).await.context("ada frames")?;
-    b.wait_for_frames(&mentor_id, 2, 30, WAIT).await.context("bob frames")?;
+    a.wait_for_frames(mentor_id, 2, 30, WAIT).await.context("ada frames")?;
+    b.wait_for_frames(mentor_id, 2, 30, WAIT).await.context("bob frames")?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     println!("ada: {}", serde_json::to_string_pretty(&a.stats())?);
     println!("host sent: {:?}", host.publish_stats());
 
     b.leave().await.context("bob leave")?;
-    let mut b = Participant::join(&bsig, &sid).await.context("bob rejoin")?;
+    let mut b = Participant::join(&bsig, sid).await.context("bob rejoin")?;
     b.subscribe().await.context("bob resubscribe")?;
-    b.wait_for_frames(&mentor_id, 2, 30, WAIT)
+    b.wait_for_frames(mentor_id, 2, 30, WAIT)
         .await
         .context("bob frames after rejoin")?;
     println!("bob after rejoin: {}", serde_json::to_string_pretty(&b.stats())?);
@@ -112,7 +117,7 @@ async fn main() -> anyhow::Result<()> {
     // Ada replaces her subscribe connection; she stays in the room.
     msig.drain_events();
     a.subscribe().await.context("ada resubscribes")?;
-    a.wait_for_frames(&mentor_id, 2, 30, WAIT)
+    a.wait_for_frames(mentor_id, 2, 30, WAIT)
         .await
         .context("ada frames after resubscribing")?;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -128,17 +133,15 @@ async fn main() -> anyhow::Result<()> {
     let csig = Signaller::connect(&base, &ct).await?;
     let call_id = csig.call_invite(asig.user_id(), true).await.context("invite")?;
     let (incoming, ev) = asig
-        .wait_call_incoming(Some(&caller_id), WAIT)
+        .wait_call_incoming(Some(caller_id), WAIT)
         .await
         .context("incoming")?;
-    println!("call_incoming {ev}");
+    println!("call_incoming {ev:?}");
     anyhow::ensure!(incoming == call_id);
-    let room = asig.call_accept(&call_id).await.context("accept")?;
-    csig.wait_call_event("call_accepted", &call_id, WAIT)
-        .await
-        .context("accepted")?;
-    let mut c1 = Participant::join(&csig, &room).await.context("caller join")?;
-    let mut c2 = Participant::join(&asig, &room).await.context("callee join")?;
+    let room = asig.call_accept(call_id).await.context("accept")?;
+    csig.wait_call_accepted(call_id, WAIT).await.context("accepted")?;
+    let mut c1 = Participant::join(&csig, room).await.context("caller join")?;
+    let mut c2 = Participant::join(&asig, room).await.context("callee join")?;
     c1.publish(PublishOpts::default()).await?;
     c2.publish(PublishOpts::default()).await?;
     c1.subscribe().await?;
@@ -146,7 +149,7 @@ async fn main() -> anyhow::Result<()> {
     c1.wait_for_frames(asig.user_id(), 2, 30, WAIT)
         .await
         .context("caller frames")?;
-    c2.wait_for_frames(&caller_id, 2, 30, WAIT)
+    c2.wait_for_frames(caller_id, 2, 30, WAIT)
         .await
         .context("callee frames")?;
     println!(
@@ -154,14 +157,11 @@ async fn main() -> anyhow::Result<()> {
         c1.stats()
             .tracks
             .iter()
-            .map(|t| (t.kind.clone(), t.frames, t.latency.p50))
+            .map(|t| (t.kind, t.frames, t.latency.p50))
             .collect::<Vec<_>>()
     );
-    csig.call_hangup(&call_id).await.context("hangup")?;
-    let ended = asig
-        .wait_call_event("call_ended", &call_id, WAIT)
-        .await
-        .context("call_ended")?;
+    csig.call_hangup(call_id).await.context("hangup")?;
+    let ended = asig.wait_call_ended(call_id, WAIT).await.context("call_ended")?;
     println!("call ended: {ended}");
     drop((c1, c2));
     a.leave().await?;

@@ -21,7 +21,7 @@
 //! agreement beyond the machine's (all of this is meant for loopback).
 //!
 //! ```no_run
-//! # async fn demo(base: &str, mentor_token: &str, mentee_token: &str, session: &str) -> Result<(), lyceum_peer::PeerError> {
+//! # async fn demo(base: &str, mentor_token: &str, mentee_token: &str, session: lyceum_peer::lyceum_protocol::LiveId) -> Result<(), lyceum_peer::PeerError> {
 //! use std::time::Duration;
 //! use lyceum_peer::{Participant, PublishOpts, Signaller};
 //! let host = Signaller::connect(base, mentor_token).await?;
@@ -48,11 +48,17 @@ mod subscriber;
 pub use driver::ConnState;
 pub use error::PeerError;
 pub use media::{now_micros, opus_frame, parse_stamp, vp8_frame, Stamp, MAGIC, STAMP_LEN, VP8_HEADER_LEN};
-pub use participant::{JoinInfo, Participant, ParticipantInfo};
+pub use participant::{JoinInfo, Participant};
 pub use publisher::{PublishOpts, PublishStats, Publisher};
 pub use signaller::Signaller;
 pub use stats::{IngressCounters, LatencySummary, SubscriberStats, TrackStats};
-pub use subscriber::{Subscriber, TrackInfo};
+pub use subscriber::Subscriber;
+
+/// The wire protocol's types the API speaks in (ids, tracks, commands,
+/// events), re-exported so callers name the same version.
+pub use lyceum_protocol;
+pub use lyceum_protocol::frames::ParticipantInfo;
+pub use lyceum_protocol::TrackInfo;
 
 /// Re-exported so callers can name str0m types without depending on it.
 pub use str0m;

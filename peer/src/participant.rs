@@ -4,55 +4,43 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use lyceum_protocol::frames::{Command, ParticipantInfo};
+use lyceum_protocol::{LiveId, LiveRole, MediaKind, Quality, TrackInfo, UserId};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::error::PeerError;
 use crate::publisher::{PublishOpts, PublishStats, Publisher};
-use crate::signaller::Signaller;
+use crate::signaller::{field, Signaller};
 use crate::stats::{SubscriberStats, TrackStats};
-use crate::subscriber::{Subscriber, TrackInfo};
-
-/// Someone in the room (`participants` and events).
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ParticipantInfo {
-    pub user_id: String,
-    pub display_name: String,
-    pub role: String,
-    pub hand_raised: bool,
-    pub audio: bool,
-    pub video: bool,
-    pub screen: bool,
-}
-
-impl ParticipantInfo {
-    pub fn parse(v: &Value) -> ParticipantInfo {
-        ParticipantInfo {
-            user_id: v["userId"].as_str().unwrap_or_default().to_owned(),
-            display_name: v["displayName"].as_str().unwrap_or_default().to_owned(),
-            role: v["role"].as_str().unwrap_or_default().to_owned(),
-            hand_raised: v["handRaised"].as_bool().unwrap_or(false),
-            audio: v["audio"].as_bool().unwrap_or(false),
-            video: v["video"].as_bool().unwrap_or(false),
-            screen: v["screen"].as_bool().unwrap_or(false),
-        }
-    }
-}
+use crate::subscriber::Subscriber;
 
 /// The `session_join` ack.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JoinInfo {
-    pub session_id: String,
+    pub session_id: LiveId,
     /// `session` or `call`.
     pub kind: String,
-    /// `host`, `speaker` or `attendee`.
-    pub role: String,
+    pub role: LiveRole,
+    /// `scheduled`, `live`, …
     pub state: String,
     pub participants: Vec<ParticipantInfo>,
     /// The ack as received.
     pub raw: Value,
+}
+
+impl JoinInfo {
+    fn parse(ack: Value, session_id: LiveId) -> Result<JoinInfo, PeerError> {
+        Ok(JoinInfo {
+            session_id: field(&ack, "sessionId").unwrap_or(session_id),
+            kind: ack["kind"].as_str().unwrap_or_default().to_owned(),
+            role: field(&ack, "role")?,
+            state: ack["state"].as_str().unwrap_or_default().to_owned(),
+            participants: field(&ack, "participants")?,
+            raw: ack,
+        })
+    }
 }
 
 /// One participant of one room, with at most one publish and one subscribe
@@ -60,7 +48,7 @@ pub struct JoinInfo {
 /// use [`Participant::leave`] for that).
 pub struct Participant {
     sig: Signaller,
-    session_id: String,
+    session_id: LiveId,
     info: JoinInfo,
     bind_ip: IpAddr,
     publisher: Option<Publisher>,
@@ -72,24 +60,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Participant {
     /// Sends `session_join`.
-    pub async fn join(sig: &Signaller, session_id: &str) -> Result<Participant, PeerError> {
-        let ack = sig
-            .command(json!({"type": "session_join", "sessionId": session_id}))
-            .await?;
-        let info = JoinInfo {
-            session_id: ack["sessionId"].as_str().unwrap_or(session_id).to_owned(),
-            kind: ack["kind"].as_str().unwrap_or_default().to_owned(),
-            role: ack["role"].as_str().unwrap_or_default().to_owned(),
-            state: ack["state"].as_str().unwrap_or_default().to_owned(),
-            participants: ack["participants"]
-                .as_array()
-                .map(|a| a.iter().map(ParticipantInfo::parse).collect())
-                .unwrap_or_default(),
-            raw: ack,
-        };
+    pub async fn join(sig: &Signaller, session_id: LiveId) -> Result<Participant, PeerError> {
+        let ack = sig.command(&Command::SessionJoin { session_id }).await?;
+        let info = JoinInfo::parse(ack, session_id)?;
         Ok(Participant {
             sig: sig.clone(),
-            session_id: session_id.to_owned(),
+            session_id,
             info,
             bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             publisher: None,
@@ -106,11 +82,11 @@ impl Participant {
         &self.info
     }
 
-    pub fn session_id(&self) -> &str {
-        &self.session_id
+    pub fn session_id(&self) -> LiveId {
+        self.session_id
     }
 
-    pub fn user_id(&self) -> &str {
+    pub fn user_id(&self) -> UserId {
         self.sig.user_id()
     }
 
@@ -127,7 +103,7 @@ impl Participant {
             return Err(PeerError::Protocol("already publishing: unpublish first".into()));
         }
         let timeout = opts.connect_timeout;
-        let p = Publisher::start(&self.sig, &self.session_id, opts).await?;
+        let p = Publisher::start(&self.sig, self.session_id, opts).await?;
         p.wait_connected(timeout).await?;
         Ok(self.publisher.insert(p))
     }
@@ -164,7 +140,7 @@ impl Participant {
         if let Some(o) = &old {
             o.detach();
         }
-        let s = Subscriber::start(&self.sig, &self.session_id, self.bind_ip).await;
+        let s = Subscriber::start(&self.sig, self.session_id, self.bind_ip).await;
         if let Some(o) = old {
             o.close().await;
         }
@@ -205,7 +181,7 @@ impl Participant {
     /// See [`Subscriber::wait_for_frames`].
     pub async fn wait_for_frames(
         &self,
-        user_id: &str,
+        user_id: UserId,
         tracks: usize,
         min_frames: u64,
         timeout: Duration,
@@ -214,7 +190,7 @@ impl Participant {
     }
 
     /// See [`Subscriber::wait_for_no_tracks`].
-    pub async fn wait_for_no_tracks(&self, user_id: &str, timeout: Duration) -> Result<(), PeerError> {
+    pub async fn wait_for_no_tracks(&self, user_id: UserId, timeout: Duration) -> Result<(), PeerError> {
         self.sub()?.wait_for_no_tracks(user_id, timeout).await
     }
 
@@ -224,20 +200,16 @@ impl Participant {
             .ok_or_else(|| PeerError::Protocol("not subscribed".into()))
     }
 
-    async fn room_command(&self, ty: &str, mut fields: Value) -> Result<Value, PeerError> {
-        fields["type"] = json!(ty);
-        fields["sessionId"] = json!(self.session_id);
-        self.sig.command(fields).await
-    }
-
-    /// `session_start` (host).
+    /// `session_start` (host) → its ack (`state: "live"`).
     pub async fn start(&self) -> Result<Value, PeerError> {
-        self.room_command("session_start", json!({})).await
+        let session_id = self.session_id;
+        self.sig.command(&Command::SessionStart { session_id }).await
     }
 
     /// `session_end` (host).
     pub async fn end(&self) -> Result<(), PeerError> {
-        self.room_command("session_end", json!({})).await.map(drop)
+        let session_id = self.session_id;
+        self.sig.command(&Command::SessionEnd { session_id }).await.map(drop)
     }
 
     /// `media_state`; also pauses or resumes what the publisher writes.
@@ -245,53 +217,83 @@ impl Participant {
         if let Some(p) = &self.publisher {
             p.set_sending(audio, video);
         }
-        self.room_command("media_state", json!({"audio": audio, "video": video, "screen": screen}))
+        let session_id = self.session_id;
+        self.sig
+            .command(&Command::MediaState {
+                session_id,
+                audio,
+                video,
+                screen,
+            })
             .await
             .map(drop)
     }
 
     pub async fn raise_hand(&self, raised: bool) -> Result<(), PeerError> {
-        self.room_command("raise_hand", json!({"raised": raised}))
+        let session_id = self.session_id;
+        self.sig
+            .command(&Command::RaiseHand { session_id, raised })
             .await
             .map(drop)
     }
 
     /// `set_role` (host): `speaker` or `attendee`.
-    pub async fn set_role(&self, user_id: &str, role: &str) -> Result<(), PeerError> {
-        self.room_command("set_role", json!({"userId": user_id, "role": role}))
+    pub async fn set_role(&self, user_id: UserId, role: LiveRole) -> Result<(), PeerError> {
+        let session_id = self.session_id;
+        self.sig
+            .command(&Command::SetRole {
+                session_id,
+                user_id,
+                role,
+            })
             .await
             .map(drop)
     }
 
-    /// `mute` (host): `audio` or `video`.
-    pub async fn mute(&self, user_id: &str, kind: &str) -> Result<(), PeerError> {
-        self.room_command("mute", json!({"userId": user_id, "kind": kind}))
+    /// `mute` (host).
+    pub async fn mute(&self, user_id: UserId, kind: MediaKind) -> Result<(), PeerError> {
+        let session_id = self.session_id;
+        self.sig
+            .command(&Command::Mute {
+                session_id,
+                user_id,
+                kind,
+            })
             .await
             .map(drop)
     }
 
     /// `remove` (host).
-    pub async fn remove(&self, user_id: &str) -> Result<(), PeerError> {
-        self.room_command("remove", json!({"userId": user_id})).await.map(drop)
+    pub async fn remove(&self, user_id: UserId) -> Result<(), PeerError> {
+        let session_id = self.session_id;
+        self.sig
+            .command(&Command::Remove { session_id, user_id })
+            .await
+            .map(drop)
     }
 
-    /// `rtc_quality`: `high`, `medium` or `low`.
-    pub async fn set_quality(&self, quality: &str) -> Result<(), PeerError> {
-        self.room_command("rtc_quality", json!({"quality": quality}))
+    /// `rtc_quality`.
+    pub async fn set_quality(&self, quality: Quality) -> Result<(), PeerError> {
+        let session_id = self.session_id;
+        self.sig
+            .command(&Command::RtcQuality { session_id, quality })
             .await
             .map(drop)
     }
 
     /// `rtc_restart`: the server follows with an ICE-restart `rtc_offer`.
     pub async fn restart_subscribe(&self) -> Result<(), PeerError> {
-        self.room_command("rtc_restart", json!({})).await.map(drop)
+        let session_id = self.session_id;
+        self.sig.command(&Command::RtcRestart { session_id }).await.map(drop)
     }
 
-    /// Waits for a queued event of this type about this session.
+    /// Waits for a queued event of this type about this session, as sent.
     pub async fn wait_event(&self, ty: &str, timeout: Duration) -> Result<Value, PeerError> {
-        let sid = self.session_id.clone();
+        let sid = self.session_id;
         self.sig
-            .wait_event_where(timeout, |v| v["type"] == ty && v["sessionId"] == sid.as_str())
+            .wait_event_where(timeout, |v| {
+                v["type"] == ty && v["sessionId"].as_str().and_then(|s| s.parse::<LiveId>().ok()) == Some(sid)
+            })
             .await
             .map_err(|e| match e {
                 PeerError::Timeout(_) => PeerError::Timeout(format!("{ty} in session {sid}")),
@@ -301,7 +303,8 @@ impl Participant {
 
     /// Sends `session_leave`, then closes both connections.
     pub async fn leave(mut self) -> Result<(), PeerError> {
-        let r = self.room_command("session_leave", json!({})).await.map(drop);
+        let session_id = self.session_id;
+        let r = self.sig.command(&Command::SessionLeave { session_id }).await.map(drop);
         self.unpublish().await;
         self.unsubscribe().await;
         r

@@ -5,8 +5,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use lyceum_protocol::frames::Command;
+use lyceum_protocol::LiveId;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
 use str0m::change::SdpAnswer;
 use str0m::format::Codec;
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer};
@@ -87,7 +88,7 @@ pub(crate) enum PubCmd {
 
 /// A running publish connection. Dropping it closes the connection.
 pub struct Publisher {
-    session_id: String,
+    session_id: LiveId,
     audio_mid: Option<String>,
     video_mid: Option<String>,
     offer: String,
@@ -103,7 +104,7 @@ impl Publisher {
     /// Offers, sends `rtc_publish`, applies the answer and starts the
     /// connection (media flows once ICE and DTLS are up; see
     /// [`Publisher::wait_connected`]).
-    pub async fn start(sig: &Signaller, session_id: &str, opts: PublishOpts) -> Result<Publisher, PeerError> {
+    pub async fn start(sig: &Signaller, session_id: LiveId, opts: PublishOpts) -> Result<Publisher, PeerError> {
         if !opts.audio && !opts.video {
             return Err(PeerError::Protocol(
                 "nothing to publish: neither audio nor video".into(),
@@ -139,15 +140,19 @@ impl Publisher {
         });
         let (offer, pending) = api.apply().ok_or_else(|| PeerError::Rtc("no offer to make".into()))?;
         let offer = offer.to_sdp_string();
-        let mut sources = Map::new();
+        let mut sources = std::collections::HashMap::new();
         if let Some(m) = audio_mid {
-            sources.insert(m.to_string(), json!("microphone"));
+            sources.insert(m.to_string(), "microphone".to_owned());
         }
         if let Some(m) = video_mid {
-            sources.insert(m.to_string(), json!("camera"));
+            sources.insert(m.to_string(), "camera".to_owned());
         }
         let ack = sig
-            .command(json!({"type": "rtc_publish", "sessionId": session_id, "sdp": offer, "sources": Value::Object(sources)}))
+            .command(&Command::RtcPublish {
+                session_id,
+                sdp: offer.clone(),
+                sources,
+            })
             .await?;
         let answer = ack["sdp"]
             .as_str()
@@ -202,7 +207,7 @@ impl Publisher {
         };
         let task = tokio::spawn(driver::drive(rtc, socket, handler, cmd_rx, state_tx));
         Ok(Publisher {
-            session_id: session_id.to_owned(),
+            session_id,
             audio_mid: audio_mid.map(|m| m.to_string()),
             video_mid: video_mid.map(|m| m.to_string()),
             offer,
@@ -215,8 +220,8 @@ impl Publisher {
         })
     }
 
-    pub fn session_id(&self) -> &str {
-        &self.session_id
+    pub fn session_id(&self) -> LiveId {
+        self.session_id
     }
 
     pub fn audio_mid(&self) -> Option<&str> {

@@ -13,6 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use lyceum_protocol::frames::{command_frame, Command, Event, ServerFrame, PROTOCOL_VERSION};
+use lyceum_protocol::{CallId, LiveId, UserId};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
@@ -26,9 +29,6 @@ use crate::error::PeerError;
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 const QUEUE_LIMIT: usize = 10_000;
 
-/// Event types that are routed to a session's subscriber when one is registered.
-const ROUTED: &[&str] = &["rtc_offer"];
-
 /// A signalling connection. Cheap to clone; the connection closes when the
 /// last clone is dropped (or on [`Signaller::close`]).
 #[derive(Clone)]
@@ -41,7 +41,7 @@ struct Inner {
     out: mpsc::UnboundedSender<Message>,
     next_id: AtomicU64,
     hello: Value,
-    user_id: String,
+    user_id: UserId,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -55,14 +55,26 @@ impl Drop for Inner {
     }
 }
 
+/// The answer to one command: the ack frame, or the refusal.
+type Reply = Result<Value, PeerError>;
+
+/// A queued frame: as sent (for callers that look at fields by name) and,
+/// parsed once on arrival, as a typed event when it is one.
+struct Queued {
+    raw: Value,
+    event: Option<Event>,
+}
+
 struct Shared {
-    pending: Mutex<HashMap<u64, oneshot::Sender<Value>>>,
-    queue: Mutex<VecDeque<Value>>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
+    queue: Mutex<VecDeque<Queued>>,
     notify: Notify,
-    routes: Mutex<HashMap<String, (u64, mpsc::UnboundedSender<Value>)>>,
+    routes: Mutex<HashMap<LiveId, (u64, mpsc::UnboundedSender<Event>)>>,
     all: broadcast::Sender<Value>,
     closed: AtomicBool,
     dropped: AtomicU64,
+    /// Frames that were neither an ack, an error, a message nor a known event.
+    unknown: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -82,6 +94,14 @@ fn ws_url(base: &str) -> String {
     } else {
         format!("{base}/ws")
     }
+}
+
+/// A command's `type`, for error messages.
+fn command_type(cmd: &Command) -> String {
+    serde_json::to_value(cmd)
+        .ok()
+        .and_then(|v| v["type"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "command".to_owned())
 }
 
 impl Signaller {
@@ -107,7 +127,7 @@ impl Signaller {
 
         // The server speaks first.
         let deadline = Instant::now() + COMMAND_TIMEOUT;
-        let hello = loop {
+        let (hello, user_id) = loop {
             match tokio::time::timeout_at(deadline, stream.next()).await {
                 Err(_) => return Err(PeerError::Timeout("hello".into())),
                 Ok(None) => return Err(PeerError::Closed),
@@ -115,10 +135,18 @@ impl Signaller {
                 Ok(Some(Ok(Message::Text(t)))) => {
                     let v: Value =
                         serde_json::from_str(&t).map_err(|e| PeerError::Protocol(format!("non-JSON frame: {e}")))?;
-                    if v["type"] == "hello" {
-                        break v;
+                    match ServerFrame::from_value(v.clone()) {
+                        ServerFrame::Event(Event::Hello { protocol, user_id, .. }) => {
+                            // A server of another version may mean other things by the same frames.
+                            if protocol != PROTOCOL_VERSION {
+                                return Err(PeerError::Protocol(format!(
+                                    "the server speaks protocol {protocol}, we speak {PROTOCOL_VERSION}"
+                                )));
+                            }
+                            break (v, user_id);
+                        }
+                        _ => return Err(PeerError::Protocol(format!("expected hello, got {v}"))),
                     }
-                    return Err(PeerError::Protocol(format!("expected hello, got {v}")));
                 }
                 Ok(Some(Ok(Message::Close(_)))) => return Err(PeerError::Closed),
                 Ok(Some(Ok(_))) => {}
@@ -134,6 +162,7 @@ impl Signaller {
             all,
             closed: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
+            unknown: AtomicU64::new(0),
         });
         let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
 
@@ -170,7 +199,6 @@ impl Signaller {
             let _ = sink.close().await;
         });
 
-        let user_id = hello["userId"].as_str().unwrap_or_default().to_owned();
         Ok(Signaller {
             inner: Arc::new(Inner {
                 shared,
@@ -184,8 +212,8 @@ impl Signaller {
     }
 
     /// The caller's user id (from `hello`).
-    pub fn user_id(&self) -> &str {
-        &self.inner.user_id
+    pub fn user_id(&self) -> UserId {
+        self.inner.user_id
     }
 
     /// The server's `hello` frame.
@@ -197,38 +225,55 @@ impl Signaller {
         self.inner.shared.closed.load(Ordering::Relaxed)
     }
 
-    /// Sends a command (an `id` is added) and waits up to 10 s for its ack.
-    /// An `error` frame becomes [`PeerError::Server`].
-    pub async fn command(&self, cmd: Value) -> Result<Value, PeerError> {
+    /// Sends a command (an `id` is added) and waits up to 10 s for its ack
+    /// (the whole `ack` frame). An `error` frame becomes [`PeerError::Server`].
+    pub async fn command(&self, cmd: &Command) -> Result<Value, PeerError> {
         self.command_timeout(cmd, COMMAND_TIMEOUT).await
     }
 
-    pub async fn command_timeout(&self, mut cmd: Value, timeout: Duration) -> Result<Value, PeerError> {
-        let what = cmd["type"].as_str().unwrap_or("command").to_owned();
+    pub async fn command_timeout(&self, cmd: &Command, timeout: Duration) -> Result<Value, PeerError> {
+        self.request(|id| command_frame(Some(json!(id)), cmd), timeout)
+            .await
+            .map_err(|e| match e {
+                PeerError::Timeout(_) => PeerError::Timeout(format!("the ack of {}", command_type(cmd))),
+                e => e,
+            })
+    }
+
+    /// Sends a frame that is not a [`Command`] (a test of how the server
+    /// reads what it does not know) with an `id`, and waits for its answer.
+    pub async fn command_raw(&self, mut frame: Value, timeout: Duration) -> Result<Value, PeerError> {
+        let what = frame["type"].as_str().unwrap_or("frame").to_owned();
+        self.request(
+            |id| {
+                frame["id"] = json!(id);
+                frame.to_string()
+            },
+            timeout,
+        )
+        .await
+        .map_err(|e| match e {
+            PeerError::Timeout(_) => PeerError::Timeout(format!("the answer to {what}")),
+            e => e,
+        })
+    }
+
+    async fn request(&self, frame: impl FnOnce(u64) -> String, timeout: Duration) -> Result<Value, PeerError> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        cmd["id"] = json!(id);
+        let text = frame(id);
         let (tx, rx) = oneshot::channel();
         lock(&self.inner.shared.pending).insert(id, tx);
-        if self.is_closed() || self.inner.out.send(Message::Text(cmd.to_string().into())).is_err() {
+        if self.is_closed() || self.inner.out.send(Message::Text(text.into())).is_err() {
             lock(&self.inner.shared.pending).remove(&id);
             return Err(PeerError::Closed);
         }
-        let reply = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(v)) => v,
-            Ok(Err(_)) => return Err(PeerError::Closed),
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err(PeerError::Closed),
             Err(_) => {
                 lock(&self.inner.shared.pending).remove(&id);
-                return Err(PeerError::Timeout(format!("the ack of {what}")));
+                Err(PeerError::Timeout("an ack".into()))
             }
-        };
-        if reply["type"] == "ack" {
-            Ok(reply)
-        } else {
-            Err(PeerError::Server {
-                code: reply["code"].as_str().unwrap_or("?").to_owned(),
-                message: reply["message"].as_str().unwrap_or_default().to_owned(),
-                frame: reply,
-            })
         }
     }
 
@@ -247,13 +292,16 @@ impl Signaller {
 
     /// The next queued event of any type.
     pub async fn next_event(&self, timeout: Duration) -> Result<Value, PeerError> {
-        self.wait_event_where(timeout, |_| true).await.map_err(|e| match e {
-            PeerError::Timeout(_) => PeerError::Timeout("an event".into()),
-            e => e,
-        })
+        self.take_where(timeout, |_| true)
+            .await
+            .map(|q| q.raw)
+            .map_err(|e| match e {
+                PeerError::Timeout(_) => PeerError::Timeout("an event".into()),
+                e => e,
+            })
     }
 
-    /// The oldest queued event of this type (others stay queued).
+    /// The oldest queued event of this type (others stay queued), as sent.
     pub async fn wait_event(&self, ty: &str, timeout: Duration) -> Result<Value, PeerError> {
         self.wait_event_where(timeout, |v| v["type"] == ty)
             .await
@@ -263,8 +311,20 @@ impl Signaller {
             })
     }
 
-    /// The oldest queued event matching `f` (others stay queued).
+    /// The oldest queued event matching `f` (others stay queued), as sent.
     pub async fn wait_event_where(&self, timeout: Duration, f: impl Fn(&Value) -> bool) -> Result<Value, PeerError> {
+        self.take_where(timeout, |q| f(&q.raw)).await.map(|q| q.raw)
+    }
+
+    /// The oldest queued typed event matching `f` (others stay queued).
+    /// Frames this version of the protocol does not know never match.
+    pub async fn wait_for(&self, timeout: Duration, f: impl Fn(&Event) -> bool) -> Result<Event, PeerError> {
+        let q = self.take_where(timeout, |q| q.event.as_ref().is_some_and(&f)).await?;
+        q.event
+            .ok_or_else(|| PeerError::Protocol(format!("not an event: {}", q.raw)))
+    }
+
+    async fn take_where(&self, timeout: Duration, f: impl Fn(&Queued) -> bool) -> Result<Queued, PeerError> {
         let deadline = Instant::now() + timeout;
         let shared = &self.inner.shared;
         loop {
@@ -291,18 +351,25 @@ impl Signaller {
     /// Takes the oldest queued event of this type, if there is one.
     pub fn try_event(&self, ty: &str) -> Option<Value> {
         let mut q = lock(&self.inner.shared.queue);
-        let i = q.iter().position(|v| v["type"] == ty)?;
-        q.remove(i)
+        let i = q.iter().position(|q| q.raw["type"] == ty)?;
+        q.remove(i).map(|q| q.raw)
     }
 
-    /// Takes every queued event.
+    /// Takes every queued event, as sent.
     pub fn drain_events(&self) -> Vec<Value> {
-        lock(&self.inner.shared.queue).drain(..).collect()
+        lock(&self.inner.shared.queue).drain(..).map(|q| q.raw).collect()
     }
 
     /// Events dropped because nobody took them (the queue holds 10,000).
     pub fn dropped_events(&self) -> u64 {
         self.inner.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Frames this version of the protocol could not read as an ack, an
+    /// error, a message or a typed event (a newer server's events, or a
+    /// disagreement between the server and `lyceum_protocol`).
+    pub fn unknown_frames(&self) -> u64 {
+        self.inner.shared.unknown.load(Ordering::Relaxed)
     }
 
     /// Sends a close frame; the connection ends once the server answers.
@@ -327,58 +394,55 @@ impl Signaller {
     // ---- calls (docs/live.md) ----
 
     /// `call_invite` → the `callId`.
-    pub async fn call_invite(&self, user_id: &str, video: bool) -> Result<String, PeerError> {
-        let ack = self
-            .command(json!({"type": "call_invite", "userId": user_id, "video": video}))
-            .await?;
-        str_field(&ack, "callId")
+    pub async fn call_invite(&self, user_id: UserId, video: bool) -> Result<CallId, PeerError> {
+        let ack = self.command(&Command::CallInvite { user_id, video }).await?;
+        field(&ack, "callId")
     }
 
-    /// `call_accept` → the room's `sessionId` (= the `callId`).
-    pub async fn call_accept(&self, call_id: &str) -> Result<String, PeerError> {
-        let ack = self.command(json!({"type": "call_accept", "callId": call_id})).await?;
-        str_field(&ack, "sessionId").or_else(|_| Ok(call_id.to_owned()))
+    /// `call_accept` → the call's live room (its `sessionId`, the `callId`).
+    pub async fn call_accept(&self, call_id: CallId) -> Result<LiveId, PeerError> {
+        let ack = self.command(&Command::CallAccept { call_id }).await?;
+        Ok(field(&ack, "sessionId").unwrap_or(LiveId::from(call_id)))
     }
 
-    pub async fn call_decline(&self, call_id: &str) -> Result<(), PeerError> {
-        self.command(json!({"type": "call_decline", "callId": call_id}))
-            .await
-            .map(drop)
+    pub async fn call_decline(&self, call_id: CallId) -> Result<(), PeerError> {
+        self.command(&Command::CallDecline { call_id }).await.map(drop)
     }
 
-    pub async fn call_cancel(&self, call_id: &str) -> Result<(), PeerError> {
-        self.command(json!({"type": "call_cancel", "callId": call_id}))
-            .await
-            .map(drop)
+    pub async fn call_cancel(&self, call_id: CallId) -> Result<(), PeerError> {
+        self.command(&Command::CallCancel { call_id }).await.map(drop)
     }
 
-    pub async fn call_hangup(&self, call_id: &str) -> Result<(), PeerError> {
-        self.command(json!({"type": "call_hangup", "callId": call_id}))
-            .await
-            .map(drop)
+    pub async fn call_hangup(&self, call_id: CallId) -> Result<(), PeerError> {
+        self.command(&Command::CallHangup { call_id }).await.map(drop)
     }
 
     /// Waits for `call_incoming` (optionally from this user) → (callId, the event).
     pub async fn wait_call_incoming(
         &self,
-        from: Option<&str>,
+        from: Option<UserId>,
         timeout: Duration,
-    ) -> Result<(String, Value), PeerError> {
-        let v = self
-            .wait_event_where(timeout, |v| {
-                v["type"] == "call_incoming" && from.is_none_or(|f| v["from"]["userId"] == f)
-            })
+    ) -> Result<(CallId, Event), PeerError> {
+        let e = self
+            .wait_for(
+                timeout,
+                |e| matches!(e, Event::CallIncoming { from: caller, .. } if from.is_none_or(|f| caller.user_id == f)),
+            )
             .await
             .map_err(|e| match e {
                 PeerError::Timeout(_) => PeerError::Timeout("call_incoming".into()),
                 e => e,
             })?;
-        Ok((str_field(&v, "callId")?, v))
+        match e {
+            Event::CallIncoming { call_id, .. } => Ok((call_id, e)),
+            e => Err(PeerError::Protocol(format!("expected call_incoming, got {e:?}"))),
+        }
     }
 
-    /// Waits for an event of this type about this call (`call_ringing`, `call_accepted`, `call_ended`).
-    pub async fn wait_call_event(&self, ty: &str, call_id: &str, timeout: Duration) -> Result<Value, PeerError> {
-        self.wait_event_where(timeout, |v| v["type"] == ty && v["callId"] == call_id)
+    /// Waits for an event of this type about this call (`call_ringing`,
+    /// `call_accepted`, `call_ended`).
+    pub async fn wait_call_event(&self, ty: &str, call_id: CallId, timeout: Duration) -> Result<Event, PeerError> {
+        self.wait_for(timeout, |e| call_event(e) == Some((ty, call_id)))
             .await
             .map_err(|e| match e {
                 PeerError::Timeout(_) => PeerError::Timeout(format!("{ty} for call {call_id}")),
@@ -386,68 +450,133 @@ impl Signaller {
             })
     }
 
+    /// Waits for `call_accepted` of this call → the live room to join.
+    pub async fn wait_call_accepted(&self, call_id: CallId, timeout: Duration) -> Result<LiveId, PeerError> {
+        match self.wait_call_event("call_accepted", call_id, timeout).await? {
+            Event::CallAccepted { session_id, .. } => Ok(session_id),
+            e => Err(PeerError::Protocol(format!("expected call_accepted, got {e:?}"))),
+        }
+    }
+
+    /// Waits for `call_ended` of this call → its `reason`.
+    pub async fn wait_call_ended(&self, call_id: CallId, timeout: Duration) -> Result<String, PeerError> {
+        match self.wait_call_event("call_ended", call_id, timeout).await? {
+            Event::CallEnded { reason, .. } => Ok(reason),
+            e => Err(PeerError::Protocol(format!("expected call_ended, got {e:?}"))),
+        }
+    }
+
     // ---- routing for subscribers ----
 
     /// Routes this session's `rtc_offer` events to the returned receiver
     /// (replacing an earlier route); the id is for [`Signaller::unroute`].
-    pub(crate) fn route(&self, session_id: &str) -> (u64, mpsc::UnboundedReceiver<Value>) {
+    pub(crate) fn route(&self, session_id: LiveId) -> (u64, mpsc::UnboundedReceiver<Event>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        lock(&self.inner.shared.routes).insert(session_id.to_owned(), (id, tx));
+        lock(&self.inner.shared.routes).insert(session_id, (id, tx));
         (id, rx)
     }
 
     /// Removes the route if it is still this one.
-    pub(crate) fn unroute(&self, session_id: &str, id: u64) {
+    pub(crate) fn unroute(&self, session_id: LiveId, id: u64) {
         let mut routes = lock(&self.inner.shared.routes);
-        if routes.get(session_id).is_some_and(|r| r.0 == id) {
-            routes.remove(session_id);
+        if routes.get(&session_id).is_some_and(|r| r.0 == id) {
+            routes.remove(&session_id);
         }
     }
 }
 
-pub(crate) fn str_field(v: &Value, field: &str) -> Result<String, PeerError> {
-    match &v[field] {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        _ => Err(PeerError::Protocol(format!("no {field} in {v}"))),
+/// The type and call of a call event.
+fn call_event(e: &Event) -> Option<(&'static str, CallId)> {
+    match e {
+        Event::CallRinging { call_id } => Some(("call_ringing", *call_id)),
+        Event::CallAccepted { call_id, .. } => Some(("call_accepted", *call_id)),
+        Event::CallEnded { call_id, .. } => Some(("call_ended", *call_id)),
+        Event::CallIncoming { call_id, .. } => Some(("call_incoming", *call_id)),
+        _ => None,
     }
+}
+
+/// A typed field of an ack.
+pub(crate) fn field<T: DeserializeOwned>(v: &Value, name: &str) -> Result<T, PeerError> {
+    serde_json::from_value(v[name].clone()).map_err(|e| PeerError::Protocol(format!("{name} in {v}: {e}")))
 }
 
 impl Shared {
     fn dispatch(&self, v: Value) {
-        let ty = v["type"].as_str().unwrap_or_default();
-        if ty == "ack" || ty == "error" {
-            if let Some(id) = v["id"].as_u64() {
-                if let Some(tx) = lock(&self.pending).remove(&id) {
-                    let _ = tx.send(v);
+        let event = match ServerFrame::from_value(v.clone()) {
+            ServerFrame::Ack { id, .. } => {
+                if self.answer(id, Ok(v.clone())) {
                     return;
                 }
+                None
             }
-            if ty == "error" {
-                tracing::debug!("lyceum-peer: unsolicited error {v}");
-            }
-        }
-        let _ = self.all.send(v.clone());
-        if ROUTED.contains(&ty) {
-            if let Some(session) = v["sessionId"].as_str() {
-                let routes = lock(&self.routes);
-                if let Some((_, tx)) = routes.get(session) {
-                    if tx.send(v.clone()).is_ok() {
-                        return;
-                    }
+            ServerFrame::Error { id, code, message } => {
+                let e = PeerError::Server {
+                    code,
+                    message,
+                    frame: v.clone(),
+                };
+                if self.answer(id, Err(e)) {
+                    return;
                 }
+                tracing::debug!("lyceum-peer: unsolicited error {v}");
+                None
             }
-        }
+            ServerFrame::Event(e) => Some(e),
+            ServerFrame::Message(_) => None,
+            ServerFrame::Other(_) => {
+                self.unknown.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("lyceum-peer: a frame this protocol version does not know: {v}");
+                None
+            }
+        };
+        let _ = self.all.send(v.clone());
+        let event = match event {
+            Some(e @ Event::RtcOffer { .. }) => match self.route_offer(e) {
+                None => return,
+                Some(e) => Some(e),
+            },
+            e => e,
+        };
         {
             let mut q = lock(&self.queue);
-            q.push_back(v);
+            q.push_back(Queued { raw: v, event });
             while q.len() > QUEUE_LIMIT {
                 q.pop_front();
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
         self.notify.notify_waiters();
+    }
+
+    /// Hands an `rtc_offer` to its session's subscriber; gives it back when
+    /// no subscriber takes it (it is queued like any event then).
+    fn route_offer(&self, e: Event) -> Option<Event> {
+        let Event::RtcOffer { session_id, .. } = &e else {
+            return Some(e);
+        };
+        let routes = lock(&self.routes);
+        match routes.get(session_id) {
+            Some((_, tx)) => tx.send(e).err().map(|back| back.0),
+            None => Some(e),
+        }
+    }
+
+    /// Completes the command `id`, if one waits for it. An answer nobody
+    /// waits for is queued like an event (an error to a frame without an id).
+    fn answer(&self, id: Option<Value>, reply: Reply) -> bool {
+        let waiter = id
+            .as_ref()
+            .and_then(Value::as_u64)
+            .and_then(|id| lock(&self.pending).remove(&id));
+        match waiter {
+            Some(tx) => {
+                let _ = tx.send(reply);
+                true
+            }
+            None => false,
+        }
     }
 
     fn close(&self) {

@@ -3,10 +3,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
+use lyceum_protocol::{MediaKind, TrackInfo, UserId};
 use serde::Serialize;
 
 use crate::media::Stamp;
-use crate::subscriber::TrackInfo;
 
 /// At most this many latency samples are kept per track (the counts go on).
 const MAX_SAMPLES: usize = 200_000;
@@ -57,16 +57,16 @@ pub struct IngressCounters {
 }
 
 /// One received track.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TrackStats {
     pub mid: String,
     /// From the `tracks` table (None for media the table never described).
-    pub user_id: Option<String>,
-    /// `audio` or `video`.
-    pub kind: String,
+    pub user_id: Option<UserId>,
+    /// From the `tracks` table, else from the codec of what arrived.
+    pub kind: MediaKind,
     pub source: Option<String>,
-    pub track_id: Option<i64>,
+    pub track_id: Option<u64>,
     /// Still in the tracks table (false once the server removed it).
     pub active: bool,
     pub frames: u64,
@@ -113,17 +113,47 @@ pub struct SubscriberStats {
 
 impl SubscriberStats {
     /// Active tracks of this user.
-    pub fn tracks_of<'a>(&'a self, user_id: &'a str) -> impl Iterator<Item = &'a TrackStats> + 'a {
+    pub fn tracks_of(&self, user_id: UserId) -> impl Iterator<Item = &TrackStats> + '_ {
         self.tracks
             .iter()
-            .filter(move |t| t.active && t.user_id.as_deref() == Some(user_id))
+            .filter(move |t| t.active && t.user_id == Some(user_id))
+    }
+}
+
+impl TrackStats {
+    /// Nothing received yet.
+    fn empty(mid: String, kind: MediaKind) -> TrackStats {
+        TrackStats {
+            mid,
+            user_id: None,
+            kind,
+            source: None,
+            track_id: None,
+            active: true,
+            frames: 0,
+            bytes: 0,
+            keyframes: 0,
+            non_contiguous: 0,
+            stamped: 0,
+            packets: 0,
+            packets_lost: 0,
+            frames_lost: 0,
+            frames_late: 0,
+            first_frame_ms: None,
+            first_keyframe_ms: None,
+            idle_ms: None,
+            latency: LatencySummary::default(),
+            jitter_ms: 0.0,
+            layers: BTreeMap::new(),
+            ingress: Vec::new(),
+        }
     }
 }
 
 pub(crate) struct TrackAcc {
     info: Option<TrackInfo>,
     mid: String,
-    kind: String,
+    kind: MediaKind,
     added_at: Instant,
     s: TrackStats,
     last_seq: HashMap<Option<String>, u64>,
@@ -138,13 +168,13 @@ pub(crate) struct TrackAcc {
 }
 
 impl TrackAcc {
-    fn new(mid: String, kind: String, info: Option<TrackInfo>, added_at: Instant) -> TrackAcc {
+    fn new(mid: String, kind: MediaKind, info: Option<TrackInfo>, added_at: Instant) -> TrackAcc {
         TrackAcc {
             info,
+            s: TrackStats::empty(mid.clone(), kind),
             mid,
             kind,
             added_at,
-            s: TrackStats::default(),
             last_seq: HashMap::new(),
             last_counter: None,
             first_frame_at: None,
@@ -171,14 +201,10 @@ impl TrackAcc {
         let ms = |a: Option<Instant>| a.map(|a| a.saturating_duration_since(self.added_at).as_secs_f64() * 1000.0);
         let mut s = self.s.clone();
         s.mid = self.mid.clone();
-        s.kind = self
-            .info
-            .as_ref()
-            .map(|i| i.kind.clone())
-            .unwrap_or_else(|| self.kind.clone());
-        s.user_id = self.info.as_ref().map(|i| i.user_id.clone());
+        s.kind = self.info.as_ref().map_or(self.kind, |i| i.kind);
+        s.user_id = self.info.as_ref().map(|i| i.user_id);
         s.source = self.info.as_ref().map(|i| i.source.clone());
-        s.track_id = self.info.as_ref().and_then(|i| i.track_id);
+        s.track_id = self.info.as_ref().map(|i| i.track_id);
         s.active = active;
         s.first_frame_ms = ms(self.first_frame_at);
         s.first_keyframe_ms = ms(self.first_key_at);
@@ -261,7 +287,7 @@ impl StatsState {
                 None => {
                     self.active.insert(
                         t.mid.clone(),
-                        TrackAcc::new(t.mid.clone(), t.kind.clone(), Some(t.clone()), now),
+                        TrackAcc::new(t.mid.clone(), t.kind, Some(t.clone()), now),
                     );
                 }
             }
@@ -279,7 +305,7 @@ impl StatsState {
         let acc = self.active.entry(f.mid.clone()).or_insert_with(|| {
             TrackAcc::new(
                 f.mid.clone(),
-                if f.audio { "audio" } else { "video" }.to_owned(),
+                if f.audio { MediaKind::Audio } else { MediaKind::Video },
                 None,
                 started,
             )
@@ -349,7 +375,7 @@ impl StatsState {
     }
 
     /// Active tracks of `user_id` with at least `min_frames` frames.
-    pub fn ready_tracks(&self, user_id: &str, min_frames: u64) -> usize {
+    pub fn ready_tracks(&self, user_id: UserId, min_frames: u64) -> usize {
         self.active
             .values()
             .filter(|a| a.info.as_ref().is_some_and(|i| i.user_id == user_id) && a.s.frames >= min_frames)
@@ -358,10 +384,10 @@ impl StatsState {
 
     /// Every latency sample of active tracks, optionally of one kind:
     /// (receive time in UNIX seconds, milliseconds).
-    pub fn latency_samples(&self, kind: Option<&str>) -> Vec<(u32, f32)> {
+    pub fn latency_samples(&self, kind: Option<MediaKind>) -> Vec<(u32, f32)> {
         self.active
             .values()
-            .filter(|a| kind.is_none_or(|k| a.info.as_ref().map_or(a.kind.as_str(), |i| i.kind.as_str()) == k))
+            .filter(|a| kind.is_none_or(|k| a.info.as_ref().map_or(a.kind, |i| i.kind) == k))
             .flat_map(|a| a.latency_ms.iter().copied())
             .collect()
     }

@@ -7,8 +7,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-use serde_json::{json, Value};
+use lyceum_protocol::frames::{Command, Event as ServerEvent};
+use lyceum_protocol::{LiveId, MediaKind, TrackInfo, UserId};
+use serde_json::Value;
 use str0m::change::SdpOffer;
 use str0m::media::{KeyframeRequestKind, Mid};
 use str0m::{Event, Rtc};
@@ -18,40 +19,26 @@ use tokio::task::JoinHandle;
 use crate::driver::{self, ConnState, Handler};
 use crate::error::PeerError;
 use crate::media::{now_micros, parse_stamp};
-use crate::signaller::{str_field, Signaller};
+use crate::signaller::Signaller;
 use crate::stats::{Frame, IngressCounters, StatsState, SubscriberStats, TrackStats};
 
-/// One row of the server's `tracks` table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TrackInfo {
-    pub mid: String,
-    pub user_id: String,
-    /// `audio` or `video`.
-    pub kind: String,
-    /// `camera`, `microphone` or `screen`.
-    pub source: String,
-    pub track_id: Option<i64>,
-}
-
-impl TrackInfo {
-    pub(crate) fn parse_table(v: &Value) -> Vec<TrackInfo> {
-        v.as_array()
-            .map(|rows| {
-                rows.iter()
-                    .filter_map(|r| {
-                        Some(TrackInfo {
-                            mid: str_field(r, "mid").ok()?,
-                            user_id: r["userId"].as_str().unwrap_or_default().to_owned(),
-                            kind: r["kind"].as_str().unwrap_or_default().to_owned(),
-                            source: r["source"].as_str().unwrap_or_default().to_owned(),
-                            track_id: r["trackId"].as_i64(),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
+/// The `tracks` table of an `rtc_subscribe` ack (an `rtc_offer` carries it
+/// typed). A row that does not read is left out, and said so: the rest of
+/// the table still describes real transceivers.
+pub(crate) fn parse_tracks(v: &Value) -> Vec<TrackInfo> {
+    v.as_array()
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| match serde_json::from_value::<TrackInfo>(r.clone()) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        tracing::warn!("lyceum-peer: a tracks row that does not read ({e}): {r}");
+                        None
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub(crate) struct SubShared {
@@ -76,7 +63,7 @@ pub(crate) enum SubCmd {
 
 /// A running subscribe connection. Dropping it closes the connection.
 pub struct Subscriber {
-    session_id: String,
+    session_id: LiveId,
     route: u64,
     sig: Signaller,
     local_addr: SocketAddr,
@@ -91,22 +78,19 @@ impl Subscriber {
     /// Sends `rtc_subscribe`, answers the offer in its ack with
     /// `rtc_answer`, and from then on answers every `rtc_offer` of this
     /// session.
-    pub async fn start(sig: &Signaller, session_id: &str, bind_ip: IpAddr) -> Result<Subscriber, PeerError> {
+    pub async fn start(sig: &Signaller, session_id: LiveId, bind_ip: IpAddr) -> Result<Subscriber, PeerError> {
         let (mut rtc, socket, local_addr) = driver::bind(bind_ip, true).await?;
         let started = Instant::now();
         // Registered before the command so no rtc_offer can slip past.
         let (route, mut offers) = sig.route(session_id);
-        let ack = match sig
-            .command(json!({"type": "rtc_subscribe", "sessionId": session_id}))
-            .await
-        {
+        let ack = match sig.command(&Command::RtcSubscribe { session_id }).await {
             Ok(a) => a,
             Err(e) => {
                 sig.unroute(session_id, route);
                 return Err(e);
             }
         };
-        let tracks = TrackInfo::parse_table(&ack["tracks"]);
+        let tracks = parse_tracks(&ack["tracks"]);
         let answer = match accept(&mut rtc, &ack) {
             Ok(a) => a,
             Err(e) => {
@@ -130,7 +114,10 @@ impl Subscriber {
         };
         let driver = tokio::spawn(driver::drive(rtc, socket, handler, cmd_rx, state_tx));
         if let Err(e) = sig
-            .command(json!({"type": "rtc_answer", "sessionId": session_id, "sdp": answer}))
+            .command(&Command::RtcAnswer {
+                session_id,
+                sdp: answer,
+            })
             .await
         {
             sig.unroute(session_id, route);
@@ -140,33 +127,18 @@ impl Subscriber {
 
         // Later offers: to the driver for an answer, then back to the server.
         let signal = tokio::spawn({
-            let (sig, cmd, shared, session_id) = (sig.clone(), cmd.clone(), shared.clone(), session_id.to_owned());
+            let (sig, cmd, shared) = (sig.clone(), cmd.clone(), shared.clone());
             async move {
                 while let Some(ev) = offers.recv().await {
-                    if ev["type"] != "rtc_offer" {
-                        continue;
-                    }
-                    let Some(sdp) = ev["sdp"].as_str() else {
-                        tracing::warn!("lyceum-peer: rtc_offer without sdp: {ev}");
+                    let ServerEvent::RtcOffer { sdp, tracks, .. } = ev else {
                         continue;
                     };
                     let (reply, rx) = oneshot::channel();
-                    let tracks = TrackInfo::parse_table(&ev["tracks"]);
-                    if cmd
-                        .send(SubCmd::Offer {
-                            sdp: sdp.to_owned(),
-                            tracks,
-                            reply,
-                        })
-                        .is_err()
-                    {
+                    if cmd.send(SubCmd::Offer { sdp, tracks, reply }).is_err() {
                         break;
                     }
                     let answered = match rx.await {
-                        Ok(Ok(answer)) => sig
-                            .command(json!({"type": "rtc_answer", "sessionId": session_id, "sdp": answer}))
-                            .await
-                            .map(drop),
+                        Ok(Ok(sdp)) => sig.command(&Command::RtcAnswer { session_id, sdp }).await.map(drop),
                         Ok(Err(e)) => Err(e),
                         Err(_) => break,
                     };
@@ -179,7 +151,7 @@ impl Subscriber {
         });
 
         Ok(Subscriber {
-            session_id: session_id.to_owned(),
+            session_id,
             route,
             sig: sig.clone(),
             local_addr,
@@ -191,8 +163,8 @@ impl Subscriber {
         })
     }
 
-    pub fn session_id(&self) -> &str {
-        &self.session_id
+    pub fn session_id(&self) -> LiveId {
+        self.session_id
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -224,7 +196,7 @@ impl Subscriber {
 
     /// Every latency sample of the active tracks (of `audio` or `video`
     /// tracks, or all): (receive time in UNIX seconds, milliseconds).
-    pub fn latency_samples(&self, kind: Option<&str>) -> Vec<(u32, f32)> {
+    pub fn latency_samples(&self, kind: Option<MediaKind>) -> Vec<(u32, f32)> {
         lock(&self.shared.stats).latency_samples(kind)
     }
 
@@ -237,7 +209,7 @@ impl Subscriber {
     /// least `min_frames` frames; returns those tracks' stats.
     pub async fn wait_for_frames(
         &self,
-        user_id: &str,
+        user_id: UserId,
         tracks: usize,
         min_frames: u64,
         timeout: Duration,
@@ -254,7 +226,7 @@ impl Subscriber {
                             format!(
                                 "{} {} of {:?}: {} frames{}",
                                 t.mid,
-                                t.kind,
+                                t.kind.as_str(),
                                 t.user_id,
                                 t.frames,
                                 if t.active { "" } else { " (ended)" }
@@ -272,7 +244,7 @@ impl Subscriber {
     }
 
     /// Waits until no active track of `user_id` is left (after they unpublish or leave).
-    pub async fn wait_for_no_tracks(&self, user_id: &str, timeout: Duration) -> Result<(), PeerError> {
+    pub async fn wait_for_no_tracks(&self, user_id: UserId, timeout: Duration) -> Result<(), PeerError> {
         self.wait_until(timeout, |s| s.ready_tracks(user_id, 0) == 0)
             .await
             .map_err(|e| match e {
@@ -309,7 +281,9 @@ impl Subscriber {
     /// Asks the server for an ICE-restart offer (`rtc_restart`).
     pub async fn restart(&self) -> Result<(), PeerError> {
         self.sig
-            .command(json!({"type": "rtc_restart", "sessionId": self.session_id}))
+            .command(&Command::RtcRestart {
+                session_id: self.session_id,
+            })
             .await
             .map(drop)
     }
@@ -328,7 +302,7 @@ impl Subscriber {
     /// session takes over the route).
     pub(crate) fn detach(&self) {
         self.signal.abort();
-        self.sig.unroute(&self.session_id, self.route);
+        self.sig.unroute(self.session_id, self.route);
     }
 }
 
@@ -453,7 +427,7 @@ impl Handler for SubHandler {
             SubCmd::Keyframes => {
                 let mids: Vec<Mid> = lock(&self.shared.tracks)
                     .iter()
-                    .filter(|t| t.kind == "video")
+                    .filter(|t| t.kind == MediaKind::Video)
                     .map(|t| Mid::from(t.mid.as_str()))
                     .collect();
                 for mid in mids {
@@ -468,5 +442,33 @@ impl Handler for SubHandler {
     fn on_state(&mut self, state: ConnState) {
         lock(&self.shared.stats).connected = state == ConnState::Connected;
         self.shared.notify.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_tracks_table_reads_as_the_protocols_track_info_and_bad_rows_are_left_out() {
+        let u = UserId::new_random();
+        let table = json!([
+            {"mid": "0", "userId": u, "kind": "audio", "source": "microphone", "trackId": 3},
+            {"mid": "1", "userId": "not-a-uuid", "kind": "video", "source": "camera", "trackId": 4},
+            {"mid": "2", "userId": u, "kind": "video", "source": "camera", "trackId": -1},
+            {"mid": "3"}
+        ]);
+        assert_eq!(
+            parse_tracks(&table),
+            vec![TrackInfo {
+                mid: "0".into(),
+                user_id: u,
+                kind: MediaKind::Audio,
+                source: "microphone".into(),
+                track_id: 3,
+            }]
+        );
+        assert!(parse_tracks(&json!(null)).is_empty());
     }
 }

@@ -192,8 +192,10 @@ pub fn parse(text: &str) -> Result<Envelope, (Option<Value>, String)> {
     }
 }
 
-/// One entry of a room's ordered stream, as stored and as sent.
-#[derive(Debug, Clone, Serialize)]
+/// One entry of a room's ordered stream, as stored and as sent. Clients
+/// read it back from a `message` frame (the frame's `type` is ignored) or
+/// from a `history` ack's `messages`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageEvent {
     pub room_id: RoomId,
@@ -205,6 +207,7 @@ pub struct MessageEvent {
     pub client_msg_id: Option<String>,
     pub body: Option<String>,
     pub ciphertext: Option<String>,
+    #[serde(default)]
     pub attachments: Value,
     pub target_seq: Option<i64>,
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -462,8 +465,13 @@ pub enum ServerFrame {
 impl ServerFrame {
     /// Reads one text frame from the server.
     pub fn parse(text: &str) -> Result<ServerFrame, serde_json::Error> {
-        let v: Value = serde_json::from_str(text)?;
-        Ok(match v.get("type").and_then(Value::as_str) {
+        serde_json::from_str(text).map(ServerFrame::from_value)
+    }
+
+    /// Classifies a frame already read as JSON (a client that also keeps the
+    /// raw value parses the text once).
+    pub fn from_value(v: Value) -> ServerFrame {
+        match v.get("type").and_then(Value::as_str) {
             Some("ack") => ServerFrame::Ack {
                 id: v.get("id").cloned().filter(|i| !i.is_null()),
                 data: v,
@@ -478,7 +486,7 @@ impl ServerFrame {
                 Ok(e) => ServerFrame::Event(e),
                 Err(_) => ServerFrame::Other(v),
             },
-        })
+        }
     }
 }
 
@@ -567,5 +575,135 @@ mod tests {
         let (id, _) = parse(r#"{"id":"y","type":"send","roomId":"nope"}"#).unwrap_err();
         assert_eq!(id, Some(json!("y")));
         assert!(parse(r#"{"id":{"a":1},"type":"ping"}"#).is_err());
+    }
+
+    /// One frame of every event type, as the server sends it (docs/protocol.md,
+    /// docs/live.md): every field present, a `None` as `null`.
+    fn samples() -> Vec<Value> {
+        let (u, r, l, c) = (
+            UserId::new_random(),
+            RoomId::new_random(),
+            LiveId::new_random(),
+            CallId::new_random(),
+        );
+        let participant = json!({"userId": u, "displayName": "Ada", "role": "speaker", "handRaised": false,
+            "audio": true, "video": false, "screen": false});
+        let slot = json!({"id": Uuid::new_v4(), "remainingSeats": 3});
+        vec![
+            json!({"type": "hello", "protocol": 1, "sessionId": 17, "userId": u, "heartbeatSecs": 10}),
+            json!({"type": "session_expired"}),
+            json!({"type": "typing", "roomId": r, "userId": u, "typing": true}),
+            json!({"type": "read", "roomId": r, "userId": u, "seq": 4}),
+            json!({"type": "presence", "userId": u, "online": false, "lastSeen": "2026-11-21T05:00:00Z"}),
+            json!({"type": "presence", "userId": u, "online": true, "lastSeen": null}),
+            json!({"type": "member_joined", "roomId": r, "userId": u}),
+            json!({"type": "member_left", "roomId": r, "userId": u}),
+            json!({"type": "removed", "roomId": r}),
+            json!({"type": "room_added", "roomId": r}),
+            json!({"type": "slot_created", "mentorId": u, "reason": "created", "reasons": ["created"], "slot": slot}),
+            json!({"type": "slot_updated", "mentorId": u, "reason": "full", "reasons": ["booked", "full"], "slot": slot}),
+            json!({"type": "slot_deleted", "mentorId": u, "reason": "deleted", "reasons": ["deleted"], "slot": slot}),
+            json!({"type": "booking_promoted", "bookingId": Uuid::new_v4(), "slot": slot}),
+            json!({"type": "booking_cancelled", "reason": "slot_cancelled", "slot": slot}),
+            json!({"type": "booking_cancelled", "reason": "slot_cancelled", "slot": null}),
+            json!({"type": "notification", "id": Uuid::new_v4(), "kind": "reminder",
+                "payload": {"offeringId": Uuid::new_v4(), "before": "15m"}}),
+            json!({"type": "participant_joined", "sessionId": l, "participant": participant}),
+            json!({"type": "participant_updated", "sessionId": l, "participant": participant}),
+            json!({"type": "participant_left", "sessionId": l, "userId": u, "reason": "connection_lost"}),
+            json!({"type": "rtc_offer", "sessionId": l, "sdp": "v=0\r\n", "tracks": [
+                {"mid": "0", "userId": u, "kind": "audio", "source": "microphone", "trackId": 7},
+                {"mid": "1", "userId": u, "kind": "video", "source": "camera", "trackId": 8}]}),
+            json!({"type": "active_speaker", "sessionId": l, "userId": u}),
+            json!({"type": "active_speaker", "sessionId": l, "userId": null}),
+            json!({"type": "muted", "sessionId": l, "kind": "audio", "by": u}),
+            json!({"type": "session_state", "sessionId": l, "state": "live"}),
+            json!({"type": "session_ended", "sessionId": l, "reason": "joined_elsewhere"}),
+            json!({"type": "call_incoming", "callId": c, "video": true, "from": {"userId": u, "displayName": "Ada"}}),
+            json!({"type": "call_ringing", "callId": c}),
+            json!({"type": "call_accepted", "callId": c, "sessionId": l}),
+            json!({"type": "call_ended", "callId": c, "reason": "answered_elsewhere"}),
+        ]
+    }
+
+    /// The event types named in the first column of a document's `## Events` table.
+    fn documented_events(doc: &str) -> Vec<String> {
+        let section = doc.split("\n## Events").nth(1).unwrap_or_default();
+        let section = section.split("\n## ").next().unwrap_or_default();
+        section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .flat_map(|l| {
+                let cell = l.split('|').nth(1).unwrap_or_default();
+                cell.split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_documented_event_parses_as_a_typed_event_and_keeps_its_shape() {
+        let mut documented = documented_events(include_str!("../../docs/protocol.md"));
+        documented.extend(documented_events(include_str!("../../docs/live.md")));
+        // Named in docs/protocol.md's "Session lifetime", not in its table.
+        documented.push("session_expired".to_owned());
+        assert!(documented.len() > 25, "the tables were not found: {documented:?}");
+        let samples = samples();
+        for ty in &documented {
+            // ack, error and message have ServerFrame variants of their own.
+            if ["ack", "error", "message"].contains(&ty.as_str()) {
+                continue;
+            }
+            assert!(samples.iter().any(|s| s["type"] == ty.as_str()), "no sample of `{ty}`");
+        }
+        for sample in samples {
+            match ServerFrame::parse(&sample.to_string()).unwrap() {
+                ServerFrame::Event(e) => {
+                    let back: Value = serde_json::from_str(&e.frame()).unwrap();
+                    assert_eq!(back, sample, "{e:?} is not sent the way it is documented");
+                }
+                other => panic!("{sample} is not a typed event: {other:?}"),
+            }
+            assert!(
+                documented.iter().any(|t| sample["type"] == t.as_str()),
+                "{sample} is undocumented"
+            );
+        }
+    }
+
+    #[test]
+    fn acks_errors_and_messages_are_told_apart() {
+        let ack = ServerFrame::parse(r#"{"type":"ack","id":"c1","pong":true}"#).unwrap();
+        assert!(
+            matches!(ack, ServerFrame::Ack { id: Some(ref i), ref data } if *i == json!("c1") && data["pong"] == true)
+        );
+        let err =
+            ServerFrame::parse(r#"{"type":"error","id":null,"code":"invalid_frame","message":"not JSON"}"#).unwrap();
+        assert!(matches!(err, ServerFrame::Error { id: None, ref code, .. } if code == "invalid_frame"));
+        let room = RoomId::new_random();
+        let m = MessageEvent {
+            room_id: room,
+            seq: 42,
+            kind: "message".into(),
+            sender_id: Some(UserId::new_random()),
+            sender_name: Some("Ada".into()),
+            client_msg_id: Some("m-3".into()),
+            body: Some("See you at 6".into()),
+            ciphertext: None,
+            attachments: json!([]),
+            target_seq: None,
+            created_at: "2026-11-21T05:00:00Z".parse().unwrap(),
+            edited_at: None,
+            deleted_at: None,
+        };
+        match ServerFrame::parse(&m.frame()).unwrap() {
+            ServerFrame::Message(v) => assert_eq!(serde_json::from_value::<MessageEvent>(v).unwrap(), m),
+            other => panic!("{other:?}"),
+        }
+        let unknown = ServerFrame::parse(r#"{"type":"from_the_future","x":1}"#).unwrap();
+        assert!(matches!(unknown, ServerFrame::Other(_)));
     }
 }

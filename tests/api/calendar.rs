@@ -11,6 +11,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 use crate::ws::Ws;
+use lyceum_protocol::frames::{Command, Event};
+use lyceum_protocol::UserId;
 
 impl TestApp {
     pub async fn post_auth(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
@@ -327,7 +329,8 @@ async fn watchers_and_holders_receive_every_change() {
     let mentee = app.register("mentee", "Booker").await;
     let watcher = app.register("mentee", "Watcher").await;
     let mut w = Ws::connect(&app, &watcher.access).await;
-    w.ok(json!({"type": "watch_calendar", "mentorId": mentor.id})).await;
+    let mentor_id = UserId(mentor.id);
+    w.acked(&Command::WatchCalendar { mentor_id }).await;
 
     let slot = app.slot(&mentor, 300, 1).await;
     let id = slot["id"].as_str().unwrap().to_owned();
@@ -339,13 +342,15 @@ async fn watchers_and_holders_receive_every_change() {
 
     let mut holder = Ws::connect(&app, &mentee.access).await;
     assert_eq!(app.book(&mentee, &id).await.status(), StatusCode::CREATED);
-    let e = w.next_of("slot_updated").await;
-    assert_eq!(e["slot"]["remainingSeats"], 0);
-    assert_eq!(e["slot"]["status"], "full");
-    assert!(
-        e["reasons"].as_array().unwrap().contains(&json!("booked"))
-            && e["reasons"].as_array().unwrap().contains(&json!("full"))
-    );
+    let Event::SlotUpdated {
+        reasons, slot: updated, ..
+    } = w.event(|e| matches!(e, Event::SlotUpdated { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(updated["remainingSeats"], 0);
+    assert_eq!(updated["status"], "full");
+    assert!(reasons.iter().any(|r| r == "booked") && reasons.iter().any(|r| r == "full"));
     assert_eq!(
         holder.next_of("slot_updated").await["slot"]["id"],
         id,
@@ -371,7 +376,7 @@ async fn watchers_and_holders_receive_every_change() {
         .unwrap();
     assert_eq!(mine["items"][0]["status"], "cancelled");
     // Unwatched: no more events.
-    w.ok(json!({"type": "unwatch_calendar", "mentorId": mentor.id})).await;
+    w.acked(&Command::UnwatchCalendar { mentor_id }).await;
     app.slot(&mentor, 600, 1).await;
     w.quiet("slot_created", Duration::from_millis(500)).await;
 }

@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
+use lyceum_protocol::frames::{Command, Event, MessageEvent};
+use lyceum_protocol::UserId;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
-use crate::ws::{try_connect, Ws};
+use crate::ws::{room_id, send, try_connect, Ws};
 
 impl TestApp {
     pub async fn create_room(&self, token: &str, body: Value) -> String {
@@ -138,8 +140,17 @@ async fn direct_conversation_between_mentor_and_mentee() {
         .unwrap();
     assert_eq!(h["items"][0]["seq"], 1);
     // And over the socket.
-    let h = b.ok(json!({"type": "history", "roomId": room, "after": 1})).await;
+    let h = b
+        .acked(&Command::History {
+            room_id: room_id(&room),
+            before: None,
+            after: Some(1),
+            limit: None,
+        })
+        .await;
     assert_eq!(h["messages"][0]["seq"], 2);
+    // History entries read as the protocol's MessageEvent too.
+    let _: Vec<MessageEvent> = serde_json::from_value(h["messages"].clone()).unwrap();
 
     // The room list shows the peer, the last message and unread counts.
     let list: Value = app.get_auth("/api/rooms", &mentee.access).await.json().await.unwrap();
@@ -174,11 +185,8 @@ async fn group_room_fans_out_to_every_member_in_order() {
     host.subscribe(&room, None).await;
     // Concurrent sends from two members land in one gapless order.
     for i in 0..10 {
-        host.send(json!({"type": "send", "roomId": room, "body": format!("host {i}")}))
-            .await;
-        sockets[0]
-            .send(json!({"type": "send", "roomId": room, "body": format!("s0 {i}")}))
-            .await;
+        host.post(&send(&room, &format!("host {i}"))).await;
+        sockets[0].post(&send(&room, &format!("s0 {i}"))).await;
     }
     let mut orders = Vec::new();
     for ws in sockets.iter_mut().chain(std::iter::once(&mut host)) {
@@ -229,7 +237,7 @@ async fn resume_after_a_forced_disconnect_misses_nothing_and_repeats_nothing() {
     let ack = r.subscribe(&room, Some(3)).await;
     assert_eq!(ack["lastSeq"], 8);
     // Live traffic continues while the reader catches up.
-    w.send(json!({"type": "send", "roomId": room, "body": "m9"})).await;
+    w.post(&send(&room, "m9")).await;
     let mut got = Vec::new();
     for _ in 4..=9 {
         got.push(r.message(&room).await["seq"].as_i64().unwrap());
@@ -253,16 +261,19 @@ async fn a_resent_message_is_not_duplicated() {
         .create_room(&owner.access, json!({"name": "Solo", "visibility": "private"}))
         .await;
     let mut w = Ws::connect(&app, &owner.access).await;
-    let first = w
-        .ok(json!({"type": "send", "roomId": room, "clientMsgId": "m-1", "body": "once"}))
-        .await;
+    let once = Command::Send {
+        room_id: room_id(&room),
+        client_msg_id: Some("m-1".into()),
+        body: Some("once".into()),
+        ciphertext: None,
+        attachments: vec![],
+    };
+    let first = w.acked(&once).await;
     assert_eq!(first["seq"], 1);
     assert_eq!(first["duplicate"], false);
     // The ack was "lost": the client resends, also on a new connection.
     let mut w2 = Ws::connect(&app, &owner.access).await;
-    let again = w2
-        .ok(json!({"type": "send", "roomId": room, "clientMsgId": "m-1", "body": "once"}))
-        .await;
+    let again = w2.acked(&once).await;
     assert_eq!(again["seq"], 1);
     assert_eq!(again["duplicate"], true);
     // Two copies in one burst (one group commit) are one message too.
@@ -339,7 +350,11 @@ async fn typing_read_receipts_and_presence() {
     b.subscribe(&room, None).await;
 
     // Typing: shown to the other side, not echoed; expires by itself.
-    b.send(json!({"type": "typing", "roomId": room, "typing": true})).await;
+    let typing = |typing| Command::Typing {
+        room_id: room_id(&room),
+        typing,
+    };
+    b.post(&typing(true)).await;
     let t = a.next_of("typing").await;
     assert_eq!(
         (t["userId"].clone(), t["typing"].clone()),
@@ -349,11 +364,11 @@ async fn typing_read_receipts_and_presence() {
     assert_eq!(t["typing"], false, "expired after the TTL without a refresh");
     b.quiet("typing", Duration::from_millis(100)).await;
     // An explicit stop is shown; a stop without a start is not news.
-    b.send(json!({"type": "typing", "roomId": room, "typing": true})).await;
+    b.post(&typing(true)).await;
     assert_eq!(a.next_of("typing").await["typing"], true);
-    b.send(json!({"type": "typing", "roomId": room, "typing": false})).await;
+    b.post(&typing(false)).await;
     assert_eq!(a.next_of("typing").await["typing"], false);
-    b.send(json!({"type": "typing", "roomId": room, "typing": false})).await;
+    b.post(&typing(false)).await;
     a.quiet("typing", Duration::from_millis(300)).await;
 
     // Read receipts: a pointer per user, shown to the room.
@@ -361,13 +376,20 @@ async fn typing_read_receipts_and_presence() {
     a.say(&room, "two").await;
     let list: Value = app.get_auth("/api/rooms", &mentee.access).await.json().await.unwrap();
     assert_eq!(list["items"][0]["unread"], 2);
-    let ack = b.ok(json!({"type": "read", "roomId": room, "seq": 2})).await;
+    let read = |seq| Command::Read {
+        room_id: room_id(&room),
+        seq,
+    };
+    let ack = b.acked(&read(2)).await;
     assert_eq!(ack["seq"], 2);
-    let r = a.next_of("read").await;
-    assert_eq!((r["userId"].clone(), r["seq"].clone()), (json!(mentee.id), json!(2)));
+    let r = a.event(|e| matches!(e, Event::Read { .. })).await;
+    let Event::Read { user_id, seq, .. } = r else {
+        unreachable!()
+    };
+    assert_eq!((user_id, seq), (UserId(mentee.id), 2));
     // A pointer never moves back, nor past the end.
-    assert_eq!(b.ok(json!({"type": "read", "roomId": room, "seq": 1})).await["seq"], 2);
-    assert_eq!(b.ok(json!({"type": "read", "roomId": room, "seq": 99})).await["seq"], 2);
+    assert_eq!(b.acked(&read(1)).await["seq"], 2);
+    assert_eq!(b.acked(&read(99)).await["seq"], 2);
     let list: Value = app.get_auth("/api/rooms", &mentee.access).await.json().await.unwrap();
     assert_eq!(list["items"][0]["unread"], 0);
     let details: Value = app
@@ -469,19 +491,19 @@ async fn membership_and_role_rules() {
         .create_room(&mentor.access, json!({"name": "Inner circle", "visibility": "private"}))
         .await;
     let mut ws = Ws::connect(&app, &other.access).await;
-    assert_eq!(
-        ws.cmd(json!({"type": "subscribe", "roomId": room})).await["code"],
-        "not_a_member"
-    );
-    assert_eq!(
-        ws.cmd(json!({"type": "send", "roomId": room, "body": "let me in"}))
-            .await["code"],
-        "not_a_member"
-    );
-    assert_eq!(
-        ws.cmd(json!({"type": "history", "roomId": room})).await["code"],
-        "not_a_member"
-    );
+    let subscribe = Command::Subscribe {
+        room_id: room_id(&room),
+        after_seq: None,
+    };
+    assert_eq!(ws.refused(&subscribe).await.0, "not_a_member");
+    assert_eq!(ws.refused(&send(&room, "let me in")).await.0, "not_a_member");
+    let history = Command::History {
+        room_id: room_id(&room),
+        before: None,
+        after: None,
+        limit: None,
+    };
+    assert_eq!(ws.refused(&history).await.0, "not_a_member");
     assert_error(
         app.get_auth(&format!("/api/rooms/{room}/messages"), &other.access)
             .await,
@@ -518,18 +540,20 @@ async fn membership_and_role_rules() {
     // A member cannot edit or delete someone else's message; the author can.
     let mut m = Ws::connect(&app, &mentor.access).await;
     m.subscribe(&room, None).await;
-    assert_eq!(
-        m.cmd(json!({"type": "edit", "roomId": room, "seq": 1, "body": "hijacked"}))
-            .await["code"],
-        "forbidden"
-    );
-    let e = ws
-        .ok(json!({"type": "edit", "roomId": room, "seq": 1, "body": "thanks!"}))
-        .await;
+    let edit = |body: &str| Command::Edit {
+        room_id: room_id(&room),
+        seq: 1,
+        body: Some(body.to_owned()),
+        ciphertext: None,
+    };
+    assert_eq!(m.refused(&edit("hijacked")).await.0, "forbidden");
+    let e = ws.acked(&edit("thanks!")).await;
     let edit = m.next_where(|f| f["type"] == "message" && f["kind"] == "edit").await;
+    // The frame reads as the protocol's MessageEvent.
+    let edit: MessageEvent = serde_json::from_value(edit).unwrap();
     assert_eq!(
-        (edit["targetSeq"].clone(), edit["body"].clone(), edit["seq"].clone()),
-        (json!(1), json!("thanks!"), e["seq"].clone())
+        (edit.target_seq, edit.body.as_deref(), json!(edit.seq)),
+        (Some(1), Some("thanks!"), e["seq"].clone())
     );
     // The owner mutes a member; a muted member cannot send.
     let res = app
@@ -541,10 +565,7 @@ async fn membership_and_role_rules() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(
-        ws.cmd(json!({"type": "send", "roomId": room, "body": "hello?"})).await["code"],
-        "muted"
-    );
+    assert_eq!(ws.refused(&send(&room, "hello?")).await.0, "muted");
     // An admin moderates: removes the message and then the member.
     let admin = app.admin().await;
     let res = app
@@ -573,7 +594,7 @@ async fn membership_and_role_rules() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(ws.next_of("removed").await["roomId"], room);
+    let removed = ws.event(|e| matches!(e, Event::Removed { .. })).await;
     // Removing or muting someone who is not in the room is a 404 about the
     // member, not the 403 `not_a_member` that refuses the caller.
     let res = app
@@ -594,17 +615,20 @@ async fn membership_and_role_rules() {
         .unwrap();
     assert_error(res, StatusCode::NOT_FOUND, "member_not_found").await;
     assert_eq!(
-        ws.cmd(json!({"type": "send", "roomId": room, "body": "still here?"}))
-            .await["code"],
-        "not_a_member"
+        removed,
+        Event::Removed {
+            room_id: room_id(&room)
+        }
     );
+    assert_eq!(ws.refused(&send(&room, "still here?")).await.0, "not_a_member");
     // A direct conversation stays between its two.
     let dm: Value = app.open_dm(&mentor.access, mentee.id).await.json().await.unwrap();
     let dm = dm["id"].as_str().unwrap();
-    assert_eq!(
-        ws.cmd(json!({"type": "subscribe", "roomId": dm})).await["code"],
-        "not_a_member"
-    );
+    let subscribe = Command::Subscribe {
+        room_id: room_id(dm),
+        after_seq: None,
+    };
+    assert_eq!(ws.refused(&subscribe).await.0, "not_a_member");
     assert_eq!(
         admin_ws(&app, &admin)
             .await
@@ -659,15 +683,12 @@ async fn a_guest_stays_in_its_room() {
     let m = hws.message(&open).await;
     assert!(m["senderName"].as_str().unwrap().starts_with("guest-"));
     // Nowhere else: not another room, not the directory, not profiles, not DMs.
-    assert_eq!(
-        gws.cmd(json!({"type": "subscribe", "roomId": members_only})).await["code"],
-        "forbidden"
-    );
-    assert_eq!(
-        gws.cmd(json!({"type": "send", "roomId": members_only, "body": "x"}))
-            .await["code"],
-        "forbidden"
-    );
+    let subscribe = Command::Subscribe {
+        room_id: room_id(&members_only),
+        after_seq: None,
+    };
+    assert_eq!(gws.refused(&subscribe).await.0, "forbidden");
+    assert_eq!(gws.refused(&send(&members_only, "x")).await.0, "forbidden");
     assert_error(
         app.get_auth("/api/mentors", &token).await,
         StatusCode::FORBIDDEN,
@@ -756,7 +777,7 @@ async fn malformed_frames_get_errors_and_persistent_garbage_is_cut_off() {
     ws.send_raw(Message::Binary(vec![1, 2, 3].into())).await;
     assert_eq!(ws.next_of("error").await["code"], "binary_not_supported");
     // Still connected and serving.
-    assert_eq!(ws.ok(json!({"type": "ping"})).await["pong"], true);
+    assert_eq!(ws.acked(&Command::Ping).await["pong"], true);
     for _ in 0..12 {
         ws.send_raw(Message::Text("{".into())).await;
     }
@@ -788,17 +809,13 @@ async fn message_size_and_rate_limits() {
         .create_room(&owner.access, json!({"name": "Limits", "visibility": "private"}))
         .await;
     let mut ws = Ws::connect(&app, &owner.access).await;
-    let e = ws
-        .cmd(json!({"type": "send", "roomId": room, "body": "x".repeat(101)}))
-        .await;
-    assert_eq!(e["code"], "message_too_large");
+    let (code, _) = ws.refused(&send(&room, &"x".repeat(101))).await;
+    assert_eq!(code, "message_too_large");
     for i in 0..3 {
         ws.say(&room, &format!("ok {i}")).await;
     }
-    let e = ws
-        .cmd(json!({"type": "send", "roomId": room, "body": "one too many"}))
-        .await;
-    assert_eq!(e["code"], "rate_limited");
+    let (code, _) = ws.refused(&send(&room, "one too many")).await;
+    assert_eq!(code, "rate_limited");
     let n: i64 = app
         .db
         .query_one("SELECT count(*) FROM messages", &[])
@@ -906,13 +923,15 @@ async fn end_to_end_encrypted_rooms_carry_only_ciphertext() {
     let mut a = Ws::connect(&app, &mentor.access).await;
     let mut b = Ws::connect(&app, &mentee.access).await;
     b.subscribe(&room, None).await;
-    assert_eq!(
-        a.cmd(json!({"type": "send", "roomId": room, "body": "plaintext"}))
-            .await["code"],
-        "e2ee_mismatch"
-    );
-    a.ok(json!({"type": "send", "roomId": room, "ciphertext": "b64:AAECAwQ="}))
-        .await;
+    assert_eq!(a.refused(&send(&room, "plaintext")).await.0, "e2ee_mismatch");
+    a.acked(&Command::Send {
+        room_id: room_id(&room),
+        client_msg_id: None,
+        body: None,
+        ciphertext: Some("b64:AAECAwQ=".into()),
+        attachments: vec![],
+    })
+    .await;
     let m = b.message(&room).await;
     assert_eq!(m["ciphertext"], "b64:AAECAwQ=");
     assert_eq!(m["body"], Value::Null);
@@ -966,8 +985,14 @@ async fn attachments_are_served_only_to_members() {
 
     let mut ws = Ws::connect(&app, &owner.access).await;
     ws.subscribe(&room, None).await;
-    ws.ok(json!({"type": "send", "roomId": room, "body": "my CV", "attachments": [a["id"]]}))
-        .await;
+    ws.acked(&Command::Send {
+        room_id: room_id(&room),
+        client_msg_id: None,
+        body: Some("my CV".into()),
+        ciphertext: None,
+        attachments: vec![a["id"].as_str().unwrap().parse().unwrap()],
+    })
+    .await;
     let m = ws.message(&room).await;
     assert_eq!(m["attachments"][0]["fileName"], "cv.pdf");
     let url = a["url"].as_str().unwrap();
@@ -993,18 +1018,15 @@ async fn a_session_ends_with_its_token_unless_reauthenticated() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     // A fresh token (here from a new sign-in) extends the second session...
     let fresh = app.login(&s.email).await;
-    let ack = renewed.ok(json!({"type": "reauth", "token": fresh.access})).await;
+    let ack = renewed.acked(&Command::Reauth { token: fresh.access }).await;
     assert!(ack["expiresAt"].as_i64().unwrap() > chrono::Utc::now().timestamp());
     // ...but another user's token does not, and garbage is refused.
     let other = app.register("mentee", "Other").await;
-    assert_eq!(
-        renewed.cmd(json!({"type": "reauth", "token": other.access})).await["code"],
-        "forbidden"
-    );
-    assert_eq!(
-        renewed.cmd(json!({"type": "reauth", "token": "nope"})).await["code"],
-        "invalid_command"
-    );
+    let reauth = |token: &str| Command::Reauth {
+        token: token.to_owned(),
+    };
+    assert_eq!(renewed.refused(&reauth(&other.access)).await.0, "forbidden");
+    assert_eq!(renewed.refused(&reauth("nope")).await.0, "invalid_command");
     // The first token expires at 6 s, the fresh one at 9 s or later.
     tokio::time::sleep_until(t0 + Duration::from_millis(7000)).await;
     // The first session's token has expired: the next frame ends it with 4003.
@@ -1022,7 +1044,7 @@ async fn a_session_ends_with_its_token_unless_reauthenticated() {
     };
     assert_eq!(code, Some(4003));
     assert_eq!(
-        renewed.ok(json!({"type": "ping"})).await["pong"],
+        renewed.acked(&Command::Ping).await["pong"],
         true,
         "the renewed session lives on"
     );

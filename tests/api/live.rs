@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use chrono::{Duration as Dur, Utc};
 use lyceum_peer::{Participant, PublishOpts, Signaller};
+use lyceum_protocol::frames::{Command, Event};
+use lyceum_protocol::{LiveId, LiveRole, MediaKind, UserId};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -14,7 +16,7 @@ use crate::helpers::{spawn_app, Session, TestApp};
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A group session of `mentor` with `mentees` registered (confirmed).
-async fn group_session(app: &TestApp, mentor: &Session, mentees: &[&Session]) -> String {
+async fn group_session(app: &TestApp, mentor: &Session, mentees: &[&Session]) -> LiveId {
     let res = app
         .post_auth(
             "/api/sessions",
@@ -24,7 +26,11 @@ async fn group_session(app: &TestApp, mentor: &Session, mentees: &[&Session]) ->
         )
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let id: LiveId = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     for m in mentees {
         let res = app
             .post_auth(&format!("/api/sessions/{id}/register"), &m.access, &json!({}))
@@ -63,12 +69,12 @@ async fn one_publisher_two_subscribers_receive_audio_and_video_and_a_rejoin_rece
 
     // A scheduled session: mentees wait for the host to start it.
     let sa = Signaller::connect(&base, &a.access).await.unwrap();
-    let early = Participant::join(&sa, &id).await.err().expect("join should fail");
+    let early = Participant::join(&sa, id).await.err().expect("join should fail");
     assert_eq!(early.code(), Some("session_not_live"), "{early}");
 
     let sh = Signaller::connect(&base, &mentor.access).await.unwrap();
-    let mut host = Participant::join(&sh, &id).await.unwrap();
-    assert_eq!(host.info().role, "host");
+    let mut host = Participant::join(&sh, id).await.unwrap();
+    assert_eq!(host.info().role, LiveRole::Host);
     assert_eq!(host.start().await.unwrap()["state"], "live");
     host.publish(PublishOpts {
         simulcast: true,
@@ -77,31 +83,37 @@ async fn one_publisher_two_subscribers_receive_audio_and_video_and_a_rejoin_rece
     .await
     .unwrap();
 
-    let mut pa = Participant::join(&sa, &id).await.unwrap();
-    assert_eq!(pa.info().role, "attendee");
+    let mut pa = Participant::join(&sa, id).await.unwrap();
+    assert_eq!(pa.info().role, LiveRole::Attendee);
     let sb = Signaller::connect(&base, &b.access).await.unwrap();
-    let mut pb = Participant::join(&sb, &id).await.unwrap();
+    let mut pb = Participant::join(&sb, id).await.unwrap();
     pa.subscribe().await.unwrap();
     pb.subscribe().await.unwrap();
 
-    let host_id = mentor.id.to_string();
+    let host_id = UserId(mentor.id);
     for p in [&pa, &pb] {
-        let tracks = p.wait_for_frames(&host_id, 2, 30, WAIT).await.unwrap();
-        assert!(tracks.iter().any(|t| t.kind == "audio" && t.frames >= 30), "{tracks:?}");
+        let tracks = p.wait_for_frames(host_id, 2, 30, WAIT).await.unwrap();
+        assert!(
+            tracks.iter().any(|t| t.kind == MediaKind::Audio && t.frames >= 30),
+            "{tracks:?}"
+        );
         assert!(
             tracks
                 .iter()
-                .any(|t| t.kind == "video" && t.frames >= 30 && t.keyframes >= 1),
+                .any(|t| t.kind == MediaKind::Video && t.frames >= 30 && t.keyframes >= 1),
             "{tracks:?}"
         );
     }
 
     // The host talks (audio level -20 dBov): the active speaker.
     let speaker = sa
-        .wait_event_where(WAIT, |e| e["type"] == "active_speaker" && !e["userId"].is_null())
+        .wait_for(WAIT, |e| matches!(e, Event::ActiveSpeaker { user_id: Some(_), .. }))
         .await
         .unwrap();
-    assert_eq!(speaker["userId"], host_id);
+    assert!(
+        matches!(speaker, Event::ActiveSpeaker { user_id: Some(u), .. } if u == host_id),
+        "{speaker:?}"
+    );
 
     // An ICE restart of A's subscribe connection: media keeps coming.
     pa.restart_subscribe().await.unwrap();
@@ -128,21 +140,26 @@ async fn one_publisher_two_subscribers_receive_audio_and_video_and_a_rejoin_rece
     let before = pa.stats().tracks.iter().map(|t| t.frames).sum::<u64>();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(pa.stats().tracks.iter().map(|t| t.frames).sum::<u64>() > before);
-    let mut pb = Participant::join(&sb, &id).await.unwrap();
+    let mut pb = Participant::join(&sb, id).await.unwrap();
     pb.subscribe().await.unwrap();
-    pb.wait_for_frames(&host_id, 2, 30, WAIT).await.unwrap();
+    pb.wait_for_frames(host_id, 2, 30, WAIT).await.unwrap();
 
     // The room's figures are exported.
     let m = metrics(&app).await;
-    assert_eq!(series(&m, "lyceum_room_participants{", &id), 3.0, "{m}");
-    assert!(series(&m, "lyceum_room_tracks{", &id) >= 2.0);
-    assert!(series(&m, "lyceum_room_frames_forwarded_total{", &id) > 100.0);
-    assert!(series(&m, "lyceum_room_forward_latency_seconds_count{", &id) > 100.0);
+    let room = id.to_string();
+    assert_eq!(series(&m, "lyceum_room_participants{", &room), 3.0, "{m}");
+    assert!(series(&m, "lyceum_room_tracks{", &room) >= 2.0);
+    assert!(series(&m, "lyceum_room_frames_forwarded_total{", &room) > 100.0);
+    assert!(series(&m, "lyceum_room_forward_latency_seconds_count{", &room) > 100.0);
 
     // The host ends it: everyone is out and the live room is gone.
     host.end().await.unwrap();
     let ended = sb.wait_event("session_ended", WAIT).await.unwrap();
     assert_eq!(ended["reason"], "ended");
+    // Every frame the peers got read as the typed protocol.
+    for s in [&sa, &sb, &sh] {
+        assert_eq!(s.unknown_frames(), 0);
+    }
 }
 
 #[actix_web::test]
@@ -155,44 +172,48 @@ async fn the_host_promotes_mutes_and_removes_and_only_registrants_get_in() {
     let base = app.address.clone();
 
     let sh = Signaller::connect(&base, &mentor.access).await.unwrap();
-    let mut host = Participant::join(&sh, &id).await.unwrap();
+    let mut host = Participant::join(&sh, id).await.unwrap();
     host.start().await.unwrap();
     host.subscribe().await.unwrap();
 
     let so = Signaller::connect(&base, &outsider.access).await.unwrap();
-    let e = Participant::join(&so, &id).await.err().expect("join should fail");
+    let e = Participant::join(&so, id).await.err().expect("join should fail");
     assert_eq!(e.code(), Some("not_registered"), "{e}");
 
     let sa = Signaller::connect(&base, &a.access).await.unwrap();
-    let mut pa = Participant::join(&sa, &id).await.unwrap();
+    let mut pa = Participant::join(&sa, id).await.unwrap();
     // A non-host cannot moderate.
-    let e = pa.set_role(&a.id.to_string(), "speaker").await.unwrap_err();
+    let a_id = UserId(a.id);
+    let e = pa.set_role(a_id, LiveRole::Speaker).await.unwrap_err();
     assert_eq!(e.code(), Some("forbidden"));
 
     pa.raise_hand(true).await.unwrap();
     let up = sh
-        .wait_event_where(WAIT, |e| {
-            e["type"] == "participant_updated" && e["participant"]["handRaised"] == true
-        })
+        .wait_for(
+            WAIT,
+            |e| matches!(e, Event::ParticipantUpdated { participant, .. } if participant.hand_raised),
+        )
         .await
         .unwrap();
-    assert_eq!(up["participant"]["userId"], a.id.to_string());
-    host.set_role(&a.id.to_string(), "speaker").await.unwrap();
+    assert!(
+        matches!(&up, Event::ParticipantUpdated { participant, .. } if participant.user_id == a_id),
+        "{up:?}"
+    );
+    host.set_role(a_id, LiveRole::Speaker).await.unwrap();
     sa.wait_event_where(WAIT, |e| {
         e["type"] == "participant_updated" && e["participant"]["role"] == "speaker"
     })
     .await
     .unwrap();
     pa.publish(PublishOpts::default()).await.unwrap();
-    let a_id = a.id.to_string();
-    host.wait_for_frames(&a_id, 2, 20, WAIT).await.unwrap();
+    host.wait_for_frames(a_id, 2, 20, WAIT).await.unwrap();
 
     // A server-side mute: the audio stops reaching the host, video goes on.
-    host.mute(&a_id, "audio").await.unwrap();
+    host.mute(a_id, MediaKind::Audio).await.unwrap();
     let muted = sa.wait_event("muted", WAIT).await.unwrap();
     assert_eq!(muted["kind"], "audio");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let frames = |kind: &str| {
+    let frames = |kind: MediaKind| {
         host.stats()
             .tracks
             .iter()
@@ -200,22 +221,22 @@ async fn the_host_promotes_mutes_and_removes_and_only_registrants_get_in() {
             .map(|t| t.frames)
             .sum::<u64>()
     };
-    let (audio0, video0) = (frames("audio"), frames("video"));
+    let (audio0, video0) = (frames(MediaKind::Audio), frames(MediaKind::Video));
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(frames("audio"), audio0, "muted audio still forwarded");
-    assert!(frames("video") > video0);
+    assert_eq!(frames(MediaKind::Audio), audio0, "muted audio still forwarded");
+    assert!(frames(MediaKind::Video) > video0);
     // Unmuting oneself lifts it.
     pa.media_state(true, true, false).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(frames("audio") > audio0);
+    assert!(frames(MediaKind::Audio) > audio0);
 
     // Back to attendee: the tracks go away; then removal keeps them out.
-    host.set_role(&a_id, "attendee").await.unwrap();
-    host.wait_for_no_tracks(&a_id, WAIT).await.unwrap();
-    host.remove(&a_id).await.unwrap();
+    host.set_role(a_id, LiveRole::Attendee).await.unwrap();
+    host.wait_for_no_tracks(a_id, WAIT).await.unwrap();
+    host.remove(a_id).await.unwrap();
     let ended = sa.wait_event("session_ended", WAIT).await.unwrap();
     assert_eq!(ended["reason"], "removed");
-    let e = Participant::join(&sa, &id).await.err().expect("join should fail");
+    let e = Participant::join(&sa, id).await.err().expect("join should fail");
     assert_eq!(e.code(), Some("forbidden"), "{e}");
 }
 
@@ -231,53 +252,49 @@ async fn a_call_rings_is_accepted_carries_media_both_ways_and_hangs_up() {
     let so = Signaller::connect(&base, &other.access).await.unwrap();
 
     // Mentee to mentee is not allowed (the chat rules).
-    let e = so.call_invite(&mentee.id.to_string(), true).await.unwrap_err();
+    let (mentor_id, mentee_id) = (UserId(mentor.id), UserId(mentee.id));
+    let e = so.call_invite(mentee_id, true).await.unwrap_err();
     assert_eq!(e.code(), Some("call_not_allowed"), "{e}");
 
     // Declined.
-    let call = sm.call_invite(&mentee.id.to_string(), true).await.unwrap();
-    let (incoming, _) = se.wait_call_incoming(Some(&mentor.id.to_string()), WAIT).await.unwrap();
+    let call = sm.call_invite(mentee_id, true).await.unwrap();
+    let (incoming, _) = se.wait_call_incoming(Some(mentor_id), WAIT).await.unwrap();
     assert_eq!(incoming, call);
-    se.call_decline(&call).await.unwrap();
-    assert_eq!(
-        sm.wait_call_event("call_ended", &call, WAIT).await.unwrap()["reason"],
-        "declined"
-    );
+    se.call_decline(call).await.unwrap();
+    assert_eq!(sm.wait_call_ended(call, WAIT).await.unwrap(), "declined");
 
     // Accepted: both publish and subscribe through the SFU.
-    let call = sm.call_invite(&mentee.id.to_string(), true).await.unwrap();
+    let call = sm.call_invite(mentee_id, true).await.unwrap();
     se.wait_call_incoming(None, WAIT).await.unwrap();
     // Busy while this one rings.
-    let busy_call = so.call_invite(&mentor.id.to_string(), false).await;
+    let busy_call = so.call_invite(mentor_id, false).await;
     if let Ok(c) = busy_call {
-        assert_eq!(
-            so.wait_call_event("call_ended", &c, WAIT).await.unwrap()["reason"],
-            "busy"
-        );
+        assert_eq!(so.wait_call_ended(c, WAIT).await.unwrap(), "busy");
     }
-    let session = se.call_accept(&call).await.unwrap();
-    sm.wait_call_event("call_accepted", &call, WAIT).await.unwrap();
-    let mut pm = Participant::join(&sm, &session).await.unwrap();
-    let mut pe = Participant::join(&se, &session).await.unwrap();
-    assert_eq!(pm.info().role, "speaker");
+    let session = se.call_accept(call).await.unwrap();
+    sm.wait_call_accepted(call, WAIT).await.unwrap();
+    let mut pm = Participant::join(&sm, session).await.unwrap();
+    let mut pe = Participant::join(&se, session).await.unwrap();
+    assert_eq!(pm.info().role, LiveRole::Speaker);
     pm.publish(PublishOpts::default()).await.unwrap();
     pe.publish(PublishOpts::default()).await.unwrap();
     pm.subscribe().await.unwrap();
     pe.subscribe().await.unwrap();
-    pm.wait_for_frames(&mentee.id.to_string(), 2, 30, WAIT).await.unwrap();
-    pe.wait_for_frames(&mentor.id.to_string(), 2, 30, WAIT).await.unwrap();
+    pm.wait_for_frames(mentee_id, 2, 30, WAIT).await.unwrap();
+    pe.wait_for_frames(mentor_id, 2, 30, WAIT).await.unwrap();
     // A third person cannot join the call.
-    let e = Participant::join(&so, &session).await.err().expect("join should fail");
+    let e = Participant::join(&so, session).await.err().expect("join should fail");
     assert_eq!(e.code(), Some("forbidden"), "{e}");
 
-    sm.call_hangup(&call).await.unwrap();
-    assert_eq!(
-        se.wait_call_event("call_ended", &call, WAIT).await.unwrap()["reason"],
-        "hangup"
-    );
+    sm.call_hangup(call).await.unwrap();
+    assert_eq!(se.wait_call_ended(call, WAIT).await.unwrap(), "hangup");
     se.wait_event("session_ended", WAIT).await.unwrap();
-    let e = sm.call_hangup(&call).await.unwrap_err();
+    let e = sm.call_hangup(call).await.unwrap_err();
     assert_eq!(e.code(), Some("call_not_found"));
+    // Every frame of the call (call_*, participant_*, rtc_offer, …) read as the typed protocol.
+    for s in [&sm, &se, &so] {
+        assert_eq!(s.unknown_frames(), 0);
+    }
 }
 
 #[actix_web::test]
@@ -287,24 +304,30 @@ async fn bad_sdp_and_strangers_get_clear_errors() {
     let id = group_session(&app, &mentor, &[]).await;
     let sh = Signaller::connect(&app.address, &mentor.access).await.unwrap();
     // Commands before joining.
-    let e = sh
-        .command(json!({"type": "rtc_subscribe", "sessionId": id}))
-        .await
-        .unwrap_err();
+    let e = sh.command(&Command::RtcSubscribe { session_id: id }).await.unwrap_err();
     assert_eq!(e.code(), Some("not_in_session"));
-    let _host = Participant::join(&sh, &id).await.unwrap();
+    let _host = Participant::join(&sh, id).await.unwrap();
     let e = sh
-        .command(json!({"type": "rtc_publish", "sessionId": id, "sdp": "v=0 garbage"}))
+        .command(&Command::RtcPublish {
+            session_id: id,
+            sdp: "v=0 garbage".into(),
+            sources: Default::default(),
+        })
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("invalid_sdp"), "{e}");
     let e = sh
-        .command(json!({"type": "rtc_answer", "sessionId": id, "sdp": "nonsense"}))
+        .command(&Command::RtcAnswer {
+            session_id: id,
+            sdp: "nonsense".into(),
+        })
         .await
         .unwrap_err();
     assert!(matches!(e.code(), Some("invalid_sdp") | Some("not_in_session")), "{e}");
     let e = sh
-        .command(json!({"type": "session_join", "sessionId": uuid::Uuid::new_v4()}))
+        .command(&Command::SessionJoin {
+            session_id: LiveId::new_random(),
+        })
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some("session_not_found"));
@@ -358,13 +381,13 @@ async fn host_publishing_to_one_mentee() -> OneToOne {
     let a = app.register("mentee", "Watcher").await;
     let id = group_session(&app, &mentor, &[&a]).await;
     let sh = Signaller::connect(&app.address, &mentor.access).await.unwrap();
-    let mut host = Participant::join(&sh, &id).await.unwrap();
+    let mut host = Participant::join(&sh, id).await.unwrap();
     host.start().await.unwrap();
     host.publish(PublishOpts::default()).await.unwrap();
     let sa = Signaller::connect(&app.address, &a.access).await.unwrap();
-    let mut pa = Participant::join(&sa, &id).await.unwrap();
+    let mut pa = Participant::join(&sa, id).await.unwrap();
     pa.subscribe().await.unwrap();
-    pa.wait_for_frames(&mentor.id.to_string(), 2, 10, WAIT).await.unwrap();
+    pa.wait_for_frames(UserId(mentor.id), 2, 10, WAIT).await.unwrap();
     OneToOne {
         _app: app,
         mentor,
@@ -401,7 +424,7 @@ async fn a_participant_whose_connection_dies_is_removed_and_everyone_is_told() {
         "connection_lost"
     );
     eprintln!("connection loss noticed after {:?}", t.elapsed());
-    pa.wait_for_no_tracks(&mentor.id.to_string(), WAIT).await.unwrap();
+    pa.wait_for_no_tracks(UserId(mentor.id), WAIT).await.unwrap();
 }
 
 #[actix_web::test]
@@ -434,7 +457,7 @@ async fn a_publisher_that_falls_silent_is_removed_after_the_timeout() {
         noticed >= Duration::from_secs(1),
         "removed after {noticed:?}, before the fail timeout could run"
     );
-    pa.wait_for_no_tracks(&mentor.id.to_string(), WAIT).await.unwrap();
+    pa.wait_for_no_tracks(UserId(mentor.id), WAIT).await.unwrap();
     // The subscriber's own connection is unaffected.
     assert!(pa.subscriber().is_some());
 }

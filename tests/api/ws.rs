@@ -1,10 +1,19 @@
 //! A real WebSocket client (tokio-tungstenite) for the chat tests, with
 //! helpers that keep frames they skipped for later.
+//!
+//! Two layers: `cmd`/`ok` send JSON as written (for frames the protocol
+//! types cannot express: malformed, unknown, wrong field types), and
+//! `command`/`acked`/`refused`/`event` speak `lyceum_protocol`'s typed
+//! `Command`s and `Event`s. Every server frame read is also checked against
+//! the typed protocol: one that is not an ack, an error, a message or a
+//! known `Event` fails the test (the types and the server disagree).
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use lyceum_protocol::frames::{command_frame, Command, Event, ServerFrame};
+use lyceum_protocol::RoomId;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -67,7 +76,7 @@ impl Ws {
                 .await
                 .expect("a frame within the wait")?;
             match m {
-                Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).expect("server frames are JSON")),
+                Ok(Message::Text(t)) => return Some(typed(&t)),
                 Ok(Message::Close(_)) | Err(_) => return None,
                 Ok(_) => continue,
             }
@@ -121,16 +130,68 @@ impl Ws {
         r
     }
 
-    pub async fn subscribe(&mut self, room: &str, after: Option<i64>) -> Value {
-        let mut c = json!({"type": "subscribe", "roomId": room});
-        if let Some(a) = after {
-            c["afterSeq"] = json!(a);
+    /// Sends a typed command with a fresh id and returns its ack or error.
+    pub async fn command(&mut self, c: &Command) -> ServerFrame {
+        let id = format!("c{}", self.next_id);
+        self.next_id += 1;
+        self.stream
+            .send(Message::Text(command_frame(Some(json!(id)), c).into()))
+            .await
+            .expect("send");
+        let v = self
+            .next_where(|f| f["id"] == id && (f["type"] == "ack" || f["type"] == "error"))
+            .await;
+        ServerFrame::from_value(v)
+    }
+
+    /// Sends a typed command without an id (nothing to wait for).
+    pub async fn post(&mut self, c: &Command) {
+        self.stream
+            .send(Message::Text(command_frame(None, c).into()))
+            .await
+            .expect("send");
+    }
+
+    /// A typed command that must be acknowledged: the ack frame.
+    pub async fn acked(&mut self, c: &Command) -> Value {
+        match self.command(c).await {
+            ServerFrame::Ack { data, .. } => data,
+            other => panic!("{c:?} -> {other:?}"),
         }
-        self.ok(c).await
+    }
+
+    /// A typed command that must be refused: the error's code and message.
+    pub async fn refused(&mut self, c: &Command) -> (String, String) {
+        match self.command(c).await {
+            ServerFrame::Error { code, message, .. } => (code, message),
+            other => panic!("{c:?} should be refused -> {other:?}"),
+        }
+    }
+
+    /// The next typed event matching `f`, keeping other frames for later.
+    pub async fn event(&mut self, f: impl Fn(&Event) -> bool) -> Event {
+        let v = self
+            .next_where(|v| match ServerFrame::from_value(v.clone()) {
+                ServerFrame::Event(e) => f(&e),
+                _ => false,
+            })
+            .await;
+        match ServerFrame::from_value(v) {
+            ServerFrame::Event(e) => e,
+            other => panic!("not an event: {other:?}"),
+        }
+    }
+
+    pub async fn subscribe(&mut self, room: &str, after: Option<i64>) -> Value {
+        self.acked(&Command::Subscribe {
+            room_id: room_id(room),
+            after_seq: after,
+        })
+        .await
     }
 
     pub async fn say(&mut self, room: &str, body: &str) -> i64 {
-        let r = self.ok(json!({"type": "send", "roomId": room, "body": body})).await;
+        let r = self.acked(&send(room, body)).await;
         r["seq"].as_i64().unwrap()
     }
 
@@ -147,7 +208,7 @@ impl Ws {
             match tokio::time::timeout_at(deadline, self.stream.next()).await {
                 Err(_) => return,
                 Ok(Some(Ok(Message::Text(t)))) => {
-                    let v: Value = serde_json::from_str(&t).unwrap();
+                    let v = typed(&t);
                     assert_ne!(v["type"], ty, "unexpected {v}");
                     self.buffered.push_back(v);
                 }
@@ -156,4 +217,32 @@ impl Ws {
             }
         }
     }
+}
+
+/// A room id as the tests carry it (a string from a JSON body).
+pub fn room_id(room: &str) -> RoomId {
+    room.parse()
+        .unwrap_or_else(|e| panic!("{room:?} is not a room id: {e}"))
+}
+
+/// A plain `send` of `body` to `room`.
+pub fn send(room: &str, body: &str) -> Command {
+    Command::Send {
+        room_id: room_id(room),
+        client_msg_id: None,
+        body: Some(body.to_owned()),
+        ciphertext: None,
+        attachments: Vec::new(),
+    }
+}
+
+/// A server frame, checked against the typed protocol: an ack, an error, a
+/// message or an `Event` (anything else means the types and the server
+/// disagree about a frame).
+fn typed(text: &str) -> Value {
+    let v: Value = serde_json::from_str(text).expect("server frames are JSON");
+    if let ServerFrame::Other(v) = ServerFrame::from_value(v.clone()) {
+        panic!("a server frame lyceum_protocol::Event does not describe: {v}");
+    }
+    v
 }
