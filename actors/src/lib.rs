@@ -1,7 +1,7 @@
 //! The realtime core of Lyceum, in layers whose dependencies point one way
 //! (docs/architecture.md; `tests/layers.rs` checks it):
 //!
-//! - [`gateway`]: the WebSocket connection ([`gateway::session::UserSession`])
+//! - [`gateway`]: the WebSocket connection ([`gateway::connection::Connection`])
 //!   and [`gateway::Realtime`], which builds the domains and wires them.
 //! - domains, each owning its actors, messages, SQL and rules:
 //!   [`chat`] (rooms), [`presence`] (the Hub), [`calendar`] (mentors'

@@ -19,6 +19,7 @@ use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use lyceum_actors::core::FanOut;
 use lyceum_actors::UserId;
+use lyceum_protocol::frames::Event;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -157,7 +158,12 @@ impl Worker {
             .await?;
             pushes.push((
                 user,
-                json!({"type": "notification", "id": nid, "kind": "reminder", "payload": note}).to_string(),
+                Event::Notification {
+                    id: json!(nid),
+                    kind: "reminder".to_owned(),
+                    payload: note,
+                }
+                .frame(),
             ));
         }
         tx.commit().await?;

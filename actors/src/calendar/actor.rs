@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::store::{self as calendar_store, Op, Outcome};
 use super::Calendars;
 use crate::core::outbox::Outbox;
-use crate::core::Error as ChatError;
+use crate::core::Error;
 use crate::protocol::{self, Event};
 use lyceum_protocol::{OfferingId, UserId};
 
@@ -35,7 +35,7 @@ pub struct Calendar {
     mentor: UserId,
     cals: Arc<Calendars>,
     watchers: HashMap<u64, (UserId, Outbox)>,
-    pending: Vec<(Op, oneshot::Sender<Result<Outcome, ChatError>>)>,
+    pending: Vec<(Op, oneshot::Sender<Result<Outcome, Error>>)>,
     busy: bool,
 }
 
@@ -224,11 +224,11 @@ impl Actor for Calendar {
 
 /// Runs one operation in the next batch and answers with its outcome.
 #[derive(Message)]
-#[rtype(result = "Result<Outcome, ChatError>")]
+#[rtype(result = "Result<Outcome, Error>")]
 pub struct Exec(pub Op);
 
 impl Handler<Exec> for Calendar {
-    type Result = ResponseFuture<Result<Outcome, ChatError>>;
+    type Result = ResponseFuture<Result<Outcome, Error>>;
 
     fn handle(&mut self, msg: Exec, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
@@ -236,16 +236,16 @@ impl Handler<Exec> for Calendar {
         self.run(ctx);
         Box::pin(async move {
             rx.await
-                .unwrap_or_else(|_| Err(ChatError::internal("calendar batch dropped")))
+                .unwrap_or_else(|_| Err(Error::internal("calendar batch dropped")))
         })
     }
 }
 
-/// A WebSocket session starts or stops watching this calendar.
+/// A WebSocket connection starts or stops watching this calendar.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Watch {
-    pub session: u64,
+    pub conn: u64,
     pub user: UserId,
     /// None stops watching.
     pub outbox: Option<Outbox>,
@@ -259,16 +259,16 @@ impl Handler<Watch> for Calendar {
         match msg.outbox {
             Some(o) => {
                 o.text(protocol::ack(&msg.reply_id, json!({"mentorId": self.mentor})));
-                self.watchers.insert(msg.session, (msg.user, o));
+                self.watchers.insert(msg.conn, (msg.user, o));
             }
             None => {
-                self.watchers.remove(&msg.session);
+                self.watchers.remove(&msg.conn);
             }
         }
     }
 }
 
-/// How many sessions watch this calendar (tests, metrics).
+/// How many connections watch this calendar (tests, metrics).
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct Watchers;

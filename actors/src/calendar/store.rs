@@ -15,7 +15,7 @@ use deadpool_postgres::{GenericClient, Pool, Transaction};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::core::Error as ChatError;
+use crate::core::Error;
 use lyceum_protocol::{ErrorCode, UserId};
 
 /// Reminders go out this long before an offering starts (seeds 001, 002),
@@ -91,8 +91,8 @@ pub enum Outcome {
     },
 }
 
-fn closed(why: &str) -> ChatError {
-    ChatError::new(ErrorCode::BookingClosed, why.to_owned())
+fn closed(why: &str) -> Error {
+    Error::new(ErrorCode::BookingClosed, why.to_owned())
 }
 
 #[derive(Clone)]
@@ -114,12 +114,7 @@ struct BatchCache {
     waitlisted: HashMap<Uuid, i64>,
 }
 
-async fn lock(
-    tx: &Transaction<'_>,
-    cache: &mut BatchCache,
-    offering: Uuid,
-    mentor: UserId,
-) -> Result<Locked, ChatError> {
+async fn lock(tx: &Transaction<'_>, cache: &mut BatchCache, offering: Uuid, mentor: UserId) -> Result<Locked, Error> {
     if let Some(l) = cache.locked.get(&offering) {
         return Ok(l.clone());
     }
@@ -128,14 +123,14 @@ async fn lock(
     Ok(l)
 }
 
-async fn lock_row(tx: &Transaction<'_>, offering: Uuid, mentor: UserId) -> Result<Locked, ChatError> {
+async fn lock_row(tx: &Transaction<'_>, offering: Uuid, mentor: UserId) -> Result<Locked, Error> {
     let r = tx
         .query_opt(
             "SELECT mentor_id, state, starts_at, capacity, booked_count, title FROM offerings WHERE id = $1 FOR UPDATE",
             &[&offering],
         )
         .await?
-        .ok_or_else(|| ChatError::new(ErrorCode::OfferingNotFound, "no such slot or session"))?;
+        .ok_or_else(|| Error::new(ErrorCode::OfferingNotFound, "no such slot or session"))?;
     let l = Locked {
         mentor: r.get(0),
         state: r.get(1),
@@ -146,7 +141,7 @@ async fn lock_row(tx: &Transaction<'_>, offering: Uuid, mentor: UserId) -> Resul
     };
     if l.mentor != mentor.0 {
         // The actor of another mentor was asked: treat as unknown.
-        return Err(ChatError::new(ErrorCode::OfferingNotFound, "no such slot or session"));
+        return Err(Error::new(ErrorCode::OfferingNotFound, "no such slot or session"));
     }
     Ok(l)
 }
@@ -194,7 +189,7 @@ async fn confirm_effects(
     mentee: Uuid,
     booking: Uuid,
     now: DateTime<Utc>,
-) -> Result<(), ChatError> {
+) -> Result<(), Error> {
     schedule_reminders(tx, mentee, offering, Some(booking), l.starts_at, &l.title, now).await?;
     Ok(())
 }
@@ -205,7 +200,7 @@ async fn apply(
     mentor: UserId,
     op: &Op,
     now: DateTime<Utc>,
-) -> Result<Outcome, ChatError> {
+) -> Result<Outcome, Error> {
     match op {
         Op::Create(list) => {
             let mut ids = Vec::with_capacity(list.len());
@@ -222,7 +217,7 @@ async fn apply(
                     .await;
                 if let Err(e) = r {
                     if e.code() == Some(&tokio_postgres::error::SqlState::EXCLUSION_VIOLATION) {
-                        return Err(ChatError::new(
+                        return Err(Error::new(
                             ErrorCode::Overlap,
                             format!(
                                 "{} overlaps another of your slots or sessions",
@@ -244,7 +239,7 @@ async fn apply(
         } => {
             let l = lock(tx, cache, *offering, mentor).await?;
             if l.mentor == mentee.0 {
-                return Err(ChatError::new(ErrorCode::Forbidden, "you cannot book your own slot"));
+                return Err(Error::new(ErrorCode::Forbidden, "you cannot book your own slot"));
             }
             if l.state != "scheduled" || l.starts_at <= now {
                 return Err(closed("this slot has started, ended or been cancelled"));
@@ -256,7 +251,7 @@ async fn apply(
                 )
                 .await?;
             if let Some(r) = existing {
-                return Err(ChatError::new(
+                return Err(Error::new(
                     ErrorCode::AlreadyBooked,
                     format!("you already hold a {} booking here", r.get::<_, String>(0)),
                 ));
@@ -325,7 +320,7 @@ async fn apply(
                     &[offering, &mentee.0],
                 )
                 .await?
-                .ok_or_else(|| ChatError::new(ErrorCode::NotBooked, "you hold no booking on this slot"))?;
+                .ok_or_else(|| Error::new(ErrorCode::NotBooked, "you hold no booking on this slot"))?;
             if l.starts_at <= now {
                 return Err(closed("this slot has already started"));
             }
@@ -441,7 +436,7 @@ async fn book_run(
     offering: Uuid,
     reqs: &[(UserId, Option<Value>)],
     now: DateTime<Utc>,
-) -> Result<Result<Vec<Result<Outcome, ChatError>>, ChatError>, tokio_postgres::Error> {
+) -> Result<Result<Vec<Result<Outcome, Error>>, Error>, tokio_postgres::Error> {
     let l = match lock(tx, cache, offering, mentor).await {
         Ok(l) => l,
         Err(e) => return Ok(Err(e)),
@@ -485,14 +480,11 @@ async fn book_run(
     let mut seq = next_seq;
     for (m, agenda) in reqs {
         if m.0 == l.mentor {
-            out.push(Err(ChatError::new(
-                ErrorCode::Forbidden,
-                "you cannot book your own slot",
-            )));
+            out.push(Err(Error::new(ErrorCode::Forbidden, "you cannot book your own slot")));
             continue;
         }
         if let Some(st) = active.get(&m.0) {
-            out.push(Err(ChatError::new(
+            out.push(Err(Error::new(
                 ErrorCode::AlreadyBooked,
                 format!("you already hold a {st} booking here"),
             )));
@@ -557,7 +549,7 @@ async fn book_run(
 }
 
 /// Runs a batch for one mentor in one transaction; each op gets its outcome.
-pub async fn run_batch(pool: &Pool, mentor: UserId, ops: &[Op]) -> Result<Vec<Result<Outcome, ChatError>>, ChatError> {
+pub async fn run_batch(pool: &Pool, mentor: UserId, ops: &[Op]) -> Result<Vec<Result<Outcome, Error>>, Error> {
     let mut client = pool.get().await?;
     let mut tx = client.transaction().await?;
     let now = Utc::now();
@@ -686,7 +678,7 @@ pub fn offering_json(r: &tokio_postgres::Row) -> Value {
     })
 }
 
-pub async fn load_offerings(pool: &Pool, ids: &BTreeSet<Uuid>) -> Result<Vec<Value>, ChatError> {
+pub async fn load_offerings(pool: &Pool, ids: &BTreeSet<Uuid>) -> Result<Vec<Value>, Error> {
     let ids: Vec<Uuid> = ids.iter().copied().collect();
     let client = pool.get().await?;
     let rows = client
@@ -701,7 +693,7 @@ pub async fn load_offerings(pool: &Pool, ids: &BTreeSet<Uuid>) -> Result<Vec<Val
 }
 
 /// Everyone holding an active booking on an offering.
-pub async fn holders(pool: &Pool, offering: Uuid) -> Result<Vec<UserId>, ChatError> {
+pub async fn holders(pool: &Pool, offering: Uuid) -> Result<Vec<UserId>, Error> {
     let client = pool.get().await?;
     let rows = client
         .query(

@@ -22,7 +22,7 @@ use super::Chat;
 use crate::core::outbox::Outbox;
 use crate::core::reply::{AckData, Reply};
 use crate::core::rules;
-use crate::core::{Error as ChatError, Principal};
+use crate::core::{Error, Principal};
 use crate::protocol;
 use lyceum_protocol::{ErrorCode, Role, RoomId, UserId};
 
@@ -98,22 +98,22 @@ impl ChatRoom {
         }
     }
 
-    fn ready(&self) -> Result<&RoomMeta, ChatError> {
+    fn ready(&self) -> Result<&RoomMeta, Error> {
         match (&self.state, &self.meta) {
             (State::Ready, Some(m)) => Ok(m),
-            _ => Err(ChatError::new(ErrorCode::RoomNotFound, "no such room")),
+            _ => Err(Error::new(ErrorCode::RoomNotFound, "no such room")),
         }
     }
 
     /// Members read; so may admins in group rooms (moderation), never in
     /// direct conversations.
-    fn may_read(&self, who: &Principal) -> Result<(), ChatError> {
+    fn may_read(&self, who: &Principal) -> Result<(), Error> {
         let meta = self.ready()?;
         rules::guest_confined(who, Some(self.id), "")?;
         if self.members.contains_key(&who.user) || (who.role == Role::Admin && meta.kind == "group") {
             Ok(())
         } else {
-            Err(ChatError::not_member())
+            Err(Error::not_member())
         }
     }
 
@@ -122,7 +122,7 @@ impl ChatRoom {
         if self.members.contains_key(&who.user) {
             return true;
         }
-        let e = self.ready().err().unwrap_or_else(ChatError::not_member);
+        let e = self.ready().err().unwrap_or_else(Error::not_member);
         outbox.text(e.frame(reply_id));
         false
     }
@@ -143,17 +143,17 @@ impl ChatRoom {
     }
 
     /// Sends a subscriber everything after `from`, then makes it live.
-    fn catch_up(&mut self, ctx: &mut Context<Self>, session: u64, from: i64) {
-        let Some(sub) = self.catching_up.get(&session) else {
+    fn catch_up(&mut self, ctx: &mut Context<Self>, conn: u64, from: i64) {
+        let Some(sub) = self.catching_up.get(&conn) else {
             return;
         };
         if sub.outbox.is_closed() {
-            self.catching_up.remove(&session);
+            self.catching_up.remove(&conn);
             return;
         }
         if from >= self.committed_seq {
-            if let Some(sub) = self.catching_up.remove(&session) {
-                self.subs.insert(session, sub);
+            if let Some(sub) = self.catching_up.remove(&conn) {
+                self.subs.insert(conn, sub);
             }
             return;
         }
@@ -163,8 +163,8 @@ impl ChatRoom {
                     sub.outbox.text(frame.clone());
                 }
             }
-            if let Some(sub) = self.catching_up.remove(&session) {
-                self.subs.insert(session, sub);
+            if let Some(sub) = self.catching_up.remove(&conn) {
+                self.subs.insert(conn, sub);
             }
             return;
         }
@@ -172,7 +172,7 @@ impl ChatRoom {
         let (room, upto) = (self.id, self.committed_seq);
         let fut = async move { store::range(&pool, room, from, upto, store::PAGE_MAX).await };
         ctx.spawn(actix::fut::wrap_future(fut).map(move |res, act: &mut ChatRoom, ctx| {
-            let Some(sub) = act.catching_up.get(&session) else {
+            let Some(sub) = act.catching_up.get(&conn) else {
                 return;
             };
             match res {
@@ -185,11 +185,11 @@ impl ChatRoom {
                     if events.is_empty() {
                         last = upto;
                     }
-                    act.catch_up(ctx, session, last);
+                    act.catch_up(ctx, conn, last);
                 }
                 Err(e) => {
                     sub.outbox.text(e.frame(&None));
-                    act.catching_up.remove(&session);
+                    act.catching_up.remove(&conn);
                 }
             }
         }));
@@ -304,7 +304,7 @@ impl Actor for ChatRoom {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Subscribe {
-    pub session: u64,
+    pub conn: u64,
     pub who: Principal,
     pub after_seq: Option<i64>,
     pub outbox: Outbox,
@@ -325,21 +325,17 @@ impl Handler<Subscribe> for ChatRoom {
             &msg.reply_id,
             json!({"roomId": self.id, "lastSeq": self.committed_seq, "resumeFrom": after}),
         ));
-        self.subs.remove(&msg.session);
+        self.subs.remove(&msg.conn);
         self.catching_up.insert(
-            msg.session,
+            msg.conn,
             Sub {
                 user: msg.who.user,
                 outbox: msg.outbox,
             },
         );
-        self.catch_up(ctx, msg.session, after);
+        self.catch_up(ctx, msg.conn, after);
         // Typing state is ephemeral: tell the newcomer who is typing now.
-        if let Some(sub) = self
-            .subs
-            .get(&msg.session)
-            .or_else(|| self.catching_up.get(&msg.session))
-        {
+        if let Some(sub) = self.subs.get(&msg.conn).or_else(|| self.catching_up.get(&msg.conn)) {
             for u in self.typing.keys().filter(|u| **u != msg.who.user) {
                 sub.outbox.text(
                     protocol::Event::Typing {
@@ -357,15 +353,15 @@ impl Handler<Subscribe> for ChatRoom {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Unsubscribe {
-    pub session: u64,
+    pub conn: u64,
 }
 
 impl Handler<Unsubscribe> for ChatRoom {
     type Result = ();
 
     fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) {
-        self.subs.remove(&msg.session);
-        self.catching_up.remove(&msg.session);
+        self.subs.remove(&msg.conn);
+        self.catching_up.remove(&msg.conn);
         self.last_activity = Instant::now();
     }
 }
@@ -402,7 +398,7 @@ impl AckData for Posted {
 
 /// Hands a client's command to a room, refusing it with `overloaded` when
 /// the room's mailbox is full ([`MAILBOX`]) instead of queuing without bound.
-pub fn offer<M>(room: &Addr<ChatRoom>, msg: M) -> Result<(), ChatError>
+pub fn offer<M>(room: &Addr<ChatRoom>, msg: M) -> Result<(), Error>
 where
     M: Message<Result = ()> + Send + 'static,
     ChatRoom: Handler<M>,
@@ -411,24 +407,24 @@ where
 }
 
 impl ChatRoom {
-    fn check_post(&self, p: &Post) -> Result<bool, ChatError> {
+    fn check_post(&self, p: &Post) -> Result<bool, Error> {
         let meta = self.ready()?;
         self.may_read(&p.who)?;
         let member = self.members.get(&p.who.user);
         let moderator = member.is_some_and(Member::can_moderate) || p.who.role == Role::Admin;
         if member.is_none() && !(p.kind == Kind::Delete && moderator) {
-            return Err(ChatError::not_member());
+            return Err(Error::not_member());
         }
         if let Some(m) = member {
             if p.kind != Kind::Delete && m.muted_until.is_some_and(|t| t > Utc::now()) {
-                return Err(ChatError::new(ErrorCode::Muted, "you are muted in this room"));
+                return Err(Error::new(ErrorCode::Muted, "you are muted in this room"));
             }
         }
         if p.client_msg_id
             .as_ref()
             .is_some_and(|c| c.is_empty() || c.len() > MAX_CLIENT_MSG_ID)
         {
-            return Err(ChatError::new(
+            return Err(Error::new(
                 ErrorCode::InvalidCommand,
                 format!("clientMsgId must have 1 to {MAX_CLIENT_MSG_ID} characters"),
             ));
@@ -436,13 +432,13 @@ impl ChatRoom {
         rules::message_size(&self.chat.services.limits, p.body.as_deref(), p.ciphertext.as_deref())?;
         if p.kind != Kind::Delete {
             if meta.e2ee && (p.body.is_some() || p.ciphertext.is_none()) {
-                return Err(ChatError::new(
+                return Err(Error::new(
                     ErrorCode::E2eeMismatch,
                     "this room is end-to-end encrypted: send `ciphertext`, not `body`",
                 ));
             }
             if !meta.e2ee && p.ciphertext.is_some() {
-                return Err(ChatError::new(
+                return Err(Error::new(
                     ErrorCode::E2eeMismatch,
                     "this room is not end-to-end encrypted: send `body`",
                 ));
@@ -450,14 +446,14 @@ impl ChatRoom {
             let empty = p.body.as_ref().is_none_or(|b| b.trim().is_empty())
                 && p.ciphertext.as_ref().is_none_or(String::is_empty);
             if empty && (p.kind == Kind::Edit || p.attachments.is_empty()) {
-                return Err(ChatError::new(
+                return Err(Error::new(
                     ErrorCode::InvalidCommand,
                     "a message needs a body (or ciphertext) or attachments",
                 ));
             }
         }
         if p.attachments.len() > 10 {
-            return Err(ChatError::new(
+            return Err(Error::new(
                 ErrorCode::InvalidCommand,
                 "at most 10 attachments per message",
             ));
@@ -657,13 +653,13 @@ impl Handler<MembershipChanged> for ChatRoom {
 
 /// Whether `who` may read this room (history requests ask before reading).
 #[derive(Message)]
-#[rtype(result = "Result<(), ChatError>")]
+#[rtype(result = "Result<(), Error>")]
 pub struct MayRead {
     pub who: Principal,
 }
 
 impl Handler<MayRead> for ChatRoom {
-    type Result = Result<(), ChatError>;
+    type Result = Result<(), Error>;
 
     fn handle(&mut self, msg: MayRead, _: &mut Context<Self>) -> Self::Result {
         self.last_activity = Instant::now();

@@ -8,7 +8,7 @@ use deadpool_postgres::Pool;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::core::Error as ChatError;
+use crate::core::Error;
 use crate::protocol::MessageEvent;
 use lyceum_protocol::{ErrorCode, Role, RoomId, UserId};
 
@@ -40,7 +40,7 @@ impl Member {
     }
 }
 
-pub async fn load_member(pool: &Pool, room: RoomId, user: UserId) -> Result<Option<Member>, ChatError> {
+pub async fn load_member(pool: &Pool, room: RoomId, user: UserId) -> Result<Option<Member>, Error> {
     let client = pool.get().await?;
     let row = client
         .query_opt(
@@ -59,7 +59,7 @@ pub async fn load_member(pool: &Pool, room: RoomId, user: UserId) -> Result<Opti
     }))
 }
 
-pub async fn load_room(pool: &Pool, room: RoomId) -> Result<Option<(RoomMeta, HashMap<UserId, Member>)>, ChatError> {
+pub async fn load_room(pool: &Pool, room: RoomId) -> Result<Option<(RoomMeta, HashMap<UserId, Member>)>, Error> {
     let client = pool.get().await?;
     let Some(r) = client
         .query_opt(
@@ -149,7 +149,7 @@ pub async fn commit_batch(
     pool: &Pool,
     room: RoomId,
     items: &[NewEvent],
-) -> Result<Vec<Result<Committed, ChatError>>, ChatError> {
+) -> Result<Vec<Result<Committed, Error>>, Error> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     // The hot statements are prepared once per connection (no parse and
@@ -160,9 +160,9 @@ pub async fn commit_batch(
     let last_seq: i64 = tx
         .query_opt(&lock, &[&room.0])
         .await?
-        .ok_or_else(|| ChatError::new(ErrorCode::RoomNotFound, "the room no longer exists"))?
+        .ok_or_else(|| Error::new(ErrorCode::RoomNotFound, "the room no longer exists"))?
         .get(0);
-    let mut out: Vec<Option<Result<Committed, ChatError>>> = vec![None; items.len()];
+    let mut out: Vec<Option<Result<Committed, Error>>> = vec![None; items.len()];
     // Items repeating an earlier item's client message id in this batch.
     let mut dup_of: HashMap<usize, usize> = HashMap::new();
 
@@ -241,15 +241,14 @@ pub async fn commit_batch(
         }
         if let Some(t) = item.target_seq {
             let verdict = match target_rows.get(&t) {
-                None => Err(ChatError::new(
+                None => Err(Error::new(
                     ErrorCode::MessageNotFound,
                     format!("no message {t} in this room"),
                 )),
-                Some((_, kind, _)) if kind != "message" => Err(ChatError::new(
-                    ErrorCode::MessageNotFound,
-                    format!("{t} is not a message"),
-                )),
-                Some((_, _, true)) => Err(ChatError::new(
+                Some((_, kind, _)) if kind != "message" => {
+                    Err(Error::new(ErrorCode::MessageNotFound, format!("{t} is not a message")))
+                }
+                Some((_, _, true)) => Err(Error::new(
                     ErrorCode::MessageNotFound,
                     format!("message {t} was deleted"),
                 )),
@@ -259,7 +258,7 @@ pub async fn commit_batch(
                     if allowed {
                         Ok(())
                     } else {
-                        Err(ChatError::new(
+                        Err(Error::new(
                             ErrorCode::Forbidden,
                             "only the author may change this message",
                         ))
@@ -282,7 +281,7 @@ pub async fn commit_batch(
             match att_rows.get(a) {
                 Some(v) => atts.push(v.clone()),
                 None => {
-                    out[i] = Some(Err(ChatError::new(
+                    out[i] = Some(Err(Error::new(
                         ErrorCode::InvalidCommand,
                         format!("attachment {a} is not in this room"),
                     )));
@@ -382,7 +381,7 @@ pub async fn commit_batch(
 
     // Repeats inside the batch answer with their first occurrence's seq
     // (j < i, so it is already resolved).
-    let mut done: Vec<Result<Committed, ChatError>> = Vec::with_capacity(items.len());
+    let mut done: Vec<Result<Committed, Error>> = Vec::with_capacity(items.len());
     for (i, slot) in out.into_iter().enumerate() {
         let r = match (slot, dup_of.get(&i)) {
             (Some(r), _) => r,
@@ -394,7 +393,7 @@ pub async fn commit_batch(
                 }),
                 Err(e) => Err(e.clone()),
             },
-            (None, None) => Err(ChatError::internal("batch item without outcome")),
+            (None, None) => Err(Error::internal("batch item without outcome")),
         };
         done.push(r);
     }
@@ -423,13 +422,7 @@ const EVENT_COLUMNS: &str = "m.seq, m.kind, m.sender_id, u.display_name, m.clien
      m.attachments, m.target_seq, m.created_at, m.edited_at, m.deleted_at";
 
 /// Events with `after < seq <= upto`, oldest first, at most `limit`.
-pub async fn range(
-    pool: &Pool,
-    room: RoomId,
-    after: i64,
-    upto: i64,
-    limit: i64,
-) -> Result<Vec<MessageEvent>, ChatError> {
+pub async fn range(pool: &Pool, room: RoomId, after: i64, upto: i64, limit: i64) -> Result<Vec<MessageEvent>, Error> {
     let client = pool.get().await?;
     let stmt = client
         .prepare_cached(&format!(
@@ -449,7 +442,7 @@ pub async fn history(
     before: Option<i64>,
     after: Option<i64>,
     limit: i64,
-) -> Result<Vec<MessageEvent>, ChatError> {
+) -> Result<Vec<MessageEvent>, Error> {
     let limit = limit.clamp(1, PAGE_MAX);
     if let Some(after) = after {
         return range(pool, room, after, i64::MAX, limit).await;
@@ -467,7 +460,7 @@ pub async fn history(
 }
 
 /// Moves a read pointer forward (never back); returns the pointer now stored.
-pub async fn mark_read(pool: &Pool, room: RoomId, user: UserId, seq: i64) -> Result<i64, ChatError> {
+pub async fn mark_read(pool: &Pool, room: RoomId, user: UserId, seq: i64) -> Result<i64, Error> {
     let client = pool.get().await?;
     let row = client
         .query_opt(
@@ -478,5 +471,5 @@ pub async fn mark_read(pool: &Pool, room: RoomId, user: UserId, seq: i64) -> Res
             &[&room.0, &user.0, &seq],
         )
         .await?;
-    row.map(|r| r.get(0)).ok_or_else(ChatError::not_member)
+    row.map(|r| r.get(0)).ok_or_else(Error::not_member)
 }

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, Notify};
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 /// Close code: no frame from the client within `CLIENT_TIMEOUT`.
 pub const CLOSE_IDLE_TIMEOUT: u16 = 4001;
-/// Close code: the access token behind the session expired.
+/// Close code: the access token behind the connection expired.
 pub const CLOSE_TOKEN_EXPIRED: u16 = 4003;
 /// Close code: too many malformed frames.
 pub const CLOSE_POLICY: u16 = 1008;
@@ -80,7 +80,7 @@ impl Outbox {
 /// Creates an outbox of `capacity` frames and spawns its writer on the
 /// current arbiter. The writer ends (dropping the socket) on close, overflow
 /// or a dead connection.
-pub fn spawn_writer(mut session: actix_ws::Session, capacity: usize) -> Outbox {
+pub fn spawn_writer(mut conn: actix_ws::Session, capacity: usize) -> Outbox {
     let (tx, mut rx) = mpsc::channel::<Outbound>(capacity.max(1));
     let overflow = Arc::new(Notify::new());
     let tripped = overflow.clone();
@@ -90,21 +90,21 @@ pub fn spawn_writer(mut session: actix_ws::Session, capacity: usize) -> Outbox {
                 biased;
                 _ = tripped.notified() => {
                     tracing::info!("closing a slow consumer");
-                    close(session, CLOSE_SLOW_CONSUMER, "slow consumer: outbound queue full").await;
+                    close(conn, CLOSE_SLOW_CONSUMER, "slow consumer: outbound queue full").await;
                     return;
                 }
                 item = rx.recv() => item,
             };
             let result = match item {
                 None => {
-                    close(session, 1000, "").await;
+                    close(conn, 1000, "").await;
                     return;
                 }
-                Some(Outbound::Text(t)) => session.text(t).await,
-                Some(Outbound::Ping) => session.ping(b"").await,
-                Some(Outbound::Pong(b)) => session.pong(&b).await,
+                Some(Outbound::Text(t)) => conn.text(t).await,
+                Some(Outbound::Ping) => conn.ping(b"").await,
+                Some(Outbound::Pong(b)) => conn.pong(&b).await,
                 Some(Outbound::Close(code, reason)) => {
-                    close(session, code, &reason).await;
+                    close(conn, code, &reason).await;
                     return;
                 }
             };
@@ -116,11 +116,11 @@ pub fn spawn_writer(mut session: actix_ws::Session, capacity: usize) -> Outbox {
     Outbox { tx, overflow }
 }
 
-async fn close(session: actix_ws::Session, code: u16, reason: &str) {
+async fn close(conn: actix_ws::Session, code: u16, reason: &str) {
     let reason = CloseReason {
         code: CloseCode::from(code),
         description: Some(reason.to_owned()).filter(|r| !r.is_empty()),
     };
     // A client that does not read may never take the close frame either.
-    let _ = tokio::time::timeout(CLOSE_GRACE, session.close(Some(reason))).await;
+    let _ = tokio::time::timeout(CLOSE_GRACE, conn.close(Some(reason))).await;
 }

@@ -5,7 +5,7 @@
 use deadpool_postgres::Pool;
 use lyceum_protocol::{Role, UserId};
 
-use super::Error as ChatError;
+use super::Error;
 
 /// Why two users may not talk (seed 004's rules for direct conversations,
 /// which calls share).
@@ -20,7 +20,7 @@ pub enum Refusal {
 /// May `me` open a conversation (or place a call) with `other`? A mentor or
 /// admin may reach anyone; a mentee a mentor who accepts messages or whom
 /// they booked, or an admin; never mentee to mentee; guests nobody.
-pub async fn may_talk(pool: &Pool, me: UserId, my_role: Role, other: UserId) -> Result<Result<(), Refusal>, ChatError> {
+pub async fn may_talk(pool: &Pool, me: UserId, my_role: Role, other: UserId) -> Result<Result<(), Refusal>, Error> {
     let client = pool.get().await?;
     let Some(row) = client
         .query_opt(

@@ -1,10 +1,10 @@
 //! The gateway: the top of the realtime core. [`Realtime`] builds the
-//! domains and wires the seams between them; [`session::UserSession`] is
+//! domains and wires the seams between them; [`connection::Connection`] is
 //! one WebSocket connection, decoding commands and dispatching each to the
 //! domain that owns it. The HTTP routes reach the domains through
 //! `Realtime` too.
 
-pub mod session;
+pub mod connection;
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
 //! One-on-one calls: invite, ring (with a timeout), accept, decline, busy,
-//! cancel, hang up. Once accepted, a call is a live room (a GroupSession of
+//! cancel, hang up. Once accepted, a call is a live room (a LiveRoom of
 //! kind `call`) whose id is the call id, and both parties publish and
 //! subscribe through the SFU like in any session.
 
@@ -12,7 +12,7 @@ use serde_json::json;
 
 use bytestring::ByteString;
 
-use super::group::{End, LiveKind, Reply};
+use super::room::{End, LiveKind, Reply};
 use super::Live;
 use crate::core::policy::{self, Refusal};
 use crate::core::Principal;
@@ -30,7 +30,7 @@ enum State {
 
 struct Call {
     caller: UserId,
-    caller_session: u64,
+    caller_conn: u64,
     callee: UserId,
     state: State,
     ring: Option<SpawnHandle>,
@@ -100,7 +100,7 @@ impl Actor for Calls {
 #[rtype(result = "()")]
 pub struct Invite {
     pub who: Principal,
-    pub session: u64,
+    pub conn: u64,
     pub callee: UserId,
     pub video: bool,
     pub reply: Reply,
@@ -117,7 +117,7 @@ impl Handler<Invite> for Calls {
                 move |res, act: &mut Calls, ctx| {
                     let Invite {
                         who,
-                        session,
+                        conn,
                         callee,
                         video,
                         reply,
@@ -163,7 +163,7 @@ impl Handler<Invite> for Calls {
                         id,
                         Call {
                             caller: who.user,
-                            caller_session: session,
+                            caller_conn: conn,
                             callee,
                             state: State::Ringing,
                             ring: Some(ring),
@@ -281,12 +281,12 @@ impl Handler<RoomClosed> for Calls {
     }
 }
 
-/// A WebSocket session closed: a call it was placing stops ringing.
+/// A WebSocket connection closed: a call it was placing stops ringing.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SessionClosed {
     pub user: UserId,
-    pub session: u64,
+    pub conn: u64,
 }
 
 impl Handler<SessionClosed> for Calls {
@@ -296,7 +296,7 @@ impl Handler<SessionClosed> for Calls {
         let ringing: Vec<CallId> = self
             .calls
             .iter()
-            .filter(|(_, c)| c.state == State::Ringing && c.caller == msg.user && c.caller_session == msg.session)
+            .filter(|(_, c)| c.state == State::Ringing && c.caller == msg.user && c.caller_conn == msg.conn)
             .map(|(id, _)| *id)
             .collect();
         for id in ringing {

@@ -1,4 +1,4 @@
-//! The live domain: rooms with media. A [`group::GroupSession`] actor per
+//! The live domain: rooms with media. A [`room::LiveRoom`] actor per
 //! live room (a group session or webinar, a call in a chat room, a
 //! one-on-one call) decides who comes in with which role, moderates, and
 //! relays signalling between clients and the room's SFU shard; the
@@ -8,7 +8,7 @@
 //! seams it was handed ([`OfferingControl`], [`RoomMembership`]).
 
 pub mod calls;
-pub mod group;
+pub mod room;
 
 use std::sync::{Arc, OnceLock};
 
@@ -19,12 +19,12 @@ use crate::core::registry::Registry;
 use crate::core::seams::{OfferingControl, OfferingStateSink, RoomMembership};
 use crate::core::Services;
 use calls::Calls;
-use group::{GroupSession, LiveKind, StateChanged};
 use lyceum_sfu::Sfu;
+use room::{LiveKind, LiveRoom, StateChanged};
 
 pub struct Live {
     pub services: Arc<Services>,
-    rooms: Registry<LiveId, GroupSession>,
+    rooms: Registry<LiveId, LiveRoom>,
     sfu: OnceLock<Arc<Sfu>>,
     calls: OnceLock<Addr<Calls>>,
     /// Starts and ends group sessions (the mentor's calendar).
@@ -65,13 +65,13 @@ impl Live {
 
     /// The live room with this id, started if needed; `kind` presets what
     /// it is (calls), otherwise it finds out from the database.
-    pub fn room(self: &Arc<Self>, id: LiveId, kind: Option<LiveKind>) -> Addr<GroupSession> {
+    pub fn room(self: &Arc<Self>, id: LiveId, kind: Option<LiveKind>) -> Addr<LiveRoom> {
         self.rooms.get_or_start(id, |generation| {
-            GroupSession::new(id, generation, self.clone(), kind).start()
+            LiveRoom::new(id, generation, self.clone(), kind).start()
         })
     }
 
-    pub fn running_room(&self, id: LiveId) -> Option<Addr<GroupSession>> {
+    pub fn running_room(&self, id: LiveId) -> Option<Addr<LiveRoom>> {
         self.rooms.running(id)
     }
 

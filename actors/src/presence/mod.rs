@@ -1,4 +1,4 @@
-//! The Hub: which users are connected, through which sessions. It owns
+//! The Hub: which users are connected, through which connections. It owns
 //! presence (online while any of a user's connections is, last seen
 //! otherwise), tells it to the people who share a room with the user, and
 //! delivers events addressed to a user rather than to a room: on one node
@@ -79,24 +79,24 @@ impl FanOut for HubFanOut {
     }
 }
 
-/// A session opened.
+/// A connection opened.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Connect {
     pub user: UserId,
-    pub session: u64,
+    pub conn: u64,
     pub outbox: Outbox,
 }
 
-/// A session closed.
+/// A connection closed.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Disconnect {
     pub user: UserId,
-    pub session: u64,
+    pub conn: u64,
 }
 
-/// Deliver a frame to every session of a user.
+/// Deliver a frame to every connection of a user.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ToUser {
@@ -129,13 +129,13 @@ impl Handler<Connect> for Hub {
     fn handle(&mut self, msg: Connect, ctx: &mut Context<Self>) {
         let list = self.sessions.entry(msg.user).or_default();
         let first = list.is_empty();
-        list.push((msg.session, msg.outbox.clone()));
+        list.push((msg.conn, msg.outbox.clone()));
         let pool = self.pool.clone();
         let user = msg.user;
         let outbox = msg.outbox;
         ctx.spawn(
             actix::fut::wrap_future(co_members(pool, user)).map(move |peers, hub: &mut Hub, _| {
-                // The new session learns who of its contacts is online...
+                // The new connection learns who of its contacts is online...
                 for p in &peers {
                     if hub.sessions.contains_key(p) {
                         outbox.text(
@@ -174,7 +174,7 @@ impl Handler<Disconnect> for Hub {
         let Some(list) = self.sessions.get_mut(&msg.user) else {
             return;
         };
-        list.retain(|(s, _)| *s != msg.session);
+        list.retain(|(s, _)| *s != msg.conn);
         if !list.is_empty() {
             return;
         }

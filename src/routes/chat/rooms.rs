@@ -25,6 +25,7 @@ use crate::auth::{AnyUser, AuthUser};
 use crate::error::{is_unique_violation, ApiError};
 use crate::routes::chat::ws::principal;
 use crate::state::AppState;
+use lyceum_protocol::frames::Event;
 
 const MAX_ROOM_NAME: usize = 80;
 
@@ -184,7 +185,7 @@ pub async fn open_direct(
         .realtime
         .services
         .fanout
-        .to_user(other, json!({"type": "room_added", "roomId": id}).to_string().into());
+        .to_user(other, Event::RoomAdded { room_id: id }.frame().into());
     Ok(HttpResponse::Created().json(room_json(&client, id).await?))
 }
 
@@ -382,10 +383,11 @@ pub async fn invite(
         )
         .await?;
     notify_membership(&state, room, body.user_id).await?;
-    state.realtime.services.fanout.to_user(
-        body.user_id,
-        json!({"type": "room_added", "roomId": room}).to_string().into(),
-    );
+    state
+        .realtime
+        .services
+        .fanout
+        .to_user(body.user_id, Event::RoomAdded { room_id: room }.frame().into());
     Ok(HttpResponse::Ok().json(room_json(&client, room).await?))
 }
 

@@ -75,6 +75,6 @@ pub async fn upgrade(
     me.expires_at = Some(user.expires_at);
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::new(ErrorCode::NotAWebsocket, format!("expected a WebSocket upgrade: {e}")))?;
-    lyceum_actors::gateway::session::start(me, state.realtime.clone(), session, stream);
+    lyceum_actors::gateway::connection::start(me, state.realtime.clone(), session, stream);
     Ok(response)
 }

@@ -1,4 +1,4 @@
-//! UserSession: one actor per WebSocket connection. It keeps the heartbeat,
+//! Connection: one actor per WebSocket connection. It keeps the heartbeat,
 //! decodes client frames into commands, checks what can be checked without
 //! the room (guest confinement, rate and size limits), forwards the rest to
 //! the room actors, and writes everything back through its bounded outbox.
@@ -18,10 +18,10 @@ use crate::chat::room::{self, ChatRoom};
 use crate::chat::store::{self, Kind};
 use crate::core::outbox::{Outbound, Outbox, CLOSE_IDLE_TIMEOUT, CLOSE_POLICY, CLOSE_TOKEN_EXPIRED};
 use crate::core::reply::Reply as CommandReply;
-use crate::core::{rules, Error as ChatError, Principal};
+use crate::core::{rules, Error, Principal};
 use crate::live::calls;
-use crate::live::group::Reply;
-use crate::live::group::{self as live, Action, GroupSession};
+use crate::live::room::Reply;
+use crate::live::room::{self as live, Action, LiveRoom};
 use crate::presence as hub;
 use crate::protocol::{self, Command, Event};
 use lyceum_protocol::{CallId, ErrorCode, LiveId, Role, RoomId, UserId};
@@ -34,9 +34,9 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_INVALID_FRAMES: u32 = 10;
 pub const INVALID_FRAME_WINDOW: Duration = Duration::from_secs(60);
 
-static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
-pub struct UserSession {
+pub struct Connection {
     id: u64,
     me: Principal,
     rt: Arc<Realtime>,
@@ -44,15 +44,15 @@ pub struct UserSession {
     last_heard: Instant,
     rooms: HashMap<RoomId, Addr<ChatRoom>>,
     calendars: HashMap<UserId, Addr<Calendar>>,
-    live: HashMap<LiveId, Addr<GroupSession>>,
+    live: HashMap<LiveId, Addr<LiveRoom>>,
     invalid: u32,
     invalid_since: Instant,
 }
 
-impl UserSession {
-    pub fn new(me: Principal, rt: Arc<Realtime>, outbox: Outbox) -> UserSession {
-        UserSession {
-            id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+impl Connection {
+    pub fn new(me: Principal, rt: Arc<Realtime>, outbox: Outbox) -> Connection {
+        Connection {
+            id: NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed),
             me,
             rt,
             outbox,
@@ -66,7 +66,7 @@ impl UserSession {
     }
 
     fn send_error(&self, id: &Option<Value>, code: ErrorCode, message: impl Into<String>) {
-        self.outbox.text(ChatError::new(code, message).frame(id));
+        self.outbox.text(Error::new(code, message).frame(id));
     }
 
     fn close(&self, ctx: &mut Context<Self>, code: u16, reason: &str) {
@@ -86,7 +86,7 @@ impl UserSession {
         }
     }
 
-    fn room(&mut self, id: RoomId) -> Result<Addr<ChatRoom>, ChatError> {
+    fn room(&mut self, id: RoomId) -> Result<Addr<ChatRoom>, Error> {
         rules::guest_confined(&self.me, Some(id), "")?;
         if let Some(a) = self.rooms.get(&id).filter(|a| a.connected()) {
             return Ok(a.clone());
@@ -94,7 +94,7 @@ impl UserSession {
         Ok(self.rt.chat.room(id))
     }
 
-    /// Ends the session once its token has expired (true if it did).
+    /// Ends the connection once its token has expired (true if it did).
     fn expired(&self, ctx: &mut Context<Self>) -> bool {
         let now = chrono::Utc::now().timestamp();
         if self.me.expires_at.is_some_and(|e| e <= now) {
@@ -124,7 +124,7 @@ impl UserSession {
                     room::offer(
                         &addr,
                         room::Subscribe {
-                            session: self.id,
+                            conn: self.id,
                             who: self.me.clone(),
                             after_seq,
                             outbox: self.outbox.clone(),
@@ -136,7 +136,7 @@ impl UserSession {
                 }),
                 Command::Unsubscribe { room_id } => {
                     if let Some(addr) = self.rooms.remove(&room_id) {
-                        addr.do_send(room::Unsubscribe { session: self.id });
+                        addr.do_send(room::Unsubscribe { conn: self.id });
                     }
                     self.outbox.text(protocol::ack(&id, json!({"roomId": room_id})));
                     Ok(())
@@ -200,7 +200,7 @@ impl UserSession {
                         crate::core::offer(
                             &addr,
                             Watch {
-                                session: self.id,
+                                conn: self.id,
                                 user: self.me.user,
                                 outbox: Some(self.outbox.clone()),
                                 reply_id: id.clone(),
@@ -215,14 +215,8 @@ impl UserSession {
                         self.outbox.text(protocol::ack(&id, json!({"expiresAt": exp})));
                         Ok(())
                     }
-                    Ok(_) => Err(ChatError::new(
-                        ErrorCode::Forbidden,
-                        "that token belongs to another user",
-                    )),
-                    Err(why) => Err(ChatError::new(
-                        ErrorCode::InvalidCommand,
-                        format!("invalid token: {why}"),
-                    )),
+                    Ok(_) => Err(Error::new(ErrorCode::Forbidden, "that token belongs to another user")),
+                    Err(why) => Err(Error::new(ErrorCode::InvalidCommand, format!("invalid token: {why}"))),
                 },
                 Command::SessionJoin { session_id } => rules::guest_confined(&self.me, None, "join live sessions")
                     .and_then(|()| {
@@ -231,7 +225,7 @@ impl UserSession {
                             &addr,
                             live::Join {
                                 who: self.me.clone(),
-                                session: self.id,
+                                conn: self.id,
                                 reply: self.reply(&id),
                             },
                         )?;
@@ -242,7 +236,7 @@ impl UserSession {
                     match self.live.remove(&session_id) {
                         Some(addr) => addr.do_send(live::Leave {
                             user: self.me.user,
-                            session: self.id,
+                            conn: self.id,
                             reply: Some(self.reply(&id)),
                         }),
                         None => {
@@ -288,7 +282,7 @@ impl UserSession {
                             &self.rt.live.calls(),
                             calls::Invite {
                                 who: self.me.clone(),
-                                session: self.id,
+                                conn: self.id,
                                 callee: user_id,
                                 video,
                                 reply: self.reply(&id),
@@ -302,7 +296,7 @@ impl UserSession {
                 Command::UnwatchCalendar { mentor_id } => {
                     if let Some(addr) = self.calendars.remove(&mentor_id) {
                         addr.do_send(Watch {
-                            session: self.id,
+                            conn: self.id,
                             user: self.me.user,
                             outbox: None,
                             reply_id: None,
@@ -324,24 +318,24 @@ impl UserSession {
         }
     }
 
-    fn live_act(&mut self, session_id: LiveId, id: &Option<Value>, action: Action) -> Result<(), ChatError> {
+    fn live_act(&mut self, session_id: LiveId, id: &Option<Value>, action: Action) -> Result<(), Error> {
         let addr = self
             .live
             .get(&session_id)
             .filter(|a| a.connected())
-            .ok_or_else(|| ChatError::new(ErrorCode::NotInSession, "join the session first"))?;
+            .ok_or_else(|| Error::new(ErrorCode::NotInSession, "join the session first"))?;
         crate::core::offer(
             addr,
             live::Act {
                 user: self.me.user,
-                session: self.id,
+                conn: self.id,
                 action,
                 reply: self.reply(id),
             },
         )
     }
 
-    fn respond(&mut self, call_id: CallId, id: &Option<Value>, answer: calls::Answer) -> Result<(), ChatError> {
+    fn respond(&mut self, call_id: CallId, id: &Option<Value>, answer: calls::Answer) -> Result<(), Error> {
         crate::core::offer(
             &self.rt.live.calls(),
             calls::Respond {
@@ -364,11 +358,11 @@ impl UserSession {
         ciphertext: Option<String>,
         attachments: Vec<uuid::Uuid>,
         target_seq: Option<i64>,
-    ) -> Result<(), ChatError> {
+    ) -> Result<(), Error> {
         let addr = self.room(room_id)?;
         rules::message_size(&self.rt.services.limits, body.as_deref(), ciphertext.as_deref())?;
         if let Err(wait) = self.rt.services.check_send_rate(&self.me) {
-            return Err(ChatError::new(
+            return Err(Error::new(
                 ErrorCode::RateLimited,
                 format!("too many messages; retry in {} ms", wait.as_millis().max(1)),
             ));
@@ -398,11 +392,11 @@ impl UserSession {
         before: Option<i64>,
         after: Option<i64>,
         limit: Option<i64>,
-    ) -> Result<(), ChatError> {
+    ) -> Result<(), Error> {
         let addr = self.room(room_id)?;
         let limit = limit.unwrap_or(50);
         if !(1..=store::PAGE_MAX).contains(&limit) {
-            return Err(ChatError::new(
+            return Err(Error::new(
                 ErrorCode::InvalidCommand,
                 format!("limit must be between 1 and {}", store::PAGE_MAX),
             ));
@@ -411,10 +405,10 @@ impl UserSession {
         let pool = self.rt.services.pool.clone();
         let outbox = self.outbox.clone();
         let fut = async move {
-            addr.send(room::MayRead { who }).await.map_err(ChatError::internal)??;
+            addr.send(room::MayRead { who }).await.map_err(Error::internal)??;
             store::history(&pool, room_id, before, after, limit).await
         };
-        ctx.spawn(actix::fut::wrap_future(fut).map(move |res, _act: &mut UserSession, _| {
+        ctx.spawn(actix::fut::wrap_future(fut).map(move |res, _act: &mut Connection, _| {
             match res {
                 Ok(events) => outbox.text(protocol::ack(&id, json!({"roomId": room_id, "messages": events}))),
                 Err(e) => outbox.text(e.frame(&id)),
@@ -424,7 +418,7 @@ impl UserSession {
     }
 }
 
-impl Actor for UserSession {
+impl Actor for Connection {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
@@ -432,7 +426,7 @@ impl Actor for UserSession {
             .text(protocol::Event::hello(self.id, self.me.user, HEARTBEAT_INTERVAL.as_secs()).frame());
         self.rt.hub.do_send(hub::Connect {
             user: self.me.user,
-            session: self.id,
+            conn: self.id,
             outbox: self.outbox.clone(),
         });
         ctx.run_interval(HEARTBEAT_INTERVAL, |act, ctx| {
@@ -453,11 +447,11 @@ impl Actor for UserSession {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         for addr in self.rooms.values() {
-            addr.do_send(room::Unsubscribe { session: self.id });
+            addr.do_send(room::Unsubscribe { conn: self.id });
         }
         for addr in self.calendars.values() {
             addr.do_send(Watch {
-                session: self.id,
+                conn: self.id,
                 user: self.me.user,
                 outbox: None,
                 reply_id: None,
@@ -466,24 +460,24 @@ impl Actor for UserSession {
         for addr in self.live.values() {
             addr.do_send(live::Leave {
                 user: self.me.user,
-                session: self.id,
+                conn: self.id,
                 reply: None,
             });
         }
         if self.me.role != Role::Guest {
             self.rt.live.calls().do_send(calls::SessionClosed {
                 user: self.me.user,
-                session: self.id,
+                conn: self.id,
             });
         }
         self.rt.hub.do_send(hub::Disconnect {
             user: self.me.user,
-            session: self.id,
+            conn: self.id,
         });
     }
 }
 
-impl StreamHandler<Result<WsMessage, ProtocolError>> for UserSession {
+impl StreamHandler<Result<WsMessage, ProtocolError>> for Connection {
     fn handle(&mut self, item: Result<WsMessage, ProtocolError>, ctx: &mut Context<Self>) {
         self.last_heard = Instant::now();
         match item {
@@ -517,17 +511,17 @@ impl StreamHandler<Result<WsMessage, ProtocolError>> for UserSession {
     }
 }
 
-/// Starts the session actor for an upgraded connection.
+/// Starts the connection actor for an upgraded connection.
 pub fn start(
     me: Principal,
     rt: Arc<Realtime>,
-    session: actix_ws::Session,
+    socket: actix_ws::Session,
     stream: actix_ws::MessageStream,
-) -> Addr<UserSession> {
-    let outbox = crate::core::outbox::spawn_writer(session, rt.services.limits.outbound_queue);
+) -> Addr<Connection> {
+    let outbox = crate::core::outbox::spawn_writer(socket, rt.services.limits.outbound_queue);
     let stream = stream.max_frame_size(rt.services.limits.max_frame_bytes);
-    UserSession::create(|ctx| {
+    Connection::create(|ctx| {
         ctx.add_stream(stream);
-        UserSession::new(me, rt, outbox)
+        Connection::new(me, rt, outbox)
     })
 }

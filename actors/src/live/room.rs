@@ -1,4 +1,4 @@
-//! GroupSession: one actor per live room — a group session or webinar (a
+//! LiveRoom: one actor per live room — a group session or webinar (a
 //! group offering), a call in a chat room, or a one-on-one call. It decides
 //! who may come in and with which role, keeps the participants and their
 //! media state, moderates, and relays signalling between the clients and
@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::calls;
 use super::Live;
 use crate::core::outbox::Outbox;
-use crate::core::{rules, Error as ChatError, Principal};
+use crate::core::{rules, Error, Principal};
 use crate::protocol;
 use lyceum_protocol::{CallId, ErrorCode, LiveId, OfferingId, RoomId, UserId};
 use lyceum_sfu::{MediaKindName, Pending, Quality, RoomHandle, SfuEvent};
@@ -43,23 +43,23 @@ impl Reply {
         self.outbox.text(protocol::ack(&self.id, data));
     }
     pub fn err(&self, code: ErrorCode, message: impl Into<String>) {
-        self.outbox.text(ChatError::new(code, message).frame(&self.id));
+        self.outbox.text(Error::new(code, message).frame(&self.id));
     }
 }
 
-/// An event from the room's SFU shard, as a message to its GroupSession.
+/// An event from the room's SFU shard, as a message to its LiveRoom.
 #[derive(Message)]
 #[rtype(result = "()")]
 struct FromSfu(SfuEvent);
 
 /// Writes the ack (`ok` builds its data) or error frame of an SFU request
 /// once its shard answers. Detached, like the calendar's answer in `act`: a
-/// session that ends meanwhile still answers. Until the frame is written the
-/// session takes no other message (`ctx.wait`), so an offer the shard sends
+/// live room that ends meanwhile still answers. Until the frame is written the
+/// live room takes no other message (`ctx.wait`), so an offer the shard sends
 /// after answering (an answer's or restart's renegotiation) still reaches
 /// the client after the ack, as when the shard wrote acks itself.
 fn reply_when<T: 'static>(
-    ctx: &mut Context<GroupSession>,
+    ctx: &mut Context<LiveRoom>,
     reply: &Reply,
     pending: Pending<T>,
     ok: impl FnOnce(T) -> Value + 'static,
@@ -105,11 +105,11 @@ struct Participant {
     audio: bool,
     video: bool,
     screen: bool,
-    session: u64,
+    conn: u64,
     outbox: Outbox,
 }
 
-pub struct GroupSession {
+pub struct LiveRoom {
     id: LiveId,
     generation: u64,
     live: Arc<Live>,
@@ -125,9 +125,9 @@ pub struct GroupSession {
     ended: bool,
 }
 
-impl GroupSession {
-    pub fn new(id: LiveId, generation: u64, live: Arc<Live>, kind: Option<LiveKind>) -> GroupSession {
-        GroupSession {
+impl LiveRoom {
+    pub fn new(id: LiveId, generation: u64, live: Arc<Live>, kind: Option<LiveKind>) -> LiveRoom {
+        LiveRoom {
             id,
             generation,
             live,
@@ -225,29 +225,29 @@ impl GroupSession {
         ctx.stop();
     }
 
-    /// The caller's participant entry, if this WebSocket session joined.
-    fn member(&self, user: UserId, session: u64) -> Result<&Participant, ChatError> {
+    /// The caller's participant entry, if this WebSocket connection joined.
+    fn member(&self, user: UserId, conn: u64) -> Result<&Participant, Error> {
         self.participants
             .get(&user)
-            .filter(|p| p.session == session)
-            .ok_or_else(|| ChatError::new(ErrorCode::NotInSession, "join the session first"))
+            .filter(|p| p.conn == conn)
+            .ok_or_else(|| Error::new(ErrorCode::NotInSession, "join the session first"))
     }
 
-    fn host_only(&self, user: UserId, session: u64) -> Result<(), ChatError> {
-        let p = self.member(user, session)?;
+    fn host_only(&self, user: UserId, conn: u64) -> Result<(), Error> {
+        let p = self.member(user, conn)?;
         if p.role != LiveRole::Host {
-            return Err(ChatError::new(ErrorCode::Forbidden, "only the host may do this"));
+            return Err(Error::new(ErrorCode::Forbidden, "only the host may do this"));
         }
         Ok(())
     }
 
-    fn admit(&mut self, who: Principal, session: u64, outbox: Outbox, reply: Reply, role: LiveRole) {
+    fn admit(&mut self, who: Principal, conn: u64, outbox: Outbox, reply: Reply, role: LiveRole) {
         if self.ended {
             return reply.err(ErrorCode::SessionNotFound, "this session has ended");
         }
         let role = self.granted.get(&who.user).copied().unwrap_or(role);
         if let Some(old) = self.participants.get(&who.user) {
-            if old.session != session {
+            if old.conn != conn {
                 old.outbox
                     .text(Event::session_ended(self.id, "joined_elsewhere").frame());
             }
@@ -265,7 +265,7 @@ impl GroupSession {
                 audio: false,
                 video: false,
                 screen: false,
-                session,
+                conn,
                 outbox,
             },
         );
@@ -300,7 +300,7 @@ impl GroupSession {
     }
 }
 
-impl Actor for GroupSession {
+impl Actor for LiveRoom {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
@@ -318,7 +318,7 @@ impl Actor for GroupSession {
                     )
                     .await?
                 {
-                    return Ok::<_, ChatError>(Some((
+                    return Ok::<_, Error>(Some((
                         LiveKind::Session {
                             mentor: UserId(r.get(0)),
                         },
@@ -335,7 +335,7 @@ impl Actor for GroupSession {
                 Ok(None)
             };
             ctx.wait(
-                actix::fut::wrap_future(fut).map(|res, act: &mut GroupSession, _| match res {
+                actix::fut::wrap_future(fut).map(|res, act: &mut LiveRoom, _| match res {
                     Ok(Some((kind, state))) => {
                         act.kind = Some(kind);
                         act.state = state;
@@ -373,15 +373,15 @@ impl Actor for GroupSession {
 #[rtype(result = "()")]
 pub struct Join {
     pub who: Principal,
-    pub session: u64,
+    pub conn: u64,
     pub reply: Reply,
 }
 
-impl Handler<Join> for GroupSession {
+impl Handler<Join> for LiveRoom {
     type Result = ();
 
     fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) {
-        let Join { who, session, reply } = msg;
+        let Join { who, conn, reply } = msg;
         let Some(kind) = self.kind.clone() else {
             return reply.err(ErrorCode::SessionNotFound, "no such session, room or call");
         };
@@ -408,7 +408,7 @@ impl Handler<Join> for GroupSession {
                     if parties.contains(&user) {
                         Ok((LiveRole::Speaker, None))
                     } else {
-                        Err(ChatError::new(
+                        Err(Error::new(
                             ErrorCode::Forbidden,
                             "this call is between two other people",
                         ))
@@ -416,7 +416,7 @@ impl Handler<Join> for GroupSession {
                 }
                 LiveKind::Room => match membership.is_member(RoomId(id.0), user).await? {
                     true => Ok((LiveRole::Speaker, None)),
-                    false => Err(ChatError::not_member()),
+                    false => Err(Error::not_member()),
                 },
                 LiveKind::Session { mentor } => {
                     let client = pool.get().await?;
@@ -430,7 +430,7 @@ impl Handler<Join> for GroupSession {
                         .await?;
                     let (state, registered): (String, bool) = (r.get(0), r.get(1));
                     if state == "completed" || state == "cancelled" {
-                        return Err(ChatError::new(
+                        return Err(Error::new(
                             ErrorCode::SessionNotLive,
                             format!("this session is {state}"),
                         ));
@@ -439,13 +439,13 @@ impl Handler<Join> for GroupSession {
                         return Ok((LiveRole::Host, Some(state)));
                     }
                     if !registered {
-                        return Err(ChatError::new(
+                        return Err(Error::new(
                             ErrorCode::NotRegistered,
                             "only the mentor and confirmed registrants may join",
                         ));
                     }
                     if state != "live" {
-                        return Err(ChatError::new(
+                        return Err(Error::new(
                             ErrorCode::SessionNotLive,
                             "the host has not started this session yet",
                         ));
@@ -456,12 +456,12 @@ impl Handler<Join> for GroupSession {
         };
         let outbox = reply.outbox.clone();
         ctx.spawn(
-            actix::fut::wrap_future(fut).map(move |res, act: &mut GroupSession, _| match res {
+            actix::fut::wrap_future(fut).map(move |res, act: &mut LiveRoom, _| match res {
                 Ok((role, state)) => {
                     if let Some(s) = state {
                         act.state = s;
                     }
-                    act.admit(who, session, outbox, reply, role)
+                    act.admit(who, conn, outbox, reply, role)
                 }
                 Err(e) => reply.err(e.code, e.message),
             }),
@@ -474,19 +474,15 @@ impl Handler<Join> for GroupSession {
 #[rtype(result = "()")]
 pub struct Leave {
     pub user: UserId,
-    pub session: u64,
+    pub conn: u64,
     pub reply: Option<Reply>,
 }
 
-impl Handler<Leave> for GroupSession {
+impl Handler<Leave> for LiveRoom {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
-        if self
-            .participants
-            .get(&msg.user)
-            .is_some_and(|p| p.session == msg.session)
-        {
+        if self.participants.get(&msg.user).is_some_and(|p| p.conn == msg.conn) {
             self.drop_participant(msg.user, "left", false);
         }
         if let Some(r) = msg.reply {
@@ -532,48 +528,48 @@ pub enum Action {
 #[rtype(result = "()")]
 pub struct Act {
     pub user: UserId,
-    pub session: u64,
+    pub conn: u64,
     pub action: Action,
     pub reply: Reply,
 }
 
-impl Handler<Act> for GroupSession {
+impl Handler<Act> for LiveRoom {
     type Result = ();
 
     fn handle(&mut self, msg: Act, ctx: &mut Context<Self>) {
         let Act {
             user,
-            session,
+            conn,
             action,
             reply,
         } = msg;
-        if let Err(e) = self.act(user, session, action, &reply, ctx) {
+        if let Err(e) = self.act(user, conn, action, &reply, ctx) {
             reply.err(e.code, e.message);
         }
     }
 }
 
-impl GroupSession {
-    fn sfu_room(&self) -> Result<&RoomHandle, ChatError> {
+impl LiveRoom {
+    fn sfu_room(&self) -> Result<&RoomHandle, Error> {
         self.room
             .as_ref()
-            .ok_or_else(|| ChatError::new(ErrorCode::SfuUnavailable, "media is not available on this server"))
+            .ok_or_else(|| Error::new(ErrorCode::SfuUnavailable, "media is not available on this server"))
     }
 
     fn act(
         &mut self,
         user: UserId,
-        session: u64,
+        conn: u64,
         action: Action,
         reply: &Reply,
         ctx: &mut Context<Self>,
-    ) -> Result<(), ChatError> {
-        let me = self.member(user, session)?;
+    ) -> Result<(), Error> {
+        let me = self.member(user, conn)?;
         let my_role = me.role;
         match action {
             Action::Publish { sdp, sources } => {
                 if !my_role.publishes() {
-                    return Err(ChatError::new(
+                    return Err(Error::new(
                         ErrorCode::Forbidden,
                         "attendees only receive; raise your hand to speak",
                     ));
@@ -621,18 +617,15 @@ impl GroupSession {
                 self.updated(user);
             }
             Action::SetRole { target, role } => {
-                self.host_only(user, session)?;
+                self.host_only(user, conn)?;
                 if role == LiveRole::Host {
-                    return Err(ChatError::new(ErrorCode::InvalidCommand, "a session has one host"));
+                    return Err(Error::new(ErrorCode::InvalidCommand, "a session has one host"));
                 }
                 let Some(p) = self.participants.get_mut(&target) else {
-                    return Err(ChatError::new(
-                        ErrorCode::NotInSession,
-                        "that user is not in the session",
-                    ));
+                    return Err(Error::new(ErrorCode::NotInSession, "that user is not in the session"));
                 };
                 if p.role == LiveRole::Host {
-                    return Err(ChatError::new(ErrorCode::Forbidden, "the host's role cannot change"));
+                    return Err(Error::new(ErrorCode::Forbidden, "the host's role cannot change"));
                 }
                 p.role = role;
                 p.hand = false;
@@ -647,12 +640,9 @@ impl GroupSession {
                 self.updated(target);
             }
             Action::Mute { target, kind } => {
-                self.host_only(user, session)?;
+                self.host_only(user, conn)?;
                 let Some(p) = self.participants.get_mut(&target) else {
-                    return Err(ChatError::new(
-                        ErrorCode::NotInSession,
-                        "that user is not in the session",
-                    ));
+                    return Err(Error::new(ErrorCode::NotInSession, "that user is not in the session"));
                 };
                 match kind {
                     MediaKindName::Audio => p.audio = false,
@@ -671,24 +661,21 @@ impl GroupSession {
                 self.updated(target);
             }
             Action::Remove { target } => {
-                self.host_only(user, session)?;
+                self.host_only(user, conn)?;
                 if target == user {
-                    return Err(ChatError::new(ErrorCode::InvalidCommand, "leave instead"));
+                    return Err(Error::new(ErrorCode::InvalidCommand, "leave instead"));
                 }
                 if !self.participants.contains_key(&target) {
-                    return Err(ChatError::new(
-                        ErrorCode::NotInSession,
-                        "that user is not in the session",
-                    ));
+                    return Err(Error::new(ErrorCode::NotInSession, "that user is not in the session"));
                 }
                 self.removed.insert(target);
                 self.drop_participant(target, "removed", true);
                 reply.ok(json!({}));
             }
             Action::Start | Action::End => {
-                self.host_only(user, session)?;
+                self.host_only(user, conn)?;
                 let Some(LiveKind::Session { mentor }) = self.kind else {
-                    return Err(ChatError::new(
+                    return Err(Error::new(
                         ErrorCode::InvalidCommand,
                         "only scheduled sessions start and end",
                     ));
@@ -701,7 +688,7 @@ impl GroupSession {
                 let set = self.live.offerings.set_state(mentor, OfferingId(self.id.0), to);
                 let id = self.id;
                 let reply = reply.clone();
-                // Detached: ending the session stops this actor before the
+                // Detached: ending the group session stops this actor before the
                 // calendar's answer comes back, and the host still gets it.
                 actix::spawn(async move {
                     match set.await {
@@ -722,7 +709,7 @@ pub struct StateChanged {
     pub state: &'static str,
 }
 
-impl Handler<StateChanged> for GroupSession {
+impl Handler<StateChanged> for LiveRoom {
     type Result = ();
 
     fn handle(&mut self, msg: StateChanged, ctx: &mut Context<Self>) {
@@ -744,7 +731,7 @@ impl Handler<StateChanged> for GroupSession {
 #[rtype(result = "()")]
 pub struct End;
 
-impl Handler<End> for GroupSession {
+impl Handler<End> for LiveRoom {
     type Result = ();
 
     fn handle(&mut self, _: End, ctx: &mut Context<Self>) {
@@ -752,7 +739,7 @@ impl Handler<End> for GroupSession {
     }
 }
 
-impl Handler<FromSfu> for GroupSession {
+impl Handler<FromSfu> for LiveRoom {
     type Result = ();
 
     fn handle(&mut self, FromSfu(ev): FromSfu, _: &mut Context<Self>) {
@@ -779,7 +766,7 @@ impl Handler<FromSfu> for GroupSession {
                 self.broadcast(&f, None);
             }
             SfuEvent::PeerGone { user, reason, .. } => {
-                tracing::info!(session = %self.id, user = %user, reason, "participant's connection lost");
+                tracing::info!(conn = %self.id, user = %user, reason, "participant's connection lost");
                 self.drop_participant(user, "connection_lost", true);
             }
         }
