@@ -80,12 +80,11 @@ fn guest_not_allowed() -> ApiError {
 }
 
 /// A guest may use only the room it joined; anyone else passes. For routes
-/// that take [`AnyUser`] and name a room.
+/// that take [`AnyUser`] and name a room. The rule is the realtime core's
+/// (`core::rules::guest_confined`, which WebSocket commands go through);
+/// only the code differs per transport.
 pub fn confine_guest(me: &Principal, room: RoomId) -> Result<(), ApiError> {
-    if me.role == Role::Guest && me.guest_room != Some(room) {
-        return Err(guest_not_allowed());
-    }
-    Ok(())
+    lyceum_actors::core::rules::guest_confined(me, Some(room), "").map_err(|_| guest_not_allowed())
 }
 
 /// Any valid token, a guest's included.

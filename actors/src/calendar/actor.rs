@@ -20,7 +20,7 @@ use super::Calendars;
 use crate::core::outbox::Outbox;
 use crate::core::Error;
 use crate::protocol::{self, Event};
-use lyceum_protocol::{OfferingId, UserId};
+use lyceum_protocol::{ErrorCode, OfferingId, UserId};
 
 /// The most operations one transaction takes; the rest wait for the next.
 const MAX_BATCH: usize = 1024;
@@ -30,6 +30,10 @@ const MAX_BATCH: usize = 1024;
 /// waits for room when it is full (HTTP requests, bounded by the server's
 /// connection limit), and watchers (one per connection) go in regardless.
 pub const MAILBOX: usize = 65_536;
+/// Changes waiting for the next batch while one is committing. Beyond this
+/// a change is refused with `overloaded` at once (1,000 mentees booking one
+/// slot in the same instant fill a sixteenth of it).
+pub const MAX_PENDING: usize = 16_384;
 
 pub struct Calendar {
     mentor: UserId,
@@ -231,6 +235,14 @@ impl Handler<Exec> for Calendar {
     type Result = ResponseFuture<Result<Outcome, Error>>;
 
     fn handle(&mut self, msg: Exec, ctx: &mut Context<Self>) -> Self::Result {
+        if self.pending.len() >= MAX_PENDING {
+            return Box::pin(async {
+                Err(Error::new(
+                    ErrorCode::Overloaded,
+                    "this mentor's calendar is busy; retry shortly",
+                ))
+            });
+        }
         let (tx, rx) = oneshot::channel();
         self.pending.push((msg.0, tx));
         self.run(ctx);

@@ -43,6 +43,10 @@ const IDLE_CHECK: Duration = Duration::from_secs(30);
 /// the server sends itself (unsubscribe on close, membership changes) are
 /// few per connection and go in regardless.
 pub const MAILBOX: usize = 4096;
+/// Posts waiting for the next group commit while one is in flight. Beyond
+/// this a post is refused with `overloaded` (the database is far behind);
+/// the senders' rate limits keep a healthy room far below it.
+pub const MAX_PENDING: usize = 8 * MAX_BATCH;
 pub const MAX_CLIENT_MSG_ID: usize = 64;
 
 enum State {
@@ -474,6 +478,13 @@ impl Handler<Post> for ChatRoom {
                 return;
             }
         };
+        if self.pending.len() >= MAX_PENDING {
+            msg.reply.send(Err(Error::new(
+                ErrorCode::Overloaded,
+                "this room is busy; retry shortly",
+            )));
+            return;
+        }
         // Sending a message ends the sender's typing indicator.
         if msg.kind == Kind::Message && self.typing.remove(&msg.who.user).is_some() {
             self.broadcast(

@@ -132,3 +132,47 @@ impl Services {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix::prelude::*;
+
+    /// An actor that never gets to its mailbox (it waits forever).
+    struct Stuck;
+
+    impl Actor for Stuck {
+        type Context = Context<Self>;
+
+        fn started(&mut self, ctx: &mut Context<Self>) {
+            ctx.wait(actix::fut::wrap_future(std::future::pending::<()>()));
+        }
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Ping;
+
+    impl Handler<Ping> for Stuck {
+        type Result = ();
+        fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
+    }
+
+    #[actix::test]
+    async fn a_full_mailbox_refuses_with_overloaded() {
+        let addr = Stuck::create(|ctx| {
+            ctx.set_mailbox_capacity(4);
+            Stuck
+        });
+        let mut accepted = 0;
+        let refusal = loop {
+            match offer(&addr, Ping) {
+                Ok(()) => accepted += 1,
+                Err(e) => break e,
+            }
+            assert!(accepted < 100, "the mailbox bound was not enforced");
+        };
+        assert_eq!(refusal.code, lyceum_protocol::ErrorCode::Overloaded);
+        assert!((4..=5).contains(&accepted), "accepted {accepted} into a mailbox of 4");
+    }
+}
