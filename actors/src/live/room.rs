@@ -18,7 +18,7 @@ use crate::core::outbox::Outbox;
 use crate::core::{rules, Error, Principal};
 use crate::protocol;
 use lyceum_protocol::{CallId, ErrorCode, LiveId, OfferingId, RoomId, UserId};
-use lyceum_sfu::{MediaKindName, Pending, Quality, RoomHandle, SfuEvent};
+use lyceum_sfu::{MediaKindName, Pending, Quality, RoomHandle, SfuEvent, TrackInfo};
 
 /// Commands queued for one live room. Joins and signalling from clients
 /// enter through `core::offer` and are refused with `overloaded` beyond this
@@ -52,30 +52,60 @@ impl Reply {
 #[rtype(result = "()")]
 struct FromSfu(SfuEvent);
 
-/// Writes the ack (`ok` builds its data) or error frame of an SFU request
-/// once its shard answers. Detached, like the calendar's answer in `act`: a
-/// live room that ends meanwhile still answers. Until the frame is written the
-/// live room takes no other message (`ctx.wait`), so an offer the shard sends
-/// after answering (an answer's or restart's renegotiation) still reaches
-/// the client after the ack, as when the shard wrote acks itself.
+/// Writes the ack (`ok` builds its data) or error frame of `user`'s SFU
+/// request once its shard answers, then tells the live room ([`Answered`]).
+/// Detached, like the calendar's answer in `act`: a live room that ends
+/// meanwhile still answers. Until then the live room holds the SFU's offers
+/// for that user (see [`LiveRoom::offer_to`]), so an offer the shard sends
+/// after answering (a subscribe's, answer's or restart's renegotiation)
+/// still reaches the client after the ack, as when the shard wrote acks
+/// itself; other participants' requests and events go on meanwhile.
 fn reply_when<T: 'static>(
+    room: &mut LiveRoom,
     ctx: &mut Context<LiveRoom>,
+    user: UserId,
     reply: &Reply,
     pending: Pending<T>,
     ok: impl FnOnce(T) -> Value + 'static,
 ) {
+    *room.in_flight.entry(user).or_default() += 1;
     let reply = reply.clone();
-    let (written, wait) = tokio::sync::oneshot::channel::<()>();
+    let addr = ctx.address();
     actix::spawn(async move {
         match pending.await {
             Ok(v) => reply.ok(ok(v)),
             Err(e) => reply.err(e.code(), e.to_string()),
         }
-        let _ = written.send(());
+        // One per request; the room may have stopped (then nothing waits).
+        addr.do_send(Answered { user });
     });
-    ctx.wait(actix::fut::wrap_future(async move {
-        let _ = wait.await;
-    }));
+}
+
+/// A participant's SFU request was answered (its frame is written).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Answered {
+    user: UserId,
+}
+
+impl Handler<Answered> for LiveRoom {
+    type Result = ();
+
+    fn handle(&mut self, Answered { user }: Answered, _: &mut Context<Self>) {
+        let left = match self.in_flight.get_mut(&user) {
+            Some(n) => {
+                *n = n.saturating_sub(1);
+                *n
+            }
+            None => 0,
+        };
+        if left == 0 {
+            self.in_flight.remove(&user);
+            for (sdp, tracks) in self.held_offers.remove(&user).unwrap_or_default() {
+                self.offer_to(user, sdp, tracks);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +153,12 @@ pub struct LiveRoom {
     speaker: Option<UserId>,
     empty_since: Option<Instant>,
     ended: bool,
+    /// SFU requests per participant whose answer is not written yet.
+    in_flight: HashMap<UserId, u32>,
+    /// The SFU's offers for a participant with a request in flight, sent
+    /// (in order) once it is answered. At most a few per participant: the
+    /// shard keeps one offer outstanding per subscribe peer.
+    held_offers: HashMap<UserId, Vec<(String, Vec<TrackInfo>)>>,
 }
 
 impl LiveRoom {
@@ -144,6 +180,8 @@ impl LiveRoom {
             speaker: None,
             empty_since: Some(Instant::now()),
             ended: false,
+            in_flight: HashMap::new(),
+            held_offers: HashMap::new(),
         }
     }
 
@@ -575,19 +613,19 @@ impl LiveRoom {
                     ));
                 }
                 let p = self.sfu_room()?.publish(user, sdp, sources);
-                reply_when(ctx, reply, p, |r| json!({"sdp": r.sdp}));
+                reply_when(self, ctx, user, reply, p, |r| json!({"sdp": r.sdp}));
             }
             Action::Subscribe => {
                 let p = self.sfu_room()?.subscribe(user);
-                reply_when(ctx, reply, p, |r| json!({"sdp": r.sdp, "tracks": r.tracks}));
+                reply_when(self, ctx, user, reply, p, |r| json!({"sdp": r.sdp, "tracks": r.tracks}));
             }
             Action::Answer { sdp } => {
                 let p = self.sfu_room()?.answer(user, sdp);
-                reply_when(ctx, reply, p, |()| json!({}));
+                reply_when(self, ctx, user, reply, p, |()| json!({}));
             }
             Action::Restart => {
                 let p = self.sfu_room()?.restart(user);
-                reply_when(ctx, reply, p, |()| json!({}));
+                reply_when(self, ctx, user, reply, p, |()| json!({}));
             }
             Action::Quality(q) => {
                 self.sfu_room()?.quality(user, q);
@@ -739,21 +777,32 @@ impl Handler<End> for LiveRoom {
     }
 }
 
+impl LiveRoom {
+    /// An `rtc_offer` for a participant's subscribe connection.
+    fn offer_to(&self, user: UserId, sdp: String, tracks: Vec<TrackInfo>) {
+        if let Some(p) = self.participants.get(&user) {
+            p.outbox.text(
+                Event::RtcOffer {
+                    session_id: self.id,
+                    sdp,
+                    tracks,
+                }
+                .frame(),
+            );
+        }
+    }
+}
+
 impl Handler<FromSfu> for LiveRoom {
     type Result = ();
 
     fn handle(&mut self, FromSfu(ev): FromSfu, _: &mut Context<Self>) {
         match ev {
             SfuEvent::Offer { user, sdp, tracks } => {
-                if let Some(p) = self.participants.get(&user) {
-                    p.outbox.text(
-                        Event::RtcOffer {
-                            session_id: self.id,
-                            sdp,
-                            tracks,
-                        }
-                        .frame(),
-                    );
+                if self.in_flight.contains_key(&user) {
+                    self.held_offers.entry(user).or_default().push((sdp, tracks));
+                } else {
+                    self.offer_to(user, sdp, tracks);
                 }
             }
             SfuEvent::ActiveSpeaker { user } => {
