@@ -45,6 +45,8 @@ pub struct SfuSettings {
     pub advertise: String,
     /// A participant whose connection stays down this long is removed.
     pub fail_timeout_secs: u64,
+    /// An empty live room stays up this long before its actor stops.
+    pub empty_room_grace_secs: u64,
     /// Pick simulcast layers from each subscriber's estimated bandwidth.
     pub bwe: bool,
     pub initial_bitrate: u64,

@@ -67,6 +67,7 @@ impl Application {
                 attachments_dir: settings.server.data_dir.join("attachments"),
                 max_attachment_bytes: c.max_attachment_bytes.min(routes::MAX_ATTACHMENT_PAYLOAD),
                 attachment_types: c.attachment_types.iter().map(|t| t.to_lowercase()).collect(),
+                live_empty_grace: Duration::from_secs(settings.sfu.empty_room_grace_secs),
             },
             verify_token,
         );

@@ -11,7 +11,7 @@ use lyceum_protocol::{LiveId, LiveRole, MediaKind, UserId};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Session, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, Session, TestApp};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -238,6 +238,39 @@ async fn the_host_promotes_mutes_and_removes_and_only_registrants_get_in() {
     assert_eq!(ended["reason"], "removed");
     let e = Participant::join(&sa, id).await.err().expect("join should fail");
     assert_eq!(e.code(), Some("forbidden"), "{e}");
+}
+
+#[actix_web::test]
+async fn a_removed_attendee_stays_out_after_the_live_room_stops() {
+    // No grace: the live room stops as soon as it stands empty.
+    let app = spawn_app_with(|s| s.sfu.empty_room_grace_secs = 0).await;
+    let mentor = app.register("mentor", "Host").await;
+    let a = app.register("mentee", "Removed").await;
+    let id = group_session(&app, &mentor, &[&a]).await;
+    let base = app.address.clone();
+
+    let sh = Signaller::connect(&base, &mentor.access).await.unwrap();
+    let host = Participant::join(&sh, id).await.unwrap();
+    host.start().await.unwrap();
+    let sa = Signaller::connect(&base, &a.access).await.unwrap();
+    Participant::join(&sa, id).await.unwrap();
+    host.remove(UserId(a.id)).await.unwrap();
+    sa.wait_event("session_ended", WAIT).await.unwrap();
+    host.leave().await.unwrap();
+
+    // The room's actor stops and closes its SFU room.
+    let deadline = std::time::Instant::now() + WAIT;
+    while series(&metrics(&app).await, "lyceum_sfu_rooms{", "") > 0.0 {
+        assert!(std::time::Instant::now() < deadline, "the live room did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A fresh actor for the same session still refuses them.
+    let e = Participant::join(&sa, id).await.err().expect("join should fail");
+    assert_eq!(e.code(), Some("forbidden"), "{e}");
+    assert!(e.to_string().contains("the host removed you"), "{e}");
+    // The host gets back in.
+    Participant::join(&sh, id).await.unwrap();
 }
 
 #[actix_web::test]

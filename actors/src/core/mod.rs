@@ -83,6 +83,8 @@ pub struct Limits {
     pub attachments_dir: PathBuf,
     pub max_attachment_bytes: usize,
     pub attachment_types: Vec<String>,
+    /// How long an empty live room stays up (a page reload, a flaky network).
+    pub live_empty_grace: Duration,
 }
 
 /// What every domain of the realtime core shares. Built once at start-up;

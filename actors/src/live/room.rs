@@ -26,8 +26,6 @@ use lyceum_sfu::{MediaKindName, Pending, Quality, RoomHandle, SfuEvent, TrackInf
 /// events and the server's own notices go in regardless (few, bounded by
 /// the participants).
 pub const MAILBOX: usize = 1024;
-/// An empty room stays up this long (a page reload, a flaky network).
-const EMPTY_GRACE: Duration = Duration::from_secs(30);
 
 pub use lyceum_protocol::LiveRole;
 
@@ -149,6 +147,8 @@ pub struct LiveRoom {
     participants: HashMap<UserId, Participant>,
     /// Roles the host granted, kept across a participant's rejoin.
     granted: HashMap<UserId, LiveRole>,
+    /// Whom the host removed while this actor ran: refused at once, before
+    /// their row in `live_removals` (which outlives the actor) is read.
     removed: HashSet<UserId>,
     speaker: Option<UserId>,
     empty_since: Option<Instant>,
@@ -383,8 +383,11 @@ impl Actor for LiveRoom {
                 }),
             );
         }
-        ctx.run_interval(Duration::from_secs(5), |act, ctx| {
-            let idle = act.empty_since.is_some_and(|t| t.elapsed() >= EMPTY_GRACE);
+        // Checked a few times per grace so a short grace (tests) stops soon.
+        let grace = self.live.services.limits.live_empty_grace;
+        let every = (grace / 6).clamp(Duration::from_millis(50), Duration::from_secs(5));
+        ctx.run_interval(every, move |act, ctx| {
+            let idle = act.empty_since.is_some_and(|t| t.elapsed() >= grace);
             if act.participants.is_empty() && (idle || act.kind.is_none()) {
                 ctx.stop();
             }
@@ -441,6 +444,23 @@ impl Handler<Join> for LiveRoom {
         let id = self.id;
         let user = who.user;
         let fut = async move {
+            // A removal outlives this actor (it stops once the room stands
+            // empty), so every join reads it.
+            let client = pool.get().await?;
+            if client
+                .query_opt(
+                    "SELECT 1 FROM live_removals WHERE live_id = $1 AND user_id = $2",
+                    &[&id, &user],
+                )
+                .await?
+                .is_some()
+            {
+                return Err(Error::new(
+                    ErrorCode::Forbidden,
+                    "the host removed you from this session",
+                ));
+            }
+            drop(client);
             match kind {
                 LiveKind::Call { parties } => {
                     if parties.contains(&user) {
@@ -708,7 +728,28 @@ impl LiveRoom {
                 }
                 self.removed.insert(target);
                 self.drop_participant(target, "removed", true);
-                reply.ok(json!({}));
+                // Stored before the ack, so a removal acknowledged to the
+                // host holds after this actor stops.
+                let pool = self.live.services.pool.clone();
+                let id = self.id;
+                let fut = async move {
+                    pool.get()
+                        .await?
+                        .execute(
+                            "INSERT INTO live_removals (live_id, user_id, removed_by) VALUES ($1, $2, $3)
+                             ON CONFLICT DO NOTHING",
+                            &[&id, &target, &user],
+                        )
+                        .await?;
+                    Ok::<_, Error>(())
+                };
+                let reply = reply.clone();
+                ctx.spawn(
+                    actix::fut::wrap_future(fut).map(move |res, _: &mut LiveRoom, _| match res {
+                        Ok(()) => reply.ok(json!({})),
+                        Err(e) => reply.err(e.code, e.message),
+                    }),
+                );
             }
             Action::Start | Action::End => {
                 self.host_only(user, conn)?;
