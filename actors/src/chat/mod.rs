@@ -64,7 +64,7 @@ impl Chat {
         post: impl FnOnce(Reply<Posted>) -> Post,
     ) -> Result<Posted, Error> {
         let (reply, rx) = Reply::caller();
-        room::offer(&self.room(room), post(reply))?;
+        crate::core::offer(&self.room(room), post(reply))?;
         match tokio::time::timeout(POST_TIMEOUT, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(Error::new(

@@ -39,7 +39,7 @@ const IDLE_CHECK: Duration = Duration::from_secs(30);
 /// Commands queued for one room. A room answers each in microseconds and
 /// batches sends into one commit, so a full mailbox means the room (or its
 /// database) is far behind: commands from clients are then refused with
-/// `overloaded` (see [`offer`]) rather than queued without bound. Messages
+/// `overloaded` (see [`crate::core::offer`]) rather than queued without bound. Messages
 /// the server sends itself (unsubscribe on close, membership changes) are
 /// few per connection and go in regardless.
 pub const MAILBOX: usize = 4096;
@@ -398,16 +398,6 @@ impl AckData for Posted {
     fn ack_data(&self) -> Value {
         json!({"roomId": self.room_id, "seq": self.seq, "clientMsgId": self.client_msg_id, "duplicate": self.duplicate})
     }
-}
-
-/// Hands a client's command to a room, refusing it with `overloaded` when
-/// the room's mailbox is full ([`MAILBOX`]) instead of queuing without bound.
-pub fn offer<M>(room: &Addr<ChatRoom>, msg: M) -> Result<(), Error>
-where
-    M: Message<Result = ()> + Send + 'static,
-    ChatRoom: Handler<M>,
-{
-    crate::core::offer(room, msg)
 }
 
 impl ChatRoom {

@@ -121,7 +121,7 @@ impl Connection {
                     Ok(())
                 }
                 Command::Subscribe { room_id, after_seq } => self.room(room_id).and_then(|addr| {
-                    room::offer(
+                    crate::core::offer(
                         &addr,
                         room::Subscribe {
                             conn: self.id,
@@ -167,7 +167,7 @@ impl Connection {
                     self.post(room_id, &id, Kind::Delete, None, None, None, vec![], Some(seq))
                 }
                 Command::Typing { room_id, typing } => self.room(room_id).and_then(|addr| {
-                    room::offer(
+                    crate::core::offer(
                         &addr,
                         room::Typing {
                             who: self.me.clone(),
@@ -178,7 +178,7 @@ impl Connection {
                     )
                 }),
                 Command::Read { room_id, seq } => self.room(room_id).and_then(|addr| {
-                    room::offer(
+                    crate::core::offer(
                         &addr,
                         room::Read {
                             who: self.me.clone(),
@@ -367,7 +367,7 @@ impl Connection {
                 format!("too many messages; retry in {} ms", wait.as_millis().max(1)),
             ));
         }
-        room::offer(
+        crate::core::offer(
             &addr,
             room::Post {
                 who: self.me.clone(),

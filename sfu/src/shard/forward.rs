@@ -55,12 +55,7 @@ impl Shard {
         if room.blocked.contains(&(user, kind_name(kind))) {
             return;
         }
-        let subs: Vec<u64> = room
-            .subscribers
-            .iter()
-            .filter(|(u, _)| **u != user)
-            .map(|(_, s)| *s)
-            .collect();
+        let subs = room.subscribers_except(user);
         let metrics = room.metrics.clone();
         if discontinuous {
             self.request_keyframe(room_id, track_id, data.rid, KeyframeRequestKind::Pli, now);

@@ -131,6 +131,18 @@ struct Room {
     layers_at: Instant,
 }
 
+impl Room {
+    /// The subscribe peers of everyone in the room but `user`: who receives
+    /// `user`'s tracks.
+    fn subscribers_except(&self, user: UserId) -> Vec<u64> {
+        self.subscribers
+            .iter()
+            .filter(|(u, _)| **u != user)
+            .map(|(_, s)| *s)
+            .collect()
+    }
+}
+
 struct Shard {
     idx: usize,
     socket: Arc<tokio::net::UdpSocket>,

@@ -46,12 +46,7 @@ impl Shard {
             },
         );
         room.metrics.tracks.fetch_add(1, Relaxed);
-        let subs: Vec<u64> = room
-            .subscribers
-            .iter()
-            .filter(|(u, _)| **u != user)
-            .map(|(_, s)| *s)
-            .collect();
+        let subs = room.subscribers_except(user);
         for sid in subs {
             if let Some(s) = self.peers.get_mut(&sid) {
                 s.out.push(TrackOut {
