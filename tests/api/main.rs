@@ -13,5 +13,6 @@ mod helpers;
 mod live;
 mod process;
 mod profile;
+mod props;
 mod server;
 mod ws;
