@@ -58,6 +58,11 @@ pub struct FaultsArgs {
     /// Created (empty) when sending begins, for a script to time its faults.
     #[arg(long)]
     pub ready_file: Option<std::path::PathBuf>,
+    /// Fail the run if a probe answered with a refusal (anything but 200)
+    /// after longer than this many milliseconds, or not at all within 30 s
+    /// (0: report only).
+    #[arg(long, default_value_t = 5000)]
+    pub max_probe_ms: u64,
 }
 
 impl Default for FaultsArgs {
@@ -72,6 +77,7 @@ impl Default for FaultsArgs {
             probe_ms: 100,
             settle: 60,
             ready_file: None,
+            max_probe_ms: 5000,
         }
     }
 }
@@ -233,17 +239,21 @@ pub async fn run(base: &str, a: &FaultsArgs, progress: &indicatif::ProgressBar) 
     // with its room, or the settle time is over.
     let deadline = Instant::now() + Duration::from_secs(a.duration + a.settle);
     tokio::time::sleep(Duration::from_secs(a.duration)).await;
-    loop {
+    let settled = loop {
         let senders_done = SENDERS_LEFT.load(Ordering::Relaxed) == 0;
         let caught_up = seen
             .iter()
             .all(|(r, last)| last.load(Ordering::Relaxed) >= shared.room_acked[*r].load(Ordering::Relaxed));
-        if (senders_done && caught_up) || Instant::now() >= deadline {
-            break;
+        if senders_done && caught_up {
+            break true;
+        }
+        if Instant::now() >= deadline {
+            break false;
         }
         progress.set_message("settling");
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    };
+    let senders_left = SENDERS_LEFT.load(Ordering::Relaxed);
     let send_secs = (shared.epoch.elapsed() - t0).as_secs_f64();
     shared.stop.store(true, Ordering::Relaxed);
     let mut reports = Vec::new();
@@ -260,9 +270,11 @@ pub async fn run(base: &str, a: &FaultsArgs, progress: &indicatif::ProgressBar) 
         }
     }
     let (mut stored, mut history_gaps, mut lost, mut wrong, mut duplicates) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut last_stored = vec![0i64; room_count];
     for (r, room) in rooms.iter().enumerate() {
         let history = read_history(&http, base, &owner, *room).await?;
         stored += history.len() as u64;
+        last_stored[r] = history.last().map_or(0, |(s, _)| *s);
         let mut expect = 1;
         let mut ids = HashSet::new();
         for (seq, id) in &history {
@@ -284,6 +296,11 @@ pub async fn run(base: &str, a: &FaultsArgs, progress: &indicatif::ProgressBar) 
         }
     }
 
+    // Members that did not receive their room's last message by the end.
+    let behind = seen
+        .iter()
+        .filter(|(r, last)| last.load(Ordering::Relaxed) < last_stored[*r])
+        .count() as u64;
     let sum = |f: &dyn Fn(&MemberReport) -> u64| reports.iter().map(f).sum::<u64>();
     let sent = sum(&|r| r.sent);
     let acked = sum(&|r| r.acked.len() as u64);
@@ -308,9 +325,10 @@ pub async fn run(base: &str, a: &FaultsArgs, progress: &indicatif::ProgressBar) 
         "scenario": "faults",
         "mentees": a.mentees, "rooms": room_count, "senders": n_senders,
         "seconds": send_secs,
+        "settled": settled, "sendersLeftAtSettle": senders_left,
         "messages": {"sent": sent, "acked": acked, "unacked": unacked, "stored": stored},
         "check": {"lostAcked": lost, "wrongSeq": wrong, "historyGaps": history_gaps,
-                  "duplicateClientMsgIds": duplicates, "memberGaps": member_gaps, "memberRepeats": repeats},
+                  "duplicateClientMsgIds": duplicates, "memberGaps": member_gaps, "memberRepeats": repeats, "membersBehind": behind},
         "connections": {"reconnects": reconnects, "longestDownMs": longest_down, "gaveUp": gave_up, "closes": closes},
         "commandErrors": errors,
         "probes": p,
@@ -335,7 +353,10 @@ pub async fn run(base: &str, a: &FaultsArgs, progress: &indicatif::ProgressBar) 
             ),
             (
                 "gaps".into(),
-                format!("history {history_gaps}, members {member_gaps} (repeats {repeats}); duplicate clientMsgIds {duplicates}"),
+                format!(
+                    "history {history_gaps}, members {member_gaps} (repeats {repeats}, {behind} behind at the end); \
+                     duplicate clientMsgIds {duplicates}"
+                ),
             ),
             (
                 "connections".into(),
@@ -349,10 +370,11 @@ pub async fn run(base: &str, a: &FaultsArgs, progress: &indicatif::ProgressBar) 
             (
                 "probe latency".into(),
                 format!(
-                    "max {:.0} ms; slowest refusal {:.0} ms; failing windows {}",
+                    "max {:.0} ms; slowest refusal {:.0} ms; failing windows {}; slowest {}",
                     p["maxMs"].as_f64().unwrap_or(0.0),
                     p["slowestRefusalMs"].as_f64().unwrap_or(0.0),
-                    p["windows"]
+                    p["windows"],
+                    p["slowest"]
                 ),
             ),
         ],
@@ -362,10 +384,13 @@ pub async fn run(base: &str, a: &FaultsArgs, progress: &indicatif::ProgressBar) 
         && history_gaps == 0
         && duplicates == 0
         && member_gaps == 0
+        && behind == 0
         && unacked == 0
         && gave_up == 0
         && sent > 0
-        && p["hung"].as_u64() == Some(0);
+        && (a.max_probe_ms == 0
+            || (p["slowestRefusalMs"].as_f64().unwrap_or(f64::MAX) <= a.max_probe_ms as f64
+                && p["outcomes"].get("timeout").is_none()));
     Ok(report::Outcome {
         json,
         table,
@@ -430,7 +455,9 @@ async fn member(
         }
         let mut subscribed = false;
         let mut resubscribe_at: Option<Instant> = None;
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        // Senders tick often (their pace); readers only to retry a subscribe.
+        let every = if sending.is_some() { 50 } else { 250 };
+        let mut tick = tokio::time::interval(Duration::from_millis(every));
         loop {
             if shared.stop.load(Ordering::Relaxed) {
                 let _ = ws.close(None).await;
@@ -450,14 +477,20 @@ async fn member(
                     let Some(s) = &sending else { continue };
                     // New messages at the sender's pace, then re-sends of what
                     // was refused or lost in a drop.
-                    let mut due: Vec<u64> = pending.iter().filter(|(_, t)| **t <= Instant::now()).map(|(n, _)| *n).collect();
                     if next_n < s.count && tokio::time::Instant::now() >= next_send {
-                        due.push(next_n);
+                        pending.insert(next_n, Instant::now());
                         next_n += 1;
                         rep.sent += 1;
                         next_send += s.interval;
                     }
-                    for n in due.into_iter().take(32) {
+                    // At most 32 a tick; the rest stay due for the next.
+                    let due: Vec<u64> = pending
+                        .iter()
+                        .filter(|(_, t)| **t <= Instant::now())
+                        .map(|(n, _)| *n)
+                        .take(32)
+                        .collect();
+                    for n in due {
                         // Wait for an answer before sending it again.
                         pending.insert(n, Instant::now() + Duration::from_secs(10));
                         let send = Command::Send {
@@ -566,15 +599,11 @@ struct Probes {
     samples: Vec<(f64, String, f64)>,
 }
 
-/// A probe that takes longer than this counts as hung.
-const HUNG: Duration = Duration::from_secs(5);
-
 impl Probes {
     fn summary(&self) -> Value {
         let mut outcomes: BTreeMap<&str, u64> = BTreeMap::new();
         let mut max = 0f64;
         let mut slowest_refusal = 0f64;
-        let mut hung = 0u64;
         let mut refusal_ms = Vec::new();
         // Windows of consecutive failures: (start s, end s, outcomes).
         let mut windows: Vec<(f64, f64)> = Vec::new();
@@ -582,15 +611,12 @@ impl Probes {
         for (t, outcome, ms) in &self.samples {
             *outcomes.entry(outcome.as_str()).or_default() += 1;
             max = max.max(*ms);
-            if *ms >= HUNG.as_secs_f64() * 1000.0 {
-                hung += 1;
-            }
             if outcome.as_str() == "200" {
                 if let Some(w) = open.take() {
                     windows.push(w);
                 }
             } else {
-                if outcome.starts_with("503") {
+                if outcome != "connection refused" {
                     slowest_refusal = slowest_refusal.max(*ms);
                     refusal_ms.push(*ms);
                 }
@@ -603,13 +629,20 @@ impl Probes {
         }
         windows.extend(open);
         let refusals = report::percentiles(&mut refusal_ms);
+        let mut slowest: Vec<&(f64, String, f64)> = self.samples.iter().collect();
+        slowest.sort_by(|a, b| b.2.total_cmp(&a.2));
+        let slowest: Vec<String> = slowest
+            .iter()
+            .take(5)
+            .map(|(t, o, ms)| format!("at {t:.1} s: {o} in {ms:.0} ms"))
+            .collect();
         json!({
             "count": self.samples.len(),
             "outcomes": outcomes,
             "maxMs": max,
             "slowestRefusalMs": slowest_refusal,
             "refusalMs": refusals,
-            "hung": hung,
+            "slowest": slowest,
             "windows": windows.iter().map(|(s, e)| format!("{s:.1}-{e:.1} s ({:.1} s)", e - s)).collect::<Vec<_>>(),
         })
     }
