@@ -140,6 +140,8 @@ pub struct RateLimitSettings {
     pub login_per_ip_per_minute: u32,
     pub login_per_account_per_minute: u32,
     pub register_per_ip_per_hour: u32,
+    /// Booking changes (book, cancel, session register/unregister) per user.
+    pub bookings_per_user_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

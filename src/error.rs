@@ -5,6 +5,7 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
+use lyceum_actors::core::error::is_database_down;
 use lyceum_protocol::ErrorCode;
 use serde::Serialize;
 
@@ -17,10 +18,15 @@ pub enum ApiError {
     /// `rate_limited`, with a `Retry-After` header.
     #[error("too many requests; retry in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
-    /// `unavailable`: a dependency (the database) is down or saturated. The
-    /// reason is logged, the caller gets a generic message.
+    /// `unavailable`: something on the server (a room actor) stopped or did
+    /// not answer in time. The reason is logged, the caller gets a generic
+    /// message.
     #[error("{0}")]
     Unavailable(String),
+    /// `database_unavailable`: the database is down, refusing connections,
+    /// or the pool had no connection within its wait. The reason is logged.
+    #[error("{0}")]
+    DatabaseUnavailable(String),
     /// `internal_error`: a bug or an unexpected failure, logged in full,
     /// shown as a generic message.
     #[error(transparent)]
@@ -51,6 +57,7 @@ impl ApiError {
             ApiError::Refused { code, .. } => *code,
             ApiError::TooManyRequests { .. } => ErrorCode::RateLimited,
             ApiError::Unavailable(_) => ErrorCode::Unavailable,
+            ApiError::DatabaseUnavailable(_) => ErrorCode::DatabaseUnavailable,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -76,6 +83,10 @@ impl ResponseError for ApiError {
                 tracing::warn!(reason = %m, "service unavailable");
                 "the service is temporarily unavailable".to_owned()
             }
+            ApiError::DatabaseUnavailable(m) => {
+                tracing::warn!(reason = %m, "database unavailable");
+                "the database is unavailable; retry shortly".to_owned()
+            }
             other => other.to_string(),
         };
         let status = self.status_code();
@@ -100,6 +111,9 @@ impl From<tokio_postgres::Error> for ApiError {
         if e.code() == Some(&tokio_postgres::error::SqlState::CHARACTER_NOT_IN_REPERTOIRE) {
             return ApiError::new(ErrorCode::InvalidText, "text must not contain NUL (U+0000) characters");
         }
+        if is_database_down(&e) {
+            return ApiError::DatabaseUnavailable(format!("database: {e}"));
+        }
         ApiError::Internal(anyhow::Error::new(e).context("database query"))
     }
 }
@@ -107,8 +121,9 @@ impl From<tokio_postgres::Error> for ApiError {
 impl From<deadpool_postgres::PoolError> for ApiError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         match e {
-            deadpool_postgres::PoolError::Timeout(_) => ApiError::Unavailable(format!("database pool: {e}")),
-            other => ApiError::Unavailable(format!("database: {other}")),
+            deadpool_postgres::PoolError::Backend(pg) => pg.into(),
+            deadpool_postgres::PoolError::Timeout(_) => ApiError::DatabaseUnavailable(format!("database pool: {e}")),
+            other => ApiError::DatabaseUnavailable(format!("database: {other}")),
         }
     }
 }
@@ -128,6 +143,7 @@ impl From<lyceum_actors::Error> for ApiError {
             ErrorCode::RateLimited => ApiError::TooManyRequests { retry_after_secs: 1 },
             ErrorCode::Internal => ApiError::Internal(anyhow::anyhow!(e.message)),
             ErrorCode::Unavailable => ApiError::Unavailable(e.message),
+            ErrorCode::DatabaseUnavailable => ApiError::DatabaseUnavailable(e.message),
             code => ApiError::new(code, e.message),
         }
     }

@@ -1,6 +1,7 @@
 //! `lyceum-loadtest`: simulated mentees against a Lyceum deployment, and the
 //! measurements the benchmark report is made of. Scenarios: `chat`,
-//! `booking`, `calibrate`, and with real WebRTC peers (str0m, from
+//! `booking`, `faults` (a chat load that survives faults injected from
+//! outside and checks nothing acked was lost), `calibrate`, and with real WebRTC peers (str0m, from
 //! `lyceum-peer`) against the SFU, `webinar` and `call`. It targets loopback
 //! by default, bounds every size and duration, and stops by itself.
 
@@ -9,6 +10,7 @@ mod calibrate;
 mod call;
 mod chat;
 mod client;
+mod faults;
 mod live;
 mod report;
 mod webinar;
@@ -49,6 +51,9 @@ enum Scenario {
     Chat(chat::ChatArgs),
     /// Mentees racing for the seats of one slot while watching it.
     Booking(booking::BookingArgs),
+    /// A chat load that reconnects, resumes and re-sends through server
+    /// kills and database outages, then checks every acked message.
+    Faults(faults::FaultsArgs),
     /// The raw UDP packets-per-second ceiling on loopback.
     Calibrate(calibrate::CalibrateArgs),
     /// A live group session: publishers and many subscribing WebRTC peers.
@@ -62,6 +67,7 @@ enum Scenario {
 struct FileConfig {
     chat: Option<chat::ChatArgs>,
     booking: Option<booking::BookingArgs>,
+    faults: Option<faults::FaultsArgs>,
     calibrate: Option<calibrate::CalibrateArgs>,
     webinar: Option<webinar::WebinarArgs>,
     call: Option<call::CallArgs>,
@@ -106,6 +112,7 @@ async fn run() -> anyhow::Result<bool> {
         match &mut cli.scenario {
             Scenario::Chat(a) => *a = file.chat.unwrap_or_default(),
             Scenario::Booking(a) => *a = file.booking.unwrap_or_default(),
+            Scenario::Faults(a) => *a = file.faults.unwrap_or_default(),
             Scenario::Calibrate(a) => *a = file.calibrate.unwrap_or_default(),
             Scenario::Webinar(a) => *a = file.webinar.unwrap_or_default(),
             Scenario::Call(a) => *a = file.call.unwrap_or_default(),
@@ -125,6 +132,12 @@ async fn run() -> anyhow::Result<bool> {
             a.validate()?;
             check_target(&url, cli.allow_remote)?;
             let r = booking::run(&url, a, &progress).await?;
+            (r.json, r.table, r.timeline, r.ok)
+        }
+        Scenario::Faults(a) => {
+            a.validate()?;
+            check_target(&url, cli.allow_remote)?;
+            let r = faults::run(&url, a, &progress).await?;
             (r.json, r.table, r.timeline, r.ok)
         }
         Scenario::Calibrate(a) => {

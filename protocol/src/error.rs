@@ -81,7 +81,9 @@ codes! {
     InvalidKey = "invalid_key", 400;
     InvalidAttachment = "invalid_attachment", 400;
     UnsupportedAttachmentType = "unsupported_attachment_type", 400;
-    AttachmentTooLarge = "attachment_too_large", 400;
+    /// An upload over `chat.max_attachment_bytes`: 413, and the server stops
+    /// reading the body as soon as the limit is passed.
+    AttachmentTooLarge = "attachment_too_large", 413;
     NotAWebsocket = "not_a_websocket", 400;
     MessageTooLarge = "message_too_large", 400;
     /// Plaintext sent to an end-to-end encrypted room, or ciphertext to a plain one.
@@ -165,8 +167,13 @@ codes! {
     /// grows); retry shortly.
     Overloaded = "overloaded", 503;
     SfuUnavailable = "sfu_unavailable", 503;
-    /// A dependency (the database) is down or saturated.
+    /// Something on the server stopped or did not answer in time (a room
+    /// actor); retry shortly.
     Unavailable = "unavailable", 503;
+    /// The database is down, refusing connections or every pooled
+    /// connection is busy past the pool's wait: answered at once rather
+    /// than held; retry shortly.
+    DatabaseUnavailable = "database_unavailable", 503;
     Internal = "internal_error", 500;
 }
 

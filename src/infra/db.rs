@@ -15,6 +15,11 @@ mod embedded {
     refinery::embed_migrations!("migrations");
 }
 
+/// How long a request waits for a free pooled connection.
+pub const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long opening (or checking) one connection may take.
+pub const POOL_CONNECT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Arbitrary, fixed key: several nodes starting at once migrate one at a time.
 const MIGRATION_LOCK_KEY: i64 = 0x4c59_4345_554d; // "LYCEUM"
 
@@ -66,11 +71,16 @@ pub fn build_pool(config: tokio_postgres::Config, max: usize) -> anyhow::Result<
             recycling_method: RecyclingMethod::Fast,
         },
     );
+    // While the database is down a checkout fails at once (the connect is
+    // refused); these bound the other cases, a saturated pool or a database
+    // that accepts but does not answer, so a request gets its 503
+    // `database_unavailable` within seconds rather than hanging.
     Pool::builder(mgr)
         .max_size(max)
         .runtime(deadpool_postgres::Runtime::Tokio1)
-        .wait_timeout(Some(std::time::Duration::from_secs(10)))
-        .create_timeout(Some(std::time::Duration::from_secs(10)))
+        .wait_timeout(Some(POOL_WAIT))
+        .create_timeout(Some(POOL_CONNECT))
+        .recycle_timeout(Some(POOL_CONNECT))
         .build()
         .context("building the connection pool")
 }

@@ -10,6 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
@@ -21,6 +22,20 @@ const SOCKET_PORT: u16 = 5432;
 pub const DATABASE_NAME: &str = "lyceum";
 /// The superuser initdb creates.
 pub const SUPERUSER: &str = "postgres";
+/// How long a starting (or recovering) cluster may take to accept connections.
+const READY_WAIT: Duration = Duration::from_secs(60);
+/// How long the children of a dead postmaster get to exit.
+const STALE_CHILDREN_WAIT: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(100);
+
+/// What a `postmaster.pid` in the cluster turned out to mean.
+enum Existing {
+    None,
+    /// A live postmaster of this cluster.
+    Running(i32),
+    /// The recorded postmaster is gone (dead, a zombie, or the PID reused).
+    Stale(i32),
+}
 
 #[derive(Debug)]
 pub struct EmbeddedPostgres {
@@ -151,23 +166,149 @@ impl EmbeddedPostgres {
         Ok(())
     }
 
-    fn is_running(&self) -> bool {
-        let mut cmd = self.command("pg_ctl");
-        cmd.arg("-D").arg(self.cluster_dir()).arg("status");
-        cmd.output().map(|o| o.status.success()).unwrap_or(false)
+    /// The postmaster's PID from `postmaster.pid`, if the file is there.
+    fn recorded_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.cluster_dir().join("postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok().filter(|p: &i32| *p > 0)
+    }
+
+    /// What `postmaster.pid` says and what is true: no cluster running, one
+    /// we can use, or a stale lock left by a postmaster that died (`kill -9`,
+    /// a crash, the machine's OOM killer).
+    fn existing(&self) -> Existing {
+        let Some(pid) = self.recorded_pid() else {
+            return Existing::None;
+        };
+        // `pg_ctl status` (and Postgres itself) only ask kill(pid, 0), which
+        // also succeeds for a zombie, or for an unrelated process that got
+        // the PID since: ask /proc whether it is a live process of this cluster.
+        if self.cluster_processes().contains(&pid) {
+            Existing::Running(pid)
+        } else {
+            Existing::Stale(pid)
+        }
+    }
+
+    /// Live (not zombie) processes working in this cluster's directory: the
+    /// postmaster and its children all `chdir` there.
+    fn cluster_processes(&self) -> Vec<i32> {
+        let Ok(cluster) = self.cluster_dir().canonicalize() else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+                let alive = std::fs::read_to_string(proc_dir.join("stat"))
+                    .ok()
+                    .and_then(|st| st.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next()))
+                    .is_some_and(|state| !matches!(state, Some('Z' | 'X' | 'x')));
+                alive && std::fs::read_link(proc_dir.join("cwd")).is_ok_and(|cwd| cwd == cluster)
+            })
+            .collect()
+    }
+
+    /// Whether the cluster accepts connections now (`pg_isready` semantics:
+    /// not while it starts up, recovers or shuts down).
+    fn accepting(&self) -> bool {
+        let isready = self.bin_dir.join("pg_isready");
+        if isready.is_file() {
+            let mut cmd = self.command("pg_isready");
+            cmd.arg("-q")
+                .arg("-h")
+                .arg(self.socket_dir())
+                .args(["-p", &SOCKET_PORT.to_string(), "-t", "2"]);
+            return cmd.status().map(|s| s.success()).unwrap_or(false);
+        }
+        std::os::unix::net::UnixStream::connect(self.socket_dir().join(format!(".s.PGSQL.{SOCKET_PORT}"))).is_ok()
+    }
+
+    /// A postmaster died without cleaning up: waits for its children to
+    /// notice (they exit on postmaster death) so two generations never share
+    /// the data directory, then removes the lock files it left, as Postgres
+    /// does itself when the recorded PID is plainly gone. Starting the
+    /// cluster then runs crash recovery from the WAL: nothing committed is lost.
+    fn clear_stale(&self, pid: i32) -> anyhow::Result<()> {
+        tracing::warn!(
+            pid,
+            "the private Postgres did not shut down cleanly (its postmaster is gone); \
+             clearing its lock files and starting it (crash recovery runs on start)"
+        );
+        let deadline = Instant::now() + STALE_CHILDREN_WAIT;
+        loop {
+            let left = self.cluster_processes();
+            if left.is_empty() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "the private Postgres' postmaster (PID {pid}) is gone but processes {left:?} still run in {}; \
+                     stop them and start again",
+                    self.cluster_dir().display()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+        let socket = self.socket_dir().join(format!(".s.PGSQL.{SOCKET_PORT}"));
+        for f in [
+            self.cluster_dir().join("postmaster.pid"),
+            socket.with_file_name(format!(".s.PGSQL.{SOCKET_PORT}.lock")),
+            socket,
+        ] {
+            match std::fs::remove_file(&f) {
+                Ok(()) => tracing::info!(file = %f.display(), "removed stale lock file"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("removing stale {}", f.display())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until a running cluster accepts connections (it may be starting
+    /// up or recovering); `false` if its postmaster died meanwhile.
+    fn wait_ready(&self, pid: i32) -> anyhow::Result<bool> {
+        let deadline = Instant::now() + READY_WAIT;
+        loop {
+            if self.accepting() {
+                return Ok(true);
+            }
+            if !self.cluster_processes().contains(&pid) {
+                return Ok(false);
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "the private Postgres (PID {pid}) runs but has not accepted connections for {} s; \
+                     see {}",
+                    READY_WAIT.as_secs(),
+                    self.log_file().display()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
     }
 
     fn start_server(mut self) -> anyhow::Result<Self> {
-        if self.is_running() {
-            tracing::info!("the private Postgres is already running; using it");
-            return Ok(self);
+        match self.existing() {
+            Existing::None => {}
+            Existing::Running(pid) => {
+                if self.wait_ready(pid)? {
+                    tracing::info!("the private Postgres is already running; using it");
+                    return Ok(self);
+                }
+                self.clear_stale(pid)?;
+            }
+            Existing::Stale(pid) => self.clear_stale(pid)?,
         }
         let mut cmd = self.command("pg_ctl");
         cmd.arg("-D")
             .arg(self.cluster_dir())
             .arg("-l")
             .arg(self.log_file())
-            .args(["-w", "-t", "60", "start"]);
+            .args(["-w", "-t", &READY_WAIT.as_secs().to_string(), "start"]);
         self.run(cmd, "pg_ctl start")
             .with_context(|| format!("see {} for the Postgres log", self.log_file().display()))?;
         self.started_here = true;

@@ -1,4 +1,6 @@
-//! Rate limits for security-sensitive routes (seed 003: login, booking).
+//! Rate limits for security-sensitive routes (seed 003: login, booking):
+//! sign-in and sign-up per client address and per email, booking changes per
+//! user.
 //!
 //! Handlers depend on the `RateLimiter` trait only. One node uses the in-process
 //! GCRA limiter here; a cluster will plug in a Redis-backed one behind the same
@@ -22,6 +24,8 @@ pub enum Limit {
     /// Login and register attempts for one email address.
     PerAccount,
     RegisterPerIp,
+    /// Booking changes (book, cancel, register, unregister) by one user.
+    BookingPerUser,
 }
 
 pub trait RateLimiter: Send + Sync + 'static {
@@ -33,6 +37,7 @@ pub struct InMemoryRateLimiter {
     login_ip: DefaultKeyedRateLimiter<String>,
     login_account: DefaultKeyedRateLimiter<String>,
     register_ip: DefaultKeyedRateLimiter<String>,
+    booking_user: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
 }
 
@@ -51,6 +56,7 @@ impl InMemoryRateLimiter {
             login_ip: DefaultKeyedRateLimiter::keyed(per(s.login_per_ip_per_minute, minute)),
             login_account: DefaultKeyedRateLimiter::keyed(per(s.login_per_account_per_minute, minute)),
             register_ip: DefaultKeyedRateLimiter::keyed(per(s.register_per_ip_per_hour, minute * 60)),
+            booking_user: DefaultKeyedRateLimiter::keyed(per(s.bookings_per_user_per_minute, minute)),
             clock: DefaultClock::default(),
         });
         // Forget keys whose buckets are full again, so memory follows the
@@ -61,7 +67,7 @@ impl InMemoryRateLimiter {
             loop {
                 tick.tick().await;
                 let Some(l) = weak.upgrade() else { break };
-                for lim in [&l.login_ip, &l.login_account, &l.register_ip] {
+                for lim in [&l.login_ip, &l.login_account, &l.register_ip, &l.booking_user] {
                     lim.retain_recent();
                     lim.shrink_to_fit();
                 }
@@ -77,6 +83,7 @@ impl RateLimiter for InMemoryRateLimiter {
             Limit::LoginPerIp => &self.login_ip,
             Limit::PerAccount => &self.login_account,
             Limit::RegisterPerIp => &self.register_ip,
+            Limit::BookingPerUser => &self.booking_user,
         };
         let result = lim.check_key(&key.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
@@ -98,6 +105,7 @@ mod tests {
             login_per_ip_per_minute: 3,
             login_per_account_per_minute: 100,
             register_per_ip_per_hour: 100,
+            bookings_per_user_per_minute: 100,
         });
         for _ in 0..3 {
             l.check(Limit::LoginPerIp, "10.0.0.1").await.unwrap();

@@ -27,8 +27,8 @@ use crate::error::{status_of, ApiError, ErrorBody};
 
 /// The largest JSON body any route accepts.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
-/// The payload cap of the upload route; the configured attachment limit
-/// (checked in the handler's config) must not exceed it.
+/// The most `chat.max_attachment_bytes` may be: uploads are streamed to
+/// disk, so this bounds disk per file, not memory.
 pub const MAX_ATTACHMENT_PAYLOAD: usize = 64 * 1024 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -98,11 +98,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(rooms::send)),
             )
             .service(web::resource("/rooms/{id}/messages/{seq}").route(web::delete().to(rooms::delete_message)))
-            .service(
-                web::resource("/rooms/{id}/attachments")
-                    .app_data(web::PayloadConfig::new(MAX_ATTACHMENT_PAYLOAD))
-                    .route(web::post().to(attachments::upload)),
-            )
+            .service(web::resource("/rooms/{id}/attachments").route(web::post().to(attachments::upload)))
             .service(web::resource("/attachments/{id}").route(web::get().to(attachments::download)))
             .service(
                 web::scope("/slots")

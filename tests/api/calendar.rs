@@ -860,3 +860,74 @@ async fn a_reminder_is_sent_once_even_with_two_workers() {
         .get(0);
     assert_eq!(left, 0);
 }
+
+#[actix_web::test]
+async fn booking_is_rate_limited_per_user_with_retry_after() {
+    let app = spawn_app_with(|s| s.rate_limit.bookings_per_user_per_minute = 3).await;
+    let mentor = app.register("mentor", "Busy").await;
+    let eager = app.register("mentee", "Eager").await;
+    let calm = app.register("mentee", "Calm").await;
+    let mut slots = Vec::new();
+    for i in 0..3 {
+        slots.push(
+            app.slot(&mentor, 60 + i * 90, 5).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    // Book, cancel, book again: three booking changes, all allowed.
+    assert_eq!(app.book(&eager, &slots[0]).await.status(), StatusCode::CREATED);
+    let res = app
+        .post_auth("/api/slots/cancel", &eager.access, &json!({"slotId": slots[0]}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.book(&eager, &slots[1]).await.status(), StatusCode::CREATED);
+    // The fourth, within the minute, is refused with a wait that fits the quota.
+    let res = app.book(&eager, &slots[2]).await;
+    let retry: u64 = res
+        .headers()
+        .get("retry-after")
+        .expect("Retry-After on 429")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&retry), "{retry}");
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Session registration counts toward the same limit.
+    let t = Utc::now() + Dur::days(1);
+    let res = app
+        .post_auth(
+            "/api/sessions",
+            &mentor.access,
+            &json!({"title": "Limits", "category": "careers", "startsAt": t, "durationMinutes": 60, "capacity": 10}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let session = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/sessions/{session}/register");
+    let body = json!({});
+    assert_error(
+        app.post_auth(&path, &eager.access, &body).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
+    // Nothing was booked by the refused attempts, and another mentee is unaffected.
+    let held: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM bookings WHERE mentee_id = $1 AND status <> 'cancelled'",
+            &[&eager.id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(held, 1);
+    assert_eq!(app.book(&calm, &slots[2]).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.post_auth(&path, &calm.access, &body).await.status(),
+        StatusCode::CREATED
+    );
+}

@@ -1049,3 +1049,148 @@ async fn a_session_ends_with_its_token_unless_reauthenticated() {
         "the renewed session lives on"
     );
 }
+
+/// Sends a request head (and any first bytes of its body) on a raw
+/// connection and returns the status line and body of the answer, or None if
+/// the server has not answered within `wait` (it is still reading the body).
+async fn raw_answer(app: &TestApp, head: String, first: &[u8], wait: Duration) -> Option<(String, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    // The server may answer and close before it takes all of this.
+    let _ = s.write_all(first).await;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => {
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got);
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok());
+                    if len.is_some_and(|n| body.len() >= n) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_owned(), body.to_owned()))
+}
+
+fn upload_head(app: &TestApp, room: &str, token: &str, framing: &str) -> String {
+    format!(
+        "POST /api/rooms/{room}/attachments HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/pdf\r\nX-File-Name: big.pdf\r\n{framing}\r\n",
+        app.port
+    )
+}
+
+#[actix_web::test]
+async fn uploads_are_checked_before_the_body_is_read_and_streamed_within_the_limit() {
+    const LIMIT: usize = 256 * 1024;
+    let app = spawn_app_with(|s| s.chat.max_attachment_bytes = LIMIT).await;
+    let owner = app.register("mentor", "Owner").await;
+    let outsider = app.register("mentee", "Outsider").await;
+    let room = app
+        .create_room(&owner.access, json!({"name": "Files", "visibility": "private"}))
+        .await;
+    let files = app.settings.server.data_dir.join("attachments");
+    let wait = Duration::from_secs(5);
+
+    // A non-member announces a body within the limit and sends 1 KiB of it:
+    // the refusal comes without the server waiting for the rest.
+    let head = upload_head(
+        &app,
+        &room,
+        &outsider.access,
+        &format!("Content-Length: {}\r\n", LIMIT - 1),
+    );
+    let (status, body) = raw_answer(&app, head, &[b'x'; 1024], wait)
+        .await
+        .expect("a non-member is refused before the body is complete");
+    assert!(status.contains(" 403 "), "{status}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"], "not_a_member");
+
+    // A member declaring more than the limit is refused on the head alone.
+    let head = upload_head(
+        &app,
+        &room,
+        &owner.access,
+        &format!("Content-Length: {}\r\n", 64 * 1024 * 1024),
+    );
+    let (status, body) = raw_answer(&app, head, b"", wait)
+        .await
+        .expect("413 on the declared length");
+    assert!(status.contains(" 413 "), "{status}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"],
+        "attachment_too_large"
+    );
+
+    // A chunked body (no declared length) that passes the limit is cut off as
+    // soon as it does, though it never ends; the partial file is removed.
+    let mut chunked = Vec::new();
+    for _ in 0..(LIMIT / 16384 + 2) {
+        chunked.extend_from_slice(format!("{:x}\r\n", 16384).as_bytes());
+        chunked.extend_from_slice(&[b'y'; 16384]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    let head = upload_head(&app, &room, &owner.access, "Transfer-Encoding: chunked\r\n");
+    let (status, body) = raw_answer(&app, head, &chunked, wait)
+        .await
+        .expect("413 while the body is still coming");
+    assert!(status.contains(" 413 "), "{status}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"],
+        "attachment_too_large"
+    );
+    let left: Vec<_> = std::fs::read_dir(&files)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "no partial file is kept: {left:?}");
+
+    let upload = |body: Vec<u8>| {
+        app.http
+            .post(app.url(&format!("/api/rooms/{room}/attachments")))
+            .bearer_auth(&owner.access)
+            .header("content-type", "application/pdf")
+            .header("x-file-name", "cv.pdf")
+            .body(body)
+            .send()
+    };
+    assert_error(
+        upload(Vec::new()).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_attachment",
+    )
+    .await;
+
+    // Exactly at the limit, many chunks: stored and served back byte for byte.
+    let data: Vec<u8> = (0..LIMIT).map(|i| (i * 31 % 251) as u8).collect();
+    let res = upload(data.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let a: Value = res.json().await.unwrap();
+    assert_eq!(a["size"], LIMIT as u64);
+    let res = app.get_auth(a["url"].as_str().unwrap(), &owner.access).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), data.as_slice());
+    let kept: Vec<_> = std::fs::read_dir(&files)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+}

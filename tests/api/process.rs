@@ -138,3 +138,86 @@ fn plain_http_is_refused_off_loopback() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refusing to serve plain HTTP on 0.0.0.0"), "{err}");
 }
+
+fn spawn_server(dir: &std::path::Path, port: u16) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_lyceum"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LYCEUM__SERVER__PORT", port.to_string())
+        .env("LYCEUM__SERVER__DATA_DIR", dir)
+        .env("LYCEUM_CONFIG_DIR", "/nonexistent")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_ready(http: &reqwest::Client, base: &str, child: &mut std::process::Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "{what}: server did not become ready");
+        assert!(child.try_wait().unwrap().is_none(), "{what}: server exited");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[actix_web::test]
+async fn restarts_at_once_after_its_postgres_was_killed() {
+    let dir = std::env::temp_dir().join(format!(
+        "lyceum-crash-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ));
+    let port = free_port();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = spawn_server(&dir, port);
+    wait_ready(&http, &base, &mut child, "first start").await;
+    let res = http
+        .post(format!("{base}/api/auth/register"))
+        .json(&serde_json::json!({"email": "kept@example.org", "password": "correct horse battery", "displayName": "Kept", "role": "mentee"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+
+    // The private postmaster dies hard, and so does the server.
+    let pid_file = dir.join("postgres/cluster/postmaster.pid");
+    let postmaster: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let kill = |pid: i32| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    kill(postmaster).unwrap();
+    kill(child.id() as i32).unwrap();
+    child.wait().unwrap();
+    assert!(pid_file.exists(), "a killed postmaster leaves its lock file");
+
+    // Restarted at once, it recovers the cluster and serves what was written.
+    let mut child = spawn_server(&dir, port);
+    wait_ready(&http, &base, &mut child, "restart after the crash").await;
+    let res = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"email": "kept@example.org", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(!pid_file.exists(), "the recovered cluster was stopped cleanly");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -35,7 +35,7 @@ async fn readiness_fails_cleanly_when_the_database_is_gone() {
         .await
         .unwrap();
     let res = app.http.get(app.url("/readyz")).send().await.unwrap();
-    assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
     // Liveness does not depend on the database.
     assert_eq!(
         app.http.get(app.url("/healthz")).send().await.unwrap().status(),
@@ -177,4 +177,104 @@ async fn serves_https_when_a_certificate_is_configured() {
                 .map(|r| r.status() != StatusCode::OK)
                 .unwrap_or(true)
     );
+}
+
+/// A private cluster under a scratch directory, so the test may stop and
+/// start it without touching the machine's shared Postgres.
+async fn private_postgres(dir: &std::path::Path) -> lyceum::infra::embedded_pg::EmbeddedPostgres {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || lyceum::infra::embedded_pg::EmbeddedPostgres::start(&dir, None))
+        .await
+        .unwrap()
+        .expect("a private Postgres starts")
+}
+
+#[actix_web::test]
+async fn a_stopped_database_gets_quick_503s_and_the_server_recovers_by_itself() {
+    use crate::ws::{send, Ws};
+    use lyceum::infra::embedded_pg;
+    use std::time::{Duration, Instant};
+
+    let dir = std::env::temp_dir().join(format!(
+        "lyceum-outage-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ));
+    let pg = private_postgres(&dir).await;
+    embedded_pg::ensure_database(&pg).await.unwrap();
+    let conn = format!(
+        "host={} port=5432 user=postgres dbname={}",
+        pg.socket_dir().display(),
+        embedded_pg::DATABASE_NAME
+    );
+    let app = start_on(conn.clone(), test_settings(&conn)).await;
+    let s = app.register("mentor", "Host").await;
+    let room = app
+        .create_room(
+            &s.access,
+            serde_json::json!({"name": "Outage", "visibility": "private"}),
+        )
+        .await;
+    let mut ws = Ws::connect(&app, &s.access).await;
+    ws.subscribe(&room, None).await;
+    assert_eq!(ws.say(&room, "before").await, 1);
+
+    // Postgres goes away (a fast shutdown ends every connection).
+    tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let res = app.get_auth("/api/rooms", &s.access).await;
+        assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
+        assert!(t.elapsed() < Duration::from_secs(2), "refused in {:?}", t.elapsed());
+    }
+    let t = Instant::now();
+    assert_error(
+        app.http.get(app.url("/readyz")).send().await.unwrap(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database_unavailable",
+    )
+    .await;
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_eq!(
+        app.http.get(app.url("/healthz")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    // The WebSocket stays up: a send is refused with the same code, a ping answered.
+    let t = Instant::now();
+    assert_eq!(ws.refused(&send(&room, "during")).await.0, "database_unavailable");
+    assert!(t.elapsed() < Duration::from_secs(2), "refused in {:?}", t.elapsed());
+    assert_eq!(ws.acked(&lyceum_protocol::frames::Command::Ping).await["pong"], true);
+
+    // Postgres comes back: so does the server, without a restart.
+    let pg = private_postgres(&dir).await;
+    let t = Instant::now();
+    loop {
+        let res = app.get_auth("/api/rooms", &s.access).await;
+        if res.status() == StatusCode::OK {
+            break;
+        }
+        assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "database_unavailable").await;
+        assert!(t.elapsed() < Duration::from_secs(10), "not recovered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.http.get(app.url("/readyz")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(ws.say(&room, "after").await, 2, "the refused send was not stored");
+    let history: Value = app
+        .get_auth(&format!("/api/rooms/{room}/messages"), &s.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let bodies: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["before", "after"]);
+    app.server.stop(false).await;
+    tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -36,6 +36,9 @@ const TYPING_SWEEP: Duration = Duration::from_secs(1);
 /// A room with no subscribers and no work stops after this long.
 const ROOM_IDLE: Duration = Duration::from_secs(300);
 const IDLE_CHECK: Duration = Duration::from_secs(30);
+/// A room that could not load answers what is already in its mailbox for
+/// this long, then stops.
+const FAILED_LINGER: Duration = Duration::from_millis(500);
 /// Commands queued for one room. A room answers each in microseconds and
 /// batches sends into one commit, so a full mailbox means the room (or its
 /// database) is far behind: commands from clients are then refused with
@@ -52,6 +55,10 @@ pub const MAX_CLIENT_MSG_ID: usize = 64;
 enum State {
     Loading,
     Missing,
+    /// Loading failed (the database is down): every command gets this error
+    /// until the actor stops, which it does at once so the next command
+    /// starts a fresh one that loads again.
+    Failed(Error),
     Ready,
 }
 
@@ -105,6 +112,7 @@ impl ChatRoom {
     fn ready(&self) -> Result<&RoomMeta, Error> {
         match (&self.state, &self.meta) {
             (State::Ready, Some(m)) => Ok(m),
+            (State::Failed(e), _) => Err(e.clone()),
             _ => Err(Error::new(ErrorCode::RoomNotFound, "no such room")),
         }
     }
@@ -256,7 +264,7 @@ impl Actor for ChatRoom {
         let id = self.id;
         ctx.wait(
             actix::fut::wrap_future(async move { store::load_room(&pool, id).await }).map(
-                |res, act: &mut ChatRoom, _| match res {
+                |res, act: &mut ChatRoom, ctx| match res {
                     Ok(Some((meta, members))) => {
                         act.committed_seq = meta.last_seq;
                         act.meta = Some(meta);
@@ -265,8 +273,12 @@ impl Actor for ChatRoom {
                     }
                     Ok(None) => act.state = State::Missing,
                     Err(e) => {
-                        tracing::error!(room = %act.id, error = %e, "loading room");
-                        act.state = State::Missing;
+                        tracing::warn!(room = %act.id, error = %e, "loading room");
+                        act.state = State::Failed(e);
+                        // Later commands find a fresh actor; the ones already
+                        // in this mailbox are answered with the error first.
+                        act.chat.forget_room(act.id, act.generation);
+                        ctx.run_later(FAILED_LINGER, |_, ctx| ctx.stop());
                     }
                 },
             ),

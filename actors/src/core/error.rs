@@ -39,12 +39,51 @@ impl From<tokio_postgres::Error> for Error {
         if e.code() == Some(&tokio_postgres::error::SqlState::CHARACTER_NOT_IN_REPERTOIRE) {
             return Error::new(ErrorCode::InvalidText, "text must not contain NUL (U+0000) characters");
         }
+        if is_database_down(&e) {
+            return Error::database_unavailable(e);
+        }
         Error::internal(e)
     }
 }
 
 impl From<deadpool_postgres::PoolError> for Error {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        Error::internal(e)
+        match &e {
+            deadpool_postgres::PoolError::Backend(pg) if !is_database_down(pg) => Error::internal(e),
+            deadpool_postgres::PoolError::PostCreateHook(_) | deadpool_postgres::PoolError::NoRuntimeSpecified => {
+                Error::internal(e)
+            }
+            // Timeouts, a closed pool, a connection that could not be made.
+            _ => Error::database_unavailable(e),
+        }
     }
+}
+
+impl Error {
+    /// `database_unavailable`: the reason is logged, the caller is told to retry.
+    pub fn database_unavailable(e: impl std::fmt::Display) -> Error {
+        tracing::warn!(error = %e, "database unavailable");
+        Error::new(
+            ErrorCode::DatabaseUnavailable,
+            "the database is unavailable; retry shortly",
+        )
+    }
+}
+
+/// Whether a database error means the database is down or going away (the
+/// connection broke or was refused, the server is shutting down or starting
+/// up) rather than a problem with the query: those are `database_unavailable`
+/// (503, retry), not `internal_error`.
+pub fn is_database_down(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(state) = e.code() {
+        // Class 08: connection exception; 57P01-57P05: admin/crash shutdown,
+        // cannot connect now, idle session timeout, database dropped.
+        let c = state.code();
+        return c.starts_with("08") || c.starts_with("57P");
+    }
+    // No SQLSTATE: an I/O error on the socket (refused, reset, timed out).
+    std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
 }

@@ -223,6 +223,7 @@ pub async fn register(
     body: Option<Json<Register>>,
 ) -> Result<HttpResponse, ApiError> {
     require_mentee(&user)?;
+    super::slots::booking_limit(&state, &user).await?;
     let id = path.into_inner();
     let agenda = agenda_json(body.map(|b| b.into_inner()).unwrap_or_default().agenda)?;
     let mentor = owner_of(&state, id, "group").await?;
@@ -244,6 +245,7 @@ pub async fn unregister(
     user: AuthUser,
     path: web::Path<OfferingId>,
 ) -> Result<HttpResponse, ApiError> {
+    super::slots::booking_limit(&state, &user).await?;
     let id = path.into_inner();
     let mentor = owner_of(&state, id, "group").await?;
     exec(

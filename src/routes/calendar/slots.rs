@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::routes::json::Json;
+use crate::infra::ratelimit::Limit;
 use crate::state::AppState;
 
 pub const MAX_CAPACITY: i32 = 10_000;
@@ -391,8 +392,15 @@ pub fn booked_json(outcome: Outcome, slot: Value) -> Result<HttpResponse, ApiErr
     })))
 }
 
+/// Every booking change (book, cancel, register, unregister) counts toward
+/// the user's `rate_limit.bookings_per_user_per_minute`, refused or not.
+pub async fn booking_limit(state: &AppState, user: &AuthUser) -> Result<(), ApiError> {
+    state.limiter.check(Limit::BookingPerUser, &user.id.to_string()).await
+}
+
 pub async fn book(state: web::Data<AppState>, user: AuthUser, body: Json<BookBody>) -> Result<HttpResponse, ApiError> {
     require_mentee(&user)?;
+    booking_limit(&state, &user).await?;
     let b = body.into_inner();
     let agenda = agenda_json(b.agenda)?;
     let mentor = owner_of(&state, b.slot_id, "slot").await?;
@@ -421,6 +429,7 @@ pub async fn cancel(
     body: Json<CancelBody>,
 ) -> Result<HttpResponse, ApiError> {
     require_mentee(&user)?;
+    booking_limit(&state, &user).await?;
     let mentor = owner_of(&state, body.slot_id, "slot").await?;
     let outcome = exec(
         &state,

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 use lyceum_actors::RoomId;
 use lyceum_protocol::AttachmentId;
 use lyceum_protocol::ErrorCode;
 use serde_json::json;
+use tokio::io::AsyncWriteExt;
 
 use crate::auth::extract::confine_guest;
 use crate::auth::AnyUser;
@@ -42,12 +44,17 @@ fn file_name(req: &HttpRequest) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
+/// Checks who is asking and what they send before reading a byte of the
+/// body; then streams it to a temporary file under the attachments directory,
+/// stopping with 413 `attachment_too_large` (and removing the partial file)
+/// the moment the configured limit is passed. A refusal is answered without
+/// reading the rest of the body (actix then closes the connection).
 pub async fn upload(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: AnyUser,
     path: web::Path<RoomId>,
-    body: web::Bytes,
+    mut body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let me = principal(&state, user.0).await?;
@@ -75,37 +82,91 @@ pub async fn upload(
             format!("allowed types: {}", limits.attachment_types.join(", ")),
         ));
     }
-    if body.len() > limits.max_attachment_bytes {
-        return Err(ApiError::new(
-            ErrorCode::AttachmentTooLarge,
-            format!("an attachment may have at most {} bytes", limits.max_attachment_bytes),
-        ));
-    }
-    if body.is_empty() {
-        return Err(ApiError::new(ErrorCode::InvalidAttachment, "the file is empty"));
-    }
     let name = file_name(&req)?;
+    let max = limits.max_attachment_bytes;
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::AttachmentTooLarge,
+            format!("an attachment may have at most {max} bytes"),
+        )
+    };
+    // A declared length over the limit is refused before anything is read.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+
     let id = AttachmentId::new_random();
     let dir = dir(&state);
     let path = dir.join(id.to_string());
-    let size = body.len() as i64;
-    web::block(move || {
-        std::fs::create_dir_all(&dir)?;
-        std::fs::write(&path, &body)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?
-    .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("writing attachment")))?;
-    let client = state.pool.get().await?;
-    client
-        .execute(
-            "INSERT INTO attachments (id, room_id, uploader_id, file_name, content_type, size_bytes) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&id, &room, &me.user, &name, &content_type, &size],
-        )
-        .await?;
+    let partial = dir.join(format!("{id}.part"));
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("creating the attachments directory")))?;
+    let mut file = tokio::fs::File::create(&partial)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("creating attachment file")))?;
+    let written = stream_to(&mut body, &mut file, max).await;
+    drop(file);
+    let size = match written {
+        Ok(Some(n)) if n > 0 => n,
+        other => {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(match other {
+                Ok(Some(_)) => ApiError::new(ErrorCode::InvalidAttachment, "the file is empty"),
+                Ok(None) => too_large(),
+                Err(e) => e,
+            });
+        }
+    };
+    if let Err(e) = tokio::fs::rename(&partial, &path).await {
+        let _ = tokio::fs::remove_file(&partial).await;
+        return Err(ApiError::Internal(anyhow::Error::new(e).context("storing attachment")));
+    }
+    let size = size as i64;
+    let stored = async {
+        let client = state.pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO attachments (id, room_id, uploader_id, file_name, content_type, size_bytes) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&id, &room, &me.user, &name, &content_type, &size],
+            )
+            .await?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    if let Err(e) = stored {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(e);
+    }
     Ok(HttpResponse::Created().json(json!({
         "id": id, "fileName": name, "contentType": content_type, "size": size, "url": format!("/api/attachments/{id}")
     })))
+}
+
+/// Copies the body into `file` chunk by chunk; `Ok(None)` as soon as more
+/// than `max` bytes arrived (the rest is never read), else the byte count.
+async fn stream_to(body: &mut web::Payload, file: &mut tokio::fs::File, max: usize) -> Result<Option<usize>, ApiError> {
+    let mut total = 0usize;
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::new(ErrorCode::InvalidAttachment, format!("reading the upload: {e}")))?;
+        total = total.saturating_add(chunk.len());
+        if total > max {
+            return Ok(None);
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("writing attachment")))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("writing attachment")))?;
+    Ok(Some(total))
 }
 
 pub async fn download(

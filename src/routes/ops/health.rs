@@ -24,7 +24,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     };
     match tokio::time::timeout(READY_TIMEOUT, check).await {
         Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({"status": "ready", "database": "ok"}))),
-        Ok(Err(e)) => Err(ApiError::Unavailable(format!("database not ready: {e}"))),
-        Err(_) => Err(ApiError::Unavailable("database check timed out".to_owned())),
+        Ok(Err(e)) => Err(ApiError::DatabaseUnavailable(format!("database not ready: {e}"))),
+        Err(_) => Err(ApiError::DatabaseUnavailable("database check timed out".to_owned())),
     }
 }
