@@ -8,6 +8,7 @@ mod browser;
 mod calendar;
 mod chat;
 mod directory;
+mod floods;
 mod helpers;
 mod live;
 mod process;

@@ -43,7 +43,9 @@ pub struct Connection {
     outbox: Outbox,
     last_heard: Instant,
     rooms: HashMap<RoomId, Addr<ChatRoom>>,
-    calendars: HashMap<UserId, Addr<Calendar>>,
+    /// Calendars watched (None: the watch is still being checked). At most
+    /// `limits.max_calendar_watches`, pending ones included.
+    calendars: HashMap<UserId, Option<Addr<Calendar>>>,
     live: HashMap<LiveId, Addr<LiveRoom>>,
     invalid: u32,
     invalid_since: Instant,
@@ -195,20 +197,7 @@ impl Connection {
                     limit,
                 } => self.history(ctx, room_id, id.clone(), before, after, limit),
                 Command::WatchCalendar { mentor_id } => rules::guest_confined(&self.me, None, "watch calendars")
-                    .and_then(|()| {
-                        let addr = self.rt.calendars.calendar(mentor_id);
-                        crate::core::offer(
-                            &addr,
-                            Watch {
-                                conn: self.id,
-                                user: self.me.user,
-                                outbox: Some(self.outbox.clone()),
-                                reply_id: id.clone(),
-                            },
-                        )?;
-                        self.calendars.insert(mentor_id, addr);
-                        Ok(())
-                    }),
+                    .and_then(|()| self.watch(ctx, mentor_id, id.clone())),
                 Command::Reauth { token } => match (self.rt.services.verify_token)(&token) {
                     Ok((user, exp)) if user == self.me.user => {
                         self.me.expires_at = Some(exp);
@@ -294,7 +283,7 @@ impl Connection {
                 Command::CallCancel { call_id } => self.respond(call_id, &id, calls::Answer::Cancel),
                 Command::CallHangup { call_id } => self.respond(call_id, &id, calls::Answer::Hangup),
                 Command::UnwatchCalendar { mentor_id } => {
-                    if let Some(addr) = self.calendars.remove(&mentor_id) {
+                    if let Some(Some(addr)) = self.calendars.remove(&mentor_id) {
                         addr.do_send(Watch {
                             conn: self.id,
                             user: self.me.user,
@@ -309,6 +298,48 @@ impl Connection {
         if let Err(e) = result {
             self.outbox.text(e.frame(&id));
         }
+    }
+
+    /// `watch_calendar`: within the per-connection cap, the mentor checked
+    /// and the watch registered by the calendar domain (which acks).
+    fn watch(&mut self, ctx: &mut Context<Self>, mentor: UserId, id: Option<Value>) -> Result<(), Error> {
+        let max = self.rt.services.limits.max_calendar_watches;
+        if !self.calendars.contains_key(&mentor) {
+            if self.calendars.len() >= max {
+                return Err(Error::new(
+                    ErrorCode::TooManyWatches,
+                    format!("a connection watches at most {max} calendars; unwatch one first"),
+                ));
+            }
+            self.calendars.insert(mentor, None);
+        }
+        let (conn, user, outbox) = (self.id, self.me.user, self.outbox.clone());
+        let fut = self
+            .rt
+            .calendars
+            .clone()
+            .watch(mentor, conn, user, outbox.clone(), id.clone());
+        ctx.spawn(
+            actix::fut::wrap_future(fut).map(move |res, act: &mut Connection, _| match res {
+                Ok(addr) => match act.calendars.get_mut(&mentor) {
+                    Some(slot) => *slot = Some(addr),
+                    // Unwatched while the watch was on its way.
+                    None => addr.do_send(Watch {
+                        conn,
+                        user,
+                        outbox: None,
+                        reply_id: None,
+                    }),
+                },
+                Err(e) => {
+                    if matches!(act.calendars.get(&mentor), Some(None)) {
+                        act.calendars.remove(&mentor);
+                    }
+                    outbox.text(e.frame(&id));
+                }
+            }),
+        );
+        Ok(())
     }
 
     fn reply(&self, id: &Option<Value>) -> Reply {
@@ -449,7 +480,7 @@ impl Actor for Connection {
         for addr in self.rooms.values() {
             addr.do_send(room::Unsubscribe { conn: self.id });
         }
-        for addr in self.calendars.values() {
+        for addr in self.calendars.values().flatten() {
             addr.do_send(Watch {
                 conn: self.id,
                 user: self.me.user,
