@@ -885,7 +885,11 @@ async fn watching_a_calendar_needs_a_mentor_and_stays_within_the_cap() {
 
     // Up to the cap; the same calendar again is no new watch.
     for m in &mentors[..3] {
-        let ack = w.acked(&Command::WatchCalendar { mentor_id: UserId(m.id) }).await;
+        let ack = w
+            .acked(&Command::WatchCalendar {
+                mentor_id: UserId(m.id),
+            })
+            .await;
         assert_eq!(ack["mentorId"], m.id.to_string());
     }
     w.acked(&Command::WatchCalendar {
@@ -899,7 +903,11 @@ async fn watching_a_calendar_needs_a_mentor_and_stays_within_the_cap() {
         .await;
     assert_eq!(code, "too_many_watches", "{message}");
     // An admin may offer slots, so may be watched; but the cap holds first.
-    let (code, _) = w.refused(&Command::WatchCalendar { mentor_id: UserId(admin.id) }).await;
+    let (code, _) = w
+        .refused(&Command::WatchCalendar {
+            mentor_id: UserId(admin.id),
+        })
+        .await;
     assert_eq!(code, "too_many_watches");
     assert_eq!(actors().await, 3.0);
 
@@ -914,7 +922,11 @@ async fn watching_a_calendar_needs_a_mentor_and_stays_within_the_cap() {
     .await;
     // Another connection has its own cap.
     let mut other = Ws::connect(&app, &mentee.access).await;
-    other.acked(&Command::WatchCalendar { mentor_id: UserId(admin.id) }).await;
+    other
+        .acked(&Command::WatchCalendar {
+            mentor_id: UserId(admin.id),
+        })
+        .await;
 }
 
 #[actix_web::test]
@@ -968,7 +980,10 @@ async fn wait_for_actors(app: &TestApp, n: f64) {
         if now == n {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "calendar actors stayed at {now}, not {n}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "calendar actors stayed at {now}, not {n}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

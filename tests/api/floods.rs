@@ -21,6 +21,11 @@ use crate::ws::Ws;
 const RSS_BOUND_MIB: u64 = 64;
 /// Commands in the flood.
 const FLOOD: usize = 100_000;
+/// Commands the flooder has sent and not yet had answered, at most: it
+/// writes as fast as the server answers, and reads every answer, so it is
+/// a fast client (one that did not read would be cut off as a slow
+/// consumer, 4008, which bounds it too). Below `chat.outbound_queue`.
+const WINDOW: usize = 512;
 
 struct Server {
     child: Child,
@@ -200,16 +205,30 @@ async fn a_flooding_connection_stays_within_the_memory_bound_and_leaves_nothing_
     // answers read as fast as they come.
     let ws = Ws::connect_port(server.port, &flooder).await;
     let (mut tx, mut rx) = ws.stream.split();
+    let answered_so_far = std::cell::Cell::new(0usize);
+    let answered_so_far = &answered_so_far;
     let writing = async {
+        // A write fails only when the server has closed the socket; the
+        // reader then reports how it closed.
         for i in 0..FLOOD {
-            tx.feed(Message::Text(flood_command(i, &room, &mentors).to_string().into()))
+            while i - answered_so_far.get() >= WINDOW {
+                if tx.flush().await.is_err() {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            if tx
+                .feed(Message::Text(flood_command(i, &room, &mentors).to_string().into()))
                 .await
-                .unwrap();
-            if i % 256 == 255 {
-                tx.flush().await.unwrap();
+                .is_err()
+            {
+                break;
+            }
+            if i % 256 == 255 && tx.flush().await.is_err() {
+                break;
             }
         }
-        tx.flush().await.unwrap();
+        let _ = tx.flush().await;
         tx
     };
     let reading = async {
@@ -224,15 +243,18 @@ async fn a_flooding_connection_stays_within_the_memory_bound_and_leaves_nothing_
                     let v: Value = serde_json::from_str(&t).unwrap();
                     if v["id"].is_string() {
                         answered += 1;
+                        answered_so_far.set(answered);
                         let key = if v["type"] == "error" {
-                            v["error"].as_str().unwrap().to_owned()
+                            v["code"].as_str().unwrap().to_owned()
                         } else {
                             "ack".to_owned()
                         };
                         *codes.entry(key).or_default() += 1;
                     }
                 }
-                Some(Ok(Message::Close(c))) => panic!("the flooding reader was closed: {c:?}"),
+                Some(Ok(Message::Close(c))) => {
+                    panic!("the flooding reader was closed after {answered}: {c:?} {codes:?}")
+                }
                 Some(Ok(_)) => {}
                 other => panic!("the socket ended: {other:?}"),
             }
@@ -243,7 +265,14 @@ async fn a_flooding_connection_stays_within_the_memory_bound_and_leaves_nothing_
     let peak = server.peak_rss_kib();
     let grown_mib = peak.saturating_sub(base_rss) / 1024;
     eprintln!("flood answers {codes:?}; RSS base {base_rss} KiB, peak {peak} KiB, grown {grown_mib} MiB");
-    let allowed = ["ack", "not_a_mentor", "too_many_watches", "room_not_found", "overloaded", "unavailable"];
+    let allowed = [
+        "ack",
+        "not_a_mentor",
+        "too_many_watches",
+        "room_not_found",
+        "overloaded",
+        "unavailable",
+    ];
     assert!(codes.keys().all(|c| allowed.contains(&c.as_str())), "{codes:?}");
     assert!(codes.get("not_a_mentor").is_some_and(|n| *n > 0), "{codes:?}");
     assert!(codes.get("ack").is_some_and(|n| *n > 0), "{codes:?}");
@@ -251,7 +280,11 @@ async fn a_flooding_connection_stays_within_the_memory_bound_and_leaves_nothing_
         grown_mib <= RSS_BOUND_MIB,
         "the flood grew the server by {grown_mib} MiB (bound {RSS_BOUND_MIB} MiB)"
     );
-    assert_eq!(server.actors().await, base_actors + 3.0, "only the real mentors' calendars run");
+    assert_eq!(
+        server.actors().await,
+        base_actors + 3.0,
+        "only the real mentors' calendars run"
+    );
 
     // Gone: the calendar actors it kept alive stop after the idle time.
     drop((tx, rx));
@@ -261,7 +294,10 @@ async fn a_flooding_connection_stays_within_the_memory_bound_and_leaves_nothing_
         if now == base_actors {
             break;
         }
-        assert!(Instant::now() < deadline, "calendar actors stayed at {now}, base {base_actors}");
+        assert!(
+            Instant::now() < deadline,
+            "calendar actors stayed at {now}, base {base_actors}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

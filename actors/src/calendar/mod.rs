@@ -57,8 +57,9 @@ impl Calendars {
     /// to stop (idle): send through [`Calendars::exec`] and
     /// [`Calendars::watch`], which retry on a fresh actor.
     pub fn calendar(self: &Arc<Self>, mentor: UserId) -> Addr<Calendar> {
-        self.running
-            .get_or_start(mentor, |generation| Calendar::new(mentor, generation, self.clone()).start())
+        self.running.get_or_start(mentor, |generation| {
+            Calendar::new(mentor, generation, self.clone()).start()
+        })
     }
 
     /// Calendar actors in memory (the `lyceum_calendar_actors` gauge).

@@ -194,8 +194,8 @@ impl ChatRoom {
                 let outbox = c.sub.outbox.clone();
                 let stall = self.chat.services.limits.catch_up_stall;
                 let wait = async move { outbox.room_for(page, watermark, stall).await };
-                ctx.spawn(actix::fut::wrap_future(wait).map(move |drain, act: &mut ChatRoom, ctx| {
-                    match drain {
+                ctx.spawn(
+                    actix::fut::wrap_future(wait).map(move |drain, act: &mut ChatRoom, ctx| match drain {
                         Drain::Ready => act.catch_up(ctx, conn, epoch),
                         Drain::Closed => act.drop_catch_up(conn, epoch),
                         Drain::Stalled => {
@@ -205,8 +205,8 @@ impl ChatRoom {
                             }
                             act.drop_catch_up(conn, epoch);
                         }
-                    }
-                }));
+                    }),
+                );
                 return;
             }
             let from = c.next;
