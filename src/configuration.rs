@@ -25,6 +25,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
     pub chat: ChatSettings,
+    pub calendar: CalendarSettings,
     pub reminders: ReminderSettings,
     pub smtp: SmtpSettings,
     pub sfu: SfuSettings,
@@ -79,10 +80,20 @@ pub struct SmtpSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct CalendarSettings {
+    /// Calendars one connection may watch at once.
+    pub max_watches_per_connection: usize,
+    /// A calendar actor with no watchers and no pending change stops after this long.
+    pub idle_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChatSettings {
     pub max_message_bytes: usize,
     pub max_frame_bytes: usize,
     pub outbound_queue: usize,
+    pub catch_up_stall_secs: u64,
     pub messages_per_second: u32,
     pub message_burst: u32,
     pub guest_messages_per_second: u32,
@@ -226,6 +237,15 @@ impl Settings {
             "chat.max_message_bytes must be positive and below chat.max_frame_bytes"
         );
         anyhow::ensure!(self.chat.outbound_queue > 0, "chat.outbound_queue must be positive");
+        anyhow::ensure!(
+            self.chat.catch_up_stall_secs > 0,
+            "chat.catch_up_stall_secs must be positive"
+        );
+        anyhow::ensure!(
+            self.calendar.max_watches_per_connection > 0,
+            "calendar.max_watches_per_connection must be positive"
+        );
+        anyhow::ensure!(self.calendar.idle_secs > 0, "calendar.idle_secs must be positive");
         anyhow::ensure!(self.reminders.poll_ms >= 10, "reminders.poll_ms must be at least 10");
         anyhow::ensure!(
             self.sfu.bind.parse::<std::net::IpAddr>().is_ok(),

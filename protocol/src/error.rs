@@ -139,6 +139,9 @@ codes! {
     /// No such live session, room or call.
     SessionNotFound = "session_not_found", 404;
     CallNotFound = "call_not_found", 404;
+    /// `watch_calendar` for a user who is not a mentor (nor an admin, who
+    /// may offer slots too), or no user at all.
+    NotAMentor = "not_a_mentor", 404;
 
     // ---- method ----
     /// The path exists but not with this method.
@@ -163,6 +166,9 @@ codes! {
 
     // ---- the server ----
     RateLimited = "rate_limited", 429;
+    /// A connection already watches `calendar.max_watches_per_connection`
+    /// calendars (64 by default); unwatch one first.
+    TooManyWatches = "too_many_watches", 429;
     /// A queue on the way is full (a control queue refuses rather than
     /// grows); retry shortly.
     Overloaded = "overloaded", 503;

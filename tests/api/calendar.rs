@@ -931,3 +931,130 @@ async fn booking_is_rate_limited_per_user_with_retry_after() {
         StatusCode::CREATED
     );
 }
+
+#[actix_web::test]
+async fn watching_a_calendar_needs_a_mentor_and_stays_within_the_cap() {
+    let app = spawn_app_with(|s| s.calendar.max_watches_per_connection = 3).await;
+    let mentors = [
+        app.register("mentor", "M1").await,
+        app.register("mentor", "M2").await,
+        app.register("mentor", "M3").await,
+        app.register("mentor", "M4").await,
+    ];
+    let mentee = app.register("mentee", "Curious").await;
+    let admin = app.admin().await;
+    let mut w = Ws::connect(&app, &mentee.access).await;
+    let actors = || gauge(&app.http, &app.address, "lyceum_calendar_actors");
+    assert_eq!(actors().await, 0.0);
+
+    // Not a mentor: no such user, or a mentee. No calendar actor is started.
+    for id in [UserId(uuid::Uuid::new_v4()), UserId(mentee.id)] {
+        let (code, _) = w.refused(&Command::WatchCalendar { mentor_id: id }).await;
+        assert_eq!(code, "not_a_mentor");
+    }
+    assert_eq!(actors().await, 0.0, "a refused watch starts no actor");
+
+    // Up to the cap; the same calendar again is no new watch.
+    for m in &mentors[..3] {
+        let ack = w
+            .acked(&Command::WatchCalendar {
+                mentor_id: UserId(m.id),
+            })
+            .await;
+        assert_eq!(ack["mentorId"], m.id.to_string());
+    }
+    w.acked(&Command::WatchCalendar {
+        mentor_id: UserId(mentors[0].id),
+    })
+    .await;
+    let (code, message) = w
+        .refused(&Command::WatchCalendar {
+            mentor_id: UserId(mentors[3].id),
+        })
+        .await;
+    assert_eq!(code, "too_many_watches", "{message}");
+    // An admin may offer slots, so may be watched; but the cap holds first.
+    let (code, _) = w
+        .refused(&Command::WatchCalendar {
+            mentor_id: UserId(admin.id),
+        })
+        .await;
+    assert_eq!(code, "too_many_watches");
+    assert_eq!(actors().await, 3.0);
+
+    // Unwatching frees a place.
+    w.acked(&Command::UnwatchCalendar {
+        mentor_id: UserId(mentors[0].id),
+    })
+    .await;
+    w.acked(&Command::WatchCalendar {
+        mentor_id: UserId(mentors[3].id),
+    })
+    .await;
+    // Another connection has its own cap.
+    let mut other = Ws::connect(&app, &mentee.access).await;
+    other
+        .acked(&Command::WatchCalendar {
+            mentor_id: UserId(admin.id),
+        })
+        .await;
+}
+
+#[actix_web::test]
+async fn idle_calendar_actors_stop_and_come_back_without_losing_a_request() {
+    let app = spawn_app_with(|s| s.calendar.idle_secs = 1).await;
+    let mentor = app.register("mentor", "Idle").await;
+    let mentee = app.register("mentee", "Watcher").await;
+    let mentor_id = UserId(mentor.id);
+    let actors = || gauge(&app.http, &app.address, "lyceum_calendar_actors");
+    let mut w = Ws::connect(&app, &mentee.access).await;
+    w.acked(&Command::WatchCalendar { mentor_id }).await;
+    // Watched: it stays, however long.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(actors().await, 1.0);
+    drop(w);
+    wait_for_actors(&app, 0.0).await;
+
+    // Requests arriving around the moment an idle actor stops: each is
+    // answered (a watch acked and then told of the change, a slot created).
+    for round in 0..6u64 {
+        let mut w = Ws::connect(&app, &mentee.access).await;
+        w.acked(&Command::WatchCalendar { mentor_id }).await;
+        app.slot(&mentor, 60 * (round as i64 + 10), 1).await;
+        w.next_of("slot_created").await;
+        drop(w);
+        // Land the next requests close to the idle stop (idle 1 s, checked
+        // every 250 ms), a little earlier or later each round.
+        tokio::time::sleep(Duration::from_millis(900 + 60 * round)).await;
+        let res = app
+            .post_auth("/api/slots", &mentor.access, &json!({
+                "startsAt": Utc::now() + Dur::days(round as i64 + 2), "endsAt": Utc::now() + Dur::days(round as i64 + 2) + Dur::hours(1),
+                "maxParticipants": 1, "description": "late"
+            }))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "round {round}");
+    }
+    wait_for_actors(&app, 0.0).await;
+    let n: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM offerings", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 12, "every change was made");
+}
+
+async fn wait_for_actors(app: &TestApp, n: f64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = gauge(&app.http, &app.address, "lyceum_calendar_actors").await;
+        if now == n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "calendar actors stayed at {now}, not {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1194,3 +1194,118 @@ async fn uploads_are_checked_before_the_body_is_read_and_streamed_within_the_lim
         .collect();
     assert_eq!(kept.len(), 1, "{kept:?}");
 }
+
+/// Sends `n` messages to `room` in windows of `window` unanswered sends (the
+/// room commits each window in a few group commits; the window must fit the
+/// sender's outbound queue, which holds the acks) and waits for every ack.
+async fn pipeline_sends(w: &mut Ws, room: &str, n: usize, window: usize, body: &str) {
+    let mut sent = 0;
+    while sent < n {
+        let window = (n - sent).min(window);
+        for i in 0..window {
+            w.send(json!({"id": format!("p{}", sent + i), "type": "send", "roomId": room, "body": body}))
+                .await;
+        }
+        let mut acks = 0;
+        while acks < window {
+            let f = w.read().await.expect("the sender stays connected");
+            assert_ne!(f["type"], "error", "{f}");
+            if f["type"] == "ack" {
+                acks += 1;
+            }
+        }
+        sent += window;
+    }
+}
+
+#[actix_web::test]
+async fn a_resume_from_far_behind_in_a_busy_room_gets_everything_once_and_is_not_cut_off() {
+    let app = spawn_app_with(|s| {
+        s.chat.messages_per_second = 100_000;
+        s.chat.message_burst = 100_000;
+    })
+    .await;
+    let owner = app.register("mentor", "Owner").await;
+    let talker = app.register("mentee", "Talker").await;
+    let reader = app.register("mentee", "Reader").await;
+    let room = app.public_room(&owner, &[&talker, &reader]).await;
+    // 5,000 messages: the room's actor is loaded and its ring full.
+    let mut w = Ws::connect(&app, &owner.access).await;
+    pipeline_sends(&mut w, &room, 5000, 200, "backlog").await;
+
+    // Meanwhile the room stays busy: 600 more, while the reader catches up.
+    let busy = 600;
+    let total = 5000 + busy;
+    let mut t = Ws::connect(&app, &talker.access).await;
+    let talking = async {
+        for i in 0..busy {
+            t.send(json!({"type": "send", "roomId": room, "body": format!("live {i}")}))
+                .await;
+            if i % 50 == 49 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        t
+    };
+    let mut r = Ws::connect(&app, &reader.access).await;
+    let reading = async {
+        let ack = r.subscribe(&room, Some(0)).await;
+        assert_eq!(ack["resumeFrom"], 0);
+        let mut seqs = Vec::with_capacity(total);
+        while seqs.len() < total {
+            // Panics ("closed while waiting") if the server cuts the reader off.
+            let m = r.message(&room).await;
+            seqs.push(m["seq"].as_i64().unwrap());
+        }
+        (r, seqs)
+    };
+    let (_t, (mut r, seqs)) = futures_util::join!(talking, reading);
+    assert_eq!(
+        seqs,
+        (1..=total as i64).collect::<Vec<_>>(),
+        "every seq once, in order, no gap"
+    );
+    // Still connected and live.
+    r.ok(json!({"type": "ping"})).await;
+    let next = w.say(&room, "after").await;
+    assert_eq!(r.message(&room).await["seq"], next);
+    r.quiet("message", Duration::from_millis(300)).await;
+}
+
+#[actix_web::test]
+async fn a_resuming_client_that_reads_nothing_is_still_cut_off() {
+    let app = spawn_app_with(|s| {
+        s.chat.outbound_queue = 32;
+        s.chat.catch_up_stall_secs = 2;
+        s.chat.messages_per_second = 100_000;
+        s.chat.message_burst = 100_000;
+    })
+    .await;
+    let owner = app.register("mentor", "Owner").await;
+    let dead = app.register("mentee", "Dead").await;
+    let room = app.public_room(&owner, &[&dead]).await;
+    let mut w = Ws::connect(&app, &owner.access).await;
+    // 2,000 messages of 6 KB: far more than socket buffers hold.
+    let total = 2000;
+    pipeline_sends(&mut w, &room, total, 16, &"x".repeat(6000)).await;
+
+    let mut d = Ws::connect(&app, &dead.access).await;
+    d.subscribe(&room, Some(0)).await;
+    // It reads nothing for longer than the stall time...
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    // ...and then finds, after what was buffered, a 4008 close.
+    let mut got = 0;
+    let code = loop {
+        match tokio::time::timeout(crate::ws::WAIT, futures_util::StreamExt::next(&mut d.stream))
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Close(c))) => break c.map(|c| u16::from(c.code)),
+            Some(Ok(Message::Text(_))) => got += 1,
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => break None,
+        }
+    };
+    assert_eq!(code, Some(4008));
+    assert!(got < total, "cut off before the catch-up ended ({got} frames)");
+}

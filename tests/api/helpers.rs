@@ -288,3 +288,19 @@ pub async fn assert_error(res: Response, status: StatusCode, code: &str) -> Valu
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     body
 }
+
+/// One unlabelled series of the server's `/metrics` at `base` (a loopback
+/// address, so no token is needed).
+pub async fn gauge(http: &reqwest::Client, base: &str, name: &str) -> f64 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} is not in /metrics"))
+}

@@ -9,6 +9,7 @@ mod calendar;
 mod chat;
 mod directory;
 mod hardening;
+mod floods;
 mod helpers;
 mod live;
 mod process;

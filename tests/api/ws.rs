@@ -32,7 +32,12 @@ pub struct Ws {
 
 /// The outcome of an upgrade attempt: the socket or the HTTP status.
 pub async fn try_connect(app: &TestApp, token: Option<&str>, query: &str) -> Result<Ws, u16> {
-    let mut req = format!("ws://127.0.0.1:{}/ws{query}", app.port)
+    try_connect_port(app.port, token, query).await
+}
+
+/// The same against a server on `port` (one the test started as a process).
+pub async fn try_connect_port(port: u16, token: Option<&str>, query: &str) -> Result<Ws, u16> {
+    let mut req = format!("ws://127.0.0.1:{port}/ws{query}")
         .into_client_request()
         .unwrap();
     if let Some(t) = token {
@@ -52,7 +57,11 @@ pub async fn try_connect(app: &TestApp, token: Option<&str>, query: &str) -> Res
 
 impl Ws {
     pub async fn connect(app: &TestApp, token: &str) -> Ws {
-        let mut ws = try_connect(app, Some(token), "").await.expect("upgrade accepted");
+        Ws::connect_port(app.port, token).await
+    }
+
+    pub async fn connect_port(port: u16, token: &str) -> Ws {
+        let mut ws = try_connect_port(port, Some(token), "").await.expect("upgrade accepted");
         let hello = ws.next_of("hello").await;
         assert_eq!(hello["protocol"], 1);
         ws

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -35,19 +36,26 @@ pub const MAILBOX: usize = 65_536;
 /// slot in the same instant fill a sixteenth of it).
 pub const MAX_PENDING: usize = 16_384;
 
+/// The most often an idle calendar looks whether it may stop.
+const IDLE_CHECK_MAX: Duration = Duration::from_secs(30);
+
 pub struct Calendar {
     mentor: UserId,
+    generation: u64,
     cals: Arc<Calendars>,
+    last_activity: Instant,
     watchers: HashMap<u64, (UserId, Outbox)>,
     pending: Vec<(Op, oneshot::Sender<Result<Outcome, Error>>)>,
     busy: bool,
 }
 
 impl Calendar {
-    pub fn new(mentor: UserId, cals: Arc<Calendars>) -> Calendar {
+    pub fn new(mentor: UserId, generation: u64, cals: Arc<Calendars>) -> Calendar {
         Calendar {
             mentor,
+            generation,
             cals,
+            last_activity: Instant::now(),
             watchers: HashMap::new(),
             pending: Vec::new(),
             busy: false,
@@ -223,6 +231,25 @@ impl Actor for Calendar {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(MAILBOX);
+        // With no watchers and nothing to do, the actor stops after the idle
+        // time. It leaves the registry first, so a request from now on
+        // starts a fresh actor; one already in the mailbox is dropped with
+        // it and retried by `Calendars::exec` / `Calendars::watch`.
+        let idle = self.cals.services.limits.calendar_idle;
+        let check = (idle / 4).clamp(Duration::from_millis(50), IDLE_CHECK_MAX);
+        ctx.run_interval(check, move |act, ctx| {
+            // A connection that went away without unwatching holds nothing.
+            act.watchers.retain(|_, (_, o)| !o.is_closed());
+            let quiet = act.watchers.is_empty() && act.pending.is_empty() && !act.busy;
+            if quiet && act.last_activity.elapsed() >= idle {
+                act.cals.forget(act.mentor, act.generation);
+                ctx.stop();
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.cals.forget(self.mentor, self.generation);
     }
 }
 
@@ -235,6 +262,7 @@ impl Handler<Exec> for Calendar {
     type Result = ResponseFuture<Result<Outcome, Error>>;
 
     fn handle(&mut self, msg: Exec, ctx: &mut Context<Self>) -> Self::Result {
+        self.last_activity = Instant::now();
         if self.pending.len() >= MAX_PENDING {
             return Box::pin(async {
                 Err(Error::new(
@@ -268,6 +296,7 @@ impl Handler<Watch> for Calendar {
     type Result = ();
 
     fn handle(&mut self, msg: Watch, _: &mut Context<Self>) {
+        self.last_activity = Instant::now();
         match msg.outbox {
             Some(o) => {
                 o.text(protocol::ack(&msg.reply_id, json!({"mentorId": self.mentor})));

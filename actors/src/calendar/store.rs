@@ -703,3 +703,12 @@ pub async fn holders(pool: &Pool, offering: Uuid) -> Result<Vec<UserId>, Error> 
         .await?;
     Ok(rows.iter().map(|r| UserId(r.get(0))).collect())
 }
+
+/// Whether `user` may own a calendar (a mentor, or an admin, who may offer
+/// slots too). One primary-key lookup; starts no actor.
+pub async fn owns_calendar(pool: &Pool, user: UserId) -> Result<bool, Error> {
+    let client = pool.get().await?;
+    let stmt = client.prepare_cached("SELECT role FROM users WHERE id = $1").await?;
+    let row = client.query_opt(&stmt, &[&user]).await?;
+    Ok(row.is_some_and(|r| matches!(r.get::<_, &str>(0), "mentor" | "admin")))
+}

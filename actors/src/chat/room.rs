@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::store::{self, Kind, Member, NewEvent, RoomMeta};
 use super::Chat;
-use crate::core::outbox::Outbox;
+use crate::core::outbox::{Drain, Outbox};
 use crate::core::reply::{AckData, Reply};
 use crate::core::rules;
 use crate::core::{Error, Principal};
@@ -67,6 +67,25 @@ struct Sub {
     outbox: Outbox,
 }
 
+/// A subscriber being caught up: everything up to `next` has been queued
+/// to it. `epoch` tells its pages from those of an earlier subscribe of the
+/// same connection.
+struct CatchUp {
+    sub: Sub,
+    next: i64,
+    epoch: u64,
+}
+
+/// A catch-up page's size and the watermark for an outbox: pages of an
+/// eighth of the queue (at most 256 frames), each sent only while the queue
+/// then stays at most half full, so the other half is left for live traffic
+/// (other rooms, presence, calendar) to the same client.
+fn flow(outbox: &Outbox) -> (usize, usize) {
+    let capacity = outbox.capacity();
+    let page = (capacity / 8).clamp(1, 256);
+    (page, (capacity / 2).max(page))
+}
+
 struct Queued {
     event: NewEvent,
     reply: Reply<Posted>,
@@ -81,7 +100,8 @@ pub struct ChatRoom {
     members: HashMap<UserId, Member>,
     committed_seq: i64,
     subs: HashMap<u64, Sub>,
-    catching_up: HashMap<u64, Sub>,
+    catching_up: HashMap<u64, CatchUp>,
+    next_epoch: u64,
     ring: VecDeque<(i64, ByteString)>,
     pending: Vec<Queued>,
     flushing: bool,
@@ -101,7 +121,8 @@ impl ChatRoom {
             committed_seq: 0,
             subs: HashMap::new(),
             catching_up: HashMap::new(),
-            ring: VecDeque::with_capacity(RING_CAPACITY),
+            next_epoch: 1,
+            ring: VecDeque::new(),
             pending: Vec::new(),
             flushing: false,
             typing: HashMap::new(),
@@ -154,57 +175,90 @@ impl ChatRoom {
         self.ring.push_back((seq, frame));
     }
 
-    /// Sends a subscriber everything after `from`, then makes it live.
-    fn catch_up(&mut self, ctx: &mut Context<Self>, conn: u64, from: i64) {
-        let Some(sub) = self.catching_up.get(&conn) else {
-            return;
-        };
-        if sub.outbox.is_closed() {
-            self.catching_up.remove(&conn);
-            return;
-        }
-        if from >= self.committed_seq {
-            if let Some(sub) = self.catching_up.remove(&conn) {
-                self.subs.insert(conn, sub);
-            }
-            return;
-        }
-        if self.ring.front().is_some_and(|(s, _)| *s <= from + 1) {
-            for (s, frame) in &self.ring {
-                if *s > from {
-                    sub.outbox.text(frame.clone());
-                }
-            }
-            if let Some(sub) = self.catching_up.remove(&conn) {
-                self.subs.insert(conn, sub);
-            }
-            return;
-        }
-        let pool = self.chat.services.pool.clone();
-        let (room, upto) = (self.id, self.committed_seq);
-        let fut = async move { store::range(&pool, room, from, upto, store::PAGE_MAX).await };
-        ctx.spawn(actix::fut::wrap_future(fut).map(move |res, act: &mut ChatRoom, ctx| {
-            let Some(sub) = act.catching_up.get(&conn) else {
+    /// Catches a subscriber up, one page at a time: a page (from the ring or
+    /// from Postgres) goes out only when the subscriber's outbox has room for
+    /// it below [`watermark`], so a client that reads is never cut off
+    /// however far behind it starts. Once it has everything up to the last
+    /// commit it is made live, inside this actor, so it sees every seq once,
+    /// in order. Events committed meanwhile are read like the rest (they are
+    /// in the ring and the database), never sent twice.
+    fn catch_up(&mut self, ctx: &mut Context<Self>, conn: u64, epoch: u64) {
+        loop {
+            let Some(c) = self.catching_up.get_mut(&conn).filter(|c| c.epoch == epoch) else {
                 return;
             };
-            match res {
-                Ok(events) => {
-                    let mut last = from;
-                    for e in &events {
-                        sub.outbox.text(e.frame());
-                        last = e.seq;
-                    }
-                    if events.is_empty() {
-                        last = upto;
-                    }
-                    act.catch_up(ctx, conn, last);
-                }
-                Err(e) => {
-                    sub.outbox.text(e.frame(&None));
-                    act.catching_up.remove(&conn);
-                }
+            if c.sub.outbox.is_closed() {
+                self.catching_up.remove(&conn);
+                return;
             }
-        }));
+            if c.next >= self.committed_seq {
+                if let Some(c) = self.catching_up.remove(&conn) {
+                    self.subs.insert(conn, c.sub);
+                }
+                return;
+            }
+            let (page, watermark) = flow(&c.sub.outbox);
+            if c.sub.outbox.queued() + page > watermark {
+                let outbox = c.sub.outbox.clone();
+                let stall = self.chat.services.limits.catch_up_stall;
+                let wait = async move { outbox.room_for(page, watermark, stall).await };
+                ctx.spawn(
+                    actix::fut::wrap_future(wait).map(move |drain, act: &mut ChatRoom, ctx| match drain {
+                        Drain::Ready => act.catch_up(ctx, conn, epoch),
+                        Drain::Closed => act.drop_catch_up(conn, epoch),
+                        Drain::Stalled => {
+                            if let Some(c) = act.catching_up.get(&conn).filter(|c| c.epoch == epoch) {
+                                tracing::info!(room = %act.id, conn, "a catching-up subscriber stopped reading");
+                                c.sub.outbox.cut_off();
+                            }
+                            act.drop_catch_up(conn, epoch);
+                        }
+                    }),
+                );
+                return;
+            }
+            let from = c.next;
+            if self.ring.front().is_some_and(|(s, _)| *s <= from + 1) {
+                let start = self.ring.partition_point(|(s, _)| *s <= from);
+                for (s, frame) in self.ring.iter().skip(start).take(page) {
+                    c.sub.outbox.text(frame.clone());
+                    c.next = *s;
+                }
+                continue;
+            }
+            let pool = self.chat.services.pool.clone();
+            let (room, upto) = (self.id, self.committed_seq);
+            let limit = i64::try_from(page).unwrap_or(store::PAGE_MAX).min(store::PAGE_MAX);
+            let fut = async move { store::range(&pool, room, from, upto, limit).await };
+            ctx.spawn(actix::fut::wrap_future(fut).map(move |res, act: &mut ChatRoom, ctx| {
+                let Some(c) = act.catching_up.get_mut(&conn).filter(|c| c.epoch == epoch) else {
+                    return;
+                };
+                match res {
+                    Ok(events) => {
+                        for e in &events {
+                            c.sub.outbox.text(e.frame());
+                            c.next = e.seq;
+                        }
+                        if events.is_empty() {
+                            c.next = upto;
+                        }
+                        act.catch_up(ctx, conn, epoch);
+                    }
+                    Err(e) => {
+                        c.sub.outbox.text(e.frame(&None));
+                        act.drop_catch_up(conn, epoch);
+                    }
+                }
+            }));
+            return;
+        }
+    }
+
+    fn drop_catch_up(&mut self, conn: u64, epoch: u64) {
+        if self.catching_up.get(&conn).is_some_and(|c| c.epoch == epoch) {
+            self.catching_up.remove(&conn);
+        }
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
@@ -342,16 +396,26 @@ impl Handler<Subscribe> for ChatRoom {
             json!({"roomId": self.id, "lastSeq": self.committed_seq, "resumeFrom": after}),
         ));
         self.subs.remove(&msg.conn);
+        let epoch = self.next_epoch;
+        self.next_epoch += 1;
         self.catching_up.insert(
             msg.conn,
-            Sub {
-                user: msg.who.user,
-                outbox: msg.outbox,
+            CatchUp {
+                sub: Sub {
+                    user: msg.who.user,
+                    outbox: msg.outbox,
+                },
+                next: after,
+                epoch,
             },
         );
-        self.catch_up(ctx, msg.conn, after);
+        self.catch_up(ctx, msg.conn, epoch);
         // Typing state is ephemeral: tell the newcomer who is typing now.
-        if let Some(sub) = self.subs.get(&msg.conn).or_else(|| self.catching_up.get(&msg.conn)) {
+        if let Some(sub) = self
+            .subs
+            .get(&msg.conn)
+            .or_else(|| self.catching_up.get(&msg.conn).map(|c| &c.sub))
+        {
             for u in self.typing.keys().filter(|u| **u != msg.who.user) {
                 sub.outbox.text(
                     protocol::Event::Typing {
@@ -645,12 +709,16 @@ impl Handler<MembershipChanged> for ChatRoom {
                 let gone: Vec<u64> = self
                     .subs
                     .iter()
-                    .chain(self.catching_up.iter())
+                    .chain(self.catching_up.iter().map(|(k, c)| (k, &c.sub)))
                     .filter(|(_, s)| s.user == msg.user)
                     .map(|(k, _)| *k)
                     .collect();
                 for k in gone {
-                    if let Some(s) = self.subs.remove(&k).or_else(|| self.catching_up.remove(&k)) {
+                    if let Some(s) = self
+                        .subs
+                        .remove(&k)
+                        .or_else(|| self.catching_up.remove(&k).map(|c| c.sub))
+                    {
                         s.outbox.text(protocol::Event::Removed { room_id: self.id }.frame());
                     }
                 }

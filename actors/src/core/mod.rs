@@ -74,6 +74,13 @@ pub struct Limits {
     pub max_frame_bytes: usize,
     /// Frames queued for one client before it is cut off as a slow consumer.
     pub outbound_queue: usize,
+    /// A subscriber being caught up that reads nothing for this long is cut
+    /// off as a slow consumer.
+    pub catch_up_stall: Duration,
+    /// Calendars one connection may watch at once.
+    pub max_calendar_watches: usize,
+    /// A calendar actor with no watchers and no pending change stops after this long.
+    pub calendar_idle: Duration,
     /// Sends per user per second, and the burst allowed above it.
     pub messages_per_second: u32,
     pub message_burst: u32,

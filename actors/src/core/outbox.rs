@@ -6,9 +6,16 @@
 //! reading, its socket buffers fill, the writer task blocks, the queue fills,
 //! and the next push trips `overflow`, upon which the writer closes the
 //! connection with `CLOSE_SLOW_CONSUMER`. Memory per connection stays bounded.
+//!
+//! Bulk senders (a room catching a subscriber up) do not push blindly: they
+//! push a page, then wait with [`Outbox::room_for`] until the writer has
+//! drained the queue below a watermark. A client that reads is therefore
+//! never cut off by a catch-up, however far behind it starts; one that reads
+//! nothing at all (the writer takes no frame for a stall time) is.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 use actix_ws::{CloseCode, CloseReason};
@@ -36,10 +43,46 @@ pub enum Outbound {
     Close(u16, String),
 }
 
+/// How often a waiting bulk sender looks at the queue again, should a
+/// wake-up from the writer have been missed.
+const FLOW_RECHECK: Duration = Duration::from_millis(25);
+
+/// The writer's progress, for senders waiting for the queue to drain.
+#[derive(Default)]
+struct Flow {
+    /// Frames the writer has taken off the queue.
+    taken: AtomicU64,
+    /// Bulk senders waiting in `room_for`.
+    waiters: AtomicUsize,
+    drained: Notify,
+}
+
+impl Flow {
+    fn took_one(&self) {
+        self.taken.fetch_add(1, Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.drained.notify_waiters();
+        }
+    }
+}
+
+/// What a bulk sender waiting for room in the queue learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drain {
+    /// The frames fit below the watermark now.
+    Ready,
+    /// The connection is gone.
+    Closed,
+    /// The writer took no frame for the whole stall time: the client does
+    /// not read.
+    Stalled,
+}
+
 #[derive(Clone)]
 pub struct Outbox {
     tx: mpsc::Sender<Outbound>,
     overflow: Arc<Notify>,
+    flow: Arc<Flow>,
 }
 
 impl Outbox {
@@ -64,6 +107,52 @@ impl Outbox {
         self.tx.is_closed()
     }
 
+    /// The queue's bound, in frames.
+    pub fn capacity(&self) -> usize {
+        self.tx.max_capacity()
+    }
+
+    /// Frames queued and not yet taken by the writer.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity().saturating_sub(self.tx.capacity())
+    }
+
+    /// Cuts the client off as a slow consumer (close 4008), as a full queue does.
+    pub fn cut_off(&self) {
+        self.overflow.notify_one();
+    }
+
+    /// Waits until `n` more frames fit with at most `watermark` queued.
+    /// Ends `Stalled` when the writer takes no frame for `stall`, `Closed`
+    /// when the connection is gone.
+    pub async fn room_for(&self, n: usize, watermark: usize, stall: Duration) -> Drain {
+        let mut taken = self.flow.taken.load(Ordering::SeqCst);
+        let mut progress = Instant::now();
+        loop {
+            // Registered before the check, so a drain after it wakes us.
+            let drained = self.flow.drained.notified();
+            self.flow.waiters.fetch_add(1, Ordering::SeqCst);
+            let ready = self.queued() + n <= watermark;
+            if !ready && !self.tx.is_closed() {
+                let _ = tokio::time::timeout(FLOW_RECHECK, drained).await;
+            }
+            self.flow.waiters.fetch_sub(1, Ordering::SeqCst);
+            if self.tx.is_closed() {
+                return Drain::Closed;
+            }
+            if ready || self.queued() + n <= watermark {
+                return Drain::Ready;
+            }
+            let now = self.flow.taken.load(Ordering::SeqCst);
+            if now != taken {
+                taken = now;
+                progress = Instant::now();
+            } else if progress.elapsed() >= stall {
+                return Drain::Stalled;
+            }
+        }
+    }
+
     /// An outbox read by the caller instead of a socket: how HTTP handlers
     /// send a command down the same path as WebSocket clients and await the
     /// answer.
@@ -73,6 +162,7 @@ impl Outbox {
             Outbox {
                 tx,
                 overflow: Arc::new(Notify::new()),
+                flow: Arc::new(Flow::default()),
             },
             rx,
         )
@@ -86,7 +176,10 @@ pub fn spawn_writer(mut conn: actix_ws::Session, capacity: usize) -> Outbox {
     let (tx, mut rx) = mpsc::channel::<Outbound>(capacity.max(1));
     let overflow = Arc::new(Notify::new());
     let tripped = overflow.clone();
+    let flow = Arc::new(Flow::default());
+    let progress = flow.clone();
     actix_web::rt::spawn(async move {
+        let _wake_waiters_on_exit = WakeOnDrop(progress.clone());
         loop {
             let item = tokio::select! {
                 biased;
@@ -97,6 +190,7 @@ pub fn spawn_writer(mut conn: actix_ws::Session, capacity: usize) -> Outbox {
                 }
                 item = rx.recv() => item,
             };
+            progress.took_one();
             let result = match item {
                 None => {
                     close(conn, 1000, "").await;
@@ -115,7 +209,17 @@ pub fn spawn_writer(mut conn: actix_ws::Session, capacity: usize) -> Outbox {
             }
         }
     });
-    Outbox { tx, overflow }
+    Outbox { tx, overflow, flow }
+}
+
+/// Wakes senders waiting for room when the writer ends (they then see the
+/// connection closed at once).
+struct WakeOnDrop(Arc<Flow>);
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        self.0.drained.notify_waiters();
+    }
 }
 
 async fn close(conn: actix_ws::Session, code: u16, reason: &str) {

@@ -43,7 +43,9 @@ pub struct Connection {
     outbox: Outbox,
     last_heard: Instant,
     rooms: HashMap<RoomId, Addr<ChatRoom>>,
-    calendars: HashMap<UserId, Addr<Calendar>>,
+    /// Calendars watched (None: the watch is still being checked). At most
+    /// `limits.max_calendar_watches`, pending ones included.
+    calendars: HashMap<UserId, Option<Addr<Calendar>>>,
     live: HashMap<LiveId, Addr<LiveRoom>>,
     invalid: u32,
     invalid_since: Instant,
@@ -119,204 +121,233 @@ impl Connection {
             Err(e) => return self.invalid_frame(ctx, Some(e.id.unwrap_or(Value::Null)), e.code, e.message),
         };
         let id = env.id;
-        let result =
-            match env.command {
-                Command::Ping => {
-                    self.outbox.text(protocol::ack(&id, json!({"pong": true})));
+        let result = match env.command {
+            Command::Ping => {
+                self.outbox.text(protocol::ack(&id, json!({"pong": true})));
+                Ok(())
+            }
+            Command::Subscribe {
+                after_seq: Some(after), ..
+            } if after < 0 => Err(Error::new(ErrorCode::InvalidCommand, "afterSeq must be 0 or more")),
+            Command::Subscribe { room_id, after_seq } => self.room(room_id).and_then(|addr| {
+                crate::core::offer(
+                    &addr,
+                    room::Subscribe {
+                        conn: self.id,
+                        who: self.me.clone(),
+                        after_seq,
+                        outbox: self.outbox.clone(),
+                        reply_id: id.clone(),
+                    },
+                )?;
+                self.rooms.insert(room_id, addr);
+                Ok(())
+            }),
+            Command::Unsubscribe { room_id } => {
+                if let Some(addr) = self.rooms.remove(&room_id) {
+                    addr.do_send(room::Unsubscribe { conn: self.id });
+                }
+                self.outbox.text(protocol::ack(&id, json!({"roomId": room_id})));
+                Ok(())
+            }
+            Command::Send {
+                room_id,
+                client_msg_id,
+                body,
+                ciphertext,
+                attachments,
+            } => self.post(
+                room_id,
+                &id,
+                Kind::Message,
+                client_msg_id,
+                body,
+                ciphertext,
+                attachments,
+                None,
+            ),
+            Command::Edit {
+                room_id,
+                seq,
+                body,
+                ciphertext,
+            } => self.post(room_id, &id, Kind::Edit, None, body, ciphertext, vec![], Some(seq)),
+            Command::Delete { room_id, seq } => {
+                self.post(room_id, &id, Kind::Delete, None, None, None, vec![], Some(seq))
+            }
+            Command::Typing { room_id, typing } => self.room(room_id).and_then(|addr| {
+                crate::core::offer(
+                    &addr,
+                    room::Typing {
+                        who: self.me.clone(),
+                        typing,
+                        outbox: self.outbox.clone(),
+                        reply_id: id.clone(),
+                    },
+                )
+            }),
+            Command::Read { room_id, seq } => self.room(room_id).and_then(|addr| {
+                crate::core::offer(
+                    &addr,
+                    room::Read {
+                        who: self.me.clone(),
+                        seq,
+                        outbox: self.outbox.clone(),
+                        reply_id: id.clone(),
+                    },
+                )
+            }),
+            Command::History {
+                room_id,
+                before,
+                after,
+                limit,
+            } => self.history(ctx, room_id, id.clone(), before, after, limit),
+            Command::WatchCalendar { mentor_id } => rules::guest_confined(&self.me, None, "watch calendars")
+                .and_then(|()| self.watch(ctx, mentor_id, id.clone())),
+            Command::Reauth { token } => match (self.rt.services.verify_token)(&token) {
+                Ok((user, exp)) if user == self.me.user => {
+                    self.me.expires_at = Some(exp);
+                    self.outbox.text(protocol::ack(&id, json!({"expiresAt": exp})));
                     Ok(())
                 }
-                Command::Subscribe {
-                    after_seq: Some(after), ..
-                } if after < 0 => Err(Error::new(ErrorCode::InvalidCommand, "afterSeq must be 0 or more")),
-                Command::Subscribe { room_id, after_seq } => self.room(room_id).and_then(|addr| {
+                Ok(_) => Err(Error::new(ErrorCode::Forbidden, "that token belongs to another user")),
+                Err(why) => Err(Error::new(ErrorCode::InvalidCommand, format!("invalid token: {why}"))),
+            },
+            Command::SessionJoin { session_id } => rules::guest_confined(&self.me, None, "join live sessions")
+                .and_then(|()| {
+                    let addr = self.rt.live.room(session_id, None);
                     crate::core::offer(
                         &addr,
-                        room::Subscribe {
-                            conn: self.id,
+                        live::Join {
                             who: self.me.clone(),
-                            after_seq,
-                            outbox: self.outbox.clone(),
-                            reply_id: id.clone(),
+                            conn: self.id,
+                            reply: self.reply(&id),
                         },
                     )?;
-                    self.rooms.insert(room_id, addr);
+                    self.live.insert(session_id, addr);
                     Ok(())
                 }),
-                Command::Unsubscribe { room_id } => {
-                    if let Some(addr) = self.rooms.remove(&room_id) {
-                        addr.do_send(room::Unsubscribe { conn: self.id });
+            Command::SessionLeave { session_id } => {
+                match self.live.remove(&session_id) {
+                    Some(addr) => addr.do_send(live::Leave {
+                        user: self.me.user,
+                        conn: self.id,
+                        reply: Some(self.reply(&id)),
+                    }),
+                    None => {
+                        self.outbox.text(protocol::ack(&id, json!({"sessionId": session_id})));
                     }
-                    self.outbox.text(protocol::ack(&id, json!({"roomId": room_id})));
-                    Ok(())
                 }
-                Command::Send {
-                    room_id,
-                    client_msg_id,
-                    body,
-                    ciphertext,
-                    attachments,
-                } => self.post(
-                    room_id,
-                    &id,
-                    Kind::Message,
-                    client_msg_id,
-                    body,
-                    ciphertext,
-                    attachments,
-                    None,
-                ),
-                Command::Edit {
-                    room_id,
-                    seq,
-                    body,
-                    ciphertext,
-                } => self.post(room_id, &id, Kind::Edit, None, body, ciphertext, vec![], Some(seq)),
-                Command::Delete { room_id, seq } => {
-                    self.post(room_id, &id, Kind::Delete, None, None, None, vec![], Some(seq))
-                }
-                Command::Typing { room_id, typing } => self.room(room_id).and_then(|addr| {
+                Ok(())
+            }
+            Command::SessionStart { session_id } => self.live_act(session_id, &id, Action::Start),
+            Command::SessionEnd { session_id } => self.live_act(session_id, &id, Action::End),
+            Command::RtcPublish {
+                session_id,
+                sdp,
+                sources,
+            } => self.live_act(session_id, &id, Action::Publish { sdp, sources }),
+            Command::RtcSubscribe { session_id } => self.live_act(session_id, &id, Action::Subscribe),
+            Command::RtcAnswer { session_id, sdp } => self.live_act(session_id, &id, Action::Answer { sdp }),
+            Command::RtcRestart { session_id } => self.live_act(session_id, &id, Action::Restart),
+            Command::RtcQuality { session_id, quality } => self.live_act(session_id, &id, Action::Quality(quality)),
+            Command::MediaState {
+                session_id,
+                audio,
+                video,
+                screen,
+            } => self.live_act(session_id, &id, Action::MediaState { audio, video, screen }),
+            Command::RaiseHand { session_id, raised } => self.live_act(session_id, &id, Action::RaiseHand(raised)),
+            Command::SetRole {
+                session_id,
+                user_id,
+                role,
+            } => self.live_act(session_id, &id, Action::SetRole { target: user_id, role }),
+            Command::Mute {
+                session_id,
+                user_id,
+                kind,
+            } => self.live_act(session_id, &id, Action::Mute { target: user_id, kind }),
+            Command::Remove { session_id, user_id } => {
+                self.live_act(session_id, &id, Action::Remove { target: user_id })
+            }
+            Command::CallInvite { user_id, video } => {
+                rules::guest_confined(&self.me, None, "place calls").and_then(|()| {
                     crate::core::offer(
-                        &addr,
-                        room::Typing {
+                        &self.rt.live.calls(),
+                        calls::Invite {
                             who: self.me.clone(),
-                            typing,
-                            outbox: self.outbox.clone(),
-                            reply_id: id.clone(),
+                            conn: self.id,
+                            callee: user_id,
+                            video,
+                            reply: self.reply(&id),
                         },
                     )
-                }),
-                Command::Read { room_id, seq } => self.room(room_id).and_then(|addr| {
-                    crate::core::offer(
-                        &addr,
-                        room::Read {
-                            who: self.me.clone(),
-                            seq,
-                            outbox: self.outbox.clone(),
-                            reply_id: id.clone(),
-                        },
-                    )
-                }),
-                Command::History {
-                    room_id,
-                    before,
-                    after,
-                    limit,
-                } => self.history(ctx, room_id, id.clone(), before, after, limit),
-                Command::WatchCalendar { mentor_id } => rules::guest_confined(&self.me, None, "watch calendars")
-                    .and_then(|()| {
-                        let addr = self.rt.calendars.calendar(mentor_id);
-                        crate::core::offer(
-                            &addr,
-                            Watch {
-                                conn: self.id,
-                                user: self.me.user,
-                                outbox: Some(self.outbox.clone()),
-                                reply_id: id.clone(),
-                            },
-                        )?;
-                        self.calendars.insert(mentor_id, addr);
-                        Ok(())
-                    }),
-                Command::Reauth { token } => match (self.rt.services.verify_token)(&token) {
-                    Ok((user, exp)) if user == self.me.user => {
-                        self.me.expires_at = Some(exp);
-                        self.outbox.text(protocol::ack(&id, json!({"expiresAt": exp})));
-                        Ok(())
-                    }
-                    Ok(_) => Err(Error::new(ErrorCode::Forbidden, "that token belongs to another user")),
-                    Err(why) => Err(Error::new(ErrorCode::InvalidCommand, format!("invalid token: {why}"))),
-                },
-                Command::SessionJoin { session_id } => rules::guest_confined(&self.me, None, "join live sessions")
-                    .and_then(|()| {
-                        let addr = self.rt.live.room(session_id, None);
-                        crate::core::offer(
-                            &addr,
-                            live::Join {
-                                who: self.me.clone(),
-                                conn: self.id,
-                                reply: self.reply(&id),
-                            },
-                        )?;
-                        self.live.insert(session_id, addr);
-                        Ok(())
-                    }),
-                Command::SessionLeave { session_id } => {
-                    match self.live.remove(&session_id) {
-                        Some(addr) => addr.do_send(live::Leave {
-                            user: self.me.user,
-                            conn: self.id,
-                            reply: Some(self.reply(&id)),
-                        }),
-                        None => {
-                            self.outbox.text(protocol::ack(&id, json!({"sessionId": session_id})));
-                        }
-                    }
-                    Ok(())
+                })
+            }
+            Command::CallAccept { call_id } => self.respond(call_id, &id, calls::Answer::Accept),
+            Command::CallDecline { call_id } => self.respond(call_id, &id, calls::Answer::Decline),
+            Command::CallCancel { call_id } => self.respond(call_id, &id, calls::Answer::Cancel),
+            Command::CallHangup { call_id } => self.respond(call_id, &id, calls::Answer::Hangup),
+            Command::UnwatchCalendar { mentor_id } => {
+                if let Some(Some(addr)) = self.calendars.remove(&mentor_id) {
+                    addr.do_send(Watch {
+                        conn: self.id,
+                        user: self.me.user,
+                        outbox: None,
+                        reply_id: None,
+                    });
                 }
-                Command::SessionStart { session_id } => self.live_act(session_id, &id, Action::Start),
-                Command::SessionEnd { session_id } => self.live_act(session_id, &id, Action::End),
-                Command::RtcPublish {
-                    session_id,
-                    sdp,
-                    sources,
-                } => self.live_act(session_id, &id, Action::Publish { sdp, sources }),
-                Command::RtcSubscribe { session_id } => self.live_act(session_id, &id, Action::Subscribe),
-                Command::RtcAnswer { session_id, sdp } => self.live_act(session_id, &id, Action::Answer { sdp }),
-                Command::RtcRestart { session_id } => self.live_act(session_id, &id, Action::Restart),
-                Command::RtcQuality { session_id, quality } => self.live_act(session_id, &id, Action::Quality(quality)),
-                Command::MediaState {
-                    session_id,
-                    audio,
-                    video,
-                    screen,
-                } => self.live_act(session_id, &id, Action::MediaState { audio, video, screen }),
-                Command::RaiseHand { session_id, raised } => self.live_act(session_id, &id, Action::RaiseHand(raised)),
-                Command::SetRole {
-                    session_id,
-                    user_id,
-                    role,
-                } => self.live_act(session_id, &id, Action::SetRole { target: user_id, role }),
-                Command::Mute {
-                    session_id,
-                    user_id,
-                    kind,
-                } => self.live_act(session_id, &id, Action::Mute { target: user_id, kind }),
-                Command::Remove { session_id, user_id } => {
-                    self.live_act(session_id, &id, Action::Remove { target: user_id })
-                }
-                Command::CallInvite { user_id, video } => rules::guest_confined(&self.me, None, "place calls")
-                    .and_then(|()| {
-                        crate::core::offer(
-                            &self.rt.live.calls(),
-                            calls::Invite {
-                                who: self.me.clone(),
-                                conn: self.id,
-                                callee: user_id,
-                                video,
-                                reply: self.reply(&id),
-                            },
-                        )
-                    }),
-                Command::CallAccept { call_id } => self.respond(call_id, &id, calls::Answer::Accept),
-                Command::CallDecline { call_id } => self.respond(call_id, &id, calls::Answer::Decline),
-                Command::CallCancel { call_id } => self.respond(call_id, &id, calls::Answer::Cancel),
-                Command::CallHangup { call_id } => self.respond(call_id, &id, calls::Answer::Hangup),
-                Command::UnwatchCalendar { mentor_id } => {
-                    if let Some(addr) = self.calendars.remove(&mentor_id) {
-                        addr.do_send(Watch {
-                            conn: self.id,
-                            user: self.me.user,
-                            outbox: None,
-                            reply_id: None,
-                        });
-                    }
-                    self.outbox.text(protocol::ack(&id, json!({"mentorId": mentor_id})));
-                    Ok(())
-                }
-            };
+                self.outbox.text(protocol::ack(&id, json!({"mentorId": mentor_id})));
+                Ok(())
+            }
+        };
         if let Err(e) = result {
             self.outbox.text(e.frame(&id));
         }
+    }
+
+    /// `watch_calendar`: within the per-connection cap, the mentor checked
+    /// and the watch registered by the calendar domain (which acks).
+    fn watch(&mut self, ctx: &mut Context<Self>, mentor: UserId, id: Option<Value>) -> Result<(), Error> {
+        let max = self.rt.services.limits.max_calendar_watches;
+        if !self.calendars.contains_key(&mentor) {
+            if self.calendars.len() >= max {
+                return Err(Error::new(
+                    ErrorCode::TooManyWatches,
+                    format!("a connection watches at most {max} calendars; unwatch one first"),
+                ));
+            }
+            self.calendars.insert(mentor, None);
+        }
+        let (conn, user, outbox) = (self.id, self.me.user, self.outbox.clone());
+        let fut = self
+            .rt
+            .calendars
+            .clone()
+            .watch(mentor, conn, user, outbox.clone(), id.clone());
+        ctx.spawn(
+            actix::fut::wrap_future(fut).map(move |res, act: &mut Connection, _| match res {
+                Ok(addr) => match act.calendars.get_mut(&mentor) {
+                    Some(slot) => *slot = Some(addr),
+                    // Unwatched while the watch was on its way.
+                    None => addr.do_send(Watch {
+                        conn,
+                        user,
+                        outbox: None,
+                        reply_id: None,
+                    }),
+                },
+                Err(e) => {
+                    if matches!(act.calendars.get(&mentor), Some(None)) {
+                        act.calendars.remove(&mentor);
+                    }
+                    outbox.text(e.frame(&id));
+                }
+            }),
+        );
+        Ok(())
     }
 
     fn reply(&self, id: &Option<Value>) -> Reply {
@@ -457,7 +488,7 @@ impl Actor for Connection {
         for addr in self.rooms.values() {
             addr.do_send(room::Unsubscribe { conn: self.id });
         }
-        for addr in self.calendars.values() {
+        for addr in self.calendars.values().flatten() {
             addr.do_send(Watch {
                 conn: self.id,
                 user: self.me.user,

@@ -4,7 +4,6 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
-use lyceum_actors::calendar::actor::Exec;
 use lyceum_actors::calendar::store::{NewOffering, Op, Outcome, OFFERING_COLUMNS};
 use lyceum_actors::{Role, UserId};
 use lyceum_protocol::ErrorCode;
@@ -28,14 +27,7 @@ const MAX_WEEKS: u32 = 52;
 
 /// Runs an operation on a mentor's calendar and waits for its outcome.
 pub async fn exec(state: &AppState, mentor: UserId, op: Op) -> Result<Outcome, ApiError> {
-    state
-        .realtime
-        .calendars
-        .calendar(mentor)
-        .send(Exec(op))
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("calendar actor: {e}")))?
-        .map_err(ApiError::from)
+    state.realtime.calendars.exec(mentor, op).await.map_err(ApiError::from)
 }
 
 pub async fn offering(state: &AppState, id: OfferingId) -> Result<Value, ApiError> {

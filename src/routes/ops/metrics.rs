@@ -39,6 +39,11 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
         "# HELP lyceum_chat_rooms_running Chat room actors in memory.\n# TYPE lyceum_chat_rooms_running gauge\nlyceum_chat_rooms_running {}",
         state.realtime.chat.running_rooms()
     );
+    let _ = writeln!(
+        out,
+        "# HELP lyceum_calendar_actors Mentor calendar actors in memory.\n# TYPE lyceum_calendar_actors gauge\nlyceum_calendar_actors {}",
+        state.realtime.calendars.running_calendars()
+    );
     if let Some(sfu) = state.realtime.live.sfu() {
         sfu.metrics.render(&mut out);
     }
