@@ -12,5 +12,6 @@ mod helpers;
 mod live;
 mod process;
 mod profile;
+mod revocation;
 mod server;
 mod ws;
