@@ -315,9 +315,8 @@ mod tests {
 
     /// A pool that is never connected: these tests stay in the cache.
     fn offline() -> Credentials {
-        let pool = deadpool_postgres::Config::new()
-            .create_pool(None, tokio_postgres::NoTls)
-            .unwrap();
+        let manager = deadpool_postgres::Manager::new(tokio_postgres::Config::new(), tokio_postgres::NoTls);
+        let pool = Pool::builder(manager).build().unwrap();
         Credentials::new(pool)
     }
 

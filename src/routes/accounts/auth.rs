@@ -97,17 +97,23 @@ fn clear_cookie() -> Cookie<'static> {
     c
 }
 
-fn session_response(
-    state: &AppState,
-    status: actix_web::http::StatusCode,
+/// What an access token is issued for: the user, their role and token
+/// version, and the sign-in (refresh family).
+struct Grant {
     user: UserId,
     role: Role,
     version: i32,
     family: Uuid,
+}
+
+fn session_response(
+    state: &AppState,
+    status: actix_web::http::StatusCode,
+    grant: Grant,
     refresh_token: String,
     account: Option<Account>,
 ) -> Result<HttpResponse, ApiError> {
-    let access_token = state.jwt.issue(user, role, family, version)?;
+    let access_token = state.jwt.issue(grant.user, grant.role, grant.family, grant.version)?;
     Ok(HttpResponse::build(status)
         .cookie(refresh_cookie(&refresh_token, state.refresh_ttl_days))
         .insert_header(("Cache-Control", "no-store"))
@@ -184,10 +190,12 @@ pub async fn register(
     session_response(
         &state,
         actix_web::http::StatusCode::CREATED,
-        id,
-        role,
-        row.get("token_version"),
-        family,
+        Grant {
+            user: id,
+            role,
+            version: row.get("token_version"),
+            family,
+        },
         token,
         Some(Account::from_row(&row)),
     )
@@ -253,10 +261,12 @@ pub async fn login(
     session_response(
         &state,
         actix_web::http::StatusCode::OK,
-        id,
-        role,
-        version,
-        family,
+        Grant {
+            user: id,
+            role,
+            version,
+            family,
+        },
         token,
         Some(account),
     )
@@ -301,10 +311,12 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: web::By
         } => session_response(
             &state,
             actix_web::http::StatusCode::OK,
-            user,
-            role,
-            version,
-            family,
+            Grant {
+                user,
+                role,
+                version,
+                family,
+            },
             token,
             None,
         ),
