@@ -48,7 +48,12 @@ pub async fn create_admin(settings: &Settings, args: CreateAdmin) -> anyhow::Res
             Some(r) => {
                 let id: UserId = r.get(0);
                 tx.execute(
-                    "UPDATE users SET role = 'admin', updated_at = now() WHERE id = $1",
+                    // A role change moves the token version on: tokens
+                    // carrying the old role stop working (a running server
+                    // sees it within `core::credentials::FRESH_FOR`).
+                    "UPDATE users SET role = 'admin', updated_at = now(),
+                            token_version = token_version + (role <> 'admin')::int
+                      WHERE id = $1",
                     &[&id],
                 )
                 .await?;

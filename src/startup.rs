@@ -51,7 +51,7 @@ impl Application {
         let verify_token: lyceum_actors::TokenVerifier = Arc::new(move |token: &str| {
             verifier_keys
                 .verify(token)
-                .map(|c| (lyceum_actors::UserId(c.sub), c.exp))
+                .map(|c| c.credential())
                 .map_err(|e| e.to_string())
         });
         let realtime = lyceum_actors::Realtime::new(

@@ -135,6 +135,8 @@ function onClose(ws, e) {
   if (state.sessionId && state.kind === 'session') state.autoJoin = state.sessionId;
   if (state.sessionId) teardown('connection_lost');
   state.call = null;
+  // 4004: the token was revoked (signed out, role changed): sign in again.
+  if (e.code === 4004) return signOut();
   if (state.token) setTimeout(connect, 1500);
 }
 

@@ -96,6 +96,10 @@ codes! {
     Unauthorized = "unauthorized", 401;
     InvalidToken = "invalid_token", 401;
     TokenExpired = "token_expired", 401;
+    /// A signed, unexpired access token that no longer stands: its sign-in
+    /// was signed out (or revoked after a refresh-token reuse), or its user
+    /// signed out everywhere or had their role changed since it was issued.
+    TokenRevoked = "token_revoked", 401;
     InvalidCredentials = "invalid_credentials", 401;
     /// The token's account no longer exists.
     AccountNotFound = "account_not_found", 401;

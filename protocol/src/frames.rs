@@ -343,6 +343,12 @@ pub enum Event {
     },
     /// The access token behind the connection expired; it closes with 4003.
     SessionExpired,
+    /// The access token behind the connection was revoked; it closes with
+    /// 4004. `reason`: `signed_out`, `refresh_token_reused`,
+    /// `signed_out_everywhere` or `role_changed`.
+    SessionRevoked {
+        reason: String,
+    },
     Typing {
         room_id: RoomId,
         user_id: UserId,
@@ -682,6 +688,7 @@ mod tests {
         vec![
             json!({"type": "hello", "protocol": 1, "sessionId": 17, "userId": u, "heartbeatSecs": 10}),
             json!({"type": "session_expired"}),
+            json!({"type": "session_revoked", "reason": "role_changed"}),
             json!({"type": "typing", "roomId": r, "userId": u, "typing": true}),
             json!({"type": "read", "roomId": r, "userId": u, "seq": 4}),
             json!({"type": "presence", "userId": u, "online": false, "lastSeen": "2026-11-21T05:00:00Z"}),

@@ -5,10 +5,14 @@
 //! and such a route that names a room checks it with [`confine_guest`]. Both
 //! refuse with `guest_not_allowed`, the HTTP code for a guest outside its
 //! room (the WebSocket says `forbidden`, docs/protocol.md).
-
-use std::future::{ready, Ready};
+//!
+//! A token must still stand: its version and sign-in are checked against
+//! the realtime core's `Credentials` (cached, the same check the WebSocket's
+//! `reauth` makes), and the role it acts with is the one that check returns.
+//! A revoked token is `401 token_revoked`.
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 use lyceum_actors::{Principal, Role, RoomId, UserId};
 use lyceum_protocol::ErrorCode;
 use uuid::Uuid;
@@ -24,6 +28,20 @@ pub struct AuthUser {
     pub session: Uuid,
     /// When the access token expires (Unix seconds).
     pub expires_at: i64,
+    /// The user's token version the token carries.
+    pub version: i32,
+}
+
+impl AuthUser {
+    pub fn credential(&self) -> lyceum_actors::core::Credential {
+        lyceum_actors::core::Credential {
+            user: self.id,
+            role: self.role,
+            sign_in: self.session,
+            version: self.version,
+            expires_at: self.expires_at,
+        }
+    }
 }
 
 /// The bearer token of a request, from `Authorization: Bearer ...`.
@@ -47,31 +65,44 @@ pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     Ok(token.trim())
 }
 
-pub fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
+/// The caller of a request: a signed, unexpired access token that still
+/// stands.
+pub async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("AppState not registered")))?;
     let claims = state.jwt.verify(bearer(req)?)?;
-    Ok(AuthUser {
+    let user = AuthUser {
         id: UserId(claims.sub),
         role: claims.role,
         session: claims.sid,
         expires_at: claims.exp,
-    })
+        version: claims.ver,
+    };
+    still_stands(state, user).await
+}
+
+/// `user` with the role the credentials allow, or `token_revoked` (or
+/// `account_not_found`).
+pub async fn still_stands(state: &AppState, mut user: AuthUser) -> Result<AuthUser, ApiError> {
+    user.role = state.realtime.services.credentials.check(&user.credential()).await?;
+    Ok(user)
 }
 
 impl FromRequest for AuthUser {
     type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).and_then(|u| {
+        let req = req.clone();
+        Box::pin(async move {
+            let u = authenticate(&req).await?;
             if u.role == Role::Guest {
                 Err(guest_not_allowed())
             } else {
                 Ok(u)
             }
-        }))
+        })
     }
 }
 
@@ -93,10 +124,11 @@ pub struct AnyUser(pub AuthUser);
 
 impl FromRequest for AnyUser {
     type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).map(AnyUser))
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await.map(AnyUser) })
     }
 }
 
@@ -105,15 +137,17 @@ pub struct AdminUser(pub AuthUser);
 
 impl FromRequest for AdminUser {
     type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).and_then(|u| {
+        let req = req.clone();
+        Box::pin(async move {
+            let u = authenticate(&req).await?;
             if u.role == Role::Admin {
                 Ok(AdminUser(u))
             } else {
                 Err(ApiError::forbidden("only admins may do this"))
             }
-        }))
+        })
     }
 }

@@ -1,10 +1,12 @@
-//! Short-lived access tokens: an HS256 JWT carrying the user id, role and the
-//! refresh-token family it was issued from.
+//! Short-lived access tokens: an HS256 JWT carrying the user id, role, the
+//! refresh-token family it was issued from and the user's token version
+//! (whether it still stands is `lyceum_actors::core::Credentials`' question).
 
 use std::path::Path;
 
 use anyhow::Context;
 use jsonwebtoken::{decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use lyceum_actors::core::Credential;
 use lyceum_actors::{Role, UserId};
 use lyceum_protocol::ErrorCode;
 use rand::RngCore;
@@ -24,6 +26,11 @@ pub struct Claims {
     pub role: Role,
     /// The refresh-token family (one per sign-in).
     pub sid: Uuid,
+    /// The user's `token_version` when the token was issued; a role change
+    /// or "sign out everywhere" moves it on and so revokes the token.
+    /// Tokens from before the claim existed count as version 0.
+    #[serde(default)]
+    pub ver: i32,
     pub iat: i64,
     pub exp: i64,
     pub iss: String,
@@ -45,12 +52,13 @@ impl JwtKeys {
         }
     }
 
-    pub fn issue(&self, user: UserId, role: Role, family: Uuid) -> anyhow::Result<String> {
+    pub fn issue(&self, user: UserId, role: Role, family: Uuid, version: i32) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user.0,
             role,
             sid: family,
+            ver: version,
             iat: now,
             exp: now + self.ttl_secs as i64,
             iss: ISSUER.to_owned(),
@@ -71,6 +79,18 @@ impl JwtKeys {
                 }
                 _ => ApiError::new(ErrorCode::InvalidToken, "the access token is not valid"),
             })
+    }
+}
+
+impl Claims {
+    pub fn credential(&self) -> Credential {
+        Credential {
+            user: UserId(self.sub),
+            role: self.role,
+            sign_in: self.sid,
+            version: self.ver,
+            expires_at: self.exp,
+        }
     }
 }
 

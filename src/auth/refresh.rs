@@ -54,6 +54,8 @@ pub enum Rotation {
     Rotated {
         user: UserId,
         role: Role,
+        /// The user's token version, for the new access token.
+        version: i32,
         family: Uuid,
         token: String,
     },
@@ -73,7 +75,7 @@ pub async fn rotate(
     // second sees `rotated_at` set and is treated as reuse.
     let row = tx
         .query_opt(
-            "SELECT t.id, t.family_id, t.user_id, t.expires_at, t.rotated_at, t.revoked_at, u.role
+            "SELECT t.id, t.family_id, t.user_id, t.expires_at, t.rotated_at, t.revoked_at, u.role, u.token_version
                FROM refresh_tokens t JOIN users u ON u.id = t.user_id
               WHERE t.token_hash = $1
               FOR UPDATE OF t",
@@ -92,6 +94,7 @@ pub async fn rotate(
     let rotated_at: Option<DateTime<Utc>> = row.get(4);
     let revoked_at: Option<DateTime<Utc>> = row.get(5);
     let role: String = row.get(6);
+    let version: i32 = row.get(7);
 
     if revoked_at.is_some() {
         return Ok(Rotation::Rejected {
@@ -122,6 +125,7 @@ pub async fn rotate(
     Ok(Rotation::Rotated {
         user,
         role,
+        version,
         family,
         token,
     })

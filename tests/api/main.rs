@@ -15,5 +15,6 @@ mod live;
 mod process;
 mod profile;
 mod props;
+mod revocation;
 mod server;
 mod ws;

@@ -209,6 +209,23 @@ impl Ws {
         self.next_where(|f| f["type"] == "message" && f["roomId"] == room).await
     }
 
+    /// Reads until the server closes the connection: the close frame's code
+    /// and reason (None if the socket ended without one). Text frames read
+    /// on the way are kept.
+    pub async fn closed_with(&mut self) -> Option<(u16, String)> {
+        loop {
+            let m = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("the server closes within the wait");
+            match m {
+                Some(Ok(Message::Text(t))) => self.buffered.push_back(typed(&t)),
+                Some(Ok(Message::Close(c))) => return c.map(|c| (u16::from(c.code), c.reason.to_string())),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
     /// Nothing of this type arrives within `d`.
     pub async fn quiet(&mut self, ty: &str, d: Duration) {
         assert!(!self.buffered.iter().any(|v| v["type"] == ty), "buffered {ty}");

@@ -1,10 +1,12 @@
 //! The core every domain stands on: the [`Services`] (the database pool,
-//! the limits, the token check, the send rate limits and the fan-out), who
+//! the limits, the token check and the [`credentials`] cache behind it, the
+//! send rate limits and the fan-out), who
 //! is asking ([`Principal`]), the bounded [`outbox`] to a client, the
 //! actor [`registry`], the [`fanout`] seam where delivery leaves a node, the
 //! [`seams`] through which one domain tells another, and the rules every
 //! path shares ([`rules`], [`policy`]). Nothing here names a domain.
 
+pub mod credentials;
 pub mod error;
 pub mod fanout;
 pub mod outbox;
@@ -23,6 +25,7 @@ use deadpool_postgres::Pool;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use lyceum_protocol::{Role, RoomId, UserId};
 
+pub use credentials::{Credential, Credentials, Revocation, RevokeReason};
 pub use error::Error;
 pub use fanout::FanOut;
 
@@ -49,7 +52,9 @@ where
     })
 }
 
-/// Who is on the other end of a connection: established once, at upgrade.
+/// Who is on the other end of a connection: established at upgrade. Its
+/// role is the one [`Credentials::check`] allowed; a role change closes the
+/// connection (the gateway), so it never acts with a role it lost.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user: UserId,
@@ -63,8 +68,10 @@ pub struct Principal {
     pub expires_at: Option<i64>,
 }
 
-/// Checks a fresh access token for `reauth`: its user and expiry, or why not.
-pub type TokenVerifier = Arc<dyn Fn(&str) -> Result<(UserId, i64), String> + Send + Sync>;
+/// Verifies an access token's signature, issuer and expiry (for `reauth`):
+/// what it says, or why not. Whether it still stands is
+/// [`Credentials::check`]'s question.
+pub type TokenVerifier = Arc<dyn Fn(&str) -> Result<Credential, String> + Send + Sync>;
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -100,6 +107,8 @@ pub struct Limits {
 pub struct Services {
     pub pool: Pool,
     pub verify_token: TokenVerifier,
+    /// Token versions and revoked sign-ins: whether a token still stands.
+    pub credentials: Credentials,
     pub limits: Limits,
     /// Where a frame for a user goes to reach every connection of theirs.
     pub fanout: Arc<dyn FanOut>,
@@ -121,6 +130,7 @@ impl Services {
                 limits.guest_messages_per_second,
                 limits.guest_message_burst,
             )),
+            credentials: Credentials::new(pool.clone()),
             pool,
             verify_token,
             limits,

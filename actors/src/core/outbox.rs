@@ -28,6 +28,10 @@ pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 pub const CLOSE_IDLE_TIMEOUT: u16 = 4001;
 /// Close code: the access token behind the connection expired.
 pub const CLOSE_TOKEN_EXPIRED: u16 = 4003;
+/// Close code: the access token behind the connection was revoked (its
+/// sign-in signed out, its user signed out everywhere or had their role
+/// changed); a `session_revoked` event comes first.
+pub const CLOSE_TOKEN_REVOKED: u16 = 4004;
 /// Close code: too many malformed frames.
 pub const CLOSE_POLICY: u16 = 1008;
 /// Close code: a frame over the size limit (RFC 6455's "message too big").

@@ -16,9 +16,9 @@ use super::Realtime;
 use crate::calendar::actor::{Calendar, Watch};
 use crate::chat::room::{self, ChatRoom};
 use crate::chat::store::{self, Kind};
-use crate::core::outbox::{Outbound, Outbox, CLOSE_IDLE_TIMEOUT, CLOSE_POLICY, CLOSE_TOKEN_EXPIRED, CLOSE_TOO_BIG};
+use crate::core::outbox::{Outbound, Outbox, CLOSE_IDLE_TIMEOUT, CLOSE_POLICY, CLOSE_TOKEN_EXPIRED, CLOSE_TOKEN_REVOKED, CLOSE_TOO_BIG};
 use crate::core::reply::Reply as CommandReply;
-use crate::core::{rules, Error, Principal};
+use crate::core::{rules, Credential, Error, Principal, Revocation, RevokeReason};
 use crate::live::calls;
 use crate::live::room::Reply;
 use crate::live::room::{self as live, Action, LiveRoom};
@@ -39,6 +39,9 @@ static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 pub struct Connection {
     id: u64,
     me: Principal,
+    /// The access token the connection stands on: the one it was opened
+    /// with, or the last one `reauth` accepted.
+    cred: Credential,
     rt: Arc<Realtime>,
     outbox: Outbox,
     last_heard: Instant,
@@ -55,10 +58,11 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(me: Principal, rt: Arc<Realtime>, outbox: Outbox) -> Connection {
+    pub fn new(me: Principal, cred: Credential, rt: Arc<Realtime>, outbox: Outbox) -> Connection {
         Connection {
             id: NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed),
             me,
+            cred,
             rt,
             outbox,
             last_heard: Instant::now(),
@@ -109,6 +113,47 @@ impl Connection {
             return true;
         }
         false
+    }
+
+    /// Ends the connection because its token no longer stands.
+    fn revoked(&self, ctx: &mut Context<Self>, reason: RevokeReason) {
+        self.outbox.text(
+            Event::SessionRevoked {
+                reason: reason.as_str().to_owned(),
+            }
+            .frame(),
+        );
+        self.close(ctx, CLOSE_TOKEN_REVOKED, &format!("token revoked: {}", reason.as_str()));
+    }
+
+    /// `reauth`: the token's signature is good and it is this user's; once
+    /// the credentials say it still stands (and with this connection's
+    /// role), it becomes the connection's token.
+    fn reauth(&mut self, ctx: &mut Context<Self>, cred: Credential, id: Option<Value>) {
+        let rt = self.rt.clone();
+        let fut = async move { rt.services.credentials.check(&cred).await };
+        ctx.spawn(
+            actix::fut::wrap_future(fut).map(move |res, act: &mut Connection, ctx: &mut Context<Self>| {
+                match res {
+                    // Everything this connection holds (subscriptions, joins)
+                    // was granted to its role: a token of another role ends it.
+                    Ok(role) if role != act.me.role => act.revoked(ctx, RevokeReason::RoleChanged),
+                    Ok(_) => {
+                        act.cred = cred;
+                        act.me.expires_at = Some(cred.expires_at);
+                        // A revocation told while the check ran.
+                        if let Some(reason) = act.rt.services.credentials.known_revoked(&cred) {
+                            return act.revoked(ctx, reason);
+                        }
+                        act.outbox
+                            .text(protocol::ack(&id, json!({"expiresAt": cred.expires_at})));
+                    }
+                    Err(e) => {
+                        act.outbox.text(e.frame(&id));
+                    }
+                }
+            }),
+        );
     }
 
     fn handle_text(&mut self, text: &str, ctx: &mut Context<Self>) {
@@ -206,9 +251,8 @@ impl Connection {
             Command::WatchCalendar { mentor_id } => rules::guest_confined(&self.me, None, "watch calendars")
                 .and_then(|()| self.watch(ctx, mentor_id, id.clone())),
             Command::Reauth { token } => match (self.rt.services.verify_token)(&token) {
-                Ok((user, exp)) if user == self.me.user => {
-                    self.me.expires_at = Some(exp);
-                    self.outbox.text(protocol::ack(&id, json!({"expiresAt": exp})));
+                Ok(cred) if cred.user == self.me.user => {
+                    self.reauth(ctx, cred, id.clone());
                     Ok(())
                 }
                 Ok(_) => Err(Error::new(ErrorCode::Forbidden, "that token belongs to another user")),
@@ -461,6 +505,12 @@ impl Actor for Connection {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.rt.register(self.me.user, self.id, ctx.address());
+        // The token was checked before the upgrade; a revocation committed
+        // since then and before the registration is known to the cache.
+        if let Some(reason) = self.rt.services.credentials.known_revoked(&self.cred) {
+            return self.revoked(ctx, reason);
+        }
         self.outbox
             .text(protocol::Event::hello(self.id, self.me.user, HEARTBEAT_INTERVAL.as_secs()).frame());
         self.rt.hub.do_send(hub::Connect {
@@ -485,6 +535,7 @@ impl Actor for Connection {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        self.rt.unregister(self.me.user, self.id);
         for addr in self.rooms.values() {
             addr.do_send(room::Unsubscribe { conn: self.id });
         }
@@ -513,6 +564,21 @@ impl Actor for Connection {
             user: self.me.user,
             conn: self.id,
         });
+    }
+}
+
+/// A committed revocation of this connection's user (`Realtime::revoke`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Revoked(pub Revocation);
+
+impl Handler<Revoked> for Connection {
+    type Result = ();
+
+    fn handle(&mut self, Revoked(r): Revoked, ctx: &mut Context<Self>) {
+        if r.covers(&self.cred) {
+            self.revoked(ctx, r.reason());
+        }
     }
 }
 
@@ -560,6 +626,7 @@ impl StreamHandler<Result<WsMessage, ProtocolError>> for Connection {
 /// Starts the connection actor for an upgraded connection.
 pub fn start(
     me: Principal,
+    cred: Credential,
     rt: Arc<Realtime>,
     socket: actix_ws::Session,
     stream: actix_ws::MessageStream,
@@ -568,6 +635,6 @@ pub fn start(
     let stream = stream.max_frame_size(rt.services.limits.max_frame_bytes);
     Connection::create(|ctx| {
         ctx.add_stream(stream);
-        Connection::new(me, rt, outbox)
+        Connection::new(me, cred, rt, outbox)
     })
 }

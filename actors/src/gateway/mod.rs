@@ -6,7 +6,8 @@
 
 pub mod connection;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use actix::{Actor, Addr};
 use deadpool_postgres::Pool;
@@ -14,9 +15,13 @@ use deadpool_postgres::Pool;
 use crate::calendar::Calendars;
 use crate::chat::Chat;
 use crate::core::seams::{OfferingControl, OfferingStateSink, RoomMembership};
-use crate::core::{Limits, Services, TokenVerifier};
+use crate::core::{Limits, Revocation, Services, TokenVerifier};
 use crate::live::Live;
 use crate::presence::{Hub, HubFanOut};
+use lyceum_protocol::UserId;
+
+/// Every open connection of this node, by user and connection id.
+type Registry = HashMap<UserId, HashMap<u64, Addr<connection::Connection>>>;
 
 /// Every domain of the realtime core, wired together.
 pub struct Realtime {
@@ -25,6 +30,9 @@ pub struct Realtime {
     pub hub: Addr<Hub>,
     pub calendars: Arc<Calendars>,
     pub live: Arc<Live>,
+    /// Every open connection of this node by user: who to tell of a
+    /// revocation.
+    connections: Mutex<Registry>,
 }
 
 impl Realtime {
@@ -45,6 +53,41 @@ impl Realtime {
             hub,
             calendars,
             live,
+            connections: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// A committed revocation (a role change, a sign-out): the credentials
+    /// cache learns of it first, then every open connection of the user on
+    /// this node is told, and those whose token it covers close at once
+    /// (`session_revoked`, then close code 4004).
+    pub fn revoke(&self, r: Revocation) {
+        self.services.credentials.observe(&r);
+        let open: Vec<Addr<connection::Connection>> = self
+            .connections_lock()
+            .get(&r.user())
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        for conn in open {
+            conn.do_send(connection::Revoked(r));
+        }
+    }
+
+    fn connections_lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.connections.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn register(&self, user: UserId, conn: u64, addr: Addr<connection::Connection>) {
+        self.connections_lock().entry(user).or_default().insert(conn, addr);
+    }
+
+    fn unregister(&self, user: UserId, conn: u64) {
+        let mut map = self.connections_lock();
+        if let Some(m) = map.get_mut(&user) {
+            m.remove(&conn);
+            if m.is_empty() {
+                map.remove(&user);
+            }
+        }
     }
 }

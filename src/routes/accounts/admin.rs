@@ -2,6 +2,7 @@
 //! `AdminUser`, so a non-admin gets 403 before any work is done.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use lyceum_actors::core::{Revocation, RevokeReason};
 use lyceum_actors::{Role, UserId};
 use lyceum_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
@@ -86,8 +87,10 @@ pub struct RoleBody {
     role: Role,
 }
 
-/// Changes a user's role. Their sessions are revoked so that the new role is
-/// what their next token carries.
+/// Changes a user's role. In the same transaction their token version moves
+/// on and their refresh-token families are revoked: every token they hold
+/// stops working at once, their WebSocket connections close (after the
+/// commit), and the new role is what their next sign-in carries.
 pub async fn set_role(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -116,12 +119,22 @@ pub async fn set_role(
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound, "no such user"))?
         .get(0);
+    let mut revocation = None;
     if old != new_role.as_str() {
-        tx.execute(
-            "UPDATE users SET role = $2, updated_at = now() WHERE id = $1",
-            &[&target, &new_role.as_str()],
-        )
-        .await?;
+        let version: i32 = tx
+            .query_one(
+                "UPDATE users SET role = $2, token_version = token_version + 1, updated_at = now()
+                  WHERE id = $1 RETURNING token_version",
+                &[&target, &new_role.as_str()],
+            )
+            .await?
+            .get(0);
+        revocation = Some(Revocation::User {
+            user: target,
+            version,
+            role: new_role,
+            reason: RevokeReason::RoleChanged,
+        });
         tx.execute(
             "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
             &[&target],
@@ -141,5 +154,8 @@ pub async fn set_role(
         .await?;
     }
     tx.commit().await?;
+    if let Some(r) = revocation {
+        state.realtime.revoke(r);
+    }
     Ok(HttpResponse::Ok().json(json!({"userId": target, "role": new_role})))
 }

@@ -1,8 +1,11 @@
 //! `/api/auth`: register, sign in, refresh (with rotation and reuse
-//! detection) and sign out.
+//! detection) and sign out. Signing out revokes the sign-in's access tokens
+//! and closes its WebSocket connections too (`Realtime::revoke`); signing
+//! out everywhere moves the user's token version on, which revokes all.
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
+use lyceum_actors::core::{Revocation, RevokeReason};
 use lyceum_actors::{Role, UserId};
 use lyceum_protocol::ErrorCode;
 use serde::{Deserialize, Serialize};
@@ -95,16 +98,23 @@ fn clear_cookie() -> Cookie<'static> {
     c
 }
 
+/// What an access token is issued for: the user, their role and token
+/// version, and the sign-in (refresh family).
+struct Grant {
+    user: UserId,
+    role: Role,
+    version: i32,
+    family: Uuid,
+}
+
 fn session_response(
     state: &AppState,
     status: actix_web::http::StatusCode,
-    user: UserId,
-    role: Role,
-    family: Uuid,
+    grant: Grant,
     refresh_token: String,
     account: Option<Account>,
 ) -> Result<HttpResponse, ApiError> {
-    let access_token = state.jwt.issue(user, role, family)?;
+    let access_token = state.jwt.issue(grant.user, grant.role, grant.family, grant.version)?;
     Ok(HttpResponse::build(status)
         .cookie(refresh_cookie(&refresh_token, state.refresh_ttl_days))
         .insert_header(("Cache-Control", "no-store"))
@@ -148,7 +158,7 @@ pub async fn register(
         .query_one(
             "INSERT INTO users (id, email, password_hash, display_name, role)
              VALUES ($1, $2, $3, $4, $5)
-             RETURNING id, email, display_name, role, phone, created_at",
+             RETURNING id, email, display_name, role, phone, created_at, token_version",
             &[&id, &email.as_str(), &hash, &display_name.as_str(), &role.as_str()],
         )
         .await
@@ -181,9 +191,12 @@ pub async fn register(
     session_response(
         &state,
         actix_web::http::StatusCode::CREATED,
-        id,
-        role,
-        family,
+        Grant {
+            user: id,
+            role,
+            version: row.get("token_version"),
+            family,
+        },
         token,
         Some(Account::from_row(&row)),
     )
@@ -206,7 +219,7 @@ pub async fn login(
     let client = state.pool.get().await?;
     let row = client
         .query_opt(
-            "SELECT id, email, display_name, role, phone, created_at, password_hash
+            "SELECT id, email, display_name, role, phone, created_at, password_hash, token_version
                FROM users WHERE lower(email) = $1",
             &[&email_key],
         )
@@ -232,6 +245,7 @@ pub async fn login(
         return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong email or password"));
     };
     let account = Account::from_row(&row);
+    let version: i32 = row.get("token_version");
     let (token, family) = refresh::start_family(&client, account.id, state.refresh_ttl_days).await?;
     audit::record(
         &client,
@@ -248,9 +262,12 @@ pub async fn login(
     session_response(
         &state,
         actix_web::http::StatusCode::OK,
-        id,
-        role,
-        family,
+        Grant {
+            user: id,
+            role,
+            version,
+            family,
+        },
         token,
         Some(account),
     )
@@ -289,9 +306,21 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: web::By
         refresh::Rotation::Rotated {
             user,
             role,
+            version,
             family,
             token,
-        } => session_response(&state, actix_web::http::StatusCode::OK, user, role, family, token, None),
+        } => session_response(
+            &state,
+            actix_web::http::StatusCode::OK,
+            Grant {
+                user,
+                role,
+                version,
+                family,
+            },
+            token,
+            None,
+        ),
         refresh::Rotation::Reused { user, family } => {
             let ip = state.client_ip(&req);
             tracing::warn!(%user, %family, "refresh token reused: family revoked");
@@ -306,6 +335,11 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: web::By
                 },
             )
             .await?;
+            state.realtime.revoke(Revocation::SignIn {
+                user,
+                sign_in: family,
+                reason: RevokeReason::RefreshTokenReused,
+            });
             Ok(rejected(
                 ErrorCode::RefreshTokenReused,
                 "this refresh token was already used; every session from that sign-in is revoked, sign in again",
@@ -331,20 +365,37 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
                 },
             )
             .await?;
+            state.realtime.revoke(Revocation::SignIn {
+                user,
+                sign_in: family,
+                reason: RevokeReason::SignedOut,
+            });
         }
     }
     // Signing out is idempotent: an unknown or already revoked token is fine.
     Ok(HttpResponse::NoContent().cookie(clear_cookie()).finish())
 }
 
-/// Signs out every session of the caller (every refresh-token family).
+/// Signs out every sign-in of the caller: every refresh-token family is
+/// revoked and the token version moves on (every access token is revoked,
+/// every WebSocket connection closes), in one transaction.
 pub async fn logout_all(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
-    let client = state.pool.get().await?;
-    let n = client
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let row = tx
+        .query_opt(
+            "UPDATE users SET token_version = token_version + 1 WHERE id = $1 RETURNING token_version, role",
+            &[&user.id],
+        )
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::AccountNotFound, "the account of this token no longer exists"))?;
+    let version: i32 = row.get(0);
+    let role: Role = row.get::<_, String>(1).parse().unwrap_or(user.role);
+    let n = tx
         .execute(
             "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
             &[&user.id],
@@ -352,7 +403,7 @@ pub async fn logout_all(
         .await?;
     let ip = state.client_ip(&req);
     audit::record(
-        &client,
+        &tx,
         audit::Entry {
             actor: Some(user.id),
             subject: Some(user.id),
@@ -362,5 +413,12 @@ pub async fn logout_all(
         },
     )
     .await?;
+    tx.commit().await?;
+    state.realtime.revoke(Revocation::User {
+        user: user.id,
+        version,
+        role,
+        reason: RevokeReason::SignedOutEverywhere,
+    });
     Ok(HttpResponse::NoContent().cookie(clear_cookie()).finish())
 }

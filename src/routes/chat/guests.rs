@@ -52,7 +52,8 @@ pub async fn join_as_guest(
         addr.do_send(lyceum_actors::chat::room::MembershipChanged { user: id, member });
     }
     // The family id only names this grant; there is no refresh token.
-    let token = state.jwt.issue(id, Role::Guest, Uuid::new_v4())?;
+    // A new user: token version 0 (the column's default).
+    let token = state.jwt.issue(id, Role::Guest, Uuid::new_v4(), 0)?;
     Ok(HttpResponse::Created().json(json!({
         "accessToken": token, "tokenType": "Bearer", "expiresIn": state.jwt.ttl_secs,
         "user": {"id": id, "displayName": handle, "role": "guest"}, "roomId": room,

@@ -1,6 +1,8 @@
 //! `GET /ws`: the WebSocket gateway, and `POST /api/ws/ticket` for browsers.
-//! Authentication happens once, here, before the upgrade: no token or a bad
-//! one is a 401 and no socket is opened.
+//! Authentication happens here, before the upgrade: no token, a bad one or
+//! a revoked one is a 401 and no socket is opened. Once open, the connection
+//! is registered for revocations and closes when its token is revoked
+//! (`Realtime::revoke`).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use lyceum_actors::{Principal, Role, RoomId};
@@ -8,7 +10,7 @@ use lyceum_protocol::ErrorCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::extract::authenticate;
+use crate::auth::extract::{authenticate, still_stands};
 use crate::auth::{AnyUser, AuthUser};
 use crate::error::ApiError;
 use crate::infra::tickets::TICKET_TTL;
@@ -27,21 +29,23 @@ pub async fn ticket(state: web::Data<AppState>, user: AnyUser) -> HttpResponse {
     HttpResponse::Ok().json(json!({"ticket": ticket, "expiresIn": TICKET_TTL.as_secs()}))
 }
 
-/// The account behind a token as the chat core sees it.
+/// The account behind a token as the chat core sees it. The role is the
+/// one the token's check allowed (`AuthUser::role`, from the credentials
+/// cache), the same that decides HTTP requests.
 pub async fn principal(state: &AppState, user: AuthUser) -> Result<Principal, ApiError> {
     let client = state.pool.get().await?;
     let row = client
         .query_opt(
-            "SELECT u.display_name, u.role,
+            "SELECT u.display_name,
                     (SELECT room_id FROM room_members m WHERE m.user_id = u.id LIMIT 1)
                FROM users u WHERE u.id = $1",
             &[&user.id],
         )
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::AccountNotFound, "the account of this token no longer exists"))?;
-    let role: Role = row.get::<_, String>(1).parse().unwrap_or(Role::Mentee);
+    let role = user.role;
     let guest_room = if role == Role::Guest {
-        row.get::<_, Option<RoomId>>(2)
+        row.get::<_, Option<RoomId>>(1)
     } else {
         None
     };
@@ -74,16 +78,20 @@ pub async fn upgrade(
         ));
     }
     let user = match &query.ticket {
-        Some(t) => state
-            .tickets
-            .redeem(t)
-            .ok_or_else(|| ApiError::new(ErrorCode::InvalidTicket, "the ticket is unknown, used or expired"))?,
-        None => authenticate(&req)?,
+        Some(t) => {
+            let user = state
+                .tickets
+                .redeem(t)
+                .ok_or_else(|| ApiError::new(ErrorCode::InvalidTicket, "the ticket is unknown, used or expired"))?;
+            // The token it was issued for may have been revoked since.
+            still_stands(&state, user).await?
+        }
+        None => authenticate(&req).await?,
     };
     let mut me = principal(&state, user).await?;
     me.expires_at = Some(user.expires_at);
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::new(ErrorCode::NotAWebsocket, format!("expected a WebSocket upgrade: {e}")))?;
-    lyceum_actors::gateway::connection::start(me, state.realtime.clone(), session, stream);
+    lyceum_actors::gateway::connection::start(me, user.credential(), state.realtime.clone(), session, stream);
     Ok(response)
 }
