@@ -16,7 +16,9 @@ use super::Realtime;
 use crate::calendar::actor::{Calendar, Watch};
 use crate::chat::room::{self, ChatRoom};
 use crate::chat::store::{self, Kind};
-use crate::core::outbox::{Outbound, Outbox, CLOSE_IDLE_TIMEOUT, CLOSE_POLICY, CLOSE_TOKEN_EXPIRED, CLOSE_TOKEN_REVOKED, CLOSE_TOO_BIG};
+use crate::core::outbox::{
+    Outbound, Outbox, CLOSE_IDLE_TIMEOUT, CLOSE_POLICY, CLOSE_TOKEN_EXPIRED, CLOSE_TOKEN_REVOKED, CLOSE_TOO_BIG,
+};
 use crate::core::reply::Reply as CommandReply;
 use crate::core::{rules, Credential, Error, Principal, Revocation, RevokeReason};
 use crate::live::calls;

@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::routes::json::Json;
 use crate::infra::ratelimit::Limit;
+use crate::routes::json::Json;
 use crate::state::AppState;
 
 pub const MAX_CAPACITY: i32 = 10_000;
