@@ -13,4 +13,5 @@ mod live;
 mod process;
 mod profile;
 mod server;
+mod two_factor;
 mod ws;
