@@ -253,7 +253,11 @@ mod tests {
             755224, 287082, 359152, 969429, 338314, 254676, 287922, 162583, 399871, 520489,
         ];
         for (c, w) in want.iter().enumerate() {
-            assert_eq!(hotp::<sha1::Sha1>(b"12345678901234567890", c as u64, 6), *w, "counter {c}");
+            assert_eq!(
+                hotp::<sha1::Sha1>(b"12345678901234567890", c as u64, 6),
+                *w,
+                "counter {c}"
+            );
         }
     }
 
@@ -262,7 +266,10 @@ mod tests {
         let secret = new_secret();
         let now = 1_000_000;
         for d in -1..=1 {
-            assert_eq!(matching_step(&secret, &code_at_step(&secret, now + d), now), Some(now + d));
+            assert_eq!(
+                matching_step(&secret, &code_at_step(&secret, now + d), now),
+                Some(now + d)
+            );
         }
         for d in [-3, -2, 2, 3] {
             let code = code_at_step(&secret, now + d);
@@ -298,8 +305,13 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 19);
         assert_eq!(a.matches('-').count(), 3);
-        assert!(normalise_recovery_code(&a).bytes().all(|c| RECOVERY_ALPHABET[..31].contains(&c)));
-        assert_eq!(recovery_code_hash(&a), recovery_code_hash(&format!(" {} ", a.to_uppercase().replace('-', " "))));
+        assert!(normalise_recovery_code(&a)
+            .bytes()
+            .all(|c| RECOVERY_ALPHABET[..31].contains(&c)));
+        assert_eq!(
+            recovery_code_hash(&a),
+            recovery_code_hash(&format!(" {} ", a.to_uppercase().replace('-', " ")))
+        );
         assert_ne!(recovery_code_hash(&a), recovery_code_hash(&b));
         assert_eq!(as_totp_code("123 456").as_deref(), Some("123456"));
         assert_eq!(as_totp_code(&a), None);

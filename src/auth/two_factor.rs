@@ -142,9 +142,7 @@ pub async fn check_code(
             .await?;
         if n == 0 {
             audit_failure(state, user, ip, purpose, "replayed").await;
-            return Err(invalid(
-                "this two-factor code was already used; wait for the next one",
-            ));
+            return Err(invalid("this two-factor code was already used; wait for the next one"));
         }
         return Ok(Used::Totp);
     }

@@ -96,7 +96,11 @@ async fn enabled_user(app: &TestApp, name: &str) -> (Session, Vec<u8>, Vec<Strin
     let e: Value = res.json().await.unwrap();
     let secret = base32_decode(e["secret"].as_str().unwrap());
     let res = app
-        .post_auth("/api/me/2fa/confirm", &s.access, &json!({"code": totp(&secret, now_step())}))
+        .post_auth(
+            "/api/me/2fa/confirm",
+            &s.access,
+            &json!({"code": totp(&secret, now_step())}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let v: Value = res.json().await.unwrap();
@@ -124,7 +128,8 @@ async fn enrol_confirm_then_sign_in_needs_a_code_that_cannot_be_replayed() {
     );
     // Confirming before enrolling.
     assert_error(
-        app.post_auth("/api/me/2fa/confirm", &s.access, &json!({"code": "123456"})).await,
+        app.post_auth("/api/me/2fa/confirm", &s.access, &json!({"code": "123456"}))
+            .await,
         StatusCode::CONFLICT,
         "two_factor_not_pending",
     )
@@ -139,7 +144,7 @@ async fn enrol_confirm_then_sign_in_needs_a_code_that_cannot_be_replayed() {
     let secret = base32_decode(&secret_b32);
     assert_eq!(secret.len(), 20);
     let uri = e["otpauthUri"].as_str().unwrap();
-    let label = s.email.replace('@', "%40");
+    let label = s.email.to_lowercase().replace('@', "%40");
     assert_eq!(
         uri,
         format!("otpauth://totp/Lyceum:{label}?secret={secret_b32}&issuer=Lyceum&algorithm=SHA1&digits=6&period=30")
@@ -155,19 +160,35 @@ async fn enrol_confirm_then_sign_in_needs_a_code_that_cannot_be_replayed() {
     // Pending: sign-in does not ask for a code yet.
     let (st, v) = seen.body(app.get_auth("/api/me/2fa", &s.access).await).await;
     assert_eq!(st, StatusCode::OK);
-    assert_eq!((v["enabled"].clone(), v["pending"].clone()), (json!(false), json!(true)));
+    assert_eq!(
+        (v["enabled"].clone(), v["pending"].clone()),
+        (json!(false), json!(true))
+    );
     let (st, _) = seen.body(app.login_raw(&s.email, PASSWORD).await).await;
     assert_eq!(st, StatusCode::OK);
 
     // A wrong code does not confirm; the right one does, once.
-    let wrong = if totp(&secret, now_step()) == "000000" { "111111" } else { "000000" };
+    let wrong = if totp(&secret, now_step()) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
     let (st, v) = seen
-        .body(app.post_auth("/api/me/2fa/confirm", &s.access, &json!({"code": wrong})).await)
+        .body(
+            app.post_auth("/api/me/2fa/confirm", &s.access, &json!({"code": wrong}))
+                .await,
+        )
         .await;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_two_factor_code")));
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_two_factor_code"))
+    );
     let confirm_code = totp(&secret, now_step());
     let (st, v) = seen
-        .body(app.post_auth("/api/me/2fa/confirm", &s.access, &json!({"code": confirm_code})).await)
+        .body(
+            app.post_auth("/api/me/2fa/confirm", &s.access, &json!({"code": confirm_code}))
+                .await,
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let codes: Vec<String> = v["recoveryCodes"]
@@ -178,7 +199,10 @@ async fn enrol_confirm_then_sign_in_needs_a_code_that_cannot_be_replayed() {
         .collect();
     assert_eq!(codes.len(), 10);
     assert_eq!(codes.iter().collect::<std::collections::HashSet<_>>().len(), 10);
-    assert!(codes.iter().all(|c| c.len() == 19 && c.matches('-').count() == 3), "{codes:?}");
+    assert!(
+        codes.iter().all(|c| c.len() == 19 && c.matches('-').count() == 3),
+        "{codes:?}"
+    );
     let (st, v) = seen.body(app.get_auth("/api/me/2fa", &s.access).await).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["enabled"], true);
@@ -186,36 +210,77 @@ async fn enrol_confirm_then_sign_in_needs_a_code_that_cannot_be_replayed() {
     assert!(v["enabledAt"].is_string());
     assert_eq!(v["recoveryCodesRemaining"], 10);
     // Once on, neither enrolment nor confirmation can run again.
-    let (st, v) = seen.body(app.post_auth("/api/me/2fa/enroll", &s.access, &json!({})).await).await;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::CONFLICT, Some("two_factor_already_enabled")));
     let (st, v) = seen
-        .body(app.post_auth("/api/me/2fa/confirm", &s.access, &json!({"code": "123456"})).await)
+        .body(app.post_auth("/api/me/2fa/enroll", &s.access, &json!({})).await)
         .await;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::CONFLICT, Some("two_factor_already_enabled")));
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::CONFLICT, Some("two_factor_already_enabled"))
+    );
+    let (st, v) = seen
+        .body(
+            app.post_auth("/api/me/2fa/confirm", &s.access, &json!({"code": "123456"}))
+                .await,
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::CONFLICT, Some("two_factor_already_enabled"))
+    );
 
     // Sign-in now asks for the code.
     let (st, v) = seen.body(app.login_raw(&s.email, PASSWORD).await).await;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("two_factor_required")));
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("two_factor_required"))
+    );
     assert!(v.get("accessToken").is_none());
     // An empty code counts as none.
-    let (st, v) = seen.body(app.login_2fa(&s.email, PASSWORD, json!({"totpCode": ""})).await).await;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("two_factor_required")));
+    let (st, v) = seen
+        .body(app.login_2fa(&s.email, PASSWORD, json!({"totpCode": ""})).await)
+        .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("two_factor_required"))
+    );
     // A wrong password is refused as before, even with a good code, and
     // does not spend the code.
     let login_code = totp(&secret, now_step() + 1);
     let (st, v) = seen
-        .body(app.login_2fa(&s.email, "wrong password!!", json!({"totpCode": login_code})).await)
+        .body(
+            app.login_2fa(&s.email, "wrong password!!", json!({"totpCode": login_code}))
+                .await,
+        )
         .await;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_credentials")));
-    let (st, v) = seen.body(app.login_2fa(&s.email, PASSWORD, json!({"totpCode": wrong})).await).await;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_two_factor_code")));
-    let (st, v) = seen.body(app.login_2fa(&s.email, PASSWORD, json!({"totpCode": "12ab56"})).await).await;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_two_factor_code")));
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_credentials"))
+    );
+    let (st, v) = seen
+        .body(app.login_2fa(&s.email, PASSWORD, json!({"totpCode": wrong})).await)
+        .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_two_factor_code"))
+    );
+    let (st, v) = seen
+        .body(app.login_2fa(&s.email, PASSWORD, json!({"totpCode": "12ab56"})).await)
+        .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_two_factor_code"))
+    );
     // The code used to confirm is spent: it cannot sign in.
     let (st, v) = seen
-        .body(app.login_2fa(&s.email, PASSWORD, json!({"totpCode": confirm_code})).await)
+        .body(
+            app.login_2fa(&s.email, PASSWORD, json!({"totpCode": confirm_code}))
+                .await,
+        )
         .await;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_two_factor_code")));
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_two_factor_code"))
+    );
     // The next step's code (one step of skew is accepted) signs in.
     let (st, v) = seen
         .body(app.login_2fa(&s.email, PASSWORD, json!({"totpCode": login_code})).await)
@@ -227,15 +292,25 @@ async fn enrol_confirm_then_sign_in_needs_a_code_that_cannot_be_replayed() {
     let (st, v) = seen
         .body(app.login_2fa(&s.email, PASSWORD, json!({"totpCode": login_code})).await)
         .await;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_two_factor_code")));
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_two_factor_code"))
+    );
     // Both kinds at once is malformed.
     let (st, v) = seen
         .body(
-            app.login_2fa(&s.email, PASSWORD, json!({"totpCode": "123456", "recoveryCode": codes[0]}))
-                .await,
+            app.login_2fa(
+                &s.email,
+                PASSWORD,
+                json!({"totpCode": "123456", "recoveryCode": codes[0]}),
+            )
+            .await,
         )
         .await;
-    assert_eq!((st, v["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_credentials_format")));
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_credentials_format"))
+    );
 
     // Audited: enrolment, enabling, the failures (wrong and replayed), the
     // sign-in with its second factor.
@@ -274,7 +349,10 @@ async fn enrol_confirm_then_sign_in_needs_a_code_that_cannot_be_replayed() {
     assert!(!sealed.windows(secret.len()).any(|w| w == secret.as_slice()));
     let hashes: Vec<Vec<u8>> = app
         .db
-        .query("SELECT code_hash FROM two_factor_recovery_codes WHERE user_id = $1", &[&s.id])
+        .query(
+            "SELECT code_hash FROM two_factor_recovery_codes WHERE user_id = $1",
+            &[&s.id],
+        )
         .await
         .unwrap()
         .iter()
@@ -300,10 +378,13 @@ async fn a_recovery_code_signs_in_once() {
     let app = spawn_app().await;
     let (s, _secret, codes) = enabled_user(&app, "Recover").await;
 
-    let res = app.login_2fa(&s.email, PASSWORD, json!({"recoveryCode": codes[0]})).await;
+    let res = app
+        .login_2fa(&s.email, PASSWORD, json!({"recoveryCode": codes[0]}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_error(
-        app.login_2fa(&s.email, PASSWORD, json!({"recoveryCode": codes[0]})).await,
+        app.login_2fa(&s.email, PASSWORD, json!({"recoveryCode": codes[0]}))
+            .await,
         StatusCode::UNAUTHORIZED,
         "invalid_two_factor_code",
     )
@@ -367,14 +448,16 @@ async fn disabling_needs_the_password_and_a_code() {
     .await;
     // Both fields are required.
     assert_error(
-        app.post_auth("/api/me/2fa/disable", &s.access, &json!({"password": PASSWORD})).await,
+        app.post_auth("/api/me/2fa/disable", &s.access, &json!({"password": PASSWORD}))
+            .await,
         StatusCode::BAD_REQUEST,
         "invalid_json",
     )
     .await;
     // Without a token.
     assert_error(
-        app.post_json("/api/me/2fa/disable", &json!({"password": PASSWORD, "code": code})).await,
+        app.post_json("/api/me/2fa/disable", &json!({"password": PASSWORD, "code": code}))
+            .await,
         StatusCode::UNAUTHORIZED,
         "missing_token",
     )
@@ -420,7 +503,8 @@ async fn disabling_needs_the_password_and_a_code() {
     )
     .await;
     assert_error(
-        app.post_auth("/api/me/2fa/recovery-codes", &s.access, &json!({"code": codes[0]})).await,
+        app.post_auth("/api/me/2fa/recovery-codes", &s.access, &json!({"code": codes[0]}))
+            .await,
         StatusCode::CONFLICT,
         "two_factor_not_enabled",
     )
@@ -444,7 +528,9 @@ async fn disabling_needs_the_password_and_a_code() {
         .map(|(_, d)| d["reason"].as_str().unwrap())
         .collect();
     assert_eq!(reasons, vec!["wrong_password", "wrong_code"]);
-    assert!(log.iter().any(|(a, d)| a == "two_factor_disabled" && d["with"] == "totp"));
+    assert!(log
+        .iter()
+        .any(|(a, d)| a == "two_factor_disabled" && d["with"] == "totp"));
     let log2 = app.audit_actions(s2.id).await;
     assert!(log2
         .iter()
@@ -456,7 +542,8 @@ async fn regenerated_recovery_codes_replace_the_old_ones() {
     let app = spawn_app().await;
     let (s, secret, old) = enabled_user(&app, "Regen").await;
     assert_error(
-        app.post_auth("/api/me/2fa/recovery-codes", &s.access, &json!({"code": "000000x"})).await,
+        app.post_auth("/api/me/2fa/recovery-codes", &s.access, &json!({"code": "000000x"}))
+            .await,
         StatusCode::UNAUTHORIZED,
         "invalid_two_factor_code",
     )
@@ -528,7 +615,11 @@ async fn code_attempts_are_rate_limited_per_account_and_per_address() {
             .await,
     )
     .await;
-    assert_rate_limited(app.login_2fa(&s.email, PASSWORD, json!({"recoveryCode": codes[0]})).await).await;
+    assert_rate_limited(
+        app.login_2fa(&s.email, PASSWORD, json!({"recoveryCode": codes[0]}))
+            .await,
+    )
+    .await;
     assert_rate_limited(
         app.post_auth(
             "/api/me/2fa/disable",

@@ -185,7 +185,10 @@ pub async fn confirm(
 }
 
 /// The enabled two-factor row, or `409 two_factor_not_enabled`.
-async fn enabled(db: &impl deadpool_postgres::GenericClient, user: AuthUser) -> Result<two_factor::TwoFactor, ApiError> {
+async fn enabled(
+    db: &impl deadpool_postgres::GenericClient,
+    user: AuthUser,
+) -> Result<two_factor::TwoFactor, ApiError> {
     match two_factor::load(db, user.id).await? {
         Some(t) if t.enabled => Ok(t),
         _ => Err(ApiError::new(
@@ -221,7 +224,17 @@ pub async fn disable(
         two_factor::audit_failure(&state, user.id, &ip, "disable", "wrong_password").await;
         return Err(ApiError::new(ErrorCode::InvalidCredentials, "the password is wrong"));
     }
-    let used = two_factor::check_code(&state, &client, user.id, &tf, &body.code, Accept::Either, &ip, "disable").await?;
+    let used = two_factor::check_code(
+        &state,
+        &client,
+        user.id,
+        &tf,
+        &body.code,
+        Accept::Either,
+        &ip,
+        "disable",
+    )
+    .await?;
     let mut client = client;
     let tx = client.transaction().await?;
     tx.execute("DELETE FROM two_factor_recovery_codes WHERE user_id = $1", &[&user.id])
