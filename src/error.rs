@@ -95,6 +95,11 @@ impl ResponseError for ApiError {
 
 impl From<tokio_postgres::Error> for ApiError {
     fn from(e: tokio_postgres::Error) -> Self {
+        // A NUL in text that slipped past the edge checks is still the
+        // caller's input, not our failure.
+        if e.code() == Some(&tokio_postgres::error::SqlState::CHARACTER_NOT_IN_REPERTOIRE) {
+            return ApiError::new(ErrorCode::InvalidText, "text must not contain NUL (U+0000) characters");
+        }
         ApiError::Internal(anyhow::Error::new(e).context("database query"))
     }
 }

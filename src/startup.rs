@@ -130,6 +130,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(ErrorHandlers::new().default_handler(routes::json_errors))
+                .wrap(actix_web::middleware::from_fn(routes::refuse_nul))
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())

@@ -43,6 +43,9 @@ codes! {
     /// A command's fields fail validation.
     InvalidCommand = "invalid_command", 400;
     BinaryNotSupported = "binary_not_supported", 400;
+    /// Text (in a body, a query, a path or a frame) contains a NUL
+    /// character (U+0000), which no field accepts.
+    InvalidText = "invalid_text", 400;
     /// The request body is not the JSON the route expects.
     InvalidJson = "invalid_json", 400;
     /// The request body is over the route's limit. 400, not 413, since

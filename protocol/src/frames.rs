@@ -165,30 +165,72 @@ pub struct Envelope {
     pub command: Command,
 }
 
+/// Why a text frame could not be taken as a command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameError {
+    /// The frame's `id`, if one could be read (the error echoes it; with
+    /// none it carries `"id": null`).
+    pub id: Option<Value>,
+    /// `invalid_frame`, or `invalid_text` for a NUL character.
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl FrameError {
+    fn new(id: Option<Value>, code: ErrorCode, message: impl Into<String>) -> Self {
+        FrameError {
+            id,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Whether any string in a JSON value (object keys included) contains a NUL
+/// character (U+0000). No field of Lyceum accepts one: Postgres cannot store
+/// it in text, and it is never a user's intent.
+pub fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 /// Parses one text frame. On failure, returns the id (if one could be read)
 /// so the error can still be correlated.
-pub fn parse(text: &str) -> Result<Envelope, (Option<Value>, String)> {
-    let mut v: Value = serde_json::from_str(text).map_err(|e| (None, format!("not JSON: {e}")))?;
+pub fn parse(text: &str) -> Result<Envelope, FrameError> {
+    let mut v: Value = serde_json::from_str(text)
+        .map_err(|e| FrameError::new(None, ErrorCode::InvalidFrame, format!("not JSON: {e}")))?;
     let obj = v
         .as_object_mut()
-        .ok_or((None, "a frame must be a JSON object".to_owned()))?;
+        .ok_or_else(|| FrameError::new(None, ErrorCode::InvalidFrame, "a frame must be a JSON object"))?;
     let id = obj.remove("id");
     if let Some(id) = &id {
         let ok = match id {
-            Value::String(s) => s.len() <= 64,
+            Value::String(s) => s.len() <= 64 && !s.contains('\0'),
             Value::Number(_) => true,
             _ => false,
         };
         if !ok {
-            return Err((
+            return Err(FrameError::new(
                 None,
-                "`id` must be a string of at most 64 characters or a number".to_owned(),
+                ErrorCode::InvalidFrame,
+                "`id` must be a string of at most 64 characters (no NUL) or a number",
             ));
         }
     }
+    if has_nul(&v) {
+        return Err(FrameError::new(
+            id,
+            ErrorCode::InvalidText,
+            "text must not contain NUL (U+0000) characters",
+        ));
+    }
     match serde_json::from_value::<Command>(v) {
         Ok(command) => Ok(Envelope { id, command }),
-        Err(e) => Err((id, e.to_string())),
+        Err(e) => Err(FrameError::new(id, ErrorCode::InvalidFrame, e.to_string())),
     }
 }
 
@@ -211,10 +253,12 @@ pub struct MessageEvent {
     pub attachments: Value,
     pub target_seq: Option<i64>,
     pub created_at: chrono::DateTime<chrono::Utc>,
-    /// History only: when a `message` was last edited or deleted.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// When a `message` was last edited or deleted: filled in history
+    /// (live events carry the change as its own `edit`/`delete` event, and
+    /// these as null).
+    #[serde(default)]
     pub edited_at: Option<chrono::DateTime<chrono::Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -237,18 +281,30 @@ impl MessageEvent {
 }
 
 /// Answers command `id`: `{"type": "ack", "id": ..., ...data}`; `data` is a
-/// JSON object whose fields join the frame's.
+/// JSON object whose fields join the frame's. A command sent without an
+/// `id` is answered without one (`"id": null` is kept for frames that could
+/// not be read as a command: pass `Some(Value::Null)`).
 pub fn ack(id: &Option<Value>, data: Value) -> String {
-    let mut v = json!({"type": "ack", "id": id});
-    if let (Some(o), Value::Object(d)) = (v.as_object_mut(), data) {
-        o.extend(d);
+    let mut v = json!({"type": "ack"});
+    if let Some(o) = v.as_object_mut() {
+        if let Some(id) = id {
+            o.insert("id".to_owned(), id.clone());
+        }
+        if let Value::Object(d) = data {
+            o.extend(d);
+        }
     }
     v.to_string()
 }
 
-/// Refuses command `id`: `{"type": "error", "id": ..., "code": ..., "message": ...}`.
+/// Refuses command `id`: `{"type": "error", "id": ..., "code": ..., "message": ...}`
+/// (no `id` when the command had none, as for [`ack`]).
 pub fn error(id: &Option<Value>, code: ErrorCode, message: &str) -> String {
-    json!({"type": "error", "id": id, "code": code.as_str(), "message": message}).to_string()
+    let mut v = json!({"type": "error", "code": code.as_str(), "message": message});
+    if let (Some(o), Some(id)) = (v.as_object_mut(), id) {
+        o.insert("id".to_owned(), id.clone());
+    }
+    v.to_string()
 }
 
 /// A participant of a live room, as every frame about one shows them.
@@ -567,14 +623,48 @@ mod tests {
 
     #[test]
     fn rejects_garbage_but_keeps_the_id() {
-        assert!(parse("not json").unwrap_err().0.is_none());
+        assert!(parse("not json").unwrap_err().id.is_none());
         assert!(parse("[1,2]").is_err());
-        let (id, msg) = parse(r#"{"id":"x","type":"launch_missiles"}"#).unwrap_err();
-        assert_eq!(id, Some(json!("x")));
-        assert!(msg.contains("launch_missiles"), "{msg}");
-        let (id, _) = parse(r#"{"id":"y","type":"send","roomId":"nope"}"#).unwrap_err();
-        assert_eq!(id, Some(json!("y")));
+        let e = parse(r#"{"id":"x","type":"launch_missiles"}"#).unwrap_err();
+        assert_eq!(e.id, Some(json!("x")));
+        assert_eq!(e.code, ErrorCode::InvalidFrame);
+        assert!(e.message.contains("launch_missiles"), "{}", e.message);
+        let e = parse(r#"{"id":"y","type":"send","roomId":"nope"}"#).unwrap_err();
+        assert_eq!(e.id, Some(json!("y")));
         assert!(parse(r#"{"id":{"a":1},"type":"ping"}"#).is_err());
+    }
+
+    #[test]
+    fn a_nul_anywhere_is_invalid_text() {
+        let room = Uuid::new_v4();
+        for frame in [
+            format!(r#"{{"id":"n1","type":"send","roomId":"{room}","body":"a\u0000b"}}"#),
+            format!(r#"{{"id":"n1","type":"send","roomId":"{room}","clientMsgId":"\u0000","body":"x"}}"#),
+            format!(r#"{{"id":"n1","type":"send","roomId":"{room}","attachments":["\u0000"]}}"#),
+            r#"{"id":"n1","type":"ping","\u0000":1}"#.to_owned(),
+        ] {
+            let e = parse(&frame).unwrap_err();
+            assert_eq!((e.code, e.id), (ErrorCode::InvalidText, Some(json!("n1"))), "{frame}");
+        }
+        // A NUL in the id itself: the id cannot be echoed.
+        let e = parse(r#"{"id":"a\u0000","type":"ping"}"#).unwrap_err();
+        assert_eq!((e.code, e.id), (ErrorCode::InvalidFrame, None));
+        // An escaped backslash followed by "u0000" is ordinary text.
+        assert!(
+            parse(r#"{"id":"n2","type":"send","roomId":"00000000-0000-0000-0000-000000000000","body":"\\u0000"}"#)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn answers_without_an_id_carry_none() {
+        let v: Value = serde_json::from_str(&ack(&None, json!({"pong": true}))).unwrap();
+        assert_eq!(v, json!({"type": "ack", "pong": true}));
+        let v: Value = serde_json::from_str(&error(&Some(Value::Null), ErrorCode::InvalidFrame, "m")).unwrap();
+        assert_eq!(
+            v,
+            json!({"type": "error", "id": null, "code": "invalid_frame", "message": "m"})
+        );
     }
 
     /// One frame of every event type, as the server sends it (docs/protocol.md,

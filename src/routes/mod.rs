@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod calendar;
 pub mod chat;
 pub mod directory;
+pub mod json;
 pub mod ops;
 pub mod web_app;
 
@@ -97,6 +98,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/rooms/{id}/members").route(web::post().to(rooms::invite)))
             .service(web::resource("/rooms/{id}/members/{user}").route(web::delete().to(rooms::remove_member)))
             .service(web::resource("/rooms/{id}/members/{user}/mute").route(web::put().to(rooms::mute)))
+            .service(web::resource("/rooms/{id}/members/{user}/role").route(web::put().to(rooms::set_room_role)))
             .service(
                 web::resource("/rooms/{id}/messages")
                     .route(web::get().to(rooms::history))
@@ -144,6 +146,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .default_service(web::to(|| async {
         HttpResponse::from_error(ApiError::new(ErrorCode::NotFound, "no such route"))
     }));
+}
+
+/// Refuses a request whose path or query holds an encoded NUL (`%00`):
+/// 400 `invalid_text` before any route sees it. (A raw NUL cannot be in a
+/// request line; `%00` is the only way one gets into a path or a query
+/// parameter, and no parameter accepts it.)
+pub async fn refuse_nul(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let uri = req.uri();
+    if uri.path().contains("%00") || uri.query().is_some_and(|q| q.contains("%00")) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidText,
+            "the address must not contain an encoded NUL (%00)",
+        )
+        .into());
+    }
+    next.call(req).await
 }
 
 /// Turns any error response that is not already JSON (a 405 from the router,

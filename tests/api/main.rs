@@ -8,6 +8,7 @@ mod browser;
 mod calendar;
 mod chat;
 mod directory;
+mod hardening;
 mod helpers;
 mod live;
 mod process;

@@ -142,6 +142,13 @@ pub struct Committed {
     pub event: Option<MessageEvent>,
 }
 
+/// Whether a text field of the event holds a NUL character.
+fn has_nul(item: &NewEvent) -> bool {
+    [&item.client_msg_id, &item.body, &item.ciphertext]
+        .iter()
+        .any(|f| f.as_deref().is_some_and(|t| t.contains('\0')))
+}
+
 /// Commits a batch in one transaction. The room row is locked first, so
 /// concurrent writers (other nodes) take turns and seqs have no gaps. Each
 /// item gets its own outcome; one bad item does not fail the others.
@@ -166,8 +173,16 @@ pub async fn commit_batch(
     // Items repeating an earlier item's client message id in this batch.
     let mut dup_of: HashMap<usize, usize> = HashMap::new();
 
+    // Postgres cannot store a NUL in text: such an item is refused on its
+    // own (the edge refuses them first; this keeps the batch's promise).
+    let bad_text: Vec<bool> = items.iter().map(has_nul).collect();
     // Idempotency: client message ids already committed, or repeated in this batch.
-    let cmids: Vec<String> = items.iter().filter_map(|i| i.client_msg_id.clone()).collect();
+    let cmids: Vec<String> = items
+        .iter()
+        .zip(&bad_text)
+        .filter(|(_, bad)| !**bad)
+        .filter_map(|(i, _)| i.client_msg_id.clone())
+        .collect();
     let mut known: HashMap<(Uuid, String), i64> = HashMap::new();
     if !cmids.is_empty() {
         let st = tx
@@ -182,7 +197,12 @@ pub async fn commit_batch(
     }
 
     // Edits and deletions must name a live message the sender may change.
-    let targets: Vec<i64> = items.iter().filter_map(|i| i.target_seq).collect();
+    let targets: Vec<i64> = items
+        .iter()
+        .zip(&bad_text)
+        .filter(|(_, bad)| !**bad)
+        .filter_map(|(i, _)| i.target_seq)
+        .collect();
     let mut target_rows: HashMap<i64, (Option<Uuid>, String, bool)> = HashMap::new();
     if !targets.is_empty() {
         for r in tx
@@ -223,6 +243,13 @@ pub async fn commit_batch(
     let mut batch_cmids: HashMap<(Uuid, String), usize> = HashMap::new();
     let mut attachments_of: HashMap<usize, Value> = HashMap::new();
     for (i, item) in items.iter().enumerate() {
+        if bad_text[i] {
+            out[i] = Some(Err(Error::new(
+                ErrorCode::InvalidText,
+                "text must not contain NUL (U+0000) characters",
+            )));
+            continue;
+        }
         if let Some(c) = &item.client_msg_id {
             let key = (item.sender.0, c.clone());
             if let Some(seq) = known.get(&key) {

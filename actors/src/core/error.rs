@@ -36,6 +36,9 @@ impl Error {
 
 impl From<tokio_postgres::Error> for Error {
     fn from(e: tokio_postgres::Error) -> Self {
+        if e.code() == Some(&tokio_postgres::error::SqlState::CHARACTER_NOT_IN_REPERTOIRE) {
+            return Error::new(ErrorCode::InvalidText, "text must not contain NUL (U+0000) characters");
+        }
         Error::internal(e)
     }
 }

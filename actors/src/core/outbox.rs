@@ -23,6 +23,8 @@ pub const CLOSE_IDLE_TIMEOUT: u16 = 4001;
 pub const CLOSE_TOKEN_EXPIRED: u16 = 4003;
 /// Close code: too many malformed frames.
 pub const CLOSE_POLICY: u16 = 1008;
+/// Close code: a frame over the size limit (RFC 6455's "message too big").
+pub const CLOSE_TOO_BIG: u16 = 1009;
 /// How long a close frame may take to get out before the socket is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 

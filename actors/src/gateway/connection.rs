@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_ws::{Message as WsMessage, ProtocolError};
+use actix_ws::{Item, Message as WsMessage, ProtocolError};
 use serde_json::{json, Value};
 
 use super::Realtime;
 use crate::calendar::actor::{Calendar, Watch};
 use crate::chat::room::{self, ChatRoom};
 use crate::chat::store::{self, Kind};
-use crate::core::outbox::{Outbound, Outbox, CLOSE_IDLE_TIMEOUT, CLOSE_POLICY, CLOSE_TOKEN_EXPIRED};
+use crate::core::outbox::{Outbound, Outbox, CLOSE_IDLE_TIMEOUT, CLOSE_POLICY, CLOSE_TOKEN_EXPIRED, CLOSE_TOO_BIG};
 use crate::core::reply::Reply as CommandReply;
 use crate::core::{rules, Error, Principal};
 use crate::live::calls;
@@ -47,6 +47,9 @@ pub struct Connection {
     live: HashMap<LiveId, Addr<LiveRoom>>,
     invalid: u32,
     invalid_since: Instant,
+    /// Inside a fragmented message: its fragments after the first are
+    /// dropped without another error.
+    in_fragment: bool,
 }
 
 impl Connection {
@@ -62,6 +65,7 @@ impl Connection {
             live: HashMap::new(),
             invalid: 0,
             invalid_since: Instant::now(),
+            in_fragment: false,
         }
     }
 
@@ -111,7 +115,8 @@ impl Connection {
         }
         let env = match protocol::parse(text) {
             Ok(e) => e,
-            Err((id, why)) => return self.invalid_frame(ctx, id, ErrorCode::InvalidFrame, why),
+            // A frame read as no command is answered with `"id": null`.
+            Err(e) => return self.invalid_frame(ctx, Some(e.id.unwrap_or(Value::Null)), e.code, e.message),
         };
         let id = env.id;
         let result =
@@ -120,6 +125,9 @@ impl Connection {
                     self.outbox.text(protocol::ack(&id, json!({"pong": true})));
                     Ok(())
                 }
+                Command::Subscribe {
+                    after_seq: Some(after), ..
+                } if after < 0 => Err(Error::new(ErrorCode::InvalidCommand, "afterSeq must be 0 or more")),
                 Command::Subscribe { room_id, after_seq } => self.room(room_id).and_then(|addr| {
                     crate::core::offer(
                         &addr,
@@ -484,7 +492,7 @@ impl StreamHandler<Result<WsMessage, ProtocolError>> for Connection {
             Ok(WsMessage::Text(t)) => self.handle_text(&t, ctx),
             Ok(WsMessage::Binary(_)) => self.invalid_frame(
                 ctx,
-                None,
+                Some(Value::Null),
                 ErrorCode::BinaryNotSupported,
                 "frames are JSON text".to_owned(),
             ),
@@ -492,13 +500,20 @@ impl StreamHandler<Result<WsMessage, ProtocolError>> for Connection {
                 self.outbox.push(Outbound::Pong(b));
             }
             Ok(WsMessage::Pong(_)) | Ok(WsMessage::Nop) => {}
-            Ok(WsMessage::Continuation(_)) => self.invalid_frame(
-                ctx,
-                None,
-                ErrorCode::InvalidFrame,
-                "fragmented frames are not supported".to_owned(),
-            ),
+            // One error per fragmented message, however many fragments.
+            Ok(WsMessage::Continuation(Item::FirstText(_) | Item::FirstBinary(_))) => {
+                self.in_fragment = true;
+                self.invalid_frame(
+                    ctx,
+                    Some(Value::Null),
+                    ErrorCode::BinaryNotSupported,
+                    "fragmented frames are not supported; send each command as one text frame".to_owned(),
+                )
+            }
+            Ok(WsMessage::Continuation(Item::Continue(_))) => {}
+            Ok(WsMessage::Continuation(Item::Last(_))) => self.in_fragment = false,
             Ok(WsMessage::Close(_)) => ctx.stop(),
+            Err(ProtocolError::Overflow) => self.close(ctx, CLOSE_TOO_BIG, "frame too large"),
             Err(e) => {
                 tracing::debug!(error = %e, "websocket protocol error");
                 self.close(ctx, CLOSE_POLICY, "protocol error");

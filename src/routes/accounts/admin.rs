@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::audit::{self, action};
 use crate::auth::AdminUser;
 use crate::error::ApiError;
+use crate::routes::json::Json;
 use crate::state::AppState;
 
 const MAX_AUDIT_PAGE: i64 = 200;
@@ -92,7 +93,7 @@ pub async fn set_role(
     req: HttpRequest,
     admin: AdminUser,
     id: web::Path<UserId>,
-    body: web::Json<RoleBody>,
+    body: Json<RoleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let target = id.into_inner();
     if target == admin.0.id {

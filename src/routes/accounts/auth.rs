@@ -14,6 +14,7 @@ use crate::auth::{password, refresh, two_factor, AuthUser};
 use crate::domain::{DisplayName, Email, Password};
 use crate::error::{is_unique_violation, ApiError};
 use crate::infra::ratelimit::Limit;
+use crate::routes::json::Json;
 use crate::state::AppState;
 
 pub const REFRESH_COOKIE: &str = "lyceum_refresh";
@@ -81,7 +82,7 @@ struct Session {
     expires_in: u64,
     /// Also set as an HttpOnly cookie; returned for non-browser clients.
     refresh_token: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The account on register and login; null on refresh.
     user: Option<Account>,
 }
 
@@ -126,7 +127,7 @@ fn session_response(
 pub async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<RegisterBody>,
+    body: Json<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
     let ip = state.client_ip(&req);
     state.limiter.check(Limit::RegisterPerIp, &ip).await?;
@@ -198,7 +199,7 @@ pub async fn register(
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginBody>,
+    body: Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let ip = state.client_ip(&req);
     state.limiter.check(Limit::LoginPerIp, &ip).await?;

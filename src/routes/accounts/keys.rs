@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::routes::json::Json;
 use crate::state::AppState;
 
 /// Room for a JWK or a base64 SPKI of any common curve.
@@ -24,7 +25,7 @@ pub struct PublishKey {
 pub async fn publish(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<PublishKey>,
+    body: Json<PublishKey>,
 ) -> Result<HttpResponse, ApiError> {
     let key = body.public_key.trim();
     if key.is_empty() || key.len() > MAX_KEY || key.chars().any(char::is_control) {

@@ -10,6 +10,7 @@ use crate::domain::DisplayName;
 use crate::error::ApiError;
 use crate::profiles;
 use crate::routes::accounts::auth::Account;
+use crate::routes::json::Json;
 use crate::state::AppState;
 
 fn gone() -> ApiError {
@@ -37,7 +38,7 @@ pub async fn get_profile(state: web::Data<AppState>, user: AuthUser) -> Result<H
 pub async fn patch_profile(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<ProfilePatch>,
+    body: Json<ProfilePatch>,
 ) -> Result<HttpResponse, ApiError> {
     let mut patch = body.into_inner().validate()?;
     let display_name = patch.display_name.take().map(|n| DisplayName::parse(&n)).transpose()?;

@@ -12,6 +12,7 @@ use crate::audit::{self, action};
 use crate::auth::two_factor::{self, Accept};
 use crate::auth::{password, totp, AuthUser};
 use crate::error::ApiError;
+use crate::routes::json::Json;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -130,7 +131,7 @@ pub async fn confirm(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: AuthUser,
-    body: web::Json<CodeBody>,
+    body: Json<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
     too_long(&body.code)?;
     let ip = state.client_ip(&req);
@@ -204,7 +205,7 @@ pub async fn disable(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: AuthUser,
-    body: web::Json<DisableBody>,
+    body: Json<DisableBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     too_long(&body.code)?;
@@ -262,7 +263,7 @@ pub async fn regenerate_recovery_codes(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: AuthUser,
-    body: web::Json<CodeBody>,
+    body: Json<CodeBody>,
 ) -> Result<HttpResponse, ApiError> {
     too_long(&body.code)?;
     let ip = state.client_ip(&req);

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::routes::json::Json;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -39,7 +40,7 @@ pub async fn put_note(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<OfferingId>,
-    body: web::Json<NoteBody>,
+    body: Json<NoteBody>,
 ) -> Result<HttpResponse, ApiError> {
     let offering = path.into_inner();
     if body.body.chars().count() > 20_000 {

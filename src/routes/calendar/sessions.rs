@@ -20,6 +20,7 @@ use crate::routes::calendar::slots::{
     self, agenda_json, booked_json, check_text, check_window, exec, offering, owner_of, require_mentee, require_mentor,
     Agenda,
 };
+use crate::routes::json::Json;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -41,7 +42,7 @@ pub struct CreateSession {
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<CreateSession>,
+    body: Json<CreateSession>,
 ) -> Result<HttpResponse, ApiError> {
     require_mentor(&user)?;
     let b = body.into_inner();
@@ -49,7 +50,20 @@ pub async fn create(
     if title.is_empty() {
         return Err(ApiError::new(ErrorCode::InvalidSlot, "a session needs a title"));
     }
-    let ends_at = b.starts_at + Duration::minutes(b.duration_minutes);
+    if !(slots::MIN_MINUTES..=slots::MAX_MINUTES).contains(&b.duration_minutes) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidSlot,
+            format!(
+                "durationMinutes must be between {} and {}",
+                slots::MIN_MINUTES,
+                slots::MAX_MINUTES
+            ),
+        ));
+    }
+    let ends_at = b
+        .starts_at
+        .checked_add_signed(Duration::minutes(b.duration_minutes))
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidSlot, "startsAt is out of range"))?;
     check_window(b.starts_at, ends_at)?;
     if !(1..=slots::MAX_CAPACITY).contains(&b.capacity) {
         return Err(ApiError::new(
@@ -206,7 +220,7 @@ pub async fn register(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<OfferingId>,
-    body: Option<web::Json<Register>>,
+    body: Option<Json<Register>>,
 ) -> Result<HttpResponse, ApiError> {
     require_mentee(&user)?;
     let id = path.into_inner();

@@ -15,11 +15,14 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::routes::json::Json;
 use crate::state::AppState;
 
 pub const MAX_CAPACITY: i32 = 10_000;
-const MIN_MINUTES: i64 = 5;
-const MAX_MINUTES: i64 = 12 * 60;
+pub const MIN_MINUTES: i64 = 5;
+pub const MAX_MINUTES: i64 = 12 * 60;
+/// How far ahead a slot or session may start.
+pub const MAX_DAYS_AHEAD: i64 = 730;
 const MAX_WEEKS: u32 = 52;
 
 /// Runs an operation on a mentor's calendar and waits for its outcome.
@@ -87,6 +90,23 @@ fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidSlot, message)
 }
 
+/// A calendar date from the client must lie between yesterday and
+/// `MAX_DAYS_AHEAD` days ahead (checked before any arithmetic on it; the
+/// start instant is then checked again by `check_window`).
+fn check_date(field: &str, d: NaiveDate) -> Result<(), ApiError> {
+    let today = Utc::now().date_naive();
+    let earliest = today.pred_opt().unwrap_or(today);
+    let latest = today
+        .checked_add_signed(Duration::days(MAX_DAYS_AHEAD))
+        .unwrap_or(today);
+    if d < earliest || d > latest {
+        return Err(bad(format!(
+            "{field} must be between today and {MAX_DAYS_AHEAD} days ahead"
+        )));
+    }
+    Ok(())
+}
+
 fn parse_tz(s: &str) -> Result<chrono_tz::Tz, ApiError> {
     s.parse::<chrono_tz::Tz>()
         .map_err(|_| bad("timeZone must be an IANA time zone such as Europe/Berlin"))
@@ -107,10 +127,14 @@ pub fn local_instant(tz: chrono_tz::Tz, date: NaiveDate, time: NaiveTime) -> Res
 }
 
 pub fn check_window(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> Result<(), ApiError> {
-    let minutes = (ends_at - starts_at).num_minutes();
-    if starts_at <= Utc::now() {
+    let now = Utc::now();
+    if starts_at <= now {
         return Err(bad("a slot must start in the future"));
     }
+    if starts_at > now + Duration::days(MAX_DAYS_AHEAD) {
+        return Err(bad(format!("a slot starts at most {MAX_DAYS_AHEAD} days ahead")));
+    }
+    let minutes = ends_at.signed_duration_since(starts_at).num_minutes();
     if !(MIN_MINUTES..=MAX_MINUTES).contains(&minutes) {
         return Err(bad(format!(
             "a slot lasts {MIN_MINUTES} minutes to {} hours",
@@ -148,7 +172,7 @@ pub struct CreateSlot {
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<CreateSlot>,
+    body: Json<CreateSlot>,
 ) -> Result<HttpResponse, ApiError> {
     require_mentor(&user)?;
     let b = body.into_inner();
@@ -160,6 +184,7 @@ pub async fn create(
     let (starts_at, ends_at) = match (b.starts_at, b.ends_at, b.date, &b.start_time, &b.end_time) {
         (Some(s), Some(e), None, None, None) => (s, e),
         (None, None, Some(d), Some(st), Some(et)) => {
+            check_date("date", d)?;
             let s = local_instant(tz, d, parse_time("startTime", st)?)?;
             let mut end_date = d;
             let et = parse_time("endTime", et)?;
@@ -228,7 +253,7 @@ pub struct Recurring {
 pub async fn create_recurring(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<Recurring>,
+    body: Json<Recurring>,
 ) -> Result<HttpResponse, ApiError> {
     require_mentor(&user)?;
     let b = body.into_inner();
@@ -250,6 +275,7 @@ pub async fn create_recurring(
         parse_time("startTime", &b.start_time)?,
         parse_time("endTime", &b.end_time)?,
     );
+    check_date("startDate", b.start_date)?;
     let mut first = b.start_date;
     while first.weekday().number_from_monday() != b.weekday {
         first = first.succ_opt().ok_or_else(|| bad("date out of range"))?;
@@ -261,7 +287,9 @@ pub async fn create_recurring(
     );
     let mut list = Vec::new();
     for w in 0..b.weeks {
-        let d = first + Duration::weeks(i64::from(w));
+        let d = first
+            .checked_add_signed(Duration::weeks(i64::from(w)))
+            .ok_or_else(|| bad("date out of range"))?;
         let s = local_instant(tz, d, st)?;
         let e = local_instant(tz, if et <= st { d.succ_opt().unwrap_or(d) } else { d }, et)?;
         check_window(s, e)?;
@@ -363,11 +391,7 @@ pub fn booked_json(outcome: Outcome, slot: Value) -> Result<HttpResponse, ApiErr
     })))
 }
 
-pub async fn book(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    body: web::Json<BookBody>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn book(state: web::Data<AppState>, user: AuthUser, body: Json<BookBody>) -> Result<HttpResponse, ApiError> {
     require_mentee(&user)?;
     let b = body.into_inner();
     let agenda = agenda_json(b.agenda)?;
@@ -394,7 +418,7 @@ pub struct CancelBody {
 pub async fn cancel(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<CancelBody>,
+    body: Json<CancelBody>,
 ) -> Result<HttpResponse, ApiError> {
     require_mentee(&user)?;
     let mentor = owner_of(&state, body.slot_id, "slot").await?;

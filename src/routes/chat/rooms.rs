@@ -24,6 +24,7 @@ use crate::auth::extract::confine_guest;
 use crate::auth::{AnyUser, AuthUser};
 use crate::error::{is_unique_violation, ApiError};
 use crate::routes::chat::ws::principal;
+use crate::routes::json::Json;
 use crate::state::AppState;
 use lyceum_protocol::frames::Event;
 
@@ -70,7 +71,7 @@ async fn notify_membership(state: &AppState, room: RoomId, user: UserId) -> Resu
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<CreateRoom>,
+    body: Json<CreateRoom>,
 ) -> Result<HttpResponse, ApiError> {
     if user.role == Role::Mentee {
         return Err(ApiError::forbidden("only mentors and admins create group rooms"));
@@ -122,7 +123,7 @@ pub struct OpenDirect {
 pub async fn open_direct(
     state: web::Data<AppState>,
     me: AuthUser,
-    body: web::Json<OpenDirect>,
+    body: Json<OpenDirect>,
 ) -> Result<HttpResponse, ApiError> {
     let other = body.user_id;
     if other == me.id {
@@ -361,7 +362,7 @@ pub async fn invite(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<RoomId>,
-    body: web::Json<Invite>,
+    body: Json<Invite>,
 ) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let client = state.pool.get().await?;
@@ -388,6 +389,77 @@ pub async fn invite(
         .services
         .fanout
         .to_user(body.user_id, Event::RoomAdded { room_id: room }.frame().into());
+    Ok(HttpResponse::Ok().json(room_json(&client, room).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetRoomRole {
+    room_role: String,
+}
+
+/// Appoints a moderator or makes one a member again: the room's owner or
+/// an admin only (moderators cannot appoint moderators). The owner's own
+/// role does not change, and guests cannot moderate.
+pub async fn set_room_role(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(RoomId, UserId)>,
+    body: Json<SetRoomRole>,
+) -> Result<HttpResponse, ApiError> {
+    let (room, target) = path.into_inner();
+    if !matches!(body.room_role.as_str(), "moderator" | "member") {
+        return Err(ApiError::new(
+            ErrorCode::InvalidMember,
+            "roomRole must be \"moderator\" or \"member\"",
+        ));
+    }
+    let client = state.pool.get().await?;
+    let kind: String = client
+        .query_opt("SELECT kind FROM rooms WHERE id = $1", &[&room])
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::RoomNotFound, "no such room"))?
+        .get(0);
+    let mine: Option<String> = client
+        .query_opt(
+            "SELECT role FROM room_members WHERE room_id = $1 AND user_id = $2",
+            &[&room, &user.id],
+        )
+        .await?
+        .map(|r| r.get(0));
+    if user.role != Role::Admin && mine.as_deref() != Some("owner") {
+        return Err(ApiError::forbidden(
+            "only the room's owner or an admin may appoint moderators",
+        ));
+    }
+    if kind == "direct" {
+        return Err(ApiError::forbidden("direct conversations have no moderators"));
+    }
+    let row = client
+        .query_opt(
+            "SELECT m.role, u.role FROM room_members m JOIN users u ON u.id = m.user_id
+              WHERE m.room_id = $1 AND m.user_id = $2",
+            &[&room, &target],
+        )
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::MemberNotFound, "that user is not in this room"))?;
+    let (current, platform_role): (String, String) = (row.get(0), row.get(1));
+    if current == "owner" {
+        return Err(ApiError::new(
+            ErrorCode::InvalidMember,
+            "the owner's role cannot change",
+        ));
+    }
+    if platform_role == "guest" && body.room_role == "moderator" {
+        return Err(ApiError::new(ErrorCode::InvalidMember, "guests cannot moderate"));
+    }
+    client
+        .execute(
+            "UPDATE room_members SET role = $3 WHERE room_id = $1 AND user_id = $2",
+            &[&room, &target, &body.room_role],
+        )
+        .await?;
+    notify_membership(&state, room, target).await?;
     Ok(HttpResponse::Ok().json(room_json(&client, room).await?))
 }
 
@@ -444,7 +516,7 @@ pub async fn mute(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<(RoomId, UserId)>,
-    body: web::Json<Mute>,
+    body: Json<Mute>,
 ) -> Result<HttpResponse, ApiError> {
     let (room, target) = path.into_inner();
     if !(0..=60 * 24 * 365).contains(&body.minutes) {
@@ -524,7 +596,7 @@ pub async fn send(
     state: web::Data<AppState>,
     user: AnyUser,
     path: web::Path<RoomId>,
-    body: web::Json<SendBody>,
+    body: Json<SendBody>,
 ) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
     let me = principal(&state, user.0).await?;

@@ -18,6 +18,8 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct WsQuery {
     ticket: Option<String>,
+    /// Refused: tokens never go in URLs (see `upgrade`).
+    token: Option<String>,
 }
 
 pub async fn ticket(state: web::Data<AppState>, user: AnyUser) -> HttpResponse {
@@ -64,6 +66,13 @@ pub async fn upgrade(
     body: web::Payload,
     query: web::Query<WsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    if query.token.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidToken,
+            "tokens are not accepted in the URL (URLs end up in logs): send Authorization: Bearer, \
+             or open /ws?ticket= with a ticket from POST /api/ws/ticket",
+        ));
+    }
     let user = match &query.ticket {
         Some(t) => state
             .tickets
