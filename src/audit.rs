@@ -1,5 +1,5 @@
-//! The audit log: sign-ins, failed sign-ins, token-family revocations and role
-//! changes, written next to the change they record and read by admins.
+//! The audit log: sign-ins, failed sign-ins, token-family revocations, role
+//! changes and two-factor events, written next to the change they record and read by admins.
 
 use lyceum_protocol::UserId;
 use serde_json::Value;
@@ -11,6 +11,14 @@ pub mod action {
     pub const SIGN_OUT: &str = "sign_out";
     pub const TOKEN_FAMILY_REVOKED: &str = "token_family_revoked";
     pub const ROLE_CHANGED: &str = "role_changed";
+    /// A TOTP secret was issued (pending until confirmed).
+    pub const TWO_FACTOR_ENROLMENT_STARTED: &str = "two_factor_enrolment_started";
+    pub const TWO_FACTOR_ENABLED: &str = "two_factor_enabled";
+    pub const TWO_FACTOR_DISABLED: &str = "two_factor_disabled";
+    pub const TWO_FACTOR_RECOVERY_CODES_REGENERATED: &str = "two_factor_recovery_codes_regenerated";
+    pub const TWO_FACTOR_RECOVERY_CODE_USED: &str = "two_factor_recovery_code_used";
+    /// A wrong, replayed or malformed code (or, on disable, a wrong password).
+    pub const TWO_FACTOR_FAILED: &str = "two_factor_failed";
 }
 
 pub struct Entry<'a> {

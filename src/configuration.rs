@@ -141,6 +141,11 @@ pub struct RedisSettings {
 pub struct AuthSettings {
     #[serde(deserialize_with = "empty_secret_is_none")]
     pub jwt_secret: Option<SecretString>,
+    /// Key material that TOTP secrets are sealed with at rest; empty: one is
+    /// generated once and kept in `data_dir/totp_key`. Every node of a
+    /// cluster needs the same value.
+    #[serde(deserialize_with = "empty_secret_is_none")]
+    pub totp_key: Option<SecretString>,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_days: u64,
 }
@@ -153,6 +158,10 @@ pub struct RateLimitSettings {
     pub register_per_ip_per_hour: u32,
     /// Booking changes (book, cancel, session register/unregister) per user.
     pub bookings_per_user_per_minute: u32,
+    /// Two-factor code attempts (sign-in and /api/me/2fa) per account.
+    pub two_factor_per_account_per_minute: u32,
+    /// Two-factor code attempts per client address.
+    pub two_factor_per_ip_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -261,6 +270,12 @@ impl Settings {
             anyhow::ensure!(
                 secret.expose_secret().len() >= 32,
                 "auth.jwt_secret must be at least 32 characters"
+            );
+        }
+        if let Some(key) = &self.auth.totp_key {
+            anyhow::ensure!(
+                key.expose_secret().len() >= 32,
+                "auth.totp_key must be at least 32 characters"
             );
         }
         Ok(())

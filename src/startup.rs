@@ -44,6 +44,13 @@ impl Application {
         }
         let db = Database::open(&settings).await?;
         let secret = jwt::load_or_create_secret(settings.auth.jwt_secret.as_ref(), &settings.server.data_dir)?;
+        let totp_key = jwt::load_or_create_named_secret(
+            settings.auth.totp_key.as_ref(),
+            &settings.server.data_dir,
+            "totp_key",
+            "key for sealing TOTP secrets",
+        )?;
+        let totp = crate::auth::totp::SecretBox::new(&jwt::secret_bytes(&totp_key));
         let limiter: Arc<dyn RateLimiter> = InMemoryRateLimiter::new(&settings.rate_limit);
         let c = &settings.chat;
         let keys = JwtKeys::new(&jwt::secret_bytes(&secret), settings.auth.access_token_ttl_secs);
@@ -116,6 +123,7 @@ impl Application {
             realtime,
             tickets: Default::default(),
             metrics_token: settings.metrics.token.clone(),
+            totp,
         });
 
         let listener = TcpListener::bind((host, settings.server.port))

@@ -26,6 +26,8 @@ pub struct AppState {
     pub tickets: TicketStore,
     /// Bearer token for `/metrics`; None: loopback scrapers only.
     pub metrics_token: Option<secrecy::SecretString>,
+    /// Seals and opens TOTP secrets (two-factor sign-in).
+    pub totp: crate::auth::totp::SecretBox,
 }
 
 impl AppState {

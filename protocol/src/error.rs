@@ -113,6 +113,12 @@ codes! {
     /// belongs to is revoked now.
     RefreshTokenReused = "refresh_token_reused", 401;
     InvalidTicket = "invalid_ticket", 401;
+    /// The password was right, but the account has two-factor sign-in:
+    /// send the same request again with `totpCode` or `recoveryCode`.
+    TwoFactorRequired = "two_factor_required", 401;
+    /// A two-factor code that is wrong, malformed, already used (replayed)
+    /// or a spent recovery code.
+    InvalidTwoFactorCode = "invalid_two_factor_code", 401;
 
     // ---- permissions ----
     /// This role or user may not do this.
@@ -167,6 +173,12 @@ codes! {
     NotInSession = "not_in_session", 409;
     /// The callee is ringing or talking already.
     Busy = "busy", 409;
+    /// Enrolling again while two-factor sign-in is on (disable it first).
+    TwoFactorAlreadyEnabled = "two_factor_already_enabled", 409;
+    /// Disabling, or regenerating recovery codes, with two-factor sign-in off.
+    TwoFactorNotEnabled = "two_factor_not_enabled", 409;
+    /// Confirming with no enrolment started.
+    TwoFactorNotPending = "two_factor_not_pending", 409;
 
     // ---- the server ----
     RateLimited = "rate_limited", 429;

@@ -97,11 +97,22 @@ impl Claims {
 /// The configured secret, or the one generated on first start and kept in
 /// `data_dir/jwt_secret` (mode 0600) so tokens survive restarts.
 pub fn load_or_create_secret(configured: Option<&SecretString>, data_dir: &Path) -> anyhow::Result<SecretString> {
+    load_or_create_named_secret(configured, data_dir, "jwt_secret", "JWT signing secret")
+}
+
+/// The configured secret, or one generated on first start and kept in
+/// `data_dir/<file>` (mode 0600); `what` names it in the log.
+pub fn load_or_create_named_secret(
+    configured: Option<&SecretString>,
+    data_dir: &Path,
+    file: &str,
+    what: &str,
+) -> anyhow::Result<SecretString> {
     if let Some(s) = configured {
         return Ok(s.clone());
     }
     use std::os::unix::fs::OpenOptionsExt;
-    let path = data_dir.join("jwt_secret");
+    let path = data_dir.join(file);
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_owned();
         anyhow::ensure!(
@@ -122,7 +133,7 @@ pub fn load_or_create_secret(configured: Option<&SecretString>, data_dir: &Path)
         .open(&path)
         .with_context(|| format!("creating {}", path.display()))?;
     std::io::Write::write_all(&mut f, secret.as_bytes())?;
-    tracing::info!(path = %path.display(), "generated a new JWT signing secret");
+    tracing::info!(path = %path.display(), "generated a new {what}");
     Ok(SecretString::from(secret))
 }
 

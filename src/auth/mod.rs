@@ -1,10 +1,13 @@
 //! Who is calling: password hashes, access tokens (JWT), refresh-token
-//! families, and the request extractors that enforce them.
+//! families, two-factor codes (TOTP and recovery codes), and the request
+//! extractors that enforce them.
 
 pub mod extract;
 pub mod jwt;
 pub mod password;
 pub mod refresh;
+pub mod totp;
+pub mod two_factor;
 
 pub use extract::{AdminUser, AnyUser, AuthUser};
 pub use jwt::JwtKeys;

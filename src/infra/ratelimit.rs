@@ -1,6 +1,5 @@
-//! Rate limits for security-sensitive routes (seed 003: login, booking):
-//! sign-in and sign-up per client address and per email, booking changes per
-//! user.
+//! Rate limits for security-sensitive routes (seed 003: login, booking; issue
+//! 12: two-factor code attempts).
 //!
 //! Handlers depend on the `RateLimiter` trait only. One node uses the in-process
 //! GCRA limiter here; a cluster will plug in a Redis-backed one behind the same
@@ -26,6 +25,10 @@ pub enum Limit {
     RegisterPerIp,
     /// Booking changes (book, cancel, register, unregister) by one user.
     BookingPerUser,
+    /// Two-factor code attempts for one account (keyed by user id).
+    TwoFactorPerAccount,
+    /// Two-factor code attempts from one client address.
+    TwoFactorPerIp,
 }
 
 pub trait RateLimiter: Send + Sync + 'static {
@@ -38,6 +41,8 @@ pub struct InMemoryRateLimiter {
     login_account: DefaultKeyedRateLimiter<String>,
     register_ip: DefaultKeyedRateLimiter<String>,
     booking_user: DefaultKeyedRateLimiter<String>,
+    two_factor_account: DefaultKeyedRateLimiter<String>,
+    two_factor_ip: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
 }
 
@@ -57,6 +62,8 @@ impl InMemoryRateLimiter {
             login_account: DefaultKeyedRateLimiter::keyed(per(s.login_per_account_per_minute, minute)),
             register_ip: DefaultKeyedRateLimiter::keyed(per(s.register_per_ip_per_hour, minute * 60)),
             booking_user: DefaultKeyedRateLimiter::keyed(per(s.bookings_per_user_per_minute, minute)),
+            two_factor_account: DefaultKeyedRateLimiter::keyed(per(s.two_factor_per_account_per_minute, minute)),
+            two_factor_ip: DefaultKeyedRateLimiter::keyed(per(s.two_factor_per_ip_per_minute, minute)),
             clock: DefaultClock::default(),
         });
         // Forget keys whose buckets are full again, so memory follows the
@@ -67,7 +74,14 @@ impl InMemoryRateLimiter {
             loop {
                 tick.tick().await;
                 let Some(l) = weak.upgrade() else { break };
-                for lim in [&l.login_ip, &l.login_account, &l.register_ip, &l.booking_user] {
+                for lim in [
+                    &l.login_ip,
+                    &l.login_account,
+                    &l.register_ip,
+                    &l.booking_user,
+                    &l.two_factor_account,
+                    &l.two_factor_ip,
+                ] {
                     lim.retain_recent();
                     lim.shrink_to_fit();
                 }
@@ -84,6 +98,8 @@ impl RateLimiter for InMemoryRateLimiter {
             Limit::PerAccount => &self.login_account,
             Limit::RegisterPerIp => &self.register_ip,
             Limit::BookingPerUser => &self.booking_user,
+            Limit::TwoFactorPerAccount => &self.two_factor_account,
+            Limit::TwoFactorPerIp => &self.two_factor_ip,
         };
         let result = lim.check_key(&key.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
@@ -106,6 +122,8 @@ mod tests {
             login_per_account_per_minute: 100,
             register_per_ip_per_hour: 100,
             bookings_per_user_per_minute: 100,
+            two_factor_per_account_per_minute: 100,
+            two_factor_per_ip_per_minute: 100,
         });
         for _ in 0..3 {
             l.check(Limit::LoginPerIp, "10.0.0.1").await.unwrap();

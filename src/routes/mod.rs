@@ -11,7 +11,7 @@ pub mod json;
 pub mod ops;
 pub mod web_app;
 
-use accounts::{admin, auth, keys, me, users};
+use accounts::{admin, auth, keys, me, two_factor, users};
 use calendar::{feeds, notes, sessions, slots};
 use chat::{attachments, guests, rooms, ws};
 use ops::{health, metrics};
@@ -66,6 +66,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .service(web::resource("/logout-all").route(web::post().to(auth::logout_all))),
             )
             .service(web::resource("/me").route(web::get().to(me::get_me)))
+            .service(web::resource("/me/2fa").route(web::get().to(two_factor::status)))
+            .service(web::resource("/me/2fa/enroll").route(web::post().to(two_factor::enroll)))
+            .service(web::resource("/me/2fa/confirm").route(web::post().to(two_factor::confirm)))
+            .service(web::resource("/me/2fa/disable").route(web::post().to(two_factor::disable)))
+            .service(
+                web::resource("/me/2fa/recovery-codes").route(web::post().to(two_factor::regenerate_recovery_codes)),
+            )
             .service(
                 web::resource("/me/profile")
                     .route(web::get().to(me::get_profile))

@@ -17,4 +17,5 @@ mod profile;
 mod props;
 mod revocation;
 mod server;
+mod two_factor;
 mod ws;
