@@ -15,6 +15,7 @@ fuzz_target!(|data: &[u8]| {
     TARGET.with(|t| {
         let mut t = t.borrow_mut();
         if t.is_none() {
+            lyceum_sfu::fuzzing::tolerate_caught_panics();
             match DemuxTarget::new() {
                 Ok(n) => *t = Some(n),
                 Err(e) => panic!("the fuzz shard could not start: {e}"),

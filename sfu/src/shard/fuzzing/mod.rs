@@ -22,8 +22,8 @@ use uuid::Uuid;
 use super::{bind, Role, Shard};
 
 mod targets;
-pub use targets::{DemuxTarget, SdpOfferTarget, CHROMIUM_OFFER};
 use crate::{Published, RoomEvents, SfuConfig, SfuError, SfuEvent, ShardCmd, Subscribed, UserId};
+pub use targets::{DemuxTarget, SdpOfferTarget, CHROMIUM_OFFER};
 
 /// One shard on a real localhost UDP socket with one open room.
 pub struct FuzzShard {
@@ -174,7 +174,10 @@ impl FuzzShard {
 
     /// The events the room was told since the last call.
     pub fn take_events(&self) -> Vec<SfuEvent> {
-        self.events.lock().map(|mut e| std::mem::take(&mut *e)).unwrap_or_default()
+        self.events
+            .lock()
+            .map(|mut e| std::mem::take(&mut *e))
+            .unwrap_or_default()
     }
 
     pub fn counts(&self) -> Counts {
@@ -198,7 +201,10 @@ impl FuzzShard {
         let s = &self.shard;
         for (addr, pid) in &s.by_addr {
             let p = s.peers.get(pid);
-            assert!(p.is_some_and(|p| p.addrs.contains(addr)), "by_addr {addr} -> dead peer {pid}");
+            assert!(
+                p.is_some_and(|p| p.addrs.contains(addr)),
+                "by_addr {addr} -> dead peer {pid}"
+            );
         }
         for (ufrag, pid) in &s.by_ufrag {
             let p = s.peers.get(pid);
@@ -230,4 +236,37 @@ impl FuzzShard {
         }
         assert_eq!(s.metrics.peers.load(Relaxed), s.peers.len() as i64, "peer gauge");
     }
+}
+
+static PANICS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// For the fuzz targets: libFuzzer's panic hook aborts on every panic, even
+/// one the shard catches (str0m runs under `catch_unwind`: a peer whose
+/// `Rtc` panics is removed, the shard goes on — its contract). This hook
+/// counts a panic and prints the first at each place instead; a panic that
+/// escapes the shard still aborts (libfuzzer-sys catches it around the
+/// target). With `LYCEUM_FUZZ_STRICT` set, every panic aborts, to find
+/// str0m's even where they are caught.
+pub fn tolerate_caught_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let strict = std::env::var_os("LYCEUM_FUZZ_STRICT").is_some();
+        let seen = Mutex::new(HashSet::new());
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Relaxed);
+            if strict {
+                eprintln!("{info}");
+                std::process::abort();
+            }
+            let at = info.location().map(|l| l.to_string()).unwrap_or_default();
+            if seen.lock().is_ok_and(|mut s| s.insert(at)) {
+                eprintln!("panic (caught by the shard, or an abort follows): {info}");
+            }
+        }));
+    });
+}
+
+/// Panics seen since [`tolerate_caught_panics`].
+pub fn panics() -> u64 {
+    PANICS.load(Relaxed)
 }
