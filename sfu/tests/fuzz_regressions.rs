@@ -8,49 +8,48 @@ use std::path::{Path, PathBuf};
 use lyceum_sfu::fuzzing::{DemuxTarget, FuzzShard, SdpOfferTarget, CHROMIUM_OFFER};
 use lyceum_sfu::UserId;
 
-fn inputs(kind: &str, target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+fn inputs(kind: &str, target: &str) -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../fuzz")
         .join(kind)
         .join(target);
-    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    let mut files: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != "README.md"))
-        .collect();
+    let mut files = vec![];
+    for e in std::fs::read_dir(&dir)? {
+        let p = e?.path();
+        if p.is_file() && p.file_name().is_some_and(|n| n != "README.md") {
+            files.push(p);
+        }
+    }
     files.sort();
     files
         .into_iter()
-        .map(|p| {
-            let data = std::fs::read(&p).unwrap();
-            (p, data)
-        })
+        .map(|p| std::fs::read(&p).map(|data| (p, data)))
         .collect()
 }
 
-fn replay(target: &str, mut run: impl FnMut(&[u8])) -> usize {
+fn replay(target: &str, mut run: impl FnMut(&[u8])) -> std::io::Result<usize> {
     let mut n = 0;
     for kind in ["regressions", "seeds"] {
-        for (path, data) in inputs(kind, target) {
+        for (path, data) in inputs(kind, target)? {
             eprintln!("replaying {}", path.display());
             run(&data);
             n += 1;
         }
     }
-    n
+    Ok(n)
 }
 
 #[test]
 fn sdp_offer_regressions_and_seeds_replay_cleanly() {
     let mut t = SdpOfferTarget::new().unwrap();
-    let n = replay("sdp_offer", |d| t.run(d));
+    let n = replay("sdp_offer", |d| t.run(d)).unwrap();
     assert!(n > 0, "no inputs found");
 }
 
 #[test]
 fn demux_regressions_and_seeds_replay_cleanly() {
     let mut t = DemuxTarget::new().unwrap();
-    let n = replay("demux", |d| t.run(d));
+    let n = replay("demux", |d| t.run(d)).unwrap();
     assert!(n > 0, "no inputs found");
 }
 
