@@ -25,6 +25,10 @@ mod metrics;
 mod shard;
 mod stun;
 
+/// A shard driven by hand, for fuzzing (feature `fuzzing`; see fuzz/).
+#[cfg(feature = "fuzzing")]
+pub use shard::fuzzing;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};

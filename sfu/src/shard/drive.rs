@@ -197,6 +197,9 @@ impl Shard {
         if subscriber && self.cfg.bwe {
             b = b.enable_bwe(Some(Bitrate::bps(self.cfg.initial_bitrate)));
         }
+        if let Some(cert) = &self.dtls_cert {
+            b = b.set_dtls_cert(cert.clone());
+        }
         let mut rtc = b.build(now);
         if let Ok(c) = Candidate::host(self.advertised, "udp") {
             rtc.add_local_candidate(c);

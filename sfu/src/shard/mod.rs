@@ -16,6 +16,8 @@
 mod demux;
 mod drive;
 mod forward;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod io;
 mod keyframes;
 mod layers;
@@ -37,6 +39,7 @@ use std::time::{Duration, Instant};
 
 use str0m::bwe::Bitrate;
 use str0m::change::SdpPendingOffer;
+use str0m::config::DtlsCert;
 use str0m::media::{MediaKind, Mid, Rid};
 use str0m::{Event, Rtc};
 use uuid::Uuid;
@@ -156,6 +159,10 @@ struct Shard {
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     work: VecDeque<(u64, Event)>,
     next_peer: u64,
+    /// A DTLS certificate every new `Rtc` uses instead of generating its
+    /// own. None in the server (each peer gets a fresh one); the fuzzing
+    /// harness sets one so an input costs an offer, not a key generation.
+    dtls_cert: Option<DtlsCert>,
 }
 
 impl Shard {
@@ -179,6 +186,7 @@ impl Shard {
             timers: BinaryHeap::new(),
             work: VecDeque::new(),
             next_peer: 1,
+            dtls_cert: None,
         }
     }
 }
