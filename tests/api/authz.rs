@@ -32,7 +32,7 @@
 //! The matrix fails on a route or command with no row, and on a row for a
 //! route or command that does not exist. Every mismatch is printed in one
 //! table. No response to a principal may contain another fixture user's
-//! email address.
+//! email address or phone number.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -141,6 +141,7 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("GET", "/", "/", "*:302"),
     http("GET", "/app", "/app", "*:200"),
     http("GET", "/app/{file}", "/app/app.js", "*:200"),
+    http("GET", "/app/{file}", "/app/", "*:200"),
     http("GET", "/calendar/{token}", "/calendar/{feed}", "*:200"),
     with(http("POST", "/api/auth/register", "/api/auth/register", "*:201"), Json(r#"{"email":"{fresh_email}","password":"correct horse battery staple","displayName":"New","role":"mentee"}"#), Prep::None),
     with(http("POST", "/api/auth/login", "/api/auth/login", "*:200"), Json(r#"{"email":"{victim_email}","password":"correct horse battery staple"}"#), Prep::None),
@@ -565,6 +566,7 @@ struct Fixtures {
     app: TestApp,
     tokens: HashMap<Who, String>,
     emails: HashMap<Who, String>,
+    phones: HashMap<Who, String>,
     a: Target,
     b: Target,
     g: Target,
@@ -782,6 +784,7 @@ impl Fixtures {
             app,
             tokens: HashMap::new(),
             emails: HashMap::new(),
+            phones: HashMap::new(),
             a: empty_target(),
             b: empty_target(),
             g: empty_target(),
@@ -819,15 +822,26 @@ impl Fixtures {
             member_token: guest_token.clone(),
             ..f.a.clone()
         };
-        for (who, s) in [
+        for (i, who, s) in [
             (Who::MenteeA, &mentee_a),
             (Who::MenteeB, &mentee_b),
             (Who::MentorA, &mentor_a),
             (Who::MentorB, &mentor_b),
             (Who::Admin, &admin),
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (who, s))| (i, who, s))
+        {
             f.tokens.insert(who, s.access.clone());
             f.emails.insert(who, s.email.clone());
+            let res = f
+                .app
+                .patch_profile(&s.access, &json!({"phone": format!("+49 30 5550{i:03}")}))
+                .await;
+            assert!(res.status().is_success());
+            let v: Value = res.json().await.expect("json");
+            f.phones.insert(who, v["phone"].as_str().expect("phone").to_owned());
         }
         f.tokens.insert(Who::Guest, guest_token);
         f
@@ -881,12 +895,14 @@ impl Fixtures {
         }
     }
 
-    /// Whether a body leaks a fixture user's email to someone else.
+    /// Whether a body leaks a fixture user's email or phone to someone else.
     fn leaked(&self, who: Who, body: &str) -> Option<String> {
-        self.emails
-            .iter()
-            .find(|(w, e)| **w != who && body.contains(e.as_str()))
-            .map(|(w, _)| format!("{w:?}'s email"))
+        let email = self.emails.iter().map(|(w, e)| (w, e, "email"));
+        let phone = self.phones.iter().map(|(w, p)| (w, p, "phone"));
+        email
+            .chain(phone)
+            .find(|(w, v, _)| **w != who && body.contains(v.as_str()))
+            .map(|(w, _, what)| format!("{w:?}'s {what}"))
     }
 }
 
@@ -1155,7 +1171,7 @@ async fn the_authorisation_matrix_holds() {
         report += &table("WebSocket", &ws_mismatches);
     }
     if !leaks.is_empty() {
-        report += &format!("emails leaked:\n{}\n", leaks.join("\n"));
+        report += &format!("emails or phones leaked:\n{}\n", leaks.join("\n"));
     }
     assert!(report.is_empty(), "\n{report}");
 }
