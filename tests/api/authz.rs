@@ -64,6 +64,10 @@ enum Prep {
     /// As `FreshSession`, and its mentor has joined its live room (over the
     /// mentor's matrix socket; WebSocket rows only).
     HostJoined,
+    /// `{call}` is a call the target's mentor places to its mentee, ringing
+    /// (over their matrix sockets; WebSocket rows only). The mentor hangs
+    /// it up after the case.
+    Ringing,
 }
 
 #[derive(Clone, Copy)]
@@ -212,186 +216,36 @@ const WS_LIVE: &str = "*:not_in_session";
 #[rustfmt::skip]
 const WS_ROWS: &[WsRow] = &[
     ws("ping", r#"{"type":"ping"}"#, Prep::None, "*:ack"),
-    ws(
-        "subscribe",
-        r#"{"type":"subscribe","roomId":"{room}"}"#,
-        Prep::None,
-        "*:ack/not_a_member; guest:ack/forbidden; admin:ack",
-    ),
-    ws(
-        "unsubscribe",
-        r#"{"type":"unsubscribe","roomId":"{room}"}"#,
-        Prep::None,
-        "*:ack",
-    ),
-    ws(
-        "send",
-        r#"{"type":"send","roomId":"{room}","body":"matrix"}"#,
-        Prep::None,
-        WS_MEMBER,
-    ),
-    ws(
-        "edit",
-        r#"{"type":"edit","roomId":"{room}","seq":{seq},"body":"edited"}"#,
-        Prep::FreshMessage,
-        "mentee:ack/not_a_member; guest:ack/forbidden; mentor:forbidden/not_a_member; admin:not_a_member",
-    ),
-    ws(
-        "delete",
-        r#"{"type":"delete","roomId":"{room}","seq":{seq}}"#,
-        Prep::FreshMessage,
-        "*:ack/not_a_member; guest:ack/forbidden; admin:ack",
-    ),
-    ws(
-        "typing",
-        r#"{"type":"typing","roomId":"{room}","typing":true}"#,
-        Prep::None,
-        WS_MEMBER,
-    ),
-    ws(
-        "read",
-        r#"{"type":"read","roomId":"{room}","seq":1}"#,
-        Prep::None,
-        WS_MEMBER,
-    ),
-    ws(
-        "history",
-        r#"{"type":"history","roomId":"{room}"}"#,
-        Prep::None,
-        "*:ack/not_a_member; guest:ack/forbidden; admin:ack",
-    ),
-    ws(
-        "watch_calendar",
-        r#"{"type":"watch_calendar","mentorId":"{mentor}"}"#,
-        Prep::None,
-        "*:ack; guest:forbidden",
-    ),
-    ws(
-        "unwatch_calendar",
-        r#"{"type":"unwatch_calendar","mentorId":"{mentor}"}"#,
-        Prep::None,
-        "*:ack",
-    ),
-    ws(
-        "reauth",
-        r#"{"type":"reauth","token":"{reauth_token}"}"#,
-        Prep::None,
-        "*:ack/forbidden",
-    ),
-    ws(
-        "session_join",
-        r#"{"type":"session_join","sessionId":"{session}"}"#,
-        Prep::FreshSession,
-        "mentee:session_not_live/not_registered; mentor:ack/not_registered; admin:not_registered; guest:forbidden",
-    ),
-    ws(
-        "session_leave",
-        r#"{"type":"session_leave","sessionId":"{session}"}"#,
-        Prep::FreshSession,
-        "*:ack",
-    ),
-    ws(
-        "session_start",
-        r#"{"type":"session_start","sessionId":"{session}"}"#,
-        Prep::HostJoined,
-        "*:not_in_session; mentor:ack/not_in_session",
-    ),
-    ws(
-        "session_end",
-        r#"{"type":"session_end","sessionId":"{session}"}"#,
-        Prep::HostJoined,
-        "*:not_in_session; mentor:ack/not_in_session",
-    ),
-    ws(
-        "rtc_publish",
-        r#"{"type":"rtc_publish","sessionId":"{session}","sdp":"v=0"}"#,
-        Prep::FreshSession,
-        WS_LIVE,
-    ),
-    ws(
-        "rtc_subscribe",
-        r#"{"type":"rtc_subscribe","sessionId":"{session}"}"#,
-        Prep::FreshSession,
-        WS_LIVE,
-    ),
-    ws(
-        "rtc_answer",
-        r#"{"type":"rtc_answer","sessionId":"{session}","sdp":"v=0"}"#,
-        Prep::FreshSession,
-        WS_LIVE,
-    ),
-    ws(
-        "rtc_restart",
-        r#"{"type":"rtc_restart","sessionId":"{session}"}"#,
-        Prep::FreshSession,
-        WS_LIVE,
-    ),
-    ws(
-        "rtc_quality",
-        r#"{"type":"rtc_quality","sessionId":"{session}","quality":"low"}"#,
-        Prep::FreshSession,
-        WS_LIVE,
-    ),
-    ws(
-        "media_state",
-        r#"{"type":"media_state","sessionId":"{session}","audio":true,"video":false}"#,
-        Prep::FreshSession,
-        WS_LIVE,
-    ),
-    ws(
-        "raise_hand",
-        r#"{"type":"raise_hand","sessionId":"{session}","raised":true}"#,
-        Prep::FreshSession,
-        WS_LIVE,
-    ),
-    ws(
-        "set_role",
-        r#"{"type":"set_role","sessionId":"{session}","userId":"{mentee}","role":"speaker"}"#,
-        Prep::FreshSession,
-        WS_LIVE,
-    ),
-    ws(
-        "mute",
-        r#"{"type":"mute","sessionId":"{session}","userId":"{mentee}","kind":"audio"}"#,
-        Prep::FreshSession,
-        WS_LIVE,
-    ),
-    ws(
-        "remove",
-        r#"{"type":"remove","sessionId":"{session}","userId":"{mentee}"}"#,
-        Prep::FreshSession,
-        WS_LIVE,
-    ),
-    ws(
-        "call_invite",
-        r#"{"type":"call_invite","userId":"{victim}","video":false}"#,
-        Prep::None,
-        "mentee:call_not_allowed; mentor:ack; admin:ack; guest:forbidden",
-    ),
-    ws(
-        "call_accept",
-        r#"{"type":"call_accept","callId":"{unknown}"}"#,
-        Prep::None,
-        "*:call_not_found",
-    ),
-    ws(
-        "call_decline",
-        r#"{"type":"call_decline","callId":"{unknown}"}"#,
-        Prep::None,
-        "*:call_not_found",
-    ),
-    ws(
-        "call_cancel",
-        r#"{"type":"call_cancel","callId":"{unknown}"}"#,
-        Prep::None,
-        "*:call_not_found",
-    ),
-    ws(
-        "call_hangup",
-        r#"{"type":"call_hangup","callId":"{unknown}"}"#,
-        Prep::None,
-        "*:call_not_found",
-    ),
+    ws("subscribe", r#"{"type":"subscribe","roomId":"{room}"}"#, Prep::None, "*:ack/not_a_member; guest:ack/forbidden; admin:ack"),
+    ws("unsubscribe", r#"{"type":"unsubscribe","roomId":"{room}"}"#, Prep::None, "*:ack"),
+    ws("send", r#"{"type":"send","roomId":"{room}","body":"matrix"}"#, Prep::None, WS_MEMBER),
+    ws("edit", r#"{"type":"edit","roomId":"{room}","seq":{seq},"body":"edited"}"#, Prep::FreshMessage, "mentee:ack/not_a_member; guest:ack/forbidden; mentor:forbidden/not_a_member; admin:not_a_member"),
+    ws("delete", r#"{"type":"delete","roomId":"{room}","seq":{seq}}"#, Prep::FreshMessage, "*:ack/not_a_member; guest:ack/forbidden; admin:ack"),
+    ws("typing", r#"{"type":"typing","roomId":"{room}","typing":true}"#, Prep::None, WS_MEMBER),
+    ws("read", r#"{"type":"read","roomId":"{room}","seq":1}"#, Prep::None, WS_MEMBER),
+    ws("history", r#"{"type":"history","roomId":"{room}"}"#, Prep::None, "*:ack/not_a_member; guest:ack/forbidden; admin:ack"),
+    ws("watch_calendar", r#"{"type":"watch_calendar","mentorId":"{mentor}"}"#, Prep::None, "*:ack; guest:forbidden"),
+    ws("unwatch_calendar", r#"{"type":"unwatch_calendar","mentorId":"{mentor}"}"#, Prep::None, "*:ack"),
+    ws("reauth", r#"{"type":"reauth","token":"{reauth_token}"}"#, Prep::None, "*:ack/forbidden"),
+    ws("session_join", r#"{"type":"session_join","sessionId":"{session}"}"#, Prep::FreshSession, "mentee:session_not_live/not_registered; mentor:ack/not_registered; admin:not_registered; guest:forbidden"),
+    ws("session_leave", r#"{"type":"session_leave","sessionId":"{session}"}"#, Prep::FreshSession, "*:ack"),
+    ws("session_start", r#"{"type":"session_start","sessionId":"{session}"}"#, Prep::HostJoined, "*:not_in_session; mentor:ack/not_in_session"),
+    ws("session_end", r#"{"type":"session_end","sessionId":"{session}"}"#, Prep::HostJoined, "*:not_in_session; mentor:ack/not_in_session"),
+    ws("rtc_publish", r#"{"type":"rtc_publish","sessionId":"{session}","sdp":"v=0"}"#, Prep::FreshSession, WS_LIVE),
+    ws("rtc_subscribe", r#"{"type":"rtc_subscribe","sessionId":"{session}"}"#, Prep::FreshSession, WS_LIVE),
+    ws("rtc_answer", r#"{"type":"rtc_answer","sessionId":"{session}","sdp":"v=0"}"#, Prep::FreshSession, WS_LIVE),
+    ws("rtc_restart", r#"{"type":"rtc_restart","sessionId":"{session}"}"#, Prep::FreshSession, WS_LIVE),
+    ws("rtc_quality", r#"{"type":"rtc_quality","sessionId":"{session}","quality":"low"}"#, Prep::FreshSession, WS_LIVE),
+    ws("media_state", r#"{"type":"media_state","sessionId":"{session}","audio":true,"video":false}"#, Prep::FreshSession, WS_LIVE),
+    ws("raise_hand", r#"{"type":"raise_hand","sessionId":"{session}","raised":true}"#, Prep::FreshSession, WS_LIVE),
+    ws("set_role", r#"{"type":"set_role","sessionId":"{session}","userId":"{mentee}","role":"speaker"}"#, Prep::FreshSession, WS_LIVE),
+    ws("mute", r#"{"type":"mute","sessionId":"{session}","userId":"{mentee}","kind":"audio"}"#, Prep::FreshSession, WS_LIVE),
+    ws("remove", r#"{"type":"remove","sessionId":"{session}","userId":"{mentee}"}"#, Prep::FreshSession, WS_LIVE),
+    ws("call_invite", r#"{"type":"call_invite","userId":"{victim}","video":false}"#, Prep::None, "mentee:call_not_allowed; mentor:ack; admin:ack; guest:forbidden"),
+    ws("call_accept", r#"{"type":"call_accept","callId":"{call}"}"#, Prep::Ringing, "*:call_not_found; mentee:ack/call_not_found; mentor:invalid_command/call_not_found"),
+    ws("call_decline", r#"{"type":"call_decline","callId":"{call}"}"#, Prep::Ringing, "*:call_not_found; mentee:ack/call_not_found; mentor:invalid_command/call_not_found"),
+    ws("call_cancel", r#"{"type":"call_cancel","callId":"{call}"}"#, Prep::Ringing, "*:call_not_found; mentee:invalid_command/call_not_found; mentor:ack/call_not_found"),
+    ws("call_hangup", r#"{"type":"call_hangup","callId":"{call}"}"#, Prep::Ringing, "*:call_not_found; mentee:ack/call_not_found; mentor:ack/call_not_found"),
 ];
 
 // ---------------------------------------------------------------------------
@@ -867,6 +721,7 @@ impl Fixtures {
                 let (slot, _) = self.slot(&t.owner_token, &t.mentee_token).await;
                 vars.slot = Some(slot);
             }
+            Prep::Ringing => {}
             Prep::FreshSession | Prep::HostJoined => {
                 vars.session = Some(self.session(&t.owner_token, &t.mentee_token).await);
             }
@@ -960,6 +815,7 @@ struct Vars<'a> {
     date: String,
     weekday: String,
     reauth_token: String,
+    call: Option<String>,
 }
 
 /// A path, body or frame with its `{placeholders}` filled in.
@@ -991,7 +847,10 @@ fn fill(template: &str, v: &Vars<'_>) -> String {
         ("{date}", &v.date),
         ("{weekday}", &v.weekday),
         ("{reauth_token}", &v.reauth_token),
-        ("{unknown}", "00000000-0000-4000-8000-000000000000"),
+        (
+            "{call}",
+            v.call.as_deref().unwrap_or("00000000-0000-4000-8000-000000000000"),
+        ),
     ] {
         s = s.replace(k, val);
     }
@@ -1003,6 +862,7 @@ fn fill(template: &str, v: &Vars<'_>) -> String {
 fn names_resource(template: &str) -> bool {
     [
         "{room}",
+        "{call}",
         "{mentor}",
         "{mentee}",
         "{slot}",
@@ -1129,19 +989,35 @@ async fn the_authorisation_matrix_holds() {
             let mut vars = f.vars(who, whose);
             let t = f.target(who, whose);
             f.prepare(row.prep, t, &mut vars).await;
+            let host = EVERYONE
+                .into_iter()
+                .find(|w| f.tokens.get(w) == Some(&t.owner_token))
+                .expect("the target's mentor");
             if row.prep == Prep::HostJoined {
-                let host = EVERYONE
-                    .into_iter()
-                    .find(|w| f.tokens.get(w) == Some(&t.owner_token))
-                    .expect("the target's mentor");
                 let session = vars.session.clone().expect("a fresh session");
                 let ws = sockets.get_mut(&host).expect("socket");
                 ws.ok(json!({"type": "session_join", "sessionId": session})).await;
+            }
+            if row.prep == Prep::Ringing {
+                let ws = sockets.get_mut(&host).expect("socket");
+                let ack = ws
+                    .ok(json!({"type": "call_invite", "userId": t.mentee, "video": false}))
+                    .await;
+                vars.call = Some(ack["callId"].as_str().expect("call id").to_owned());
             }
             let frame: Value = serde_json::from_str(&fill(row.frame, &vars)).expect("frame template is JSON");
             let ws = sockets.get_mut(&who).expect("socket");
             let answer = ws.cmd(frame).await;
             count += 1;
+            // A call the case placed ends with it (a party in a call is busy).
+            if let (Some(call), true) = (answer["callId"].as_str(), answer["type"] == "ack") {
+                let call = call.to_owned();
+                ws.cmd(json!({"type": "call_hangup", "callId": call})).await;
+            }
+            if let Some(call) = &vars.call {
+                let ws = sockets.get_mut(&host).expect("socket");
+                ws.cmd(json!({"type": "call_hangup", "callId": call})).await;
+            }
             let got = if answer["type"] == "ack" {
                 "ack".to_owned()
             } else {
