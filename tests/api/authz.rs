@@ -425,6 +425,7 @@ struct Fixtures {
     b: Target,
     g: Target,
     victim: Session,
+    guest_id: String,
     clock: AtomicI64,
 }
 
@@ -643,6 +644,7 @@ impl Fixtures {
             b: empty_target(),
             g: empty_target(),
             victim,
+            guest_id: String::new(),
             clock: AtomicI64::new(0),
         };
         f.a = f.world(&mentor_a, &mentee_a).await;
@@ -668,6 +670,7 @@ impl Fixtures {
         assert_eq!(guest.status(), 201);
         let guest: Value = guest.json().await.expect("json");
         let guest_token = guest["accessToken"].as_str().expect("guest token").to_owned();
+        f.guest_id = guest["user"]["id"].as_str().expect("guest id").to_owned();
         f.message(&g_room, &guest_token).await;
         let g_attachment = f.attachment(&g_room, &mentor_a.access).await;
         f.g = Target {
@@ -1037,6 +1040,27 @@ async fn the_authorisation_matrix_holds() {
                 leaks.push(format!("{} as {who:?} ({whose:?}): {l}", row.command));
             }
         }
+    }
+    // Last, as it ends the guest's fixture: a guest may leave its room
+    // (`DELETE …/members/{its own id}`, docs/api.md).
+    let (status, _) = f
+        .send(
+            Method::DELETE,
+            &format!("/api/rooms/{}/members/{}", f.g.room, f.guest_id),
+            Some(&f.tokens[&Who::Guest]),
+            Body::None,
+            &Vars::default(),
+        )
+        .await;
+    count += 1;
+    if status != 204 {
+        http_mismatches.push(Mismatch {
+            row: "DELETE /api/rooms/{room}/members/{itself} (leave)".to_owned(),
+            who: Who::Guest,
+            whose: Whose::Own,
+            expected: "204".to_owned(),
+            got: status.to_string(),
+        });
     }
     eprintln!("authorisation matrix: {count} cases");
     let mut report = String::new();
