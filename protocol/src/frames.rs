@@ -158,6 +158,45 @@ fn yes() -> bool {
     true
 }
 
+impl Command {
+    /// The wire `type` of every variant, in declaration order. A test below
+    /// checks it against serde's own list of variants, so a new command
+    /// cannot be left out (tests/api/authz.rs then fails until it has rows).
+    pub const TYPES: &'static [&'static str] = &[
+        "subscribe",
+        "unsubscribe",
+        "send",
+        "edit",
+        "delete",
+        "typing",
+        "read",
+        "history",
+        "watch_calendar",
+        "unwatch_calendar",
+        "reauth",
+        "session_join",
+        "session_leave",
+        "session_start",
+        "session_end",
+        "rtc_publish",
+        "rtc_subscribe",
+        "rtc_answer",
+        "rtc_restart",
+        "rtc_quality",
+        "media_state",
+        "raise_hand",
+        "set_role",
+        "mute",
+        "remove",
+        "call_invite",
+        "call_accept",
+        "call_decline",
+        "call_cancel",
+        "call_hangup",
+        "ping",
+    ];
+}
+
 /// A parsed client frame: the command and the id to answer it with.
 #[derive(Debug)]
 pub struct Envelope {
@@ -563,6 +602,23 @@ pub fn command_frame(id: Option<Value>, command: &Command) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// `Command::TYPES` is exactly serde's list of variants (read from the
+    /// error serde gives for an unknown `type`, which names every one).
+    #[test]
+    fn command_types_are_every_variant() {
+        let err = serde_json::from_str::<super::Command>(r#"{"type":"no_such_command"}"#)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        let list = err
+            .split("expected one of ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("serde's error names the variants: {err}"));
+        let list = list.split(" at line").next().unwrap_or(list);
+        let serde_types: Vec<&str> = list.split(", ").map(|t| t.trim_matches('`')).collect();
+        assert_eq!(serde_types, super::Command::TYPES);
+    }
+
     use super::*;
 
     #[test]

@@ -8,7 +8,6 @@
 use std::path::Path;
 
 use lyceum_protocol::frames::{command_frame, error, parse};
-use lyceum_protocol::ErrorCode;
 
 fn check(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -17,7 +16,7 @@ fn check(data: &[u8]) {
             let again = command_frame(env.id.clone(), &env.command);
             let back = match parse(&again) {
                 Ok(b) => b,
-                Err((_, why)) => panic!("{again} does not parse back: {why}"),
+                Err(e) => panic!("{again} does not parse back: {}", e.message),
             };
             if !env.id.as_ref().is_some_and(|v| v.is_f64()) {
                 assert_eq!(back.id, env.id);
@@ -25,8 +24,8 @@ fn check(data: &[u8]) {
             let value = |c| serde_json::to_value(c).ok();
             assert_eq!(value(&back.command), value(&env.command));
         }
-        Err((id, why)) => {
-            let _ = error(&id, ErrorCode::InvalidFrame, &why);
+        Err(e) => {
+            let _ = error(&e.id, e.code, &e.message);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Request extractors: `AnyUser` proves a valid access token was presented
 //! (guests included); `AuthUser` additionally that it is a registered account,
-//! not a guest; `AdminUser` that it is an admin. Guests are confined to their
+//! not a guest; `AdminUser` that it is an admin (a guest is refused with
+//! `guest_not_allowed` there too). Guests are confined to their
 //! room, so every route takes `AuthUser` unless it was written for guests too,
 //! and such a route that names a room checks it with [`confine_guest`]. Both
 //! refuse with `guest_not_allowed`, the HTTP code for a guest outside its
@@ -145,6 +146,8 @@ impl FromRequest for AdminUser {
             let u = authenticate(&req).await?;
             if u.role == Role::Admin {
                 Ok(AdminUser(u))
+            } else if u.role == Role::Guest {
+                Err(guest_not_allowed())
             } else {
                 Err(ApiError::forbidden("only admins may do this"))
             }

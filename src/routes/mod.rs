@@ -1,6 +1,7 @@
 //! HTTP routes by domain: `accounts`, `chat`, `calendar`, the mentor
 //! `directory`, `ops` (health and metrics) and the `web_app` files. Each
-//! module owns one resource family; `configure` mounts them all, and the
+//! module owns one resource family; `configure` mounts them all (from the
+//! one route table, `ROUTES`), and the
 //! JSON error rules for extractor failures live here.
 
 pub mod accounts;
@@ -19,6 +20,7 @@ use ops::{health, metrics};
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
+use actix_web::http::Method;
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{web, HttpResponse};
 use lyceum_protocol::ErrorCode;
@@ -30,6 +32,92 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 /// The most `chat.max_attachment_bytes` may be: uploads are streamed to
 /// disk, so this bounds disk per file, not memory.
 pub const MAX_ATTACHMENT_PAYLOAD: usize = 64 * 1024 * 1024;
+
+/// The route table: every HTTP route the server mounts, in matching order
+/// (a literal segment before a `{param}` at the same place). It mounts the
+/// routes (`mount`) and lists them (`ROUTES`), so the list cannot drift from
+/// what is served; tests/api/authz.rs fails on a route it has no rows for.
+/// One line per path: `"path" [app_data, …]? => { METHOD handler, … }`.
+macro_rules! route_table {
+    ($( $path:literal $( [ $($data:expr),* $(,)? ] )? => { $( $method:ident $handler:path ),+ $(,)? } ),* $(,)?) => {
+        /// Every mounted route as (method, path pattern), in mounting order.
+        pub const ROUTES: &[(&str, &str)] = &[ $( $( (stringify!($method), $path), )+ )* ];
+
+        fn mount(cfg: &mut web::ServiceConfig) {
+            $(
+                cfg.service(
+                    web::resource($path)
+                        $( $( .app_data($data) )* )?
+                        $( .route(web::method(Method::$method).to($handler)) )+
+                );
+            )*
+        }
+    };
+}
+
+route_table! {
+    "/healthz" => { GET health::healthz },
+    "/readyz" => { GET health::readyz },
+    "/ws" => { GET ws::upgrade },
+    "/metrics" => { GET metrics::metrics },
+    "/" => { GET web_app::root },
+    "/app" => { GET web_app::index },
+    "/app/{file}" => { GET web_app::file },
+    "/calendar/{token}" => { GET feeds::feed },
+    "/api/auth/register" => { POST auth::register },
+    "/api/auth/login" => { POST auth::login },
+    "/api/auth/refresh" => { POST auth::refresh },
+    "/api/auth/logout" => { POST auth::logout },
+    "/api/auth/logout-all" => { POST auth::logout_all },
+    "/api/me" => { GET me::get_me },
+    "/api/me/profile" => { GET me::get_profile, PATCH me::patch_profile },
+    "/api/me/2fa" => { GET two_factor::status },
+    "/api/me/2fa/enroll" => { POST two_factor::enroll },
+    "/api/me/2fa/confirm" => { POST two_factor::confirm },
+    "/api/me/2fa/disable" => { POST two_factor::disable },
+    "/api/me/2fa/recovery-codes" => { POST two_factor::regenerate_recovery_codes },
+    "/api/users/{id}" => { GET users::get_user },
+    "/api/mentors" => { GET directory::search },
+    "/api/admin/audit" => { GET admin::audit },
+    "/api/admin/users/{id}/role" => { PUT admin::set_role },
+    "/api/ws/ticket" => { POST ws::ticket },
+    "/api/me/public-key" => { PUT keys::publish },
+    "/api/users/{id}/public-key" => { GET keys::get },
+    "/api/rooms" => { GET rooms::list_mine, POST rooms::create },
+    "/api/rooms/public" => { GET rooms::list_public },
+    "/api/rooms/direct" => { POST rooms::open_direct },
+    "/api/rooms/{id}" => { GET rooms::get },
+    "/api/rooms/{id}/join" => { POST rooms::join },
+    "/api/rooms/{id}/guests" => { POST guests::join_as_guest },
+    "/api/rooms/{id}/members" => { POST rooms::invite },
+    "/api/rooms/{id}/members/{user}" => { DELETE rooms::remove_member },
+    "/api/rooms/{id}/members/{user}/mute" => { PUT rooms::mute },
+    "/api/rooms/{id}/members/{user}/role" => { PUT rooms::set_room_role },
+    "/api/rooms/{id}/messages" => { GET rooms::history, POST rooms::send },
+    "/api/rooms/{id}/messages/{seq}" => { DELETE rooms::delete_message },
+    "/api/rooms/{id}/attachments" => { POST attachments::upload },
+    "/api/attachments/{id}" => { GET attachments::download },
+    "/api/slots" => { POST slots::create },
+    "/api/slots/recurring" => { POST slots::create_recurring },
+    "/api/slots/alumni/{alumni_id}" => { GET slots::of_mentor },
+    "/api/slots/my-slots" => { GET slots::my_slots },
+    "/api/slots/book" => { POST slots::book },
+    "/api/slots/cancel" => { POST slots::cancel },
+    "/api/slots/my-bookings" => { GET slots::my_bookings },
+    "/api/slots/{slot_id}/bookings" => { GET slots::bookings_of },
+    "/api/slots/{slot_id}" => { DELETE slots::delete },
+    "/api/sessions" => { GET sessions::browse, POST sessions::create },
+    "/api/sessions/{id}" => { GET sessions::get },
+    "/api/sessions/{id}/register" => { POST sessions::register },
+    "/api/sessions/{id}/unregister" => { POST sessions::unregister },
+    "/api/sessions/{id}/registrations" => { GET slots::bookings_of },
+    "/api/sessions/{id}/{action}" => { POST sessions::transition },
+    "/api/offerings/{id}/notes" => { GET notes::get_note, PUT notes::put_note },
+    "/api/calendar/feed" => { GET feeds::feed_url },
+    "/api/calendar/feed/{rotate}" => { POST feeds::feed_url },
+    "/api/bookings/{file}" => { GET feeds::booking_ics },
+    "/api/notifications" => { GET notes::notifications },
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::JsonConfig::default().limit(MAX_JSON_BYTES).error_handler(|e, _| {
@@ -47,98 +135,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(
         web::PathConfig::default().error_handler(|e, _| ApiError::new(ErrorCode::InvalidPath, e.to_string()).into()),
     )
-    .service(web::resource("/healthz").route(web::get().to(health::healthz)))
-    .service(web::resource("/readyz").route(web::get().to(health::readyz)))
-    .service(web::resource("/ws").route(web::get().to(ws::upgrade)))
-    .service(web::resource("/metrics").route(web::get().to(metrics::metrics)))
-    .service(web::resource("/").route(web::get().to(web_app::root)))
-    .service(web::resource("/app").route(web::get().to(web_app::index)))
-    .service(web::resource("/app/{file}").route(web::get().to(web_app::file)))
-    .service(web::resource("/calendar/{token}").route(web::get().to(feeds::feed)))
-    .service(
-        web::scope("/api")
-            .service(
-                web::scope("/auth")
-                    .service(web::resource("/register").route(web::post().to(auth::register)))
-                    .service(web::resource("/login").route(web::post().to(auth::login)))
-                    .service(web::resource("/refresh").route(web::post().to(auth::refresh)))
-                    .service(web::resource("/logout").route(web::post().to(auth::logout)))
-                    .service(web::resource("/logout-all").route(web::post().to(auth::logout_all))),
-            )
-            .service(web::resource("/me").route(web::get().to(me::get_me)))
-            .service(web::resource("/me/2fa").route(web::get().to(two_factor::status)))
-            .service(web::resource("/me/2fa/enroll").route(web::post().to(two_factor::enroll)))
-            .service(web::resource("/me/2fa/confirm").route(web::post().to(two_factor::confirm)))
-            .service(web::resource("/me/2fa/disable").route(web::post().to(two_factor::disable)))
-            .service(
-                web::resource("/me/2fa/recovery-codes").route(web::post().to(two_factor::regenerate_recovery_codes)),
-            )
-            .service(
-                web::resource("/me/profile")
-                    .route(web::get().to(me::get_profile))
-                    .route(web::patch().to(me::patch_profile)),
-            )
-            .service(web::resource("/users/{id}").route(web::get().to(users::get_user)))
-            .service(web::resource("/mentors").route(web::get().to(directory::search)))
-            .service(web::resource("/admin/audit").route(web::get().to(admin::audit)))
-            .service(web::resource("/admin/users/{id}/role").route(web::put().to(admin::set_role)))
-            .service(web::resource("/ws/ticket").route(web::post().to(ws::ticket)))
-            .service(web::resource("/me/public-key").route(web::put().to(keys::publish)))
-            .service(web::resource("/users/{id}/public-key").route(web::get().to(keys::get)))
-            .service(
-                web::resource("/rooms")
-                    .route(web::get().to(rooms::list_mine))
-                    .route(web::post().to(rooms::create)),
-            )
-            .service(web::resource("/rooms/public").route(web::get().to(rooms::list_public)))
-            .service(web::resource("/rooms/direct").route(web::post().to(rooms::open_direct)))
-            .service(web::resource("/rooms/{id}").route(web::get().to(rooms::get)))
-            .service(web::resource("/rooms/{id}/join").route(web::post().to(rooms::join)))
-            .service(web::resource("/rooms/{id}/guests").route(web::post().to(guests::join_as_guest)))
-            .service(web::resource("/rooms/{id}/members").route(web::post().to(rooms::invite)))
-            .service(web::resource("/rooms/{id}/members/{user}").route(web::delete().to(rooms::remove_member)))
-            .service(web::resource("/rooms/{id}/members/{user}/mute").route(web::put().to(rooms::mute)))
-            .service(web::resource("/rooms/{id}/members/{user}/role").route(web::put().to(rooms::set_room_role)))
-            .service(
-                web::resource("/rooms/{id}/messages")
-                    .route(web::get().to(rooms::history))
-                    .route(web::post().to(rooms::send)),
-            )
-            .service(web::resource("/rooms/{id}/messages/{seq}").route(web::delete().to(rooms::delete_message)))
-            .service(web::resource("/rooms/{id}/attachments").route(web::post().to(attachments::upload)))
-            .service(web::resource("/attachments/{id}").route(web::get().to(attachments::download)))
-            .service(
-                web::scope("/slots")
-                    .service(web::resource("").route(web::post().to(slots::create)))
-                    .service(web::resource("/recurring").route(web::post().to(slots::create_recurring)))
-                    .service(web::resource("/alumni/{alumni_id}").route(web::get().to(slots::of_mentor)))
-                    .service(web::resource("/my-slots").route(web::get().to(slots::my_slots)))
-                    .service(web::resource("/book").route(web::post().to(slots::book)))
-                    .service(web::resource("/cancel").route(web::post().to(slots::cancel)))
-                    .service(web::resource("/my-bookings").route(web::get().to(slots::my_bookings)))
-                    .service(web::resource("/{slot_id}/bookings").route(web::get().to(slots::bookings_of)))
-                    .service(web::resource("/{slot_id}").route(web::delete().to(slots::delete))),
-            )
-            .service(
-                web::resource("/sessions")
-                    .route(web::get().to(sessions::browse))
-                    .route(web::post().to(sessions::create)),
-            )
-            .service(web::resource("/sessions/{id}").route(web::get().to(sessions::get)))
-            .service(web::resource("/sessions/{id}/register").route(web::post().to(sessions::register)))
-            .service(web::resource("/sessions/{id}/unregister").route(web::post().to(sessions::unregister)))
-            .service(web::resource("/sessions/{id}/registrations").route(web::get().to(slots::bookings_of)))
-            .service(web::resource("/sessions/{id}/{action}").route(web::post().to(sessions::transition)))
-            .service(
-                web::resource("/offerings/{id}/notes")
-                    .route(web::get().to(notes::get_note))
-                    .route(web::put().to(notes::put_note)),
-            )
-            .service(web::resource("/calendar/feed").route(web::get().to(feeds::feed_url)))
-            .service(web::resource("/calendar/feed/{rotate}").route(web::post().to(feeds::feed_url)))
-            .service(web::resource("/bookings/{file}").route(web::get().to(feeds::booking_ics)))
-            .service(web::resource("/notifications").route(web::get().to(notes::notifications))),
-    )
+    .configure(mount)
     .default_service(web::to(|| async {
         HttpResponse::from_error(ApiError::new(ErrorCode::NotFound, "no such route"))
     }));

@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod authz;
 mod browser;
 mod calendar;
 mod chat;
