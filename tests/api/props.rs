@@ -675,7 +675,8 @@ fn query_text(m: &Map<String, Value>) -> String {
                 Value::String(s) => s.chars().take(300).collect(),
                 other => other.to_string(),
             };
-            format!("{}={}", percent(k), percent(&v))
+            let k: String = k.chars().take(300).collect();
+            format!("{}={}", percent(&k), percent(&v))
         })
         .collect::<Vec<_>>()
         .join("&")
