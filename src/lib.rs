@@ -11,6 +11,7 @@
 //!   values, the audit log and profile storage, shared by the routes.
 //! - `infra`: database, TLS, rate limiting, tickets, logging.
 //! - `jobs`: background work (reminders).
+//! - `web`: the web pages (server-rendered, with page sign-in and CSRF).
 //! - `admin_cli`: `lyceum admin`.
 
 pub mod admin_cli;
@@ -25,3 +26,4 @@ pub mod profiles;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod web;

@@ -124,6 +124,11 @@ impl Application {
             tickets: Default::default(),
             metrics_token: settings.metrics.token.clone(),
             totp,
+            web: crate::web::WebKeys::new(
+                &jwt::secret_bytes(&secret),
+                settings.auth.refresh_token_ttl_days * 86_400,
+                settings.tls_enabled() || settings.server.allow_plain_http_non_loopback,
+            ),
         });
 
         let listener = TcpListener::bind((host, settings.server.port))

@@ -28,6 +28,8 @@ pub struct AppState {
     pub metrics_token: Option<secrecy::SecretString>,
     /// Seals and opens TOTP secrets (two-factor sign-in).
     pub totp: crate::auth::totp::SecretBox,
+    /// Page sign-ins (the `lyceum_page` cookie) and their cookie settings.
+    pub web: crate::web::WebKeys,
 }
 
 impl AppState {

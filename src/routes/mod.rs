@@ -60,7 +60,12 @@ route_table! {
     "/readyz" => { GET health::readyz },
     "/ws" => { GET ws::upgrade },
     "/metrics" => { GET metrics::metrics },
-    "/" => { GET web_app::root },
+    "/" => { GET crate::web::home::landing },
+    "/signin" => { GET crate::web::auth_pages::sign_in_page, POST crate::web::auth_pages::sign_in },
+    "/signup" => { GET crate::web::auth_pages::sign_up_page, POST crate::web::auth_pages::sign_up },
+    "/signout" => { POST crate::web::auth_pages::sign_out },
+    "/web/token" => { POST crate::web::auth_pages::token },
+    "/assets/{file}" => { GET crate::web::assets::asset },
     "/app" => { GET web_app::index },
     "/app/{file}" => { GET web_app::file },
     "/calendar/{token}" => { GET feeds::feed },
@@ -167,7 +172,7 @@ pub fn json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
         .response()
         .headers()
         .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html"));
     if is_json {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }

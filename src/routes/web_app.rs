@@ -1,7 +1,7 @@
 //! The web client: the files under `web/`, compiled into the binary (no
 //! build step, nothing fetched from elsewhere) and served under `/app/`.
 
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, X_CONTENT_TYPE_OPTIONS};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_CONTENT_TYPE_OPTIONS};
 use actix_web::{web, HttpResponse};
 use lyceum_protocol::ErrorCode;
 
@@ -40,10 +40,6 @@ fn serve(name: &str) -> Result<HttpResponse, ApiError> {
             "default-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob: mediastream:; img-src 'self' data:; object-src 'none'; base-uri 'none'",
         ))
         .body(*body))
-}
-
-pub async fn root() -> HttpResponse {
-    HttpResponse::Found().insert_header((LOCATION, "/app/")).finish()
 }
 
 pub async fn index() -> Result<HttpResponse, ApiError> {

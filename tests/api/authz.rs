@@ -147,7 +147,16 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("GET", "/readyz", "/readyz", "*:200"),
     http("GET", "/ws", "/ws", "*:400 not_a_websocket; anon:401 missing_token"),
     http("GET", "/metrics", "/metrics", "*:200"),
-    http("GET", "/", "/", "*:302"),
+    http("GET", "/", "/", "*:200"),
+    // The pages sign in with a cookie, not a bearer token: to them every
+    // principal here is a visitor (tests/api/pages.rs checks them signed in).
+    http("GET", "/signin", "/signin", "*:200"),
+    http("POST", "/signin", "/signin", "*:400 unsupported_media_type"),
+    http("GET", "/signup", "/signup", "*:200"),
+    http("POST", "/signup", "/signup", "*:400 unsupported_media_type"),
+    http("POST", "/signout", "/signout", "*:400 unsupported_media_type"),
+    http("POST", "/web/token", "/web/token", "*:403 forbidden"),
+    http("GET", "/assets/{file}", "/assets/site.js", "*:200"),
     http("GET", "/app", "/app", "*:200"),
     http("GET", "/app/{file}", "/app/app.js", "*:200"),
     http("GET", "/app/{file}", "/app/", "*:200"),

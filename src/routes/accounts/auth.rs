@@ -393,27 +393,46 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
     if let Some(token) = presented_refresh_token(&req, &body)? {
         let client = state.pool.get().await?;
         if let Some((user, family)) = refresh::revoke_by_token(&client, &token).await? {
-            let ip = state.client_ip(&req);
-            audit::record(
-                &client,
-                audit::Entry {
-                    actor: Some(user),
-                    subject: Some(user),
-                    action: action::TOKEN_FAMILY_REVOKED,
-                    ip: Some(&ip),
-                    details: json!({"family": family, "reason": "sign_out"}),
-                },
-            )
-            .await?;
-            state.realtime.revoke(Revocation::SignIn {
-                user,
-                sign_in: family,
-                reason: RevokeReason::SignedOut,
-            });
+            signed_out(&state, &client, user, family, &state.client_ip(&req)).await?;
         }
     }
     // Signing out is idempotent: an unknown or already revoked token is fine.
     Ok(HttpResponse::NoContent().cookie(clear_cookie()).finish())
+}
+
+/// Signs out one sign-in (`family`): its refresh tokens, then the audit
+/// entry and the revocation of its access tokens and connections. The API's
+/// `logout` and the pages' "Sign out" both end here.
+pub async fn sign_out(state: &AppState, user: UserId, family: Uuid, ip: &str) -> Result<(), ApiError> {
+    let client = state.pool.get().await?;
+    refresh::revoke_family(&client, family).await?;
+    signed_out(state, &client, user, family, ip).await
+}
+
+async fn signed_out(
+    state: &AppState,
+    client: &impl deadpool_postgres::GenericClient,
+    user: UserId,
+    family: Uuid,
+    ip: &str,
+) -> Result<(), ApiError> {
+    audit::record(
+        client,
+        audit::Entry {
+            actor: Some(user),
+            subject: Some(user),
+            action: action::TOKEN_FAMILY_REVOKED,
+            ip: Some(ip),
+            details: json!({"family": family, "reason": "sign_out"}),
+        },
+    )
+    .await?;
+    state.realtime.revoke(Revocation::SignIn {
+        user,
+        sign_in: family,
+        reason: RevokeReason::SignedOut,
+    });
+    Ok(())
 }
 
 /// Signs out every sign-in of the caller: every refresh-token family is

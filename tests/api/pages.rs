@@ -1,0 +1,266 @@
+//! The web pages with a real cookie jar (as a browser holds them): signing
+//! up, in and out by forms, CSRF and cross-site refusals, and a page session
+//! that ends with the API's sign-outs.
+
+use reqwest::header::{LOCATION, ORIGIN};
+use reqwest::{redirect, Client, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, unique_email, TestApp};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A browser-like client: cookies kept, redirects not followed (the tests
+/// look at them).
+pub fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The CSRF token a page's forms carry (the `csrf-token` meta tag).
+pub fn csrf_of(html: &str) -> String {
+    let marker = r#"<meta name="csrf-token" content=""#;
+    let start = html.find(marker).expect("a page carries its CSRF token") + marker.len();
+    html[start..start + 48].to_owned()
+}
+
+/// GET a page: its status and HTML.
+pub async fn get_page(b: &Client, app: &TestApp, path: &str) -> (StatusCode, String) {
+    let res = b.get(app.url(path)).send().await.unwrap();
+    let status = res.status();
+    (status, res.text().await.unwrap())
+}
+
+/// Signs up through the form; returns the email. The client then holds the
+/// page session.
+pub async fn sign_up(b: &Client, app: &TestApp, role: &str, name: &str) -> String {
+    let (_, html) = get_page(b, app, "/signup").await;
+    let email = unique_email(name);
+    let res = b
+        .post(app.url("/signup"))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("role", role),
+            ("displayName", name),
+            ("email", &email),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
+    email
+}
+
+/// An access token of the client's page session (what the page's scripts use).
+pub async fn page_token(b: &Client, app: &TestApp) -> Value {
+    let (_, html) = get_page(b, app, "/").await;
+    let res = b
+        .post(app.url("/web/token"))
+        .header("X-CSRF-Token", csrf_of(&html))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+#[actix_web::test]
+async fn a_visitor_signs_up_by_form_and_the_header_shows_their_name_and_role() {
+    let app = spawn_app().await;
+    let b = browser();
+    let (status, html) = get_page(&b, &app, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"href="/signup""#) && html.contains(r#"href="/signin""#));
+    assert!(!html.contains("My bookings"));
+
+    // A weak password: the form again, the rule in words, the name kept.
+    let (_, signup) = get_page(&b, &app, "/signup").await;
+    assert!(
+        signup.contains("10 to 128 characters"),
+        "the password rules are shown before any error"
+    );
+    let res = b
+        .post(app.url("/signup"))
+        .form(&[
+            ("csrf", csrf_of(&signup).as_str()),
+            ("role", "mentee"),
+            ("displayName", "Mia Mentee"),
+            ("email", &unique_email("mia")),
+            ("password", "short"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"role="alert""#) && html.contains("A password needs at least 10 characters"));
+    assert!(html.contains(r#"value="Mia Mentee""#));
+
+    sign_up(&b, &app, "mentee", "Mia Mentee").await;
+    let (_, html) = get_page(&b, &app, "/").await;
+    assert!(html.contains("Mia Mentee"), "the header names the signed-in user");
+    assert!(
+        html.contains(r#"href="/bookings""#),
+        "a mentee's navigation has their bookings"
+    );
+    assert!(!html.contains(r#"href="/calendar""#), "a mentee has no mentor calendar");
+    assert!(html.contains(r#"data-signed-in="true""#));
+
+    let token = page_token(&b, &app).await;
+    assert_eq!(token["role"], "mentee");
+    let me = app.get_auth("/api/me", token["accessToken"].as_str().unwrap()).await;
+    assert_eq!(me.status(), StatusCode::OK, "the page's token works on the API");
+}
+
+#[actix_web::test]
+async fn forms_without_the_csrf_token_or_from_another_site_are_refused() {
+    let app = spawn_app().await;
+    let b = browser();
+    let email = sign_up(&b, &app, "mentee", "Cy").await;
+    let (_, html) = get_page(&b, &app, "/").await;
+    let csrf = csrf_of(&html);
+
+    // No token, a wrong one, another site's Origin: refused, still signed in.
+    for (form_csrf, origin) in [
+        ("", None),
+        ("0".repeat(48).as_str(), None),
+        (csrf.as_str(), Some("https://evil.example")),
+    ] {
+        let mut req = b.post(app.url("/signout")).form(&[("csrf", form_csrf)]);
+        if let Some(o) = origin {
+            req = req.header(ORIGIN, o);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        let (_, html) = get_page(&b, &app, "/").await;
+        assert!(
+            html.contains(r#"data-signed-in="true""#),
+            "a refused sign-out changes nothing"
+        );
+    }
+    // A client without the CSRF cookie (another site's form) cannot sign in
+    // even with a token copied from a page.
+    let other = browser();
+    let res = other
+        .post(app.url("/signin"))
+        .form(&[("csrf", csrf.as_str()), ("email", &email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Nor get a token for the scripts without the header.
+    let res = b.post(app.url("/web/token")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[actix_web::test]
+async fn sign_in_and_out_by_form_and_the_api_sign_outs_end_the_page_session() {
+    let app = spawn_app().await;
+    let b = browser();
+    let email = sign_up(&b, &app, "mentor", "Max Mentor").await;
+    let (_, html) = get_page(&b, &app, "/").await;
+    assert!(
+        html.contains(r#"href="/calendar""#),
+        "a mentor's navigation has the calendar"
+    );
+
+    // Sign out by form: the page session is over.
+    let res = b
+        .post(app.url("/signout"))
+        .form(&[("csrf", csrf_of(&html))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, html) = get_page(&b, &app, "/").await;
+    assert!(html.contains(r#"data-signed-in="false""#));
+
+    // A wrong password: 401, in words, the email kept; then the right one.
+    let (_, signin) = get_page(&b, &app, "/signin?next=/sessions").await;
+    let res = b
+        .post(app.url("/signin"))
+        .form(&[
+            ("csrf", csrf_of(&signin).as_str()),
+            ("email", &email),
+            ("password", "not the password at all"),
+            ("next", "/sessions"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("The email or the password is wrong"));
+    let res = b
+        .post(app.url("/signin"))
+        .form(&[
+            ("csrf", csrf_of(&signin).as_str()),
+            ("email", &email),
+            ("password", PASSWORD),
+            ("next", "/sessions"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.headers()[LOCATION],
+        "/sessions",
+        "back to where the visitor was going"
+    );
+
+    // "Sign out everywhere" through the API ends the page session too.
+    let token = page_token(&b, &app).await;
+    let res = app
+        .http
+        .post(app.url("/api/auth/logout-all"))
+        .bearer_auth(token["accessToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (_, html) = get_page(&b, &app, "/").await;
+    assert!(
+        html.contains(r#"data-signed-in="false""#),
+        "the page session was revoked with the rest"
+    );
+
+    // `next` never leads to another site.
+    let (_, signin) = get_page(&b, &app, "/signin").await;
+    let res = b
+        .post(app.url("/signin"))
+        .form(&[
+            ("csrf", csrf_of(&signin).as_str()),
+            ("email", &email),
+            ("password", PASSWORD),
+            ("next", "//evil.example/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()[LOCATION], "/");
+}
+
+#[actix_web::test]
+async fn pages_carry_a_strict_content_security_policy() {
+    let app = spawn_app().await;
+    for path in ["/", "/signin", "/signup"] {
+        let res = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp}"
+        );
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{path}: {csp}"
+        );
+        let html = res.text().await.unwrap();
+        assert!(!html.contains("<script>"), "{path}: no inline script");
+    }
+}

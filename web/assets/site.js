@@ -1,0 +1,119 @@
+// Lyceum pages: what every page shares. Pages work without this script;
+// it makes them live. Other page modules import from here.
+
+const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || '';
+export const signedIn = () => document.body?.dataset.signedIn === 'true';
+
+/** Says `text` to screen readers (the page's polite live region). */
+export function announce(text) {
+  const r = document.getElementById('announce');
+  if (!r) return;
+  r.textContent = '';
+  setTimeout(() => { r.textContent = text; }, 50);
+}
+
+let tokenCache = null;
+/** An access token of this page's sign-in, for the JSON API. */
+export async function token() {
+  if (tokenCache && tokenCache.until > Date.now()) return tokenCache.value;
+  const r = await fetch('/web/token', { method: 'POST', headers: { 'X-CSRF-Token': csrf() }, credentials: 'same-origin' });
+  if (!r.ok) throw new Error('not signed in');
+  const t = await r.json();
+  tokenCache = { value: t.accessToken, until: Date.now() + (t.expiresIn - 60) * 1000, me: t };
+  return t.accessToken;
+}
+export const me = () => tokenCache?.me;
+
+/** Calls the JSON API as the page's user; throws {code, message} on an error. */
+export async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${await token()}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  const v = text ? JSON.parse(text) : null;
+  if (!r.ok) throw Object.assign(new Error(v?.message || r.statusText), { code: v?.error, status: r.status });
+  return v;
+}
+
+/** One WebSocket per page, reconnecting; `on(type, fn)` for events. */
+const handlers = new Map();
+let ws = null; let wsReady = null; let nextId = 1; const pending = new Map(); const onOpen = [];
+export function on(type, fn) { if (!handlers.has(type)) handlers.set(type, []); handlers.get(type).push(fn); }
+/** Runs `fn` on every (re)connection: the place to (re)watch. */
+export function whenConnected(fn) { onOpen.push(fn); if (ws?.readyState === 1) fn(); }
+export function connect() {
+  if (wsReady) return wsReady;
+  wsReady = (async () => {
+    const auth = signedIn() ? await api('POST', '/api/ws/ticket') : null;
+    if (!auth) throw new Error('not signed in');
+    const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+    ws = new WebSocket(`${proto}://${location.host}/ws?ticket=${encodeURIComponent(auth.ticket)}`);
+    ws.onmessage = (m) => {
+      const f = JSON.parse(m.data);
+      if (f.id != null && pending.has(String(f.id))) {
+        const p = pending.get(String(f.id)); pending.delete(String(f.id));
+        f.type === 'error' ? p.reject(Object.assign(new Error(f.message), { code: f.code })) : p.resolve(f);
+      }
+      if (f.type === 'hello') onOpen.forEach((fn) => fn());
+      (handlers.get(f.type) || []).forEach((fn) => fn(f));
+    };
+    ws.onclose = () => { wsReady = null; document.body.dataset.live = 'offline'; setTimeout(() => connect().catch(() => {}), 2000); };
+    ws.onopen = () => { document.body.dataset.live = 'online'; };
+    return ws;
+  })();
+  wsReady.catch(() => { wsReady = null; });
+  return wsReady;
+}
+/** Sends a command and waits for its ack. */
+export async function command(type, fields = {}) {
+  await connect();
+  const id = String(nextId++);
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    ws.send(JSON.stringify({ type, id, ...fields }));
+  });
+}
+
+/** `<time datetime data-local>` in the reader's own zone. */
+function localTimes(root = document) {
+  const fmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' });
+  root.querySelectorAll('time[data-local]').forEach((t) => {
+    const d = new Date(t.getAttribute('datetime'));
+    if (!Number.isNaN(d.getTime())) t.textContent = fmt.format(d);
+  });
+}
+
+/** `[data-countdown=<instant>]`: "starts in 2 d 4 h", updated every second. */
+function countdowns() {
+  const els = document.querySelectorAll('[data-countdown]');
+  if (!els.length) return;
+  const tick = () => els.forEach((el) => {
+    const ms = new Date(el.dataset.countdown).getTime() - Date.now();
+    if (ms <= 0) { el.textContent = 'starting now'; return; }
+    const s = Math.floor(ms / 1000); const d = Math.floor(s / 86400); const h = Math.floor((s % 86400) / 3600);
+    const m = Math.floor((s % 3600) / 60); const sec = s % 60;
+    el.textContent = `starts in ${d ? `${d} d ` : ''}${d || h ? `${h} h ` : ''}${m} min${d ? '' : ` ${sec} s`}`;
+  });
+  tick();
+  setInterval(tick, 1000);
+}
+export { localTimes };
+
+/** The bell: the unread count, live. */
+async function bell() {
+  const el = document.getElementById('unread-count');
+  if (!el || !signedIn()) return;
+  const seenKey = 'lyceum.notifications.seen';
+  const show = (n) => { el.textContent = n > 0 ? String(n) : ''; el.parentElement.setAttribute('aria-label', n > 0 ? `Notifications, ${n} new` : 'Notifications'); };
+  try {
+    const list = await api('GET', '/api/notifications');
+    const seen = localStorage.getItem(seenKey) || '';
+    let n = (list.items || []).filter((x) => (x.createdAt || '') > seen).length;
+    show(n);
+    on('notification', () => { n += 1; show(n); announce('New notification'); });
+    connect().catch(() => {});
+  } catch { /* signed out or offline: the bell stays quiet */ }
+}
+
+document.addEventListener('DOMContentLoaded', () => { localTimes(); countdowns(); bell(); });
+if (document.readyState !== 'loading') { localTimes(); countdowns(); bell(); }
