@@ -126,7 +126,12 @@ pub async fn search(
     _viewer: AuthUser,
     query: web::Query<DirectoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
+    run(&state, query.into_inner()).await
+}
+
+/// The directory's answer for a query (`GET /api/mentors`, and the
+/// directory page, which anyone may read).
+pub async fn run(state: &AppState, q: DirectoryQuery) -> Result<HttpResponse, ApiError> {
     let text = q.q.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     if text.as_ref().is_some_and(|t| t.chars().count() > MAX_QUERY_CHARS) {
         return Err(ApiError::new(

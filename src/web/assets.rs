@@ -19,6 +19,7 @@ macro_rules! assets {
 assets! {
     "site.css" => "text/css; charset=utf-8",
     "site.js" => "text/javascript; charset=utf-8",
+    "mentor.js" => "text/javascript; charset=utf-8",
 }
 
 pub async fn asset(path: web::Path<String>) -> Result<HttpResponse, ApiError> {

@@ -9,7 +9,10 @@ pub mod auth_pages;
 pub mod bridge;
 pub mod home;
 pub mod layout;
+pub mod mentors;
+pub mod seo;
 pub mod session;
+pub mod sessions;
 pub mod words;
 
 pub use session::{Viewer, WebKeys};

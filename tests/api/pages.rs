@@ -264,3 +264,158 @@ async fn pages_carry_a_strict_content_security_policy() {
         assert!(!html.contains("<script>"), "{path}: no inline script");
     }
 }
+
+#[actix_web::test]
+async fn a_mentee_finds_a_mentor_by_skill_and_books_a_slot_with_an_agenda_by_form() {
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Grace Hopper").await;
+    let res = app
+        .patch_profile(
+            &mentor.access,
+            &serde_json::json!({"headline": "Compilers and COBOL", "skills": [{"name": "Rust", "level": "expert"}], "phone": "+1 555 0100"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let slot = app.slot(&mentor, 120, 1).await;
+    let slot_id = slot["id"].as_str().unwrap().to_owned();
+
+    // Anyone reads the directory and the mentor's page.
+    let visitor = browser();
+    let (status, html) = get_page(&visitor, &app, "/mentors?skill=rust&q=&minYears=").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Grace Hopper") && html.contains(&format!("/mentors/{}", mentor.id)));
+    let (status, html) = get_page(&visitor, &app, "/mentors?skill=haskell").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!html.contains("Grace Hopper") && html.contains("No mentor matches"));
+    let (status, html) = get_page(&visitor, &app, "/mentors?minYears=lots").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        html.contains("Minimum years must be a whole number"),
+        "the error in words"
+    );
+
+    let page_path = format!("/mentors/{}", mentor.id);
+    let (status, html) = get_page(&visitor, &app, &page_path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<title>Grace Hopper · Lyceum</title>"));
+    assert!(
+        html.contains(r#"<meta name="description" content="Grace Hopper: Compilers and COBOL. Mentor on Lyceum.">"#)
+    );
+    assert!(html.contains(&format!(r#"<link rel="canonical" href="{page_path}">"#)));
+    assert!(html.contains(r#"property="og:title""#) && html.contains(r#""@type":"Person""#));
+    assert!(html.contains("1 of 1 seats left"));
+    assert!(
+        !html.contains(&mentor.email) && !html.contains("555 0100"),
+        "no private details on a public page"
+    );
+    assert!(html.contains("Sign in to book"));
+
+    // A mentee books it with an agenda; a second one joins the waitlist.
+    let b = browser();
+    sign_up(&b, &app, "mentee", "Mia").await;
+    let (_, html) = get_page(&b, &app, &page_path).await;
+    let res = b
+        .post(app.url(&format!("{page_path}/book")))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("slotId", &slot_id),
+            ("goals", "Land a compiler job"),
+            ("questions", "How to start?\nWhich books?"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(to.contains("booked=confirmed"), "{to}");
+    let (_, html) = get_page(&b, &app, &to).await;
+    assert!(html.contains("Your seat is confirmed") && html.contains("0 of 1 seats left"));
+    let bookings: Value = app
+        .http
+        .get(app.url(&format!("/api/slots/{slot_id}/bookings")))
+        .bearer_auth(&mentor.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let agenda = &bookings["items"][0]["agenda"];
+    assert_eq!(agenda["goals"], "Land a compiler job");
+    assert_eq!(
+        agenda["questions"],
+        serde_json::json!(["How to start?", "Which books?"])
+    );
+
+    // Booking again: refused in words, nothing changed.
+    let res = b
+        .post(app.url(&format!("{page_path}/book")))
+        .form(&[("csrf", csrf_of(&html).as_str()), ("slotId", &slot_id)])
+        .send()
+        .await
+        .unwrap();
+    let to = res.headers()[LOCATION].to_str().unwrap().to_owned();
+    let (_, html) = get_page(&b, &app, &to).await;
+    assert!(html.contains("You have already booked this one"), "{to}");
+
+    let c = browser();
+    sign_up(&c, &app, "mentee", "Noor").await;
+    let (_, html) = get_page(&c, &app, &page_path).await;
+    assert!(html.contains("Join the waitlist"));
+    let res = c
+        .post(app.url(&format!("{page_path}/book")))
+        .form(&[("csrf", csrf_of(&html).as_str()), ("slotId", &slot_id)])
+        .send()
+        .await
+        .unwrap();
+    let to = res.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(to.contains("booked=waitlisted&position=1"), "{to}");
+
+    // The sitemap lists the mentor's page; robots.txt points to it.
+    let (_, xml) = get_page(&visitor, &app, "/sitemap.xml").await;
+    assert!(xml.contains(&format!("/mentors/{}</loc>", mentor.id)));
+    let (_, robots) = get_page(&visitor, &app, "/robots.txt").await;
+    assert!(robots.contains("Sitemap: ") && robots.contains("Disallow: /api/"));
+}
+
+#[actix_web::test]
+async fn a_session_page_is_public_with_its_event_and_a_mentee_registers_by_form() {
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Ada Host").await;
+    let starts = chrono::Utc::now() + chrono::Duration::hours(3);
+    let res = app
+        .http
+        .post(app.url("/api/sessions"))
+        .bearer_auth(&mentor.access)
+        .json(&serde_json::json!({"title": "Interview prep webinar", "startsAt": starts, "durationMinutes": 60, "capacity": 50}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let session: Value = res.json().await.unwrap();
+    let path = format!("/sessions/{}", session["id"].as_str().unwrap());
+
+    let visitor = browser();
+    let (_, list) = get_page(&visitor, &app, "/sessions").await;
+    assert!(list.contains("Interview prep webinar") && list.contains(&path));
+    let (status, html) = get_page(&visitor, &app, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<title>Interview prep webinar · Lyceum</title>") && html.contains(r#""@type":"Event""#));
+    assert!(html.contains("Ada Host") && !html.contains(&mentor.email));
+    let (status, _) = get_page(&visitor, &app, &format!("/sessions/{}", uuid::Uuid::new_v4())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let b = browser();
+    sign_up(&b, &app, "mentee", "Reg").await;
+    let (_, html) = get_page(&b, &app, &path).await;
+    let res = b
+        .post(app.url(&format!("{path}/register")))
+        .form(&[("csrf", csrf_of(&html).as_str()), ("goals", "Practise")])
+        .send()
+        .await
+        .unwrap();
+    let to = res.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(to.contains("registered=confirmed"), "{to}");
+    let (_, html) = get_page(&b, &app, &to).await;
+    assert!(html.contains("49 of 50 seats left"));
+}
