@@ -20,6 +20,7 @@ assets! {
     "site.css" => "text/css; charset=utf-8",
     "site.js" => "text/javascript; charset=utf-8",
     "mentor.js" => "text/javascript; charset=utf-8",
+    "notifications.js" => "text/javascript; charset=utf-8",
 }
 
 pub async fn asset(path: web::Path<String>) -> Result<HttpResponse, ApiError> {

@@ -309,7 +309,7 @@ pub async fn sign_up(
     match auth::register(state.clone(), req.clone(), bridge::body(body)?).await {
         Ok(res) => {
             let to = if form.role == "mentor" {
-                "/profile?welcome=mentor"
+                "/mentors?welcome=1"
             } else {
                 "/mentors?welcome=1"
             };

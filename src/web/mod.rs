@@ -6,6 +6,7 @@
 
 pub mod assets;
 pub mod auth_pages;
+pub mod bookings;
 pub mod bridge;
 pub mod home;
 pub mod layout;

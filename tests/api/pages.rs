@@ -107,7 +107,10 @@ async fn a_visitor_signs_up_by_form_and_the_header_shows_their_name_and_role() {
         html.contains(r#"href="/bookings""#),
         "a mentee's navigation has their bookings"
     );
-    assert!(!html.contains(r#"href="/calendar""#), "a mentee has no mentor calendar");
+    assert!(
+        !html.contains(r#"href="/app/""#),
+        "a mentee has no live-room link of a host"
+    );
     assert!(html.contains(r#"data-signed-in="true""#));
 
     let token = page_token(&b, &app).await;
@@ -164,8 +167,8 @@ async fn sign_in_and_out_by_form_and_the_api_sign_outs_end_the_page_session() {
     let email = sign_up(&b, &app, "mentor", "Max Mentor").await;
     let (_, html) = get_page(&b, &app, "/").await;
     assert!(
-        html.contains(r#"href="/calendar""#),
-        "a mentor's navigation has the calendar"
+        html.contains(r#"href="/app/""#),
+        "a mentor's navigation has the live room"
     );
 
     // Sign out by form: the page session is over.
@@ -418,4 +421,69 @@ async fn a_session_page_is_public_with_its_event_and_a_mentee_registers_by_form(
     assert!(to.contains("registered=confirmed"), "{to}");
     let (_, html) = get_page(&b, &app, &to).await;
     assert!(html.contains("49 of 50 seats left"));
+}
+
+#[actix_web::test]
+async fn my_bookings_lists_cancels_and_exports_and_a_cancel_promotes_the_waitlist() {
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Lin Mentor").await;
+    let slot = app.slot(&mentor, 90, 1).await;
+    let slot_id = slot["id"].as_str().unwrap().to_owned();
+    let page_path = format!("/mentors/{}", mentor.id);
+
+    // Signed-in pages send a visitor to sign in, and back.
+    let visitor = browser();
+    let res = visitor.get(app.url("/bookings")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[LOCATION], "/signin?next=/bookings");
+
+    let (a, b) = (browser(), browser());
+    sign_up(&a, &app, "mentee", "First").await;
+    sign_up(&b, &app, "mentee", "Second").await;
+    for who in [&a, &b] {
+        let (_, html) = get_page(who, &app, &page_path).await;
+        let res = who
+            .post(app.url(&format!("{page_path}/book")))
+            .form(&[("csrf", csrf_of(&html).as_str()), ("slotId", &slot_id)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    }
+    let (_, html) = get_page(&b, &app, "/bookings").await;
+    assert!(
+        html.contains("Waitlist, number 1"),
+        "the second is first on the waitlist"
+    );
+    let (status, html) = get_page(&a, &app, "/bookings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Confirmed") && html.contains("Lin Mentor"));
+    let ics_start = html.find("/bookings/").unwrap();
+    let ics_path = &html[ics_start..html[ics_start..].find('"').unwrap() + ics_start];
+    let res = a.get(app.url(ics_path)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{ics_path}");
+    assert!(res.text().await.unwrap().contains("BEGIN:VEVENT"));
+    // Another mentee cannot fetch it.
+    let res = b.get(app.url(ics_path)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    let res = a
+        .post(app.url("/bookings/cancel"))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("offeringId", slot_id.as_str()),
+            ("kind", "slot"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()[LOCATION], "/bookings?cancelled=1");
+    let (_, html) = get_page(&a, &app, "/bookings").await;
+    assert!(html.contains("Cancelled"));
+    let (_, html) = get_page(&b, &app, "/bookings").await;
+    assert!(html.contains("Confirmed"), "the waitlisted mentee was promoted");
+
+    let (status, html) = get_page(&a, &app, "/notifications").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<h1>Notifications</h1>"));
 }

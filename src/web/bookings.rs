@@ -1,0 +1,191 @@
+//! My bookings (slots and sessions, with status, waitlist position, agenda,
+//! cancel and "add to calendar"), and the notifications list. Signed in
+//! only: a visitor is sent to sign in and back.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use lyceum_actors::OfferingId;
+use maud::html;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth_pages::{see_other, to_sign_in};
+use super::bridge::{self, s};
+use super::home::when;
+use super::layout::{csrf_field, notice, page, render, Page};
+use super::session::Viewer;
+use super::words::explain;
+use crate::error::ApiError;
+use crate::routes::calendar::{feeds, notes, sessions, slots};
+use crate::state::AppState;
+
+#[derive(Deserialize, Default)]
+pub struct BookingsQuery {
+    cancelled: Option<String>,
+    error: Option<String>,
+}
+
+fn instant(v: &serde_json::Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    v.as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+pub async fn bookings_page(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    q: web::Query<BookingsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(user) = &viewer.user else {
+        return Ok(to_sign_in("/bookings"));
+    };
+    let v = bridge::json_of(slots::my_bookings(state.clone(), user.auth).await).await?;
+    let items = v["items"].as_array().cloned().unwrap_or_default();
+    let now = chrono::Utc::now();
+    let body = html! {
+        h1 { "My bookings" }
+        @if q.cancelled.is_some() { (notice("ok", "Cancelled. Your seat went to the next person on the waitlist, if any.")) }
+        @if let Some(e) = &q.error { (notice("error", e)) }
+        @if items.is_empty() {
+            p { "No bookings yet. " a href="/mentors" { "Find a mentor" } " or " a href="/sessions" { "browse sessions" } "." }
+        } @else {
+            table {
+                thead { tr { th scope="col" { "What" } th scope="col" { "When" } th scope="col" { "Status" } th scope="col" { "Actions" } } }
+                tbody {
+                    @for b in &items {
+                        @let slot = &b["slot"];
+                        @let title = if s(slot, "title").is_empty() { format!("Slot with {}", s(slot, "mentorName")) } else { s(slot, "title").to_owned() };
+                        @let status = s(b, "status");
+                        @let upcoming = instant(&slot["endsAt"]).is_some_and(|t| t > now);
+                        tr data-booking=(s(b, "id")) {
+                            td {
+                                @if s(slot, "kind") == "group" {
+                                    a href=(format!("/sessions/{}", s(slot, "id"))) { (title) }
+                                } @else {
+                                    (title)
+                                }
+                                " with " a href=(format!("/mentors/{}", s(slot, "mentorId"))) { (s(slot, "mentorName")) }
+                                @if !s(&b["agenda"], "goals").is_empty() { br; span class="hint" { "Goals: " (s(&b["agenda"], "goals")) } }
+                            }
+                            td {
+                                @if let Some(t) = instant(&slot["startsAt"]) {
+                                    (when(t))
+                                    @if t > now && status != "cancelled" { br; span data-countdown=(t.to_rfc3339()) {} }
+                                }
+                            }
+                            td data-status {
+                                @match status {
+                                    "confirmed" => "Confirmed",
+                                    "waitlisted" => { "Waitlist, number " (b["waitlistPosition"].as_i64().unwrap_or(0)) },
+                                    "cancelled" => "Cancelled",
+                                    other => (other),
+                                }
+                                @if s(slot, "state") == "live" { " · " span class="badge live" { "Live now" } }
+                            }
+                            td {
+                                @if s(slot, "state") == "live" && status == "confirmed" && s(slot, "kind") == "group" {
+                                    a class="button secondary" href=(format!("/app/#session={}", s(slot, "id"))) { "Join " (title) }
+                                    " "
+                                }
+                                @if status != "cancelled" && upcoming {
+                                    a href=(format!("/bookings/{}.ics", s(b, "id"))) { "Add " (title) " to my calendar" }
+                                    form method="post" action="/bookings/cancel" class="inline" {
+                                        (csrf_field(&viewer))
+                                        input type="hidden" name="offeringId" value=(s(slot, "id"));
+                                        input type="hidden" name="kind" value=(s(slot, "kind"));
+                                        " "
+                                        button type="submit" class="danger" { "Cancel " (title) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let pg = Page {
+        title: "My bookings",
+        current: Some("/bookings"),
+        ..Default::default()
+    };
+    Ok(render(&state, &viewer, StatusCode::OK, page(&viewer, pg, body)))
+}
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    csrf: Option<String>,
+    #[serde(rename = "offeringId")]
+    offering_id: OfferingId,
+    kind: String,
+}
+
+pub async fn cancel(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    viewer: Viewer,
+    form: web::Form<CancelForm>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(user) = &viewer.user else {
+        return Ok(to_sign_in("/bookings"));
+    };
+    let form = form.into_inner();
+    viewer.check_csrf(&req, form.csrf.as_deref())?;
+    let res = if form.kind == "group" {
+        sessions::unregister(state.clone(), user.auth, web::Path::from(form.offering_id)).await
+    } else {
+        match bridge::body(json!({"slotId": form.offering_id})) {
+            Ok(b) => slots::cancel(state.clone(), user.auth, b).await,
+            Err(e) => Err(e),
+        }
+    };
+    Ok(match bridge::json_of(res).await {
+        Ok(_) => see_other("/bookings?cancelled=1"),
+        Err(e) => see_other(&format!(
+            "/bookings?{}",
+            serde_urlencoded::to_string([("error", explain(&e))]).unwrap_or_default()
+        )),
+    })
+}
+
+/// `/bookings/{id}.ics`: the API's one-booking calendar file, for the page's user.
+pub async fn ics(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(user) = &viewer.user else {
+        return Ok(to_sign_in("/bookings"));
+    };
+    feeds::booking_ics(state.clone(), user.auth, path).await
+}
+
+pub async fn notifications_page(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, ApiError> {
+    let Some(user) = &viewer.user else {
+        return Ok(to_sign_in("/notifications"));
+    };
+    let v = bridge::json_of(notes::notifications(state.clone(), user.auth).await).await?;
+    let items = v["items"].as_array().cloned().unwrap_or_default();
+    let body = html! {
+        h1 { "Notifications" }
+        @if items.is_empty() { p { "Nothing yet. Reminders before your sessions will appear here." } }
+        ul id="notifications" {
+            @for n in &items {
+                @let p = &n["payload"];
+                li {
+                    @match s(n, "kind") {
+                        "reminder" => { "Reminder: " strong { (s(p, "title")) } " starts " @if let Some(t) = instant(&p["startsAt"]) { (when(t)) } },
+                        other => { (other.replace('_', " ")) @if !s(p, "title").is_empty() { ": " (s(p, "title")) } },
+                    }
+                    @if let Some(t) = instant(&n["createdAt"]) { " · " span class="hint" { (when(t)) } }
+                }
+            }
+        }
+    };
+    let pg = Page {
+        title: "Notifications",
+        scripts: &["notifications.js"],
+        ..Default::default()
+    };
+    Ok(render(&state, &viewer, StatusCode::OK, page(&viewer, pg, body)))
+}
