@@ -307,14 +307,7 @@ pub async fn sign_up(
         "displayName": form.display_name, "role": form.role,
     });
     match auth::register(state.clone(), req.clone(), bridge::body(body)?).await {
-        Ok(res) => {
-            let to = if form.role == "mentor" {
-                "/mentors?welcome=1"
-            } else {
-                "/mentors?welcome=1"
-            };
-            start_page_session(&state, res, StatusCode::SEE_OTHER, to).await
-        }
+        Ok(res) => start_page_session(&state, res, StatusCode::SEE_OTHER, "/mentors?welcome=1").await,
         Err(e) => {
             let status = status_of(e.code());
             let body = sign_up_body(
