@@ -34,6 +34,18 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
+    /// The caller a verified token names (whether it still stands is
+    /// [`still_stands`]'s question).
+    pub fn from_claims(claims: &crate::auth::jwt::Claims) -> AuthUser {
+        AuthUser {
+            id: UserId(claims.sub),
+            role: claims.role,
+            session: claims.sid,
+            expires_at: claims.exp,
+            version: claims.ver,
+        }
+    }
+
     pub fn credential(&self) -> lyceum_actors::core::Credential {
         lyceum_actors::core::Credential {
             user: self.id,
@@ -73,14 +85,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("AppState not registered")))?;
     let claims = state.jwt.verify(bearer(req)?)?;
-    let user = AuthUser {
-        id: UserId(claims.sub),
-        role: claims.role,
-        session: claims.sid,
-        expires_at: claims.exp,
-        version: claims.ver,
-    };
-    still_stands(state, user).await
+    still_stands(state, AuthUser::from_claims(&claims)).await
 }
 
 /// `user` with the role the credentials allow, or `token_revoked` (or

@@ -6,7 +6,6 @@
 use actix_web::http::header::{LOCATION, SET_COOKIE};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use lyceum_actors::UserId;
 use lyceum_protocol::ErrorCode;
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -156,13 +155,7 @@ async fn start_page_session(
     let api_cookies: Vec<_> = res.headers().get_all(SET_COOKIE).cloned().collect();
     let v = bridge::json_of(Ok(res)).await?;
     let claims = state.jwt.verify(bridge::s(&v, "accessToken"))?;
-    let user = AuthUser {
-        id: UserId(claims.sub),
-        role: claims.role,
-        session: claims.sid,
-        expires_at: claims.exp,
-        version: claims.ver,
-    };
+    let user = AuthUser::from_claims(&claims);
     let mut out = HttpResponse::build(status);
     out.insert_header((LOCATION, to.to_owned()))
         .cookie(state.web.session_cookie(&user)?);

@@ -194,14 +194,7 @@ async fn signed_in(state: &AppState, req: &HttpRequest) -> Result<Option<AuthUse
     let Ok(claims) = state.web.keys.verify(cookie.value()) else {
         return Ok(None);
     };
-    let user = AuthUser {
-        id: UserId(claims.sub),
-        role: claims.role,
-        session: claims.sid,
-        expires_at: claims.exp,
-        version: claims.ver,
-    };
-    match extract::still_stands(state, user).await {
+    match extract::still_stands(state, AuthUser::from_claims(&claims)).await {
         Ok(u) if u.role != Role::Guest => Ok(Some(u)),
         Ok(_) => Ok(None),
         Err(e) if matches!(e.code(), ErrorCode::TokenRevoked | ErrorCode::AccountNotFound) => Ok(None),
