@@ -165,9 +165,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::PathConfig::default().error_handler(|e, _| ApiError::new(ErrorCode::InvalidPath, e.to_string()).into()),
     )
     .configure(mount)
-    .default_service(web::to(|| async {
-        HttpResponse::from_error(ApiError::new(ErrorCode::NotFound, "no such route"))
-    }));
+    .default_service(web::to(unknown_path));
+}
+
+/// A path no route serves: a page saying so for a browser asking for a page
+/// (a GET outside `/api/` that accepts `text/html`), the JSON `404
+/// not_found` for everything else.
+async fn unknown_path(req: actix_web::HttpRequest) -> HttpResponse {
+    let wants_page = req.method() == Method::GET
+        && !req.path().starts_with("/api/")
+        && req
+            .headers()
+            .get(actix_web::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+    if wants_page {
+        if let (Some(state), Ok(viewer)) = (
+            req.app_data::<web::Data<crate::state::AppState>>(),
+            crate::web::session::viewer(&req).await,
+        ) {
+            return crate::web::mentors::not_found(state, &viewer);
+        }
+    }
+    HttpResponse::from_error(ApiError::new(ErrorCode::NotFound, "no such route"))
 }
 
 /// Refuses a request whose path or query holds an encoded NUL (`%00`):
