@@ -617,3 +617,27 @@ async fn an_admin_finds_users_changes_a_role_by_form_and_reads_the_audit_log_wit
     let res = app.get_auth("/api/admin/users", &again.access).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+#[actix_web::test]
+async fn an_unknown_path_is_a_page_for_a_browser_and_json_for_a_program() {
+    let app = spawn_app().await;
+    let res = browser()
+        .get(app.url("/no/such/page"))
+        .header("accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(res.text().await.unwrap().contains("<h1>Not found</h1>"));
+    for (path, accept) in [("/no/such/page", "*/*"), ("/api/nothing", "text/html")] {
+        let res = app
+            .http
+            .get(app.url(path))
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        crate::helpers::assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    }
+}
