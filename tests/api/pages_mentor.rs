@@ -641,3 +641,39 @@ async fn an_unknown_path_is_a_page_for_a_browser_and_json_for_a_program() {
         crate::helpers::assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
     }
 }
+
+#[actix_web::test]
+async fn anyone_searches_and_filters_sessions_on_the_sessions_page() {
+    let app = spawn_app().await;
+    let host = app.register("mentor", "Sara Sessions").await;
+    let starts = Utc::now() + Dur::days(3);
+    for (i, (title, category, tag)) in [
+        ("Aptitude bootcamp", "placements", "aptitude"),
+        ("Rust ownership clinic", "programming", "rust"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let starts = starts + Dur::hours(2 * i as i64);
+        let res = app
+            .post_auth("/api/sessions", &host.access, &json!({"title": title, "startsAt": starts, "durationMinutes": 60, "capacity": 30, "category": category, "tags": [tag]}))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let v = browser();
+    let (status, html) = get_page(&v, &app, "/sessions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Aptitude bootcamp") && html.contains("Rust ownership clinic"));
+    let (_, html) = get_page(&v, &app, "/sessions?category=Placements").await;
+    assert!(html.contains("Aptitude bootcamp") && !html.contains("Rust ownership clinic"));
+    let (_, html) = get_page(&v, &app, "/sessions?tag=rust").await;
+    assert!(!html.contains("Aptitude bootcamp") && html.contains("Rust ownership clinic"));
+    let (_, html) = get_page(&v, &app, "/sessions?q=ownership").await;
+    assert!(!html.contains("Aptitude bootcamp") && html.contains("Rust ownership clinic"));
+    let day = (Utc::now() + Dur::days(1)).date_naive().format("%Y-%m-%d");
+    let (_, html) = get_page(&v, &app, &format!("/sessions?to={day}")).await;
+    assert!(!html.contains("Aptitude bootcamp") && html.contains("No session matches"));
+    let (status, html) = get_page(&v, &app, "/sessions?from=soon").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains(r#"role="alert""#) && html.contains("From must be a date"));
+}
