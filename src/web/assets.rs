@@ -21,6 +21,7 @@ assets! {
     "site.js" => "text/javascript; charset=utf-8",
     "mentor.js" => "text/javascript; charset=utf-8",
     "notifications.js" => "text/javascript; charset=utf-8",
+    "bookings.js" => "text/javascript; charset=utf-8",
 }
 
 pub async fn asset(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
