@@ -129,6 +129,7 @@ impl Application {
                 settings.auth.refresh_token_ttl_days * 86_400,
                 settings.tls_enabled() || settings.server.allow_plain_http_non_loopback,
             ),
+            avatars_dir: settings.server.data_dir.join("avatars"),
         });
 
         let listener = TcpListener::bind((host, settings.server.port))

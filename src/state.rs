@@ -30,6 +30,8 @@ pub struct AppState {
     pub totp: crate::auth::totp::SecretBox,
     /// Page sign-ins (the `lyceum_page` cookie) and their cookie settings.
     pub web: crate::web::WebKeys,
+    /// Where profile pictures are kept (`data_dir/avatars`).
+    pub avatars_dir: std::path::PathBuf,
 }
 
 impl AppState {

@@ -84,6 +84,11 @@ codes! {
     /// An upload over `chat.max_attachment_bytes`: 413, and the server stops
     /// reading the body as soon as the limit is passed.
     AttachmentTooLarge = "attachment_too_large", 413;
+    /// An avatar that is empty, not a PNG, JPEG or WebP, or whose bytes are
+    /// not the type it claims.
+    InvalidAvatar = "invalid_avatar", 400;
+    /// An avatar over 1 MiB (413; the body is not read past the limit).
+    AvatarTooLarge = "avatar_too_large", 413;
     NotAWebsocket = "not_a_websocket", 400;
     MessageTooLarge = "message_too_large", 400;
     /// Plaintext sent to an end-to-end encrypted room, or ciphertext to a plain one.

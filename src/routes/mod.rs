@@ -12,7 +12,7 @@ pub mod json;
 pub mod ops;
 pub mod web_app;
 
-use accounts::{admin, auth, keys, me, two_factor, users};
+use accounts::{admin, auth, avatar, keys, me, two_factor, users};
 use calendar::{feeds, notes, sessions, slots};
 use chat::{attachments, guests, rooms, ws};
 use ops::{health, metrics};
@@ -76,6 +76,15 @@ route_table! {
     "/bookings/cancel" => { POST crate::web::bookings::cancel },
     "/bookings/{file}" => { GET crate::web::bookings::ics },
     "/notifications" => { GET crate::web::bookings::notifications_page },
+    "/calendar" => { GET crate::web::calendar::calendar_page },
+    "/profile" => { GET crate::web::profile::profile_page, POST crate::web::profile::save },
+    "/admin" => { GET crate::web::admin::users_page },
+    "/admin/users/{id}/role" => { POST crate::web::admin::set_role },
+    "/admin/audit" => { GET crate::web::admin::audit_page },
+    "/calendar/availability" => { POST crate::web::calendar::add_one },
+    "/calendar/availability/weekly" => { POST crate::web::calendar::add_weekly },
+    "/calendar/sessions" => { POST crate::web::calendar::schedule },
+    "/calendar/manage/{id}" => { GET crate::web::calendar::manage_page, POST crate::web::calendar::manage },
     "/sitemap.xml" => { GET crate::web::seo::sitemap },
     "/robots.txt" => { GET crate::web::seo::robots },
     "/app" => { GET web_app::index },
@@ -88,6 +97,8 @@ route_table! {
     "/api/auth/logout-all" => { POST auth::logout_all },
     "/api/me" => { GET me::get_me },
     "/api/me/profile" => { GET me::get_profile, PATCH me::patch_profile },
+    "/api/me/avatar" => { PUT avatar::put, DELETE avatar::delete },
+    "/avatars/{file}" => { GET avatar::serve },
     "/api/me/2fa" => { GET two_factor::status },
     "/api/me/2fa/enroll" => { POST two_factor::enroll },
     "/api/me/2fa/confirm" => { POST two_factor::confirm },
@@ -96,6 +107,7 @@ route_table! {
     "/api/users/{id}" => { GET users::get_user },
     "/api/mentors" => { GET directory::search },
     "/api/admin/audit" => { GET admin::audit },
+    "/api/admin/users" => { GET admin::users },
     "/api/admin/users/{id}/role" => { PUT admin::set_role },
     "/api/ws/ticket" => { POST ws::ticket },
     "/api/me/public-key" => { PUT keys::publish },
@@ -153,9 +165,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::PathConfig::default().error_handler(|e, _| ApiError::new(ErrorCode::InvalidPath, e.to_string()).into()),
     )
     .configure(mount)
-    .default_service(web::to(|| async {
-        HttpResponse::from_error(ApiError::new(ErrorCode::NotFound, "no such route"))
-    }));
+    .default_service(web::to(unknown_path));
+}
+
+/// A path no route serves: a page saying so for a browser asking for a page
+/// (a GET outside `/api/` that accepts `text/html`), the JSON `404
+/// not_found` for everything else.
+async fn unknown_path(req: actix_web::HttpRequest) -> HttpResponse {
+    let wants_page = req.method() == Method::GET
+        && !req.path().starts_with("/api/")
+        && req
+            .headers()
+            .get(actix_web::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+    if wants_page {
+        if let (Some(state), Ok(viewer)) = (
+            req.app_data::<web::Data<crate::state::AppState>>(),
+            crate::web::session::viewer(&req).await,
+        ) {
+            return crate::web::mentors::not_found(state, &viewer);
+        }
+    }
+    HttpResponse::from_error(ApiError::new(ErrorCode::NotFound, "no such route"))
 }
 
 /// Refuses a request whose path or query holds an encoded NUL (`%00`):

@@ -21,6 +21,8 @@ assets! {
     "site.js" => "text/javascript; charset=utf-8",
     "mentor.js" => "text/javascript; charset=utf-8",
     "notifications.js" => "text/javascript; charset=utf-8",
+    "calendar.js" => "text/javascript; charset=utf-8",
+    "profile.js" => "text/javascript; charset=utf-8",
     "bookings.js" => "text/javascript; charset=utf-8",
 }
 

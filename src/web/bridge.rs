@@ -40,3 +40,19 @@ pub fn query<T: DeserializeOwned>(v: Value) -> Result<actix_web::web::Query<T>, 
 pub fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
 }
+
+/// A form's answer: back to `back` with `ok` (a query string) on success,
+/// or with `error=<the error in words>`.
+pub fn back_to(back: &str, res: Result<String, ApiError>) -> HttpResponse {
+    let q = match res {
+        Ok(q) => q,
+        Err(e) => serde_urlencoded::to_string([("error", super::words::explain(&e))]).unwrap_or_default(),
+    };
+    let sep = if back.contains('?') { '&' } else { '?' };
+    let to = if q.is_empty() {
+        back.to_owned()
+    } else {
+        format!("{back}{sep}{q}")
+    };
+    super::auth_pages::see_other(&to)
+}

@@ -45,14 +45,17 @@ fn nav_items(role: Option<Role>) -> Vec<NavItem> {
     let mut v = vec![item("/mentors", "Mentors"), item("/sessions", "Sessions")];
     match role {
         None | Some(Role::Guest) => {}
-        // The mentor's calendar, the profile editor and the admin pages
-        // come next (issue 14); until then a mentor and an admin use the
-        // API and the live page.
         Some(Role::Mentee) => {
             v.push(item("/bookings", "My bookings"));
+            v.push(item("/profile", "Profile"));
         }
-        Some(Role::Mentor) | Some(Role::Admin) => {
-            v.push(item("/app/", "Live room"));
+        Some(Role::Mentor) => {
+            v.push(item("/calendar", "My calendar"));
+            v.push(item("/profile", "Profile"));
+        }
+        Some(Role::Admin) => {
+            v.push(item("/calendar", "My calendar"));
+            v.push(item("/admin", "Admin"));
         }
     }
     v

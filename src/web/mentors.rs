@@ -267,6 +267,9 @@ pub async fn mentor_page(
     };
     let body = html! {
         article {
+            @if s(&profile, "avatarUrl").starts_with("/avatars/") {
+                img class="avatar" src=(s(&profile, "avatarUrl")) alt=(format!("Picture of {name}")) width="96" height="96";
+            }
             h1 { (name) }
             @if !headline.is_empty() { p class="lead" { (headline) } }
             @if let Some(f) = flash { (f) }

@@ -4,13 +4,16 @@
 //! API's handlers, `words` errors as sentences; the rest are the pages.
 //! The routes are in `routes::ROUTES` with the API's.
 
+pub mod admin;
 pub mod assets;
 pub mod auth_pages;
 pub mod bookings;
 pub mod bridge;
+pub mod calendar;
 pub mod home;
 pub mod layout;
 pub mod mentors;
+pub mod profile;
 pub mod seo;
 pub mod session;
 pub mod sessions;

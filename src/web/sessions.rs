@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::auth_pages::{see_other, to_sign_in};
 use super::bridge::{self, s};
-use super::home::{session_list, upcoming_sessions, when};
+use super::home::when;
 use super::layout::{csrf_field, json_ld, notice, page, render, Page};
 use super::mentors::not_found;
 use super::session::Viewer;
@@ -21,11 +21,102 @@ use crate::error::ApiError;
 use crate::routes::calendar::{sessions, slots};
 use crate::state::AppState;
 
-pub async fn list_page(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, ApiError> {
-    let items = upcoming_sessions(&state, 100).await?;
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    q: Option<String>,
+    category: Option<String>,
+    tag: Option<String>,
+    /// `YYYY-MM-DD`: sessions on or after this day (UTC).
+    from: Option<String>,
+    /// `YYYY-MM-DD`: sessions starting before the end of this day (UTC).
+    to: Option<String>,
+    after: Option<String>,
+    #[serde(rename = "afterId")]
+    after_id: Option<String>,
+}
+
+const PAGE_SIZE: i64 = 24;
+
+/// Upcoming sessions and webinars: search, filters, paging, for anyone.
+pub async fn list_page(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let nonempty = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let (text, category, tag) = (nonempty(&q.q), nonempty(&q.category), nonempty(&q.tag));
+    let day = |field: &str, v: &Option<String>, end: bool| -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+        match nonempty(v) {
+            None => Ok(None),
+            Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                .map(|d| {
+                    let d = if end { d.succ_opt().unwrap_or(d) } else { d };
+                    Some(d.and_time(chrono::NaiveTime::MIN).and_utc())
+                })
+                .map_err(|_| ApiError::new(ErrorCode::InvalidQuery, format!("{field} must be a date"))),
+        }
+    };
+    let res = async {
+        let browse = json!({
+            "q": text, "category": category, "tag": tag,
+            "from": day("From", &q.from, false)?, "to": day("Until", &q.to, true)?,
+            "after": nonempty(&q.after), "afterId": nonempty(&q.after_id), "limit": PAGE_SIZE,
+        });
+        let b = bridge::query::<sessions::Browse>(browse)?.into_inner();
+        sessions::browse_items(&state, b).await
+    }
+    .await;
+    let (items, error) = match res {
+        Ok(items) => (items, None),
+        Err(e) if e.code().http_status() == 400 => (vec![], Some(explain(&e))),
+        Err(e) => return Err(e),
+    };
+    let next = if items.len() as i64 == PAGE_SIZE {
+        items.last().map(|l| {
+            serde_urlencoded::to_string([
+                ("q", text.as_deref().unwrap_or("")),
+                ("category", category.as_deref().unwrap_or("")),
+                ("tag", tag.as_deref().unwrap_or("")),
+                ("from", q.from.as_deref().unwrap_or("")),
+                ("to", q.to.as_deref().unwrap_or("")),
+                ("after", s(l, "startsAt")),
+                ("afterId", s(l, "id")),
+            ])
+            .unwrap_or_default()
+        })
+    } else {
+        None
+    };
+    let filtered = text.is_some() || category.is_some() || tag.is_some() || q.from.is_some() || q.to.is_some();
     let body = html! {
         h1 { "Upcoming sessions and webinars" }
-        (session_list(&items))
+        form method="get" action="/sessions" class="filters" role="search" aria-label="Search sessions" {
+            div { label for="sq" { "Search" } input id="sq" type="search" name="q" value=(text.as_deref().unwrap_or("")) placeholder="e.g. interviews"; }
+            div { label for="scat" { "Category" } input id="scat" type="text" name="category" value=(category.as_deref().unwrap_or("")) placeholder="e.g. placements"; }
+            div { label for="stag" { "Tag" } input id="stag" type="text" name="tag" value=(tag.as_deref().unwrap_or("")); }
+            div { label for="sfrom" { "From" } input id="sfrom" type="date" name="from" value=(q.from.as_deref().unwrap_or("")); }
+            div { label for="sto" { "Until" } input id="sto" type="date" name="to" value=(q.to.as_deref().unwrap_or("")); }
+            div { button type="submit" { "Search" } }
+        }
+        @if let Some(e) = &error { (notice("error", e)) }
+        @if items.is_empty() && error.is_none() {
+            p { @if filtered { "No session matches. " a href="/sessions" { "See all upcoming sessions" } "." } @else { "No sessions are scheduled right now." } }
+        }
+        ul class="cards" id="sessions" {
+            @for o in &items {
+                li class="card" {
+                    h3 { a href=(format!("/sessions/{}", s(o, "id"))) { (s(o, "title")) } }
+                    p { "with " (s(o, "mentorName")) }
+                    @if let Some(t) = o["startsAt"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
+                        p { (when(t.with_timezone(&chrono::Utc))) " · " (o["durationMinutes"].as_i64().unwrap_or(0)) " min" }
+                    }
+                    @if s(o, "state") == "live" { p class="badge live" { "Live now" } }
+                    @if let Some(c) = o["category"].as_str() { p class="hint" { (c) @for t in o["tags"].as_array().into_iter().flatten() { " · " (t.as_str().unwrap_or("")) } } }
+                    p class="seats" data-seats=(s(o, "id")) { (o["remainingSeats"].as_i64().unwrap_or(0)) " of " (o["maxParticipants"].as_i64().unwrap_or(0)) " seats left" }
+                }
+            }
+        }
+        @if let Some(n) = next { p class="pager" { a href=(format!("/sessions?{n}")) { "More sessions" } } }
     };
     let pg = Page {
         title: "Sessions",
@@ -34,7 +125,12 @@ pub async fn list_page(state: web::Data<AppState>, viewer: Viewer) -> Result<Htt
         current: Some("/sessions"),
         ..Default::default()
     };
-    Ok(render(&state, &viewer, StatusCode::OK, page(&viewer, pg, body)))
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(render(&state, &viewer, status, page(&viewer, pg, body)))
 }
 
 #[derive(Deserialize, Default)]

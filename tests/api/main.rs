@@ -15,6 +15,7 @@ mod hardening;
 mod helpers;
 mod live;
 mod pages;
+mod pages_mentor;
 mod process;
 mod profile;
 mod props;

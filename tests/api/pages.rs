@@ -167,8 +167,8 @@ async fn sign_in_and_out_by_form_and_the_api_sign_outs_end_the_page_session() {
     let email = sign_up(&b, &app, "mentor", "Max Mentor").await;
     let (_, html) = get_page(&b, &app, "/").await;
     assert!(
-        html.contains(r#"href="/app/""#),
-        "a mentor's navigation has the live room"
+        html.contains(r#"href="/calendar""#) && html.contains(r#"href="/profile""#),
+        "a mentor's navigation has the calendar and the profile"
     );
 
     // Sign out by form: the page session is over.

@@ -1,4 +1,4 @@
-//! `/api/admin`: the audit log and role changes. Every handler takes
+//! `/api/admin`: the audit log, the user list and role changes. Every handler takes
 //! `AdminUser`, so a non-admin gets 403 before any work is done.
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -79,6 +79,62 @@ pub async fn audit(
         None
     };
     Ok(HttpResponse::Ok().json(json!({ "items": items, "nextBefore": next_before })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UsersQuery {
+    /// Part of a display name, or a whole email address (matched, never shown).
+    q: Option<String>,
+    role: Option<Role>,
+    /// Users created before this one (the previous page's `nextAfter`).
+    after: Option<UserId>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/admin/users`: newest first. Contact details are not part of
+/// the answer, not even for admins; an exact email finds its account.
+pub async fn users(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    q: web::Query<UsersQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
+            format!("limit must be between 1 and {MAX_AUDIT_PAGE}"),
+        ));
+    }
+    let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    if text.is_some_and(|t| t.chars().count() > 200) {
+        return Err(ApiError::new(ErrorCode::InvalidQuery, "q: at most 200 characters"));
+    }
+    let like = text.map(|t| format!("%{}%", t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let client = state.pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT u.id, u.display_name, u.role, u.created_at FROM users u
+              WHERE ($1::text IS NULL OR u.display_name ILIKE $1 OR lower(u.email) = lower($2))
+                AND ($3::text IS NULL OR u.role = $3)
+                AND ($4::uuid IS NULL OR (u.created_at, u.id) < (SELECT created_at, id FROM users WHERE id = $4))
+              ORDER BY u.created_at DESC, u.id DESC LIMIT $5",
+            &[&like, &text, &q.role.map(|r| r.as_str()), &q.after, &limit],
+        )
+        .await?;
+    let items: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            json!({"id": r.get::<_, UserId>(0), "displayName": r.get::<_, String>(1),
+                   "role": r.get::<_, String>(2), "createdAt": r.get::<_, chrono::DateTime<chrono::Utc>>(3)})
+        })
+        .collect();
+    let next_after = if items.len() as i64 == limit {
+        items.last().map(|u| u["id"].clone())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(json!({ "items": items, "nextAfter": next_after })))
 }
 
 #[derive(Deserialize)]

@@ -18,7 +18,9 @@ pub struct NoteBody {
     body: String,
 }
 
-/// Whether the user took part: the mentor, or a confirmed mentee.
+/// Whether the user took part (the mentor, or a confirmed mentee), and
+/// from when notes may be kept: the start, or now for a session its mentor
+/// started early.
 async fn participant(
     client: &deadpool_postgres::Client,
     offering: OfferingId,
@@ -26,7 +28,8 @@ async fn participant(
 ) -> Result<DateTime<Utc>, ApiError> {
     client
         .query_opt(
-            "SELECT o.starts_at FROM offerings o WHERE o.id = $1 AND (o.mentor_id = $2 OR EXISTS (
+            "SELECT CASE WHEN o.state = 'scheduled' THEN o.starts_at ELSE least(o.starts_at, now()) END
+               FROM offerings o WHERE o.id = $1 AND (o.mentor_id = $2 OR EXISTS (
                 SELECT 1 FROM bookings b WHERE b.offering_id = o.id AND b.mentee_id = $2 AND b.status = 'confirmed'))",
             &[&offering, &user],
         )

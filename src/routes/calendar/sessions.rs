@@ -128,7 +128,12 @@ pub async fn browse(
     _user: AuthUser,
     q: web::Query<Browse>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = q.into_inner();
+    let items = browse_items(&state, q.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(json!({"items": items})))
+}
+
+/// The search behind `GET /api/sessions` (and the public `/sessions` page).
+pub async fn browse_items(state: &AppState, q: Browse) -> Result<Vec<serde_json::Value>, ApiError> {
     let limit = q.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::new(
@@ -198,8 +203,7 @@ pub async fn browse(
     let client = state.pool.get().await?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
     let rows = client.query(&sql, &refs).await?;
-    let items: Vec<serde_json::Value> = rows.iter().map(lyceum_actors::calendar::store::offering_json).collect();
-    Ok(HttpResponse::Ok().json(json!({"items": items})))
+    Ok(rows.iter().map(lyceum_actors::calendar::store::offering_json).collect())
 }
 
 pub async fn get(

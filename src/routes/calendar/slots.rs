@@ -23,7 +23,7 @@ pub const MIN_MINUTES: i64 = 5;
 pub const MAX_MINUTES: i64 = 12 * 60;
 /// How far ahead a slot or session may start.
 pub const MAX_DAYS_AHEAD: i64 = 730;
-const MAX_WEEKS: u32 = 52;
+pub const MAX_WEEKS: u32 = 52;
 
 /// Runs an operation on a mentor's calendar and waits for its outcome.
 pub async fn exec(state: &AppState, mentor: UserId, op: Op) -> Result<Outcome, ApiError> {
@@ -100,12 +100,12 @@ fn check_date(field: &str, d: NaiveDate) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn parse_tz(s: &str) -> Result<chrono_tz::Tz, ApiError> {
+pub fn parse_tz(s: &str) -> Result<chrono_tz::Tz, ApiError> {
     s.parse::<chrono_tz::Tz>()
         .map_err(|_| bad("timeZone must be an IANA time zone such as Europe/Berlin"))
 }
 
-fn parse_time(field: &str, s: &str) -> Result<NaiveTime, ApiError> {
+pub fn parse_time(field: &str, s: &str) -> Result<NaiveTime, ApiError> {
     NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| bad(format!("{field} must look like HH:MM")))
 }
 
@@ -320,6 +320,29 @@ async fn list(state: &AppState, filter: &str, arg: UserId) -> Result<Vec<Value>,
                   ORDER BY o.starts_at LIMIT 500"
             ),
             &[&arg],
+        )
+        .await?;
+    Ok(rows.iter().map(lyceum_actors::calendar::store::offering_json).collect())
+}
+
+/// A mentor's own slots and sessions (not cancelled) that overlap
+/// `[from, to)`, earliest first: the mentor's calendar page reads its month
+/// with this.
+pub async fn mentor_window(
+    state: &AppState,
+    mentor: UserId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Value>, ApiError> {
+    let client = state.pool.get().await?;
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {OFFERING_COLUMNS} FROM offerings o JOIN users u ON u.id = o.mentor_id
+                  WHERE o.mentor_id = $1 AND o.state <> 'cancelled' AND o.starts_at < $3 AND o.ends_at > $2
+                  ORDER BY o.starts_at LIMIT 1000"
+            ),
+            &[&mentor, &from, &to],
         )
         .await?;
     Ok(rows.iter().map(lyceum_actors::calendar::store::offering_json).collect())
