@@ -2,7 +2,8 @@
 //! headless Chromium over WebDriver, with the harness of `browser.rs`.
 //!
 //! - axe-core (tests/browser, `npm ci --prefix tests/browser`) on every page,
-//!   signed out and signed in: no "serious" or "critical" violation.
+//!   signed out and signed in (mentee, mentor, admin): no "serious" or
+//!   "critical" violation.
 //! - Flows by keyboard and clicks, as people use the pages: sign up, find a
 //!   mentor by skill, book with an agenda while a second browser sees the
 //!   seats drop (≤ 1 s, measured); the waitlist promoted live on My
@@ -253,6 +254,8 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         "/sessions".into(),
         session_page.clone(),
         format!("/mentors/{}", uuid::Uuid::new_v4()),
+        "/sessions?from=someday".into(),
+        "/no-such-page".into(),
     ];
 
     let mut driver = Driver::start().await;
@@ -349,6 +352,8 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
     as_mentee.extend([
         "/bookings".into(),
         "/notifications".into(),
+        "/profile".into(),
+        "/calendar".into(),
         format!("{mentor_page}?booked=waitlisted&position=1"),
         format!("{session_page}?registered=confirmed&position=0"),
     ]);
@@ -362,20 +367,36 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         violations.extend(mia.axe(&axe, path).await);
         checked += 1;
     }
-    // Signed in as the mentor: their own page and session, the directory.
+    // Signed in as the mentor: their own page and session, the directory,
+    // their calendar, managing a slot and a session, the profile editor.
     host.sign_in(&app, &mentor.email).await;
+    let manage_slot = format!("/calendar/manage/{}", id_of(&full));
+    let manage_session = format!("/calendar/manage/{session}");
     for path in [
         mentor_page.as_str(),
         session_page.as_str(),
         "/",
         "/mentors",
         "/notifications",
+        "/calendar",
+        manage_slot.as_str(),
+        manage_session.as_str(),
+        "/profile",
     ] {
         host.open(&app.url(path)).await;
         violations.extend(host.axe(&axe, path).await);
         checked += 1;
     }
-    driver.close(vec![visitor, mia, host]).await;
+    // Signed in as an admin: the users and the audit log.
+    let admin_account = app.admin().await;
+    let admin = driver.browser("admin").await;
+    admin.sign_in(&app, &admin_account.email).await;
+    for path in ["/admin", "/admin?role=mentee", "/admin/audit", "/calendar"] {
+        admin.open(&app.url(path)).await;
+        violations.extend(admin.axe(&axe, path).await);
+        checked += 1;
+    }
+    driver.close(vec![visitor, mia, host, admin]).await;
     println!("  axe-core checked {checked} pages in {:?}", t0.elapsed());
     assert!(
         violations.is_empty(),
