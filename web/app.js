@@ -94,13 +94,16 @@ async function useToken(token, refreshToken = null, user = null) {
 
 // Access tokens live 15 minutes: refresh and `reauth` the socket before.
 setInterval(async () => {
-  if (!state.refreshToken || !state.ws) return;
+  if (!(state.refreshToken || state.cookieSession) || !state.ws) return;
   try {
-    const s = await api('POST', '/api/auth/refresh', { refreshToken: state.refreshToken }, null);
+    const body = state.cookieSession ? undefined : { refreshToken: state.refreshToken };
+    const s = await api('POST', '/api/auth/refresh', body, null);
     state.token = s.accessToken;
-    state.refreshToken = s.refreshToken;
     sessionStorage.setItem('lyceum.token', s.accessToken);
-    sessionStorage.setItem('lyceum.refresh', s.refreshToken);
+    if (!state.cookieSession) {
+      state.refreshToken = s.refreshToken;
+      sessionStorage.setItem('lyceum.refresh', s.refreshToken);
+    }
     await cmd('reauth', { token: s.accessToken });
   } catch (e) { log('! refresh failed', e.message); }
 }, 12 * 60 * 1000);
@@ -733,6 +736,8 @@ async function hangup() {
 function signOut() {
   sessionStorage.removeItem('lyceum.token');
   sessionStorage.removeItem('lyceum.refresh');
+  sessionStorage.removeItem('lyceum.cookie');
+  state.cookieSession = false;
   const ws = state.ws;
   state.token = state.refreshToken = state.me = null;
   state.ws = null;
@@ -807,7 +812,21 @@ window.lyceum = {
     frag.delete('token'); // keep the token out of the address bar
     history.replaceState(null, '', `${location.pathname}${location.search}${frag.toString() ? `#${frag}` : ''}`);
   }
-  if (!token) return setState('signed-out');
+  if (!token) {
+    // Signed in on the pages (docs/web.md): that sign-in's refresh cookie,
+    // so "Join" on a page is one click. The cookie stays the one holder of
+    // the refresh token (every tab of the browser shares it).
+    try {
+      const s = await api('POST', '/api/auth/refresh', undefined, null);
+      state.cookieSession = true;
+      sessionStorage.setItem('lyceum.cookie', '1');
+      return await useToken(s.accessToken);
+    } catch (e) {
+      if (e.code && e.code !== 'missing_refresh_token') log('! page sign-in not usable:', e.message);
+      return setState('signed-out');
+    }
+  }
+  if (!fromFragment) state.cookieSession = sessionStorage.getItem('lyceum.cookie') === '1';
   try {
     await useToken(token, fromFragment ? null : sessionStorage.getItem('lyceum.refresh'));
   } catch (e) {

@@ -106,6 +106,7 @@ pub async fn bookings_page(
     };
     let pg = Page {
         title: "My bookings",
+        scripts: &["bookings.js"],
         current: Some("/bookings"),
         ..Default::default()
     };

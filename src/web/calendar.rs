@@ -179,9 +179,10 @@ pub async fn calendar_page(
                                         @let cls = format!("{}{}{}", if day == selected { "selected " } else { "" }, if day == today { "today " } else { "" }, if n > 0 { "busy" } else { "" });
                                         td class=(cls) {
                                             a href=(format!("/calendar?month={}&date={}", month_param(first), day.format("%Y-%m-%d")))
-                                              aria-label=(format!("{}{}", day.format("%A %-d %B"), match n { 0 => String::new(), 1 => ", 1 slot or session".to_owned(), n => format!(", {n} slots or sessions") }))
                                               aria-current=[(day == selected).then_some("date")] {
-                                                (day.day())
+                                                // The name in words (an aria-label would not contain the visible "2" and "1").
+                                                span aria-hidden="true" { (day.day()) }
+                                                span class="visually-hidden" { (format!("{}{}", day.format("%A %-d %B"), match n { 0 => String::new(), 1 => ", 1 slot or session".to_owned(), n => format!(", {n} slots or sessions") })) }
                                                 @if n > 0 { span class="dot" aria-hidden="true" { (n) } }
                                             }
                                         }

@@ -23,15 +23,15 @@ use crate::helpers::*;
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The longest any single wait may take; no failure hangs longer.
-const WAIT: Duration = Duration::from_secs(60);
-const POLL: Duration = Duration::from_millis(250);
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const POLL: Duration = Duration::from_millis(250);
 
 /// Browser tests run one at a time: a few Chromium instances encoding and
 /// decoding video are plenty for a small machine.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Whether the browser is there; false means skip (and it says so).
-fn browser_available(test: &str) -> bool {
+pub(crate) fn browser_available(test: &str) -> bool {
     let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
         .into_iter()
         .filter(|p| !Path::new(p).exists())
@@ -48,7 +48,7 @@ fn browser_available(test: &str) -> bool {
 
 /// A chromedriver of our own on a free port, and the profile directories of
 /// the browsers it started. Dropping it kills all of them, also on panic.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
     dir: PathBuf,
@@ -56,7 +56,7 @@ struct Driver {
 }
 
 impl Driver {
-    async fn start() -> Driver {
+    pub(crate) async fn start() -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -101,7 +101,7 @@ impl Driver {
     }
 
     /// A fresh headless Chromium with fake camera and microphone.
-    async fn browser(&mut self, name: &str) -> Page {
+    pub(crate) async fn browser(&mut self, name: &str) -> Page {
         let profile = self.dir.join(format!("profile-{name}"));
         std::fs::create_dir_all(&profile).unwrap();
         self.profiles.push(profile.clone());
@@ -147,7 +147,7 @@ impl Driver {
 
     /// Ends the browser sessions politely (Drop kills whatever is left).
     /// With `LYCEUM_BROWSER_LOG=1`, prints every page's event log first.
-    async fn close(self, pages: Vec<Page>) {
+    pub(crate) async fn close(self, pages: Vec<Page>) {
         for p in pages {
             if std::env::var("LYCEUM_BROWSER_LOG").is_ok_and(|v| v == "1") {
                 println!("{}", p.page_log().await);
@@ -192,14 +192,14 @@ impl Drop for Driver {
     }
 }
 
-struct Page {
-    name: String,
-    client: fantoccini::Client,
+pub(crate) struct Page {
+    pub(crate) name: String,
+    pub(crate) client: fantoccini::Client,
 }
 
 impl Page {
     /// Runs a script (its `return` value, awaited if a promise).
-    async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+    pub(crate) async fn js(&self, script: &str, args: Vec<Value>) -> Value {
         match tokio::time::timeout(WAIT, self.client.execute(script, args)).await {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => panic!(
@@ -217,7 +217,7 @@ impl Page {
 
     /// Calls the page's JavaScript expression `expr` (a promise is awaited)
     /// and returns its value; a rejection fails the test with the page log.
-    async fn call(&self, expr: &str, args: Vec<Value>) -> Value {
+    pub(crate) async fn call(&self, expr: &str, args: Vec<Value>) -> Value {
         let script = format!(
             "return Promise.resolve().then(() => {expr}).then(v => ({{ok: v === undefined ? null : v}}), e => ({{err: String((e && e.message) || e)}}));"
         );
@@ -229,7 +229,7 @@ impl Page {
     }
 
     /// With `LYCEUM_BROWSER_SCREENSHOTS=<dir>`, saves a PNG of the page there.
-    async fn screenshot(&self, label: &str) {
+    pub(crate) async fn screenshot(&self, label: &str) {
         let Ok(dir) = std::env::var("LYCEUM_BROWSER_SCREENSHOTS") else {
             return;
         };
@@ -240,7 +240,7 @@ impl Page {
     }
 
     /// The page's state and event log, for failure messages.
-    async fn page_log(&self) -> String {
+    pub(crate) async fn page_log(&self) -> String {
         let script = "return `state=${document.body.dataset.state}\\n` + (window.lyceum ? window.lyceum.logText() : document.documentElement.outerHTML.slice(0, 2000));";
         match tokio::time::timeout(Duration::from_secs(5), self.client.execute(script, vec![])).await {
             Ok(Ok(Value::String(s))) => format!("---- {} page log ----\n{s}---- end of {} ----", self.name, self.name),
@@ -248,7 +248,7 @@ impl Page {
         }
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    pub(crate) async fn type_into(&self, css: &str, text: &str) {
         let el = self
             .client
             .find(fantoccini::Locator::Css(css))
@@ -259,7 +259,7 @@ impl Page {
             .unwrap_or_else(|e| panic!("{}: typing into {css}: {e}", self.name));
     }
 
-    async fn open(&self, url: &str) {
+    pub(crate) async fn open(&self, url: &str) {
         tokio::time::timeout(WAIT, self.client.goto(url))
             .await
             .unwrap_or_else(|_| panic!("{}: loading {url} timed out", self.name))
@@ -267,7 +267,13 @@ impl Page {
     }
 
     /// Polls `script` until `done` holds for its value; returns that value.
-    async fn wait_for(&self, what: &str, script: &str, args: Vec<Value>, done: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn wait_for(
+        &self,
+        what: &str,
+        script: &str,
+        args: Vec<Value>,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + WAIT;
         let mut last = Value::Null;
         while Instant::now() < deadline {
@@ -284,7 +290,7 @@ impl Page {
         );
     }
 
-    async fn wait_state(&self, state: &str) {
+    pub(crate) async fn wait_state(&self, state: &str) {
         self.wait_for(
             &format!("data-state={state}"),
             "return document.body.dataset.state || null;",

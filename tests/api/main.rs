@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod authz;
 mod browser;
+mod browser_pages;
 mod calendar;
 mod chat;
 mod directory;

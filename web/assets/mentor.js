@@ -10,7 +10,8 @@ if (list && signedIn()) {
     if (!slot) return;
     const el = document.querySelector(`[data-seats="${slot.id}"]`);
     if (!el) return;
-    const before = el.dataset.remaining;
+    // As rendered ("2 of 2 seats left") until the first live change.
+    const before = el.dataset.remaining ?? el.textContent.trim().match(/^\d+/)?.[0];
     el.textContent = `${slot.remainingSeats} of ${slot.maxParticipants} seats left`;
     el.dataset.remaining = String(slot.remainingSeats);
     if (before !== undefined && before !== String(slot.remainingSeats)) {
