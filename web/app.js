@@ -76,6 +76,17 @@ async function api(method, path, body, token = state.token) {
   return data;
 }
 
+/** An access token of the page sign-in (docs/web.md): `POST /web/token`
+ *  with this page's CSRF token. It rotates nothing, so every tab shares the
+ *  sign-in; signing out on the pages ends it here too. */
+async function pageToken() {
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || '';
+  const res = await fetch('/web/token', { method: 'POST', headers: { 'X-CSRF-Token': csrf }, credentials: 'same-origin' });
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw Object.assign(new Error(data?.message || res.statusText), { code: data?.error, status: res.status });
+  return data;
+}
+
 async function signIn(email, password) {
   const s = await api('POST', '/api/auth/login', { email, password }, null);
   await useToken(s.accessToken, s.refreshToken, s.user);
@@ -96,8 +107,7 @@ async function useToken(token, refreshToken = null, user = null) {
 setInterval(async () => {
   if (!(state.refreshToken || state.cookieSession) || !state.ws) return;
   try {
-    const body = state.cookieSession ? undefined : { refreshToken: state.refreshToken };
-    const s = await api('POST', '/api/auth/refresh', body, null);
+    const s = state.cookieSession ? await pageToken() : await api('POST', '/api/auth/refresh', { refreshToken: state.refreshToken }, null);
     state.token = s.accessToken;
     sessionStorage.setItem('lyceum.token', s.accessToken);
     if (!state.cookieSession) {
@@ -737,6 +747,11 @@ function signOut() {
   sessionStorage.removeItem('lyceum.token');
   sessionStorage.removeItem('lyceum.refresh');
   sessionStorage.removeItem('lyceum.cookie');
+  if (state.cookieSession) {
+    // The page sign-in: signing out here signs out of the pages too.
+    const csrf = document.querySelector('meta[name="csrf-token"]')?.content || '';
+    fetch('/signout', { method: 'POST', body: new URLSearchParams({ csrf }), credentials: 'same-origin', redirect: 'manual' }).catch(() => {});
+  }
   state.cookieSession = false;
   const ws = state.ws;
   state.token = state.refreshToken = state.me = null;
@@ -813,16 +828,15 @@ window.lyceum = {
     history.replaceState(null, '', `${location.pathname}${location.search}${frag.toString() ? `#${frag}` : ''}`);
   }
   if (!token) {
-    // Signed in on the pages (docs/web.md): that sign-in's refresh cookie,
-    // so "Join" on a page is one click. The cookie stays the one holder of
-    // the refresh token (every tab of the browser shares it).
+    // Signed in on the pages (docs/web.md): that sign-in's page cookie, so
+    // "Join" on a page is one click, in as many tabs as you like.
     try {
-      const s = await api('POST', '/api/auth/refresh', undefined, null);
+      const s = await pageToken();
       state.cookieSession = true;
       sessionStorage.setItem('lyceum.cookie', '1');
       return await useToken(s.accessToken);
     } catch (e) {
-      if (e.code && e.code !== 'missing_refresh_token') log('! page sign-in not usable:', e.message);
+      if (e.code && e.code !== 'missing_token') log('! page sign-in not usable:', e.message);
       return setState('signed-out');
     }
   }

@@ -6,6 +6,8 @@ use actix_web::{web, HttpResponse};
 use lyceum_protocol::ErrorCode;
 
 use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::Viewer;
 
 const FILES: &[(&str, &str, &str)] = &[
     (
@@ -42,10 +44,40 @@ fn serve(name: &str) -> Result<HttpResponse, ApiError> {
         .body(*body))
 }
 
-pub async fn index() -> Result<HttpResponse, ApiError> {
-    serve("index.html")
+/// The page itself carries the viewer's CSRF token (as every page does), so
+/// a page sign-in gets the live room its access tokens from `POST
+/// /web/token`, which rotates nothing: any number of tabs share the sign-in.
+async fn index_page(state: &AppState, viewer: &Viewer) -> Result<HttpResponse, ApiError> {
+    let (_, ctype, body) = FILES[0];
+    let meta = format!(
+        r#"<meta charset="utf-8">
+  <meta name="csrf-token" content="{}">"#,
+        viewer.csrf
+    );
+    let html = body.replacen(r#"<meta charset="utf-8">"#, &meta, 1);
+    let mut res = serve("index.html")?;
+    res.headers_mut().insert(
+        actix_web::http::header::CONTENT_TYPE,
+        actix_web::http::header::HeaderValue::from_static(ctype),
+    );
+    for c in viewer.cookies(&state.web) {
+        res.add_cookie(&c)
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("a cookie: {e}")))?;
+    }
+    Ok(res.set_body(actix_web::body::BoxBody::new(html)))
 }
 
-pub async fn file(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    serve(&path.into_inner())
+pub async fn index(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, ApiError> {
+    index_page(&state, &viewer).await
+}
+
+pub async fn file(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    match path.into_inner().as_str() {
+        "" | "index.html" => index_page(&state, &viewer).await,
+        name => serve(name),
+    }
 }

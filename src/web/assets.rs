@@ -23,6 +23,7 @@ assets! {
     "notifications.js" => "text/javascript; charset=utf-8",
     "calendar.js" => "text/javascript; charset=utf-8",
     "profile.js" => "text/javascript; charset=utf-8",
+    "sessions.js" => "text/javascript; charset=utf-8",
     "bookings.js" => "text/javascript; charset=utf-8",
 }
 

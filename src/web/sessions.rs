@@ -105,7 +105,7 @@ pub async fn list_page(
         ul class="cards" id="sessions" {
             @for o in &items {
                 li class="card" {
-                    h3 { a href=(format!("/sessions/{}", s(o, "id"))) { (s(o, "title")) } }
+                    h2 { a href=(format!("/sessions/{}", s(o, "id"))) { (s(o, "title")) } }
                     p { "with " (s(o, "mentorName")) }
                     @if let Some(t) = o["startsAt"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
                         p { (when(t.with_timezone(&chrono::Utc))) " · " (o["durationMinutes"].as_i64().unwrap_or(0)) " min" }
@@ -213,6 +213,9 @@ pub async fn session_page(
             p class="seats" data-seats=(id) { (remaining) " of " (o["maxParticipants"].as_i64().unwrap_or(0)) " seats left" }
             @if state_ == "live" && viewer.user.is_some() {
                 p { a class="button secondary" href=(format!("/app/#session={id}")) id="join" data-session=(id) { "Join the live session" } }
+            } @else if viewer.user.is_some() && state_ == "scheduled" {
+                // sessions.js puts the join link here when the host starts it.
+                p id="join-slot" data-session=(id) data-mentor=(s(&o, "mentorId")) {}
             }
             @if viewer.role() == Some(Role::Mentee) && (state_ == "scheduled" || state_ == "live") {
                 form method="post" action=(format!("/sessions/{id}/register")) class="stack" {
@@ -233,6 +236,7 @@ pub async fn session_page(
         description: Some(&description),
         canonical: Some(canonical.clone()),
         head: Some(head),
+        scripts: &["sessions.js"],
         current: Some("/sessions"),
         ..Default::default()
     };
