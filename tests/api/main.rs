@@ -13,6 +13,7 @@ mod floods;
 mod hardening;
 mod helpers;
 mod live;
+mod page_weight;
 mod pages;
 mod process;
 mod profile;
