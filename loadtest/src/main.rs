@@ -1,7 +1,8 @@
 //! `lyceum-loadtest`: simulated mentees against a Lyceum deployment, and the
 //! measurements the benchmark report is made of. Scenarios: `chat`,
 //! `booking`, `faults` (a chat load that survives faults injected from
-//! outside and checks nothing acked was lost), `calibrate`, and with real WebRTC peers (str0m, from
+//! outside and checks nothing acked was lost), `pages` (the server-rendered
+//! directory and mentors' pages at an open-loop rate), `calibrate`, and with real WebRTC peers (str0m, from
 //! `lyceum-peer`) against the SFU, `webinar` and `call`. It targets loopback
 //! by default, bounds every size and duration, and stops by itself.
 
@@ -12,6 +13,7 @@ mod chat;
 mod client;
 mod faults;
 mod live;
+mod pages;
 mod report;
 mod webinar;
 
@@ -31,7 +33,7 @@ struct Cli {
     #[arg(long, global = true)]
     allow_remote: bool,
     /// Scenario parameters from a TOML file ([chat], [booking], [calibrate],
-    /// [webinar], [call]);
+    /// [webinar], [call], [pages]);
     /// they replace the command-line values of that scenario.
     #[arg(long, global = true)]
     config: Option<std::path::PathBuf>,
@@ -60,6 +62,9 @@ enum Scenario {
     Webinar(webinar::WebinarArgs),
     /// Concurrent one-on-one video calls between WebRTC peers.
     Call(call::CallArgs),
+    /// Visitors reading the directory and mentors' pages at a constant
+    /// rate (open loop), latency per page kind.
+    Pages(pages::PagesArgs),
 }
 
 #[derive(Deserialize, Default)]
@@ -71,6 +76,7 @@ struct FileConfig {
     calibrate: Option<calibrate::CalibrateArgs>,
     webinar: Option<webinar::WebinarArgs>,
     call: Option<call::CallArgs>,
+    pages: Option<pages::PagesArgs>,
 }
 
 fn check_target(url: &str, allow_remote: bool) -> anyhow::Result<()> {
@@ -116,6 +122,7 @@ async fn run() -> anyhow::Result<bool> {
             Scenario::Calibrate(a) => *a = file.calibrate.unwrap_or_default(),
             Scenario::Webinar(a) => *a = file.webinar.unwrap_or_default(),
             Scenario::Call(a) => *a = file.call.unwrap_or_default(),
+            Scenario::Pages(a) => *a = file.pages.unwrap_or_default(),
         }
     }
     let url = cli.url.trim_end_matches('/').to_owned();
@@ -160,6 +167,12 @@ async fn run() -> anyhow::Result<bool> {
             a.validate()?;
             check_target(&url, cli.allow_remote)?;
             let r = call::run(&url, a, &progress).await?;
+            (r.json, r.table, r.timeline, r.ok)
+        }
+        Scenario::Pages(a) => {
+            a.validate()?;
+            check_target(&url, cli.allow_remote)?;
+            let r = pages::run(&url, a, &progress).await?;
             (r.json, r.table, r.timeline, r.ok)
         }
     };

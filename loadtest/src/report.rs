@@ -49,6 +49,7 @@ impl Samples {
 pub struct Percentiles {
     pub count: usize,
     pub p50: f64,
+    pub p90: f64,
     pub p95: f64,
     pub p99: f64,
     pub max: f64,
@@ -64,6 +65,7 @@ pub fn percentiles(v: &mut [f64]) -> Percentiles {
     Percentiles {
         count: v.len(),
         p50: at(0.50),
+        p90: at(0.90),
         p95: at(0.95),
         p99: at(0.99),
         max: v.last().copied().unwrap_or(0.0),

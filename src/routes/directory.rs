@@ -173,19 +173,29 @@ pub async fn run(state: &AppState, q: DirectoryQuery) -> Result<HttpResponse, Ap
         params.push(v);
         format!("${}", params.len())
     };
-    let mut sql = String::from(
-        "SELECT p.user_id, p.display_name, p.headline, p.skills, p.tags, p.years_experience,
+    const COLUMNS: &str = "p.user_id, p.display_name, p.headline, p.skills, p.tags, p.years_experience,
                 p.rating_avg, p.rating_count, p.avatar_url, p.employer, p.is_alumni,
-                p.graduation_year, p.time_zone, p.accepts_messages, ",
-    );
+                p.graduation_year, p.time_zone, p.accepts_messages";
     let rank = if let Some(t) = &text {
         let n = next(Box::new(t.clone()), &mut params);
         format!("ts_rank(p.search, websearch_to_tsquery('english', {n}))::float8")
     } else {
         "0::float8".to_owned()
     };
-    sql.push_str(&rank);
-    sql.push_str(" AS rank FROM profiles p WHERE p.is_mentor");
+    let key_expr = match sort {
+        Sort::Relevance => rank.clone(),
+        Sort::Rating => "p.rating_avg".to_owned(),
+        Sort::Experience => "p.years_experience".to_owned(),
+    };
+    // A search ranks every match, so it reads every matching row: it runs
+    // on the narrow `directory_search` (only mentors, only what it filters,
+    // ranks and sorts on; migration V8) and reads the page's rows from
+    // `profiles` afterwards. The filter fragments below name either as `p`.
+    let mut sql = if text.is_some() {
+        format!("SELECT p.user_id, {rank} AS rank, {key_expr} AS key FROM directory_search p WHERE true")
+    } else {
+        format!("SELECT {COLUMNS}, {rank} AS rank FROM profiles p WHERE p.is_mentor")
+    };
     if text.is_some() {
         // $1 is the text query.
         sql.push_str(" AND p.search @@ websearch_to_tsquery('english', $1)");
@@ -222,11 +232,6 @@ pub async fn run(state: &AppState, q: DirectoryQuery) -> Result<HttpResponse, Ap
         let n = next(Box::new(r), &mut params);
         sql.push_str(&format!(" AND p.rating_avg >= {n}"));
     }
-    let key_expr = match sort {
-        Sort::Relevance => rank.clone(),
-        Sort::Rating => "p.rating_avg".to_owned(),
-        Sort::Experience => "p.years_experience".to_owned(),
-    };
     if let Some(c) = &cursor {
         let k = match sort {
             Sort::Experience => next(Box::new(c.k as i32), &mut params),
@@ -237,6 +242,13 @@ pub async fn run(state: &AppState, q: DirectoryQuery) -> Result<HttpResponse, Ap
     }
     let lim = next(Box::new(limit + 1), &mut params);
     sql.push_str(&format!(" ORDER BY {key_expr} DESC, p.user_id DESC LIMIT {lim}"));
+    if text.is_some() {
+        sql = format!(
+            "SELECT {COLUMNS}, d.rank FROM ({}) d JOIN profiles p ON p.user_id = d.user_id
+              ORDER BY d.key DESC, d.user_id DESC",
+            sql
+        );
+    }
 
     let client = state.pool.get().await?;
     let stmt = client.prepare_cached(&sql).await?;

@@ -14,6 +14,7 @@ mod floods;
 mod hardening;
 mod helpers;
 mod live;
+mod page_weight;
 mod pages;
 mod pages_mentor;
 mod process;

@@ -1,0 +1,469 @@
+//! The `pages` scenario: anonymous visitors reading the server-rendered
+//! directory (`/mentors`, with and without a search, filters and later
+//! pages) and mentors' pages (`/mentors/{id}`), at a constant offered rate.
+//!
+//! Open loop: request n is issued at `start + n / rate` whether or not the
+//! earlier ones have been answered, and its latency is counted from that
+//! scheduled time to the last byte of the body, so a stalled server shows
+//! as latency instead of as fewer requests (no coordinated omission).
+//! Mentors are drawn at random from `/sitemap.xml` (every mentor's page);
+//! later pages come from the directory's own "More mentors" links.
+//! Fails on any answer other than 200 and, with `--max-p99-ms`, on a page
+//! kind whose p99 is above it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::report::{self, Samples};
+
+#[derive(Debug, Clone, Serialize, Deserialize, clap::Args)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct PagesArgs {
+    /// Requests per second, issued on schedule whatever the answers (open loop).
+    #[arg(long, default_value_t = 100)]
+    pub rate: u64,
+    /// Seconds of measured load.
+    #[arg(long, default_value_t = 30)]
+    pub duration: u64,
+    /// Seconds of the same load before the measured part (not counted).
+    #[arg(long, default_value_t = 5)]
+    pub warmup: u64,
+    /// Fail when any page kind's p99 is above this many milliseconds.
+    #[arg(long)]
+    pub max_p99_ms: Option<f64>,
+    /// Seconds a request may take before it counts as failed.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
+    /// Seed of the request mix (the same seed sends the same requests).
+    #[arg(long, default_value_t = 14)]
+    pub seed: u64,
+}
+
+impl Default for PagesArgs {
+    fn default() -> Self {
+        PagesArgs {
+            rate: 100,
+            duration: 30,
+            warmup: 5,
+            max_p99_ms: None,
+            timeout: 10,
+            seed: 14,
+        }
+    }
+}
+
+impl PagesArgs {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!((1..=5_000).contains(&self.rate), "rate: 1 to 5000 requests per second");
+        anyhow::ensure!((1..=600).contains(&self.duration), "duration: 1 to 600 seconds");
+        anyhow::ensure!(self.warmup <= 120, "warmup: at most 120 seconds");
+        anyhow::ensure!((1..=60).contains(&self.timeout), "timeout: 1 to 60 seconds");
+        anyhow::ensure!(
+            self.max_p99_ms.is_none_or(|m| m > 0.0 && m.is_finite()),
+            "max-p99-ms: a positive number"
+        );
+        Ok(())
+    }
+}
+
+/// What a request is, for the per-kind figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// `/mentors` as the navigation links it: no query.
+    Directory,
+    /// `/mentors?q=…` (some with filters too), first page.
+    Search,
+    /// `/mentors` with filters (skill, tag, years, rating, free slot, sort), first page.
+    Filter,
+    /// A later page of any of these (`cursor=…`).
+    LaterPage,
+    /// `/mentors/{id}`.
+    Mentor,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Directory,
+        Kind::Search,
+        Kind::Filter,
+        Kind::LaterPage,
+        Kind::Mentor,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Directory => "directory",
+            Kind::Search => "search",
+            Kind::Filter => "filter",
+            Kind::LaterPage => "later page",
+            Kind::Mentor => "mentor page",
+        }
+    }
+
+    /// Share of the mix, in percent.
+    fn weight(self) -> u64 {
+        match self {
+            Kind::Directory => 20,
+            Kind::Search => 20,
+            Kind::Filter => 20,
+            Kind::LaterPage => 10,
+            Kind::Mentor => 30,
+        }
+    }
+}
+
+/// Free-text searches, as visitors type them (words from the seeded
+/// profiles: skills, roles, employers, names, tags), some with filters.
+pub const SEARCHES: &[&str] = &[
+    "/mentors?q=rust",
+    "/mentors?q=distributed+systems",
+    "/mentors?q=machine+learning+interviews",
+    "/mentors?q=senior+engineer",
+    "/mentors?q=Hooli",
+    "/mentors?q=Grace+Hopper",
+    "/mentors?q=kubernetes+aws",
+    "/mentors?q=data",
+    "/mentors?q=career+switch",
+    "/mentors?q=security&minRating=4",
+    "/mentors?q=python&sort=experience",
+    "/mentors?q=product+manager&available=true",
+];
+
+/// The form's filters without a search.
+pub const FILTERS: &[&str] = &[
+    "/mentors?skill=python",
+    "/mentors?skill=go%2C+kubernetes",
+    "/mentors?tag=interviews&minYears=10",
+    "/mentors?minRating=4.5&sort=rating",
+    "/mentors?available=true",
+    "/mentors?available=true&skill=rust",
+    "/mentors?minYears=20&sort=experience",
+    "/mentors?tag=startups&sort=experience",
+    "/mentors?skill=machine+learning&minRating=4&available=true",
+    // As the form sends it: every field, the empty ones too.
+    "/mentors?q=&skill=&tag=resume&minYears=&minRating=3.5&sort=",
+];
+
+/// Listings whose later pages are read (followed from "More mentors").
+const PAGED: &[(&str, usize)] = &[
+    ("/mentors", 5),
+    ("/mentors?q=data", 3),
+    ("/mentors?skill=python&sort=experience", 3),
+    ("/mentors?available=true", 3),
+    ("/mentors?minRating=4&sort=rating", 2),
+];
+
+/// A small, fast, seeded generator (xorshift64*): the mix needs no
+/// cryptographic randomness, only the same sequence for the same seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
+
+/// The mentors' page paths listed in a sitemap.
+pub fn mentor_paths(sitemap: &str) -> Vec<String> {
+    sitemap
+        .split("<loc>")
+        .skip(1)
+        .filter_map(|s| s.split("</loc>").next())
+        .filter_map(|loc| loc.find("/mentors/").map(|i| loc[i..].to_owned()))
+        .collect()
+}
+
+/// The "More mentors" link of a directory page, unescaped.
+pub fn next_link(html: &str) -> Option<String> {
+    let pager = &html[html.find(r#"class="pager""#)?..];
+    let start = pager.find(r#"href=""#)? + 6;
+    let end = pager[start..].find('"')?;
+    Some(pager[start..start + end].replace("&amp;", "&"))
+}
+
+/// Mentors listed on a directory page.
+pub fn cards(html: &str) -> usize {
+    html.matches(r#"<li class="card""#).count()
+}
+
+/// The requests to draw from, by kind.
+pub struct Mix {
+    paths: BTreeMap<Kind, Vec<String>>,
+}
+
+impl Mix {
+    /// One request: its kind and path.
+    pub fn draw(&self, rng: &mut Rng) -> (Kind, &str) {
+        let mut roll = rng.below(100);
+        let mut kind = Kind::Mentor;
+        for k in Kind::ALL {
+            if roll < k.weight() {
+                kind = k;
+                break;
+            }
+            roll -= k.weight();
+        }
+        let list = &self.paths[&kind];
+        (kind, list[rng.below(list.len() as u64) as usize].as_str())
+    }
+}
+
+async fn get_text(http: &reqwest::Client, base: &str, path: &str) -> anyhow::Result<String> {
+    let res = http
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .with_context(|| format!("GET {path}"))?;
+    let status = res.status();
+    let body = res.text().await?;
+    anyhow::ensure!(status.is_success(), "GET {path}: {status}");
+    Ok(body)
+}
+
+/// Reads the sitemap and follows the pagers; checks every listing finds
+/// mentors, so the mix measures real result pages, not empty ones.
+async fn prepare(http: &reqwest::Client, base: &str, progress: &indicatif::ProgressBar) -> anyhow::Result<Mix> {
+    progress.set_message("reading the sitemap");
+    let mentors = mentor_paths(&get_text(http, base, "/sitemap.xml").await?);
+    anyhow::ensure!(
+        !mentors.is_empty(),
+        "no mentor in /sitemap.xml: seed mentors first (scripts/seed-pages.sql)"
+    );
+    progress.set_message("checking the listings");
+    for p in SEARCHES.iter().chain(FILTERS) {
+        let html = get_text(http, base, p).await?;
+        anyhow::ensure!(cards(&html) > 0, "{p} lists no mentor: is the database seeded?");
+    }
+    let mut later = Vec::new();
+    for (first, pages) in PAGED {
+        let mut path = (*first).to_owned();
+        for _ in 0..*pages {
+            let html = get_text(http, base, &path).await?;
+            match next_link(&html) {
+                Some(next) => {
+                    later.push(next.clone());
+                    path = next;
+                }
+                None => break,
+            }
+        }
+    }
+    anyhow::ensure!(!later.is_empty(), "no listing has a second page");
+    let owned = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let paths = BTreeMap::from([
+        (Kind::Directory, vec!["/mentors".to_owned()]),
+        (Kind::Search, owned(SEARCHES)),
+        (Kind::Filter, owned(FILTERS)),
+        (Kind::LaterPage, later),
+        (Kind::Mentor, mentors),
+    ]);
+    Ok(Mix { paths })
+}
+
+/// One answer: kind, latency from the scheduled time (ms), status (0: no
+/// answer in time or a transport error), body bytes, second of the run.
+type Answer = (Kind, f64, u16, usize, u64);
+
+/// Sends `rate × secs` requests on schedule; returns every answer and the
+/// largest lag of the schedule itself (how late the tester issued one).
+async fn offer(
+    http: &reqwest::Client,
+    base: &str,
+    mix: &Arc<Mix>,
+    rng: &mut Rng,
+    rate: u64,
+    secs: u64,
+) -> (Vec<Answer>, f64) {
+    let total = rate * secs;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Answer>();
+    let start = Instant::now() + Duration::from_millis(20);
+    let mut lag: f64 = 0.0;
+    for n in 0..total {
+        let at = start + interval.mul_f64(n as f64);
+        tokio::time::sleep_until(at.into()).await;
+        lag = lag.max(at.elapsed().as_secs_f64() * 1000.0);
+        let (kind, path) = mix.draw(rng);
+        let (http, url, tx) = (http.clone(), format!("{base}{path}"), tx.clone());
+        tokio::spawn(async move {
+            let (status, bytes) = match http.get(url).send().await {
+                Ok(res) => {
+                    let status = res.status().as_u16();
+                    match res.bytes().await {
+                        Ok(b) => (status, b.len()),
+                        Err(_) => (0, 0),
+                    }
+                }
+                Err(_) => (0, 0),
+            };
+            let ms = at.elapsed().as_secs_f64() * 1000.0;
+            let _ = tx.send((kind, ms, status, bytes, at.duration_since(start).as_secs()));
+        });
+    }
+    drop(tx);
+    let mut answers = Vec::with_capacity(total as usize);
+    while let Some(a) = rx.recv().await {
+        answers.push(a);
+    }
+    (answers, lag)
+}
+
+pub async fn run(base: &str, a: &PagesArgs, progress: &indicatif::ProgressBar) -> anyhow::Result<report::Outcome> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(a.timeout))
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(256)
+        .tcp_nodelay(true)
+        .build()?;
+    let mix = Arc::new(prepare(&http, base, progress).await?);
+    let mut rng = Rng::new(a.seed);
+    if a.warmup > 0 {
+        progress.set_message(format!("warming up: {} req/s for {} s", a.rate, a.warmup));
+        offer(&http, base, &mix, &mut rng, a.rate, a.warmup).await;
+    }
+    progress.set_message(format!("measuring: {} req/s for {} s", a.rate, a.duration));
+    let (answers, lag) = offer(&http, base, &mix, &mut rng, a.rate, a.duration).await;
+
+    let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
+    let mut by_kind: BTreeMap<Kind, (Vec<f64>, usize)> = BTreeMap::new();
+    let mut all = Samples::default();
+    for (kind, ms, status, bytes, second) in &answers {
+        *statuses.entry(*status).or_default() += 1;
+        let e = by_kind.entry(*kind).or_default();
+        e.0.push(*ms);
+        e.1 += bytes;
+        all.push(*second, *ms);
+    }
+    let non_ok = answers.iter().filter(|x| x.2 != 200).count();
+    let mut kinds_json = serde_json::Map::new();
+    let mut rows = vec![
+        (
+            "offered".to_owned(),
+            format!(
+                "{} req/s for {} s, open loop (after {} s of warm-up); {} answers",
+                a.rate,
+                a.duration,
+                a.warmup,
+                answers.len()
+            ),
+        ),
+        (
+            "statuses".to_owned(),
+            statuses
+                .iter()
+                .map(|(s, n)| format!("{}: {n}", if *s == 0 { "failed".to_owned() } else { s.to_string() }))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        ("schedule".to_owned(), format!("issued at most {lag:.2} ms late")),
+    ];
+    let mut over = Vec::new();
+    for k in Kind::ALL {
+        let Some((lat, bytes)) = by_kind.get_mut(&k) else {
+            continue;
+        };
+        let p = report::percentiles(lat);
+        let avg_bytes = *bytes / p.count.max(1);
+        if a.max_p99_ms.is_some_and(|m| p.p99 > m) {
+            over.push(k.name());
+        }
+        kinds_json.insert(k.name().to_owned(), json!({"latencyMs": p, "avgBytes": avg_bytes}));
+        rows.push((
+            k.name().to_owned(),
+            format!(
+                "{:>5} req  p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  ({} B)",
+                p.count, p.p50, p.p90, p.p99, p.max, avg_bytes
+            ),
+        ));
+    }
+    let overall = all.summary();
+    rows.push((
+        "all".to_owned(),
+        format!(
+            "{:>5} req  p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+            overall.count, overall.p50, overall.p90, overall.p99, overall.max
+        ),
+    ));
+    let ok = non_ok == 0 && over.is_empty() && answers.len() as u64 == a.rate * a.duration;
+    if non_ok > 0 {
+        rows.push(("FAILED".to_owned(), format!("{non_ok} answers were not 200")));
+    }
+    if let Some(m) = a.max_p99_ms {
+        rows.push((
+            "p99 limit".to_owned(),
+            if over.is_empty() {
+                format!("{m} ms: every kind within it")
+            } else {
+                format!("{m} ms: FAILED for {}", over.join(", "))
+            },
+        ));
+    }
+    let json = json!({
+        "scenario": "pages",
+        "rate": a.rate, "durationSecs": a.duration, "warmupSecs": a.warmup,
+        "requests": answers.len(),
+        "statuses": statuses.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "scheduleLagMaxMs": lag,
+        "kinds": kinds_json,
+        "latencyMs": overall,
+        "maxP99Ms": a.max_p99_ms,
+        "ok": ok,
+    });
+    Ok(report::Outcome {
+        json,
+        table: report::table("pages", &rows),
+        timeline: all.timeline(),
+        ok,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sitemap_gives_the_mentor_pages() {
+        let xml = "<urlset><url><loc>http://127.0.0.1:1/</loc></url>\
+                   <url><loc>http://127.0.0.1:1/mentors</loc></url>\
+                   <url><loc>http://127.0.0.1:1/mentors/0b1c</loc><lastmod>2026-01-01</lastmod></url></urlset>";
+        assert_eq!(mentor_paths(xml), vec!["/mentors/0b1c"]);
+    }
+
+    #[test]
+    fn the_pager_link_is_unescaped() {
+        let html = r#"<ul class="cards"><li class="card">a</li><li class="card">b</li></ul>
+            <nav class="pager" aria-label="Pages"><a href="/mentors?q=data&amp;cursor=eyJz">More mentors</a></nav>"#;
+        assert_eq!(next_link(html).as_deref(), Some("/mentors?q=data&cursor=eyJz"));
+        assert_eq!(cards(html), 2);
+        assert_eq!(next_link("<p>no pager</p>"), None);
+    }
+
+    #[test]
+    fn the_mix_follows_the_weights_and_the_seed() {
+        let paths = Kind::ALL.iter().map(|k| (*k, vec![k.name().to_owned()])).collect();
+        let mix = Mix { paths };
+        let mut counts: BTreeMap<Kind, u64> = BTreeMap::new();
+        let mut rng = Rng::new(14);
+        for _ in 0..100_000 {
+            *counts.entry(mix.draw(&mut rng).0).or_default() += 1;
+        }
+        for k in Kind::ALL {
+            let share = counts[&k] as f64 / 1000.0;
+            assert!((share - k.weight() as f64).abs() < 1.0, "{k:?}: {share} %");
+        }
+        let (mut a, mut b) = (Rng::new(3), Rng::new(3));
+        assert!((0..100).all(|_| a.below(1000) == b.below(1000)));
+    }
+}
