@@ -7,7 +7,8 @@
 //! - Flows by keyboard and clicks, as people use the pages: sign up, find a
 //!   mentor by skill, book with an agenda while a second browser sees the
 //!   seats drop (≤ 1 s, measured); the waitlist promoted live on My
-//!   bookings; registering for a webinar and joining it when it goes live.
+//!   bookings; registering for a webinar and joining it when it goes live;
+//!   weekly availability on the calendar and a booking arriving there live.
 //! - A phone's viewport (390 × 844): no horizontal scrolling, a usable nav.
 //!
 //! The API is used only to seed what another actor would do (a mentor, their
@@ -845,4 +846,133 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
     driver.close(vec![visitor, signed_in]).await;
     println!("  phone viewport test took {:?}", t0.elapsed());
     assert!(failures.is_empty(), "on a 390 px phone:\n{}", failures.join("\n"));
+}
+
+#[actix_web::test]
+async fn a_mentor_adds_weekly_availability_and_sees_a_booking_arrive_live_on_the_calendar() {
+    let test = "a_mentor_adds_weekly_availability_and_sees_a_booking_arrive_live_on_the_calendar";
+    if !browser_available(test) {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let t0 = Instant::now();
+    let app = spawn_app().await;
+    let mentor = seed_mentor(&app, "Cal Mentor", "Kotlin").await;
+    let mentee = app.register("mentee", "Bea Booker").await;
+    let mut driver = Driver::start().await;
+    let pm = driver.browser("mentor").await;
+    let pe = driver.browser("mentee").await;
+    pm.sign_in(&app, &mentor.email).await;
+    pe.sign_in(&app, &mentee.email).await;
+
+    // Weekly availability from tomorrow: the day of the week, the first
+    // week and the times set in the form (date and time widgets take
+    // locale-shaped typing, so their values are set; the rest is clicked).
+    pm.click("header nav a[href='/calendar']").await;
+    pm.wait_at("/calendar", "").await;
+    let tomorrow = (Utc::now() + Dur::days(1)).date_naive();
+    let weekday = chrono::Datelike::weekday(&tomorrow).number_from_monday();
+    pm.js(
+        "document.getElementById('w-day').value = arguments[0];
+         document.getElementById('w-from').value = arguments[1];
+         document.getElementById('w-start').value = '10:00';
+         document.getElementById('w-end').value = '11:00';
+         document.getElementById('w-weeks').value = '3';
+         document.getElementById('w-seats').value = '2';",
+        vec![
+            json!(weekday.to_string()),
+            json!(tomorrow.format("%Y-%m-%d").to_string()),
+        ],
+    )
+    .await;
+    pm.type_into("#w-title", "Kotlin office hours").await;
+    pm.click("form[action='/calendar/availability/weekly'] button[type=submit]")
+        .await;
+    pm.wait_at("/calendar", "added=3").await;
+    assert!(pm.text(".notice.ok").await.contains("Added 3 weekly slots"));
+    let day = pm.text("#day-items").await;
+    assert!(
+        day.contains("Kotlin office hours") && day.contains("10:00–11:00") && day.contains("0 of 2 booked"),
+        "{day}"
+    );
+    let marked = pm
+        .js(
+            "return document.querySelectorAll('.month-grid td.busy').length;",
+            vec![],
+        )
+        .await;
+    assert!(
+        marked.as_i64().unwrap_or(0) >= 1,
+        "the month marks the days with slots: {marked}"
+    );
+    let v: Value = app
+        .get_auth("/api/slots/my-slots", &mentor.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let slots: Vec<&Value> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["startTime"] == "10:00")
+        .collect();
+    assert_eq!(slots.len(), 3, "three weekly slots");
+    let first = id_of(slots[0]);
+    assert_eq!(slots[0]["date"], tomorrow.format("%Y-%m-%d").to_string());
+
+    // The mentor's calendar stays open (a marker a reload would lose) while
+    // the mentee books the first one.
+    pm.wait_for(
+        "the calendar watching",
+        "return document.body.dataset.watching === 'true';",
+        vec![],
+        |v| v == true,
+    )
+    .await;
+    pm.js("document.body.dataset.marker = 'kept';", vec![]).await;
+    let booked = book_by_form(
+        &pe,
+        &app,
+        &format!("/mentors/{}", mentor.id),
+        &first,
+        "booked=confirmed",
+    )
+    .await;
+    assert!(booked.contains("Your seat is confirmed"), "{booked}");
+    let at = Instant::now();
+    pm.wait_for(
+        "the booking on the mentor's calendar",
+        "return document.querySelector(`[data-seats=\"${arguments[0]}\"]`)?.textContent;",
+        vec![json!(first)],
+        |v| v.as_str().is_some_and(|t| t.contains("1 of 2 booked")),
+    )
+    .await;
+    println!(
+        "  the booking showed on the open calendar {:?} after the booking page",
+        at.elapsed()
+    );
+    assert_eq!(
+        pm.js("return document.body.dataset.marker;", vec![]).await,
+        "kept",
+        "no reload"
+    );
+    pm.wait_for(
+        "the change announced",
+        "return document.getElementById('announce').textContent;",
+        vec![],
+        |v| v.as_str().is_some_and(|t| t.contains("1 of 2 booked")),
+    )
+    .await;
+
+    // The slot's page lists who booked, with the agenda.
+    pm.open(&app.url(&format!("/calendar/manage/{first}"))).await;
+    let people = pm.text("#people").await;
+    assert!(
+        people.contains("Bea Booker") && people.contains("Review my CV"),
+        "{people}"
+    );
+
+    driver.close(vec![pm, pe]).await;
+    println!("  calendar test took {:?}", t0.elapsed());
 }
