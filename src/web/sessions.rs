@@ -238,7 +238,6 @@ pub async fn session_page(
         head: Some(head),
         scripts: &["sessions.js"],
         current: Some("/sessions"),
-        ..Default::default()
     };
     Ok(render(&state, &viewer, StatusCode::OK, page(&viewer, pg, body)))
 }
