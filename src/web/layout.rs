@@ -102,7 +102,9 @@ pub fn page(viewer: &Viewer, p: Page<'_>, body: Markup) -> Markup {
                     div class="account" {
                         @if let Some(u) = &viewer.user {
                             a class="bell" href="/notifications" aria-label="Notifications" {
-                                span aria-hidden="true" { "🔔" }
+                                svg class="bell-icon" aria-hidden="true" focusable="false" width="22" height="22" viewBox="0 0 24 24" {
+                                    path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1z" {}
+                                }
                                 span class="count" id="unread-count" data-live="notifications" {}
                             }
                             span class="who" { (u.name) }

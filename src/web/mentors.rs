@@ -187,7 +187,7 @@ fn slot_item(viewer: &Viewer, mentor: &str, slot: &Value) -> Markup {
                 p class="countdown" data-countdown=(t.to_rfc3339()) {}
             }
             @if !s(slot, "description").is_empty() { p { (s(slot, "description")) } }
-            p class="seats" data-seats=(id) aria-live="polite" {
+            p class="seats" data-seats=(id) {
                 (remaining) " of " (slot["maxParticipants"].as_i64().unwrap_or(0)) " seats left"
             }
             @if can_book {
