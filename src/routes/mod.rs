@@ -1,5 +1,5 @@
 //! HTTP routes by domain: `accounts`, `chat`, `calendar`, the mentor
-//! `directory`, `ops` (health and metrics) and the `web_app` files. Each
+//! `directory`, `ops` (health and metrics); the pages and the live room's files are in `crate::web`. Each
 //! module owns one resource family; `configure` mounts them all (from the
 //! one route table, `ROUTES`), and the
 //! JSON error rules for extractor failures live here.
@@ -10,7 +10,6 @@ pub mod chat;
 pub mod directory;
 pub mod json;
 pub mod ops;
-pub mod web_app;
 
 use accounts::{admin, auth, avatar, keys, me, two_factor, users};
 use calendar::{feeds, notes, sessions, slots};
@@ -87,8 +86,8 @@ route_table! {
     "/calendar/manage/{id}" => { GET crate::web::calendar::manage_page, POST crate::web::calendar::manage },
     "/sitemap.xml" => { GET crate::web::seo::sitemap },
     "/robots.txt" => { GET crate::web::seo::robots },
-    "/app" => { GET web_app::index },
-    "/app/{file}" => { GET web_app::file },
+    "/app" => { GET crate::web::live_room::index },
+    "/app/{file}" => { GET crate::web::live_room::file },
     "/calendar/{token}" => { GET feeds::feed },
     "/api/auth/register" => { POST auth::register },
     "/api/auth/login" => { POST auth::login },

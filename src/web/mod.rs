@@ -12,6 +12,7 @@ pub mod bridge;
 pub mod calendar;
 pub mod home;
 pub mod layout;
+pub mod live_room;
 pub mod mentors;
 pub mod profile;
 pub mod seo;

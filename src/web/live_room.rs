@@ -1,4 +1,4 @@
-//! The web client: the files under `web/`, compiled into the binary (no
+//! The live room's web client: the files under `web/`, compiled into the binary (no
 //! build step, nothing fetched from elsewhere) and served under `/app/`.
 
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_CONTENT_TYPE_OPTIONS};
