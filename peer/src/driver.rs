@@ -36,6 +36,11 @@ pub(crate) trait Handler: Send + 'static {
     /// False ends the loop.
     fn on_cmd(&mut self, rtc: &mut Rtc, cmd: Self::Cmd) -> bool;
     fn on_state(&mut self, _state: ConnState) {}
+    /// Whether to drop a received datagram as if the network had lost it
+    /// (tests of loss recovery); none by default.
+    fn lose(&mut self, _datagram: &[u8]) -> bool {
+        false
+    }
 }
 
 /// A UDP socket on `ip:0` and an `Rtc` (full ICE) with that host candidate.
@@ -124,6 +129,9 @@ pub(crate) async fn drive<H: Handler>(
             },
             r = socket.recv_from(&mut buf) => match r {
                 Ok((n, source)) => {
+                    if h.lose(&buf[..n]) {
+                        continue 'run;
+                    }
                     if let Ok(contents) = buf[..n].try_into() {
                         let input = Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: local, contents });
                         if let Err(e) = rtc.handle_input(input) {
