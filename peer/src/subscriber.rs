@@ -372,7 +372,7 @@ impl Handler for SubHandler {
             return false;
         }
         self.rtp_in += 1;
-        self.rtp_in % every == 0
+        self.rtp_in.is_multiple_of(every)
     }
 
     fn on_event(&mut self, rtc: &mut Rtc, ev: Event) {
