@@ -5,11 +5,18 @@
 const $ = (sel) => document.querySelector(sel);
 const PUBLISHERS = new Set(['host', 'speaker']);
 const CMD_TIMEOUT_MS = 20000;
+// The camera: 1280x720, three simulcast layers listed high to low. Chromium
+// encodes only as many layers as the input size allows (three from 960x540
+// up, two below) and drops the ones listed last, so the top layer goes
+// first: it is always encoded, at the full 1280x720.
+const CAMERA = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
 const SIMULCAST = [
-  { rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 150000 },
-  { rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 500000 },
   { rid: 'h', maxBitrate: 1500000 },
+  { rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+  { rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 150000 },
 ];
+// The layer widths (at 1280x720) the subscriber's quality hint chooses by.
+const LAYER_WIDTHS = { low: 320, medium: 640 };
 
 const state = {
   token: null, refreshToken: null, me: null,
@@ -22,6 +29,7 @@ const state = {
   camTx: null, micTx: null, screenTx: null, sources: new Map(), // transceiver -> source
   audioOn: true, videoOn: true, handRaised: false,
   activeSpeaker: null,
+  quality: null,       // the last rtc_quality sent (the SFU starts at high)
   call: null,          // {callId, direction: 'outgoing'|'incoming', status, from, video}
   lastCallEnded: null, // the last call_ended event
   lastSessionEnded: null,
@@ -324,6 +332,7 @@ function teardown(reason) {
   state.gen++;
   stopPublishing();
   if (state.subPc) { state.subPc.close(); state.subPc = null; }
+  state.quality = null;
   if (state.kind === 'call' && state.call?.callId === state.sessionId) state.call = null;
   state.sessionId = null;
   state.kind = null;
@@ -356,7 +365,7 @@ function onParticipantUpdated(p) {
 
 async function startPublishing(gen) {
   if (state.pubPc) return;
-  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: CAMERA });
   if (gen !== state.gen || !PUBLISHERS.has(state.role) || state.pubPc) { stream.getTracks().forEach((t) => t.stop()); return; }
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
   state.pubPc = pc;
@@ -367,6 +376,11 @@ async function startPublishing(gen) {
   if (video) {
     state.camTx = pc.addTransceiver(video, { direction: 'sendonly', streams: [stream], sendEncodings: SIMULCAST });
     state.sources.set(state.camTx, 'camera');
+    // Under CPU load, fewer frames rather than a smaller picture: a
+    // smaller input would also cost the top layer (see SIMULCAST).
+    const params = state.camTx.sender.getParameters();
+    params.degradationPreference = 'maintain-resolution';
+    await state.camTx.sender.setParameters(params).catch((e) => log('! degradationPreference:', e.message));
   }
   if (audio) {
     state.micTx = pc.addTransceiver(audio, { direction: 'sendonly', streams: [stream] });
@@ -536,8 +550,29 @@ function tileFor(userId) {
   const label = document.createElement('div');
   label.className = 'label';
   tile.append(cam, screen, audios, label);
+  // A click on someone's video makes their tile span the grid (and back).
+  cam.onclick = () => { tile.classList.toggle('big'); updateQuality(); };
+  tileSizes.observe(cam);
   $('#grid').append(tile);
   return tile;
+}
+
+// The subscriber's quality hint (rtc_quality): the smallest layer at least as
+// wide as the widest remote camera tile in device pixels (low up to 320,
+// medium up to 640, high above), sent when it changes.
+const tileSizes = new ResizeObserver(() => updateQuality());
+function updateQuality() {
+  if (!state.sessionId || !state.subPc) return;
+  let widest = 0;
+  for (const v of document.querySelectorAll('.tile video.camera')) {
+    if (v.hidden || v.closest('.tile')?.dataset.userId === state.me?.id) continue;
+    widest = Math.max(widest, v.clientWidth * (window.devicePixelRatio || 1));
+  }
+  if (!widest) return;
+  const quality = widest <= LAYER_WIDTHS.low ? 'low' : widest <= LAYER_WIDTHS.medium ? 'medium' : 'high';
+  if (quality === state.quality) return;
+  state.quality = quality;
+  cmd('rtc_quality', { sessionId: state.sessionId, quality }).catch((e) => { state.quality = null; log('! rtc_quality:', e.message); });
 }
 
 function setSrc(el, track) {
@@ -593,6 +628,7 @@ function syncTiles() {
     tile.classList.toggle('speaking', state.activeSpeaker === userId);
     renderLabel(tile.querySelector('.label'), userId);
   }
+  updateQuality();
 }
 
 function nameOf(userId) {
@@ -777,8 +813,21 @@ async function stats() {
     out.push({
       trackIdentifier: r.trackIdentifier, mid, framesDecoded: r.framesDecoded || 0,
       userId: info?.userId ?? null, source: info?.source ?? null,
-      frameWidth: r.frameWidth ?? null, bytesReceived: r.bytesReceived ?? 0,
+      frameWidth: r.frameWidth ?? null, frameHeight: r.frameHeight ?? null, bytesReceived: r.bytesReceived ?? 0,
     });
+  });
+  return out;
+}
+
+// The camera's simulcast layers as sent, for tests: rid, frame size, bytes.
+async function outbound() {
+  const pc = state.pubPc;
+  if (!pc || pc.signalingState === 'closed') return [];
+  const out = [];
+  (await pc.getStats()).forEach((r) => {
+    if (r.type !== 'outbound-rtp' || r.kind !== 'video') return;
+    out.push({ rid: r.rid ?? null, frameWidth: r.frameWidth ?? null, frameHeight: r.frameHeight ?? null,
+      bytesSent: r.bytesSent ?? 0, active: r.active ?? null, qualityLimitationReason: r.qualityLimitationReason ?? null });
   });
   return out;
 }
@@ -807,7 +856,7 @@ $('#hangup').onclick = act(hangup);
 $('#leave').onclick = act(leave);
 
 window.lyceum = {
-  state, stats, join, leave, startSession, setRole, mute, remove, raiseHand,
+  state, stats, outbound, join, leave, startSession, setRole, mute, remove, raiseHand,
   callInvite, acceptCall, declineCall, cancelCall, hangup,
   setMic, setCamera, toggleScreen, cmd, signIn, signOut,
   restartIce: (which) => restartIce(which === 'publish' ? state.pubPc : state.subPc, which),

@@ -699,3 +699,126 @@ async fn a_one_on_one_call_between_two_browsers() {
     driver.close(vec![caller, callee]).await;
     println!("  call test took {:?}", t0.elapsed());
 }
+
+/// Steady top quality: the host's 1280x720 camera (Chromium's fake device
+/// at the size the page asks for) is sent as three simulcast layers with the
+/// top one at 1280x720; an attendee who enlarges the host's tile receives
+/// that top layer through the SFU, with its bandwidth estimate on (the
+/// default), and keeps it for 10 s without a single layer change.
+#[actix_web::test]
+async fn an_attendee_gets_the_top_layer_and_keeps_it() {
+    if !browser_available("an_attendee_gets_the_top_layer_and_keeps_it") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let t0 = Instant::now();
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Host").await;
+    let ada = app.register("mentee", "Ada").await;
+    let res = app
+        .post_auth(
+            "/api/sessions",
+            &mentor.access,
+            &json!({
+                "title": "Top quality", "startsAt": Utc::now() + Dur::hours(1), "durationMinutes": 60, "capacity": 10
+            }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let session = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let res = app
+        .post_auth(&format!("/api/sessions/{session}/register"), &ada.access, &json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    let mut driver = Driver::start().await;
+    let host = driver.browser("host").await;
+    let pa = driver.browser("ada").await;
+    host.open(&app_url(&app, &format!("token={}&session={session}", mentor.access)))
+        .await;
+    host.wait_state("joined").await;
+    host.call("window.lyceum.startSession()", vec![]).await;
+    pa.open(&app_url(&app, &format!("token={}&session={session}", ada.access)))
+        .await;
+    pa.wait_state("joined").await;
+
+    // The publisher sends all three layers, the top one at 1280x720.
+    let sent = host
+        .wait_for(
+            "three simulcast layers, h at 1280x720",
+            "return window.lyceum.outbound();",
+            vec![],
+            |v| {
+                let layers = v.as_array().cloned().unwrap_or_default();
+                let size = |rid: &str| {
+                    layers.iter().find(|l| l["rid"] == rid).map(|l| {
+                        (
+                            l["frameWidth"].as_u64().unwrap_or(0),
+                            l["frameHeight"].as_u64().unwrap_or(0),
+                        )
+                    })
+                };
+                size("h") == Some((1280, 720)) && size("m") == Some((640, 360)) && size("l") == Some((320, 180))
+            },
+        )
+        .await;
+    println!("  host sends {sent}");
+
+    // The attendee enlarges the host's tile: the page asks for high.
+    pa.wait_decoding(&[("host", mentor.id)]).await;
+    let host_id = mentor.id.to_string();
+    pa.js(
+        "document.querySelector(`.tile[data-user-id=\"${arguments[0]}\"] video.camera`).click(); return true;",
+        vec![json!(host_id)],
+    )
+    .await;
+    pa.wait_for(
+        "the high quality hint",
+        "return window.lyceum.state.quality;",
+        vec![],
+        |v| v == "high",
+    )
+    .await;
+    let size =
+        "return window.lyceum.stats().then(s => s.filter(x => x.userId === arguments[0] && x.source === 'camera')\
+                .map(x => [x.frameWidth, x.frameHeight, x.framesDecoded])[0] || null);";
+    let t1 = Instant::now();
+    let top = pa
+        .wait_for("the host's video at 1280x720", size, vec![json!(host_id)], |v| {
+            v[0].as_u64().unwrap_or(0) >= 1280 && v[1].as_u64().unwrap_or(0) >= 720
+        })
+        .await;
+    println!("  ada decodes the host at {top} after {:?}", t1.elapsed());
+
+    // Then 10 s sampled every 400 ms: the frame size never changes and
+    // frames keep being decoded.
+    let start = Instant::now();
+    let mut samples = vec![top.clone()];
+    while start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        samples.push(pa.js(size, vec![json!(host_id)]).await);
+    }
+    let changed: Vec<&Value> = samples.iter().filter(|s| s[0] != top[0] || s[1] != top[1]).collect();
+    assert!(
+        changed.is_empty(),
+        "the frame size changed within 10 s ({} samples): {samples:?}\n{}",
+        samples.len(),
+        pa.page_log().await
+    );
+    let decoded = |v: &Value| v[2].as_u64().unwrap_or(0);
+    let (first, last) = (decoded(&samples[0]), decoded(&samples[samples.len() - 1]));
+    assert!(
+        last > first + 100,
+        "frames kept coming at 1280x720 for 10 s: {first} then {last}"
+    );
+    println!(
+        "  {} samples over {:?} all at {}x{}, {} frames decoded",
+        samples.len(),
+        start.elapsed(),
+        top[0],
+        top[1],
+        last - first
+    );
+    driver.close(vec![host, pa]).await;
+    println!("  top layer test took {:?}", t0.elapsed());
+}

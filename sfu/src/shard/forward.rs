@@ -15,7 +15,7 @@ use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Vp8Descriptor};
 use str0m::Rtc;
 
-use super::layers::{ranked_layers, Gate};
+use super::layers::{ranked_layers, video_share, Gate};
 use super::rewrite::{PacketIn, PacketOut};
 use super::timing::packet_written;
 use super::{kind_name, Layer, OutState, Shard, TrackOut};
@@ -104,22 +104,37 @@ impl Shard {
         } else {
             ext.video_orientation = pkt.header.ext_vals.video_orientation;
         }
+        let audio_tracks: Vec<u64> = if kind == MediaKind::Video {
+            room.tracks
+                .iter()
+                .filter(|(_, t)| t.kind == MediaKind::Audio)
+                .map(|(id, _)| *id)
+                .collect()
+        } else {
+            vec![]
+        };
         let mut wanted_keyframe: Vec<Option<Rid>> = vec![];
         for sid in subs {
             let Some(s) = self.peers.get_mut(&sid) else { continue };
-            let video_outs = s
-                .out
-                .iter()
-                .filter(|o| matches!(o.state, OutState::Open(_)))
-                .count()
-                .max(1);
+            // The subscriber's open tracks: audio comes off its estimate,
+            // the rest is split between its videos.
+            let (mut audio_outs, mut video_outs) = (0, 0);
+            if kind == MediaKind::Video {
+                for o in s.out.iter().filter(|o| matches!(o.state, OutState::Open(_))) {
+                    if audio_tracks.contains(&o.track) {
+                        audio_outs += 1;
+                    } else {
+                        video_outs += 1;
+                    }
+                }
+            }
             let (quality, bwe) = (s.quality, s.bwe);
             let Some(o) = s.out.iter_mut().find(|o| o.track == track_id) else {
                 continue;
             };
             let OutState::Open(out_mid) = o.state else { continue };
             if kind == MediaKind::Video {
-                let budget = bwe.map(|b| b / video_outs as u64);
+                let budget = bwe.map(|b| video_share(b, audio_outs, video_outs));
                 o.review(&ranked, quality, budget, now);
             }
             let want = if kind == MediaKind::Audio { rid } else { o.target };
@@ -144,7 +159,9 @@ impl Shard {
             match written {
                 Ok(Some(ssrc)) => {
                     packet_written(&mut s.inflight, ssrc, now);
-                    metrics.frames_forwarded.fetch_add(u64::from(pkt.header.marker || kind == MediaKind::Audio), Relaxed);
+                    metrics
+                        .frames_forwarded
+                        .fetch_add(u64::from(pkt.header.marker || kind == MediaKind::Audio), Relaxed);
                     self.drain(sid);
                 }
                 Ok(None) => {
@@ -192,10 +209,16 @@ fn write_rtp(
     let video = params.spec().codec.is_video();
     let mut api = rtc.direct_api();
     let stream = api.stream_tx_by_mid(mid, None)?;
-    let mut w = RtpWrite::new(pt, SeqNo::from(mapped.seq), mapped.ts, pkt.timestamp, pkt.payload.clone())
-        .marker(pkt.header.marker)
-        .ext_vals(ext.clone())
-        .nackable(video);
+    let mut w = RtpWrite::new(
+        pt,
+        SeqNo::from(mapped.seq),
+        mapped.ts,
+        pkt.timestamp,
+        pkt.payload.clone(),
+    )
+    .marker(pkt.header.marker)
+    .ext_vals(ext.clone())
+    .nackable(video);
     if o.rewrite.patches_vp8() {
         if let Some(d) = vp8 {
             let mut b = d.patch();

@@ -77,6 +77,10 @@ struct TrackOut {
     reviewed: Option<Instant>,
     /// When the target last went down (an up-switch waits `UPGRADE_HOLD`).
     down_at: Option<Instant>,
+    /// Since when the budget has been short of the target layer's bitrate
+    /// at every review (a down-switch waits `DOWN_SUSTAIN` unless the drop
+    /// is clear).
+    short_since: Option<Instant>,
     /// Sequence numbers, timestamps and picture ids of the outgoing stream.
     rewrite: rewrite::Rewrite,
     /// The publisher's payload types and the subscriber's for the same codec.
@@ -92,6 +96,7 @@ impl TrackOut {
             target: None,
             reviewed: None,
             down_at: None,
+            short_since: None,
             rewrite: rewrite::Rewrite::default(),
             pts: vec![],
         }
@@ -423,33 +428,37 @@ impl Shard {
         if self.cfg.bwe {
             for p in self.peers.values_mut().filter(|p| p.role == Role::Subscribe) {
                 let Some(room) = self.rooms.get(&p.room) else { continue };
-                let want: u64 = p
+                let (mut audio, mut video) = (0u64, 0u64);
+                for t in p
                     .out
                     .iter()
                     .filter(|o| matches!(o.state, OutState::Open(_)))
                     .filter_map(|o| room.tracks.get(&o.track))
-                    .map(|t| {
-                        if t.kind == MediaKind::Audio {
-                            64_000
-                        } else {
-                            t.layers.iter().map(|l| l.bitrate).max().unwrap_or(0)
-                        }
-                    })
-                    .sum();
+                {
+                    if t.kind == MediaKind::Audio {
+                        audio += layers::AUDIO_BITRATE;
+                    } else {
+                        video += t.layers.iter().map(|l| l.bitrate).max().unwrap_or(0);
+                    }
+                }
+                // Video with half again on top: an up-switch needs 125 % of
+                // the layer's rate in the budget, so probing only to +20 %
+                // (as before) could leave the estimate short of it for good.
+                let want = audio + video + video / 2;
                 if want > 0 {
-                    let _ = catch_unwind(AssertUnwindSafe(|| {
-                        p.rtc.bwe().set_desired_bitrate(Bitrate::bps(want + want / 5))
-                    }));
+                    let _ = catch_unwind(AssertUnwindSafe(|| p.rtc.bwe().set_desired_bitrate(Bitrate::bps(want))));
                 }
             }
         }
         for room in self.rooms.values_mut() {
-            // Layer bitrates over the last second.
+            // Layer bitrates: each second's measure, smoothed (a keyframe
+            // burst is not the layer's rate).
             let elapsed = now.duration_since(room.layers_at);
             if elapsed >= Duration::from_secs(1) {
                 for t in room.tracks.values_mut() {
                     for l in &mut t.layers {
-                        l.bitrate = (l.bytes as f64 * 8.0 / elapsed.as_secs_f64()) as u64;
+                        let sample = (l.bytes as f64 * 8.0 / elapsed.as_secs_f64()) as u64;
+                        l.bitrate = layers::smooth_bitrate(l.bitrate, sample);
                         l.bytes = 0;
                     }
                 }
