@@ -513,7 +513,10 @@ async fn frames_of_layer(p: &Participant, from: UserId, layer: &str, n: u64) -> 
         if v.layers.get(layer).copied().unwrap_or(0) >= start + n {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no {n} frames of layer {layer}: {v:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {n} frames of layer {layer}: {v:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -565,7 +568,10 @@ async fn layer_switches_keep_one_continuous_stream_and_nacks_are_answered_after_
     sub.lose_every(0);
     let nacks: u64 = after.ingress.iter().map(|c| c.nacks).sum();
     assert!(nacks > 0, "the subscriber asked for resends: {after:?}");
-    assert_eq!(after.non_contiguous, before.non_contiguous, "every lost packet was resent: {after:?}");
+    assert_eq!(
+        after.non_contiguous, before.non_contiguous,
+        "every lost packet was resent: {after:?}"
+    );
     assert_eq!(after.packets_lost, 0, "{after:?}");
     let m = metrics(&app).await;
     assert!(series(&m, "lyceum_room_frames_forwarded_total{", &id.to_string()) > 100.0);

@@ -70,7 +70,9 @@ impl Rewrite {
         } else {
             let next = self.max_seq + 1;
             self.seq_offset = next.wrapping_sub(p.seq);
-            let elapsed = self.last_at.map_or(0, |t| p.at.saturating_duration_since(t).as_micros() as u64);
+            let elapsed = self
+                .last_at
+                .map_or(0, |t| p.at.saturating_duration_since(t).as_micros() as u64);
             let ticks = (elapsed * u64::from(p.clock_rate) / 1_000_000).clamp(1, u64::from(u32::MAX / 2)) as u32;
             self.ts_offset = self.max_ts.wrapping_add(ticks).wrapping_sub(p.ts);
             if let (Some(last), Some(pic)) = (self.max_pic, p.pic) {
@@ -133,7 +135,11 @@ mod tests {
         let ms = |n| t0 + Duration::from_millis(n);
         let mut r = Rewrite::default();
         // Low layer, three packets of two frames.
-        let l = [pkt(1000, 5000, 300, 7, ms(0)), pkt(1001, 5000, 300, 7, ms(1)), pkt(1002, 8000, 301, 8, ms(33))];
+        let l = [
+            pkt(1000, 5000, 300, 7, ms(0)),
+            pkt(1001, 5000, 300, 7, ms(1)),
+            pkt(1002, 8000, 301, 8, ms(33)),
+        ];
         r.rebase(&l[0]);
         let out: Vec<PacketOut> = l.iter().filter_map(|p| r.map(p)).collect();
         assert_eq!(out.iter().map(|o| o.seq).collect::<Vec<_>>(), vec![1000, 1001, 1002]);
@@ -154,7 +160,9 @@ mod tests {
         // A late retransmission inside the layer keeps its place.
         let o3 = r.map(&pkt(52_003, 915_345, 20_001, 201, ms(100))).expect("next frame");
         assert_eq!((o3.seq, o3.pic, o3.tl0), (1006, Some(303), Some(10)));
-        let o4 = r.map(&pkt(52_002, 912_345, 20_000, 200, ms(101))).expect("the hole filled");
+        let o4 = r
+            .map(&pkt(52_002, 912_345, 20_000, 200, ms(101)))
+            .expect("the hole filled");
         assert_eq!(o4.seq, 1005);
         // Switching back down continues after the highest number sent.
         let l2 = pkt(1100, 40_000, 340, 40, ms(133));
