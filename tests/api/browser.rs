@@ -799,9 +799,10 @@ async fn an_attendee_gets_the_top_layer_and_keeps_it() {
         samples.push(pa.js(size, vec![json!(host_id)]).await);
     }
     let changed: Vec<&Value> = samples.iter().filter(|s| s[0] != top[0] || s[1] != top[1]).collect();
+    let sending = host.js("return window.lyceum.outbound();", vec![]).await;
     assert!(
         changed.is_empty(),
-        "the frame size changed within 10 s ({} samples): {samples:?}\n{}",
+        "the frame size changed within 10 s ({} samples): {samples:?}\nthe host sends {sending}\n{}",
         samples.len(),
         pa.page_log().await
     );
@@ -809,7 +810,7 @@ async fn an_attendee_gets_the_top_layer_and_keeps_it() {
     let (first, last) = (decoded(&samples[0]), decoded(&samples[samples.len() - 1]));
     assert!(
         last > first + 100,
-        "frames kept coming at 1280x720 for 10 s: {first} then {last}"
+        "frames kept coming at 1280x720 for 10 s: {first} then {last}; the host sends {sending}"
     );
     println!(
         "  {} samples over {:?} all at {}x{}, {} frames decoded",

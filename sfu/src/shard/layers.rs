@@ -63,14 +63,28 @@ pub(super) fn smooth_bitrate(current: u64, sample: u64) -> u64 {
     }
 }
 
-/// Layers heard recently, best first (by measured bitrate).
+/// Where a layer's rid puts it: the rids of docs/live.md (`h`, `m`, `l`,
+/// the page's and lyceum-peer's) in that order, any other after them.
+fn rid_order(rid: Option<Rid>) -> u8 {
+    match rid.as_deref() {
+        Some("h") => 0,
+        Some("m") => 1,
+        Some("l") => 2,
+        _ => 3,
+    }
+}
+
+/// Layers heard recently, best first: by rid (`h`, `m`, `l`), then by
+/// measured bitrate. Not by bitrate alone: while the publisher's encoder
+/// ramps up (or a layer was only just heard and not yet measured) the top
+/// layer can measure below the others, and would be taken for the lowest.
 pub(super) fn ranked_layers(layers: &[Layer], now: Instant) -> Vec<(Option<Rid>, u64)> {
     let mut v: Vec<(Option<Rid>, u64)> = layers
         .iter()
         .filter(|l| now.duration_since(l.last_seen) < LAYER_STALE)
         .map(|l| (l.rid, l.bitrate))
         .collect();
-    v.sort_by_key(|l| std::cmp::Reverse(l.1));
+    v.sort_by_key(|l| (rid_order(l.0), std::cmp::Reverse(l.1)));
     v
 }
 
@@ -331,6 +345,31 @@ mod tests {
         assert_eq!(video_share(2_000_000, 2, 2), 936_000);
         assert_eq!(video_share(100_000, 2, 1), 0);
         assert_eq!(video_share(1_000_000, 0, 0), 1_000_000);
+    }
+
+    #[test]
+    fn layers_rank_by_rid_then_bitrate_and_stale_ones_drop_out() {
+        let t0 = Instant::now();
+        let layer = |rid: &str, bitrate, ago| Layer {
+            rid: Some(Rid::from(rid)),
+            bytes: 0,
+            bitrate,
+            last_seen: t0 - Duration::from_millis(ago),
+        };
+        // The top layer still ramping up measures below the others.
+        let layers = [
+            layer("l", 60_000, 0),
+            layer("h", 20_000, 0),
+            layer("m", 90_000, 0),
+            layer("x", 5, 2000),
+        ];
+        let (h, m, l) = hml();
+        assert_eq!(ranked_layers(&layers, t0), vec![(h, 20_000), (m, 90_000), (l, 60_000)]);
+        let other = [layer("b", 100, 0), layer("a", 200, 0)];
+        assert_eq!(
+            ranked_layers(&other, t0),
+            vec![(Some(Rid::from("a")), 200), (Some(Rid::from("b")), 100)]
+        );
     }
 
     #[test]
