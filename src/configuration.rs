@@ -412,6 +412,29 @@ mod tests {
     }
 
     #[test]
+    fn turn_urls_come_from_one_comma_separated_variable() {
+        // Only this test sets LYCEUM__TURN__* (no other reads the environment).
+        std::env::set_var(
+            "LYCEUM__TURN__URLS",
+            "turn:127.0.0.1:3478?transport=udp,turn:127.0.0.1:3478?transport=tcp",
+        );
+        std::env::set_var("LYCEUM__TURN__SECRET", "0123456789abcdef");
+        std::env::set_var("LYCEUM__TURN__TTL_SECS", "120");
+        let dir = std::env::temp_dir().join(format!("lyceum-cfg-{}", uuid::Uuid::new_v4()));
+        let s = Settings::load_from(&dir, None, true);
+        for k in ["URLS", "SECRET", "TTL_SECS"] {
+            std::env::remove_var(format!("LYCEUM__TURN__{k}"));
+        }
+        let s = s.unwrap();
+        assert_eq!(
+            s.turn.urls,
+            ["turn:127.0.0.1:3478?transport=udp", "turn:127.0.0.1:3478?transport=tcp"]
+        );
+        assert_eq!(s.turn.ttl_secs, 120);
+        assert_eq!(s.turn.secret.unwrap().expose_secret(), "0123456789abcdef");
+    }
+
+    #[test]
     fn secrets_are_not_in_debug_output() {
         let mut s = Settings::embedded_defaults().unwrap();
         s.database.url = Some(SecretString::from("postgres://u:hunter2@db/x"));
