@@ -29,8 +29,28 @@ pub struct Settings {
     pub reminders: ReminderSettings,
     pub smtp: SmtpSettings,
     pub sfu: SfuSettings,
+    pub turn: TurnSettings,
     pub metrics: MetricsSettings,
 }
+
+/// The TURN relay the browsers are told about (`GET /api/live/ice-servers`,
+/// docs/live.md "TURN"): coturn with `use-auth-secret`, which takes the
+/// time-limited credentials the server mints from the shared secret.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TurnSettings {
+    /// `turn:` / `turns:` URLs of the relay; empty: no TURN is handed out.
+    pub urls: Vec<String>,
+    /// coturn's `static-auth-secret`; required when `urls` is not empty.
+    #[serde(deserialize_with = "empty_secret_is_none")]
+    pub secret: Option<SecretString>,
+    /// How long a handed-out credential is valid, in seconds.
+    pub ttl_secs: u64,
+}
+
+/// The longest `turn.ttl_secs` may be: a leaked credential is a relay for
+/// anyone until it expires.
+pub const MAX_TURN_TTL_SECS: u64 = 7 * 86_400;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -210,7 +230,8 @@ impl Settings {
                     .separator("__")
                     .try_parsing(true)
                     .list_separator(",")
-                    .with_list_parse_key("chat.attachment_types"),
+                    .with_list_parse_key("chat.attachment_types")
+                    .with_list_parse_key("turn.urls"),
             );
         }
         Self::finish(b.build().context("reading configuration")?)
@@ -266,6 +287,7 @@ impl Settings {
         );
         anyhow::ensure!(self.sfu.shards <= 256, "sfu.shards must be at most 256");
         anyhow::ensure!(self.sfu.fail_timeout_secs > 0, "sfu.fail_timeout_secs must be positive");
+        self.validate_turn()?;
         if let Some(secret) = &self.auth.jwt_secret {
             anyhow::ensure!(
                 secret.expose_secret().len() >= 32,
@@ -276,6 +298,29 @@ impl Settings {
             anyhow::ensure!(
                 key.expose_secret().len() >= 32,
                 "auth.totp_key must be at least 32 characters"
+            );
+        }
+        Ok(())
+    }
+
+    fn validate_turn(&self) -> anyhow::Result<()> {
+        let turn = &self.turn;
+        anyhow::ensure!(
+            turn.ttl_secs > 0 && turn.ttl_secs <= MAX_TURN_TTL_SECS,
+            "turn.ttl_secs must be between 1 and {MAX_TURN_TTL_SECS}"
+        );
+        for url in &turn.urls {
+            let rest = url.strip_prefix("turn:").or_else(|| url.strip_prefix("turns:"));
+            anyhow::ensure!(
+                rest.is_some_and(|r| !r.trim().is_empty() && !r.contains(char::is_whitespace)),
+                "turn.urls: {url:?} is not a turn: or turns: URL (for example \"turn:127.0.0.1:3478?transport=udp\")"
+            );
+        }
+        if !turn.urls.is_empty() {
+            let secret = turn.secret.as_ref().map(|s| s.expose_secret().len()).unwrap_or(0);
+            anyhow::ensure!(
+                secret >= 16,
+                "turn.secret (coturn's static-auth-secret, at least 16 characters) must be set when turn.urls is"
             );
         }
         Ok(())
@@ -327,6 +372,66 @@ mod tests {
         write(&dir, "long.toml", "[auth]\naccess_token_ttl_secs = 3600\n");
         assert!(Settings::load_from(&dir, Some("long"), false).is_err());
         assert!(Settings::load_from(&dir, Some("missing"), false).is_err());
+    }
+
+    #[test]
+    fn turn_needs_a_secret_and_turn_urls() {
+        let dir = std::env::temp_dir().join(format!("lyceum-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = Settings::load_from(&dir, None, false).unwrap();
+        assert!(s.turn.urls.is_empty() && s.turn.secret.is_none());
+        assert_eq!(s.turn.ttl_secs, 3600);
+
+        write(&dir, "nosecret.toml", "[turn]\nurls = [\"turn:127.0.0.1:3478\"]\n");
+        let err = Settings::load_from(&dir, Some("nosecret"), false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("turn.secret"), "{err}");
+
+        write(
+            &dir,
+            "stun.toml",
+            "[turn]\nurls = [\"stun:127.0.0.1:3478\"]\nsecret = \"0123456789abcdef\"\n",
+        );
+        let err = Settings::load_from(&dir, Some("stun"), false).unwrap_err().to_string();
+        assert!(err.contains("turn.urls"), "{err}");
+
+        write(&dir, "ttl.toml", "[turn]\nttl_secs = 0\n");
+        let err = Settings::load_from(&dir, Some("ttl"), false).unwrap_err().to_string();
+        assert!(err.contains("turn.ttl_secs"), "{err}");
+
+        write(
+            &dir,
+            "ok.toml",
+            "[turn]\nurls = [\"turn:127.0.0.1:3478?transport=udp\", \"turns:turn.example.org:5349\"]\nsecret = \"0123456789abcdef\"\nttl_secs = 600\n",
+        );
+        let s = Settings::load_from(&dir, Some("ok"), false).unwrap();
+        assert_eq!(s.turn.urls.len(), 2);
+        assert_eq!(s.turn.ttl_secs, 600);
+        assert!(!format!("{s:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn turn_urls_come_from_one_comma_separated_variable() {
+        // Only this test sets LYCEUM__TURN__* (no other reads the environment).
+        std::env::set_var(
+            "LYCEUM__TURN__URLS",
+            "turn:127.0.0.1:3478?transport=udp,turn:127.0.0.1:3478?transport=tcp",
+        );
+        std::env::set_var("LYCEUM__TURN__SECRET", "0123456789abcdef");
+        std::env::set_var("LYCEUM__TURN__TTL_SECS", "120");
+        let dir = std::env::temp_dir().join(format!("lyceum-cfg-{}", uuid::Uuid::new_v4()));
+        let s = Settings::load_from(&dir, None, true);
+        for k in ["URLS", "SECRET", "TTL_SECS"] {
+            std::env::remove_var(format!("LYCEUM__TURN__{k}"));
+        }
+        let s = s.unwrap();
+        assert_eq!(
+            s.turn.urls,
+            ["turn:127.0.0.1:3478?transport=udp", "turn:127.0.0.1:3478?transport=tcp"]
+        );
+        assert_eq!(s.turn.ttl_secs, 120);
+        assert_eq!(s.turn.secret.unwrap().expose_secret(), "0123456789abcdef");
     }
 
     #[test]

@@ -130,6 +130,7 @@ impl Application {
                 settings.tls_enabled() || settings.server.allow_plain_http_non_loopback,
             ),
             avatars_dir: settings.server.data_dir.join("avatars"),
+            turn: crate::auth::turn::TurnIssuer::from_settings(&settings.turn),
         });
 
         let listener = TcpListener::bind((host, settings.server.port))

@@ -32,6 +32,9 @@ pub struct AppState {
     pub web: crate::web::WebKeys,
     /// Where profile pictures are kept (`data_dir/avatars`).
     pub avatars_dir: std::path::PathBuf,
+    /// Mints TURN credentials (`GET /api/live/ice-servers`); None: no TURN
+    /// configured.
+    pub turn: Option<crate::auth::turn::TurnIssuer>,
 }
 
 impl AppState {

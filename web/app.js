@@ -261,6 +261,40 @@ const handlers = {
   },
 };
 
+// ---------------------------------------------------------------- ICE servers
+
+// The TURN relay for networks that block UDP to the SFU (docs/live.md
+// "TURN"): `GET /api/live/ice-servers` gives this user a credential that
+// expires; it is fetched when joining a room and again before it runs out.
+// `?relay=1` on the page's address (e.g. /app/?relay=1#session=…) forces
+// every peer connection through the relay (iceTransportPolicy "relay").
+const FORCE_RELAY = new URLSearchParams(location.search).get('relay') === '1';
+let ice = null; // {user, iceServers, expiresAt (ms or null), timer}
+
+function rtcConfig() {
+  return { bundlePolicy: 'max-bundle', iceServers: ice?.iceServers || [], iceTransportPolicy: FORCE_RELAY ? 'relay' : 'all' };
+}
+
+async function ensureIce() {
+  const user = state.me?.id;
+  if (ice && ice.user === user && (ice.expiresAt === null || ice.expiresAt - Date.now() > 120000)) return;
+  try {
+    const r = await api('GET', '/api/live/ice-servers');
+    clearTimeout(ice?.timer);
+    const expiresAt = r.expiresAt ? Date.parse(r.expiresAt) : null;
+    ice = { user, iceServers: r.iceServers || [], expiresAt, timer: null };
+    // Refresh ahead of expiry; open connections take the new credential
+    // at their next ICE restart.
+    if (expiresAt !== null) ice.timer = setTimeout(() => ensureIce().catch(() => {}), Math.max(30000, expiresAt - Date.now() - 300000));
+    for (const pc of [state.pubPc, state.subPc]) {
+      if (pc && pc.signalingState !== 'closed') pc.setConfiguration({ ...pc.getConfiguration(), ...rtcConfig() });
+    }
+    if (ice.iceServers.length || FORCE_RELAY) log(`ICE servers: ${ice.iceServers.flatMap((x) => x.urls).join(' ') || 'none'}${FORCE_RELAY ? ' (relay only)' : ''}`);
+  } catch (e) {
+    log('! ICE servers:', e.message);
+  }
+}
+
 // ---------------------------------------------------------------- rooms
 
 function makeQueue() {
@@ -311,6 +345,7 @@ async function join(sessionId) {
   refreshState();
   renderRoomHeader();
   renderPeople();
+  await ensureIce();
   if (PUBLISHERS.has(state.role)) {
     try { await startPublishing(gen); } catch (e) { showError(`publish: ${e.message}`); }
   }
@@ -367,7 +402,7 @@ async function startPublishing(gen) {
   if (state.pubPc) return;
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: CAMERA });
   if (gen !== state.gen || !PUBLISHERS.has(state.role) || state.pubPc) { stream.getTracks().forEach((t) => t.stop()); return; }
-  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  const pc = new RTCPeerConnection(rtcConfig());
   state.pubPc = pc;
   state.localStream = stream;
   state.sources = new Map();
@@ -473,7 +508,7 @@ async function toggleScreen() {
 
 async function startSubscribing(gen) {
   if (state.subPc) return;
-  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  const pc = new RTCPeerConnection(rtcConfig());
   state.subPc = pc;
   pc.ontrack = (e) => {
     e.track.onended = () => syncTiles();

@@ -1,5 +1,5 @@
 //! HTTP routes by domain: `accounts`, `chat`, `calendar`, the mentor
-//! `directory`, `ops` (health and metrics); the pages and the live room's files are in `crate::web`. Each
+//! `directory`, `live` (the TURN relay for live rooms), `ops` (health and metrics); the pages and the live room's files are in `crate::web`. Each
 //! module owns one resource family; `configure` mounts them all (from the
 //! one route table, `ROUTES`), and the
 //! JSON error rules for extractor failures live here.
@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod chat;
 pub mod directory;
 pub mod json;
+pub mod live;
 pub mod ops;
 
 use accounts::{admin, auth, avatar, keys, me, two_factor, users};
@@ -145,6 +146,7 @@ route_table! {
     "/api/calendar/feed/{rotate}" => { POST feeds::feed_url },
     "/api/bookings/{file}" => { GET feeds::booking_ics },
     "/api/notifications" => { GET notes::notifications },
+    "/api/live/ice-servers" => { GET live::ice_servers },
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -248,6 +248,7 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("GET", "/api/calendar/feed", "/api/calendar/feed", SIGNED_IN),
     http("GET", "/api/bookings/{file}", "/api/bookings/{booking}.ics", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:200/404 booking_not_found; mentor:200/404 booking_not_found; admin:404 booking_not_found"),
     http("GET", "/api/notifications", "/api/notifications", SIGNED_IN),
+    http("GET", "/api/live/ice-servers", "/api/live/ice-servers", SIGNED_IN),
     // ---- rows that change or destroy what they name ----
     http("POST", "/api/calendar/feed/{rotate}", "/api/calendar/feed/rotate", SIGNED_IN),
     with(http("DELETE", "/api/rooms/{id}/members/{user}", "/api/rooms/{room}/members/{victim}", "anon:401 missing_token; guest:403 forbidden/403 guest_not_allowed; mentee:403 forbidden; mentor:204/403 forbidden; admin:204"), Body::None, Prep::InviteVictim),

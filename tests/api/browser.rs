@@ -823,3 +823,282 @@ async fn an_attendee_gets_the_top_layer_and_keeps_it() {
     driver.close(vec![host, pa]).await;
     println!("  top layer test took {:?}", t0.elapsed());
 }
+
+const TURNSERVER: &str = "turnserver";
+
+/// Whether coturn's `turnserver` is on PATH; false means skip (and it says
+/// so), unless `LYCEUM_REQUIRE_BROWSER=1`.
+fn turnserver_available(test: &str) -> bool {
+    let found =
+        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(TURNSERVER).is_file()));
+    if found {
+        return true;
+    }
+    if std::env::var("LYCEUM_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+        panic!("{test}: LYCEUM_REQUIRE_BROWSER=1 but {TURNSERVER} is missing (apt-get install coturn)");
+    }
+    println!("{test}: skipped, {TURNSERVER} not installed (apt-get install coturn)");
+    false
+}
+
+/// coturn on 127.0.0.1 from the shipped `deploy/coturn/turnserver.conf`,
+/// with this test's secret, free ports, log, pid file and user database.
+/// Dropping it kills it (also on panic).
+struct Coturn {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+    relay_ports: (u16, u16),
+    secret: String,
+}
+
+impl Coturn {
+    async fn start() -> Coturn {
+        let shipped =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/coturn/turnserver.conf"))
+                .unwrap();
+        for line in [
+            "listening-ip=127.0.0.1",
+            "relay-ip=127.0.0.1",
+            "use-auth-secret",
+            "allow-loopback-peers",
+            "no-tls",
+            "no-dtls",
+            "no-cli",
+            "fingerprint",
+        ] {
+            assert!(
+                shipped.lines().any(|l| l.trim() == line),
+                "deploy/coturn/turnserver.conf has `{line}`"
+            );
+        }
+        let dir = std::env::temp_dir().join(format!("lyceum-coturn-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_tcp_and_udp_port();
+        let relay_ports = free_udp_range(20);
+        let secret = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        let ours = [
+            "listening-port",
+            "min-port",
+            "max-port",
+            "static-auth-secret",
+            "log-file",
+            "pidfile",
+            "userdb",
+        ];
+        let mut conf: String = shipped
+            .lines()
+            .filter(|l| !ours.iter().any(|k| l.trim().starts_with(&format!("{k}="))))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        conf.push_str(&format!(
+            "listening-port={port}\nmin-port={}\nmax-port={}\nstatic-auth-secret={secret}\nlog-file={}\npidfile={}\nuserdb={}\n",
+            relay_ports.0,
+            relay_ports.1,
+            dir.join("turn.log").display(),
+            dir.join("turnserver.pid").display(),
+            dir.join("turndb").display(),
+        ));
+        let conf_path = dir.join("turnserver.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = {
+            use std::os::unix::process::CommandExt;
+            Command::new(TURNSERVER)
+                .arg("-c")
+                .arg(&conf_path)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("starting turnserver")
+        };
+        let mut turn = Coturn {
+            child,
+            dir,
+            port,
+            relay_ports,
+            secret,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            if let Ok(Some(status)) = turn.child.try_wait() {
+                panic!("turnserver exited ({status}):\n{}", turn.log());
+            }
+            assert!(Instant::now() < deadline, "turnserver did not listen:\n{}", turn.log());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        turn
+    }
+
+    fn log(&self) -> String {
+        // coturn may add a date to the log file's name.
+        let mut out = String::new();
+        for e in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with("turn") && e.file_name().to_string_lossy().ends_with(".log")
+            {
+                out.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "relay test failed; coturn's config and log kept in {}",
+                self.dir.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A port free on 127.0.0.1 for both TCP and UDP (coturn listens on both).
+fn free_tcp_and_udp_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// `n` consecutive UDP ports free on 127.0.0.1, below the ephemeral range
+/// (so that ports the OS hands out meanwhile do not land in it).
+fn free_udp_range(n: u16) -> (u16, u16) {
+    for _ in 0..200 {
+        let base = 20_000 + (rand::random::<u16>() % 10_000);
+        let held: Vec<_> = (base..base + n)
+            .map_while(|p| std::net::UdpSocket::bind(("127.0.0.1", p)).ok())
+            .collect();
+        if held.len() == usize::from(n) {
+            return (base, base + n - 1);
+        }
+    }
+    panic!("no {n} consecutive free UDP ports");
+}
+
+/// The selected candidate pair of one of the page's peer connections
+/// (`pubPc`, `subPc`): its local and remote candidates.
+const SELECTED_PAIR: &str = "(async () => {
+  const pc = window.lyceum.state[arguments[0]];
+  if (!pc || pc.connectionState !== 'connected') return null;
+  const stats = await pc.getStats();
+  let pair = null;
+  stats.forEach((r) => { if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId); });
+  if (!pair) return null;
+  const c = (id) => { const x = stats.get(id); return x ? { type: x.candidateType, protocol: x.protocol, relayProtocol: x.relayProtocol ?? null, address: x.address ?? x.ip ?? null, port: x.port } : null; };
+  return { state: pair.state, local: c(pair.localCandidateId), remote: c(pair.remoteCandidateId), bytesReceived: pair.bytesReceived };
+})()";
+
+#[actix_web::test]
+async fn a_relay_only_browser_decodes_video_through_coturn() {
+    let test = "a_relay_only_browser_decodes_video_through_coturn";
+    if !browser_available(test) || !turnserver_available(test) {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let t0 = Instant::now();
+    let turn = Coturn::start().await;
+    // TURN over TCP: the browsers send no UDP at all (a network that
+    // blocks it); coturn relays to the SFU over UDP on loopback.
+    let url = format!("turn:127.0.0.1:{}?transport=tcp", turn.port);
+    let app = spawn_app_with(|s| {
+        s.turn.urls = vec![url.clone()];
+        s.turn.secret = Some(secrecy::SecretString::from(turn.secret.clone()));
+    })
+    .await;
+    let mentor = app.register("mentor", "Relay host").await;
+    let mentee = app.register("mentee", "Relay viewer").await;
+    let res = app
+        .post_auth("/api/sessions", &mentor.access, &json!({
+            "title": "Through the relay", "startsAt": Utc::now() + Dur::hours(1), "durationMinutes": 60, "capacity": 10
+        }))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let session = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let res = app
+        .post_auth(&format!("/api/sessions/{session}/register"), &mentee.access, &json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    let mut driver = Driver::start().await;
+    let host = driver.browser("relay-host").await;
+    let viewer = driver.browser("relay-viewer").await;
+    let relay_url = |who: &Session| format!("{}/app/?relay=1#token={}&session={session}", app.address, who.access);
+    host.open(&relay_url(&mentor)).await;
+    host.wait_state("joined").await;
+    host.js("document.querySelector('#start').click(); return true;", vec![])
+        .await;
+    host.wait_for(
+        "the session to be live",
+        "return window.lyceum.state.roomState;",
+        vec![],
+        |v| v == "live",
+    )
+    .await;
+    viewer.open(&relay_url(&mentee)).await;
+    viewer.wait_state("joined").await;
+    assert_eq!(viewer.js("return window.lyceum.state.role;", vec![]).await, "attendee");
+    for page in [&host, &viewer] {
+        assert_eq!(
+            page.js(
+                "const c = window.lyceum.state[arguments[0]].getConfiguration(); return [c.iceTransportPolicy, c.iceServers.flatMap(s => s.urls)];",
+                vec![json!(if page.name == "relay-host" { "pubPc" } else { "subPc" })]
+            )
+            .await,
+            json!(["relay", [url]]),
+            "{}: relay-only with the server's TURN URL",
+            page.name
+        );
+    }
+
+    // The viewer decodes the host's camera, at a real size.
+    viewer.wait_decoding(&[("host", mentor.id)]).await;
+    let stats = viewer.js("return window.lyceum.stats();", vec![]).await;
+    let width = stats
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["userId"] == json!(mentor.id))
+        .filter_map(|s| s["frameWidth"].as_u64())
+        .max()
+        .unwrap_or(0);
+    assert!(width > 0, "frameWidth > 0: {stats}");
+
+    // Both ends go through coturn: the selected pair's local candidate is a
+    // relay candidate from its port range, reached over TCP.
+    for (page, pc) in [(&viewer, "subPc"), (&host, "pubPc")] {
+        let pair = page
+            .wait_for(
+                &format!("{pc}'s selected pair"),
+                &format!("return {SELECTED_PAIR};"),
+                vec![json!(pc)],
+                |v| !v.is_null(),
+            )
+            .await;
+        println!("  {} {pc}: {pair}", page.name);
+        assert_eq!(pair["local"]["type"], "relay", "{}: {pair}", page.name);
+        assert_eq!(pair["local"]["relayProtocol"], "tcp", "{}: {pair}", page.name);
+        let port = pair["local"]["port"].as_u64().unwrap_or(0);
+        assert!(
+            (u64::from(turn.relay_ports.0)..=u64::from(turn.relay_ports.1)).contains(&port),
+            "{}: the relay port {port} is from coturn's range {:?}: {pair}",
+            page.name,
+            turn.relay_ports
+        );
+    }
+    println!("  relayed video decoded after {:?}", t0.elapsed());
+    driver.close(vec![host, viewer]).await;
+    drop(turn);
+}

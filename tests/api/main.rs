@@ -22,5 +22,6 @@ mod profile;
 mod props;
 mod revocation;
 mod server;
+mod turn;
 mod two_factor;
 mod ws;
