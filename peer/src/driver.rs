@@ -36,6 +36,8 @@ pub(crate) trait Handler: Send + 'static {
     /// False ends the loop.
     fn on_cmd(&mut self, rtc: &mut Rtc, cmd: Self::Cmd) -> bool;
     fn on_state(&mut self, _state: ConnState) {}
+    /// A datagram arrived (before str0m reads it).
+    fn on_datagram(&mut self) {}
 }
 
 /// A UDP socket on `ip:0` and an `Rtc` (full ICE) with that host candidate.
@@ -124,6 +126,7 @@ pub(crate) async fn drive<H: Handler>(
             },
             r = socket.recv_from(&mut buf) => match r {
                 Ok((n, source)) => {
+                    h.on_datagram();
                     if let Ok(contents) = buf[..n].try_into() {
                         let input = Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: local, contents });
                         if let Err(e) = rtc.handle_input(input) {
