@@ -25,6 +25,7 @@
 #   JANUS_EVENT_LOOPS=0  one media thread per handle (Janus's default)
 #                        instead of one loop per core.
 #   ONLY=janus | ONLY=lyceum  run one of the two.
+#   RESULTS=dir  keep the tester's JSON of every run in dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -74,8 +75,12 @@ fi
 
 SUBS=${1:-100}; PUBS=${2:-1}; SECS=${3:-20}
 COUNTS=${SWEEP:-$SUBS}
-OUT=$(mktemp -d /tmp/lyceum-janus-results.XXXXXX)
-trap 'rm -rf "$OUT"' EXIT
+if [ -n "${RESULTS:-}" ]; then
+  OUT=$RESULTS; mkdir -p "$OUT"        # keep every run's JSON there
+else
+  OUT=$(mktemp -d /tmp/lyceum-janus-results.XXXXXX)
+  trap 'rm -rf "$OUT"' EXIT
+fi
 command -v janus >/dev/null || { echo "janus is not installed (apt-get install -y janus)" >&2; exit 1; }
 cargo build --release -q -p lyceum -p lyceum-loadtest
 for n in $COUNTS; do
@@ -109,8 +114,8 @@ def good(r):
 def fmt(x, spec=",.0f"):
     return "-" if x is None else format(x, spec)
 rows, notes, best = [], [], {"lyceum": 0, "janus": 0}
-print("\n| server | subscribers | connected / complete | packet loss | frame loss | datagrams/s received | server CPU | datagrams out per CPU-second | video latency p50 / p99 | frames per layer |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("\n| server | subscribers | connected / complete | packet loss | frame loss | datagrams/s received | server CPU | datagrams out per CPU-second | video latency p50 / p99 | frames per layer | server's own count out/s |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for n in counts:
     per = {}
     for t in ("janus", "lyceum"):
@@ -118,7 +123,7 @@ for n in counts:
         if r is None:
             if os.environ.get("ONLY", t) != t:
                 continue
-            print(f"| {t} | {n} | run failed | | | | | | | |")
+            print(f"| {t} | {n} | run failed | | | | | | | | |")
             continue
         m, s = r["media"], r["subscribers"]
         per[t] = r.get("datagramsOutPerCpuSecond")
@@ -127,7 +132,7 @@ for n in counts:
         layers = ", ".join(f"{k} {v}" for k, v in sorted(m["framesPerLayer"].items()))
         print(f"| {t} | {n} | {s['connected']} / {s['complete']} | {m['packetLoss']*100:.3f} % | {m['frameLoss']*100:.3f} % | "
               f"{fmt(r['receivedDatagramsPerSecond'])} | {fmt(cpu, '.0f')} % of a core | {fmt(per[t])} | "
-              f"{lv['p50']:.1f} / {lv['p99']:.1f} ms | {layers} |")
+              f"{lv['p50']:.1f} / {lv['p99']:.1f} ms | {layers} | {fmt(r['server'].get('sfuDatagramsOutPerSecond'))} |")
         if r["errors"]:
             notes.append(f"{t} at {n}: failed joins {r['errors']}")
         if good(r):
