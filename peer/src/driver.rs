@@ -38,6 +38,11 @@ pub(crate) trait Handler: Send + 'static {
     fn on_state(&mut self, _state: ConnState) {}
     /// A datagram arrived (before str0m reads it).
     fn on_datagram(&mut self) {}
+    /// Whether to drop a received datagram as if the network had lost it
+    /// (tests of loss recovery); none by default.
+    fn lose(&mut self, _datagram: &[u8]) -> bool {
+        false
+    }
 }
 
 /// A UDP socket on `ip:0` and an `Rtc` (full ICE) with that host candidate.
@@ -127,6 +132,9 @@ pub(crate) async fn drive<H: Handler>(
             r = socket.recv_from(&mut buf) => match r {
                 Ok((n, source)) => {
                     h.on_datagram();
+                    if h.lose(&buf[..n]) {
+                        continue 'run;
+                    }
                     if let Ok(contents) = buf[..n].try_into() {
                         let input = Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: local, contents });
                         if let Err(e) = rtc.handle_input(input) {

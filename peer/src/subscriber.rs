@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,8 @@ pub(crate) struct SubShared {
     stats: Mutex<StatsState>,
     tracks: Mutex<Vec<TrackInfo>>,
     notify: Notify,
+    /// Drop every n-th RTP packet received (0: none), for loss tests.
+    lose_every: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -176,6 +179,13 @@ impl Subscriber {
             signal: None,
         };
         Ok((sub, answer))
+    }
+
+    /// From now on, drop every `every`-th RTP packet received as if the
+    /// network had lost it (0: stop). str0m NACKs what is missing, so the
+    /// server's resends can be observed.
+    pub fn lose_every(&self, every: u64) {
+        self.shared.lose_every.store(every, Ordering::Relaxed);
     }
 
     pub fn session_id(&self) -> LiveId {
@@ -357,12 +367,14 @@ fn launch(rtc: Rtc, socket: tokio::net::UdpSocket, tracks: Vec<TrackInfo>, start
         stats: Mutex::new(st),
         tracks: Mutex::new(tracks),
         notify: Notify::new(),
+        lose_every: AtomicU64::new(0),
     });
     let (cmd, cmd_rx) = mpsc::unbounded_channel();
     let (state_tx, state) = watch::channel(ConnState::Connecting);
     let handler = SubHandler {
         shared: shared.clone(),
         last_pli: HashMap::new(),
+        rtp_in: 0,
     };
     let driver = tokio::spawn(driver::drive(rtc, socket, handler, cmd_rx, state_tx));
     (cmd, state, shared, driver)
@@ -380,6 +392,8 @@ fn accept(rtc: &mut Rtc, ack: &Value) -> Result<String, PeerError> {
 struct SubHandler {
     shared: Arc<SubShared>,
     last_pli: HashMap<Mid, Instant>,
+    /// RTP packets received (for `lose_every`).
+    rtp_in: u64,
 }
 
 impl SubHandler {
@@ -405,6 +419,16 @@ impl SubHandler {
 
 impl Handler for SubHandler {
     type Cmd = SubCmd;
+
+    fn lose(&mut self, d: &[u8]) -> bool {
+        let every = self.shared.lose_every.load(Ordering::Relaxed);
+        // RTP (not RTCP, STUN or DTLS): version 2, payload type outside 64..=95.
+        if every == 0 || d.len() < 12 || d[0] >> 6 != 2 || (192..=223).contains(&d[1]) {
+            return false;
+        }
+        self.rtp_in += 1;
+        self.rtp_in % every == 0
+    }
 
     fn on_event(&mut self, rtc: &mut Rtc, ev: Event) {
         match ev {

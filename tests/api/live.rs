@@ -494,3 +494,79 @@ async fn a_publisher_that_falls_silent_is_removed_after_the_timeout() {
     // The subscriber's own connection is unaffected.
     assert!(pa.subscriber().is_some());
 }
+
+/// The video track a participant receives from `from`.
+fn video_of(p: &Participant, from: UserId) -> lyceum_peer::TrackStats {
+    p.stats()
+        .tracks_of(from)
+        .find(|t| t.kind == MediaKind::Video)
+        .cloned()
+        .expect("a video track")
+}
+
+/// Waits until the video from `from` has `n` more frames of `layer`.
+async fn frames_of_layer(p: &Participant, from: UserId, layer: &str, n: u64) -> lyceum_peer::TrackStats {
+    let start = video_of(p, from).layers.get(layer).copied().unwrap_or(0);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let v = video_of(p, from);
+        if v.layers.get(layer).copied().unwrap_or(0) >= start + n {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no {n} frames of layer {layer}: {v:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[actix_web::test]
+async fn layer_switches_keep_one_continuous_stream_and_nacks_are_answered_after_them() {
+    // Without the estimate, the quality asked for is the layer sent.
+    let app = spawn_app_with(|s| s.sfu.bwe = false).await;
+    let mentor = app.register("mentor", "Host").await;
+    let a = app.register("mentee", "Ann").await;
+    let id = group_session(&app, &mentor, &[&a]).await;
+    let sh = Signaller::connect(&app.address, &mentor.access).await.unwrap();
+    let mut host = Participant::join(&sh, id).await.unwrap();
+    host.start().await.unwrap();
+    host.publish(PublishOpts {
+        simulcast: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sa = Signaller::connect(&app.address, &a.access).await.unwrap();
+    let mut pa = Participant::join(&sa, id).await.unwrap();
+    pa.subscribe().await.unwrap();
+    let host_id = UserId(mentor.id);
+    pa.wait_for_frames(host_id, 2, 30, WAIT).await.unwrap();
+
+    // Down to the lowest layer, up to the top, down again: three switches,
+    // each on a keyframe of the layer switched to.
+    pa.set_quality(lyceum_protocol::Quality::Low).await.unwrap();
+    frames_of_layer(&pa, host_id, "l", 30).await;
+    pa.set_quality(lyceum_protocol::Quality::High).await.unwrap();
+    frames_of_layer(&pa, host_id, "h", 30).await;
+    pa.set_quality(lyceum_protocol::Quality::Low).await.unwrap();
+    let v = frames_of_layer(&pa, host_id, "l", 30).await;
+    // One stream to the subscriber throughout: no gap and no jump in its
+    // sequence numbers (a jump back would stop the frames above), every
+    // frame whole.
+    assert_eq!(v.packets_lost, 0, "{v:?}");
+    assert_eq!(v.non_contiguous, 0, "{v:?}");
+    assert!(v.keyframes >= 3, "a keyframe at each switch: {v:?}");
+
+    // Loss on the subscriber's side after the switches: str0m NACKs the
+    // missing packets and the server answers from its send cache (the
+    // publisher never lost them, so only the server can resend them).
+    let sub = pa.subscriber().expect("subscribed");
+    sub.lose_every(15);
+    let before = video_of(&pa, host_id);
+    let after = frames_of_layer(&pa, host_id, "l", 60).await;
+    sub.lose_every(0);
+    let nacks: u64 = after.ingress.iter().map(|c| c.nacks).sum();
+    assert!(nacks > 0, "the subscriber asked for resends: {after:?}");
+    assert_eq!(after.non_contiguous, before.non_contiguous, "every lost packet was resent: {after:?}");
+    assert_eq!(after.packets_lost, 0, "{after:?}");
+    let m = metrics(&app).await;
+    assert!(series(&m, "lyceum_room_frames_forwarded_total{", &id.to_string()) > 100.0);
+}

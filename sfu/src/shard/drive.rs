@@ -14,7 +14,7 @@ use str0m::media::Direction;
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use super::layers::LAYER_REVIEW;
-use super::timing::{frame_sent, since};
+use super::timing::packet_sent;
 use super::{OutState, Role, Shard};
 
 impl Shard {
@@ -33,35 +33,27 @@ impl Shard {
         }
     }
 
-    /// Polls a peer until it has nothing more to say: transmits go out at
-    /// once, events queue for `process_work`.
+    /// Polls a peer until it has nothing more to say: transmits queue for
+    /// the next `sendmmsg` (`egress`), events for `process_work`.
     pub(super) fn drain(&mut self, pid: u64) {
         let Some(p) = self.peers.get_mut(&pid) else { return };
-        let socket = &self.socket;
-        let shard = &self.metrics;
+        let egress = &mut self.egress;
         let work = &mut self.work;
         let result = catch_unwind(AssertUnwindSafe(|| loop {
             match p.rtc.poll_output() {
-                Ok(Output::Transmit(t)) => match socket.try_send_to(&t.contents, t.destination) {
-                    Ok(_) => {
-                        if let Some(arrived) = frame_sent(&mut p.inflight, &t.contents) {
-                            let lat = since(arrived);
-                            p.metrics.latency.record(lat);
-                            shard.latency.record(lat);
-                        }
-                        shard.datagrams_out.fetch_add(1, Relaxed);
-                        p.metrics.packets_out.fetch_add(1, Relaxed);
-                        p.metrics.bytes_out.fetch_add(t.contents.len() as u64, Relaxed);
-                    }
-                    Err(_) => {
-                        shard.send_dropped.fetch_add(1, Relaxed);
-                    }
-                },
+                Ok(Output::Transmit(t)) => {
+                    let arrived = packet_sent(&mut p.inflight, &t.contents);
+                    egress.push(t.destination, t.contents.into(), &p.metrics, arrived);
+                }
                 Ok(Output::Timeout(t)) => return Ok(t),
                 Ok(Output::Event(e)) => work.push_back((pid, e)),
                 Err(e) => return Err(e),
             }
         }));
+        if self.egress.is_full() {
+            use std::os::fd::AsRawFd;
+            self.egress.flush(self.socket.as_raw_fd(), &self.metrics);
+        }
         match result {
             Ok(Ok(t)) => {
                 p.next_timeout = t;
@@ -107,10 +99,18 @@ impl Shard {
 
     /// Handles the events the last input raised; `now` is that input's time
     /// (for a frame str0m completed, the arrival of its last datagram).
+    /// Then sends what they and the input queued.
     pub(super) fn process_work(&mut self, now: Instant) {
         while let Some((pid, ev)) = self.work.pop_front() {
             self.event(pid, ev, now);
         }
+        self.flush();
+    }
+
+    /// Sends the queued datagrams (see `egress`).
+    pub(super) fn flush(&mut self) {
+        use std::os::fd::AsRawFd;
+        self.egress.flush(self.socket.as_raw_fd(), &self.metrics);
     }
 
     pub(super) fn event(&mut self, pid: u64, ev: Event, now: Instant) {
@@ -145,7 +145,7 @@ impl Shard {
                     _ => {}
                 }
             }
-            Event::MediaData(d) if p.role == Role::Publish => self.forward(pid, d, now),
+            Event::RtpPacket(pkt) if p.role == Role::Publish => self.forward(pid, pkt, now),
             Event::KeyframeRequest(req) if p.role == Role::Subscribe => {
                 let Some(o) = p
                     .out
@@ -191,7 +191,15 @@ impl Shard {
     }
 
     pub(super) fn new_rtc(&self, subscriber: bool, now: Instant) -> Rtc {
+        // RTP mode: packets are forwarded as they come, not assembled into
+        // frames and packetized again. Opus and VP8 only, on both sides, so
+        // what a publisher sends is what every subscriber can take (and a
+        // VP8 keyframe is where a layer switch can happen).
         let mut b = Rtc::builder()
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
             .set_ice_lite(true)
             .set_stats_interval(Some(Duration::from_secs(1)));
         if subscriber && self.cfg.bwe {

@@ -1,24 +1,48 @@
-//! Forwarding: a publisher's media frame to every subscriber of the room
+//! Forwarding: each RTP packet of a publisher to every subscriber of the room
 //! that should get it (layer accounting, blocked media, the layer gate),
-//! written into each subscriber's `Rtc` through `write_media`.
+//! written into each subscriber's `Rtc` with str0m's direct API
+//! (`stream_tx().write_rtp()`, RTP mode): no depacketizing, no frame
+//! assembly, no repacketizing. Each subscriber's outgoing stream is one
+//! continuous stream across layer switches (`rewrite`); video packets are
+//! kept in str0m's send cache so a subscriber's NACK is answered there.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
-use str0m::{Rtc, RtcError};
+use str0m::format::PayloadParams;
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Vp8Descriptor};
+use str0m::Rtc;
 
 use super::layers::{ranked_layers, Gate};
-use super::timing::frame_written;
-use super::{kind_name, Layer, OutState, Shard};
+use super::rewrite::{PacketIn, PacketOut};
+use super::timing::packet_written;
+use super::{kind_name, Layer, OutState, Shard, TrackOut};
 
 impl Shard {
-    /// Forwards one frame of a publisher to every subscriber of the room.
-    /// `now`: when the datagram completing the frame arrived.
-    pub(super) fn forward(&mut self, pid: u64, data: MediaData, now: Instant) {
-        let Some(p) = self.peers.get(&pid) else { return };
-        let Some(track_id) = p.mids_in.get(&data.mid).copied() else {
+    /// Forwards one RTP packet of a publisher to every subscriber of the
+    /// room. `now`: when its datagram arrived.
+    pub(super) fn forward(&mut self, pid: u64, pkt: RtpPacket, now: Instant) {
+        let Some(p) = self.peers.get_mut(&pid) else { return };
+        let ssrc = pkt.header.ssrc;
+        let (mid, rid) = match p.ssrc_in.get(&ssrc) {
+            Some(m) => *m,
+            None => {
+                let mut api = p.rtc.direct_api();
+                let Some(s) = api.stream_rx(&ssrc) else {
+                    return;
+                };
+                let m = (s.mid(), s.rid());
+                p.ssrc_in.insert(ssrc, m);
+                m
+            }
+        };
+        let Some(track_id) = p.mids_in.get(&mid).copied() else {
+            return;
+        };
+        let pt = pkt.header.payload_type;
+        let Some(params) = p.rtc.codec_config().params().iter().find(|x| x.pt() == pt).copied() else {
             return;
         };
         let (room_id, user) = (p.room, p.user);
@@ -29,38 +53,57 @@ impl Shard {
             return;
         };
         let kind = track.kind;
-        if kind == MediaKind::Video && data.is_keyframe() {
-            track.keyframes.arrived(data.rid);
+        let vp8 = if kind == MediaKind::Video {
+            Vp8Descriptor::parse(&pkt.payload).ok()
+        } else {
+            None
+        };
+        // The first packet of a keyframe: where a subscriber may switch to
+        // this layer (audio: any packet).
+        let keyframe = kind == MediaKind::Audio || vp8.is_some_and(|d| d.starts_keyframe(&pkt.payload));
+        if kind == MediaKind::Video && keyframe {
+            track.keyframes.arrived(rid);
         }
-        match track.layers.iter_mut().find(|l| l.rid == data.rid) {
+        let bytes = pkt.payload.len() as u64;
+        match track.layers.iter_mut().find(|l| l.rid == rid) {
             Some(l) => {
-                l.bytes += data.data.len() as u64;
+                l.bytes += bytes;
                 l.last_seen = now;
             }
             None => track.layers.push(Layer {
-                rid: data.rid,
-                bytes: data.data.len() as u64,
+                rid,
+                bytes,
                 bitrate: 0,
                 last_seen: now,
             }),
         }
         if kind == MediaKind::Audio {
-            if let Some(level) = data.ext_vals.audio_level {
+            if let Some(level) = pkt.header.ext_vals.audio_level {
                 track.level = 0.7 * track.level + 0.3 * level as f32;
                 track.level_at = Some(now);
             }
         }
-        let ranked = ranked_layers(&track.layers, now);
-        let discontinuous = !data.contiguous && kind == MediaKind::Video;
         if room.blocked.contains(&(user, kind_name(kind))) {
             return;
         }
+        let ranked = ranked_layers(&track.layers, now);
         let subs = room.subscribers_except(user);
         let metrics = room.metrics.clone();
-        if discontinuous {
-            self.request_keyframe(room_id, track_id, data.rid, KeyframeRequestKind::Pli, now);
+        let packet = PacketIn {
+            seq: *pkt.seq_no,
+            ts: pkt.header.timestamp,
+            pic: vp8.and_then(|d| d.picture_id()),
+            tl0: vp8.and_then(|d| d.tl0_pic_idx()),
+            at: now,
+            clock_rate: params.spec().clock_rate.get(),
+        };
+        let mut ext = ExtensionValues::default();
+        if kind == MediaKind::Audio {
+            ext.audio_level = pkt.header.ext_vals.audio_level;
+            ext.voice_activity = pkt.header.ext_vals.voice_activity;
+        } else {
+            ext.video_orientation = pkt.header.ext_vals.video_orientation;
         }
-        let keyframe = kind == MediaKind::Audio || data.is_keyframe();
         let mut wanted_keyframe: Vec<Option<Rid>> = vec![];
         for sid in subs {
             let Some(s) = self.peers.get_mut(&sid) else { continue };
@@ -74,13 +117,14 @@ impl Shard {
             let Some(o) = s.out.iter_mut().find(|o| o.track == track_id) else {
                 continue;
             };
-            let OutState::Open(mid) = o.state else { continue };
+            let OutState::Open(out_mid) = o.state else { continue };
             if kind == MediaKind::Video {
                 let budget = bwe.map(|b| b / video_outs as u64);
                 o.review(&ranked, quality, budget, now);
             }
-            let want = if kind == MediaKind::Audio { data.rid } else { o.target };
-            match o.gate(data.rid, want, keyframe) {
+            let want = if kind == MediaKind::Audio { rid } else { o.target };
+            let before = o.current;
+            match o.gate(rid, want, keyframe) {
                 Gate::Send => {}
                 Gate::Skip => continue,
                 Gate::WantKeyframe => {
@@ -90,18 +134,21 @@ impl Shard {
                     continue;
                 }
             }
-            let write = catch_unwind(AssertUnwindSafe(|| write_media(&mut s.rtc, mid, &data)));
-            match write {
-                Ok(Ok(ssrc)) => {
-                    if let Some(ssrc) = ssrc {
-                        frame_written(&mut s.inflight, ssrc, kind == MediaKind::Audio, now);
-                    }
-                    metrics.frames_forwarded.fetch_add(1, Relaxed);
+            if o.current != before {
+                o.rewrite.rebase(&packet);
+            }
+            let Some(mapped) = o.rewrite.map(&packet) else { continue };
+            let written = catch_unwind(AssertUnwindSafe(|| {
+                write_rtp(&mut s.rtc, o, out_mid, &params, &pkt, &ext, mapped, vp8)
+            }));
+            match written {
+                Ok(Some(ssrc)) => {
+                    packet_written(&mut s.inflight, ssrc, now);
+                    metrics.frames_forwarded.fetch_add(u64::from(pkt.header.marker || kind == MediaKind::Audio), Relaxed);
                     self.drain(sid);
                 }
-                Ok(Err(e)) => {
+                Ok(None) => {
                     self.metrics.write_failures.fetch_add(1, Relaxed);
-                    tracing::debug!(peer = sid, error = ?e, "write failed");
                 }
                 Err(_) => {
                     tracing::error!(peer = sid, "peer panicked on write; removed");
@@ -116,23 +163,53 @@ impl Shard {
     }
 }
 
-/// The one place a frame becomes a subscriber's packets: written into its
-/// `Rtc` (str0m packetizes, paces and encrypts it). This is the seam for
-/// other sinks: an RTP-mode forwarder (str0m's direct API, passing packets
-/// rather than frames) would replace this call, and a recording tap would sit
-/// beside it in `forward`, fed the same `MediaData`. Returns the SSRC the
-/// frame goes out on, for latency timing (None: nothing written, the
-/// subscriber's media has no writer or no matching payload type).
-fn write_media(rtc: &mut Rtc, mid: Mid, data: &MediaData) -> Result<Option<u32>, RtcError> {
-    let Some(mut w) = rtc.writer(mid) else {
-        return Ok(None);
+/// The one place a packet becomes a subscriber's: its payload type mapped to
+/// the subscriber's for the same codec (looked up once per stream), its ids
+/// rewritten, written to the subscriber's stream for the track (str0m
+/// encrypts, paces and keeps video for NACKs). A recording tap would sit
+/// beside this call in `forward`. Returns the outgoing SSRC (None: the
+/// subscriber has no stream or no matching codec for it).
+#[allow(clippy::too_many_arguments)]
+fn write_rtp(
+    rtc: &mut Rtc,
+    o: &mut TrackOut,
+    mid: Mid,
+    params: &PayloadParams,
+    pkt: &RtpPacket,
+    ext: &ExtensionValues,
+    mapped: PacketOut,
+    vp8: Option<Vp8Descriptor>,
+) -> Option<u32> {
+    let pt_in = params.pt();
+    let pt = match o.pts.iter().find(|(i, _)| *i == pt_in) {
+        Some((_, out)) => *out,
+        None => {
+            let out: Pt = rtc.codec_config().match_params(*params)?.pt();
+            o.pts.push((pt_in, out));
+            out
+        }
     };
-    let Some(pt) = w.match_params(data.params) else {
-        return Ok(None);
-    };
-    if let (Some(l), Some(v)) = (data.ext_vals.audio_level, data.ext_vals.voice_activity) {
-        w = w.audio_level(l, v);
+    let video = params.spec().codec.is_video();
+    let mut api = rtc.direct_api();
+    let stream = api.stream_tx_by_mid(mid, None)?;
+    let mut w = RtpWrite::new(pt, SeqNo::from(mapped.seq), mapped.ts, pkt.timestamp, pkt.payload.clone())
+        .marker(pkt.header.marker)
+        .ext_vals(ext.clone())
+        .nackable(video);
+    if o.rewrite.patches_vp8() {
+        if let Some(d) = vp8 {
+            let mut b = d.patch();
+            if let Some(pic) = mapped.pic {
+                b = b.picture_id(pic);
+            }
+            if let Some(tl0) = mapped.tl0 {
+                b = b.tl0_pic_idx(tl0);
+            }
+            if let Ok(patch) = b.build() {
+                w = w.vp8_patch(patch);
+            }
+        }
     }
-    w.write(pt, data.network_time, data.time, data.data.clone())?;
-    Ok(rtc.direct_api().stream_tx_by_mid(mid, None).map(|t| *t.ssrc()))
+    stream.write_rtp(w);
+    Some(*stream.ssrc())
 }

@@ -102,6 +102,7 @@ impl Shard {
                 self.housekeeping(now);
                 housekeeping = now + HOUSEKEEPING;
             }
+            self.flush();
             self.metrics.busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
         }
         tracing::info!(shard = self.idx, "sfu shard stopped");

@@ -107,10 +107,8 @@ impl Shard {
         let (pid, mid) = (track.publisher, track.mid);
         let Some(p) = self.peers.get_mut(&pid) else { return };
         let r = catch_unwind(AssertUnwindSafe(|| {
-            if let Some(mut w) = p.rtc.writer(mid) {
-                if w.is_request_keyframe_possible(kind) {
-                    let _ = w.request_keyframe(rid, kind);
-                }
+            if let Some(s) = p.rtc.direct_api().stream_rx_by_mid(mid, rid) {
+                s.request_keyframe(kind);
             }
         }));
         if r.is_err() {

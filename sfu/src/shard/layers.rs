@@ -148,12 +148,8 @@ mod tests {
 
     fn out() -> TrackOut {
         TrackOut {
-            track: 1,
             state: OutState::Open(Mid::from("0")),
-            current: None,
-            target: None,
-            reviewed: None,
-            down_at: None,
+            ..TrackOut::new(1)
         }
     }
 

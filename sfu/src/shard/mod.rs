@@ -7,7 +7,8 @@
 //! - `demux`: which peer a datagram is for;
 //! - `drive`: feeding and draining str0m, timers, peer events;
 //! - `negotiate`: publish, subscribe, answer, restart (SDP);
-//! - `forward`: writing media to subscribers;
+//! - `forward`: writing RTP packets to subscribers;
+//! - `rewrite`: one continuous outgoing stream across layer switches;
 //! - `layers`: simulcast layer choice;
 //! - `keyframes`: keyframe request throttling and deferral;
 //! - `speaker`: the active speaker;
@@ -15,6 +16,7 @@
 
 mod demux;
 mod drive;
+mod egress;
 mod forward;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -22,6 +24,7 @@ mod io;
 mod keyframes;
 mod layers;
 mod negotiate;
+mod rewrite;
 mod speaker;
 mod timing;
 
@@ -40,7 +43,8 @@ use std::time::{Duration, Instant};
 use str0m::bwe::Bitrate;
 use str0m::change::SdpPendingOffer;
 use str0m::config::DtlsCert;
-use str0m::media::{MediaKind, Mid, Rid};
+use str0m::media::{MediaKind, Mid, Pt, Rid};
+use str0m::rtp::Ssrc;
 use str0m::{Event, Rtc};
 use uuid::Uuid;
 
@@ -73,6 +77,25 @@ struct TrackOut {
     reviewed: Option<Instant>,
     /// When the target last went down (an up-switch waits `UPGRADE_HOLD`).
     down_at: Option<Instant>,
+    /// Sequence numbers, timestamps and picture ids of the outgoing stream.
+    rewrite: rewrite::Rewrite,
+    /// The publisher's payload types and the subscriber's for the same codec.
+    pts: Vec<(Pt, Pt)>,
+}
+
+impl TrackOut {
+    fn new(track: u64) -> TrackOut {
+        TrackOut {
+            track,
+            state: OutState::ToOpen,
+            current: None,
+            target: None,
+            reviewed: None,
+            down_at: None,
+            rewrite: rewrite::Rewrite::default(),
+            pts: vec![],
+        }
+    }
 }
 
 struct Peer {
@@ -89,6 +112,8 @@ struct Peer {
     // publish side
     sources: HashMap<String, String>,
     mids_in: HashMap<Mid, u64>,
+    /// Incoming SSRC → (mid, rid), learnt from str0m on the first packet.
+    ssrc_in: HashMap<Ssrc, (Mid, Option<Rid>)>,
     ingress_packets: HashMap<(Mid, Option<Rid>), u64>,
     // subscribe side
     out: Vec<TrackOut>,
@@ -98,9 +123,9 @@ struct Peer {
     quality: Quality,
     bwe: Option<u64>,
     egress_packets: HashMap<(Mid, Option<Rid>), u64>,
-    /// Per outgoing SSRC: when each frame written but not yet fully sent
-    /// arrived (its last datagram), to time it out of the socket.
-    inflight: HashMap<u32, (bool, VecDeque<Instant>)>,
+    /// Per outgoing SSRC: when each packet written but not yet sent
+    /// arrived, to time it out of the socket.
+    inflight: HashMap<u32, VecDeque<Instant>>,
 }
 
 struct Layer {
@@ -158,6 +183,7 @@ struct Shard {
     rooms: HashMap<Uuid, Room>,
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     work: VecDeque<(u64, Event)>,
+    egress: egress::Egress,
     next_peer: u64,
     /// A DTLS certificate every new `Rtc` uses instead of generating its
     /// own. None in the server (each peer gets a fresh one); the fuzzing
@@ -185,6 +211,7 @@ impl Shard {
             rooms: HashMap::new(),
             timers: BinaryHeap::new(),
             work: VecDeque::new(),
+            egress: egress::Egress::default(),
             next_peer: 1,
             dtls_cert: None,
         }
@@ -237,6 +264,7 @@ impl Shard {
                 metrics: room.metrics.clone(),
                 sources: HashMap::new(),
                 mids_in: HashMap::new(),
+                ssrc_in: HashMap::new(),
                 ingress_packets: HashMap::new(),
                 out: vec![],
                 pending: None,

@@ -49,14 +49,7 @@ impl Shard {
         let subs = room.subscribers_except(user);
         for sid in subs {
             if let Some(s) = self.peers.get_mut(&sid) {
-                s.out.push(TrackOut {
-                    track: id,
-                    state: OutState::ToOpen,
-                    current: None,
-                    target: None,
-                    reviewed: None,
-                    down_at: None,
-                });
+                s.out.push(TrackOut::new(id));
             }
             self.renegotiate(sid);
         }
@@ -313,17 +306,7 @@ impl Shard {
             .unwrap_or_default();
         if let Some(s) = self.peers.get_mut(&sid) {
             s.needs_channel = true;
-            s.out = tracks
-                .into_iter()
-                .map(|track| TrackOut {
-                    track,
-                    state: OutState::ToOpen,
-                    current: None,
-                    target: None,
-                    reviewed: None,
-                    down_at: None,
-                })
-                .collect();
+            s.out = tracks.into_iter().map(TrackOut::new).collect();
         }
         match self.negotiate(sid) {
             Some((sdp, tracks)) => {

@@ -157,6 +157,7 @@ impl FuzzShard {
     pub fn tick(&mut self, now: Instant) {
         self.shard.timers(now);
         self.shard.housekeeping(now);
+        self.shard.flush();
     }
 
     /// The ICE ufrag each live peer of `user` answers to (publish, subscribe).
