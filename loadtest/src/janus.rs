@@ -252,13 +252,21 @@ async fn subscribe(
     let session = Session::create(&http, &url).await?;
     let handle = session.attach().await?;
     let streams: Vec<Value> = feeds.iter().map(|(f, _)| json!({"feed": f})).collect();
-    let v = session
-        .message(
-            handle,
-            json!({"request": "join", "ptype": "subscriber", "room": room, "streams": streams}),
-            None,
-        )
-        .await?;
+    let join = json!({"request": "join", "ptype": "subscriber", "room": room, "streams": streams});
+    // A feed is "no such feed" (428) until Janus has set up the publisher's
+    // media, a moment after our side of its connection is up: the first
+    // subscribers of the ramp try again (a browser would wait for the
+    // room's "publishers" event instead).
+    let mut tries = 0;
+    let v = loop {
+        match session.message(handle, join.clone(), None).await {
+            Err(e) if tries < 20 && format!("{e}").contains(" 428 ") => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            r => break r?,
+        }
+    };
     let offer = v["jsep"]["sdp"].as_str().context("join: no offer")?;
     let mut tracks = Vec::new();
     let mut video_mids = Vec::new();
