@@ -15,7 +15,8 @@ use crate::report::{self, Percentiles, Samples};
 /// its SFU counters (`/metrics`, which answers loopback clients).
 pub struct Probe {
     http: reqwest::Client,
-    base: String,
+    /// None: a server without Lyceum's `/metrics` (CPU from /proc only).
+    base: Option<String>,
     pid: Option<u32>,
 }
 
@@ -56,15 +57,27 @@ impl Probe {
     pub fn new(base: &str, pid: Option<u32>) -> Probe {
         Probe {
             http: reqwest::Client::new(),
-            base: base.to_owned(),
+            base: Some(base.to_owned()),
+            pid,
+        }
+    }
+
+    /// Only the process's CPU time, from /proc (another server than Lyceum).
+    pub fn process(pid: Option<u32>) -> Probe {
+        Probe {
+            http: reqwest::Client::new(),
+            base: None,
             pid,
         }
     }
 
     pub async fn sample(&self) -> ProbeSample {
-        let metrics = match self.http.get(format!("{}/metrics", self.base)).send().await {
-            Ok(r) if r.status().is_success() => parse_metrics(&r.text().await.unwrap_or_default()),
-            _ => HashMap::new(),
+        let metrics = match &self.base {
+            Some(base) => match self.http.get(format!("{base}/metrics")).send().await {
+                Ok(r) if r.status().is_success() => parse_metrics(&r.text().await.unwrap_or_default()),
+                _ => HashMap::new(),
+            },
+            None => HashMap::new(),
         };
         let (cpu_secs, cpu_source) = match self.pid.and_then(proc_cpu_secs) {
             Some(c) => (Some(c), "/proc"),

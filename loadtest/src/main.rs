@@ -12,6 +12,7 @@ mod call;
 mod chat;
 mod client;
 mod faults;
+mod janus;
 mod live;
 mod pages;
 mod report;

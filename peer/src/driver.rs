@@ -36,6 +36,8 @@ pub(crate) trait Handler: Send + 'static {
     /// False ends the loop.
     fn on_cmd(&mut self, rtc: &mut Rtc, cmd: Self::Cmd) -> bool;
     fn on_state(&mut self, _state: ConnState) {}
+    /// A datagram arrived (before str0m reads it).
+    fn on_datagram(&mut self) {}
     /// Whether to drop a received datagram as if the network had lost it
     /// (tests of loss recovery); none by default.
     fn lose(&mut self, _datagram: &[u8]) -> bool {
@@ -129,6 +131,7 @@ pub(crate) async fn drive<H: Handler>(
             },
             r = socket.recv_from(&mut buf) => match r {
                 Ok((n, source)) => {
+                    h.on_datagram();
                     if h.lose(&buf[..n]) {
                         continue 'run;
                     }

@@ -1,6 +1,8 @@
 //! The publish connection: we offer sendonly Opus and VP8, `rtc_publish`
 //! carries the offer and its ack the answer; then synthetic media flows.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -105,13 +107,51 @@ impl Publisher {
     /// connection (media flows once ICE and DTLS are up; see
     /// [`Publisher::wait_connected`]).
     pub async fn start(sig: &Signaller, session_id: LiveId, opts: PublishOpts) -> Result<Publisher, PeerError> {
+        let stream_id = format!("lyceum-{}", sig.user_id());
+        Self::start_with(session_id, stream_id, opts, |sdp, sources| async move {
+            let ack = sig
+                .command(&Command::RtcPublish {
+                    session_id,
+                    sdp,
+                    sources,
+                })
+                .await?;
+            ack["sdp"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| PeerError::Protocol(format!("rtc_publish ack without sdp: {ack}")))
+        })
+        .await
+    }
+
+    /// The same media to another server (the load tester's Janus target):
+    /// `signal` gets our offer and the source of each mid (`microphone`,
+    /// `camera`) and returns the server's answer. The publisher has a
+    /// random `session_id`; wait for [`Publisher::wait_connected`] yourself.
+    pub async fn start_signalled<F, Fut>(opts: PublishOpts, signal: F) -> Result<Publisher, PeerError>
+    where
+        F: FnOnce(String, HashMap<String, String>) -> Fut,
+        Fut: Future<Output = Result<String, PeerError>>,
+    {
+        Self::start_with(LiveId::new_random(), "lyceum-peer".into(), opts, signal).await
+    }
+
+    async fn start_with<F, Fut>(
+        session_id: LiveId,
+        stream_id: String,
+        opts: PublishOpts,
+        signal: F,
+    ) -> Result<Publisher, PeerError>
+    where
+        F: FnOnce(String, HashMap<String, String>) -> Fut,
+        Fut: Future<Output = Result<String, PeerError>>,
+    {
         if !opts.audio && !opts.video {
             return Err(PeerError::Protocol(
                 "nothing to publish: neither audio nor video".into(),
             ));
         }
         let (mut rtc, socket, local_addr) = driver::bind(opts.bind_ip, false).await?;
-        let stream_id = format!("lyceum-{}", sig.user_id());
         let mut api = rtc.sdp_api();
         let audio_mid = opts.audio.then(|| {
             api.add_media(
@@ -140,24 +180,14 @@ impl Publisher {
         });
         let (offer, pending) = api.apply().ok_or_else(|| PeerError::Rtc("no offer to make".into()))?;
         let offer = offer.to_sdp_string();
-        let mut sources = std::collections::HashMap::new();
+        let mut sources = HashMap::new();
         if let Some(m) = audio_mid {
             sources.insert(m.to_string(), "microphone".to_owned());
         }
         if let Some(m) = video_mid {
             sources.insert(m.to_string(), "camera".to_owned());
         }
-        let ack = sig
-            .command(&Command::RtcPublish {
-                session_id,
-                sdp: offer.clone(),
-                sources,
-            })
-            .await?;
-        let answer = ack["sdp"]
-            .as_str()
-            .ok_or_else(|| PeerError::Protocol(format!("rtc_publish ack without sdp: {ack}")))?
-            .to_owned();
+        let answer = signal(offer.clone(), sources).await?;
         let parsed =
             SdpAnswer::from_sdp_string(&answer).map_err(|e| PeerError::Rtc(format!("the server's answer: {e}")))?;
         rtc.sdp_api().accept_answer(pending, parsed)?;

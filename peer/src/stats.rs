@@ -246,6 +246,8 @@ pub(crate) struct StatsState {
     pub offer_errors: u64,
     pub frames: u64,
     pub bytes: u64,
+    /// UDP datagrams received (media, RTCP, STUN, DTLS).
+    pub datagrams: u64,
     active: HashMap<String, TrackAcc>,
     ended: Vec<TrackStats>,
     ingress: HashMap<(String, Option<String>), IngressCounters>,
@@ -260,6 +262,7 @@ impl StatsState {
             offer_errors: 0,
             frames: 0,
             bytes: 0,
+            datagrams: 0,
             active: HashMap::new(),
             ended: Vec::new(),
             ingress: HashMap::new(),

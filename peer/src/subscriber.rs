@@ -68,13 +68,14 @@ pub(crate) enum SubCmd {
 pub struct Subscriber {
     session_id: LiveId,
     route: u64,
-    sig: Signaller,
+    /// None for a subscriber of another server ([`Subscriber::from_offer`]).
+    sig: Option<Signaller>,
     local_addr: SocketAddr,
     cmd: mpsc::UnboundedSender<SubCmd>,
     state: watch::Receiver<ConnState>,
     shared: Arc<SubShared>,
     driver: Option<JoinHandle<()>>,
-    signal: JoinHandle<()>,
+    signal: Option<JoinHandle<()>>,
 }
 
 impl Subscriber {
@@ -101,23 +102,7 @@ impl Subscriber {
                 return Err(e);
             }
         };
-        let mut st = StatsState::new(started);
-        st.set_tracks(&tracks, started);
-        st.offers = 1;
-        let shared = Arc::new(SubShared {
-            stats: Mutex::new(st),
-            tracks: Mutex::new(tracks),
-            notify: Notify::new(),
-            lose_every: AtomicU64::new(0),
-        });
-        let (cmd, cmd_rx) = mpsc::unbounded_channel();
-        let (state_tx, state) = watch::channel(ConnState::Connecting);
-        let handler = SubHandler {
-            shared: shared.clone(),
-            last_pli: HashMap::new(),
-            rtp_in: 0,
-        };
-        let driver = tokio::spawn(driver::drive(rtc, socket, handler, cmd_rx, state_tx));
+        let (cmd, state, shared, driver) = launch(rtc, socket, tracks, started);
         if let Err(e) = sig
             .command(&Command::RtcAnswer {
                 session_id,
@@ -158,14 +143,42 @@ impl Subscriber {
         Ok(Subscriber {
             session_id,
             route,
-            sig: sig.clone(),
+            sig: Some(sig.clone()),
             local_addr,
             cmd,
             state,
             shared,
             driver: Some(driver),
-            signal,
+            signal: Some(signal),
         })
+    }
+
+    /// A subscribe connection to another server (the load tester's Janus
+    /// target): accepts the server's `offer` and returns the running
+    /// subscriber and our answer, for the caller to send. `tracks` says
+    /// whose each mid of the offer is (for [`SubscriberStats::tracks_of`]).
+    /// Later offers are not handled; the `session_id` is random.
+    pub async fn from_offer(
+        offer: &str,
+        tracks: Vec<TrackInfo>,
+        bind_ip: IpAddr,
+    ) -> Result<(Subscriber, String), PeerError> {
+        let (mut rtc, socket, local_addr) = driver::bind(bind_ip, true).await?;
+        let started = Instant::now();
+        let answer = accept(&mut rtc, &serde_json::json!({ "sdp": offer }))?;
+        let (cmd, state, shared, driver) = launch(rtc, socket, tracks, started);
+        let sub = Subscriber {
+            session_id: LiveId::new_random(),
+            route: 0,
+            sig: None,
+            local_addr,
+            cmd,
+            state,
+            shared,
+            driver: Some(driver),
+            signal: None,
+        };
+        Ok((sub, answer))
     }
 
     /// From now on, drop every `every`-th RTP packet received as if the
@@ -204,6 +217,12 @@ impl Subscriber {
     pub fn totals(&self) -> (u64, u64) {
         let s = lock(&self.shared.stats);
         (s.frames, s.bytes)
+    }
+
+    /// UDP datagrams received so far (media, RTCP, STUN, DTLS): what the
+    /// server sent this connection, counted the same way for any server.
+    pub fn datagrams(&self) -> u64 {
+        lock(&self.shared.stats).datagrams
     }
 
     /// Every latency sample of the active tracks (of `audio` or `video`
@@ -292,12 +311,15 @@ impl Subscriber {
 
     /// Asks the server for an ICE-restart offer (`rtc_restart`).
     pub async fn restart(&self) -> Result<(), PeerError> {
-        self.sig
-            .command(&Command::RtcRestart {
-                session_id: self.session_id,
-            })
-            .await
-            .map(drop)
+        let sig = self
+            .sig
+            .as_ref()
+            .ok_or_else(|| PeerError::Protocol("not a Lyceum subscriber: no rtc_restart".into()))?;
+        sig.command(&Command::RtcRestart {
+            session_id: self.session_id,
+        })
+        .await
+        .map(drop)
     }
 
     /// Closes the connection and waits for the task.
@@ -313,8 +335,12 @@ impl Subscriber {
     /// Stops answering offers (before another subscriber of the same
     /// session takes over the route).
     pub(crate) fn detach(&self) {
-        self.signal.abort();
-        self.sig.unroute(self.session_id, self.route);
+        if let Some(signal) = &self.signal {
+            signal.abort();
+        }
+        if let Some(sig) = &self.sig {
+            sig.unroute(self.session_id, self.route);
+        }
     }
 }
 
@@ -323,6 +349,35 @@ impl Drop for Subscriber {
         self.detach();
         let _ = self.cmd.send(SubCmd::Close);
     }
+}
+
+type Launched = (
+    mpsc::UnboundedSender<SubCmd>,
+    watch::Receiver<ConnState>,
+    Arc<SubShared>,
+    JoinHandle<()>,
+);
+
+/// The stats for the first offer's `tracks`, and the driver task.
+fn launch(rtc: Rtc, socket: tokio::net::UdpSocket, tracks: Vec<TrackInfo>, started: Instant) -> Launched {
+    let mut st = StatsState::new(started);
+    st.set_tracks(&tracks, started);
+    st.offers = 1;
+    let shared = Arc::new(SubShared {
+        stats: Mutex::new(st),
+        tracks: Mutex::new(tracks),
+        notify: Notify::new(),
+        lose_every: AtomicU64::new(0),
+    });
+    let (cmd, cmd_rx) = mpsc::unbounded_channel();
+    let (state_tx, state) = watch::channel(ConnState::Connecting);
+    let handler = SubHandler {
+        shared: shared.clone(),
+        last_pli: HashMap::new(),
+        rtp_in: 0,
+    };
+    let driver = tokio::spawn(driver::drive(rtc, socket, handler, cmd_rx, state_tx));
+    (cmd, state, shared, driver)
 }
 
 fn accept(rtc: &mut Rtc, ack: &Value) -> Result<String, PeerError> {
@@ -461,6 +516,10 @@ impl Handler for SubHandler {
             }
             SubCmd::Close => false,
         }
+    }
+
+    fn on_datagram(&mut self) {
+        lock(&self.shared.stats).datagrams += 1;
     }
 
     fn on_state(&mut self, state: ConnState) {
