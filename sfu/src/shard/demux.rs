@@ -13,8 +13,18 @@ use super::Shard;
 use crate::stun;
 
 impl Shard {
-    /// `now`: when the datagram arrived.
+    /// `now`: when the datagram arrived. Handled completely (its events,
+    /// the subscribers it gave media to, their datagrams sent): the fuzzing
+    /// harness's entry.
+    #[cfg(feature = "fuzzing")]
     pub(super) fn datagram(&mut self, buf: &[u8], src: SocketAddr, now: Instant) {
+        self.datagram_in_burst(buf, src, now);
+        self.process_work(now);
+    }
+
+    /// A datagram of a burst read together: its events are handled, the
+    /// subscribers' drain and the send wait for the burst's `process_work`.
+    pub(super) fn datagram_in_burst(&mut self, buf: &[u8], src: SocketAddr, now: Instant) {
         self.metrics.datagrams_in.fetch_add(1, Relaxed);
         let (pid, known) = match self.by_addr.get(&src) {
             Some(p) => (*p, true),
@@ -48,6 +58,6 @@ impl Shard {
         p.metrics.packets_in.fetch_add(1, Relaxed);
         p.metrics.bytes_in.fetch_add(buf.len() as u64, Relaxed);
         self.feed(pid, input);
-        self.process_work(now);
+        self.process_events(now);
     }
 }

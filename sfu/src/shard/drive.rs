@@ -101,10 +101,39 @@ impl Shard {
     /// (for a frame str0m completed, the arrival of its last datagram).
     /// Then sends what they and the input queued.
     pub(super) fn process_work(&mut self, now: Instant) {
-        while let Some((pid, ev)) = self.work.pop_front() {
-            self.event(pid, ev, now);
-        }
+        self.process_events(now);
         self.flush();
+    }
+
+    /// Handles the queued events, and drains the subscribers media was
+    /// written to since their last drain (once each, however many packets
+    /// they were given: a burst of datagrams read together costs one
+    /// `poll_output` round per subscriber, not one per packet).
+    pub(super) fn process_events(&mut self, now: Instant) {
+        loop {
+            while let Some((pid, ev)) = self.work.pop_front() {
+                self.event(pid, ev, now);
+            }
+            if self.dirty.is_empty() {
+                return;
+            }
+            for pid in std::mem::take(&mut self.dirty) {
+                if let Some(p) = self.peers.get_mut(&pid) {
+                    p.dirty = false;
+                }
+                self.drain(pid);
+            }
+        }
+    }
+
+    /// Notes that media was written to a peer: drained in `process_events`.
+    pub(super) fn mark_dirty(&mut self, pid: u64) {
+        if let Some(p) = self.peers.get_mut(&pid) {
+            if !p.dirty {
+                p.dirty = true;
+                self.dirty.push(pid);
+            }
+        }
     }
 
     /// Sends the queued datagrams (see `egress`).

@@ -162,7 +162,7 @@ impl Shard {
                     metrics
                         .frames_forwarded
                         .fetch_add(u64::from(pkt.header.marker || kind == MediaKind::Audio), Relaxed);
-                    self.drain(sid);
+                    self.mark_dirty(sid);
                 }
                 Ok(None) => {
                     self.metrics.write_failures.fetch_add(1, Relaxed);

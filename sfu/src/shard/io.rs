@@ -15,6 +15,8 @@ use crate::{SfuConfig, ShardCmd};
 
 const HOUSEKEEPING: Duration = Duration::from_millis(250);
 const SOCKET_BUFFER: usize = 4 << 20;
+/// Datagrams read after the first before the burst is settled.
+const BURST: usize = 15;
 
 pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     use socket2::{Domain, Socket, Type};
@@ -82,14 +84,21 @@ impl Shard {
                 r = socket.recv_from(&mut buf) => {
                     let t = Instant::now();
                     if let Ok((n, src)) = r {
-                        self.datagram(&buf[..n], src, t);
-                        // Take what else is queued before looking at timers.
-                        for _ in 0..64 {
+                        self.datagram_in_burst(&buf[..n], src, t);
+                        // Take what else is queued (a burst: a keyframe's
+                        // packets) before draining the subscribers and
+                        // sending: each subscriber is drained once a burst.
+                        let mut last = t;
+                        for _ in 0..BURST {
                             match socket.try_recv_from(&mut buf) {
-                                Ok((n, src)) => self.datagram(&buf[..n], src, Instant::now()),
+                                Ok((n, src)) => {
+                                    last = Instant::now();
+                                    self.datagram_in_burst(&buf[..n], src, last);
+                                }
                                 Err(_) => break,
                             }
                         }
+                        self.process_work(last);
                     }
                     self.metrics.busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
                 }

@@ -111,6 +111,8 @@ struct Peer {
     ufrag: String,
     addrs: Vec<SocketAddr>,
     next_timeout: Instant,
+    /// In `Shard::dirty`.
+    dirty: bool,
     scheduled: Option<Instant>,
     disconnected_since: Option<Instant>,
     metrics: Arc<RoomMetrics>,
@@ -189,6 +191,8 @@ struct Shard {
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     work: VecDeque<(u64, Event)>,
     egress: egress::Egress,
+    /// Peers written to and not drained since (see `process_events`).
+    dirty: Vec<u64>,
     next_peer: u64,
     /// A DTLS certificate every new `Rtc` uses instead of generating its
     /// own. None in the server (each peer gets a fresh one); the fuzzing
@@ -217,6 +221,7 @@ impl Shard {
             timers: BinaryHeap::new(),
             work: VecDeque::new(),
             egress: egress::Egress::default(),
+            dirty: vec![],
             next_peer: 1,
             dtls_cert: None,
         }
@@ -264,6 +269,7 @@ impl Shard {
                 ufrag,
                 addrs: vec![],
                 next_timeout: now,
+                dirty: false,
                 scheduled: None,
                 disconnected_since: None,
                 metrics: room.metrics.clone(),
