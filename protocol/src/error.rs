@@ -94,6 +94,11 @@ codes! {
     /// Plaintext sent to an end-to-end encrypted room, or ciphertext to a plain one.
     E2eeMismatch = "e2ee_mismatch", 400;
     InvalidSdp = "invalid_sdp", 400;
+    /// A review's rating (an integer 1-5) or text, a reply or a report
+    /// reason out of bounds.
+    InvalidReview = "invalid_review", 400;
+    /// A mentorship request's dates or goals out of bounds.
+    InvalidMentorship = "invalid_mentorship", 400;
 
     // ---- credentials ----
     MissingToken = "missing_token", 401;
@@ -154,6 +159,8 @@ codes! {
     /// No such live session, room or call.
     SessionNotFound = "session_not_found", 404;
     CallNotFound = "call_not_found", 404;
+    ReviewNotFound = "review_not_found", 404;
+    MentorshipNotFound = "mentorship_not_found", 404;
     /// `watch_calendar` for a user who is not a mentor (nor an admin, who
     /// may offer slots too), or no user at all.
     NotAMentor = "not_a_mentor", 404;
@@ -184,6 +191,22 @@ codes! {
     TwoFactorNotEnabled = "two_factor_not_enabled", 409;
     /// Confirming with no enrolment started.
     TwoFactorNotPending = "two_factor_not_pending", 409;
+    /// A review of a booking whose mentee neither joined the live room nor
+    /// was marked attended by the mentor.
+    NotAttended = "not_attended", 409;
+    /// This booking already has the caller's review (edit it instead).
+    AlreadyReviewed = "already_reviewed", 409;
+    /// A review is editable for 14 days after it was written.
+    ReviewLocked = "review_locked", 409;
+    /// The mentor replies to a review once.
+    AlreadyReplied = "already_replied", 409;
+    /// The caller has reported this review already.
+    AlreadyReported = "already_reported", 409;
+    /// The two already have a pending or accepted mentorship.
+    MentorshipExists = "mentorship_exists", 409;
+    /// Accepting or declining a mentorship that is no longer pending, or
+    /// ending one that is already declined or ended.
+    MentorshipClosed = "mentorship_closed", 409;
 
     // ---- the server ----
     RateLimited = "rate_limited", 429;

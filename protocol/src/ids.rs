@@ -109,6 +109,20 @@ uuid_id!(
     /// cancelled).
     BookingId
 );
+uuid_id!(
+    /// A review of one booking, by its mentee (of the mentor) or its mentor
+    /// (of the mentee).
+    ReviewId
+);
+uuid_id!(
+    /// A report of a review to the moderation queue.
+    ReportId
+);
+uuid_id!(
+    /// Seed 002's Mentorship: a mentee's request to a mentor for a span of
+    /// time, and what became of it.
+    MentorshipId
+);
 
 impl From<OfferingId> for LiveId {
     fn from(id: OfferingId) -> LiveId {

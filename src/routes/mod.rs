@@ -1,5 +1,6 @@
 //! HTTP routes by domain: `accounts`, `chat`, `calendar`, the mentor
-//! `directory`, `live` (the TURN relay for live rooms), `ops` (health and metrics); the pages and the live room's files are in `crate::web`. Each
+//! `directory`, `live` (the TURN relay for live rooms), `reviews` (both ways, the
+//! moderation queue), `mentorships`, `ops` (health and metrics); the pages and the live room's files are in `crate::web`. Each
 //! module owns one resource family; `configure` mounts them all (from the
 //! one route table, `ROUTES`), and the
 //! JSON error rules for extractor failures live here.
@@ -10,10 +11,12 @@ pub mod chat;
 pub mod directory;
 pub mod json;
 pub mod live;
+pub mod mentorships;
 pub mod ops;
+pub mod reviews;
 
 use accounts::{admin, auth, avatar, keys, me, two_factor, users};
-use calendar::{feeds, notes, sessions, slots};
+use calendar::{attendance, feeds, notes, sessions, slots};
 use chat::{attachments, guests, rooms, ws};
 use ops::{health, metrics};
 
@@ -112,6 +115,15 @@ route_table! {
     "/api/ws/ticket" => { POST ws::ticket },
     "/api/me/public-key" => { PUT keys::publish },
     "/api/users/{id}/public-key" => { GET keys::get },
+    "/api/users/{id}/reviews" => { GET reviews::of_user },
+    "/api/me/reviews" => { GET reviews::mine },
+    "/api/reviews" => { POST reviews::create },
+    "/api/reviews/{id}" => { PATCH reviews::edit },
+    "/api/reviews/{id}/reply" => { POST reviews::reply },
+    "/api/reviews/{id}/report" => { POST reviews::report },
+    "/api/admin/review-reports" => { GET reviews::reports },
+    "/api/mentorships" => { GET mentorships::list, POST mentorships::request },
+    "/api/mentorships/{id}/{action}" => { POST mentorships::act },
     "/api/rooms" => { GET rooms::list_mine, POST rooms::create },
     "/api/rooms/public" => { GET rooms::list_public },
     "/api/rooms/direct" => { POST rooms::open_direct },
@@ -142,6 +154,7 @@ route_table! {
     "/api/sessions/{id}/registrations" => { GET slots::bookings_of },
     "/api/sessions/{id}/{action}" => { POST sessions::transition },
     "/api/offerings/{id}/notes" => { GET notes::get_note, PUT notes::put_note },
+    "/api/offerings/{id}/attendance" => { POST attendance::mark },
     "/api/calendar/feed" => { GET feeds::feed_url },
     "/api/calendar/feed/{rotate}" => { POST feeds::feed_url },
     "/api/bookings/{file}" => { GET feeds::booking_ics },

@@ -20,6 +20,7 @@ mod pages_mentor;
 mod process;
 mod profile;
 mod props;
+mod reviews;
 mod revocation;
 mod server;
 mod turn;

@@ -508,6 +508,16 @@ impl Handler<Join> for LiveRoom {
                             "the host has not started this session yet",
                         ));
                     }
+                    // Being let in is attendance (issue 17: reviews need
+                    // it); the first join, or the mentor's mark, wins.
+                    client
+                        .execute(
+                            "UPDATE bookings SET attended_at = now(), attended_source = 'live'
+                              WHERE offering_id = $1 AND mentee_id = $2 AND status = 'confirmed'
+                                AND attended_at IS NULL",
+                            &[&id, &user.0],
+                        )
+                        .await?;
                     Ok((LiveRole::Attendee, Some(state)))
                 }
             }

@@ -1,9 +1,10 @@
 //! The mentorship calendar over HTTP: one-on-one slots and bookings
 //! (`slots`), group sessions (`sessions`), and around them the `.ics`
 //! feeds (`feeds`, written with `ics`), private notes and notifications
-//! (`notes`).
+//! (`notes`), attendance (`attendance`).
 //! Every change of seats goes through the mentor's Calendar actor.
 
+pub mod attendance;
 pub mod feeds;
 pub mod ics;
 pub mod notes;

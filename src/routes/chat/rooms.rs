@@ -147,21 +147,36 @@ pub async fn open_direct(
             return Err(ApiError::forbidden("you may not open a conversation with this user"))
         }
     }
+    let (id, created) = direct_room(&state, me.id, other, body.e2ee).await?;
+    let client = state.pool.get().await?;
+    let room = room_json(&client, id).await?;
+    Ok(if created {
+        HttpResponse::Created().json(room)
+    } else {
+        HttpResponse::Ok().json(room)
+    })
+}
+
+/// Finds or opens the direct conversation of `me` and `other` (whoever
+/// may talk is the caller's question, asked before): `true` when this call
+/// opened it, in which case `other` is told (`room_added`). Accepting a
+/// mentorship opens its conversation through here too.
+pub async fn direct_room(state: &AppState, me: UserId, other: UserId, e2ee: bool) -> Result<(RoomId, bool), ApiError> {
     let mut client = state.pool.get().await?;
-    let (a, b) = if me.id < other { (me.id, other) } else { (other, me.id) };
+    let (a, b) = if me < other { (me, other) } else { (other, me) };
     let key = format!("{a}:{b}");
     if let Some(r) = client
         .query_opt("SELECT id FROM rooms WHERE direct_key = $1", &[&key])
         .await?
     {
-        return Ok(HttpResponse::Ok().json(room_json(&client, r.get(0)).await?));
+        return Ok((r.get(0), false));
     }
     let id = RoomId::new_random();
     let tx = client.transaction().await?;
     let inserted = tx
         .execute(
             "INSERT INTO rooms (id, kind, visibility, e2ee, created_by, direct_key) VALUES ($1, 'direct', 'private', $2, $3, $4)",
-            &[&id, &body.e2ee, &me.id, &key],
+            &[&id, &e2ee, &me, &key],
         )
         .await;
     match inserted {
@@ -171,14 +186,14 @@ pub async fn open_direct(
             let r = client
                 .query_one("SELECT id FROM rooms WHERE direct_key = $1", &[&key])
                 .await?;
-            return Ok(HttpResponse::Ok().json(room_json(&client, r.get(0)).await?));
+            return Ok((r.get(0), false));
         }
         Err(e) => return Err(e.into()),
         Ok(_) => {}
     }
     tx.execute(
         "INSERT INTO room_members (room_id, user_id) VALUES ($1, $2), ($1, $3)",
-        &[&id, &me.id, &other],
+        &[&id, &me, &other],
     )
     .await?;
     tx.commit().await?;
@@ -187,7 +202,7 @@ pub async fn open_direct(
         .services
         .fanout
         .to_user(other, Event::RoomAdded { room_id: id }.frame().into());
-    Ok(HttpResponse::Created().json(room_json(&client, id).await?))
+    Ok((id, true))
 }
 
 /// The caller's rooms, most recently active first, with unread counts and

@@ -1,0 +1,818 @@
+//! Issue 17: attendance (the live room's join, the mentor's mark), reviews
+//! both ways with their refusals, the mentor's rating aggregate and the
+//! directory reading it, replies, reports and the moderation queue, and
+//! mentorships (request, accept opening the conversation, decline, end).
+
+use chrono::{Duration as Dur, Utc};
+use lyceum_protocol::frames::Command;
+use lyceum_protocol::LiveId;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::*;
+use crate::ws::Ws;
+
+async fn patch(app: &TestApp, path: &str, token: &str, body: &Value) -> reqwest::Response {
+    app.http
+        .patch(app.url(path))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn json_of(res: reqwest::Response, status: StatusCode) -> Value {
+    assert_eq!(res.status(), status);
+    res.json().await.unwrap()
+}
+
+/// A booked slot of `mentor` moved into the past: (offering id, booking id).
+async fn past_booking(app: &TestApp, mentor: &Session, mentee: &Session, hours_ago: i64) -> (String, String) {
+    let slot = app.slot(mentor, 60 * 24 * 3 + hours_ago * 60, 5).await;
+    let slot_id = slot["id"].as_str().unwrap().to_owned();
+    let b = json_of(app.book(mentee, &slot_id).await, StatusCode::CREATED).await;
+    let booking = b["booking"]["id"].as_str().unwrap().to_owned();
+    let id: Uuid = slot_id.parse().unwrap();
+    app.db
+        .execute(
+            "UPDATE offerings SET starts_at = now() - make_interval(hours => $2), \
+             ends_at = now() - make_interval(hours => $2) + interval '1 hour' WHERE id = $1",
+            &[&id, &(hours_ago as i32)],
+        )
+        .await
+        .unwrap();
+    (slot_id, booking)
+}
+
+async fn mark(app: &TestApp, mentor: &Session, offering: &str, mentee: &Session) -> reqwest::Response {
+    app.post_auth(
+        &format!("/api/offerings/{offering}/attendance"),
+        &mentor.access,
+        &json!({"menteeId": mentee.id}),
+    )
+    .await
+}
+
+/// A past booking its mentor marked attended: the booking id.
+async fn attended(app: &TestApp, mentor: &Session, mentee: &Session, hours_ago: i64) -> String {
+    let (offering, booking) = past_booking(app, mentor, mentee, hours_ago).await;
+    assert_eq!(mark(app, mentor, &offering, mentee).await.status(), StatusCode::OK);
+    booking
+}
+
+async fn review(app: &TestApp, who: &Session, booking: &str, rating: Value, text: &str) -> reqwest::Response {
+    app.post_auth(
+        "/api/reviews",
+        &who.access,
+        &json!({"bookingId": booking, "rating": rating, "text": text}),
+    )
+    .await
+}
+
+async fn reply(app: &TestApp, id: String, who: &Session, text: &str) -> reqwest::Response {
+    app.post_auth(&format!("/api/reviews/{id}/reply"), &who.access, &json!({"text": text}))
+        .await
+}
+
+async fn report(app: &TestApp, id: String, who: &Session, reason: &str) -> reqwest::Response {
+    app.post_auth(
+        &format!("/api/reviews/{id}/report"),
+        &who.access,
+        &json!({"reason": reason}),
+    )
+    .await
+}
+
+async fn reviews_of(app: &TestApp, user: Uuid) -> Value {
+    let res = app
+        .http
+        .get(app.url(&format!("/api/users/{user}/reviews")))
+        .send()
+        .await
+        .unwrap();
+    json_of(res, StatusCode::OK).await
+}
+
+/// Whether the directory lists `mentor` with `minRating`.
+async fn directory_has(app: &TestApp, token: &str, mentor: Uuid, min_rating: f64) -> bool {
+    let v = json_of(
+        app.get_auth(&format!("/api/mentors?minRating={min_rating}&sort=rating"), token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["userId"] == json!(mentor))
+}
+
+#[actix_web::test]
+async fn a_review_needs_attendance_and_there_is_one_per_booking_and_direction() {
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Grace").await;
+    let other_mentor = app.register("mentor", "Other").await;
+    let ada = app.register("mentee", "Ada").await;
+    let stranger = app.register("mentee", "Stranger").await;
+
+    // A future slot: not attended, and attendance cannot be marked yet.
+    let slot = app.slot(&mentor, 120, 2).await;
+    let slot_id = slot["id"].as_str().unwrap().to_owned();
+    let b = json_of(app.book(&ada, &slot_id).await, StatusCode::CREATED).await;
+    let early = b["booking"]["id"].as_str().unwrap().to_owned();
+    assert_error(
+        review(&app, &ada, &early, json!(5), "").await,
+        StatusCode::CONFLICT,
+        "not_attended",
+    )
+    .await;
+    assert_error(
+        mark(&app, &mentor, &slot_id, &ada).await,
+        StatusCode::CONFLICT,
+        "too_early",
+    )
+    .await;
+
+    let (offering, booking) = past_booking(&app, &mentor, &ada, 3).await;
+    assert_error(
+        review(&app, &ada, &booking, json!(5), "").await,
+        StatusCode::CONFLICT,
+        "not_attended",
+    )
+    .await;
+    assert_error(
+        review(&app, &mentor, &booking, json!(5), "").await,
+        StatusCode::CONFLICT,
+        "not_attended",
+    )
+    .await;
+    // Only its mentor marks, and only a mentee who booked it.
+    assert_error(
+        mark(&app, &other_mentor, &offering, &ada).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        mark(&app, &ada, &offering, &ada).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        mark(&app, &mentor, &offering, &stranger).await,
+        StatusCode::NOT_FOUND,
+        "not_booked",
+    )
+    .await;
+    assert_error(
+        mark(&app, &mentor, &Uuid::new_v4().to_string(), &ada).await,
+        StatusCode::NOT_FOUND,
+        "slot_not_found",
+    )
+    .await;
+    let m1 = json_of(mark(&app, &mentor, &offering, &ada).await, StatusCode::OK).await;
+    assert_eq!(m1["source"], "mentor");
+    assert_eq!(m1["bookingId"], json!(booking));
+    let m2 = json_of(mark(&app, &mentor, &offering, &ada).await, StatusCode::OK).await;
+    assert_eq!(m1["attendedAt"], m2["attendedAt"], "the first mark stands");
+
+    // Strangers to the booking: as if it did not exist.
+    for who in [&stranger, &other_mentor] {
+        assert_error(
+            review(&app, who, &booking, json!(4), "").await,
+            StatusCode::NOT_FOUND,
+            "booking_not_found",
+        )
+        .await;
+    }
+    // Bad input: 4xx with a code, never a 500.
+    for bad in [json!(0), json!(6), json!(-1), json!(100000)] {
+        assert_error(
+            review(&app, &ada, &booking, bad, "").await,
+            StatusCode::BAD_REQUEST,
+            "invalid_review",
+        )
+        .await;
+    }
+    assert_error(
+        review(&app, &ada, &booking, json!(4.5), "").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    )
+    .await;
+    assert_error(
+        review(&app, &ada, &booking, json!(4), &"x".repeat(4001)).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_review",
+    )
+    .await;
+    assert_error(
+        app.post_auth("/api/reviews", &ada.access, &json!({"bookingId": "nope", "rating": 4}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    )
+    .await;
+
+    let r = json_of(
+        review(&app, &ada, &booking, json!(4), "  Clear and kind.  ").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(r["about"], "mentor");
+    assert_eq!(r["rating"], 4);
+    assert_eq!(r["text"], "Clear and kind.");
+    assert_eq!(r["reviewer"], json!({"id": ada.id, "displayName": "Ada"}));
+    assert_eq!(r["reviewee"], json!({"id": mentor.id, "displayName": "Grace"}));
+    assert_eq!(r["reply"], Value::Null);
+    assert!(!r.to_string().contains("@example.org"), "no email in a review: {r}");
+    assert_error(
+        review(&app, &ada, &booking, json!(5), "again").await,
+        StatusCode::CONFLICT,
+        "already_reviewed",
+    )
+    .await;
+    // The other direction is its own review, once too.
+    let back = json_of(
+        review(&app, &mentor, &booking, json!(5), "Came prepared").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(back["about"], "mentee");
+    assert_eq!(back["reviewee"]["id"], json!(ada.id));
+    assert_error(
+        review(&app, &mentor, &booking, json!(3), "").await,
+        StatusCode::CONFLICT,
+        "already_reviewed",
+    )
+    .await;
+
+    // The mentor's public list (no sign-in) carries the aggregate; the
+    // mentor's review of the mentee is not public.
+    let list = reviews_of(&app, mentor.id).await;
+    assert_eq!(list["rating"]["average"], 4.0);
+    assert_eq!(list["rating"]["count"], 1);
+    assert_eq!(
+        list["rating"]["distribution"],
+        json!({"1": 0, "2": 0, "3": 0, "4": 1, "5": 0})
+    );
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["items"][0]["id"], r["id"]);
+    assert_eq!(list["nextBefore"], Value::Null);
+    assert!(!list.to_string().contains("@example.org"));
+    let of_ada = reviews_of(&app, ada.id).await;
+    assert_eq!(of_ada["items"], json!([]));
+    let res = app
+        .http
+        .get(app.url(&format!("/api/users/{}/reviews", Uuid::new_v4())))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::NOT_FOUND, "user_not_found").await;
+    let res = app
+        .http
+        .get(app.url(&format!("/api/users/{}/reviews?limit=0", mentor.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+    // Ada sees the review of her in her own list.
+    let mine = json_of(app.get_auth("/api/me/reviews", &ada.access).await, StatusCode::OK).await;
+    assert_eq!(mine["received"][0]["id"], back["id"]);
+    assert_eq!(mine["written"][0]["id"], r["id"]);
+    // The profile shows the same figures.
+    let p = json_of(
+        app.get_auth(&format!("/api/users/{}", mentor.id), &ada.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(p["rating"]["count"], 1, "{p}");
+}
+
+#[actix_web::test]
+async fn edits_last_fourteen_days_and_the_rating_and_directory_follow() {
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Grace").await;
+    let ada = app.register("mentee", "Ada").await;
+    let cy = app.register("mentee", "Cy").await;
+    let b1 = attended(&app, &mentor, &ada, 3).await;
+    let b2 = attended(&app, &mentor, &cy, 6).await;
+    assert!(!directory_has(&app, &ada.access, mentor.id, 3.5).await, "no rating yet");
+
+    let r1 = json_of(review(&app, &ada, &b1, json!(5), "").await, StatusCode::CREATED).await;
+    json_of(review(&app, &cy, &b2, json!(3), "").await, StatusCode::CREATED).await;
+    let list = reviews_of(&app, mentor.id).await;
+    assert_eq!(list["rating"]["average"], 4.0);
+    assert_eq!(list["rating"]["count"], 2);
+    assert_eq!(
+        list["rating"]["distribution"],
+        json!({"1": 0, "2": 0, "3": 1, "4": 0, "5": 1})
+    );
+    assert!(directory_has(&app, &ada.access, mentor.id, 3.5).await);
+    assert!(!directory_has(&app, &ada.access, mentor.id, 4.5).await);
+
+    let id = r1["id"].as_str().unwrap().to_owned();
+    // Only its author edits; an empty edit says nothing.
+    assert_error(
+        patch(
+            &app,
+            &format!("/api/reviews/{id}"),
+            &mentor.access,
+            &json!({"rating": 1}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        patch(&app, &format!("/api/reviews/{id}"), &ada.access, &json!({})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_review",
+    )
+    .await;
+    assert_error(
+        patch(&app, &format!("/api/reviews/{id}"), &ada.access, &json!({"rating": 9})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_review",
+    )
+    .await;
+    assert_error(
+        patch(
+            &app,
+            &format!("/api/reviews/{}", Uuid::new_v4()),
+            &ada.access,
+            &json!({"rating": 2}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "review_not_found",
+    )
+    .await;
+    let e = json_of(
+        patch(
+            &app,
+            &format!("/api/reviews/{id}"),
+            &ada.access,
+            &json!({"rating": 1, "text": "On reflection, no."}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (e["rating"].as_i64(), e["text"].as_str()),
+        (Some(1), Some("On reflection, no."))
+    );
+    let list = reviews_of(&app, mentor.id).await;
+    assert_eq!(list["rating"]["average"], 2.0);
+    assert_eq!(
+        list["rating"]["distribution"],
+        json!({"1": 1, "2": 0, "3": 1, "4": 0, "5": 0})
+    );
+    assert!(
+        !directory_has(&app, &ada.access, mentor.id, 3.5).await,
+        "the directory reads the new rating"
+    );
+    assert!(directory_has(&app, &ada.access, mentor.id, 2.0).await);
+
+    // Fifteen days on: locked, and nothing moves.
+    let uid: Uuid = id.parse().unwrap();
+    app.db
+        .execute(
+            "UPDATE reviews SET created_at = now() - interval '15 days' WHERE id = $1",
+            &[&uid],
+        )
+        .await
+        .unwrap();
+    assert_error(
+        patch(&app, &format!("/api/reviews/{id}"), &ada.access, &json!({"rating": 5})).await,
+        StatusCode::CONFLICT,
+        "review_locked",
+    )
+    .await;
+    assert_eq!(reviews_of(&app, mentor.id).await["rating"]["average"], 2.0);
+    // The aggregate is what the reviews say (the same transaction wrote both).
+    let row = app
+        .db
+        .query_one(
+            "SELECT p.rating_avg, p.rating_count, d.rating_avg,
+                    (SELECT avg(rating)::float8 FROM reviews WHERE subject_id = p.user_id AND subject_role = 'mentor')
+               FROM profiles p JOIN directory_search d ON d.user_id = p.user_id WHERE p.user_id = $1",
+            &[&mentor.id],
+        )
+        .await
+        .unwrap();
+    let (avg, count, dir, truth): (f64, i32, f64, f64) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    assert_eq!((avg, count, dir), (truth, 2, truth));
+}
+
+#[actix_web::test]
+async fn the_mentor_replies_once_and_reports_reach_the_moderation_queue() {
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Grace").await;
+    let other_mentor = app.register("mentor", "Other").await;
+    let ada = app.register("mentee", "Ada").await;
+    let bystander = app.register("mentee", "Bystander").await;
+    let booking = attended(&app, &mentor, &ada, 3).await;
+    let r = json_of(
+        review(&app, &ada, &booking, json!(2), "Late").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let of_ada = json_of(review(&app, &mentor, &booking, json!(4), "").await, StatusCode::CREATED).await;
+    let id = r["id"].as_str().unwrap().to_owned();
+
+    for who in [&ada, &other_mentor, &bystander] {
+        assert_error(
+            reply(&app, id.clone(), who, "hi").await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        )
+        .await;
+    }
+    assert_error(
+        reply(&app, id.clone(), &mentor, "   ").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_review",
+    )
+    .await;
+    let v = json_of(
+        reply(&app, id.clone(), &mentor, "Sorry, my train.").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(v["reply"]["text"], "Sorry, my train.");
+    assert!(v["reply"]["repliedAt"].is_string());
+    assert_error(
+        reply(&app, id.clone(), &mentor, "Again").await,
+        StatusCode::CONFLICT,
+        "already_replied",
+    )
+    .await;
+    assert_eq!(
+        reviews_of(&app, mentor.id).await["items"][0]["reply"]["text"],
+        "Sorry, my train."
+    );
+    // No replies to a review of a mentee.
+    let of_ada_id = of_ada["id"].as_str().unwrap().to_owned();
+    assert_error(
+        reply(&app, of_ada_id.clone(), &ada, "hi").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        reply(&app, Uuid::new_v4().to_string(), &mentor, "hi").await,
+        StatusCode::NOT_FOUND,
+        "review_not_found",
+    )
+    .await;
+
+    let rep = json_of(report(&app, id.clone(), &bystander, "Rude").await, StatusCode::CREATED).await;
+    assert_eq!(rep["reviewId"], json!(id));
+    assert_error(
+        report(&app, id.clone(), &bystander, "Rude!").await,
+        StatusCode::CONFLICT,
+        "already_reported",
+    )
+    .await;
+    assert_error(
+        report(&app, id.clone(), &ada, "mine").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        report(&app, id.clone(), &mentor, "").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_review",
+    )
+    .await;
+    // A review of a mentee: hidden from everyone but its two people.
+    assert_error(
+        report(&app, of_ada_id.clone(), &bystander, "?").await,
+        StatusCode::NOT_FOUND,
+        "review_not_found",
+    )
+    .await;
+    json_of(
+        report(&app, of_ada_id.clone(), &ada, "Unfair").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    json_of(report(&app, id.clone(), &mentor, "Not true").await, StatusCode::CREATED).await;
+
+    let admin = app.admin().await;
+    let q = json_of(
+        app.get_auth("/api/admin/review-reports", &admin.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    let items = q["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["reason"], "Rude");
+    assert_eq!(
+        items[0]["reporter"],
+        json!({"id": bystander.id, "displayName": "Bystander"})
+    );
+    assert_eq!(items[0]["review"]["id"], json!(id));
+    assert!(!q.to_string().contains("@example.org"), "no emails in the queue");
+    assert_error(
+        app.get_auth("/api/admin/review-reports", &mentor.access).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn joining_the_live_room_is_attendance_one_review_per_attendee() {
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Host").await;
+    let ada = app.register("mentee", "Ada").await;
+    let bo = app.register("mentee", "Bo").await;
+    let res = app
+        .post_auth(
+            "/api/sessions",
+            &mentor.access,
+            &json!({"title": "Live Q&A", "startsAt": Utc::now() + Dur::hours(1), "durationMinutes": 60, "capacity": 10}),
+        )
+        .await;
+    let session = json_of(res, StatusCode::CREATED).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut bookings = Vec::new();
+    for m in [&ada, &bo] {
+        let v = json_of(
+            app.post_auth(&format!("/api/sessions/{session}/register"), &m.access, &json!({}))
+                .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        bookings.push(v["booking"]["id"].as_str().unwrap().to_owned());
+    }
+    json_of(
+        app.post_auth(&format!("/api/sessions/{session}/start"), &mentor.access, &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    // Ada joins the live room; Bo never does.
+    let mut ws = Ws::connect(&app, &ada.access).await;
+    let id: LiveId = session.parse().unwrap();
+    ws.acked(&Command::SessionJoin { session_id: id }).await;
+    let sid: Uuid = session.parse().unwrap();
+    let src: Option<String> = app
+        .db
+        .query_one(
+            "SELECT attended_source FROM bookings WHERE offering_id = $1 AND mentee_id = $2",
+            &[&sid, &ada.id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(src.as_deref(), Some("live"));
+
+    json_of(
+        review(&app, &ada, &bookings[0], json!(5), "").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_error(
+        review(&app, &bo, &bookings[1], json!(1), "").await,
+        StatusCode::CONFLICT,
+        "not_attended",
+    )
+    .await;
+    json_of(
+        review(&app, &mentor, &bookings[0], json!(4), "").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_error(
+        review(&app, &mentor, &bookings[1], json!(4), "").await,
+        StatusCode::CONFLICT,
+        "not_attended",
+    )
+    .await;
+    // Marked by the mentor, Bo may review too: one review per attendee.
+    json_of(mark(&app, &mentor, &session, &bo).await, StatusCode::OK).await;
+    json_of(review(&app, &bo, &bookings[1], json!(3), "").await, StatusCode::CREATED).await;
+    let list = reviews_of(&app, mentor.id).await;
+    assert_eq!(list["rating"]["count"], 2);
+    assert_eq!(list["rating"]["average"], 4.0);
+}
+
+async fn request(app: &TestApp, mentee: &Session, mentor: Uuid, goals: &str) -> reqwest::Response {
+    let start = Utc::now().date_naive();
+    app.post_auth(
+        "/api/mentorships",
+        &mentee.access,
+        &json!({"mentorId": mentor, "startDate": start, "endDate": start + Dur::days(90), "goals": goals}),
+    )
+    .await
+}
+
+async fn act(app: &TestApp, who: &Session, id: &str, action: &str) -> reqwest::Response {
+    app.post_auth(&format!("/api/mentorships/{id}/{action}"), &who.access, &json!({}))
+        .await
+}
+
+#[actix_web::test]
+async fn a_mentorship_is_requested_and_accepting_opens_the_conversation() {
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Grace").await;
+    let other_mentor = app.register("mentor", "Other").await;
+    let ada = app.register("mentee", "Ada").await;
+    let cy = app.register("mentee", "Cy").await;
+    // Grace takes no messages from strangers: the mentorship opens the way.
+    let res = app
+        .patch_profile(&mentor.access, &json!({"acceptsMessages": false}))
+        .await;
+    assert!(res.status().is_success());
+
+    // Refusals first.
+    assert_error(
+        request(&app, &ada, Uuid::new_v4(), "Rust").await,
+        StatusCode::NOT_FOUND,
+        "user_not_found",
+    )
+    .await;
+    assert_error(
+        request(&app, &ada, cy.id, "Rust").await,
+        StatusCode::NOT_FOUND,
+        "not_a_mentor",
+    )
+    .await;
+    assert_error(
+        request(&app, &mentor, other_mentor.id, "Rust").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        request(&app, &ada, mentor.id, "   ").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_mentorship",
+    )
+    .await;
+    let today = Utc::now().date_naive();
+    for (s, e) in [
+        (today - Dur::days(1), today + Dur::days(10)),
+        (today + Dur::days(10), today + Dur::days(9)),
+        (today, today + Dur::days(800)),
+    ] {
+        assert_error(
+            app.post_auth(
+                "/api/mentorships",
+                &ada.access,
+                &json!({"mentorId": mentor.id, "startDate": s, "endDate": e, "goals": "Rust"}),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "invalid_mentorship",
+        )
+        .await;
+    }
+    assert_error(
+        app.post_auth(
+            "/api/mentorships",
+            &ada.access,
+            &json!({"mentorId": mentor.id, "startDate": "tomorrow", "endDate": today, "goals": "Rust"}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    )
+    .await;
+
+    let m = json_of(
+        request(&app, &ada, mentor.id, "Ship a Rust service").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(m["status"], "pending");
+    assert_eq!(m["mentor"], json!({"id": mentor.id, "displayName": "Grace"}));
+    assert_eq!(m["mentee"], json!({"id": ada.id, "displayName": "Ada"}));
+    assert_eq!(m["roomId"], Value::Null);
+    assert!(!m.to_string().contains("@example.org"));
+    let id = m["id"].as_str().unwrap().to_owned();
+    assert_error(
+        request(&app, &ada, mentor.id, "again").await,
+        StatusCode::CONFLICT,
+        "mentorship_exists",
+    )
+    .await;
+
+    // Someone else's request: strangers do not see it; the mentee may not accept it.
+    for who in [&other_mentor, &cy] {
+        assert_error(
+            act(&app, who, &id, "accept").await,
+            StatusCode::NOT_FOUND,
+            "mentorship_not_found",
+        )
+        .await;
+    }
+    assert_error(act(&app, &ada, &id, "accept").await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_error(
+        act(&app, &ada, &id, "decline").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        act(&app, &mentor, &id, "approve").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        act(&app, &mentor, &Uuid::new_v4().to_string(), "accept").await,
+        StatusCode::NOT_FOUND,
+        "mentorship_not_found",
+    )
+    .await;
+
+    let a = json_of(act(&app, &mentor, &id, "accept").await, StatusCode::OK).await;
+    assert_eq!(a["status"], "accepted");
+    assert!(a["decidedAt"].is_string());
+    let room = a["roomId"].as_str().expect("a room").to_owned();
+    // Their direct conversation, open to both.
+    let r = json_of(
+        app.get_auth(&format!("/api/rooms/{room}"), &ada.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(r["kind"], "direct");
+    assert_eq!(r["members"].as_array().unwrap().len(), 2);
+    let sent = app
+        .post_auth(
+            &format!("/api/rooms/{room}/messages"),
+            &ada.access,
+            &json!({"body": "Hello!"}),
+        )
+        .await;
+    assert_eq!(sent.status(), StatusCode::CREATED);
+    // The same room as opening it directly.
+    let d = json_of(
+        app.post_auth("/api/rooms/direct", &mentor.access, &json!({"userId": ada.id}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(d["id"], json!(room));
+    assert_error(
+        act(&app, &mentor, &id, "accept").await,
+        StatusCode::CONFLICT,
+        "mentorship_closed",
+    )
+    .await;
+    assert_error(
+        act(&app, &mentor, &id, "decline").await,
+        StatusCode::CONFLICT,
+        "mentorship_closed",
+    )
+    .await;
+
+    // Lists: each party sees it, nobody else.
+    for who in [&ada, &mentor] {
+        let l = json_of(app.get_auth("/api/mentorships", &who.access).await, StatusCode::OK).await;
+        assert_eq!(l["items"].as_array().unwrap().len(), 1);
+        assert_eq!(l["items"][0]["id"], json!(id));
+    }
+    let l = json_of(app.get_auth("/api/mentorships", &cy.access).await, StatusCode::OK).await;
+    assert_eq!(l["items"], json!([]));
+
+    // Either side ends it, once.
+    let e = json_of(act(&app, &ada, &id, "end").await, StatusCode::OK).await;
+    assert_eq!(e["status"], "ended");
+    assert_eq!(e["endedBy"], json!(ada.id));
+    assert_error(
+        act(&app, &mentor, &id, "end").await,
+        StatusCode::CONFLICT,
+        "mentorship_closed",
+    )
+    .await;
+
+    // A new request after the end; the mentor declines it; then none is open.
+    let m2 = json_of(request(&app, &ada, mentor.id, "Round two").await, StatusCode::CREATED).await;
+    let id2 = m2["id"].as_str().unwrap().to_owned();
+    let d = json_of(act(&app, &mentor, &id2, "decline").await, StatusCode::OK).await;
+    assert_eq!((d["status"].as_str(), d["roomId"].as_str()), (Some("declined"), None));
+    assert_error(
+        act(&app, &ada, &id2, "end").await,
+        StatusCode::CONFLICT,
+        "mentorship_closed",
+    )
+    .await;
+    // A pending one the mentee withdraws (ends).
+    let m3 = json_of(request(&app, &ada, mentor.id, "Third").await, StatusCode::CREATED).await;
+    let e = json_of(act(&app, &ada, m3["id"].as_str().unwrap(), "end").await, StatusCode::OK).await;
+    assert_eq!(e["status"], "ended");
+}
