@@ -64,6 +64,9 @@ enum Prep {
     /// As `FreshSession`, and its mentor has joined its live room (over the
     /// mentor's matrix socket; WebSocket rows only).
     HostJoined,
+    /// `{mentorship}` is a fresh pending mentorship the target's mentee
+    /// asked its mentor for (any open one of the two is ended first).
+    FreshMentorship,
     /// `{call}` is a call the target's mentor places to its mentee, ringing
     /// (over their matrix sockets; WebSocket rows only). The mentor hangs
     /// it up after the case.
@@ -217,6 +220,17 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("DELETE", "/api/me/avatar", "/api/me/avatar", SIGNED_IN),
     http("POST", "/api/ws/ticket", "/api/ws/ticket", "*:200; anon:401 missing_token"),
     with(http("PUT", "/api/me/public-key", "/api/me/public-key", SIGNED_IN), Json(r#"{"publicKey":"matrix-key"}"#), Prep::None),
+    http("GET", "/api/users/{id}/reviews", "/api/users/{mentor}/reviews", "*:200"),
+    http("GET", "/api/me/reviews", "/api/me/reviews", SIGNED_IN),
+    with(http("POST", "/api/reviews", "/api/reviews", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:409 not_attended/404 booking_not_found; mentor:409 not_attended/404 booking_not_found; admin:404 booking_not_found"), Json(r#"{"bookingId":"{booking}","rating":4}"#), Prep::None),
+    with(http("PATCH", "/api/reviews/{id}", "/api/reviews/{review}", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:200/403 forbidden; *:403 forbidden"), Json(r#"{"text":"matrix"}"#), Prep::None),
+    http("GET", "/api/admin/review-reports", "/api/admin/review-reports", "anon:401 missing_token; guest:403 guest_not_allowed; *:403 forbidden; admin:200"),
+    http("GET", "/api/mentorships", "/api/mentorships", SIGNED_IN),
+    // Before the rows below, which end the fixture's pending mentorships.
+    with(http("POST", "/api/mentorships", "/api/mentorships", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:409 mentorship_exists/201; *:403 forbidden"), Json(r#"{"mentorId":"{mentor}","startDate":"{today}","endDate":"{today}","goals":"matrix"}"#), Prep::None),
+    with(http("POST", "/api/mentorships/{id}/{action}", "/api/mentorships/{mentorship}/accept", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:403 forbidden/404 mentorship_not_found; mentor:200/404 mentorship_not_found; admin:404 mentorship_not_found"), Body::None, Prep::FreshMentorship),
+    with(http("POST", "/api/mentorships/{id}/{action}", "/api/mentorships/{mentorship}/decline", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:403 forbidden/404 mentorship_not_found; mentor:200/404 mentorship_not_found; admin:404 mentorship_not_found"), Body::None, Prep::FreshMentorship),
+    with(http("POST", "/api/mentorships/{id}/{action}", "/api/mentorships/{mentorship}/end", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:200/404 mentorship_not_found; mentor:200/404 mentorship_not_found; admin:404 mentorship_not_found"), Body::None, Prep::FreshMentorship),
     http("GET", "/api/users/{id}/public-key", "/api/users/{mentor}/public-key", SIGNED_IN),
     http("GET", "/api/rooms", "/api/rooms", "*:200; anon:401 missing_token"),
     with(http("POST", "/api/rooms", "/api/rooms", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:403 forbidden; *:201"), Json(r#"{"name":"Matrix","visibility":"private"}"#), Prep::None),
@@ -244,6 +258,7 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("GET", "/api/sessions/{id}", "/api/sessions/{session}", SIGNED_IN),
     http("GET", "/api/sessions/{id}/registrations", "/api/sessions/{session}/registrations", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:403 forbidden; mentor:200/403 forbidden; admin:200"),
     http("GET", "/api/offerings/{id}/notes", "/api/offerings/{offering}/notes", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:200/403 forbidden; mentor:200/403 forbidden; admin:403 forbidden"),
+    with(http("POST", "/api/offerings/{id}/attendance", "/api/offerings/{offering}/attendance", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:403 forbidden; mentor:200/403 forbidden; admin:403 forbidden"), Json(r#"{"menteeId":"{mentee}"}"#), Prep::None),
     with(http("PUT", "/api/offerings/{id}/notes", "/api/offerings/{offering}/notes", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:200/403 forbidden; mentor:200/403 forbidden; admin:403 forbidden"), Json(r#"{"body":"matrix"}"#), Prep::None),
     http("GET", "/api/calendar/feed", "/api/calendar/feed", SIGNED_IN),
     http("GET", "/api/bookings/{file}", "/api/bookings/{booking}.ics", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:200/404 booking_not_found; mentor:200/404 booking_not_found; admin:404 booking_not_found"),
@@ -260,6 +275,8 @@ const HTTP_ROWS: &[HttpRow] = &[
     with(http("POST", "/api/sessions/{id}/unregister", "/api/sessions/{session}/unregister", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:200/404 not_booked; *:404 not_booked"), Body::None, Prep::FreshSession),
     with(http("POST", "/api/sessions/{id}/{action}", "/api/sessions/{session}/start", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:403 forbidden; mentor:200/403 forbidden; admin:403 forbidden"), Body::None, Prep::FreshSession),
     with(http("POST", "/api/sessions/{id}/{action}", "/api/sessions/{session}/cancel", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:403 forbidden; mentor:200/403 forbidden; admin:403 forbidden"), Body::None, Prep::FreshSession),
+    with(http("POST", "/api/reviews/{id}/reply", "/api/reviews/{review}/reply", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:403 forbidden; mentor:200/403 forbidden; admin:403 forbidden"), Json(r#"{"text":"matrix"}"#), Prep::None),
+    with(http("POST", "/api/reviews/{id}/report", "/api/reviews/{review}/report", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:403 forbidden/201; *:201"), Json(r#"{"reason":"matrix"}"#), Prep::None),
     with(http("PUT", "/api/admin/users/{id}/role", "/api/admin/users/{victim}/role", "anon:401 missing_token; guest:403 guest_not_allowed; *:403 forbidden; admin:200"), Json(r#"{"role":"mentee"}"#), Prep::None),
     http("POST", "/api/auth/logout-all", "/api/auth/logout-all", "*:204; anon:401 missing_token; guest:403 guest_not_allowed"),
 ];
@@ -467,6 +484,11 @@ struct Target {
     booking: String,
     attachment: String,
     feed: String,
+    /// The mentee's review of the mentor, of the started offering (marked
+    /// attended by the mentor).
+    review: String,
+    /// A pending mentorship the mentee asked the mentor for.
+    mentorship: String,
     /// The token of the room's member (the mentee; the guest in room G)
     /// and of its owner, to prepare fresh resources.
     member_token: String,
@@ -541,6 +563,20 @@ impl Fixtures {
             .expect("request");
         assert!(res.status().is_success(), "fixture {path}: {}", res.status());
         res.json().await.unwrap_or(Value::Null)
+    }
+
+    /// A pending mentorship `mentee` asks `mentor` for.
+    async fn mentorship(&self, mentor: &str, mentee: &str) -> String {
+        let today = Utc::now().date_naive();
+        self.post(
+            "/api/mentorships",
+            mentee,
+            json!({"mentorId": mentor, "startDate": today, "endDate": today + Dur::days(30), "goals": "fixture"}),
+        )
+        .await["id"]
+            .as_str()
+            .expect("mentorship id")
+            .to_owned()
     }
 
     async fn slot(&self, mentor: &str, mentee: &str) -> (String, String) {
@@ -631,7 +667,7 @@ impl Fixtures {
         let attachment = self.attachment(&room, &mentor.access).await;
         let (slot, booking) = self.slot(&mentor.access, &mentee.access).await;
         let session = self.session(&mentor.access, &mentee.access).await;
-        let (offering, _) = self.slot(&mentor.access, &mentee.access).await;
+        let (offering, offering_booking) = self.slot(&mentor.access, &mentee.access).await;
         let offering_id: Uuid = offering.parse().expect("uuid");
         self.app
             .db
@@ -654,6 +690,23 @@ impl Fixtures {
                 .expect("request");
             assert_eq!(res.status(), 200, "fixture note");
         }
+        self.post(
+            &format!("/api/offerings/{offering}/attendance"),
+            &mentor.access,
+            json!({"menteeId": mentee.id}),
+        )
+        .await;
+        let review = self
+            .post(
+                "/api/reviews",
+                &mentee.access,
+                json!({"bookingId": offering_booking, "rating": 4, "text": "fixture"}),
+            )
+            .await["id"]
+            .as_str()
+            .expect("review id")
+            .to_owned();
+        let mentorship = self.mentorship(&mentor.id.to_string(), &mentee.access).await;
         // Mentors take messages only from mentees who booked them.
         let res = self
             .app
@@ -680,6 +733,8 @@ impl Fixtures {
             booking,
             attachment,
             feed: self.feed(&mentee.access).await,
+            review,
+            mentorship,
             member_token: mentee.access.clone(),
             owner_token: mentor.access.clone(),
             mentee_token: mentee.access.clone(),
@@ -784,6 +839,19 @@ impl Fixtures {
                 vars.slot = Some(slot);
             }
             Prep::Ringing => {}
+            Prep::FreshMentorship => {
+                let (mentor, mentee): (Uuid, Uuid) = (t.mentor.parse().expect("uuid"), t.mentee.parse().expect("uuid"));
+                self.app
+                    .db
+                    .execute(
+                        "UPDATE mentorships SET status = 'ended', ended_at = now() \
+                         WHERE mentor_id = $1 AND mentee_id = $2 AND status IN ('pending', 'accepted')",
+                        &[&mentor, &mentee],
+                    )
+                    .await
+                    .expect("open mentorships ended");
+                vars.mentorship = Some(self.mentorship(&t.mentor, &t.mentee_token).await);
+            }
             Prep::FreshSession | Prep::HostJoined => {
                 vars.session = Some(self.session(&t.owner_token, &t.mentee_token).await);
             }
@@ -803,6 +871,7 @@ impl Fixtures {
             start: start.to_rfc3339(),
             end: (start + Dur::minutes(30)).to_rfc3339(),
             date: date.to_string(),
+            today: Utc::now().date_naive().to_string(),
             weekday: date.weekday().number_from_monday().to_string(),
             reauth_token: match whose {
                 Whose::Own => self.tokens.get(&who).cloned().unwrap_or_default(),
@@ -844,6 +913,8 @@ fn empty_target() -> Target {
         booking: String::new(),
         attachment: String::new(),
         feed: String::new(),
+        review: String::new(),
+        mentorship: String::new(),
         member_token: String::new(),
         owner_token: String::new(),
         mentee_token: String::new(),
@@ -869,12 +940,14 @@ struct Vars<'a> {
     seq: Option<i64>,
     slot: Option<String>,
     session: Option<String>,
+    mentorship: Option<String>,
     victim: String,
     victim_email: String,
     fresh_email: String,
     start: String,
     end: String,
     date: String,
+    today: String,
     weekday: String,
     reauth_token: String,
     call: Option<String>,
@@ -893,6 +966,8 @@ fn fill(template: &str, v: &Vars<'_>) -> String {
             ("{session}", v.session.as_deref().unwrap_or(&t.session)),
             ("{offering}", &t.offering),
             ("{booking}", &t.booking),
+            ("{review}", &t.review),
+            ("{mentorship}", v.mentorship.as_deref().unwrap_or(&t.mentorship)),
             ("{attachment}", &t.attachment),
             ("{feed}", &t.feed),
             ("{seq}", &seq),
@@ -907,6 +982,7 @@ fn fill(template: &str, v: &Vars<'_>) -> String {
         ("{start}", &v.start),
         ("{end}", &v.end),
         ("{date}", &v.date),
+        ("{today}", &v.today),
         ("{weekday}", &v.weekday),
         ("{reauth_token}", &v.reauth_token),
         (
@@ -931,6 +1007,8 @@ fn names_resource(template: &str) -> bool {
         "{session}",
         "{offering}",
         "{booking}",
+        "{review}",
+        "{mentorship}",
         "{attachment}",
         "{feed}",
         "{seq}",
