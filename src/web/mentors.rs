@@ -2,7 +2,9 @@
 //! (profile, upcoming slots with live seats and countdowns, booking with an
 //! agenda). Both are public and rendered on the server; a mentor's page
 //! carries its title, description, canonical link, OpenGraph tags and
-//! JSON-LD (Person) for search engines, and no private detail.
+//! JSON-LD (Person; with reviews, the mentorship as a Service with its
+//! AggregateRating and the newest reviews) for search engines, and no private
+//! detail. Reviews show the reviewer's display name only.
 
 use std::collections::HashMap;
 
@@ -210,6 +212,62 @@ fn slot_item(viewer: &Viewer, mentor: &str, slot: &Value) -> Markup {
     }
 }
 
+/// How many of the newest reviews a mentor's page shows (and its JSON-LD lists).
+const REVIEWS_SHOWN: i64 = 10;
+
+/// One review: stars in words, the reviewer's display name (never contact
+/// details), the text and the mentor's reply.
+fn review_item(rv: &Value) -> Markup {
+    let rating = rv["rating"].as_i64().unwrap_or(0);
+    let date = s(rv, "createdAt").get(..10).unwrap_or("");
+    html! {
+        li {
+            p {
+                strong { (rating) " of 5" } " from " (s(&rv["reviewer"], "displayName"))
+                " · " time datetime=(s(rv, "createdAt")) { (date) }
+            }
+            @if !s(rv, "text").is_empty() { p { (s(rv, "text")) } }
+            @if rv["reply"].is_object() {
+                p { em { "The mentor replied: " } (s(&rv["reply"], "text")) }
+            }
+        }
+    }
+}
+
+/// The mentor's reviews as schema.org data. `aggregateRating` is not a
+/// property of a Person, so they rate the mentorship the mentor provides
+/// (a Service whose provider is the page's Person); None without reviews.
+fn mentorship_ld(name: &str, canonical: &str, reviews: &Value) -> Option<Value> {
+    let count = reviews["rating"]["count"].as_i64().unwrap_or(0);
+    if count == 0 {
+        return None;
+    }
+    let items: Vec<Value> = reviews["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|rv| {
+            json!({
+                "@type": "Review",
+                "author": {"@type": "Person", "name": s(&rv["reviewer"], "displayName")},
+                "datePublished": s(rv, "createdAt").get(..10).unwrap_or(""),
+                "reviewBody": s(rv, "text"),
+                "reviewRating": {"@type": "Rating", "ratingValue": rv["rating"], "bestRating": 5, "worstRating": 1},
+            })
+        })
+        .collect();
+    Some(json!({
+        "@context": "https://schema.org", "@type": "Service",
+        "name": format!("Mentorship with {name}"),
+        "provider": {"@id": canonical},
+        "aggregateRating": {
+            "@type": "AggregateRating", "ratingValue": reviews["rating"]["average"],
+            "reviewCount": count, "bestRating": 5, "worstRating": 1,
+        },
+        "review": items,
+    }))
+}
+
 pub async fn mentor_page(
     state: web::Data<AppState>,
     viewer: Viewer,
@@ -233,7 +291,7 @@ pub async fn mentor_page(
     };
     let canonical = format!("/mentors/{id}");
     let mut person = json!({
-        "@context": "https://schema.org", "@type": "Person", "name": name,
+        "@context": "https://schema.org", "@type": "Person", "@id": canonical, "name": name,
         "url": canonical,
     });
     if !headline.is_empty() {
@@ -246,12 +304,16 @@ pub async fn mentor_page(
     if !skills.is_empty() {
         person["knowsAbout"] = json!(skills);
     }
+    let reviews = crate::routes::reviews::public_of(&state, id, REVIEWS_SHOWN, None).await?;
+    let review_items = reviews["items"].as_array().cloned().unwrap_or_default();
+    let service = mentorship_ld(&name, &canonical, &reviews);
     let head = html! {
         meta property="og:type" content="profile";
         meta property="og:title" content=(name);
         meta property="og:description" content=(description);
         meta property="og:url" content=(canonical);
         (json_ld(&person))
+        @if let Some(sv) = &service { (json_ld(sv)) }
     };
     let flash = match (q.booked.as_deref(), q.error.as_deref()) {
         (Some("confirmed"), _) => Some(notice("ok", "Booked! Your seat is confirmed; it is in My bookings.")),
@@ -289,6 +351,14 @@ pub async fn mentor_page(
             @if let Some(xs) = profile["experience"].as_array().filter(|a| !a.is_empty()) {
                 h2 { "Experience" }
                 ul { @for x in xs { li { (s(x, "title")) @if !s(x, "organization").is_empty() { ", " (s(x, "organization")) } } } }
+            }
+            section aria-labelledby="reviews" {
+                h2 id="reviews" { "Reviews" }
+                @if let Some(r) = rating_text(&reviews["rating"]) { p { (r) } }
+                @if review_items.is_empty() { p { "No reviews yet." } }
+                ul class="cards" {
+                    @for rv in &review_items { (review_item(rv)) }
+                }
             }
             section aria-labelledby="mentorship" {
                 h2 id="mentorship" { "Mentorship: upcoming slots" }

@@ -315,6 +315,24 @@ async fn edits_last_fourteen_days_and_the_rating_and_directory_follow() {
     assert!(directory_has(&app, &ada.access, mentor.id, 3.5).await);
     assert!(!directory_has(&app, &ada.access, mentor.id, 4.5).await);
 
+    // The mentor's public page: the reviews by display name, and JSON-LD.
+    let html = app
+        .http
+        .get(app.url(&format!("/mentors/{}", mentor.id)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#""@type":"AggregateRating""#), "{html}");
+    assert!(html.contains(r#""reviewCount":2"#) && html.contains(r#""ratingValue":4.0"#));
+    assert!(html.contains("5 of 5") && html.contains("from Ada") && html.contains("from Cy"));
+    assert!(
+        !html.contains(&ada.email) && !html.contains(&cy.email),
+        "no contact details"
+    );
+
     let id = r1["id"].as_str().unwrap().to_owned();
     // Only its author edits; an empty edit says nothing.
     assert_error(
