@@ -99,6 +99,8 @@ codes! {
     InvalidReview = "invalid_review", 400;
     /// A mentorship request's dates or goals out of bounds.
     InvalidMentorship = "invalid_mentorship", 400;
+    /// A matching questionnaire with too many or malformed entries.
+    InvalidQuestionnaire = "invalid_questionnaire", 400;
 
     // ---- credentials ----
     MissingToken = "missing_token", 401;

@@ -1,6 +1,6 @@
 //! HTTP routes by domain: `accounts`, `chat`, `calendar`, the mentor
 //! `directory`, `live` (the TURN relay for live rooms), `reviews` (both ways, the
-//! moderation queue), `mentorships`, `ops` (health and metrics); the pages and the live room's files are in `crate::web`. Each
+//! moderation queue), `mentorships`, `matching`, `ops` (health and metrics); the pages and the live room's files are in `crate::web`. Each
 //! module owns one resource family; `configure` mounts them all (from the
 //! one route table, `ROUTES`), and the
 //! JSON error rules for extractor failures live here.
@@ -11,6 +11,7 @@ pub mod chat;
 pub mod directory;
 pub mod json;
 pub mod live;
+pub mod matching;
 pub mod mentorships;
 pub mod ops;
 pub mod reviews;
@@ -122,6 +123,7 @@ route_table! {
     "/api/reviews/{id}/reply" => { POST reviews::reply },
     "/api/reviews/{id}/report" => { POST reviews::report },
     "/api/admin/review-reports" => { GET reviews::reports },
+    "/api/matching" => { POST matching::matching },
     "/api/mentorships" => { GET mentorships::list, POST mentorships::request },
     "/api/mentorships/{id}/{action}" => { POST mentorships::act },
     "/api/rooms" => { GET rooms::list_mine, POST rooms::create },

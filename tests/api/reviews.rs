@@ -834,3 +834,131 @@ async fn a_mentorship_is_requested_and_accepting_opens_the_conversation() {
     let e = json_of(act(&app, &ada, m3["id"].as_str().unwrap(), "end").await, StatusCode::OK).await;
     assert_eq!(e["status"], "ended");
 }
+
+#[actix_web::test]
+async fn matching_ranks_mentors_with_their_reasons_in_words() {
+    use chrono::{Datelike, TimeZone};
+    let app = spawn_app().await;
+    let rusty = app.register("mentor", "Rusty").await;
+    let py = app.register("mentor", "Pythonista").await;
+    let ada = app.register("mentee", "Ada").await;
+    let res = app
+        .patch_profile(
+            &rusty.access,
+            &json!({"skills": [{"name": "Rust", "level": "expert"}], "yearsOfExperience": 12,
+                    "timeZone": "Europe/Berlin", "tags": ["interviews"],
+                    "bio": "I coach Kubernetes and systems interviews."}),
+        )
+        .await;
+    assert!(res.status().is_success());
+    let res = app
+        .patch_profile(
+            &py.access,
+            &json!({"skills": [{"name": "Python", "level": "expert"}], "yearsOfExperience": 3,
+                    "timeZone": "America/Los_Angeles", "bio": "Data science."}),
+        )
+        .await;
+    assert!(res.status().is_success());
+    // A free slot of Rusty's tomorrow at 12:00 in Berlin; Ada wants that
+    // weekday from 10:00 to 14:00 Berlin time.
+    let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+    let tomorrow = (Utc::now().with_timezone(&berlin) + Dur::days(1)).date_naive();
+    let noon = berlin
+        .from_local_datetime(&tomorrow.and_hms_opt(12, 0, 0).unwrap())
+        .earliest()
+        .unwrap()
+        .with_timezone(&Utc);
+    app.slot(&rusty, (noon - Utc::now()).num_minutes() + 1, 1).await;
+    let weekday = tomorrow.weekday().number_from_monday();
+    let q = json!({
+        "skills": [{"name": "rust", "level": "advanced"}],
+        "goals": "Pass Kubernetes interviews",
+        "categories": ["Interviews"],
+        "preferredTimes": [{"weekday": weekday, "startTime": "10:00", "endTime": "14:00"}],
+        "timeZone": "Europe/Berlin",
+    });
+    let v = json_of(app.post_auth("/api/matching", &ada.access, &q).await, StatusCode::OK).await;
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let first = &items[0];
+    assert_eq!(first["mentor"]["userId"], json!(rusty.id));
+    assert_eq!(items[1]["mentor"]["userId"], json!(py.id));
+    assert!(first["score"].as_f64().unwrap() > items[1]["score"].as_f64().unwrap());
+    assert_eq!(first["freeSlots"], 1);
+    let reasons: Vec<&str> = first["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    let has = |needle: &str| reasons.iter().any(|r| r.contains(needle));
+    assert!(has("knows Rust (expert) at your target level"), "{reasons:?}");
+    assert!(
+        has("1 free slot in the next 14 days at your preferred times"),
+        "{reasons:?}"
+    );
+    assert!(
+        has("their profile mentions") && has("kubernetes") && has("interviews"),
+        "{reasons:?}"
+    );
+    assert!(has("they mentor in interviews"), "{reasons:?}");
+    assert!(has("Same time of day as you"), "{reasons:?}");
+    assert!(has("12 years of experience"), "{reasons:?}");
+    let factors = first["factors"].as_array().unwrap();
+    let names: Vec<&str> = factors.iter().map(|f| f["factor"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["skills", "availability", "rating", "experience", "timeZone", "goals"]
+    );
+    let py_reasons = items[1]["reasons"].to_string();
+    assert!(py_reasons.contains("does not list rust"), "{py_reasons}");
+    assert!(
+        py_reasons.contains("hours from your time zone (America/Los_Angeles)"),
+        "{py_reasons}"
+    );
+
+    // A review moves the rating factor.
+    let booking = attended(&app, &rusty, &ada, 3).await;
+    json_of(review(&app, &ada, &booking, json!(5), "").await, StatusCode::CREATED).await;
+    let v = json_of(app.post_auth("/api/matching", &ada.access, &q).await, StatusCode::OK).await;
+    assert!(v["items"][0]["reasons"]
+        .to_string()
+        .contains("Rated 5.0 of 5 from 1 review."));
+
+    for (bad, code) in [
+        (json!({"timeZone": "Mars/Base"}), "invalid_questionnaire"),
+        (json!({"timeZone": "UTC", "limit": 0}), "invalid_questionnaire"),
+        (
+            json!({"timeZone": "UTC", "preferredTimes": [{"weekday": 8, "startTime": "10:00", "endTime": "11:00"}]}),
+            "invalid_questionnaire",
+        ),
+        (
+            json!({"timeZone": "UTC", "preferredTimes": [{"weekday": 1, "startTime": "11:00", "endTime": "10:00"}]}),
+            "invalid_questionnaire",
+        ),
+        (
+            json!({"timeZone": "UTC", "preferredTimes": [{"weekday": 1, "startTime": "9am", "endTime": "10:00"}]}),
+            "invalid_questionnaire",
+        ),
+        (
+            json!({"timeZone": "UTC", "skills": [{"name": " ", "level": "expert"}]}),
+            "invalid_questionnaire",
+        ),
+        (
+            json!({"timeZone": "UTC", "goals": "x".repeat(2001)}),
+            "invalid_questionnaire",
+        ),
+        (
+            json!({"timeZone": "UTC", "skills": [{"name": "rust", "level": "guru"}]}),
+            "invalid_json",
+        ),
+        (json!({"skills": []}), "invalid_json"),
+    ] {
+        assert_error(
+            app.post_auth("/api/matching", &ada.access, &bad).await,
+            StatusCode::BAD_REQUEST,
+            code,
+        )
+        .await;
+    }
+}
