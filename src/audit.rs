@@ -1,5 +1,5 @@
 //! The audit log: sign-ins, failed sign-ins, token-family revocations, role
-//! changes and two-factor events, written next to the change they record and read by admins.
+//! changes, two-factor events and moderation of reviews, written next to the change they record and read by admins.
 
 use lyceum_protocol::UserId;
 use serde_json::Value;
@@ -19,6 +19,10 @@ pub mod action {
     pub const TWO_FACTOR_RECOVERY_CODE_USED: &str = "two_factor_recovery_code_used";
     /// A wrong, replayed or malformed code (or, on disable, a wrong password).
     pub const TWO_FACTOR_FAILED: &str = "two_factor_failed";
+    /// An admin removed a reported review (subject: its author).
+    pub const REVIEW_REMOVED: &str = "review_removed";
+    /// An admin dismissed a report (subject: the reporter).
+    pub const REPORT_DISMISSED: &str = "report_dismissed";
 }
 
 pub struct Entry<'a> {

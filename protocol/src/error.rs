@@ -162,6 +162,8 @@ codes! {
     SessionNotFound = "session_not_found", 404;
     CallNotFound = "call_not_found", 404;
     ReviewNotFound = "review_not_found", 404;
+    /// No such report in the moderation queue (resolved already, or never).
+    ReportNotFound = "report_not_found", 404;
     MentorshipNotFound = "mentorship_not_found", 404;
     /// `watch_calendar` for a user who is not a mentor (nor an admin, who
     /// may offer slots too), or no user at all.

@@ -123,6 +123,7 @@ route_table! {
     "/api/reviews/{id}/reply" => { POST reviews::reply },
     "/api/reviews/{id}/report" => { POST reviews::report },
     "/api/admin/review-reports" => { GET reviews::reports },
+    "/api/admin/review-reports/{id}/resolve" => { POST reviews::resolve },
     "/api/matching" => { POST matching::matching },
     "/api/mentorships" => { GET mentorships::list, POST mentorships::request },
     "/api/mentorships/{id}/{action}" => { POST mentorships::act },

@@ -495,3 +495,78 @@ pub async fn reports(state: web::Data<AppState>, _admin: AdminUser) -> Result<Ht
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// The review stays; the report leaves the queue.
+    Dismiss,
+    /// The review goes (with every report of it), and the rating with it.
+    RemoveReview,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResolveBody {
+    action: Resolution,
+}
+
+/// `POST /api/admin/review-reports/{id}/resolve`: an admin dismisses the
+/// report or removes the review it reports; audited either way.
+pub async fn resolve(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    path: web::Path<ReportId>,
+    body: Json<ResolveBody>,
+) -> Result<HttpResponse, ApiError> {
+    let report = path.into_inner();
+    let mut client = state.pool.get().await?;
+    let r = client
+        .query_opt(
+            "SELECT rr.review_id, rr.reporter_id, r.subject_id, r.subject_role, r.reviewer_id, r.rating
+               FROM review_reports rr JOIN reviews r ON r.id = rr.review_id WHERE rr.id = $1",
+            &[&report],
+        )
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::ReportNotFound, "no such report in the queue"))?;
+    let (review, reporter, subject, about, author, rating): (ReviewId, UserId, UserId, String, UserId, i16) =
+        (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5));
+    let tx = client.transaction().await?;
+    let (action, audit_subject) = match body.action {
+        Resolution::Dismiss => {
+            let n = tx
+                .execute("DELETE FROM review_reports WHERE id = $1", &[&report])
+                .await?;
+            if n == 0 {
+                return Err(ApiError::new(ErrorCode::ReportNotFound, "no such report in the queue"));
+            }
+            (crate::audit::action::REPORT_DISMISSED, reporter)
+        }
+        Resolution::RemoveReview => {
+            if about == "mentor" {
+                lock_rating(&tx, subject).await?;
+            }
+            let n = tx.execute("DELETE FROM reviews WHERE id = $1", &[&review]).await?;
+            if n == 0 {
+                return Err(ApiError::new(ErrorCode::ReportNotFound, "no such report in the queue"));
+            }
+            if about == "mentor" {
+                recount(&tx, subject).await?;
+            }
+            (crate::audit::action::REVIEW_REMOVED, author)
+        }
+    };
+    crate::audit::record(
+        &tx,
+        crate::audit::Entry {
+            actor: Some(admin.0.id),
+            subject: Some(audit_subject),
+            action,
+            ip: None,
+            details: json!({"reportId": report, "reviewId": review, "reviewee": subject, "rating": rating}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(json!({"reportId": report, "reviewId": review, "action": action})))
+}

@@ -225,6 +225,7 @@ const HTTP_ROWS: &[HttpRow] = &[
     with(http("POST", "/api/reviews", "/api/reviews", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:409 not_attended/404 booking_not_found; mentor:409 not_attended/404 booking_not_found; admin:404 booking_not_found"), Json(r#"{"bookingId":"{booking}","rating":4}"#), Prep::None),
     with(http("PATCH", "/api/reviews/{id}", "/api/reviews/{review}", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:200/403 forbidden; *:403 forbidden"), Json(r#"{"text":"matrix"}"#), Prep::None),
     http("GET", "/api/admin/review-reports", "/api/admin/review-reports", "anon:401 missing_token; guest:403 guest_not_allowed; *:403 forbidden; admin:200"),
+    with(http("POST", "/api/admin/review-reports/{id}/resolve", "/api/admin/review-reports/00000000-0000-4000-8000-000000000000/resolve", "anon:401 missing_token; guest:403 guest_not_allowed; *:403 forbidden; admin:404 report_not_found"), Json(r#"{"action":"dismiss"}"#), Prep::None),
     with(http("POST", "/api/matching", "/api/matching", SIGNED_IN), Json(r#"{"timeZone":"UTC","skills":[{"name":"rust","level":"advanced"}]}"#), Prep::None),
     http("GET", "/api/mentorships", "/api/mentorships", SIGNED_IN),
     // Before the rows below, which end the fixture's pending mentorships.

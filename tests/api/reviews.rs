@@ -546,6 +546,98 @@ async fn the_mentor_replies_once_and_reports_reach_the_moderation_queue() {
         "forbidden",
     )
     .await;
+
+    // Resolving: dismiss one report, then remove the review another reports.
+    let resolve = |id: &Value| format!("/api/admin/review-reports/{}/resolve", id.as_str().unwrap());
+    assert_error(
+        app.post_auth(&resolve(&items[0]["id"]), &mentor.access, &json!({"action": "dismiss"}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        app.post_auth(&resolve(&items[0]["id"]), &admin.access, &json!({"action": "ban"}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    )
+    .await;
+    assert_error(
+        app.post_auth(
+            &resolve(&json!(Uuid::new_v4())),
+            &admin.access,
+            &json!({"action": "dismiss"}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "report_not_found",
+    )
+    .await;
+    let d = json_of(
+        app.post_auth(&resolve(&items[0]["id"]), &admin.access, &json!({"action": "dismiss"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(d["action"], "report_dismissed");
+    assert_error(
+        app.post_auth(&resolve(&items[0]["id"]), &admin.access, &json!({"action": "dismiss"}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "report_not_found",
+    )
+    .await;
+    assert_eq!(
+        reviews_of(&app, mentor.id).await["rating"]["count"],
+        1,
+        "dismissing keeps the review"
+    );
+    let q = json_of(
+        app.get_auth("/api/admin/review-reports", &admin.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    let grace_report = q["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["review"]["id"] == json!(id))
+        .unwrap()
+        .clone();
+    let d = json_of(
+        app.post_auth(
+            &resolve(&grace_report["id"]),
+            &admin.access,
+            &json!({"action": "remove_review"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (d["action"].as_str(), d["reviewId"].as_str()),
+        (Some("review_removed"), Some(id.as_str()))
+    );
+    let list = reviews_of(&app, mentor.id).await;
+    assert_eq!(list["items"], json!([]));
+    assert_eq!(
+        list["rating"],
+        json!({"average": 0.0, "count": 0, "distribution": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}})
+    );
+    let q = json_of(
+        app.get_auth("/api/admin/review-reports", &admin.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(q["items"].as_array().unwrap().len(), 1, "its reports went with it: {q}");
+    let audit = json_of(
+        app.get_auth("/api/admin/audit?action=review_removed", &admin.access)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(audit["items"][0]["subjectId"], json!(ada.id), "{audit}");
 }
 
 #[actix_web::test]
