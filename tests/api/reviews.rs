@@ -1054,3 +1054,53 @@ async fn matching_ranks_mentors_with_their_reasons_in_words() {
         .await;
     }
 }
+
+#[actix_web::test]
+async fn a_call_during_a_booked_slot_is_its_attendance() {
+    use lyceum_peer::Signaller;
+    use lyceum_protocol::UserId;
+    use std::time::Duration;
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Grace").await;
+    let ada = app.register("mentee", "Ada").await;
+    // A slot starting in 5 minutes (on from 15 minutes before), one in 3 days.
+    let soon = app.slot(&mentor, 5, 1).await;
+    let later = app.slot(&mentor, 60 * 24 * 3, 1).await;
+    let mut bookings = Vec::new();
+    for s in [&soon, &later] {
+        let b = json_of(app.book(&ada, s["id"].as_str().unwrap()).await, StatusCode::CREATED).await;
+        bookings.push(b["booking"]["id"].as_str().unwrap().to_owned());
+    }
+    assert_error(
+        review(&app, &ada, &bookings[0], json!(5), "").await,
+        StatusCode::CONFLICT,
+        "not_attended",
+    )
+    .await;
+    let sm = Signaller::connect(&app.address, &mentor.access).await.unwrap();
+    let se = Signaller::connect(&app.address, &ada.access).await.unwrap();
+    let call = sm.call_invite(UserId(ada.id), false).await.unwrap();
+    se.wait_call_incoming(Some(UserId(mentor.id)), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let session = se.call_accept(call).await.unwrap();
+    se.command(&Command::SessionJoin { session_id: session }).await.unwrap();
+
+    let attended = |b: &str| {
+        let id: Uuid = b.parse().unwrap();
+        let db = &app.db;
+        async move {
+            db.query_one("SELECT attended_source FROM bookings WHERE id = $1", &[&id])
+                .await
+                .unwrap()
+                .get::<_, Option<String>>(0)
+        }
+    };
+    assert_eq!(attended(&bookings[0]).await.as_deref(), Some("live"));
+    assert_eq!(attended(&bookings[1]).await, None, "a slot not on now is not attended");
+    json_of(
+        review(&app, &ada, &bookings[0], json!(5), "").await,
+        StatusCode::CREATED,
+    )
+    .await;
+}

@@ -464,6 +464,22 @@ impl Handler<Join> for LiveRoom {
             match kind {
                 LiveKind::Call { parties } => {
                     if parties.contains(&user) {
+                        // A one-on-one slot meets in a call: the mentee
+                        // joining a call with the slot's mentor while the
+                        // slot is on (from 15 minutes before) attended it.
+                        let other = if parties[0] == user { parties[1] } else { parties[0] };
+                        let client = pool.get().await?;
+                        client
+                            .execute(
+                                "UPDATE bookings b SET attended_at = now(), attended_source = 'live'
+                                   FROM offerings o
+                                  WHERE o.id = b.offering_id AND o.kind = 'slot' AND o.mentor_id = $2
+                                    AND o.state <> 'cancelled'
+                                    AND now() BETWEEN o.starts_at - interval '15 minutes' AND o.ends_at
+                                    AND b.mentee_id = $1 AND b.status = 'confirmed' AND b.attended_at IS NULL",
+                                &[&user.0, &other.0],
+                            )
+                            .await?;
                         Ok((LiveRole::Speaker, None))
                     } else {
                         Err(Error::new(
