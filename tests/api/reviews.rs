@@ -1104,3 +1104,31 @@ async fn a_call_during_a_booked_slot_is_its_attendance() {
     )
     .await;
 }
+
+#[actix_web::test]
+async fn reviews_written_at_once_leave_the_rating_consistent() {
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Grace").await;
+    let mut mentees = Vec::new();
+    for i in 0..8 {
+        let m = app.register("mentee", &format!("Mentee{i}")).await;
+        let b = attended(&app, &mentor, &m, 2 + 2 * i).await;
+        mentees.push((m, b));
+    }
+    // All at once: each recount must see every review committed before it.
+    let posts = mentees
+        .iter()
+        .enumerate()
+        .map(|(i, (m, b))| review(&app, m, b, json!(1 + (i % 5)), ""));
+    for res in futures_util::future::join_all(posts).await {
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let list = reviews_of(&app, mentor.id).await;
+    // Ratings 1,2,3,4,5,1,2,3: 21 / 8.
+    assert_eq!(list["rating"]["count"], 8);
+    assert_eq!(list["rating"]["average"], 2.63);
+    assert_eq!(
+        list["rating"]["distribution"],
+        json!({"1": 2, "2": 2, "3": 2, "4": 1, "5": 1})
+    );
+}
