@@ -280,6 +280,40 @@ async fn a_review_needs_attendance_and_there_is_one_per_booking_and_direction() 
         .await
         .unwrap();
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+    // The booking lists show attendance and the review.
+    let mine = json_of(
+        app.get_auth("/api/slots/my-bookings", &ada.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    let item = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == json!(booking))
+        .unwrap()
+        .clone();
+    assert!(item["attendedAt"].is_string());
+    assert_eq!(item["reviewId"], r["id"]);
+    let early_item = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == json!(early))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (early_item["attendedAt"].clone(), early_item["reviewId"].clone()),
+        (Value::Null, Value::Null)
+    );
+    let who = json_of(
+        app.get_auth(&format!("/api/slots/{offering}/bookings"), &mentor.access)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(who["items"][0]["reviewId"], back["id"]);
+    assert!(who["items"][0]["attendedAt"].is_string());
     // Ada sees the review of her in her own list.
     let mine = json_of(app.get_auth("/api/me/reviews", &ada.access).await, StatusCode::OK).await;
     assert_eq!(mine["received"][0]["id"], back["id"]);

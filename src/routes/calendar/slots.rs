@@ -470,6 +470,8 @@ pub async fn my_bookings(state: web::Data<AppState>, user: AuthUser) -> Result<H
         .query(
             &format!(
                 "SELECT {OFFERING_COLUMNS}, b.id AS booking_id, b.status AS booking_status, b.agenda, b.booked_at, b.cancelled_at,
+                        b.attended_at,
+                        (SELECT r.id FROM reviews r WHERE r.booking_id = b.id AND r.subject_role = 'mentor') AS review_id,
                         CASE WHEN b.status = 'waitlisted' THEN
                           (SELECT count(*) FROM bookings w WHERE w.offering_id = b.offering_id AND w.status = 'waitlisted'
                               AND w.waitlist_seq <= b.waitlist_seq) END AS position
@@ -491,6 +493,8 @@ pub async fn my_bookings(state: web::Data<AppState>, user: AuthUser) -> Result<H
                 "agenda": r.get::<_, Option<Value>>("agenda"),
                 "bookedAt": r.get::<_, DateTime<Utc>>("booked_at"),
                 "cancelledAt": r.get::<_, Option<DateTime<Utc>>>("cancelled_at"),
+                "attendedAt": r.get::<_, Option<DateTime<Utc>>>("attended_at"),
+                "reviewId": r.get::<_, Option<Uuid>>("review_id"),
                 "slot": lyceum_actors::calendar::store::offering_json(r),
             })
         })
@@ -519,7 +523,9 @@ pub async fn bookings_of(
             "SELECT b.id, b.mentee_id, u.display_name, b.status, b.agenda, b.booked_at,
                     CASE WHEN b.status = 'waitlisted' THEN
                       (SELECT count(*) FROM bookings w WHERE w.offering_id = b.offering_id AND w.status = 'waitlisted'
-                          AND w.waitlist_seq <= b.waitlist_seq) END
+                          AND w.waitlist_seq <= b.waitlist_seq) END,
+                    b.attended_at,
+                    (SELECT r.id FROM reviews r WHERE r.booking_id = b.id AND r.subject_role = 'mentee')
                FROM bookings b JOIN users u ON u.id = b.mentee_id
               WHERE b.offering_id = $1 AND b.status <> 'cancelled' ORDER BY b.status, b.waitlist_seq NULLS FIRST, b.booked_at",
             &[&id],
@@ -530,7 +536,8 @@ pub async fn bookings_of(
         .map(|r| {
             json!({"id": r.get::<_, Uuid>(0), "menteeId": r.get::<_, Uuid>(1), "menteeName": r.get::<_, String>(2),
                         "status": r.get::<_, String>(3), "agenda": r.get::<_, Option<Value>>(4),
-                        "bookedAt": r.get::<_, DateTime<Utc>>(5), "waitlistPosition": r.get::<_, Option<i64>>(6)})
+                        "bookedAt": r.get::<_, DateTime<Utc>>(5), "waitlistPosition": r.get::<_, Option<i64>>(6),
+                        "attendedAt": r.get::<_, Option<DateTime<Utc>>>(7), "reviewId": r.get::<_, Option<Uuid>>(8)})
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({"items": items})))
