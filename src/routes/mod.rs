@@ -78,6 +78,7 @@ route_table! {
     "/sessions/{id}/register" => { POST crate::web::sessions::register },
     "/bookings" => { GET crate::web::bookings::bookings_page },
     "/bookings/cancel" => { POST crate::web::bookings::cancel },
+    "/bookings/review" => { POST crate::web::bookings::review },
     "/bookings/{file}" => { GET crate::web::bookings::ics },
     "/notifications" => { GET crate::web::bookings::notifications_page },
     "/calendar" => { GET crate::web::calendar::calendar_page },

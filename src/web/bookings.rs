@@ -1,5 +1,6 @@
 //! My bookings (slots and sessions, with status, waitlist position, agenda,
-//! cancel and "add to calendar"), and the notifications list. Signed in
+//! cancel, "add to calendar", and a review of the mentor once attended), and
+//! the notifications list. Signed in
 //! only: a visitor is sent to sign in and back.
 
 use actix_web::http::StatusCode;
@@ -17,11 +18,13 @@ use super::session::Viewer;
 use super::words::explain;
 use crate::error::ApiError;
 use crate::routes::calendar::{feeds, notes, sessions, slots};
+use crate::routes::reviews;
 use crate::state::AppState;
 
 #[derive(Deserialize, Default)]
 pub struct BookingsQuery {
     cancelled: Option<String>,
+    reviewed: Option<String>,
     error: Option<String>,
 }
 
@@ -45,6 +48,7 @@ pub async fn bookings_page(
     let body = html! {
         h1 { "My bookings" }
         @if q.cancelled.is_some() { (notice("ok", "Cancelled. Your seat went to the next person on the waitlist, if any.")) }
+        @if q.reviewed.is_some() { (notice("ok", "Thank you! Your review is on the mentor's page; you can change it for 14 days.")) }
         @if let Some(e) = &q.error { (notice("error", e)) }
         @if items.is_empty() {
             p { "No bookings yet. " a href="/mentors" { "Find a mentor" } " or " a href="/sessions" { "browse sessions" } "." }
@@ -87,6 +91,11 @@ pub async fn bookings_page(
                                     a class="button secondary" href=(format!("/app/#session={}", s(slot, "id"))) { "Join " (title) }
                                     " "
                                 }
+                                @if b["reviewId"].is_string() {
+                                    "You reviewed " (s(slot, "mentorName")) " for this. "
+                                } @else if b["attendedAt"].is_string() {
+                                    (review_form(&viewer, b, &title))
+                                }
                                 @if status != "cancelled" && upcoming {
                                     a href=(format!("/bookings/{}.ics", s(b, "id"))) { "Add " (title) " to my calendar" }
                                     form method="post" action="/bookings/cancel" class="inline" {
@@ -111,6 +120,61 @@ pub async fn bookings_page(
         ..Default::default()
     };
     Ok(render(&state, &viewer, StatusCode::OK, page(&viewer, pg, body)))
+}
+
+/// Rating a mentor after an attended booking: stars and words.
+fn review_form(viewer: &Viewer, b: &serde_json::Value, title: &str) -> maud::Markup {
+    let id = s(b, "id");
+    html! {
+        form method="post" action="/bookings/review" class="review" {
+            (csrf_field(viewer))
+            input type="hidden" name="bookingId" value=(id);
+            label for=(format!("rating-{id}")) { "Your rating of " (title) }
+            select id=(format!("rating-{id}")) name="rating" {
+                @for n in (1..=5).rev() { option value=(n) { (n) " of 5" } }
+            }
+            label for=(format!("text-{id}")) { "What went well, what could be better (optional)" }
+            textarea id=(format!("text-{id}")) name="text" rows="3" maxlength="4000" {}
+            button type="submit" { "Send my review" }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    csrf: Option<String>,
+    #[serde(rename = "bookingId")]
+    booking_id: String,
+    rating: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// `POST /bookings/review`: the mentee's review through `POST /api/reviews`.
+pub async fn review(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    viewer: Viewer,
+    form: web::Form<ReviewForm>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(user) = &viewer.user else {
+        return Ok(to_sign_in("/bookings"));
+    };
+    let form = form.into_inner();
+    viewer.check_csrf(&req, form.csrf.as_deref())?;
+    // A rating that is not a number is out of range, as the API would say.
+    let rating: i64 = form.rating.trim().parse().unwrap_or(0);
+    let res = match bridge::body(json!({"bookingId": form.booking_id, "rating": rating, "text": form.text})) {
+        Ok(b) => reviews::create(state.clone(), user.auth, b).await,
+        Err(e) => Err(e),
+    };
+    Ok(match bridge::json_of(res).await {
+        Ok(_) => see_other("/bookings?reviewed=1"),
+        Err(e) => see_other(&format!(
+            "/bookings?{}",
+            serde_urlencoded::to_string([("error", explain(&e))]).unwrap_or_default()
+        )),
+    })
 }
 
 #[derive(Deserialize)]

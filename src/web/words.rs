@@ -25,6 +25,11 @@ pub fn explain(e: &ApiError) -> String {
         C::InvalidSlot => "Check the date, the times and the number of seats.",
         C::InvalidAgenda => "Shorten the goals or questions and try again.",
         C::InvalidProfile => "Check the highlighted field and try again.",
+        C::InvalidReview => "Choose a rating from 1 to 5 and keep the text under 4000 characters.",
+        C::NotAttended => {
+            "Reviews open once you have attended: join the session, or ask the mentor to mark you present."
+        }
+        C::AlreadyReviewed => "You have reviewed this one already; you can change that review for 14 days.",
         C::Forbidden | C::GuestNotAllowed => "Your account cannot do this. Sign in with an account that can.",
         C::DatabaseUnavailable | C::Unavailable | C::Overloaded => {
             "The service is busy or briefly unavailable. Nothing was changed: try again in a moment."

@@ -168,6 +168,7 @@ const HTTP_ROWS: &[HttpRow] = &[
     with(http("POST", "/sessions/{id}/register", "/sessions/{session}/register", "*:400 unsupported_media_type"), Body::None, Prep::FreshSession),
     http("GET", "/bookings", "/bookings", "*:303"),
     http("POST", "/bookings/cancel", "/bookings/cancel", "*:400 unsupported_media_type"),
+    http("POST", "/bookings/review", "/bookings/review", "*:400 unsupported_media_type"),
     http("GET", "/bookings/{file}", "/bookings/{booking}.ics", "*:303"),
     http("GET", "/notifications", "/notifications", "*:303"),
     http("GET", "/sitemap.xml", "/sitemap.xml", "*:200"),

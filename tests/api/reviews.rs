@@ -1166,3 +1166,57 @@ async fn reviews_written_at_once_leave_the_rating_consistent() {
         json!({"1": 2, "2": 2, "3": 2, "4": 1, "5": 1})
     );
 }
+
+#[actix_web::test]
+async fn a_mentee_reviews_on_my_bookings_and_the_directory_and_the_mentor_page_show_it() {
+    use crate::pages::{browser, csrf_of, get_page, sign_up};
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Grace").await;
+    let b = browser();
+    let email = sign_up(&b, &app, "mentee", "Mia").await;
+    let mia = app.login(&email).await;
+    let (offering, booking) = past_booking(&app, &mentor, &mia, 3).await;
+    let (_, html) = get_page(&b, &app, "/bookings").await;
+    assert!(!html.contains("Send my review"), "no review before attendance");
+    json_of(mark(&app, &mentor, &offering, &mia).await, StatusCode::OK).await;
+    let (_, html) = get_page(&b, &app, "/bookings").await;
+    assert!(html.contains("Send my review") && html.contains(&format!(r#"for="rating-{booking}""#)));
+
+    // A bad rating comes back in words; a good one lands.
+    let post = |rating: &'static str, html: String| {
+        let b = &b;
+        let app = &app;
+        let booking = booking.clone();
+        async move {
+            b.post(app.url("/bookings/review"))
+                .form(&[
+                    ("csrf", csrf_of(&html).as_str()),
+                    ("bookingId", booking.as_str()),
+                    ("rating", rating),
+                    ("text", "Patient and precise."),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = post("9", html.clone()).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.contains("error="), "{to}");
+    let (_, page) = get_page(&b, &app, &to).await;
+    assert!(page.contains("Choose a rating from 1 to 5"), "the error in words");
+    let res = post("5", html).await;
+    assert_eq!(res.headers()["location"], "/bookings?reviewed=1");
+    let (_, html) = get_page(&b, &app, "/bookings?reviewed=1").await;
+    assert!(html.contains("Thank you!") && html.contains("You reviewed Grace"));
+    assert!(!html.contains("Send my review"));
+
+    assert!(
+        directory_has(&app, &mia.access, mentor.id, 4.5).await,
+        "the directory sees the rating"
+    );
+    let (_, page) = get_page(&b, &app, &format!("/mentors/{}", mentor.id)).await;
+    assert!(page.contains("5 of 5") && page.contains("from Mia") && page.contains("Patient and precise."));
+    assert!(!page.contains(&email));
+}
