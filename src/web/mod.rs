@@ -14,6 +14,7 @@ pub mod home;
 pub mod layout;
 pub mod live_room;
 pub mod mentors;
+pub mod mentorships;
 pub mod profile;
 pub mod seo;
 pub mod session;

@@ -29,6 +29,14 @@ pub fn explain(e: &ApiError) -> String {
         C::NotAttended => {
             "Reviews open once you have attended: join the session, or ask the mentor to mark you present."
         }
+        C::InvalidMentorship => {
+            "Check the dates (starting today or later, ending after the start) and write your goals."
+        }
+        C::MentorshipExists => "You already have an open mentorship with this mentor: it is in Mentorships.",
+        C::MentorshipClosed => "This mentorship has moved on already; the list shows where it stands.",
+        C::InvalidQuestionnaire => {
+            "Check the skills, the time (To after From) and the time zone (such as Europe/Berlin)."
+        }
         C::AlreadyReviewed => "You have reviewed this one already; you can change that review for 14 days.",
         C::Forbidden | C::GuestNotAllowed => "Your account cannot do this. Sign in with an account that can.",
         C::DatabaseUnavailable | C::Unavailable | C::Overloaded => {

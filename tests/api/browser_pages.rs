@@ -355,6 +355,11 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         "/notifications".into(),
         "/profile".into(),
         "/calendar".into(),
+        "/mentorships".into(),
+        "/matching".into(),
+        "/matching?skill1=Rust&level1=advanced&goals=compilers&weekday=1&startTime=18%3A00&endTime=21%3A00&timeZone=UTC"
+            .into(),
+        "/matching?timeZone=Mars%2FBase".into(),
         format!("{mentor_page}?booked=waitlisted&position=1"),
         format!("{session_page}?registered=confirmed&position=0"),
     ]);
@@ -380,6 +385,7 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         "/mentors",
         "/notifications",
         "/calendar",
+        "/mentorships",
         manage_slot.as_str(),
         manage_session.as_str(),
         "/profile",

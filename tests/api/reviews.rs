@@ -1220,3 +1220,95 @@ async fn a_mentee_reviews_on_my_bookings_and_the_directory_and_the_mentor_page_s
     assert!(page.contains("5 of 5") && page.contains("from Mia") && page.contains("Patient and precise."));
     assert!(!page.contains(&email));
 }
+
+#[actix_web::test]
+async fn the_questionnaire_page_shows_reasons_and_a_requested_mentorship_is_accepted_by_form() {
+    use crate::pages::{browser, csrf_of, get_page, sign_up};
+    let app = spawn_app().await;
+    let mb = browser();
+    let mentor_email = sign_up(&mb, &app, "mentor", "Grace").await;
+    let grace = app.login(&mentor_email).await;
+    let res = app
+        .patch_profile(
+            &grace.access,
+            &json!({"skills": [{"name": "Rust", "level": "expert"}], "bio": "Compilers and interviews."}),
+        )
+        .await;
+    assert!(res.status().is_success());
+    let b = browser();
+    let email = sign_up(&b, &app, "mentee", "Mia").await;
+    let mia = app.login(&email).await;
+
+    let (status, html) = get_page(
+        &b,
+        &app,
+        "/matching?skill1=Rust&level1=advanced&goals=Prepare+for+compiler+interviews&weekday=&timeZone=UTC",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Grace") && html.contains("knows Rust (expert) at your target level"),
+        "{html}"
+    );
+    assert!(html.contains("their profile mentions"), "goal words in words");
+    assert!(html.contains("Request mentorship with Grace"));
+    let (_, bad) = get_page(&b, &app, "/matching?skill1=Rust&level1=advanced&timeZone=Mars%2FBase").await;
+    assert!(bad.contains("time zone (such as Europe/Berlin)"), "the error in words");
+
+    let today = Utc::now().date_naive();
+    let res = b
+        .post(app.url("/mentorships"))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("mentorId", &grace.id.to_string()),
+            ("startDate", &today.to_string()),
+            ("endDate", &(today + Dur::days(60)).to_string()),
+            ("goals", "Prepare for compiler interviews"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/mentorships?done=requested");
+    let (_, html) = get_page(&b, &app, "/mentorships?done=requested").await;
+    assert!(html.contains("Mentor: Grace") && html.contains("pending"));
+
+    let (_, html) = get_page(&mb, &app, "/mentorships").await;
+    assert!(html.contains("Mentee: Mia") && html.contains("Accept Mia"));
+    let marker = r#"data-mentorship=""#;
+    let at = html.find(marker).unwrap() + marker.len();
+    let id = html[at..at + 36].to_owned();
+    let res = mb
+        .post(app.url(&format!("/mentorships/{id}/accept")))
+        .form(&[("csrf", csrf_of(&html).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/mentorships?done=accept");
+    let (_, html) = get_page(&b, &app, "/mentorships").await;
+    assert!(
+        html.contains("accepted") && html.contains("Your conversation is open"),
+        "{html}"
+    );
+    // Their conversation: a direct room of the two.
+    let rooms = json_of(app.get_auth("/api/rooms", &mia.access).await, StatusCode::OK).await;
+    assert!(
+        rooms["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "direct" && r["peer"]["userId"] == json!(grace.id)),
+        "{rooms}"
+    );
+    // Accepting again says why not, in words.
+    let (_, html) = get_page(&mb, &app, "/mentorships").await;
+    assert!(!html.contains("Accept Mia"), "no accept button once accepted");
+    let res = mb
+        .post(app.url(&format!("/mentorships/{id}/accept")))
+        .form(&[("csrf", csrf_of(&html).as_str())])
+        .send()
+        .await
+        .unwrap();
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    let (_, html) = get_page(&mb, &app, &to).await;
+    assert!(html.contains("has moved on already"), "{html}");
+}
