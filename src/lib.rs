@@ -22,6 +22,7 @@ pub mod domain;
 pub mod error;
 pub mod infra;
 pub mod jobs;
+pub mod notices;
 pub mod profiles;
 pub mod routes;
 pub mod startup;

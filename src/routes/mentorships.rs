@@ -121,7 +121,20 @@ pub async fn request(
         Err(e) => return Err(e.into()),
         Ok(_) => {}
     }
-    Ok(HttpResponse::Created().json(mentorship_json(&load(&client, id).await?)))
+    let m = mentorship_json(&load(&client, id).await?);
+    drop(client);
+    let title = format!(
+        "{} asks you for a mentorship",
+        m["mentee"]["displayName"].as_str().unwrap_or("")
+    );
+    crate::notices::notify(
+        &state,
+        b.mentor_id,
+        "mentorship_requested",
+        json!({"title": title, "mentorshipId": id}),
+    )
+    .await;
+    Ok(HttpResponse::Created().json(m))
 }
 
 /// `GET /api/mentorships`: the caller's, as mentor or mentee, newest first.
@@ -202,5 +215,41 @@ pub async fn act(
             },
         ));
     }
-    Ok(HttpResponse::Ok().json(mentorship_json(&load(&client, id).await?)))
+    let m = mentorship_json(&load(&client, id).await?);
+    drop(client);
+    // The other party hears of it.
+    let (to, kind, title) = match action.as_str() {
+        "accept" => (
+            mentee,
+            "mentorship_accepted",
+            format!("{} accepted your mentorship request", name_of(&m, "mentor")),
+        ),
+        "decline" => (
+            mentee,
+            "mentorship_declined",
+            format!("{} declined your mentorship request", name_of(&m, "mentor")),
+        ),
+        _ if user.id == mentor => (
+            mentee,
+            "mentorship_ended",
+            format!("{} ended your mentorship", name_of(&m, "mentor")),
+        ),
+        _ => (
+            mentor,
+            "mentorship_ended",
+            format!("{} ended your mentorship", name_of(&m, "mentee")),
+        ),
+    };
+    crate::notices::notify(
+        &state,
+        to,
+        kind,
+        json!({"title": title, "mentorshipId": id, "roomId": m["roomId"]}),
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(m))
+}
+
+fn name_of(m: &Value, side: &str) -> String {
+    m[side]["displayName"].as_str().unwrap_or("").to_owned()
 }

@@ -217,7 +217,21 @@ pub async fn create(
     }
     let r = load(&tx, id).await?;
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(review_json(&r)))
+    drop(client);
+    let review = review_json(&r);
+    let title = format!(
+        "{} reviewed you: {} of 5",
+        review["reviewer"]["displayName"].as_str().unwrap_or(""),
+        rating
+    );
+    crate::notices::notify(
+        &state,
+        subject,
+        "review_received",
+        json!({"title": title, "reviewId": id}),
+    )
+    .await;
+    Ok(HttpResponse::Created().json(review))
 }
 
 #[derive(Deserialize)]

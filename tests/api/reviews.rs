@@ -230,6 +230,10 @@ async fn a_review_needs_attendance_and_there_is_one_per_booking_and_direction() 
     assert_eq!(r["reviewee"], json!({"id": mentor.id, "displayName": "Grace"}));
     assert_eq!(r["reply"], Value::Null);
     assert!(!r.to_string().contains("@example.org"), "no email in a review: {r}");
+    assert_eq!(
+        notices(&app, &mentor).await,
+        [("review_received".to_owned(), "Ada reviewed you: 4 of 5".to_owned())]
+    );
     assert_error(
         review(&app, &ada, &booking, json!(5), "again").await,
         StatusCode::CONFLICT,
@@ -753,6 +757,22 @@ async fn joining_the_live_room_is_attendance_one_review_per_attendee() {
     assert_eq!(list["rating"]["average"], 4.0);
 }
 
+/// The kinds and titles of a user's notifications, newest first.
+async fn notices(app: &TestApp, who: &Session) -> Vec<(String, String)> {
+    let v = json_of(app.get_auth("/api/notifications", &who.access).await, StatusCode::OK).await;
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["kind"].as_str().unwrap().to_owned(),
+                n["payload"]["title"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
 async fn request(app: &TestApp, mentee: &Session, mentor: Uuid, goals: &str) -> reqwest::Response {
     let start = Utc::now().date_naive();
     app.post_auth(
@@ -883,7 +903,21 @@ async fn a_mentorship_is_requested_and_accepting_opens_the_conversation() {
     )
     .await;
 
+    assert_eq!(
+        notices(&app, &mentor).await,
+        [(
+            "mentorship_requested".to_owned(),
+            "Ada asks you for a mentorship".to_owned()
+        )]
+    );
     let a = json_of(act(&app, &mentor, &id, "accept").await, StatusCode::OK).await;
+    assert_eq!(
+        notices(&app, &ada).await[0],
+        (
+            "mentorship_accepted".to_owned(),
+            "Grace accepted your mentorship request".to_owned()
+        )
+    );
     assert_eq!(a["status"], "accepted");
     assert!(a["decidedAt"].is_string());
     let room = a["roomId"].as_str().expect("a room").to_owned();
@@ -937,6 +971,10 @@ async fn a_mentorship_is_requested_and_accepting_opens_the_conversation() {
     let e = json_of(act(&app, &ada, &id, "end").await, StatusCode::OK).await;
     assert_eq!(e["status"], "ended");
     assert_eq!(e["endedBy"], json!(ada.id));
+    assert_eq!(
+        notices(&app, &mentor).await[0],
+        ("mentorship_ended".to_owned(), "Ada ended your mentorship".to_owned())
+    );
     assert_error(
         act(&app, &mentor, &id, "end").await,
         StatusCode::CONFLICT,
