@@ -78,3 +78,32 @@ CREATE TABLE mentorships (
 CREATE UNIQUE INDEX mentorships_one_open ON mentorships (mentor_id, mentee_id) WHERE status IN ('pending', 'accepted');
 CREATE INDEX mentorships_mentor ON mentorships (mentor_id, created_at DESC);
 CREATE INDEX mentorships_mentee ON mentorships (mentee_id, created_at DESC);
+
+-- Seed 002's goals: a mentee's goal with milestones and a due date, progress
+-- updates over time, and feedback from the mentors of an accepted mentorship.
+CREATE TABLE goals (
+    id           uuid PRIMARY KEY,
+    owner_id     uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    title        text NOT NULL,
+    description  text NOT NULL DEFAULT '',
+    due_date     date,
+    -- [{"title": "...", "dueDate": "YYYY-MM-DD" | null, "done": false}]
+    milestones   jsonb NOT NULL DEFAULT '[]'::jsonb,
+    -- The latest progress update's percent (0 until one).
+    progress     smallint NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX goals_owner ON goals (owner_id, created_at DESC);
+
+CREATE TABLE goal_updates (
+    id          uuid PRIMARY KEY,
+    goal_id     uuid NOT NULL REFERENCES goals (id) ON DELETE CASCADE,
+    -- 'progress' (by the owner, with a percent) or 'feedback' (by a mentor).
+    kind        text NOT NULL CHECK (kind IN ('progress', 'feedback')),
+    author_id   uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    percent     smallint CHECK (percent BETWEEN 0 AND 100),
+    body        text NOT NULL DEFAULT '',
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CHECK ((kind = 'progress') = (percent IS NOT NULL))
+);
+CREATE INDEX goal_updates_goal ON goal_updates (goal_id, created_at);

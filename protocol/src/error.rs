@@ -99,6 +99,8 @@ codes! {
     InvalidReview = "invalid_review", 400;
     /// A mentorship request's dates or goals out of bounds.
     InvalidMentorship = "invalid_mentorship", 400;
+    /// A goal, milestone, progress update or feedback out of bounds.
+    InvalidGoal = "invalid_goal", 400;
     /// A matching questionnaire with too many or malformed entries.
     InvalidQuestionnaire = "invalid_questionnaire", 400;
 
@@ -165,6 +167,7 @@ codes! {
     /// No such report in the moderation queue (resolved already, or never).
     ReportNotFound = "report_not_found", 404;
     MentorshipNotFound = "mentorship_not_found", 404;
+    GoalNotFound = "goal_not_found", 404;
     /// `watch_calendar` for a user who is not a mentor (nor an admin, who
     /// may offer slots too), or no user at all.
     NotAMentor = "not_a_mentor", 404;

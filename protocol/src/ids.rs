@@ -119,6 +119,10 @@ uuid_id!(
     ReportId
 );
 uuid_id!(
+    /// A mentee's goal (seed 002), with milestones and progress.
+    GoalId
+);
+uuid_id!(
     /// Seed 002's Mentorship: a mentee's request to a mentor for a span of
     /// time, and what became of it.
     MentorshipId

@@ -18,6 +18,8 @@ mod role;
 pub mod frames;
 
 pub use error::ErrorCode;
-pub use ids::{AttachmentId, BookingId, CallId, LiveId, MentorshipId, OfferingId, ReportId, ReviewId, RoomId, UserId};
+pub use ids::{
+    AttachmentId, BookingId, CallId, GoalId, LiveId, MentorshipId, OfferingId, ReportId, ReviewId, RoomId, UserId,
+};
 pub use media::{LiveRole, MediaKind, Quality, TrackInfo};
 pub use role::{ParseRoleError, Role};

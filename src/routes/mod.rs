@@ -1,6 +1,6 @@
 //! HTTP routes by domain: `accounts`, `chat`, `calendar`, the mentor
 //! `directory`, `live` (the TURN relay for live rooms), `reviews` (both ways, the
-//! moderation queue), `mentorships`, `matching`, `ops` (health and metrics); the pages and the live room's files are in `crate::web`. Each
+//! moderation queue), `mentorships`, `matching`, `goals`, `ops` (health and metrics); the pages and the live room's files are in `crate::web`. Each
 //! module owns one resource family; `configure` mounts them all (from the
 //! one route table, `ROUTES`), and the
 //! JSON error rules for extractor failures live here.
@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod calendar;
 pub mod chat;
 pub mod directory;
+pub mod goals;
 pub mod json;
 pub mod live;
 pub mod matching;
@@ -129,6 +130,9 @@ route_table! {
     "/api/admin/review-reports" => { GET reviews::reports },
     "/api/admin/review-reports/{id}/resolve" => { POST reviews::resolve },
     "/api/matching" => { POST matching::matching },
+    "/api/goals" => { GET goals::list, POST goals::create },
+    "/api/goals/{id}" => { GET goals::get },
+    "/api/goals/{id}/{action}" => { POST goals::update },
     "/api/mentorships" => { GET mentorships::list, POST mentorships::request },
     "/api/mentorships/{id}/{action}" => { POST mentorships::act },
     "/api/rooms" => { GET rooms::list_mine, POST rooms::create },

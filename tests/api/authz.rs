@@ -233,6 +233,10 @@ const HTTP_ROWS: &[HttpRow] = &[
     with(http("POST", "/api/admin/review-reports/{id}/resolve", "/api/admin/review-reports/00000000-0000-4000-8000-000000000000/resolve", "anon:401 missing_token; guest:403 guest_not_allowed; *:403 forbidden; admin:404 report_not_found"), Json(r#"{"action":"dismiss"}"#), Prep::None),
     with(http("POST", "/api/matching", "/api/matching", SIGNED_IN), Json(r#"{"timeZone":"UTC","skills":[{"name":"rust","level":"advanced"}]}"#), Prep::None),
     http("GET", "/api/mentorships", "/api/mentorships", SIGNED_IN),
+    with(http("POST", "/api/goals", "/api/goals", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:201; *:403 forbidden"), Json(r#"{"title":"Matrix goal"}"#), Prep::None),
+    http("GET", "/api/goals", "/api/goals", SIGNED_IN),
+    http("GET", "/api/goals/{id}", "/api/goals/00000000-0000-4000-8000-000000000000", "anon:401 missing_token; guest:403 guest_not_allowed; *:404 goal_not_found"),
+    with(http("POST", "/api/goals/{id}/{action}", "/api/goals/00000000-0000-4000-8000-000000000000/feedback", "anon:401 missing_token; guest:403 guest_not_allowed; *:404 goal_not_found"), Json(r#"{"text":"matrix"}"#), Prep::None),
     // Before the rows below, which end the fixture's pending mentorships.
     with(http("POST", "/api/mentorships", "/api/mentorships", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:409 mentorship_exists/201; *:403 forbidden"), Json(r#"{"mentorId":"{mentor}","startDate":"{today}","endDate":"{today}","goals":"matrix"}"#), Prep::None),
     with(http("POST", "/api/mentorships/{id}/{action}", "/api/mentorships/{mentorship}/accept", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:403 forbidden/404 mentorship_not_found; mentor:200/404 mentorship_not_found; admin:404 mentorship_not_found"), Body::None, Prep::FreshMentorship),

@@ -1350,3 +1350,145 @@ async fn the_questionnaire_page_shows_reasons_and_a_requested_mentorship_is_acce
     let (_, html) = get_page(&mb, &app, &to).await;
     assert!(html.contains("has moved on already"), "{html}");
 }
+
+#[actix_web::test]
+async fn goals_take_progress_from_their_owner_and_feedback_only_from_their_mentors() {
+    let app = spawn_app().await;
+    let grace = app.register("mentor", "Grace").await;
+    let stranger = app.register("mentor", "Stranger").await;
+    let ada = app.register("mentee", "Ada").await;
+    let other = app.register("mentee", "Other").await;
+    let res = app
+        .post_auth(
+            "/api/goals",
+            &ada.access,
+            &json!({"title": "Land a compiler job", "dueDate": "2027-06-30",
+                    "milestones": [{"title": "Write a parser", "dueDate": "2027-01-31"}, {"title": "Apply", "done": false}]}),
+        )
+        .await;
+    let g = json_of(res, StatusCode::CREATED).await;
+    let id = g["id"].as_str().unwrap().to_owned();
+    assert_eq!(g["progress"], 0);
+    assert_eq!(
+        g["milestones"][0],
+        json!({"title": "Write a parser", "dueDate": "2027-01-31", "done": false})
+    );
+    assert_error(
+        app.post_auth("/api/goals", &grace.access, &json!({"title": "x"})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        app.post_auth("/api/goals", &ada.access, &json!({"title": "  "})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_goal",
+    )
+    .await;
+    let up = |who: &Session, action: &str, body: Value| {
+        let (path, token) = (format!("/api/goals/{id}/{action}"), who.access.clone());
+        let app = &app;
+        async move { app.post_auth(&path, &token, &body).await }
+    };
+    let p = json_of(
+        up(&ada, "progress", json!({"percent": 40, "text": "Parser done"})).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(p["progress"], 40);
+    assert_eq!(p["updates"][0]["kind"], "progress");
+    assert_error(
+        up(&ada, "progress", json!({"percent": 101})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_goal",
+    )
+    .await;
+    assert_error(
+        up(&ada, "feedback", json!({"text": "me"})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+
+    // Feedback on a stranger's goals: refused, as if the goal did not exist.
+    for who in [&grace, &stranger, &other] {
+        assert_error(
+            up(who, "feedback", json!({"text": "Nice"})).await,
+            StatusCode::NOT_FOUND,
+            "goal_not_found",
+        )
+        .await;
+        assert_error(
+            app.get_auth(&format!("/api/goals/{id}"), &who.access).await,
+            StatusCode::NOT_FOUND,
+            "goal_not_found",
+        )
+        .await;
+    }
+    assert_error(
+        app.get_auth(&format!("/api/goals?userId={}", ada.id), &grace.access)
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    // A pending mentorship is not enough; an accepted one is.
+    let m = json_of(request(&app, &ada, grace.id, "Compilers").await, StatusCode::CREATED).await;
+    let mid = m["id"].as_str().unwrap().to_owned();
+    assert_error(
+        up(&grace, "feedback", json!({"text": "Nice"})).await,
+        StatusCode::NOT_FOUND,
+        "goal_not_found",
+    )
+    .await;
+    json_of(act(&app, &grace, &mid, "accept").await, StatusCode::OK).await;
+    let f = json_of(
+        up(
+            &grace,
+            "feedback",
+            json!({"text": "Good parser; now the type checker."}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(
+        f["updates"][1]["author"],
+        json!({"id": grace.id, "displayName": "Grace"})
+    );
+    assert_eq!(f["updates"][1]["percent"], Value::Null);
+    assert_error(
+        up(&grace, "progress", json!({"percent": 90})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        up(&grace, "feedback", json!({"text": ""})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_goal",
+    )
+    .await;
+    assert_error(
+        up(&stranger, "feedback", json!({"text": "Nice"})).await,
+        StatusCode::NOT_FOUND,
+        "goal_not_found",
+    )
+    .await;
+    let l = json_of(
+        app.get_auth(&format!("/api/goals?userId={}", ada.id), &grace.access)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(l["items"][0]["id"], json!(id));
+    assert!(!l.to_string().contains("@example.org"));
+    // Once the mentorship ends, so does the mentor's view.
+    json_of(act(&app, &ada, &mid, "end").await, StatusCode::OK).await;
+    assert_error(
+        up(&grace, "feedback", json!({"text": "Bye"})).await,
+        StatusCode::NOT_FOUND,
+        "goal_not_found",
+    )
+    .await;
+}
