@@ -273,3 +273,116 @@ pub async fn update(
     let r = visible(&client, user.id, id).await?;
     Ok(HttpResponse::Created().json(goal_json(&client, &r).await?))
 }
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The chart's size and inner margin, in SVG user units.
+const CHART_W: f64 = 480.0;
+const CHART_H: f64 = 200.0;
+const CHART_PAD: f64 = 32.0;
+
+/// Progress over time as an SVG line chart: (when, percent) from the goal's
+/// creation (0 %) through each progress update, on a time axis ending at the
+/// later of now and the due date.
+pub fn progress_svg(
+    title: &str,
+    created: DateTime<Utc>,
+    due: Option<DateTime<Utc>>,
+    points: &[(DateTime<Utc>, i16)],
+    now: DateTime<Utc>,
+) -> String {
+    let end = due
+        .map_or(now, |d| d.max(now))
+        .max(created + chrono::Duration::hours(1));
+    let span = (end - created).num_seconds().max(1) as f64;
+    let x = |t: DateTime<Utc>| CHART_PAD + (CHART_W - 2.0 * CHART_PAD) * ((t - created).num_seconds() as f64 / span);
+    let y = |p: i16| CHART_H - CHART_PAD - (CHART_H - 2.0 * CHART_PAD) * f64::from(p) / 100.0;
+    let mut line = vec![format!("{:.1},{:.1}", x(created), y(0))];
+    line.extend(points.iter().map(|(t, p)| format!("{:.1},{:.1}", x(*t), y(*p))));
+    let last = points.last().map_or(0, |(_, p)| *p);
+    let label = xml_escape(&format!("Progress of {title}: {last} % now"));
+    let dots: String = points
+        .iter()
+        .map(|(t, p)| format!(r#"<circle cx="{:.1}" cy="{:.1}" r="3"/>"#, x(*t), y(*p)))
+        .collect();
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{label}"><title>{label}</title><rect width="{w}" height="{h}" fill="#fff"/><line x1="{p}" y1="{b}" x2="{r}" y2="{b}" stroke="#555"/><line x1="{p}" y1="{p}" x2="{p}" y2="{b}" stroke="#555"/><text x="4" y="{t}" font-size="10">100 %</text><text x="10" y="{b}" font-size="10">0 %</text><text x="{p}" y="{d}" font-size="10">{from}</text><text x="{r}" y="{d}" font-size="10" text-anchor="end">{to}</text><polyline fill="none" stroke="#1a5fb4" stroke-width="2" points="{line}"/><g fill="#1a5fb4">{dots}</g></svg>"##,
+        w = CHART_W,
+        h = CHART_H,
+        p = CHART_PAD,
+        r = CHART_W - CHART_PAD,
+        b = CHART_H - CHART_PAD,
+        t = CHART_PAD + 4.0,
+        d = CHART_H - CHART_PAD + 14.0,
+        from = created.date_naive(),
+        to = end.date_naive(),
+        line = line.join(" "),
+    )
+}
+
+/// `GET /api/goals/{id}/chart.svg`: the goal's progress over time, for
+/// whoever may see the goal.
+pub async fn chart(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(GoalId, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, file) = path.into_inner();
+    if file != "chart.svg" {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such file"));
+    }
+    let client = state.pool.get().await?;
+    let r = visible(&client, user.id, id).await?;
+    let rows = client
+        .query(
+            "SELECT created_at, percent FROM goal_updates WHERE goal_id = $1 AND kind = 'progress' ORDER BY created_at, id",
+            &[&id],
+        )
+        .await?;
+    let points: Vec<(DateTime<Utc>, i16)> = rows.iter().map(|p| (p.get(0), p.get(1))).collect();
+    let due = r
+        .get::<_, Option<NaiveDate>>("due_date")
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc());
+    let svg = progress_svg(
+        &r.get::<_, String>("title"),
+        r.get("created_at"),
+        due,
+        &points,
+        Utc::now(),
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+        ))
+        .body(svg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_chart_draws_each_update_and_escapes_the_title() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let pts = [
+            (t0 + chrono::Duration::days(5), 40),
+            (t0 + chrono::Duration::days(10), 100),
+        ];
+        let svg = progress_svg("<b>&", t0, None, &pts, t0 + chrono::Duration::days(10));
+        assert!(svg.contains("Progress of &lt;b&gt;&amp;: 100 % now"));
+        assert!(!svg.contains("<b>"));
+        // From (32, 168) at 0 % to the right edge at 100 % (y = 32).
+        assert!(svg.contains(r#"points="32.0,168.0 240.0,113.6 448.0,32.0""#), "{svg}");
+        assert_eq!(svg.matches("<circle").count(), 2);
+    }
+}

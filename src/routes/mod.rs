@@ -132,7 +132,7 @@ route_table! {
     "/api/matching" => { POST matching::matching },
     "/api/goals" => { GET goals::list, POST goals::create },
     "/api/goals/{id}" => { GET goals::get },
-    "/api/goals/{id}/{action}" => { POST goals::update },
+    "/api/goals/{id}/{action}" => { GET goals::chart, POST goals::update },
     "/api/mentorships" => { GET mentorships::list, POST mentorships::request },
     "/api/mentorships/{id}/{action}" => { POST mentorships::act },
     "/api/rooms" => { GET rooms::list_mine, POST rooms::create },

@@ -236,6 +236,7 @@ const HTTP_ROWS: &[HttpRow] = &[
     with(http("POST", "/api/goals", "/api/goals", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:201; *:403 forbidden"), Json(r#"{"title":"Matrix goal"}"#), Prep::None),
     http("GET", "/api/goals", "/api/goals", SIGNED_IN),
     http("GET", "/api/goals/{id}", "/api/goals/00000000-0000-4000-8000-000000000000", "anon:401 missing_token; guest:403 guest_not_allowed; *:404 goal_not_found"),
+    http("GET", "/api/goals/{id}/{action}", "/api/goals/00000000-0000-4000-8000-000000000000/chart.svg", "anon:401 missing_token; guest:403 guest_not_allowed; *:404 goal_not_found"),
     with(http("POST", "/api/goals/{id}/{action}", "/api/goals/00000000-0000-4000-8000-000000000000/feedback", "anon:401 missing_token; guest:403 guest_not_allowed; *:404 goal_not_found"), Json(r#"{"text":"matrix"}"#), Prep::None),
     // Before the rows below, which end the fixture's pending mentorships.
     with(http("POST", "/api/mentorships", "/api/mentorships", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:409 mentorship_exists/201; *:403 forbidden"), Json(r#"{"mentorId":"{mentor}","startDate":"{today}","endDate":"{today}","goals":"matrix"}"#), Prep::None),

@@ -1483,6 +1483,30 @@ async fn goals_take_progress_from_their_owner_and_feedback_only_from_their_mento
     .await;
     assert_eq!(l["items"][0]["id"], json!(id));
     assert!(!l.to_string().contains("@example.org"));
+    // The progress chart, drawn by the server, for whoever sees the goal.
+    let res = app.get_auth(&format!("/api/goals/{id}/chart.svg"), &grace.access).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    let svg = res.text().await.unwrap();
+    assert!(
+        svg.starts_with("<svg")
+            && svg.contains("<polyline")
+            && svg.contains("Progress of Land a compiler job: 40 % now")
+    );
+    assert_eq!(svg.matches("<circle").count(), 1, "one progress update");
+    assert_error(
+        app.get_auth(&format!("/api/goals/{id}/chart.svg"), &stranger.access)
+            .await,
+        StatusCode::NOT_FOUND,
+        "goal_not_found",
+    )
+    .await;
+    assert_error(
+        app.get_auth(&format!("/api/goals/{id}/chart.png"), &ada.access).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
     // Once the mentorship ends, so does the mentor's view.
     json_of(act(&app, &ada, &mid, "end").await, StatusCode::OK).await;
     assert_error(
