@@ -107,3 +107,16 @@ CREATE TABLE goal_updates (
     CHECK ((kind = 'progress') = (percent IS NOT NULL))
 );
 CREATE INDEX goal_updates_goal ON goal_updates (goal_id, created_at);
+
+-- Seed 002's self-assessment: a mentee's level per skill, kept over time
+-- (every assessment is a row; the latest is the current level).
+CREATE TABLE skill_assessments (
+    id           uuid PRIMARY KEY,
+    user_id      uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    -- Lower-cased, as the directory's skill names.
+    skill        text NOT NULL,
+    level        text NOT NULL CHECK (level IN ('beginner', 'intermediate', 'advanced', 'expert')),
+    note         text NOT NULL DEFAULT '',
+    assessed_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX skill_assessments_user ON skill_assessments (user_id, skill, assessed_at);

@@ -386,3 +386,82 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 2);
     }
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Assessment {
+    skill: String,
+    level: crate::domain::profile::SkillLevel,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// The skills of `owner` with their history, oldest assessment first.
+async fn skills_json(client: &impl deadpool_postgres::GenericClient, owner: UserId) -> Result<Value, ApiError> {
+    let rows = client
+        .query(
+            "SELECT skill, level, note, assessed_at FROM skill_assessments WHERE user_id = $1
+              ORDER BY skill, assessed_at, id",
+            &[&owner],
+        )
+        .await?;
+    let mut items: Vec<Value> = Vec::new();
+    for r in &rows {
+        let skill: String = r.get(0);
+        let entry = json!({"level": r.get::<_, String>(1), "note": r.get::<_, String>(2),
+                           "assessedAt": r.get::<_, DateTime<Utc>>(3)});
+        match items.last_mut() {
+            Some(last) if last["skill"] == json!(skill) => {
+                last["current"] = entry["level"].clone();
+                if let Some(h) = last["history"].as_array_mut() {
+                    h.push(entry);
+                }
+            }
+            _ => items.push(json!({"skill": skill, "current": entry["level"].clone(), "history": [entry]})),
+        }
+    }
+    Ok(json!({"userId": owner, "items": items}))
+}
+
+/// `POST /api/me/skills`: a mentee assesses one skill; earlier assessments stay.
+pub async fn assess(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: Json<Assessment>,
+) -> Result<HttpResponse, ApiError> {
+    if user.role != Role::Mentee {
+        return Err(ApiError::forbidden("self-assessments are a mentee's"));
+    }
+    let b = body.into_inner();
+    let skill = bounded(&b.skill, "a skill", 1, 60)?.to_lowercase();
+    let note = bounded(b.note.as_deref().unwrap_or(""), "a note", 0, MAX_TEXT)?;
+    let level = serde_json::to_value(b.level)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let client = state.pool.get().await?;
+    client
+        .execute(
+            "INSERT INTO skill_assessments (id, user_id, skill, level, note) VALUES ($1, $2, $3, $4, $5)",
+            &[&Uuid::new_v4(), &user.id, &skill, &level, &note],
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(skills_json(&client, user.id).await?))
+}
+
+/// `GET /api/users/{id}/skills`: the self-assessments over time, for the
+/// user and their mentors of an accepted mentorship.
+pub async fn skills_of(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<UserId>,
+) -> Result<HttpResponse, ApiError> {
+    let owner = path.into_inner();
+    let client = state.pool.get().await?;
+    if owner != user.id && !mentors(&client, user.id, owner).await? {
+        return Err(ApiError::forbidden(
+            "only the mentee and their mentors (an accepted mentorship) see self-assessments",
+        ));
+    }
+    Ok(HttpResponse::Ok().json(skills_json(&client, owner).await?))
+}

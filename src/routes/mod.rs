@@ -122,6 +122,8 @@ route_table! {
     "/api/me/public-key" => { PUT keys::publish },
     "/api/users/{id}/public-key" => { GET keys::get },
     "/api/users/{id}/reviews" => { GET reviews::of_user },
+    "/api/users/{id}/skills" => { GET goals::skills_of },
+    "/api/me/skills" => { POST goals::assess },
     "/api/me/reviews" => { GET reviews::mine },
     "/api/reviews" => { POST reviews::create },
     "/api/reviews/{id}" => { PATCH reviews::edit },

@@ -235,6 +235,8 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("GET", "/api/mentorships", "/api/mentorships", SIGNED_IN),
     with(http("POST", "/api/goals", "/api/goals", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:201; *:403 forbidden"), Json(r#"{"title":"Matrix goal"}"#), Prep::None),
     http("GET", "/api/goals", "/api/goals", SIGNED_IN),
+    with(http("POST", "/api/me/skills", "/api/me/skills", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:201; *:403 forbidden"), Json(r#"{"skill":"Rust","level":"beginner"}"#), Prep::None),
+    http("GET", "/api/users/{id}/skills", "/api/users/{mentee}/skills", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:200/403 forbidden; *:403 forbidden"),
     http("GET", "/api/goals/{id}", "/api/goals/00000000-0000-4000-8000-000000000000", "anon:401 missing_token; guest:403 guest_not_allowed; *:404 goal_not_found"),
     http("GET", "/api/goals/{id}/{action}", "/api/goals/00000000-0000-4000-8000-000000000000/chart.svg", "anon:401 missing_token; guest:403 guest_not_allowed; *:404 goal_not_found"),
     with(http("POST", "/api/goals/{id}/{action}", "/api/goals/00000000-0000-4000-8000-000000000000/feedback", "anon:401 missing_token; guest:403 guest_not_allowed; *:404 goal_not_found"), Json(r#"{"text":"matrix"}"#), Prep::None),

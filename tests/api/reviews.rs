@@ -1507,12 +1507,67 @@ async fn goals_take_progress_from_their_owner_and_feedback_only_from_their_mento
         "not_found",
     )
     .await;
+    // Self-assessments over time: the mentee's, seen by their mentor.
+    for (level, note) in [("beginner", "Just started"), ("intermediate", "Wrote a parser")] {
+        json_of(
+            app.post_auth(
+                "/api/me/skills",
+                &ada.access,
+                &json!({"skill": "Rust", "level": level, "note": note}),
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    assert_error(
+        app.post_auth("/api/me/skills", &ada.access, &json!({"skill": "", "level": "expert"}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_goal",
+    )
+    .await;
+    assert_error(
+        app.post_auth(
+            "/api/me/skills",
+            &grace.access,
+            &json!({"skill": "Rust", "level": "expert"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let sk = json_of(
+        app.get_auth(&format!("/api/users/{}/skills", ada.id), &grace.access)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(sk["items"][0]["skill"], "rust");
+    assert_eq!(sk["items"][0]["current"], "intermediate");
+    assert_eq!(sk["items"][0]["history"].as_array().unwrap().len(), 2);
+    assert_eq!(sk["items"][0]["history"][0]["note"], "Just started");
+    assert_error(
+        app.get_auth(&format!("/api/users/{}/skills", ada.id), &stranger.access)
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
     // Once the mentorship ends, so does the mentor's view.
     json_of(act(&app, &ada, &mid, "end").await, StatusCode::OK).await;
     assert_error(
         up(&grace, "feedback", json!({"text": "Bye"})).await,
         StatusCode::NOT_FOUND,
         "goal_not_found",
+    )
+    .await;
+    assert_error(
+        app.get_auth(&format!("/api/users/{}/skills", ada.id), &grace.access)
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
     )
     .await;
 }
