@@ -1,6 +1,6 @@
 //! HTTP routes by domain: `accounts`, `chat`, `calendar`, the mentor
 //! `directory`, `live` (the TURN relay for live rooms), `reviews` (both ways, the
-//! moderation queue), `mentorships`, `matching`, `goals`, `ops` (health and metrics); the pages and the live room's files are in `crate::web`. Each
+//! moderation queue), `mentorships`, `matching`, `goals`, `dashboard`, `ops` (health and metrics); the pages and the live room's files are in `crate::web`. Each
 //! module owns one resource family; `configure` mounts them all (from the
 //! one route table, `ROUTES`), and the
 //! JSON error rules for extractor failures live here.
@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod calendar;
 pub mod chat;
+pub mod dashboard;
 pub mod directory;
 pub mod goals;
 pub mod json;
@@ -125,6 +126,7 @@ route_table! {
     "/api/users/{id}/skills" => { GET goals::skills_of },
     "/api/me/skills" => { POST goals::assess },
     "/api/me/reviews" => { GET reviews::mine },
+    "/api/me/dashboard" => { GET dashboard::dashboard },
     "/api/reviews" => { POST reviews::create },
     "/api/reviews/{id}" => { PATCH reviews::edit },
     "/api/reviews/{id}/reply" => { POST reviews::reply },

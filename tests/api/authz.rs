@@ -227,6 +227,7 @@ const HTTP_ROWS: &[HttpRow] = &[
     with(http("PUT", "/api/me/public-key", "/api/me/public-key", SIGNED_IN), Json(r#"{"publicKey":"matrix-key"}"#), Prep::None),
     http("GET", "/api/users/{id}/reviews", "/api/users/{mentor}/reviews", "*:200"),
     http("GET", "/api/me/reviews", "/api/me/reviews", SIGNED_IN),
+    http("GET", "/api/me/dashboard", "/api/me/dashboard", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:403 forbidden; *:200"),
     with(http("POST", "/api/reviews", "/api/reviews", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:409 not_attended/404 booking_not_found; mentor:409 not_attended/404 booking_not_found; admin:404 booking_not_found"), Json(r#"{"bookingId":"{booking}","rating":4}"#), Prep::None),
     with(http("PATCH", "/api/reviews/{id}", "/api/reviews/{review}", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:200/403 forbidden; *:403 forbidden"), Json(r#"{"text":"matrix"}"#), Prep::None),
     http("GET", "/api/admin/review-reports", "/api/admin/review-reports", "anon:401 missing_token; guest:403 guest_not_allowed; *:403 forbidden; admin:200"),

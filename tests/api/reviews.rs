@@ -1571,3 +1571,59 @@ async fn goals_take_progress_from_their_owner_and_feedback_only_from_their_mento
     )
     .await;
 }
+
+#[actix_web::test]
+async fn the_dashboard_shows_sessions_attendance_figures_ratings_and_requests() {
+    let app = spawn_app().await;
+    let grace = app.register("mentor", "Grace").await;
+    let ada = app.register("mentee", "Ada").await;
+    let bo = app.register("mentee", "Bo").await;
+    // One past slot: Ada attended, Bo booked but did not come.
+    let (offering, booking) = past_booking(&app, &grace, &ada, 3).await;
+    let b = json_of(app.book(&bo, &offering).await, StatusCode::CONFLICT).await;
+    assert_eq!(b["error"], "booking_closed", "a past slot takes no booking");
+    let bo_booking = Uuid::new_v4();
+    let oid: Uuid = offering.parse().unwrap();
+    app.db
+        .execute(
+            "INSERT INTO bookings (id, offering_id, mentee_id, status, confirmed_at) VALUES ($1, $2, $3, 'confirmed', now())",
+            &[&bo_booking, &oid, &bo.id],
+        )
+        .await
+        .unwrap();
+    json_of(mark(&app, &grace, &offering, &ada).await, StatusCode::OK).await;
+    json_of(review(&app, &ada, &booking, json!(4), "").await, StatusCode::CREATED).await;
+    app.slot(&grace, 600, 3).await;
+    json_of(request(&app, &bo, grace.id, "Interviews").await, StatusCode::CREATED).await;
+
+    let d = json_of(app.get_auth("/api/me/dashboard", &grace.access).await, StatusCode::OK).await;
+    assert_eq!(d["upcoming"].as_array().unwrap().len(), 1);
+    assert_eq!(d["past"][0]["id"], json!(offering));
+    assert_eq!(
+        (d["past"][0]["confirmed"].as_i64(), d["past"][0]["attended"].as_i64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        d["figures"],
+        json!({"sessionsHeld": 1, "hours": 1.0, "confirmedBookings": 2, "attendedBookings": 1, "attendanceRate": 0.5})
+    );
+    assert_eq!(d["rating"]["average"], 4.0);
+    assert_eq!(d["ratingTrend"].as_array().unwrap().len(), 1);
+    assert_eq!(d["ratingTrend"][0]["count"], 1);
+    assert_eq!(
+        d["mentorshipRequests"][0]["mentee"],
+        json!({"id": bo.id, "displayName": "Bo"})
+    );
+    assert!(!d.to_string().contains("@example.org"));
+    assert_error(
+        app.get_auth("/api/me/dashboard", &ada.access).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    // A mentor with nothing yet: zeros and nulls, not errors.
+    let fresh = app.register("mentor", "Fresh").await;
+    let d = json_of(app.get_auth("/api/me/dashboard", &fresh.access).await, StatusCode::OK).await;
+    assert_eq!(d["figures"]["attendanceRate"], Value::Null);
+    assert_eq!(d["figures"]["sessionsHeld"], 0);
+}
