@@ -47,6 +47,7 @@ pub async fn bookings_page(
     let now = chrono::Utc::now();
     let body = html! {
         h1 { "My bookings" }
+        p { a href="/matching" { "Find a mentor for your goals" } " · " a href="/mentorships" { "My mentorships" } }
         @if q.cancelled.is_some() { (notice("ok", "Cancelled. Your seat went to the next person on the waitlist, if any.")) }
         @if q.reviewed.is_some() { (notice("ok", "Thank you! Your review is on the mentor's page; you can change it for 14 days.")) }
         @if let Some(e) = &q.error { (notice("error", e)) }

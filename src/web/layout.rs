@@ -47,12 +47,10 @@ fn nav_items(role: Option<Role>) -> Vec<NavItem> {
         None | Some(Role::Guest) => {}
         Some(Role::Mentee) => {
             v.push(item("/bookings", "My bookings"));
-            v.push(item("/mentorships", "Mentorships"));
             v.push(item("/profile", "Profile"));
         }
         Some(Role::Mentor) => {
             v.push(item("/calendar", "My calendar"));
-            v.push(item("/mentorships", "Mentorships"));
             v.push(item("/profile", "Profile"));
         }
         Some(Role::Admin) => {
