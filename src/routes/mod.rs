@@ -83,6 +83,7 @@ route_table! {
     "/bookings/review" => { POST crate::web::bookings::review },
     "/bookings/{file}" => { GET crate::web::bookings::ics },
     "/matching" => { GET crate::web::mentorships::matching_page },
+    "/dashboard" => { GET crate::web::mentorships::dashboard_page },
     "/mentorships" => { GET crate::web::mentorships::mentorships_page, POST crate::web::mentorships::request },
     "/mentorships/{id}/{action}" => { POST crate::web::mentorships::act },
     "/notifications" => { GET crate::web::bookings::notifications_page },

@@ -153,7 +153,7 @@ pub async fn calendar_page(
     let date_value = selected.format("%Y-%m-%d").to_string();
     let body = html! {
         h1 { "My calendar" }
-        p { a href="/mentorships" { "Mentorship requests" } }
+        p { a href="/dashboard" { "Dashboard" } " · " a href="/mentorships" { "Mentorship requests" } }
         @if let Some(f) = flash { (f) }
         p class="hint" { "Times are in your time zone, " strong { (tz_name) } ". " a href="/profile" { "Change it in your profile" } "." }
         div id="calendar-live" data-mentor=(user.id()) {}

@@ -1,7 +1,8 @@
 //! The matching questionnaire with its ranked mentors and their reasons in
 //! words (`/matching`), and mentorships (`/mentorships`): a mentee requests
 //! one from a result, the mentor accepts or declines it, either ends it.
-//! Signed in only; every change goes through the API's handler.
+//! The mentor's dashboard (`/dashboard`). Signed in only; every change goes
+//! through the API's handler.
 
 use std::collections::HashMap;
 
@@ -305,4 +306,88 @@ pub async fn act(
     let done = action.clone();
     let res = bridge::json_of(mentorships::act(state.clone(), user.auth, web::Path::from((id, action))).await).await;
     Ok(back(res, &done))
+}
+
+/// A bar per month of the rating trend, as inline SVG (labelled in words).
+fn trend_svg(trend: &[Value]) -> Markup {
+    let w = 40.0 * trend.len().max(1) as f64 + 20.0;
+    let words: Vec<String> = trend
+        .iter()
+        .map(|t| format!("{}: {:.1}", s(t, "month"), t["average"].as_f64().unwrap_or(0.0)))
+        .collect();
+    html! {
+        svg xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 {w} 140")) width=(w) height="140" role="img"
+            aria-label=(format!("Average rating by month: {}", words.join(", "))) {
+            @for (i, t) in trend.iter().enumerate() {
+                @let avg = t["average"].as_f64().unwrap_or(0.0);
+                @let h = 100.0 * avg / 5.0;
+                rect x=(20.0 + 40.0 * i as f64) y=(110.0 - h) width="28" height=(h) fill="#1a5fb4" {}
+                text x=(20.0 + 40.0 * i as f64) y="126" font-size="9" { (s(t, "month").get(5..).unwrap_or("")) }
+                text x=(20.0 + 40.0 * i as f64) y=(106.0 - h) font-size="9" { (format!("{avg:.1}")) }
+            }
+        }
+    }
+}
+
+/// `/dashboard`: the mentor's dashboard from `GET /api/me/dashboard`.
+pub async fn dashboard_page(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, ApiError> {
+    let Some(user) = &viewer.user else {
+        return Ok(to_sign_in("/dashboard"));
+    };
+    let d = match bridge::json_of(crate::routes::dashboard::dashboard(state.clone(), user.auth).await).await {
+        Ok(d) => d,
+        Err(e) => {
+            let body = html! { h1 { "Dashboard" } (notice("error", &explain(&e))) };
+            let pg = Page {
+                title: "Dashboard",
+                ..Default::default()
+            };
+            return Ok(render(&state, &viewer, StatusCode::FORBIDDEN, page(&viewer, pg, body)));
+        }
+    };
+    let f = &d["figures"];
+    let rate = f["attendanceRate"]
+        .as_f64()
+        .map_or("no bookings yet".to_owned(), |r| format!("{:.0} %", r * 100.0));
+    let trend = d["ratingTrend"].as_array().cloned().unwrap_or_default();
+    let table = |items: &Value| -> Markup {
+        html! {
+            table {
+                thead { tr { th scope="col" { "What" } th scope="col" { "Starts" } th scope="col" { "Booked" } th scope="col" { "Attended" } } }
+                tbody {
+                    @for o in items.as_array().into_iter().flatten() {
+                        tr {
+                            td { @if s(o, "title").is_empty() { "Slot" } @else { (s(o, "title")) } }
+                            td { (s(o, "startsAt").get(..16).unwrap_or("").replace('T', " ")) " UTC" }
+                            td { (o["confirmed"]) " of " (o["capacity"]) }
+                            td { (o["attended"]) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let requests = d["mentorshipRequests"].as_array().map_or(0, Vec::len);
+    let body = html! {
+        h1 { "Dashboard" }
+        dl class="figures" {
+            dt { "Sessions held" } dd { (f["sessionsHeld"]) }
+            dt { "Hours" } dd { (f["hours"]) }
+            dt { "Attendance" } dd { (rate) " (" (f["attendedBookings"]) " of " (f["confirmedBookings"]) " booked)" }
+            dt { "Rating" } dd { (format!("{:.1}", d["rating"]["average"].as_f64().unwrap_or(0.0))) " from " (d["rating"]["count"]) " reviews" }
+            dt { "Mentorship requests" } dd { a href="/mentorships" { (requests) " waiting" } }
+        }
+        h2 { "Rating by month" }
+        @if trend.is_empty() { p { "No reviews in the last 12 months." } } @else { (trend_svg(&trend)) }
+        h2 { "Upcoming" }
+        (table(&d["upcoming"]))
+        h2 { "Past" }
+        (table(&d["past"]))
+    };
+    let pg = Page {
+        title: "Dashboard",
+        current: Some("/calendar"),
+        ..Default::default()
+    };
+    Ok(render(&state, &viewer, StatusCode::OK, page(&viewer, pg, body)))
 }

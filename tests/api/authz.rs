@@ -170,6 +170,7 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("POST", "/bookings/cancel", "/bookings/cancel", "*:400 unsupported_media_type"),
     http("POST", "/bookings/review", "/bookings/review", "*:400 unsupported_media_type"),
     http("GET", "/matching", "/matching", "*:303"),
+    http("GET", "/dashboard", "/dashboard", "*:303"),
     http("GET", "/mentorships", "/mentorships", "*:303"),
     http("POST", "/mentorships", "/mentorships", "*:400 unsupported_media_type"),
     http("POST", "/mentorships/{id}/{action}", "/mentorships/{mentorship}/accept", "*:400 unsupported_media_type"),

@@ -386,6 +386,7 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         "/notifications",
         "/calendar",
         "/mentorships",
+        "/dashboard",
         manage_slot.as_str(),
         manage_session.as_str(),
         "/profile",

@@ -1627,3 +1627,27 @@ async fn the_dashboard_shows_sessions_attendance_figures_ratings_and_requests() 
     assert_eq!(d["figures"]["attendanceRate"], Value::Null);
     assert_eq!(d["figures"]["sessionsHeld"], 0);
 }
+
+#[actix_web::test]
+async fn the_dashboard_page_shows_the_session_just_held() {
+    use crate::pages::{browser, get_page, sign_up};
+    let app = spawn_app().await;
+    let b = browser();
+    let email = sign_up(&b, &app, "mentor", "Grace").await;
+    let grace = app.login(&email).await;
+    let ada = app.register("mentee", "Ada").await;
+    let booking = attended(&app, &grace, &ada, 2).await;
+    json_of(review(&app, &ada, &booking, json!(5), "").await, StatusCode::CREATED).await;
+    let (status, html) = get_page(&b, &app, "/dashboard").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Sessions held") && html.contains("100 % (1 of 1 booked)"),
+        "{html}"
+    );
+    assert!(html.contains("Average rating by month: ") && html.contains("5.0 from 1 reviews"));
+    let mb = browser();
+    sign_up(&mb, &app, "mentee", "Mia").await;
+    let (status, html) = get_page(&mb, &app, "/dashboard").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("Your account cannot do this"));
+}
