@@ -71,6 +71,9 @@ pub struct SfuSettings {
     /// Pick simulcast layers from each subscriber's estimated bandwidth.
     pub bwe: bool,
     pub initial_bitrate: u64,
+    /// A room's subscribers stay on its shard until that shard has this many
+    /// peers; later ones go to the shard with the fewest (0: from the first).
+    pub spread_at: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -95,6 +95,7 @@ impl Application {
                 fail_timeout: Duration::from_secs(f.fail_timeout_secs),
                 bwe: f.bwe,
                 initial_bitrate: f.initial_bitrate,
+                spread_at: f.spread_at,
             })
             .context("starting the SFU (UDP sockets)")?;
             realtime.live.set_sfu(sfu);

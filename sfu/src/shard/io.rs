@@ -10,13 +10,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::{Shard, ShardMetrics};
-use crate::{SfuConfig, ShardCmd};
+use super::{Queues, Shard, ShardMetrics};
+use crate::SfuConfig;
 
 const HOUSEKEEPING: Duration = Duration::from_millis(250);
 const SOCKET_BUFFER: usize = 4 << 20;
 /// Datagrams read after the first before the burst is settled.
 const BURST: usize = 15;
+/// Relayed packets taken after the first before the burst is settled.
+const RELAY_BURST: usize = 63;
 
 pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     use socket2::{Domain, Socket, Type};
@@ -35,7 +37,7 @@ pub fn run(
     socket: std::net::UdpSocket,
     advertised: SocketAddr,
     cfg: SfuConfig,
-    rx: mpsc::Receiver<ShardCmd>,
+    queues: Queues,
     metrics: Arc<ShardMetrics>,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -53,13 +55,19 @@ pub fn run(
                 return;
             }
         };
-        let shard = Shard::new(idx, socket.clone(), advertised, cfg, metrics);
-        shard.run(socket, rx).await;
+        let mut shard = Shard::new(idx, socket.clone(), advertised, cfg, metrics);
+        shard.siblings = queues.siblings;
+        shard.run(socket, queues.commands, queues.relayed).await;
     });
 }
 
 impl Shard {
-    pub(super) async fn run(mut self, socket: Arc<tokio::net::UdpSocket>, mut rx: mpsc::Receiver<ShardCmd>) {
+    pub(super) async fn run(
+        mut self,
+        socket: Arc<tokio::net::UdpSocket>,
+        mut rx: mpsc::Receiver<crate::ShardCmd>,
+        mut relayed: mpsc::Receiver<super::Relayed>,
+    ) {
         let mut buf = vec![0u8; 2048];
         // The loop reads the clock; the handlers get the time it read (a
         // datagram's arrival, a command's, a timer's), so their logic is a
@@ -79,6 +87,22 @@ impl Shard {
                     let t = Instant::now();
                     self.command(cmd, t);
                     self.process_work(t);
+                    self.metrics.busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+                }
+                r = relayed.recv() => {
+                    // Media from a room's home shard; what else is queued
+                    // goes with it, then the subscribers are drained once.
+                    let t = Instant::now();
+                    if let Some(r) = r {
+                        self.relayed(r);
+                        for _ in 0..RELAY_BURST {
+                            match relayed.try_recv() {
+                                Ok(r) => self.relayed(r),
+                                Err(_) => break,
+                            }
+                        }
+                        self.process_work(t);
+                    }
                     self.metrics.busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
                 }
                 r = socket.recv_from(&mut buf) => {
