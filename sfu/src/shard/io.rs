@@ -8,15 +8,18 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::os::fd::AsRawFd;
+
+use tokio::io::Interest;
 use tokio::sync::mpsc;
+
+use super::ingress::Ingress;
 
 use super::{Queues, Shard, ShardMetrics};
 use crate::SfuConfig;
 
 const HOUSEKEEPING: Duration = Duration::from_millis(250);
 const SOCKET_BUFFER: usize = 4 << 20;
-/// Datagrams read after the first before the burst is settled.
-const BURST: usize = 15;
 /// Relayed packets taken after the first before the burst is settled.
 const RELAY_BURST: usize = 63;
 
@@ -68,7 +71,7 @@ impl Shard {
         mut rx: mpsc::Receiver<crate::ShardCmd>,
         mut relayed: mpsc::Receiver<super::Relayed>,
     ) {
-        let mut buf = vec![0u8; 2048];
+        let mut ingress = Ingress::default();
         // The loop reads the clock; the handlers get the time it read (a
         // datagram's arrival, a command's, a timer's), so their logic is a
         // function of it and testable without sleeping.
@@ -105,24 +108,21 @@ impl Shard {
                     }
                     self.metrics.busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
                 }
-                r = socket.recv_from(&mut buf) => {
+                r = socket.readable() => {
+                    // What is waiting, in one recvmmsg (a burst: a keyframe's
+                    // packets), handed in before the subscribers are drained
+                    // and sent to: each subscriber is drained once a burst.
                     let t = Instant::now();
-                    if let Ok((n, src)) = r {
-                        self.datagram_in_burst(&buf[..n], src, t);
-                        // Take what else is queued (a burst: a keyframe's
-                        // packets) before draining the subscribers and
-                        // sending: each subscriber is drained once a burst.
-                        let mut last = t;
-                        for _ in 0..BURST {
-                            match socket.try_recv_from(&mut buf) {
-                                Ok((n, src)) => {
-                                    last = Instant::now();
-                                    self.datagram_in_burst(&buf[..n], src, last);
-                                }
-                                Err(_) => break,
+                    if r.is_ok() {
+                        let fd = socket.as_raw_fd();
+                        if let Ok(n) = socket.try_io(Interest::READABLE, || ingress.read(fd)) {
+                            for (d, src) in ingress.datagrams() {
+                                self.datagram_in_burst(d, src, t);
+                            }
+                            if n > 0 {
+                                self.process_work(t);
                             }
                         }
-                        self.process_work(last);
                     }
                     self.metrics.busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
                 }

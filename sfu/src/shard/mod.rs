@@ -3,7 +3,8 @@
 //! This file owns the shard's state (rooms, peers, tracks and the maps
 //! between them), the commands from room handles, peer removal and the
 //! periodic housekeeping. The rest, by concern:
-//! - `io`: the socket loop;
+//! - `io`: the socket loop; `ingress`: reading a burst of datagrams in one
+//!   `recvmmsg`;
 //! - `demux`: which peer a datagram is for;
 //! - `drive`: feeding and draining str0m, timers, peer events;
 //! - `negotiate`: publish, subscribe, answer, restart (SDP);
@@ -22,6 +23,7 @@ mod egress;
 mod forward;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod ingress;
 mod io;
 mod keyframes;
 mod layers;
