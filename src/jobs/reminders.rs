@@ -19,7 +19,6 @@ use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use lyceum_actors::core::FanOut;
 use lyceum_actors::UserId;
-use lyceum_protocol::frames::Event;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -126,13 +125,18 @@ impl Worker {
             let (starts, title): (DateTime<Utc>, String) = (o.get(0), o.get(1));
             let note = json!({"offeringId": offering, "bookingId": booking, "startsAt": starts, "title": title,
                               "before": payload["before"]});
-            let nid: i64 = tx
-                .query_one(
-                    "INSERT INTO notifications (user_id, kind, payload) VALUES ($1, 'reminder', $2) RETURNING id",
-                    &[&user, &note],
-                )
-                .await?
-                .get(0);
+            // Through the one notification path: the job's id is the event,
+            // so a job run twice notifies once.
+            let stored = crate::notify::store(
+                &tx,
+                crate::notify::Note {
+                    user: UserId(user),
+                    kind: "reminder",
+                    key: format!("reminder:{job}"),
+                    payload: note,
+                },
+            )
+            .await?;
             if let (Some(to), true) = (email, self.mailer.is_some()) {
                 let subject = format!(
                     "Reminder: {} starts {}",
@@ -156,22 +160,12 @@ impl Worker {
                 &[&job],
             )
             .await?;
-            pushes.push((
-                user,
-                Event::Notification {
-                    id: json!(nid),
-                    kind: "reminder".to_owned(),
-                    payload: note,
-                }
-                .frame(),
-            ));
+            pushes.extend(stored);
         }
         tx.commit().await?;
         // After the commit: a push for a rolled-back job would be a lie.
         let n = pushes.len();
-        for (user, frame) in pushes {
-            self.fanout.to_user(UserId(user), frame.into());
-        }
+        crate::notify::push(self.fanout.as_ref(), pushes);
         Ok(n)
     }
 

@@ -16,7 +16,7 @@ use super::layout::{csrf_field, notice, page, render, Page};
 use super::session::Viewer;
 use super::words::explain;
 use crate::error::ApiError;
-use crate::routes::calendar::{feeds, notes, sessions, slots};
+use crate::routes::calendar::{feeds, sessions, slots};
 use crate::state::AppState;
 
 #[derive(Deserialize, Default)]
@@ -165,7 +165,10 @@ pub async fn notifications_page(state: web::Data<AppState>, viewer: Viewer) -> R
     let Some(user) = &viewer.user else {
         return Ok(to_sign_in("/notifications"));
     };
-    let v = bridge::json_of(notes::notifications(state.clone(), user.auth).await).await?;
+    let v = bridge::json_of(
+        crate::routes::notifications::list(state.clone(), user.auth, web::Query(Default::default())).await,
+    )
+    .await?;
     let items = v["items"].as_array().cloned().unwrap_or_default();
     let body = html! {
         h1 { "Notifications" }
