@@ -272,7 +272,7 @@ pub async fn create(
         locked: false,
         hidden: false,
         first_post: Some(post),
-        moderator: false,
+        moderator: boards::moderates(&tx, &user, b.category_id).await?,
     };
     let mut stored = Vec::new();
     let by = actor_json(&tx, &user).await?;
