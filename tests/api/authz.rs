@@ -316,6 +316,8 @@ const WS_ROWS: &[WsRow] = &[
     ws("history", r#"{"type":"history","roomId":"{room}"}"#, Prep::None, "*:ack/not_a_member; guest:ack/forbidden; admin:ack"),
     ws("watch_calendar", r#"{"type":"watch_calendar","mentorId":"{mentor}"}"#, Prep::None, "*:ack; guest:forbidden"),
     ws("unwatch_calendar", r#"{"type":"unwatch_calendar","mentorId":"{mentor}"}"#, Prep::None, "*:ack"),
+    ws("watch_thread", r#"{"type":"watch_thread","threadId":"{thread}"}"#, Prep::None, "*:ack; guest:forbidden"),
+    ws("unwatch_thread", r#"{"type":"unwatch_thread","threadId":"{thread}"}"#, Prep::None, "*:ack"),
     ws("reauth", r#"{"type":"reauth","token":"{reauth_token}"}"#, Prep::None, "*:ack/forbidden"),
     ws("session_join", r#"{"type":"session_join","sessionId":"{session}"}"#, Prep::FreshSession, "mentee:session_not_live/not_registered; mentor:ack/not_registered; admin:not_registered; guest:forbidden"),
     ws("session_leave", r#"{"type":"session_leave","sessionId":"{session}"}"#, Prep::FreshSession, "*:ack"),

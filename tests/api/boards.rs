@@ -1347,3 +1347,83 @@ async fn posting_is_rate_limited_per_user() {
     // Another user is not affected.
     app.reply(&b.access, &thread, "mine", None).await;
 }
+
+#[actix_web::test]
+async fn an_open_thread_updates_live_for_its_watchers() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let asker = app.register("mentee", "Asker").await;
+    let mentor = app.register("mentor", "Marco").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let (thread, q) = app.thread(&asker.access, &cat, "Live question", "hello", &[]).await;
+
+    let mut ws = Ws::connect(&app, &asker.access).await;
+    let refused = ws
+        .cmd(json!({"type": "watch_thread", "threadId": uuid::Uuid::new_v4()}))
+        .await;
+    assert_eq!(refused["code"], "thread_not_found", "{refused}");
+    let ack = ws.cmd(json!({"type": "watch_thread", "threadId": thread})).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+
+    let answer = app.reply(&mentor.access, &thread, "Here is how.", None).await;
+    let ev = ws.next_of("thread_updated").await;
+    assert_eq!(ev["threadId"], thread.as_str());
+    assert_eq!(ev["change"], "reply");
+    assert_eq!(ev["payload"]["id"], answer["id"]);
+    assert_eq!(ev["payload"]["byMentor"], true);
+    assert_eq!(ev["payload"]["bodyHtml"], "<p>Here is how.</p>\n");
+
+    app.expect(
+        Method::POST,
+        &format!("/api/boards/posts/{q}/vote"),
+        Some(&mentor.access),
+        Some(json!({"value": 1})),
+        200,
+    )
+    .await;
+    let ev = ws.next_of("thread_updated").await;
+    assert_eq!(ev["change"], "vote");
+    assert_eq!(ev["payload"], json!({"postId": q, "score": 1}));
+
+    app.expect(
+        Method::POST,
+        &format!("/api/boards/threads/{thread}/accept"),
+        Some(&asker.access),
+        Some(json!({"postId": answer["id"]})),
+        200,
+    )
+    .await;
+    let ev = ws.next_of("thread_updated").await;
+    assert_eq!(ev["change"], "accepted");
+    assert_eq!(ev["payload"]["postId"], answer["id"]);
+    assert_eq!(ev["payload"]["thread"]["answered"], true);
+
+    // Unwatched: no more.
+    let ack = ws.cmd(json!({"type": "unwatch_thread", "threadId": thread})).await;
+    assert_eq!(ack["type"], "ack");
+    app.reply(&mentor.access, &thread, "One more thing.", None).await;
+    ws.quiet("thread_updated", std::time::Duration::from_millis(500)).await;
+
+    // Guests may not watch.
+    let room = app
+        .expect(
+            Method::POST,
+            "/api/rooms",
+            Some(&mentor.access),
+            Some(json!({"name": "Open", "visibility": "public", "allowGuests": true})),
+            201,
+        )
+        .await;
+    let guest = app
+        .expect(
+            Method::POST,
+            &format!("/api/rooms/{}/guests", room["id"].as_str().unwrap()),
+            None,
+            None,
+            201,
+        )
+        .await;
+    let mut gws = Ws::connect(&app, guest["accessToken"].as_str().unwrap()).await;
+    let refused = gws.cmd(json!({"type": "watch_thread", "threadId": thread})).await;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
+}

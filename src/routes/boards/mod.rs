@@ -22,6 +22,31 @@ use crate::auth::AuthUser;
 use crate::boards;
 use crate::error::ApiError;
 use crate::notify::{self, Note, Stored};
+use crate::state::AppState;
+
+/// Tells the thread's watchers (`watch_thread` over the WebSocket) of a
+/// committed change. Call after the commit. The boards actor's mailbox is
+/// bounded: when it is full the frame is dropped and logged (the change is
+/// stored; a watcher reloading the thread sees it).
+pub fn tell_watchers(state: &AppState, thread: Uuid, change: &str, mut payload: Value) {
+    // Watchers are many people: nothing in the frame is the caller's own.
+    if payload.get("myVote").is_some() {
+        payload["myVote"] = Value::Null;
+    }
+    let frame = lyceum_protocol::frames::Event::ThreadUpdated {
+        thread_id: thread,
+        change: change.to_owned(),
+        payload,
+    }
+    .frame();
+    let sent = state.realtime.boards.try_send(lyceum_actors::boards::Changed {
+        thread,
+        frame: frame.into(),
+    });
+    if sent.is_err() {
+        tracing::warn!(%thread, change, "board watchers not told: the boards actor is full");
+    }
+}
 
 /// A thread as the rules need it (not as it is shown).
 pub struct ThreadCtx {

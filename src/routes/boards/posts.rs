@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::threads::{not_locked, notify_moderated, SEARCH_VECTOR};
-use super::{actor_json, load_post, notify_mentions, post_for};
+use super::{actor_json, load_post, notify_mentions, post_for, tell_watchers};
 use crate::audit::{self, action};
 use crate::auth::{AuthUser, MaybeUser};
 use crate::boards::{self, render::render};
@@ -98,6 +98,9 @@ pub async fn edit(
     let shown = load_post(&tx, p.id, Some(&user), p.thread.moderator).await?;
     tx.commit().await?;
     notify::push(state.realtime.services.fanout.as_ref(), stored);
+    if !p.thread.hidden {
+        tell_watchers(&state, p.thread.id, "edit", shown.clone());
+    }
     Ok(HttpResponse::Ok().json(shown))
 }
 
@@ -164,6 +167,14 @@ pub async fn delete(
     }
     tx.commit().await?;
     notify::push(state.realtime.services.fanout.as_ref(), stored.into_iter().collect());
+    if !p.thread.hidden {
+        tell_watchers(
+            &state,
+            p.thread.id,
+            "post_deleted",
+            json!({"postId": p.id, "wholeThread": is_question}),
+        );
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -245,6 +256,9 @@ pub async fn vote(
         .await?;
     }
     tx.commit().await?;
+    if !p.thread.hidden {
+        tell_watchers(&state, p.thread.id, "vote", json!({"postId": p.id, "score": score}));
+    }
     let my_vote = if value == 0 { None } else { Some(value) };
     Ok(HttpResponse::Ok().json(json!({"postId": p.id, "score": score, "myVote": my_vote})))
 }
@@ -380,5 +394,9 @@ pub async fn moderate(
     let shown = load_post(&tx, p.id, Some(&user), true).await?;
     tx.commit().await?;
     notify::push(state.realtime.services.fanout.as_ref(), stored.into_iter().collect());
+    let change = if hide { "post_hidden" } else { "post_unhidden" };
+    if !p.thread.hidden {
+        tell_watchers(&state, p.thread.id, change, json!({"postId": p.id}));
+    }
     Ok(HttpResponse::Ok().json(shown))
 }

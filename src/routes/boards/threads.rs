@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::{actor_json, POST_COLUMNS, THREAD_COLUMNS};
+use super::{actor_json, tell_watchers, POST_COLUMNS, THREAD_COLUMNS};
 use super::{load_post, load_thread_summary, notify_mentions, post_json, thread_for, thread_json, ThreadCtx};
 use crate::audit::{self, action};
 use crate::auth::{AuthUser, MaybeUser};
@@ -443,6 +443,9 @@ pub async fn reply(
     let shown = load_post(&tx, post, Some(&user), t.moderator).await?;
     tx.commit().await?;
     notify::push(state.realtime.services.fanout.as_ref(), stored);
+    if !t.hidden {
+        tell_watchers(&state, t.id, "reply", shown.clone());
+    }
     Ok(HttpResponse::Created().json(shown))
 }
 
@@ -504,6 +507,14 @@ pub async fn accept(
     let summary = load_thread_summary(&tx, t.id).await?;
     tx.commit().await?;
     notify::push(state.realtime.services.fanout.as_ref(), stored);
+    if !t.hidden {
+        tell_watchers(
+            &state,
+            t.id,
+            "accepted",
+            json!({"postId": body.post_id, "thread": summary}),
+        );
+    }
     Ok(HttpResponse::Ok().json(summary))
 }
 
@@ -591,6 +602,7 @@ pub async fn moderate(
     let summary = load_thread_summary(&tx, t.id).await?;
     tx.commit().await?;
     notify::push(state.realtime.services.fanout.as_ref(), stored.into_iter().collect());
+    tell_watchers(&state, t.id, "thread", json!({"action": act, "thread": summary}));
     Ok(HttpResponse::Ok().json(summary))
 }
 
