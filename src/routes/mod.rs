@@ -78,6 +78,8 @@ route_table! {
     "/bookings/cancel" => { POST crate::web::bookings::cancel },
     "/bookings/{file}" => { GET crate::web::bookings::ics },
     "/notifications" => { GET crate::web::bookings::notifications_page },
+    "/boards" => { GET crate::web::boards::boards_page },
+    "/boards/threads/{id}" => { GET crate::web::boards::thread_page },
     "/calendar" => { GET crate::web::calendar::calendar_page },
     "/profile" => { GET crate::web::profile::profile_page, POST crate::web::profile::save },
     "/admin" => { GET crate::web::admin::users_page },

@@ -175,6 +175,8 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("POST", "/bookings/cancel", "/bookings/cancel", "*:400 unsupported_media_type"),
     http("GET", "/bookings/{file}", "/bookings/{booking}.ics", "*:303"),
     http("GET", "/notifications", "/notifications", "*:303"),
+    http("GET", "/boards", "/boards", "*:200"),
+    http("GET", "/boards/threads/{id}", "/boards/threads/{thread}", "*:200"),
     http("GET", "/sitemap.xml", "/sitemap.xml", "*:200"),
     http("GET", "/robots.txt", "/robots.txt", "*:200"),
     http("GET", "/app", "/app", "*:200"),

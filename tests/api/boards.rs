@@ -1427,3 +1427,89 @@ async fn an_open_thread_updates_live_for_its_watchers() {
     let refused = gws.cmd(json!({"type": "watch_thread", "threadId": thread})).await;
     assert_eq!(refused["code"], "forbidden", "{refused}");
 }
+
+#[actix_web::test]
+async fn public_threads_are_server_rendered_pages_in_the_sitemap() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let asker = app.register("mentee", "Asker").await;
+    let mentor = app.register("mentor", "Marco").await;
+    let public = app.category(&admin.access, "placements", "public").await;
+    let members = app.category(&admin.access, "private", "members").await;
+    let (thread, _) = app
+        .thread(
+            &asker.access,
+            &public,
+            "How to ace the Acme interview?",
+            "I have an **interview** next week <script>alert(1)</script>",
+            &["acme"],
+        )
+        .await;
+    let answer = app
+        .reply(&mentor.access, &thread, "Practise *system design*.", None)
+        .await;
+    app.expect(
+        Method::POST,
+        &format!("/api/boards/threads/{thread}/accept"),
+        Some(&asker.access),
+        Some(json!({"postId": answer["id"]})),
+        200,
+    )
+    .await;
+    let (hidden_away, _) = app
+        .thread(&asker.access, &members, "Members only thread", "secret", &[])
+        .await;
+
+    let res = app
+        .http
+        .get(app.url(&format!("/boards/threads/{thread}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("<title>How to ace the Acme interview? · Lyceum</title>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<meta name="description" content="I have an interview next week"#),
+        "{html}"
+    );
+    assert!(html.contains(&format!(r#"<link rel="canonical" href="/boards/threads/{thread}">"#)));
+    assert!(
+        html.contains(r#""@type":"QAPage""#) && html.contains(r#""acceptedAnswer""#),
+        "{html}"
+    );
+    assert!(html.contains("<p>Practise <em>system design</em>.</p>"), "{html}");
+    assert!(html.contains("Accepted answer") && html.contains("Mentor"));
+    assert!(!html.contains("<script>alert"), "{html}");
+    assert!(!html.contains(&asker.email) && !html.contains(&mentor.email));
+
+    let list = app.http.get(app.url("/boards?q=acme")).send().await.unwrap();
+    assert_eq!(list.status(), 200);
+    let list = list.text().await.unwrap();
+    assert!(list.contains(&format!("/boards/threads/{thread}")), "{list}");
+
+    let res = app
+        .http
+        .get(app.url(&format!("/boards/threads/{hidden_away}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let sitemap = app
+        .http
+        .get(app.url("/sitemap.xml"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        sitemap.contains(&format!("/boards/threads/{thread}</loc>")),
+        "{sitemap}"
+    );
+    assert!(!sitemap.contains(&hidden_away), "{sitemap}");
+}
