@@ -134,3 +134,17 @@ CREATE INDEX board_flags_open ON board_flags (id) WHERE resolved_at IS NULL;
 ALTER TABLE notifications ADD COLUMN dedupe_key text;
 ALTER TABLE notifications ADD CONSTRAINT notifications_once UNIQUE (user_id, dedupe_key);
 CREATE INDEX notifications_unread ON notifications (user_id) WHERE read_at IS NULL;
+
+-- Email per kind of notification: a row turns one kind's email off (or on
+-- again); no row means on.
+CREATE TABLE notification_preferences (
+    user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind    text NOT NULL,
+    email   boolean NOT NULL,
+    PRIMARY KEY (user_id, kind)
+);
+
+-- Whether a user wants this kind of notification by email.
+CREATE FUNCTION email_wanted(u uuid, k text) RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT email FROM notification_preferences WHERE user_id = u AND kind = k), true)
+$$;

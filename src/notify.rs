@@ -27,6 +27,10 @@ pub struct Note {
     /// Names the event; with `user`, unique.
     pub key: String,
     pub payload: Value,
+    /// Also send it by email (through the outbox), if the user's
+    /// preference for this kind allows. False where the feature sends its
+    /// own email (reminders) or email is not configured.
+    pub mail: bool,
 }
 
 /// A notification this call stored, to push after the commit.
@@ -47,12 +51,51 @@ pub async fn store(client: &impl GenericClient, note: Note) -> Result<Option<Sto
             &[&note.user, &note.kind, &note.payload, &note.key],
         )
         .await?;
+    if row.is_some() && note.mail {
+        // One email job per notification (the same key), unless the user
+        // turned email off for this kind.
+        let (subject, text) = email_text(note.kind, &note.payload);
+        client
+            .execute(
+                "INSERT INTO outbox (kind, dedupe_key, user_id, payload, due_at)
+                 SELECT 'email', $1, u.id,
+                        jsonb_build_object('to', u.email, 'subject', $2::text,
+                                           'body', 'Hello ' || u.display_name || E',\n\n' || $3::text || E'\n\n— Lyceum\n'),
+                        now()
+                   FROM users u
+                  WHERE u.id = $4 AND email_wanted(u.id, $5)
+                 ON CONFLICT (dedupe_key) DO NOTHING",
+                &[&format!("email:{}:{}", note.key, note.user), &subject, &text, &note.user, &note.kind],
+            )
+            .await?;
+    }
     Ok(row.map(|r| Stored {
         id: r.get(0),
         user: note.user,
         kind: note.kind,
         payload: note.payload,
     }))
+}
+
+/// The subject and text of a notification's email.
+fn email_text(kind: &str, payload: &Value) -> (String, String) {
+    let title = payload["title"].as_str().unwrap_or("a thread");
+    let by = payload["by"]["displayName"].as_str().unwrap_or("Someone");
+    let subject = match kind {
+        "board_reply" => format!("{by} replied in \u{201c}{title}\u{201d}"),
+        "board_mention" => format!("{by} mentioned you in \u{201c}{title}\u{201d}"),
+        "board_answer_accepted" => format!("Your answer in \u{201c}{title}\u{201d} was accepted"),
+        "board_moderation" => format!("A moderator acted on your post in \u{201c}{title}\u{201d}"),
+        other => format!("Lyceum: {}", other.replace('_', " ")),
+    };
+    let link = payload["threadId"]
+        .as_str()
+        .map(|t| format!("\n\nRead it at /boards/threads/{t}"))
+        .unwrap_or_default();
+    (
+        subject.clone(),
+        format!("{subject}.{link}\n\nChoose which emails you get in your notification preferences."),
+    )
 }
 
 /// Pushes what was stored to the users' open connections. Call after the

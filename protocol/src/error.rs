@@ -100,6 +100,8 @@ codes! {
     InvalidPost = "invalid_post", 400;
     /// A vote other than 1, -1 or 0.
     InvalidVote = "invalid_vote", 400;
+    /// Notification preferences naming an unknown kind.
+    InvalidPreferences = "invalid_preferences", 400;
     /// A flag's reason, or a moderation action and its fields, fail validation.
     InvalidModeration = "invalid_moderation", 400;
 

@@ -134,6 +134,8 @@ impl Worker {
                     kind: "reminder",
                     key: format!("reminder:{job}"),
                     payload: note,
+                    // The reminder's email is its own job (below).
+                    mail: false,
                 },
             )
             .await?;
@@ -149,9 +151,14 @@ impl Worker {
                 );
                 let body = format!("Hello {name},\n\nthis is a reminder: {subject}.\n\n— Lyceum\n");
                 tx.execute(
-                    "INSERT INTO outbox (kind, dedupe_key, user_id, payload, due_at) VALUES ('email', $1, $2, $3, now())
+                    "INSERT INTO outbox (kind, dedupe_key, user_id, payload, due_at)
+                     SELECT 'email', $1, $2, $3, now() WHERE email_wanted($2, 'reminder')
                      ON CONFLICT (dedupe_key) DO NOTHING",
-                    &[&format!("email:reminder:{job}"), &user, &json!({"to": to, "subject": subject, "body": body})],
+                    &[
+                        &format!("email:reminder:{job}"),
+                        &user,
+                        &json!({"to": to, "subject": subject, "body": body}),
+                    ],
                 )
                 .await?;
             }

@@ -1,6 +1,6 @@
 //! The caller's in-app notifications (`crate::notify` stores them): the
-//! list, newest first with a cursor, the unread count, and marking one or
-//! all read.
+//! list, newest first with a cursor, the unread count, marking one or all
+//! read, and which kinds also come by email.
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -121,4 +121,66 @@ pub async fn mark_all_read(state: web::Data<AppState>, user: AuthUser) -> Result
         )
         .await?;
     Ok(HttpResponse::Ok().json(json!({"updated": updated, "unread": 0})))
+}
+
+/// Every kind of notification, in the order preferences list them.
+pub const KINDS: &[&str] = &[
+    "reminder",
+    "board_reply",
+    "board_mention",
+    "board_answer_accepted",
+    "board_moderation",
+];
+
+async fn preferences(client: &deadpool_postgres::Client, user: &AuthUser) -> Result<Value, ApiError> {
+    let rows = client
+        .query(
+            "SELECT k, email_wanted($1, k) FROM unnest($2::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
+            &[&user.id, &KINDS],
+        )
+        .await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| json!({"kind": r.get::<_, String>(0), "email": r.get::<_, bool>(1)}))
+        .collect();
+    Ok(json!({"items": items}))
+}
+
+/// `GET /api/me/notification-preferences`.
+pub async fn get_preferences(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let client = state.pool.get().await?;
+    Ok(HttpResponse::Ok().json(preferences(&client, &user).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreferencesBody {
+    email: std::collections::BTreeMap<String, bool>,
+}
+
+/// `PUT /api/me/notification-preferences` `{"email": {"board_reply": false, ...}}`:
+/// the kinds named change, the others stay.
+pub async fn put_preferences(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: crate::routes::json::Json<PreferencesBody>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(k) = body.email.keys().find(|k| !KINDS.contains(&k.as_str())) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidPreferences,
+            format!("unknown kind `{k}`; the kinds are {}", KINDS.join(", ")),
+        ));
+    }
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    for (kind, email) in &body.email {
+        tx.execute(
+            "INSERT INTO notification_preferences (user_id, kind, email) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id, kind) DO UPDATE SET email = EXCLUDED.email",
+            &[&user.id, kind, email],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(preferences(&client, &user).await?))
 }

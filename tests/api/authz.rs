@@ -260,6 +260,8 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("GET", "/api/notifications", "/api/notifications", SIGNED_IN),
     http("GET", "/api/notifications/unread-count", "/api/notifications/unread-count", SIGNED_IN),
     http("POST", "/api/notifications/read-all", "/api/notifications/read-all", SIGNED_IN),
+    http("GET", "/api/me/notification-preferences", "/api/me/notification-preferences", SIGNED_IN),
+    with(http("PUT", "/api/me/notification-preferences", "/api/me/notification-preferences", SIGNED_IN), Json(r#"{"email":{"board_reply":true}}"#), Prep::None),
     http("POST", "/api/notifications/{id}/read", "/api/notifications/999999999/read", "*:404 notification_not_found; anon:401 missing_token; guest:403 guest_not_allowed"),
     http("GET", "/api/boards/categories", "/api/boards/categories", "*:200"),
     with(http("POST", "/api/boards/categories", "/api/boards/categories", ADMINS_CREATE), Json(r#"{"slug":"{fresh_slug}","name":"Matrix","visibility":"members"}"#), Prep::None),

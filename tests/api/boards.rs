@@ -1513,3 +1513,93 @@ async fn public_threads_are_server_rendered_pages_in_the_sitemap() {
     );
     assert!(!sitemap.contains(&hidden_away), "{sitemap}");
 }
+
+#[actix_web::test]
+async fn board_notifications_are_emailed_when_the_preference_allows() {
+    let (smtp_port, mails) = crate::calendar::smtp_sink().await;
+    let smtp = format!("smtp://127.0.0.1:{smtp_port}");
+    let app = spawn_app_with(|s| {
+        s.reminders.poll_ms = 100;
+        s.smtp.url = Some(secrecy::SecretString::from(smtp.clone()));
+    })
+    .await;
+    let admin = app.admin().await;
+    let asker = app.register("mentee", "Asker").await;
+    let quiet = app.register("mentee", "Quiet").await;
+    let mentor = app.register("mentor", "Marco").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+
+    // Preferences: every kind, email on until turned off; unknown kinds refused.
+    let p = app
+        .expect(
+            Method::GET,
+            "/api/me/notification-preferences",
+            Some(&quiet.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(p["items"].as_array().unwrap().len(), 5);
+    assert!(p["items"].as_array().unwrap().iter().all(|i| i["email"] == true), "{p}");
+    let res = app
+        .call(
+            Method::PUT,
+            "/api/me/notification-preferences",
+            Some(&quiet.access),
+            Some(json!({"email": {"spam": false}})),
+        )
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_preferences").await;
+    let p = app
+        .expect(
+            Method::PUT,
+            "/api/me/notification-preferences",
+            Some(&quiet.access),
+            Some(json!({"email": {"board_reply": false}})),
+            200,
+        )
+        .await;
+    let reply_pref = p["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "board_reply")
+        .unwrap()
+        .clone();
+    assert_eq!(reply_pref["email"], false);
+
+    let (t1, _) = app.thread(&asker.access, &cat, "Emailed question", "hello", &[]).await;
+    let (t2, _) = app.thread(&quiet.access, &cat, "Quiet question", "hello", &[]).await;
+    app.reply(&mentor.access, &t1, "An answer", None).await;
+    app.reply(&mentor.access, &t2, "An answer", None).await;
+
+    let asker_to = asker.email.to_lowercase();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let got = mails
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.to_lowercase().contains(&asker_to));
+        if got {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no email for the asker");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let all = mails.lock().unwrap().clone();
+    let mine: Vec<&String> = all.iter().filter(|m| m.to_lowercase().contains(&asker_to)).collect();
+    assert_eq!(mine.len(), 1, "{all:?}");
+    assert!(mine[0].contains("Marco replied in"), "{}", mine[0]);
+    // Both were notified in the app; only the asker by email.
+    assert_eq!(app.notifications(&quiet.access).await.len(), 1);
+    let quiet_to = quiet.email.to_lowercase();
+    assert!(!all.iter().any(|m| m.to_lowercase().contains(&quiet_to)), "{all:?}");
+    let jobs: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM outbox WHERE kind = 'email'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(jobs, 1);
+}

@@ -263,6 +263,7 @@ pub async fn notify_mentions(
     thread: &ThreadCtx,
     post: Uuid,
     by: &Value,
+    mail: bool,
     out: &mut Vec<Stored>,
 ) -> Result<(), ApiError> {
     if names.is_empty() {
@@ -284,6 +285,7 @@ pub async fn notify_mentions(
             kind: "board_mention",
             key: format!("board_mention:{post}"),
             payload: json!({"threadId": thread.id, "postId": post, "title": thread.title, "by": by}),
+            mail,
         };
         out.extend(notify::store(client, note).await?);
     }

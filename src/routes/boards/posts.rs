@@ -94,7 +94,18 @@ pub async fn edit(
     // already (the key is the post's).
     let by = actor_json(&tx, &user).await?;
     let mut stored = Vec::new();
-    notify_mentions(&tx, &rendered.mentions, &user, &[], &p.thread, p.id, &by, &mut stored).await?;
+    notify_mentions(
+        &tx,
+        &rendered.mentions,
+        &user,
+        &[],
+        &p.thread,
+        p.id,
+        &by,
+        state.email_notifications,
+        &mut stored,
+    )
+    .await?;
     let shown = load_post(&tx, p.id, Some(&user), p.thread.moderator).await?;
     tx.commit().await?;
     notify::push(state.realtime.services.fanout.as_ref(), stored);
@@ -162,6 +173,7 @@ pub async fn delete(
             &p.thread,
             Some(p.id),
             "",
+            state.email_notifications,
         )
         .await?;
     }
@@ -390,7 +402,17 @@ pub async fn moderate(
         },
     )
     .await?;
-    let stored = notify_moderated(&tx, &user, p.author, act, &p.thread, Some(p.id), &reason).await?;
+    let stored = notify_moderated(
+        &tx,
+        &user,
+        p.author,
+        act,
+        &p.thread,
+        Some(p.id),
+        &reason,
+        state.email_notifications,
+    )
+    .await?;
     let shown = load_post(&tx, p.id, Some(&user), true).await?;
     tx.commit().await?;
     notify::push(state.realtime.services.fanout.as_ref(), stored.into_iter().collect());

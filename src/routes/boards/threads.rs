@@ -276,7 +276,18 @@ pub async fn create(
     };
     let mut stored = Vec::new();
     let by = actor_json(&tx, &user).await?;
-    notify_mentions(&tx, &rendered.mentions, &user, &[], &ctx, post, &by, &mut stored).await?;
+    notify_mentions(
+        &tx,
+        &rendered.mentions,
+        &user,
+        &[],
+        &ctx,
+        post,
+        &by,
+        state.email_notifications,
+        &mut stored,
+    )
+    .await?;
     tx.commit().await?;
     notify::push(state.realtime.services.fanout.as_ref(), stored);
     let client = state.pool.get().await?;
@@ -436,10 +447,22 @@ pub async fn reply(
             kind: "board_reply",
             key: format!("board_reply:{post}"),
             payload: json!({"threadId": t.id, "postId": post, "parentId": b.parent_id, "title": t.title, "by": by}),
+            mail: state.email_notifications,
         };
         stored.extend(notify::store(&tx, note).await?);
     }
-    notify_mentions(&tx, &rendered.mentions, &user, &told, &t, post, &by, &mut stored).await?;
+    notify_mentions(
+        &tx,
+        &rendered.mentions,
+        &user,
+        &told,
+        &t,
+        post,
+        &by,
+        state.email_notifications,
+        &mut stored,
+    )
+    .await?;
     let shown = load_post(&tx, post, Some(&user), t.moderator).await?;
     tx.commit().await?;
     notify::push(state.realtime.services.fanout.as_ref(), stored);
@@ -495,6 +518,7 @@ pub async fn accept(
                 kind: "board_answer_accepted",
                 key: format!("board_answer_accepted:{p}"),
                 payload: json!({"threadId": t.id, "postId": p, "title": t.title, "by": by}),
+                mail: state.email_notifications,
             };
             stored.extend(notify::store(&tx, note).await?);
         }
@@ -598,7 +622,7 @@ pub async fn moderate(
         },
     )
     .await?;
-    let stored = notify_moderated(&tx, &user, t.author, act, &t, None, &reason).await?;
+    let stored = notify_moderated(&tx, &user, t.author, act, &t, None, &reason, state.email_notifications).await?;
     let summary = load_thread_summary(&tx, t.id).await?;
     tx.commit().await?;
     notify::push(state.realtime.services.fanout.as_ref(), stored.into_iter().collect());
@@ -608,6 +632,7 @@ pub async fn moderate(
 
 /// Tells an author that a moderator acted on their thread or post (not
 /// when they acted on their own). Each action is its own event.
+#[allow(clippy::too_many_arguments)]
 pub async fn notify_moderated(
     client: &impl deadpool_postgres::GenericClient,
     moderator: &AuthUser,
@@ -616,6 +641,7 @@ pub async fn notify_moderated(
     t: &ThreadCtx,
     post: Option<Uuid>,
     reason: &str,
+    mail: bool,
 ) -> Result<Option<Stored>, ApiError> {
     if author == moderator.id.0 {
         return Ok(None);
@@ -625,6 +651,7 @@ pub async fn notify_moderated(
         kind: "board_moderation",
         key: format!("board_moderation:{}", Uuid::new_v4()),
         payload: json!({"action": act, "threadId": t.id, "postId": post, "title": t.title, "reason": reason}),
+        mail,
     };
     Ok(notify::store(client, note).await?)
 }
