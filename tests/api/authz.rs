@@ -24,7 +24,9 @@
 //!
 //! Own and other: mentor A and mentee A own world A (a private group room
 //! with both in it, a slot the mentee booked, a group session the mentee
-//! registered for, a started offering with notes, an attachment, a feed),
+//! registered for, a started offering with notes, an attachment, a feed,
+//! a board thread the mentee asked with the mentor's reply to it, in the
+//! one public board category the admin made),
 //! mentor B and mentee B own world B, built the same way; the guest owns
 //! room G (a public room of mentor A that allows guests). A principal's
 //! "other" is the other world (world A for the guest).
