@@ -1008,6 +1008,28 @@ async fn search_finds_and_ranks_and_filters_by_tag() {
         "a title match ranks above a body match"
     );
     assert!(s["items"][0]["rank"].as_f64().unwrap() > s["items"][1]["rank"].as_f64().unwrap());
+    // Paged by rank: the same order, one at a time.
+    let p1 = app
+        .expect(Method::GET, "/api/boards/threads?q=kubernetes&limit=1", None, None, 200)
+        .await;
+    assert_eq!(p1["items"][0]["id"], in_title.as_str());
+    let c = p1["nextCursor"].as_str().unwrap();
+    let p2 = app
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads?q=kubernetes&limit=1&cursor={c}"),
+            None,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(p2["items"][0]["id"], in_body.as_str());
+    assert_eq!(p2["nextCursor"], Value::Null);
+    // A bad token is refused even where no sign-in is needed.
+    let res = app
+        .call(Method::GET, "/api/boards/threads", Some("not-a-token"), None)
+        .await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "invalid_token").await;
     // Stemming: "interview" finds "interviews".
     let s = app
         .expect(Method::GET, "/api/boards/threads?q=interview", None, None, 200)
@@ -1602,4 +1624,27 @@ async fn board_notifications_are_emailed_when_the_preference_allows() {
         .unwrap()
         .get(0);
     assert_eq!(jobs, 1);
+}
+
+#[actix_web::test]
+async fn the_notifications_page_says_board_events_in_words() {
+    use crate::pages::{browser, get_page, sign_up};
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let mentor = app.register("mentor", "Marco").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    // The asker signs up by form: the client holds the page session.
+    let b = browser();
+    let email = sign_up(&b, &app, "mentee", "Asker").await;
+    let asker = app.login(&email).await;
+    let (thread, _) = app.thread(&asker.access, &cat, "Worded question", "hello", &[]).await;
+    app.reply(&mentor.access, &thread, "An answer", None).await;
+    let (status, html) = get_page(&b, &app, "/notifications").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(&format!(
+            r#"Marco replied in <a href="/boards/threads/{thread}">Worded question</a>"#
+        )),
+        "{html}"
+    );
 }
