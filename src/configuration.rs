@@ -185,6 +185,8 @@ pub struct RateLimitSettings {
     pub two_factor_per_account_per_minute: u32,
     /// Two-factor code attempts per client address.
     pub two_factor_per_ip_per_minute: u32,
+    /// New board threads and replies per user.
+    pub board_posts_per_user_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -132,6 +132,7 @@ impl Application {
             ),
             avatars_dir: settings.server.data_dir.join("avatars"),
             turn: crate::auth::turn::TurnIssuer::from_settings(&settings.turn),
+            email_notifications: settings.reminders.enabled && settings.smtp.url.is_some(),
         });
 
         let listener = TcpListener::bind((host, settings.server.port))

@@ -1,7 +1,6 @@
 //! The mentorship calendar over HTTP: one-on-one slots and bookings
 //! (`slots`), group sessions (`sessions`), and around them the `.ics`
-//! feeds (`feeds`, written with `ics`), private notes and notifications
-//! (`notes`).
+//! feeds (`feeds`, written with `ics`), and private notes (`notes`).
 //! Every change of seats goes through the mentor's Calendar actor.
 
 pub mod feeds;
