@@ -1,5 +1,5 @@
 //! The audit log: sign-ins, failed sign-ins, token-family revocations, role
-//! changes, two-factor events and moderation of reviews, written next to the change they record and read by admins.
+//! changes, two-factor events, board moderation and moderation of reviews, written next to the change they record and read by admins.
 
 use lyceum_protocol::UserId;
 use serde_json::Value;
@@ -19,6 +19,24 @@ pub mod action {
     pub const TWO_FACTOR_RECOVERY_CODE_USED: &str = "two_factor_recovery_code_used";
     /// A wrong, replayed or malformed code (or, on disable, a wrong password).
     pub const TWO_FACTOR_FAILED: &str = "two_factor_failed";
+    // Boards (issue 16): every moderation action and every change to who
+    // moderates. `details` names the category, thread or post and the reason.
+    pub const BOARD_CATEGORY_CREATED: &str = "board_category_created";
+    pub const BOARD_MODERATOR_APPOINTED: &str = "board_moderator_appointed";
+    pub const BOARD_MODERATOR_REMOVED: &str = "board_moderator_removed";
+    pub const BOARD_USER_BANNED: &str = "board_user_banned";
+    pub const BOARD_USER_UNBANNED: &str = "board_user_unbanned";
+    pub const BOARD_THREAD_LOCKED: &str = "board_thread_locked";
+    pub const BOARD_THREAD_UNLOCKED: &str = "board_thread_unlocked";
+    pub const BOARD_THREAD_HIDDEN: &str = "board_thread_hidden";
+    pub const BOARD_THREAD_UNHIDDEN: &str = "board_thread_unhidden";
+    pub const BOARD_THREAD_MOVED: &str = "board_thread_moved";
+    pub const BOARD_POST_HIDDEN: &str = "board_post_hidden";
+    pub const BOARD_POST_UNHIDDEN: &str = "board_post_unhidden";
+    /// A post (or a thread, with its first post) deleted by a moderator
+    /// (authors deleting their own are not audited).
+    pub const BOARD_POST_DELETED: &str = "board_post_deleted";
+    pub const BOARD_FLAG_DISMISSED: &str = "board_flag_dismissed";
     /// An admin removed a reported review (subject: its author).
     pub const REVIEW_REMOVED: &str = "review_removed";
     /// An admin dismissed a report (subject: the reporter).

@@ -71,6 +71,9 @@ pub struct SfuSettings {
     /// Pick simulcast layers from each subscriber's estimated bandwidth.
     pub bwe: bool,
     pub initial_bitrate: u64,
+    /// A room's subscribers stay on its shard until that shard has this many
+    /// peers; later ones go to the shard with the fewest (0: from the first).
+    pub spread_at: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,6 +185,8 @@ pub struct RateLimitSettings {
     pub two_factor_per_account_per_minute: u32,
     /// Two-factor code attempts per client address.
     pub two_factor_per_ip_per_minute: u32,
+    /// New board threads and replies per user.
+    pub board_posts_per_user_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -11,18 +11,23 @@
 //!   values, the audit log and profile storage, shared by the routes.
 //! - `infra`: database, TLS, rate limiting, tickets, logging.
 //! - `jobs`: background work (reminders).
+//! - `boards`: the discussion boards' shared rules and Markdown rendering.
+//! - `notify`: the one way a notification is stored (once per user and
+//!   event) and pushed live.
 //! - `web`: the web pages (server-rendered, with page sign-in and CSRF).
 //! - `admin_cli`: `lyceum admin`.
 
 pub mod admin_cli;
 pub mod audit;
 pub mod auth;
+pub mod boards;
 pub mod configuration;
 pub mod domain;
 pub mod error;
 pub mod infra;
 pub mod jobs;
 pub mod notices;
+pub mod notify;
 pub mod profiles;
 pub mod routes;
 pub mod startup;

@@ -1,38 +1,30 @@
-//! In-app notices of mentorship and review events (issue 17): a row in
-//! `notifications` (what `GET /api/notifications` and the bell read, next to
-//! the reminders) and the same as a live `notification` event to the user's
-//! open connections. Written after the change commits, and best effort: a
-//! notice that cannot be stored is logged, and the change it tells of stands.
+//! In-app notices of mentorship and review events (issue 17), through the
+//! one notification path (`crate::notify`: stored once per user and event,
+//! pushed live after the change commits). Best effort: the change they
+//! tell of has committed already, so a notice that cannot be stored is
+//! logged, not turned into a failed request. In-app only (`mail: false`).
 
-use lyceum_protocol::frames::Event;
 use lyceum_protocol::UserId;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::state::AppState;
 
-/// Tells `user` of `kind` (`payload` carries a `title` in words and ids).
-pub async fn notify(state: &AppState, user: UserId, kind: &'static str, payload: Value) {
+/// Tells `user` of `kind`; `key` names the event (with `user`, unique), and
+/// `payload` carries a `title` in words and ids.
+pub async fn notify(state: &AppState, user: UserId, kind: &'static str, key: String, payload: Value) {
     let stored = async {
         let client = state.pool.get().await?;
-        let row = client
-            .query_one(
-                "INSERT INTO notifications (user_id, kind, payload) VALUES ($1, $2, $3) RETURNING id",
-                &[&user, &kind, &payload],
-            )
-            .await?;
-        Ok::<i64, crate::error::ApiError>(row.get(0))
+        let note = crate::notify::Note {
+            user,
+            kind,
+            key,
+            payload,
+            mail: false,
+        };
+        Ok::<_, crate::error::ApiError>(crate::notify::store(&client, note).await?)
     };
     match stored.await {
-        Ok(id) => state.realtime.services.fanout.to_user(
-            user,
-            Event::Notification {
-                id: json!(id),
-                kind: kind.to_owned(),
-                payload,
-            }
-            .frame()
-            .into(),
-        ),
+        Ok(s) => crate::notify::push(state.realtime.services.fanout.as_ref(), s.into_iter().collect()),
         Err(e) => tracing::warn!(error = %e, kind, "a notice was not stored"),
     }
 }

@@ -95,6 +95,7 @@ impl Application {
                 fail_timeout: Duration::from_secs(f.fail_timeout_secs),
                 bwe: f.bwe,
                 initial_bitrate: f.initial_bitrate,
+                spread_at: f.spread_at,
             })
             .context("starting the SFU (UDP sockets)")?;
             realtime.live.set_sfu(sfu);
@@ -131,6 +132,7 @@ impl Application {
             ),
             avatars_dir: settings.server.data_dir.join("avatars"),
             turn: crate::auth::turn::TurnIssuer::from_settings(&settings.turn),
+            email_notifications: settings.reminders.enabled && settings.smtp.url.is_some(),
         });
 
         let listener = TcpListener::bind((host, settings.server.port))

@@ -35,6 +35,9 @@ pub struct AppState {
     /// Mints TURN credentials (`GET /api/live/ice-servers`); None: no TURN
     /// configured.
     pub turn: Option<crate::auth::turn::TurnIssuer>,
+    /// Whether notifications also go out by email (SMTP configured and the
+    /// outbox worker running); each user's preferences decide per kind.
+    pub email_notifications: bool,
 }
 
 impl AppState {

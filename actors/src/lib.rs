@@ -5,7 +5,8 @@
 //!   and [`gateway::Realtime`], which builds the domains and wires them.
 //! - domains, each owning its actors, messages, SQL and rules:
 //!   [`chat`] (rooms), [`presence`] (the Hub), [`calendar`] (mentors'
-//!   calendars), [`live`] (group sessions, webinars and calls).
+//!   calendars), [`live`] (group sessions, webinars and calls), [`boards`]
+//!   (who watches which open board thread).
 //!   A domain never imports another; it tells one through a seam in
 //!   [`core::seams`] that the gateway hands it.
 //! - [`core`]: the shared services, the bounded outbox, the registry, the
@@ -13,6 +14,7 @@
 //! - below: `lyceum_protocol` (ids, error codes, frames) and the SFU.
 #![forbid(unsafe_code)]
 
+pub mod boards;
 pub mod calendar;
 pub mod chat;
 pub mod core;

@@ -24,7 +24,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("presence", &["core"]),
     ("calendar", &["core"]),
     ("live", &["core", "sfu"]),
-    ("gateway", &["core", "chat", "presence", "calendar", "live", "sfu"]),
+    ("boards", &["core"]),
+    (
+        "gateway",
+        &["core", "chat", "presence", "calendar", "live", "boards", "sfu"],
+    ),
 ];
 
 /// `crate::protocol` re-exports the protocol crate: below everything.

@@ -103,6 +103,16 @@ codes! {
     InvalidGoal = "invalid_goal", 400;
     /// A matching questionnaire with too many or malformed entries.
     InvalidQuestionnaire = "invalid_questionnaire", 400;
+    /// A board category's slug, name, description or visibility fails validation.
+    InvalidCategory = "invalid_category", 400;
+    /// A thread or post's title, body, tags or parent fails validation.
+    InvalidPost = "invalid_post", 400;
+    /// A vote other than 1, -1 or 0.
+    InvalidVote = "invalid_vote", 400;
+    /// Notification preferences naming an unknown kind.
+    InvalidPreferences = "invalid_preferences", 400;
+    /// A flag's reason, or a moderation action and its fields, fail validation.
+    InvalidModeration = "invalid_moderation", 400;
 
     // ---- credentials ----
     MissingToken = "missing_token", 401;
@@ -144,6 +154,8 @@ codes! {
     /// The other user does not accept direct messages from the caller.
     MessagesNotAccepted = "messages_not_accepted", 403;
     CallNotAllowed = "call_not_allowed", 403;
+    /// Banned from this board category by its moderators.
+    BannedFromBoard = "banned_from_board", 403;
 
     // ---- not found ----
     NotFound = "not_found", 404;
@@ -168,6 +180,14 @@ codes! {
     ReportNotFound = "report_not_found", 404;
     MentorshipNotFound = "mentorship_not_found", 404;
     GoalNotFound = "goal_not_found", 404;
+    /// No board category with this id (or one the caller may not read).
+    CategoryNotFound = "category_not_found", 404;
+    /// No such thread, or one the caller may not read (hidden, deleted, or
+    /// in a category for signed-in accounts only).
+    ThreadNotFound = "thread_not_found", 404;
+    PostNotFound = "post_not_found", 404;
+    NotificationNotFound = "notification_not_found", 404;
+    FlagNotFound = "flag_not_found", 404;
     /// `watch_calendar` for a user who is not a mentor (nor an admin, who
     /// may offer slots too), or no user at all.
     NotAMentor = "not_a_mentor", 404;
@@ -214,6 +234,10 @@ codes! {
     /// Accepting or declining a mentorship that is no longer pending, or
     /// ending one that is already declined or ended.
     MentorshipClosed = "mentorship_closed", 409;
+    /// A board category with this slug exists already.
+    CategoryExists = "category_exists", 409;
+    /// The thread is locked by a moderator: no replies, no edits.
+    ThreadLocked = "thread_locked", 409;
 
     // ---- the server ----
     RateLimited = "rate_limited", 429;

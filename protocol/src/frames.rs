@@ -72,6 +72,13 @@ pub enum Command {
     UnwatchCalendar {
         mentor_id: UserId,
     },
+    /// Receive `thread_updated` for an open board thread (docs/protocol.md).
+    WatchThread {
+        thread_id: uuid::Uuid,
+    },
+    UnwatchThread {
+        thread_id: uuid::Uuid,
+    },
     /// Extends the session with a fresh access token of the same user.
     Reauth {
         token: String,
@@ -173,6 +180,8 @@ impl Command {
         "history",
         "watch_calendar",
         "unwatch_calendar",
+        "watch_thread",
+        "unwatch_thread",
         "reauth",
         "session_join",
         "session_leave",
@@ -446,10 +455,18 @@ pub enum Event {
         reason: String,
         slot: Option<Value>,
     },
-    /// An in-app notification (a reminder).
+    /// An in-app notification (a reminder, a board reply, ...).
     Notification {
         id: Value,
         kind: String,
+        payload: Value,
+    },
+    /// A change of a watched board thread: `change` is `reply`, `edit`,
+    /// `vote`, `accepted`, `post_hidden`, `post_unhidden`, `post_deleted`
+    /// or `thread` (locked, hidden, moved ...).
+    ThreadUpdated {
+        thread_id: uuid::Uuid,
+        change: String,
         payload: Value,
     },
     // ---- live rooms (docs/live.md) ----

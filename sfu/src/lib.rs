@@ -11,9 +11,15 @@
 //!
 //! One shard is one OS thread with its own UDP socket and the peers of the
 //! rooms placed on it; nothing on the media path takes a lock. A live room
-//! lives on one shard (like a mediasoup router on one worker): the shard with
-//! the fewest peers when the room opens. Everything else reaches a shard as a
-//! command on its bounded channel ([`COMMAND_QUEUE`]).
+//! has a home shard (like a mediasoup router on one worker): the shard with
+//! the fewest peers when the room opens, which holds its publishers. Its
+//! subscribers stay there until that shard has [`SfuConfig::spread_at`]
+//! peers; later ones go to the shard with the fewest, where the room is
+//! mirrored: the home shard hands each packet once to each such shard
+//! through a bounded queue ([`RELAY_QUEUE`]; full, the packet is dropped and
+//! counted), so a room's capacity grows with the cores (like mediasoup's
+//! pipe transports, without the sockets). Everything else reaches a shard as
+//! a command on its bounded channel ([`COMMAND_QUEUE`]).
 //!
 //! Every participant has up to two peers: a *publish* peer (the client
 //! offers, we receive) and a *subscribe* peer (we offer, we send), so offers
@@ -61,6 +67,10 @@ pub struct SfuConfig {
     pub bwe: bool,
     /// Initial estimate for a subscriber, bits per second.
     pub initial_bitrate: u64,
+    /// A room's new subscribers go to its home shard while that shard has
+    /// fewer peers than this; later ones to the shard with the fewest peers.
+    /// 0 spreads every room's subscribers from the first.
+    pub spread_at: usize,
 }
 
 impl Default for SfuConfig {
@@ -73,6 +83,7 @@ impl Default for SfuConfig {
             fail_timeout: Duration::from_secs(15),
             bwe: true,
             initial_bitrate: 2_500_000,
+            spread_at: 100,
         }
     }
 }
@@ -170,6 +181,21 @@ pub const COMMAND_QUEUE: usize = 1024;
 /// The slots of [`COMMAND_QUEUE`] only room lifecycle and moderation
 /// commands may take.
 pub const RESERVED_SLOTS: usize = 128;
+/// Media packets queued from a room's home shard to one other shard at most
+/// (a few hundred milliseconds of a webinar's media). Full, a packet is
+/// dropped and counted in `lyceum_sfu_relay_dropped_total`.
+pub const RELAY_QUEUE: usize = 4096;
+
+/// A track as the home shard describes it to the shards mirroring its room.
+#[derive(Debug, Clone)]
+pub(crate) struct TrackMeta {
+    pub id: u64,
+    pub user: UserId,
+    /// The publisher's mid for it (on the home shard).
+    pub mid: str0m::media::Mid,
+    pub kind: str0m::media::MediaKind,
+    pub source: String,
+}
 
 pub(crate) enum ShardCmd {
     OpenRoom {
@@ -221,6 +247,39 @@ pub(crate) enum ShardCmd {
         kind: MediaKindName,
         blocked: bool,
     },
+    /// From a room's home shard: a subscriber placed on this shard, with
+    /// the room's tracks (the room is opened here as a mirror if it is not).
+    /// `gen` tells this placement from a later one of the same user.
+    SubscribeMirror {
+        room: Uuid,
+        home: usize,
+        gen: u64,
+        user: UserId,
+        events: Arc<dyn RoomEvents>,
+        metrics: Arc<RoomMetrics>,
+        tracks: Vec<TrackMeta>,
+        done: Done<Subscribed>,
+    },
+    /// From the home shard: tracks that came and went in a mirrored room.
+    MirrorTracks {
+        room: Uuid,
+        add: Vec<TrackMeta>,
+        remove: Vec<u64>,
+    },
+    /// From a mirror: the subscriber it held for the user (placement `gen`)
+    /// is gone.
+    MirrorLeft {
+        room: Uuid,
+        user: UserId,
+        gen: u64,
+    },
+    /// From a mirror: one of its subscribers wants a keyframe.
+    Keyframe {
+        room: Uuid,
+        track: u64,
+        rid: Option<str0m::media::Rid>,
+        kind: str0m::media::KeyframeRequestKind,
+    },
 }
 
 impl ShardCmd {
@@ -228,7 +287,12 @@ impl ShardCmd {
     fn reserved(&self) -> bool {
         matches!(
             self,
-            ShardCmd::OpenRoom { .. } | ShardCmd::CloseRoom { .. } | ShardCmd::Remove { .. } | ShardCmd::Block { .. }
+            ShardCmd::OpenRoom { .. }
+                | ShardCmd::CloseRoom { .. }
+                | ShardCmd::Remove { .. }
+                | ShardCmd::Block { .. }
+                | ShardCmd::MirrorTracks { .. }
+                | ShardCmd::MirrorLeft { .. }
         )
     }
 }
@@ -270,6 +334,22 @@ impl Sfu {
         };
         let mut shards = Vec::with_capacity(n);
         let mut shard_metrics = Vec::with_capacity(n);
+        // Every shard's queues first: each shard gets the others' (to place
+        // subscribers and relay media to them).
+        let mut cmd_rx = Vec::with_capacity(n);
+        let mut relay_rx = Vec::with_capacity(n);
+        let mut siblings = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+            let (relay, rrx) = mpsc::channel(RELAY_QUEUE);
+            let m = Arc::new(metrics::ShardMetrics::default());
+            shard_metrics.push(m.clone());
+            cmd_rx.push(rx);
+            relay_rx.push(rrx);
+            siblings.push(shard::Sibling { tx, relay, metrics: m });
+        }
+        let mut cmd_rx = cmd_rx.into_iter();
+        let mut relay_rx = relay_rx.into_iter();
         for i in 0..n {
             let port = if cfg.port == 0 {
                 0
@@ -279,16 +359,22 @@ impl Sfu {
             let socket = shard::bind(SocketAddr::new(cfg.bind, port))?;
             let bound = socket.local_addr()?;
             let advertised = SocketAddr::new(cfg.advertise.unwrap_or(bound.ip()), bound.port());
-            let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
-            let m = Arc::new(metrics::ShardMetrics::default());
-            shard_metrics.push(m.clone());
+            let (Some(rx), Some(rrx)) = (cmd_rx.next(), relay_rx.next()) else {
+                break;
+            };
+            let queues = shard::Queues {
+                commands: rx,
+                relayed: rrx,
+                siblings: siblings.clone(),
+            };
+            let m = shard_metrics[i].clone();
             let cfg = cfg.clone();
             std::thread::Builder::new()
                 .name(format!("sfu-shard-{i}"))
-                .spawn(move || shard::run(i, socket, advertised, cfg, rx, m))?;
+                .spawn(move || shard::run(i, socket, advertised, cfg, queues, m))?;
             tracing::info!(shard = i, udp = %bound, advertised = %advertised, "sfu shard started");
             shards.push(ShardHandle {
-                tx,
+                tx: siblings[i].tx.clone(),
                 addr: advertised,
                 metrics: shard_metrics[i].clone(),
             });

@@ -97,6 +97,9 @@ pub struct ShardMetrics {
     /// Commands without a result (quality hints; room and moderation
     /// commands only with the reserved slots gone) dropped at a full queue.
     pub commands_dropped: AtomicU64,
+    /// Media packets a room's home shard could not hand to a shard
+    /// mirroring the room (its relay queue full).
+    pub relay_dropped: AtomicU64,
     /// Time the shard spent working (not waiting), nanoseconds.
     pub busy_ns: AtomicU64,
     pub latency: Histogram,
@@ -223,6 +226,12 @@ impl SfuMetrics {
             "Commands without a result dropped at the shard's full command queue.",
             "counter",
             commands_dropped
+        );
+        shard_series!(
+            "lyceum_sfu_relay_dropped_total",
+            "Media packets dropped at the full relay queue of a shard mirroring a room.",
+            "counter",
+            relay_dropped
         );
         let _ = writeln!(out, "# HELP lyceum_sfu_busy_seconds_total Time the shard spent working.\n# TYPE lyceum_sfu_busy_seconds_total counter");
         for (i, s) in self.shards.iter().enumerate() {

@@ -159,3 +159,26 @@ impl FromRequest for AdminUser {
         })
     }
 }
+
+/// The caller of a route anyone may use (public board categories): no
+/// `Authorization` header is a visitor (`None`); so is a guest, for whom a
+/// route that needs no sign-in changes nothing; any other token must be
+/// valid and standing (a bad one is the same 401 as on any route).
+#[derive(Debug, Clone, Copy)]
+pub struct MaybeUser(pub Option<AuthUser>);
+
+impl FromRequest for MaybeUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            if req.headers().get(header::AUTHORIZATION).is_none() {
+                return Ok(MaybeUser(None));
+            }
+            let u = authenticate(&req).await?;
+            Ok(MaybeUser((u.role != Role::Guest).then_some(u)))
+        })
+    }
+}

@@ -11,5 +11,5 @@ pub mod totp;
 pub mod turn;
 pub mod two_factor;
 
-pub use extract::{AdminUser, AnyUser, AuthUser};
+pub use extract::{AdminUser, AnyUser, AuthUser, MaybeUser};
 pub use jwt::JwtKeys;

@@ -1,5 +1,5 @@
 //! Rate limits for security-sensitive routes (seed 003: login, booking; issue
-//! 12: two-factor code attempts).
+//! 12: two-factor code attempts; issue 16: board posts).
 //!
 //! Handlers depend on the `RateLimiter` trait only. One node uses the in-process
 //! GCRA limiter here; a cluster will plug in a Redis-backed one behind the same
@@ -29,6 +29,8 @@ pub enum Limit {
     TwoFactorPerAccount,
     /// Two-factor code attempts from one client address.
     TwoFactorPerIp,
+    /// New board threads and replies by one user.
+    BoardPostPerUser,
 }
 
 pub trait RateLimiter: Send + Sync + 'static {
@@ -43,6 +45,7 @@ pub struct InMemoryRateLimiter {
     booking_user: DefaultKeyedRateLimiter<String>,
     two_factor_account: DefaultKeyedRateLimiter<String>,
     two_factor_ip: DefaultKeyedRateLimiter<String>,
+    board_post_user: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
 }
 
@@ -64,6 +67,7 @@ impl InMemoryRateLimiter {
             booking_user: DefaultKeyedRateLimiter::keyed(per(s.bookings_per_user_per_minute, minute)),
             two_factor_account: DefaultKeyedRateLimiter::keyed(per(s.two_factor_per_account_per_minute, minute)),
             two_factor_ip: DefaultKeyedRateLimiter::keyed(per(s.two_factor_per_ip_per_minute, minute)),
+            board_post_user: DefaultKeyedRateLimiter::keyed(per(s.board_posts_per_user_per_minute, minute)),
             clock: DefaultClock::default(),
         });
         // Forget keys whose buckets are full again, so memory follows the
@@ -81,6 +85,7 @@ impl InMemoryRateLimiter {
                     &l.booking_user,
                     &l.two_factor_account,
                     &l.two_factor_ip,
+                    &l.board_post_user,
                 ] {
                     lim.retain_recent();
                     lim.shrink_to_fit();
@@ -100,6 +105,7 @@ impl RateLimiter for InMemoryRateLimiter {
             Limit::BookingPerUser => &self.booking_user,
             Limit::TwoFactorPerAccount => &self.two_factor_account,
             Limit::TwoFactorPerIp => &self.two_factor_ip,
+            Limit::BoardPostPerUser => &self.board_post_user,
         };
         let result = lim.check_key(&key.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
@@ -124,6 +130,7 @@ mod tests {
             bookings_per_user_per_minute: 100,
             two_factor_per_account_per_minute: 100,
             two_factor_per_ip_per_minute: 100,
+            board_posts_per_user_per_minute: 100,
         });
         for _ in 0..3 {
             l.check(Limit::LoginPerIp, "10.0.0.1").await.unwrap();

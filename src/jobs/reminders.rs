@@ -19,7 +19,6 @@ use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use lyceum_actors::core::FanOut;
 use lyceum_actors::UserId;
-use lyceum_protocol::frames::Event;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -126,13 +125,20 @@ impl Worker {
             let (starts, title): (DateTime<Utc>, String) = (o.get(0), o.get(1));
             let note = json!({"offeringId": offering, "bookingId": booking, "startsAt": starts, "title": title,
                               "before": payload["before"]});
-            let nid: i64 = tx
-                .query_one(
-                    "INSERT INTO notifications (user_id, kind, payload) VALUES ($1, 'reminder', $2) RETURNING id",
-                    &[&user, &note],
-                )
-                .await?
-                .get(0);
+            // Through the one notification path: the job's id is the event,
+            // so a job run twice notifies once.
+            let stored = crate::notify::store(
+                &tx,
+                crate::notify::Note {
+                    user: UserId(user),
+                    kind: "reminder",
+                    key: format!("reminder:{job}"),
+                    payload: note,
+                    // The reminder's email is its own job (below).
+                    mail: false,
+                },
+            )
+            .await?;
             if let (Some(to), true) = (email, self.mailer.is_some()) {
                 let subject = format!(
                     "Reminder: {} starts {}",
@@ -145,9 +151,14 @@ impl Worker {
                 );
                 let body = format!("Hello {name},\n\nthis is a reminder: {subject}.\n\n— Lyceum\n");
                 tx.execute(
-                    "INSERT INTO outbox (kind, dedupe_key, user_id, payload, due_at) VALUES ('email', $1, $2, $3, now())
+                    "INSERT INTO outbox (kind, dedupe_key, user_id, payload, due_at)
+                     SELECT 'email', $1, $2, $3, now() WHERE email_wanted($2, 'reminder')
                      ON CONFLICT (dedupe_key) DO NOTHING",
-                    &[&format!("email:reminder:{job}"), &user, &json!({"to": to, "subject": subject, "body": body})],
+                    &[
+                        &format!("email:reminder:{job}"),
+                        &user,
+                        &json!({"to": to, "subject": subject, "body": body}),
+                    ],
                 )
                 .await?;
             }
@@ -156,22 +167,12 @@ impl Worker {
                 &[&job],
             )
             .await?;
-            pushes.push((
-                user,
-                Event::Notification {
-                    id: json!(nid),
-                    kind: "reminder".to_owned(),
-                    payload: note,
-                }
-                .frame(),
-            ));
+            pushes.extend(stored);
         }
         tx.commit().await?;
         // After the commit: a push for a rolled-back job would be a lie.
         let n = pushes.len();
-        for (user, frame) in pushes {
-            self.fanout.to_user(UserId(user), frame.into());
-        }
+        crate::notify::push(self.fanout.as_ref(), pushes);
         Ok(n)
     }
 

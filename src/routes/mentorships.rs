@@ -131,6 +131,7 @@ pub async fn request(
         &state,
         b.mentor_id,
         "mentorship_requested",
+        format!("mentorship_requested:{id}"),
         json!({"title": title, "mentorshipId": id}),
     )
     .await;
@@ -244,6 +245,7 @@ pub async fn act(
         &state,
         to,
         kind,
+        format!("{kind}:{id}"),
         json!({"title": title, "mentorshipId": id, "roomId": m["roomId"]}),
     )
     .await;

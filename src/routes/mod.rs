@@ -1,11 +1,12 @@
 //! HTTP routes by domain: `accounts`, `chat`, `calendar`, the mentor
-//! `directory`, `live` (the TURN relay for live rooms), `reviews` (both ways, the
-//! moderation queue), `mentorships`, `matching`, `goals`, `dashboard`, `ops` (health and metrics); the pages and the live room's files are in `crate::web`. Each
+//! `directory`, the discussion `boards`, `notifications`, `reviews` (both ways, the
+//! moderation queue), `mentorships`, `matching`, `goals`, `dashboard`, `live` (the TURN relay for live rooms), `ops` (health and metrics); the pages and the live room's files are in `crate::web`. Each
 //! module owns one resource family; `configure` mounts them all (from the
 //! one route table, `ROUTES`), and the
 //! JSON error rules for extractor failures live here.
 
 pub mod accounts;
+pub mod boards;
 pub mod calendar;
 pub mod chat;
 pub mod dashboard;
@@ -15,6 +16,7 @@ pub mod json;
 pub mod live;
 pub mod matching;
 pub mod mentorships;
+pub mod notifications;
 pub mod ops;
 pub mod reviews;
 
@@ -87,6 +89,8 @@ route_table! {
     "/mentorships" => { GET crate::web::mentorships::mentorships_page, POST crate::web::mentorships::request },
     "/mentorships/{id}/{action}" => { POST crate::web::mentorships::act },
     "/notifications" => { GET crate::web::bookings::notifications_page },
+    "/boards" => { GET crate::web::boards::boards_page },
+    "/boards/threads/{id}" => { GET crate::web::boards::thread_page },
     "/calendar" => { GET crate::web::calendar::calendar_page },
     "/profile" => { GET crate::web::profile::profile_page, POST crate::web::profile::save },
     "/admin" => { GET crate::web::admin::users_page },
@@ -174,7 +178,26 @@ route_table! {
     "/api/calendar/feed" => { GET feeds::feed_url },
     "/api/calendar/feed/{rotate}" => { POST feeds::feed_url },
     "/api/bookings/{file}" => { GET feeds::booking_ics },
-    "/api/notifications" => { GET notes::notifications },
+    "/api/notifications" => { GET notifications::list },
+    "/api/notifications/unread-count" => { GET notifications::unread },
+    "/api/notifications/read-all" => { POST notifications::mark_all_read },
+    "/api/notifications/{id}/read" => { POST notifications::mark_read },
+    "/api/me/notification-preferences" => { GET notifications::get_preferences, PUT notifications::put_preferences },
+    "/api/boards/categories" => { GET boards::categories::list, POST boards::categories::create },
+    "/api/boards/categories/{id}/moderators/{user}" => { PUT boards::categories::appoint, DELETE boards::categories::dismiss },
+    "/api/boards/categories/{id}/bans/{user}" => { PUT boards::categories::ban, DELETE boards::categories::unban },
+    "/api/boards/threads" => { GET boards::threads::list, POST boards::threads::create },
+    "/api/boards/threads/{id}" => { GET boards::threads::get },
+    "/api/boards/threads/{id}/replies" => { POST boards::threads::reply },
+    "/api/boards/threads/{id}/accept" => { POST boards::threads::accept },
+    "/api/boards/threads/{id}/moderate" => { POST boards::threads::moderate },
+    "/api/boards/posts/{id}" => { PATCH boards::posts::edit, DELETE boards::posts::delete },
+    "/api/boards/posts/{id}/vote" => { POST boards::posts::vote },
+    "/api/boards/posts/{id}/flag" => { POST boards::posts::flag },
+    "/api/boards/posts/{id}/revisions" => { GET boards::posts::revisions },
+    "/api/boards/posts/{id}/moderate" => { POST boards::posts::moderate },
+    "/api/boards/flags" => { GET boards::flags::queue },
+    "/api/boards/flags/{id}/dismiss" => { POST boards::flags::dismiss },
     "/api/live/ice-servers" => { GET live::ice_servers },
 }
 

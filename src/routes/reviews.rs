@@ -228,6 +228,7 @@ pub async fn create(
         &state,
         subject,
         "review_received",
+        format!("review_received:{id}"),
         json!({"title": title, "reviewId": id}),
     )
     .await;

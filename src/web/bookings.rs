@@ -17,7 +17,7 @@ use super::layout::{csrf_field, notice, page, render, Page};
 use super::session::Viewer;
 use super::words::explain;
 use crate::error::ApiError;
-use crate::routes::calendar::{feeds, notes, sessions, slots};
+use crate::routes::calendar::{feeds, sessions, slots};
 use crate::routes::reviews;
 use crate::state::AppState;
 
@@ -230,17 +230,30 @@ pub async fn notifications_page(state: web::Data<AppState>, viewer: Viewer) -> R
     let Some(user) = &viewer.user else {
         return Ok(to_sign_in("/notifications"));
     };
-    let v = bridge::json_of(notes::notifications(state.clone(), user.auth).await).await?;
+    let v = bridge::json_of(
+        crate::routes::notifications::list(state.clone(), user.auth, web::Query(Default::default())).await,
+    )
+    .await?;
     let items = v["items"].as_array().cloned().unwrap_or_default();
     let body = html! {
         h1 { "Notifications" }
-        @if items.is_empty() { p { "Nothing yet. Reminders before your sessions will appear here." } }
+        @if items.is_empty() { p { "Nothing yet. Reminders before your sessions and replies on the boards will appear here." } }
         ul id="notifications" {
             @for n in &items {
                 @let p = &n["payload"];
                 li {
                     @match s(n, "kind") {
                         "reminder" => { "Reminder: " strong { (s(p, "title")) } " starts " @if let Some(t) = instant(&p["startsAt"]) { (when(t)) } },
+                        "board_reply" | "board_mention" | "board_answer_accepted" | "board_moderation" => {
+                            @let by = s(&p["by"], "displayName");
+                            @match s(n, "kind") {
+                                "board_reply" => { (by) " replied in " },
+                                "board_mention" => { (by) " mentioned you in " },
+                                "board_answer_accepted" => { (by) " accepted your answer in " },
+                                _ => { "A moderator acted on your post in " },
+                            }
+                            a href=(format!("/boards/threads/{}", s(p, "threadId"))) { (s(p, "title")) }
+                        },
                         other => { (other.replace('_', " ")) @if !s(p, "title").is_empty() { ": " (s(p, "title")) } },
                     }
                     @if let Some(t) = instant(&n["createdAt"]) { " · " span class="hint" { (when(t)) } }

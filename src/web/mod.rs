@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod assets;
 pub mod auth_pages;
+pub mod boards;
 pub mod bookings;
 pub mod bridge;
 pub mod calendar;

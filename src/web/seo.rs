@@ -1,5 +1,6 @@
 //! For search engines: `robots.txt` and `sitemap.xml` (the public pages:
-//! the landing page, the directory, every mentor's page).
+//! the landing page, the directory, every mentor's page, the boards and
+//! every thread of a public category).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -34,7 +35,7 @@ pub async fn sitemap(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
     );
-    for path in ["/", "/mentors", "/sessions"] {
+    for path in ["/", "/mentors", "/sessions", "/boards"] {
         out.push_str(&format!(
             "<url><loc>{}</loc></url>\n",
             xml_escape(&format!("{base}{path}"))
@@ -46,6 +47,24 @@ pub async fn sitemap(state: web::Data<AppState>, req: HttpRequest) -> Result<Htt
         out.push_str(&format!(
             "<url><loc>{}</loc><lastmod>{}</lastmod></url>\n",
             xml_escape(&format!("{base}/mentors/{id}")),
+            updated.format("%Y-%m-%d")
+        ));
+    }
+    // Threads of public categories, neither hidden nor deleted.
+    let threads = client
+        .query(
+            "SELECT t.id, t.last_activity_at FROM board_threads t JOIN board_categories c ON c.id = t.category_id
+              WHERE c.visibility = 'public' AND t.deleted_at IS NULL AND NOT t.hidden
+              ORDER BY t.last_activity_at DESC LIMIT 40000",
+            &[],
+        )
+        .await?;
+    for r in &threads {
+        let id: uuid::Uuid = r.get(0);
+        let updated: chrono::DateTime<chrono::Utc> = r.get(1);
+        out.push_str(&format!(
+            "<url><loc>{}</loc><lastmod>{}</lastmod></url>\n",
+            xml_escape(&format!("{base}/boards/threads/{id}")),
             updated.format("%Y-%m-%d")
         ));
     }

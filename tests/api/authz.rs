@@ -24,7 +24,9 @@
 //!
 //! Own and other: mentor A and mentee A own world A (a private group room
 //! with both in it, a slot the mentee booked, a group session the mentee
-//! registered for, a started offering with notes, an attachment, a feed),
+//! registered for, a started offering with notes, an attachment, a feed,
+//! a board thread the mentee asked with the mentor's reply to it, in the
+//! one public board category the admin made),
 //! mentor B and mentee B own world B, built the same way; the guest owns
 //! room G (a public room of mentor A that allows guests). A principal's
 //! "other" is the other world (world A for the guest).
@@ -71,6 +73,9 @@ enum Prep {
     /// (over their matrix sockets; WebSocket rows only). The mentor hangs
     /// it up after the case.
     Ringing,
+    /// `{post}` is a fresh reply of the target's mentee in the target's
+    /// board thread.
+    FreshPost,
 }
 
 #[derive(Clone, Copy)]
@@ -138,6 +143,11 @@ const ROOM_READ: &str = "anon:401 missing_token; guest:200/403 guest_not_allowed
 /// A change to a room's membership by its owner, moderators or admins.
 const ROOM_MODERATE: &str =
     "anon:401 missing_token; guest:403 guest_not_allowed; mentee:403 forbidden; mentor:200/403 forbidden; admin:200";
+/// Admins only (the fixture appoints no board moderator).
+const ADMINS: &str = "anon:401 missing_token; guest:403 guest_not_allowed; *:403 forbidden; admin:200";
+const ADMINS_CREATE: &str = "anon:401 missing_token; guest:403 guest_not_allowed; *:403 forbidden; admin:201";
+/// Posting on a board: any signed-in account.
+const BOARD_WRITE: &str = "anon:401 missing_token; guest:403 guest_not_allowed; *:201";
 /// Mentors (and admins) only, no resource.
 const MENTORS: &str = "anon:401 missing_token; guest:403 guest_not_allowed; mentee:403 forbidden; *:201";
 
@@ -176,6 +186,8 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("POST", "/mentorships/{id}/{action}", "/mentorships/{mentorship}/accept", "*:400 unsupported_media_type"),
     http("GET", "/bookings/{file}", "/bookings/{booking}.ics", "*:303"),
     http("GET", "/notifications", "/notifications", "*:303"),
+    http("GET", "/boards", "/boards", "*:200"),
+    http("GET", "/boards/threads/{id}", "/boards/threads/{thread}", "*:200"),
     http("GET", "/sitemap.xml", "/sitemap.xml", "*:200"),
     http("GET", "/robots.txt", "/robots.txt", "*:200"),
     http("GET", "/app", "/app", "*:200"),
@@ -279,6 +291,30 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("GET", "/api/calendar/feed", "/api/calendar/feed", SIGNED_IN),
     http("GET", "/api/bookings/{file}", "/api/bookings/{booking}.ics", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:200/404 booking_not_found; mentor:200/404 booking_not_found; admin:404 booking_not_found"),
     http("GET", "/api/notifications", "/api/notifications", SIGNED_IN),
+    http("GET", "/api/notifications/unread-count", "/api/notifications/unread-count", SIGNED_IN),
+    http("POST", "/api/notifications/read-all", "/api/notifications/read-all", SIGNED_IN),
+    http("GET", "/api/me/notification-preferences", "/api/me/notification-preferences", SIGNED_IN),
+    with(http("PUT", "/api/me/notification-preferences", "/api/me/notification-preferences", SIGNED_IN), Json(r#"{"email":{"board_reply":true}}"#), Prep::None),
+    http("POST", "/api/notifications/{id}/read", "/api/notifications/999999999/read", "*:404 notification_not_found; anon:401 missing_token; guest:403 guest_not_allowed"),
+    http("GET", "/api/boards/categories", "/api/boards/categories", "*:200"),
+    with(http("POST", "/api/boards/categories", "/api/boards/categories", ADMINS_CREATE), Json(r#"{"slug":"{fresh_slug}","name":"Matrix","visibility":"members"}"#), Prep::None),
+    http("PUT", "/api/boards/categories/{id}/moderators/{user}", "/api/boards/categories/{board}/moderators/{victim}", ADMINS),
+    http("DELETE", "/api/boards/categories/{id}/moderators/{user}", "/api/boards/categories/{board}/moderators/{victim}", "anon:401 missing_token; guest:403 guest_not_allowed; *:403 forbidden; admin:204"),
+    with(http("PUT", "/api/boards/categories/{id}/bans/{user}", "/api/boards/categories/{board}/bans/{victim}", ADMINS), Json("{}"), Prep::None),
+    http("DELETE", "/api/boards/categories/{id}/bans/{user}", "/api/boards/categories/{board}/bans/{victim}", "anon:401 missing_token; guest:403 guest_not_allowed; *:403 forbidden; admin:204"),
+    http("GET", "/api/boards/threads", "/api/boards/threads", "*:200"),
+    with(http("POST", "/api/boards/threads", "/api/boards/threads", BOARD_WRITE), Json(r#"{"categoryId":"{board}","title":"Matrix thread","body":"matrix"}"#), Prep::None),
+    http("GET", "/api/boards/threads/{id}", "/api/boards/threads/{thread}", "*:200"),
+    with(http("POST", "/api/boards/threads/{id}/replies", "/api/boards/threads/{thread}/replies", BOARD_WRITE), Json(r#"{"body":"matrix reply"}"#), Prep::None),
+    with(http("POST", "/api/boards/threads/{id}/accept", "/api/boards/threads/{thread}/accept", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:200/403 forbidden; mentor:403 forbidden; admin:403 forbidden"), Json(r#"{"postId":"{reply}"}"#), Prep::None),
+    with(http("POST", "/api/boards/threads/{id}/moderate", "/api/boards/threads/{thread}/moderate", ADMINS), Json(r#"{"action":"unlock"}"#), Prep::None),
+    with(http("PATCH", "/api/boards/posts/{id}", "/api/boards/posts/{post}", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:200/403 forbidden; mentor:403 forbidden; admin:403 forbidden"), Json(r#"{"body":"edited"}"#), Prep::None),
+    with(http("POST", "/api/boards/posts/{id}/vote", "/api/boards/posts/{reply}/vote", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:200; mentor:403 forbidden/200; admin:200"), Json(r#"{"value":1}"#), Prep::None),
+    with(http("POST", "/api/boards/posts/{id}/flag", "/api/boards/posts/{post}/flag", "anon:401 missing_token; guest:403 guest_not_allowed; *:200|201"), Json(r#"{"reason":"matrix"}"#), Prep::None),
+    http("GET", "/api/boards/posts/{id}/revisions", "/api/boards/posts/{post}/revisions", "*:200"),
+    with(http("POST", "/api/boards/posts/{id}/moderate", "/api/boards/posts/{post}/moderate", ADMINS), Json(r#"{"action":"unhide"}"#), Prep::None),
+    http("GET", "/api/boards/flags", "/api/boards/flags", ADMINS),
+    http("POST", "/api/boards/flags/{id}/dismiss", "/api/boards/flags/999999999/dismiss", "anon:401 missing_token; guest:403 guest_not_allowed; *:404 flag_not_found"),
     http("GET", "/api/live/ice-servers", "/api/live/ice-servers", SIGNED_IN),
     // ---- rows that change or destroy what they name ----
     http("POST", "/api/calendar/feed/{rotate}", "/api/calendar/feed/rotate", SIGNED_IN),
@@ -294,6 +330,7 @@ const HTTP_ROWS: &[HttpRow] = &[
     with(http("POST", "/api/reviews/{id}/reply", "/api/reviews/{review}/reply", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:403 forbidden; mentor:200/403 forbidden; admin:403 forbidden"), Json(r#"{"text":"matrix"}"#), Prep::None),
     with(http("POST", "/api/reviews/{id}/report", "/api/reviews/{review}/report", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:403 forbidden/201; *:201"), Json(r#"{"reason":"matrix"}"#), Prep::None),
     with(http("PUT", "/api/admin/users/{id}/role", "/api/admin/users/{victim}/role", "anon:401 missing_token; guest:403 guest_not_allowed; *:403 forbidden; admin:200"), Json(r#"{"role":"mentee"}"#), Prep::None),
+    with(http("DELETE", "/api/boards/posts/{id}", "/api/boards/posts/{post}", "anon:401 missing_token; guest:403 guest_not_allowed; mentee:204/403 forbidden; mentor:403 forbidden; admin:204"), Body::None, Prep::FreshPost),
     http("POST", "/api/auth/logout-all", "/api/auth/logout-all", "*:204; anon:401 missing_token; guest:403 guest_not_allowed"),
 ];
 
@@ -318,6 +355,8 @@ const WS_ROWS: &[WsRow] = &[
     ws("history", r#"{"type":"history","roomId":"{room}"}"#, Prep::None, "*:ack/not_a_member; guest:ack/forbidden; admin:ack"),
     ws("watch_calendar", r#"{"type":"watch_calendar","mentorId":"{mentor}"}"#, Prep::None, "*:ack; guest:forbidden"),
     ws("unwatch_calendar", r#"{"type":"unwatch_calendar","mentorId":"{mentor}"}"#, Prep::None, "*:ack"),
+    ws("watch_thread", r#"{"type":"watch_thread","threadId":"{thread}"}"#, Prep::None, "*:ack; guest:forbidden"),
+    ws("unwatch_thread", r#"{"type":"unwatch_thread","threadId":"{thread}"}"#, Prep::None, "*:ack"),
     ws("reauth", r#"{"type":"reauth","token":"{reauth_token}"}"#, Prep::None, "*:ack/forbidden"),
     ws("session_join", r#"{"type":"session_join","sessionId":"{session}"}"#, Prep::FreshSession, "mentee:session_not_live/not_registered; mentor:ack/not_registered; admin:not_registered; guest:forbidden"),
     ws("session_leave", r#"{"type":"session_leave","sessionId":"{session}"}"#, Prep::FreshSession, "*:ack"),
@@ -505,6 +544,11 @@ struct Target {
     review: String,
     /// A pending mentorship the mentee asked the mentor for.
     mentorship: String,
+    /// A board thread the mentee asked in the fixture category, its
+    /// question (`{post}`) and the mentor's reply to it (`{reply}`).
+    thread: String,
+    post: String,
+    reply: String,
     /// The token of the room's member (the mentee; the guest in room G)
     /// and of its owner, to prepare fresh resources.
     member_token: String,
@@ -524,6 +568,8 @@ struct Fixtures {
     victim: Session,
     guest_id: String,
     clock: AtomicI64,
+    /// The public board category every world's thread is in.
+    board: String,
 }
 
 impl Fixtures {
@@ -739,7 +785,29 @@ impl Fixtures {
             .await
             .expect("request");
         assert!(res.status().is_success());
+        let thread = self
+            .post(
+                "/api/boards/threads",
+                &mentee.access,
+                json!({"categoryId": self.board, "title": "A question", "body": "How?"}),
+            )
+            .await;
+        let thread_id = thread["thread"]["id"].as_str().expect("thread id").to_owned();
+        let post = thread["posts"]["items"][0]["id"].as_str().expect("post id").to_owned();
+        let reply = self
+            .post(
+                &format!("/api/boards/threads/{thread_id}/replies"),
+                &mentor.access,
+                json!({"body": "Like this."}),
+            )
+            .await["id"]
+            .as_str()
+            .expect("reply id")
+            .to_owned();
         Target {
+            thread: thread_id,
+            post,
+            reply,
             room,
             mentor: mentor.id.to_string(),
             mentee: mentee.id.to_string(),
@@ -776,7 +844,18 @@ impl Fixtures {
             victim,
             guest_id: String::new(),
             clock: AtomicI64::new(0),
+            board: String::new(),
         };
+        f.board = f
+            .post(
+                "/api/boards/categories",
+                &admin.access,
+                json!({"slug": "matrix", "name": "Matrix", "visibility": "public"}),
+            )
+            .await["id"]
+            .as_str()
+            .expect("category id")
+            .to_owned();
         f.a = f.world(&mentor_a, &mentee_a).await;
         f.b = f.world(&mentor_b, &mentee_b).await;
         // Room G: public, guests allowed, of mentor A; the guest is in it.
@@ -868,6 +947,16 @@ impl Fixtures {
                     .expect("open mentorships ended");
                 vars.mentorship = Some(self.mentorship(&t.mentor, &t.mentee_token).await);
             }
+            Prep::FreshPost => {
+                let v = self
+                    .post(
+                        &format!("/api/boards/threads/{}/replies", t.thread),
+                        &t.mentee_token,
+                        json!({"body": "A fresh reply"}),
+                    )
+                    .await;
+                vars.post = Some(v["id"].as_str().expect("post id").to_owned());
+            }
             Prep::FreshSession | Prep::HostJoined => {
                 vars.session = Some(self.session(&t.owner_token, &t.mentee_token).await);
             }
@@ -884,6 +973,8 @@ impl Fixtures {
             victim: self.victim.id.to_string(),
             victim_email: self.victim.email.clone(),
             fresh_email: unique_email("matrix"),
+            fresh_slug: format!("m-{}", &Uuid::new_v4().simple().to_string()[..12]),
+            board: self.board.clone(),
             start: start.to_rfc3339(),
             end: (start + Dur::minutes(30)).to_rfc3339(),
             date: date.to_string(),
@@ -931,6 +1022,9 @@ fn empty_target() -> Target {
         feed: String::new(),
         review: String::new(),
         mentorship: String::new(),
+        thread: String::new(),
+        post: String::new(),
+        reply: String::new(),
         member_token: String::new(),
         owner_token: String::new(),
         mentee_token: String::new(),
@@ -967,6 +1061,9 @@ struct Vars<'a> {
     weekday: String,
     reauth_token: String,
     call: Option<String>,
+    post: Option<String>,
+    fresh_slug: String,
+    board: String,
 }
 
 /// A path, body or frame with its `{placeholders}` filled in.
@@ -986,6 +1083,9 @@ fn fill(template: &str, v: &Vars<'_>) -> String {
             ("{mentorship}", v.mentorship.as_deref().unwrap_or(&t.mentorship)),
             ("{attachment}", &t.attachment),
             ("{feed}", &t.feed),
+            ("{thread}", &t.thread),
+            ("{post}", v.post.as_deref().unwrap_or(&t.post)),
+            ("{reply}", &t.reply),
             ("{seq}", &seq),
         ] {
             s = s.replace(k, val);
@@ -1001,6 +1101,8 @@ fn fill(template: &str, v: &Vars<'_>) -> String {
         ("{today}", &v.today),
         ("{weekday}", &v.weekday),
         ("{reauth_token}", &v.reauth_token),
+        ("{fresh_slug}", &v.fresh_slug),
+        ("{board}", &v.board),
         (
             "{call}",
             v.call.as_deref().unwrap_or("00000000-0000-4000-8000-000000000000"),
@@ -1027,6 +1129,9 @@ fn names_resource(template: &str) -> bool {
         "{mentorship}",
         "{attachment}",
         "{feed}",
+        "{thread}",
+        "{post}",
+        "{reply}",
         "{seq}",
         "{reauth_token}",
     ]

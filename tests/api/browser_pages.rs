@@ -243,9 +243,41 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
 
+    // A board thread with an answer (the boards' pages, issue 16).
+    let admin = app.admin().await;
+    let res = app
+        .post_auth(
+            "/api/boards/categories",
+            &admin.access,
+            &json!({"slug": "placements", "name": "Placements", "visibility": "public"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let category: Value = res.json().await.unwrap();
+    let res = app
+        .post_auth(
+            "/api/boards/threads",
+            &mentee.access,
+            &json!({"categoryId": category["id"], "title": "How do I prepare?", "body": "Any **tips**?", "tags": ["interview"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let thread: Value = res.json().await.unwrap();
+    let thread_id = thread["thread"]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .post_auth(
+            &format!("/api/boards/threads/{thread_id}/replies"),
+            &mentor.access,
+            &json!({"body": "Practise *out loud*."}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+
     let mentor_page = format!("/mentors/{}", mentor.id);
     let session_page = format!("/sessions/{session}");
     let public: Vec<String> = vec![
+        "/boards".into(),
+        format!("/boards/threads/{thread_id}"),
         "/".into(),
         "/mentors".into(),
         "/mentors?skill=rust".into(),

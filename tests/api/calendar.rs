@@ -701,7 +701,7 @@ async fn private_notes_after_a_session_are_each_participants_own() {
 }
 
 /// A minimal SMTP server that records every message it accepts.
-async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+pub(crate) async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -147,6 +147,7 @@ pub fn test_settings(db_conn: &str) -> Settings {
     s.rate_limit.bookings_per_user_per_minute = 1000;
     s.rate_limit.two_factor_per_account_per_minute = 1000;
     s.rate_limit.two_factor_per_ip_per_minute = 1000;
+    s.rate_limit.board_posts_per_user_per_minute = 1000;
     s
 }
 

@@ -576,3 +576,124 @@ async fn layer_switches_keep_one_continuous_stream_and_nacks_are_answered_after_
     let m = metrics(&app).await;
     assert!(series(&m, "lyceum_room_frames_forwarded_total{", &id.to_string()) > 100.0);
 }
+
+/// The series of a metric for one shard.
+fn shard_series(text: &str, name: &str, shard: usize) -> f64 {
+    series(text, &format!("{name}{{shard=\"{shard}\"}}"), "")
+}
+
+#[actix_web::test]
+async fn a_room_spread_over_two_shards_reaches_every_subscriber_with_every_frame() {
+    // Two shards, and every room's subscribers spread from the first: the
+    // host's publish peer is on the room's home shard, the attendees go to
+    // whichever shard has fewer peers, so both shards hold some.
+    let app = spawn_app_with(|s| {
+        s.sfu.shards = 2;
+        s.sfu.spread_at = 0;
+        s.sfu.bwe = false;
+    })
+    .await;
+    let mentor = app.register("mentor", "Host").await;
+    let names = ["Ann", "Bo", "Cy", "Di"];
+    let mut mentees = vec![];
+    for n in names {
+        mentees.push(app.register("mentee", n).await);
+    }
+    let refs: Vec<&Session> = mentees.iter().collect();
+    let id = group_session(&app, &mentor, &refs).await;
+    let sh = Signaller::connect(&app.address, &mentor.access).await.unwrap();
+    let mut host = Participant::join(&sh, id).await.unwrap();
+    host.start().await.unwrap();
+
+    // The attendees subscribe before anything is published: the mirrors
+    // learn of the host's tracks when they come (and offer them then).
+    let mut sigs = vec![];
+    let mut parts = vec![];
+    for m in &mentees {
+        let s = Signaller::connect(&app.address, &m.access).await.unwrap();
+        let mut p = Participant::join(&s, id).await.unwrap();
+        p.subscribe().await.unwrap();
+        sigs.push(s);
+        parts.push(p);
+    }
+    host.publish(PublishOpts {
+        simulcast: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let m = metrics(&app).await;
+    let peers = [
+        shard_series(&m, "lyceum_sfu_peers", 0),
+        shard_series(&m, "lyceum_sfu_peers", 1),
+    ];
+    assert_eq!(peers[0] + peers[1], 5.0, "one publisher, four subscribers: {peers:?}");
+    assert!(
+        peers[0] >= 2.0 && peers[1] >= 2.0,
+        "both shards hold subscribers: {peers:?}"
+    );
+    let rooms = [
+        shard_series(&m, "lyceum_sfu_rooms", 0),
+        shard_series(&m, "lyceum_sfu_rooms", 1),
+    ];
+    assert_eq!(rooms, [1.0, 1.0], "the room and its mirror");
+
+    let host_id = UserId(mentor.id);
+    for p in &parts {
+        // Every frame the publisher sent since the first, on both shards.
+        for t in p.wait_for_frames(host_id, 2, 60, WAIT).await.unwrap() {
+            assert_eq!((t.frames_lost, t.frames_late, t.packets_lost), (0, 0, 0), "{t:?}");
+        }
+    }
+    // A layer switch on every subscriber, wherever it is: down to the
+    // lowest layer, on its keyframe (asked for through the home shard).
+    for p in &parts {
+        p.set_quality(lyceum_protocol::Quality::Low).await.unwrap();
+    }
+    for p in &parts {
+        let v = frames_of_layer(p, host_id, "l", 30).await;
+        // One continuous stream across the switch, every frame whole.
+        assert_eq!(v.packets_lost, 0, "{v:?}");
+        assert_eq!(v.non_contiguous, 0, "{v:?}");
+        let audio = p
+            .stats()
+            .tracks_of(host_id)
+            .find(|t| t.kind == MediaKind::Audio)
+            .cloned()
+            .expect("audio");
+        assert_eq!(audio.frames_lost, 0, "{audio:?}");
+        assert!(audio.frames >= 60, "{audio:?}");
+    }
+    let m = metrics(&app).await;
+    assert_eq!(
+        shard_series(&m, "lyceum_sfu_relay_dropped_total", 0) + shard_series(&m, "lyceum_sfu_relay_dropped_total", 1),
+        0.0
+    );
+
+    // The host stops publishing: every subscriber, here and on the mirror,
+    // loses the tracks.
+    host.unpublish().await;
+    for p in &parts {
+        p.wait_for_no_tracks(host_id, WAIT).await.unwrap();
+    }
+    // Attendees leaving empty the mirror; ending the session closes it.
+    for p in parts {
+        p.leave().await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let m = metrics(&app).await;
+        let rooms = [
+            shard_series(&m, "lyceum_sfu_rooms", 0),
+            shard_series(&m, "lyceum_sfu_rooms", 1),
+        ];
+        if rooms[0] + rooms[1] == 1.0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the mirror stays open: {rooms:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

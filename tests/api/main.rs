@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod authz;
+mod boards;
 mod browser;
 mod browser_pages;
 mod calendar;

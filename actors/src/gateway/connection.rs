@@ -3,7 +3,7 @@
 //! the room (guest confinement, rate and size limits), forwards the rest to
 //! the room actors, and writes everything back through its bounded outbox.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +13,7 @@ use actix_ws::{Item, Message as WsMessage, ProtocolError};
 use serde_json::{json, Value};
 
 use super::Realtime;
+use crate::boards;
 use crate::calendar::actor::{Calendar, Watch};
 use crate::chat::room::{self, ChatRoom};
 use crate::chat::store::{self, Kind};
@@ -52,6 +53,9 @@ pub struct Connection {
     /// `limits.max_calendar_watches`, pending ones included.
     calendars: HashMap<UserId, Option<Addr<Calendar>>>,
     live: HashMap<LiveId, Addr<LiveRoom>>,
+    /// Board threads watched (pending checks included), at most
+    /// `boards::MAX_WATCHES_PER_CONNECTION`.
+    threads: HashSet<uuid::Uuid>,
     invalid: u32,
     invalid_since: Instant,
     /// Inside a fragmented message: its fragments after the first are
@@ -71,6 +75,7 @@ impl Connection {
             rooms: HashMap::new(),
             calendars: HashMap::new(),
             live: HashMap::new(),
+            threads: HashSet::new(),
             invalid: 0,
             invalid_since: Instant::now(),
             in_fragment: false,
@@ -252,6 +257,18 @@ impl Connection {
             } => self.history(ctx, room_id, id.clone(), before, after, limit),
             Command::WatchCalendar { mentor_id } => rules::guest_confined(&self.me, None, "watch calendars")
                 .and_then(|()| self.watch(ctx, mentor_id, id.clone())),
+            Command::WatchThread { thread_id } => rules::guest_confined(&self.me, None, "watch threads")
+                .and_then(|()| self.watch_thread(ctx, thread_id, id.clone())),
+            Command::UnwatchThread { thread_id } => {
+                if self.threads.remove(&thread_id) {
+                    self.rt.boards.do_send(boards::Unwatch {
+                        thread: thread_id,
+                        conn: self.id,
+                    });
+                }
+                self.outbox.text(protocol::ack(&id, json!({"threadId": thread_id})));
+                Ok(())
+            }
             Command::Reauth { token } => match (self.rt.services.verify_token)(&token) {
                 Ok(cred) if cred.user == self.me.user => {
                     self.reauth(ctx, cred, id.clone());
@@ -393,6 +410,51 @@ impl Connection {
                 }
             }),
         );
+        Ok(())
+    }
+
+    /// Watches a board thread once the store says it may be watched; the
+    /// ack comes after the watch is registered, so no change committed after
+    /// the ack is missed.
+    fn watch_thread(&mut self, ctx: &mut Context<Self>, thread: uuid::Uuid, id: Option<Value>) -> Result<(), Error> {
+        if !self.threads.contains(&thread) && self.threads.len() >= boards::MAX_WATCHES_PER_CONNECTION {
+            return Err(Error::new(
+                ErrorCode::TooManyWatches,
+                format!(
+                    "a connection watches at most {} threads; unwatch one first",
+                    boards::MAX_WATCHES_PER_CONNECTION
+                ),
+            ));
+        }
+        self.threads.insert(thread);
+        let pool = self.rt.services.pool.clone();
+        let (conn, outbox) = (self.id, self.outbox.clone());
+        let fut = async move { boards::store::watchable(&pool, thread).await };
+        ctx.spawn(actix::fut::wrap_future(fut).map(move |res, act: &mut Connection, _| {
+            let res = res.and_then(|()| {
+                if !act.threads.contains(&thread) {
+                    // Unwatched while the check was on its way.
+                    return Ok(());
+                }
+                act.rt
+                    .boards
+                    .try_send(boards::Watch {
+                        thread,
+                        conn,
+                        outbox: outbox.clone(),
+                    })
+                    .map_err(|_| Error::new(ErrorCode::Overloaded, "the boards are busy; retry shortly"))
+            });
+            match res {
+                Ok(()) => {
+                    outbox.text(protocol::ack(&id, json!({"threadId": thread})));
+                }
+                Err(e) => {
+                    act.threads.remove(&thread);
+                    outbox.text(e.frame(&id));
+                }
+            }
+        }));
         Ok(())
     }
 
@@ -548,6 +610,9 @@ impl Actor for Connection {
                 outbox: None,
                 reply_id: None,
             });
+        }
+        if !self.threads.is_empty() {
+            self.rt.boards.do_send(boards::Closed { conn: self.id });
         }
         for addr in self.live.values() {
             addr.do_send(live::Leave {

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use actix::{Actor, Addr};
 use deadpool_postgres::Pool;
 
+use crate::boards::Boards;
 use crate::calendar::Calendars;
 use crate::chat::Chat;
 use crate::core::seams::{OfferingControl, OfferingStateSink, RoomMembership};
@@ -30,6 +31,8 @@ pub struct Realtime {
     pub hub: Addr<Hub>,
     pub calendars: Arc<Calendars>,
     pub live: Arc<Live>,
+    /// Who watches which open board thread on this node.
+    pub boards: Addr<Boards>,
     /// Every open connection of this node by user: who to tell of a
     /// revocation.
     connections: Mutex<Registry>,
@@ -53,6 +56,7 @@ impl Realtime {
             hub,
             calendars,
             live,
+            boards: Boards::default().start(),
             connections: Mutex::new(HashMap::new()),
         })
     }

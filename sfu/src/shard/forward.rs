@@ -8,21 +8,53 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::time::Instant;
 
 use str0m::format::PayloadParams;
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Vp8Descriptor};
 use str0m::Rtc;
+use uuid::Uuid;
 
-use super::layers::{ranked_layers, video_share, Gate};
+use super::layers::{ranked_layers, video_share, Gate, LAYER_REVIEW};
 use super::rewrite::{PacketIn, PacketOut};
+use super::spread::Relayed;
 use super::timing::packet_written;
-use super::{kind_name, Layer, OutState, Shard, TrackOut};
+use super::{kind_name, Layer, OutState, Shard, TrackIn, TrackOut, UserId};
+
+/// One publisher's RTP packet as forwarding needs it: what the subscribers'
+/// streams are written from, and what is handed to the shards that mirror
+/// the room (so it owns its parts; the payload is shared, not copied).
+#[derive(Clone)]
+pub(crate) struct Media {
+    pub track: u64,
+    /// The publisher (who does not get their own media).
+    pub user: UserId,
+    pub rid: Option<Rid>,
+    pub kind: MediaKind,
+    /// The publisher's payload type and codec.
+    pub params: PayloadParams,
+    pub seq: u64,
+    pub ts: u32,
+    pub marker: bool,
+    pub payload: Arc<[u8]>,
+    pub ext: ExtensionValues,
+    pub vp8: Option<Vp8Descriptor>,
+    /// The first packet of a keyframe (audio: every packet): where a
+    /// subscriber may switch to this layer.
+    pub keyframe: bool,
+    /// str0m's receive time of the packet.
+    pub received: Instant,
+    /// When its datagram arrived at the home shard (latency is timed from
+    /// here, across the relay too).
+    pub at: Instant,
+}
 
 impl Shard {
     /// Forwards one RTP packet of a publisher to every subscriber of the
-    /// room. `now`: when its datagram arrived.
+    /// room, here and on the shards that mirror it. `now`: when its datagram
+    /// arrived.
     pub(super) fn forward(&mut self, pid: u64, pkt: RtpPacket, now: Instant) {
         let Some(p) = self.peers.get_mut(&pid) else { return };
         let ssrc = pkt.header.ssrc;
@@ -58,45 +90,7 @@ impl Shard {
         } else {
             None
         };
-        // The first packet of a keyframe: where a subscriber may switch to
-        // this layer (audio: any packet).
         let keyframe = kind == MediaKind::Audio || vp8.is_some_and(|d| d.starts_keyframe(&pkt.payload));
-        if kind == MediaKind::Video && keyframe {
-            track.keyframes.arrived(rid);
-        }
-        let bytes = pkt.payload.len() as u64;
-        match track.layers.iter_mut().find(|l| l.rid == rid) {
-            Some(l) => {
-                l.bytes += bytes;
-                l.last_seen = now;
-            }
-            None => track.layers.push(Layer {
-                rid,
-                bytes,
-                bitrate: 0,
-                last_seen: now,
-            }),
-        }
-        if kind == MediaKind::Audio {
-            if let Some(level) = pkt.header.ext_vals.audio_level {
-                track.level = 0.7 * track.level + 0.3 * level as f32;
-                track.level_at = Some(now);
-            }
-        }
-        if room.blocked.contains(&(user, kind_name(kind))) {
-            return;
-        }
-        let ranked = ranked_layers(&track.layers, now);
-        let subs = room.subscribers_except(user);
-        let metrics = room.metrics.clone();
-        let packet = PacketIn {
-            seq: *pkt.seq_no,
-            ts: pkt.header.timestamp,
-            pic: vp8.and_then(|d| d.picture_id()),
-            tl0: vp8.and_then(|d| d.tl0_pic_idx()),
-            at: now,
-            clock_rate: params.spec().clock_rate.get(),
-        };
         let mut ext = ExtensionValues::default();
         if kind == MediaKind::Audio {
             ext.audio_level = pkt.header.ext_vals.audio_level;
@@ -104,42 +98,104 @@ impl Shard {
         } else {
             ext.video_orientation = pkt.header.ext_vals.video_orientation;
         }
-        let audio_tracks: Vec<u64> = if kind == MediaKind::Video {
-            room.tracks
-                .iter()
-                .filter(|(_, t)| t.kind == MediaKind::Audio)
-                .map(|(id, _)| *id)
-                .collect()
-        } else {
-            vec![]
+        let media = Media {
+            track: track_id,
+            user,
+            rid,
+            kind,
+            params,
+            seq: *pkt.seq_no,
+            ts: pkt.header.timestamp,
+            marker: pkt.header.marker,
+            payload: pkt.payload,
+            ext,
+            vp8,
+            keyframe,
+            received: pkt.timestamp,
+            at: now,
+        };
+        account(track, &media);
+        if room.blocked.contains(&(user, kind_name(kind))) {
+            return;
+        }
+        // The other shards first: they work on it while this one does.
+        for k in &room.mirrors {
+            let Some(s) = self.siblings.get(*k) else { continue };
+            let relayed = Relayed {
+                room: room_id,
+                media: media.clone(),
+            };
+            if s.relay.try_send(relayed).is_err() {
+                self.metrics.relay_dropped.fetch_add(1, Relaxed);
+            }
+        }
+        self.fan_out(room_id, &media);
+    }
+
+    /// A packet relayed by the room's home shard, for this shard's
+    /// subscribers of the room.
+    pub(super) fn relayed(&mut self, r: Relayed) {
+        let Some(track) = self
+            .rooms
+            .get_mut(&r.room)
+            .and_then(|room| room.tracks.get_mut(&r.media.track))
+        else {
+            return;
+        };
+        account(track, &r.media);
+        self.fan_out(r.room, &r.media);
+    }
+
+    /// Writes a packet to every subscriber of the room on this shard that
+    /// should get it (the layer gate, each subscriber's layer choice).
+    fn fan_out(&mut self, room_id: Uuid, m: &Media) {
+        let Some(room) = self.rooms.get(&room_id) else {
+            return;
+        };
+        let Some(track) = room.tracks.get(&m.track) else {
+            return;
+        };
+        let now = m.at;
+        let (kind, track_id) = (m.kind, m.track);
+        let ranked = ranked_layers(&track.layers, now);
+        let subs = room.subscribers_except(m.user);
+        let metrics = room.metrics.clone();
+        let packet = PacketIn {
+            seq: m.seq,
+            ts: m.ts,
+            pic: m.vp8.and_then(|d| d.picture_id()),
+            tl0: m.vp8.and_then(|d| d.tl0_pic_idx()),
+            at: now,
+            clock_rate: m.params.spec().clock_rate.get(),
         };
         let mut wanted_keyframe: Vec<Option<Rid>> = vec![];
         for sid in subs {
             let Some(s) = self.peers.get_mut(&sid) else { continue };
-            // The subscriber's open tracks: audio comes off its estimate,
-            // the rest is split between its videos.
-            let (mut audio_outs, mut video_outs) = (0, 0);
-            if kind == MediaKind::Video {
+            let Some(i) = s.out.iter().position(|o| o.track == track_id) else {
+                continue;
+            };
+            let OutState::Open(out_mid) = s.out[i].state else {
+                continue;
+            };
+            if kind == MediaKind::Video && s.out[i].reviewed.is_none_or(|t| now.duration_since(t) >= LAYER_REVIEW) {
+                // A review: audio comes off the subscriber's estimate, the
+                // rest is split between its open videos.
+                let (mut audio_outs, mut video_outs) = (0, 0);
                 for o in s.out.iter().filter(|o| matches!(o.state, OutState::Open(_))) {
-                    if audio_tracks.contains(&o.track) {
+                    if o.audio {
                         audio_outs += 1;
                     } else {
                         video_outs += 1;
                     }
                 }
+                let budget = s.bwe.map(|b| video_share(b, audio_outs, video_outs));
+                let quality = s.quality;
+                s.out[i].review(&ranked, quality, budget, now);
             }
-            let (quality, bwe) = (s.quality, s.bwe);
-            let Some(o) = s.out.iter_mut().find(|o| o.track == track_id) else {
-                continue;
-            };
-            let OutState::Open(out_mid) = o.state else { continue };
-            if kind == MediaKind::Video {
-                let budget = bwe.map(|b| video_share(b, audio_outs, video_outs));
-                o.review(&ranked, quality, budget, now);
-            }
-            let want = if kind == MediaKind::Audio { rid } else { o.target };
+            let o = &mut s.out[i];
+            let want = if kind == MediaKind::Audio { m.rid } else { o.target };
             let before = o.current;
-            match o.gate(rid, want, keyframe) {
+            match o.gate(m.rid, want, m.keyframe) {
                 Gate::Send => {}
                 Gate::Skip => continue,
                 Gate::WantKeyframe => {
@@ -153,15 +209,13 @@ impl Shard {
                 o.rewrite.rebase(&packet);
             }
             let Some(mapped) = o.rewrite.map(&packet) else { continue };
-            let written = catch_unwind(AssertUnwindSafe(|| {
-                write_rtp(&mut s.rtc, o, out_mid, &params, &pkt, &ext, mapped, vp8)
-            }));
+            let written = catch_unwind(AssertUnwindSafe(|| write_rtp(&mut s.rtc, o, out_mid, m, mapped)));
             match written {
                 Ok(Some(ssrc)) => {
                     packet_written(&mut s.inflight, ssrc, now);
                     metrics
                         .frames_forwarded
-                        .fetch_add(u64::from(pkt.header.marker || kind == MediaKind::Audio), Relaxed);
+                        .fetch_add(u64::from(m.marker || kind == MediaKind::Audio), Relaxed);
                     self.mark_dirty(sid);
                 }
                 Ok(None) => {
@@ -180,23 +234,41 @@ impl Shard {
     }
 }
 
+/// What a packet tells about its track: a layer's bytes and last sighting,
+/// a keyframe's arrival, the speaker's level.
+fn account(track: &mut TrackIn, m: &Media) {
+    if m.kind == MediaKind::Video && m.keyframe {
+        track.keyframes.arrived(m.rid);
+    }
+    let bytes = m.payload.len() as u64;
+    match track.layers.iter_mut().find(|l| l.rid == m.rid) {
+        Some(l) => {
+            l.bytes += bytes;
+            l.last_seen = m.at;
+        }
+        None => track.layers.push(Layer {
+            rid: m.rid,
+            bytes,
+            bitrate: 0,
+            last_seen: m.at,
+        }),
+    }
+    if m.kind == MediaKind::Audio {
+        if let Some(level) = m.ext.audio_level {
+            track.level = 0.7 * track.level + 0.3 * level as f32;
+            track.level_at = Some(m.at);
+        }
+    }
+}
+
 /// The one place a packet becomes a subscriber's: its payload type mapped to
 /// the subscriber's for the same codec (looked up once per stream), its ids
 /// rewritten, written to the subscriber's stream for the track (str0m
 /// encrypts, paces and keeps video for NACKs). A recording tap would sit
 /// beside this call in `forward`. Returns the outgoing SSRC (None: the
 /// subscriber has no stream or no matching codec for it).
-#[allow(clippy::too_many_arguments)]
-fn write_rtp(
-    rtc: &mut Rtc,
-    o: &mut TrackOut,
-    mid: Mid,
-    params: &PayloadParams,
-    pkt: &RtpPacket,
-    ext: &ExtensionValues,
-    mapped: PacketOut,
-    vp8: Option<Vp8Descriptor>,
-) -> Option<u32> {
+fn write_rtp(rtc: &mut Rtc, o: &mut TrackOut, mid: Mid, m: &Media, mapped: PacketOut) -> Option<u32> {
+    let params = &m.params;
     let pt_in = params.pt();
     let pt = match o.pts.iter().find(|(i, _)| *i == pt_in) {
         Some((_, out)) => *out,
@@ -209,18 +281,12 @@ fn write_rtp(
     let video = params.spec().codec.is_video();
     let mut api = rtc.direct_api();
     let stream = api.stream_tx_by_mid(mid, None)?;
-    let mut w = RtpWrite::new(
-        pt,
-        SeqNo::from(mapped.seq),
-        mapped.ts,
-        pkt.timestamp,
-        pkt.payload.clone(),
-    )
-    .marker(pkt.header.marker)
-    .ext_vals(ext.clone())
-    .nackable(video);
+    let mut w = RtpWrite::new(pt, SeqNo::from(mapped.seq), mapped.ts, m.received, m.payload.clone())
+        .marker(m.marker)
+        .ext_vals(m.ext.clone())
+        .nackable(video);
     if o.rewrite.patches_vp8() {
-        if let Some(d) = vp8 {
+        if let Some(d) = m.vp8 {
             let mut b = d.patch();
             if let Some(pic) = mapped.pic {
                 b = b.picture_id(pic);

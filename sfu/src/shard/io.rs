@@ -8,15 +8,20 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::os::fd::AsRawFd;
+
+use tokio::io::Interest;
 use tokio::sync::mpsc;
 
-use super::{Shard, ShardMetrics};
-use crate::{SfuConfig, ShardCmd};
+use super::ingress::Ingress;
+
+use super::{Queues, Shard, ShardMetrics};
+use crate::SfuConfig;
 
 const HOUSEKEEPING: Duration = Duration::from_millis(250);
 const SOCKET_BUFFER: usize = 4 << 20;
-/// Datagrams read after the first before the burst is settled.
-const BURST: usize = 15;
+/// Relayed packets taken after the first before the burst is settled.
+const RELAY_BURST: usize = 63;
 
 pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     use socket2::{Domain, Socket, Type};
@@ -35,7 +40,7 @@ pub fn run(
     socket: std::net::UdpSocket,
     advertised: SocketAddr,
     cfg: SfuConfig,
-    rx: mpsc::Receiver<ShardCmd>,
+    queues: Queues,
     metrics: Arc<ShardMetrics>,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -53,14 +58,20 @@ pub fn run(
                 return;
             }
         };
-        let shard = Shard::new(idx, socket.clone(), advertised, cfg, metrics);
-        shard.run(socket, rx).await;
+        let mut shard = Shard::new(idx, socket.clone(), advertised, cfg, metrics);
+        shard.siblings = queues.siblings;
+        shard.run(socket, queues.commands, queues.relayed).await;
     });
 }
 
 impl Shard {
-    pub(super) async fn run(mut self, socket: Arc<tokio::net::UdpSocket>, mut rx: mpsc::Receiver<ShardCmd>) {
-        let mut buf = vec![0u8; 2048];
+    pub(super) async fn run(
+        mut self,
+        socket: Arc<tokio::net::UdpSocket>,
+        mut rx: mpsc::Receiver<crate::ShardCmd>,
+        mut relayed: mpsc::Receiver<super::Relayed>,
+    ) {
+        let mut ingress = Ingress::default();
         // The loop reads the clock; the handlers get the time it read (a
         // datagram's arrival, a command's, a timer's), so their logic is a
         // function of it and testable without sleeping.
@@ -81,24 +92,37 @@ impl Shard {
                     self.process_work(t);
                     self.metrics.busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
                 }
-                r = socket.recv_from(&mut buf) => {
+                r = relayed.recv() => {
+                    // Media from a room's home shard; what else is queued
+                    // goes with it, then the subscribers are drained once.
                     let t = Instant::now();
-                    if let Ok((n, src)) = r {
-                        self.datagram_in_burst(&buf[..n], src, t);
-                        // Take what else is queued (a burst: a keyframe's
-                        // packets) before draining the subscribers and
-                        // sending: each subscriber is drained once a burst.
-                        let mut last = t;
-                        for _ in 0..BURST {
-                            match socket.try_recv_from(&mut buf) {
-                                Ok((n, src)) => {
-                                    last = Instant::now();
-                                    self.datagram_in_burst(&buf[..n], src, last);
-                                }
+                    if let Some(r) = r {
+                        self.relayed(r);
+                        for _ in 0..RELAY_BURST {
+                            match relayed.try_recv() {
+                                Ok(r) => self.relayed(r),
                                 Err(_) => break,
                             }
                         }
-                        self.process_work(last);
+                        self.process_work(t);
+                    }
+                    self.metrics.busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
+                }
+                r = socket.readable() => {
+                    // What is waiting, in one recvmmsg (a burst: a keyframe's
+                    // packets), handed in before the subscribers are drained
+                    // and sent to: each subscriber is drained once a burst.
+                    let t = Instant::now();
+                    if r.is_ok() {
+                        let fd = socket.as_raw_fd();
+                        if let Ok(n) = socket.try_io(Interest::READABLE, || ingress.read(fd)) {
+                            for (d, src) in ingress.datagrams() {
+                                self.datagram_in_burst(d, src, t);
+                            }
+                            if n > 0 {
+                                self.process_work(t);
+                            }
+                        }
                     }
                     self.metrics.busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Relaxed);
                 }

@@ -11,6 +11,7 @@ use str0m::media::{KeyframeRequestKind, MediaKind, Rid};
 use uuid::Uuid;
 
 use super::Shard;
+use crate::{ShardCmd, RESERVED_SLOTS};
 
 const KEYFRAME_THROTTLE: Duration = Duration::from_millis(500);
 
@@ -105,6 +106,28 @@ impl Shard {
             return;
         }
         let (pid, mid) = (track.publisher, track.mid);
+        if let Some(home) = self.rooms.get(&room_id).and_then(|r| r.home) {
+            // A mirror: the publisher is on the home shard, which throttles
+            // again (its other subscribers may have asked too).
+            let cmd = ShardCmd::Keyframe {
+                room: room_id,
+                track: track_id,
+                rid,
+                kind,
+            };
+            if self
+                .siblings
+                .get(home)
+                .is_some_and(|s| s.tx.capacity() > RESERVED_SLOTS)
+            {
+                self.to_sibling(home, cmd);
+            } else {
+                self.metrics
+                    .commands_dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            return;
+        }
         let Some(p) = self.peers.get_mut(&pid) else { return };
         let r = catch_unwind(AssertUnwindSafe(|| {
             if let Some(s) = p.rtc.direct_api().stream_rx_by_mid(mid, rid) {

@@ -240,7 +240,7 @@ mod tests {
     fn out() -> TrackOut {
         TrackOut {
             state: OutState::Open(Mid::from("0")),
-            ..TrackOut::new(1)
+            ..TrackOut::new(1, false)
         }
     }
 

@@ -3,7 +3,8 @@
 //! This file owns the shard's state (rooms, peers, tracks and the maps
 //! between them), the commands from room handles, peer removal and the
 //! periodic housekeeping. The rest, by concern:
-//! - `io`: the socket loop;
+//! - `io`: the socket loop; `ingress`: reading a burst of datagrams in one
+//!   `recvmmsg`;
 //! - `demux`: which peer a datagram is for;
 //! - `drive`: feeding and draining str0m, timers, peer events;
 //! - `negotiate`: publish, subscribe, answer, restart (SDP);
@@ -12,6 +13,8 @@
 //! - `layers`: simulcast layer choice;
 //! - `keyframes`: keyframe request throttling and deferral;
 //! - `speaker`: the active speaker;
+//! - `spread`: one room over several shards (placing subscribers, relaying
+//!   media to the shards that mirror the room);
 //! - `timing`: forwarding latency.
 
 mod demux;
@@ -20,17 +23,20 @@ mod egress;
 mod forward;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod ingress;
 mod io;
 mod keyframes;
 mod layers;
 mod negotiate;
 mod rewrite;
 mod speaker;
+mod spread;
 mod timing;
 
 pub use io::{bind, run};
 use keyframes::KeyframeThrottle;
 use speaker::{ActiveSpeaker, Voice};
+pub(crate) use spread::{Queues, Relayed, Sibling};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -68,6 +74,8 @@ enum OutState {
 
 struct TrackOut {
     track: u64,
+    /// An audio track (the rest is video).
+    audio: bool,
     state: OutState,
     /// The layer being forwarded (`Some(None)`: a stream without layers);
     /// None until the first keyframe.
@@ -88,9 +96,10 @@ struct TrackOut {
 }
 
 impl TrackOut {
-    fn new(track: u64) -> TrackOut {
+    fn new(track: u64, audio: bool) -> TrackOut {
         TrackOut {
             track,
+            audio,
             state: OutState::ToOpen,
             current: None,
             target: None,
@@ -133,6 +142,9 @@ struct Peer {
     /// Per outgoing SSRC: when each packet written but not yet sent
     /// arrived, to time it out of the socket.
     inflight: HashMap<u32, VecDeque<Instant>>,
+    /// A subscriber of a mirrored room: the home shard's placement number
+    /// (0 on the home shard).
+    gen: u64,
 }
 
 struct Layer {
@@ -143,6 +155,7 @@ struct Layer {
 }
 
 struct TrackIn {
+    /// The publisher's peer (0 in a mirrored room: it is on the home shard).
     publisher: u64,
     user: UserId,
     mid: Mid,
@@ -164,9 +177,32 @@ struct Room {
     blocked: HashSet<(UserId, MediaKindName)>,
     speaker: ActiveSpeaker,
     layers_at: Instant,
+    /// Some(shard): this is a mirror of the room whose home is that shard
+    /// (subscribers only; media comes relayed).
+    home: Option<usize>,
+    /// On the home shard: the subscribers placed on other shards (shard,
+    /// placement number), and the shards media is relayed to.
+    remote: HashMap<UserId, (usize, u64)>,
+    mirrors: Vec<usize>,
 }
 
 impl Room {
+    fn new(events: Arc<dyn RoomEvents>, metrics: Arc<RoomMetrics>, home: Option<usize>, now: Instant) -> Room {
+        Room {
+            events,
+            metrics,
+            tracks: HashMap::new(),
+            publishers: HashMap::new(),
+            subscribers: HashMap::new(),
+            blocked: HashSet::new(),
+            speaker: ActiveSpeaker::default(),
+            layers_at: now,
+            home,
+            remote: HashMap::new(),
+            mirrors: vec![],
+        }
+    }
+
     /// The subscribe peers of everyone in the room but `user`: who receives
     /// `user`'s tracks.
     fn subscribers_except(&self, user: UserId) -> Vec<u64> {
@@ -194,6 +230,11 @@ struct Shard {
     /// Peers written to and not drained since (see `process_events`).
     dirty: Vec<u64>,
     next_peer: u64,
+    /// Every shard's queues (this one's included, by index); empty in tests
+    /// and fuzzing (one shard alone).
+    siblings: Vec<Sibling>,
+    /// Placement numbers of subscribers sent to other shards.
+    next_gen: u64,
     /// A DTLS certificate every new `Rtc` uses instead of generating its
     /// own. None in the server (each peer gets a fresh one); the fuzzing
     /// harness sets one so an input costs an offer, not a key generation.
@@ -223,6 +264,8 @@ impl Shard {
             egress: egress::Egress::default(),
             dirty: vec![],
             next_peer: 1,
+            siblings: vec![],
+            next_gen: 1,
             dtls_cert: None,
         }
     }
@@ -285,6 +328,7 @@ impl Shard {
                 bwe: None,
                 egress_packets: HashMap::new(),
                 inflight: HashMap::new(),
+                gen: 0,
             },
         );
         self.metrics.peers.fetch_add(1, Relaxed);
@@ -299,22 +343,13 @@ impl Shard {
                     return;
                 }
                 self.metrics.rooms.fetch_add(1, Relaxed);
-                self.rooms.insert(
-                    room,
-                    Room {
-                        events,
-                        metrics,
-                        tracks: HashMap::new(),
-                        publishers: HashMap::new(),
-                        subscribers: HashMap::new(),
-                        blocked: HashSet::new(),
-                        speaker: ActiveSpeaker::default(),
-                        layers_at: now,
-                    },
-                );
+                self.rooms.insert(room, Room::new(events, metrics, None, now));
             }
             ShardCmd::CloseRoom { room } => {
                 let Some(r) = self.rooms.get(&room) else { return };
+                for k in r.mirrors.clone() {
+                    self.to_sibling(k, ShardCmd::CloseRoom { room });
+                }
                 let pids: Vec<u64> = r.publishers.values().chain(r.subscribers.values()).copied().collect();
                 for pid in pids {
                     self.kill(pid, None);
@@ -329,9 +364,23 @@ impl Shard {
                 sources,
                 done,
             } => self.publish(room, user, sdp, sources, done, now),
-            ShardCmd::Subscribe { room, user, done } => self.subscribe(room, user, done, now),
-            ShardCmd::Answer { room, user, sdp, done } => self.answer(room, user, sdp, done),
-            ShardCmd::Restart { room, user, done } => self.restart(room, user, done),
+            ShardCmd::Subscribe { room, user, done } => match self.placement(room, user) {
+                Some(k) => self.subscribe_on(k, room, user, done),
+                None => self.subscribe(room, user, done, 0, now),
+            },
+            ShardCmd::Answer { room, user, sdp, done } => match self.remote_of(room, user) {
+                Some(k) => self.to_sibling(k, ShardCmd::Answer { room, user, sdp, done }),
+                None => self.answer(room, user, sdp, done),
+            },
+            ShardCmd::Restart { room, user, done } => match self.remote_of(room, user) {
+                Some(k) => self.to_sibling(k, ShardCmd::Restart { room, user, done }),
+                None => self.restart(room, user, done),
+            },
+            ShardCmd::Quality { room, user, quality } if self.remote_of(room, user).is_some() => {
+                if let Some(k) = self.remote_of(room, user) {
+                    self.to_sibling(k, ShardCmd::Quality { room, user, quality });
+                }
+            }
             ShardCmd::Quality { room, user, quality } => {
                 if let Some(s) = self
                     .rooms
@@ -357,8 +406,23 @@ impl Shard {
                 } else {
                     r.subscribers.get(&user).copied()
                 };
+                let remote = if publish_only {
+                    None
+                } else {
+                    r.remote.get(&user).copied()
+                };
                 for pid in p.into_iter().chain(s) {
                     self.kill(pid, None);
+                }
+                if let Some((k, _)) = remote {
+                    self.to_sibling(
+                        k,
+                        ShardCmd::Remove {
+                            room,
+                            user,
+                            publish_only: false,
+                        },
+                    );
                 }
             }
             ShardCmd::Block {
@@ -375,6 +439,19 @@ impl Shard {
                     }
                 }
             }
+            ShardCmd::SubscribeMirror {
+                room,
+                home,
+                gen,
+                user,
+                events,
+                metrics,
+                tracks,
+                done,
+            } => self.subscribe_mirror(room, home, gen, user, events, metrics, tracks, done, now),
+            ShardCmd::MirrorTracks { room, add, remove } => self.mirror_tracks(room, add, remove),
+            ShardCmd::MirrorLeft { room, user, gen } => self.mirror_left(room, user, gen),
+            ShardCmd::Keyframe { room, track, rid, kind } => self.request_keyframe(room, track, rid, kind, now),
         }
     }
 
@@ -403,6 +480,29 @@ impl Shard {
         };
         if map.get(&p.user) == Some(&pid) {
             map.remove(&p.user);
+        }
+        if let (Some(home), false) = (room.home, publish) {
+            // A mirror's subscriber: the home shard stops counting it here.
+            let (room_id, user, gen) = (p.room, p.user, p.gen);
+            self.to_sibling(
+                home,
+                ShardCmd::MirrorLeft {
+                    room: room_id,
+                    user,
+                    gen,
+                },
+            );
+            let Some(room) = self.rooms.get_mut(&p.room) else {
+                return;
+            };
+            if let Some(reason) = reason {
+                room.events.event(SfuEvent::PeerGone {
+                    user: p.user,
+                    publish,
+                    reason,
+                });
+            }
+            return;
         }
         if let Some(reason) = reason {
             room.events.event(SfuEvent::PeerGone {
@@ -481,6 +581,9 @@ impl Shard {
                     blocked: room.blocked.contains(&(t.user, MediaKindName::Audio)),
                 })
                 .collect();
+            if room.home.is_some() {
+                continue;
+            }
             if let Some(next) = room.speaker.update(&voices, now) {
                 room.events.event(SfuEvent::ActiveSpeaker { user: next });
             }
@@ -610,6 +713,98 @@ mod tests {
                 ),
                 "{seen:?}"
             );
+        });
+    }
+
+    #[test]
+    fn subscribers_spread_to_the_emptier_shard_and_a_late_notice_keeps_a_newer_placement() {
+        runtime().block_on(async {
+            let cfg = SfuConfig {
+                spread_at: 1,
+                ..SfuConfig::default()
+            };
+            let (mut shard, _, room) = shard(cfg);
+            let (tx0, _rx0) = tokio::sync::mpsc::channel(8);
+            let (relay0, _r0) = tokio::sync::mpsc::channel(8);
+            let (tx1, mut rx1) = tokio::sync::mpsc::channel(8);
+            let (relay1, _r1) = tokio::sync::mpsc::channel(8);
+            let other = Arc::new(ShardMetrics::default());
+            shard.siblings = vec![
+                Sibling {
+                    tx: tx0,
+                    relay: relay0,
+                    metrics: shard.metrics.clone(),
+                },
+                Sibling {
+                    tx: tx1,
+                    relay: relay1,
+                    metrics: other.clone(),
+                },
+            ];
+            let t0 = Instant::now();
+            let (a, b) = (UserId(Uuid::new_v4()), UserId(Uuid::new_v4()));
+            // Below `spread_at` peers: here.
+            subscribe(&mut shard, room, a, t0).expect("subscribed here");
+            assert_eq!(shard.metrics.peers.load(Relaxed), 1);
+            // At it: to the shard with fewer peers, with a placement number.
+            let (done, _pending) = oneshot::channel();
+            shard.command(ShardCmd::Subscribe { room, user: b, done }, t0);
+            let Ok(ShardCmd::SubscribeMirror {
+                gen: first,
+                user,
+                home: 0,
+                ..
+            }) = rx1.try_recv()
+            else {
+                panic!("placed on shard 1");
+            };
+            assert_eq!(user, b);
+            // Subscribing again goes to the same shard, as a new placement;
+            // so do the user's answers.
+            let (done, _pending) = oneshot::channel();
+            shard.command(ShardCmd::Subscribe { room, user: b, done }, t0);
+            let Ok(ShardCmd::SubscribeMirror { gen: second, .. }) = rx1.try_recv() else {
+                panic!("placed on shard 1 again");
+            };
+            assert!(second > first);
+            // The first placement's peer reported gone late: the second stays.
+            shard.command(
+                ShardCmd::MirrorLeft {
+                    room,
+                    user: b,
+                    gen: first,
+                },
+                t0,
+            );
+            let (done, _pending) = oneshot::channel();
+            let sdp = String::new();
+            shard.command(
+                ShardCmd::Answer {
+                    room,
+                    user: b,
+                    sdp,
+                    done,
+                },
+                t0,
+            );
+            assert!(matches!(rx1.try_recv(), Ok(ShardCmd::Answer { user, .. }) if user == b));
+            assert_eq!(shard.rooms[&room].mirrors, vec![1]);
+            // The second gone: the mirror has no one left and is closed.
+            shard.command(
+                ShardCmd::MirrorLeft {
+                    room,
+                    user: b,
+                    gen: second,
+                },
+                t0,
+            );
+            assert!(matches!(rx1.try_recv(), Ok(ShardCmd::CloseRoom { room: r }) if r == room));
+            assert!(shard.rooms[&room].mirrors.is_empty());
+            // With the other shard fuller, a new subscriber stays here.
+            other.peers.store(5, Relaxed);
+            let c = UserId(Uuid::new_v4());
+            subscribe(&mut shard, room, c, t0).expect("subscribed here");
+            assert!(rx1.try_recv().is_err());
         });
     }
 }

@@ -12,7 +12,9 @@ use str0m::media::{Direction, MediaKind, Mid};
 use uuid::Uuid;
 
 use super::{fail, kind_name, KeyframeThrottle, OutState, Role, Shard, TrackIn, TrackOut};
-use crate::{next_track_id, stun, Done, Published, SfuError, SfuEvent, Subscribed, TrackInfo, UserId};
+use crate::{
+    next_track_id, stun, Done, Published, SfuError, SfuEvent, ShardCmd, Subscribed, TrackInfo, TrackMeta, UserId,
+};
 
 impl Shard {
     pub(super) fn add_track(&mut self, pid: u64, mid: Mid, kind: MediaKind) {
@@ -28,10 +30,8 @@ impl Shard {
         });
         p.mids_in.insert(mid, id);
         let (room_id, user) = (p.room, p.user);
-        let Some(room) = self.rooms.get_mut(&room_id) else {
-            return;
-        };
-        room.tracks.insert(
+        self.insert_track(
+            room_id,
             id,
             TrackIn {
                 publisher: pid,
@@ -45,11 +45,43 @@ impl Shard {
                 level_at: None,
             },
         );
-        room.metrics.tracks.fetch_add(1, Relaxed);
+    }
+
+    /// Puts a track in a room: every other subscriber of it here gets an
+    /// offer with it, and the shards mirroring the room hear of it.
+    pub(super) fn insert_track(&mut self, room_id: Uuid, id: u64, track: TrackIn) {
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        let (user, audio) = (track.user, track.kind == MediaKind::Audio);
+        if room.home.is_none() {
+            room.metrics.tracks.fetch_add(1, Relaxed);
+            let meta = TrackMeta {
+                id,
+                user,
+                mid: track.mid,
+                kind: track.kind,
+                source: track.source.clone(),
+            };
+            for k in room.mirrors.clone() {
+                self.to_sibling(
+                    k,
+                    ShardCmd::MirrorTracks {
+                        room: room_id,
+                        add: vec![meta.clone()],
+                        remove: vec![],
+                    },
+                );
+            }
+        }
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        room.tracks.insert(id, track);
         let subs = room.subscribers_except(user);
         for sid in subs {
             if let Some(s) = self.peers.get_mut(&sid) {
-                s.out.push(TrackOut::new(id));
+                s.out.push(TrackOut::new(id, audio));
             }
             self.renegotiate(sid);
         }
@@ -72,7 +104,22 @@ impl Shard {
         if tracks.is_empty() {
             return;
         }
-        room.metrics.tracks.fetch_sub(tracks.len() as i64, Relaxed);
+        if room.home.is_none() {
+            room.metrics.tracks.fetch_sub(tracks.len() as i64, Relaxed);
+            for k in room.mirrors.clone() {
+                self.to_sibling(
+                    k,
+                    ShardCmd::MirrorTracks {
+                        room: room_id,
+                        add: vec![],
+                        remove: tracks.clone(),
+                    },
+                );
+            }
+        }
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
         let subs: Vec<u64> = room.subscribers.values().copied().collect();
         for sid in subs {
             let Some(s) = self.peers.get_mut(&sid) else { continue };
@@ -272,6 +319,10 @@ impl Shard {
         };
         let sdp = answer.to_sdp_string();
         let ufrag = stun::sdp_ufrag(&sdp).unwrap_or_default();
+        if self.rooms.get(&room).is_some_and(|r| r.home.is_some()) {
+            // Publishers are on the room's home shard only.
+            return fail(reply, SfuError::RoomClosed);
+        }
         let Some(pid) = self.insert_peer(room, user, Role::Publish, rtc, ufrag, now) else {
             return;
         };
@@ -282,7 +333,9 @@ impl Shard {
         self.drain(pid);
     }
 
-    pub(super) fn subscribe(&mut self, room_id: Uuid, user: UserId, reply: Done<Subscribed>, now: Instant) {
+    /// A new subscribe peer for the user (`gen`: its placement number when
+    /// the room's home shard placed it here, else 0).
+    pub(super) fn subscribe(&mut self, room_id: Uuid, user: UserId, reply: Done<Subscribed>, gen: u64, now: Instant) {
         let Some(room) = self.rooms.get(&room_id) else {
             return fail(reply, SfuError::RoomClosed);
         };
@@ -293,20 +346,21 @@ impl Shard {
         let Some(sid) = self.insert_peer(room_id, user, Role::Subscribe, rtc, String::new(), now) else {
             return;
         };
-        let tracks: Vec<u64> = self
+        let tracks: Vec<(u64, bool)> = self
             .rooms
             .get(&room_id)
             .map(|r| {
                 r.tracks
                     .iter()
                     .filter(|(_, t)| t.user != user)
-                    .map(|(id, _)| *id)
+                    .map(|(id, t)| (*id, t.kind == MediaKind::Audio))
                     .collect()
             })
             .unwrap_or_default();
         if let Some(s) = self.peers.get_mut(&sid) {
+            s.gen = gen;
             s.needs_channel = true;
-            s.out = tracks.into_iter().map(TrackOut::new).collect();
+            s.out = tracks.into_iter().map(|(id, audio)| TrackOut::new(id, audio)).collect();
         }
         match self.negotiate(sid) {
             Some((sdp, tracks)) => {

@@ -1,7 +1,7 @@
 //! The mentorship calendar over HTTP: one-on-one slots and bookings
 //! (`slots`), group sessions (`sessions`), and around them the `.ics`
-//! feeds (`feeds`, written with `ics`), private notes and notifications
-//! (`notes`), attendance (`attendance`).
+//! feeds (`feeds`, written with `ics`), private notes (`notes`) and
+//! attendance (`attendance`).
 //! Every change of seats goes through the mentor's Calendar actor.
 
 pub mod attendance;

@@ -1,11 +1,11 @@
-//! After the session and on the way to it: each participant's private
-//! notes, and the in-app notifications (reminders among them).
+//! After the session: each participant's private notes. (Notifications
+//! moved to `routes::notifications`.)
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use lyceum_protocol::{ErrorCode, OfferingId, UserId};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -86,22 +86,4 @@ pub async fn get_note(
         .await?
         .map(|r| r.get(0));
     Ok(HttpResponse::Ok().json(json!({"offeringId": offering, "body": body})))
-}
-
-pub async fn notifications(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    let client = state.pool.get().await?;
-    let rows = client
-        .query(
-            "SELECT id, kind, payload, created_at, read_at FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT 100",
-            &[&user.id],
-        )
-        .await?;
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            json!({"id": r.get::<_, i64>(0), "kind": r.get::<_, String>(1), "payload": r.get::<_, Value>(2),
-                        "createdAt": r.get::<_, DateTime<Utc>>(3), "readAt": r.get::<_, Option<DateTime<Utc>>>(4)})
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({"items": items})))
 }

@@ -1,0 +1,154 @@
+//! The moderation queue: open flags of the posts in the categories the
+//! caller moderates (admins: every category), oldest first; a moderator
+//! answers a flag by hiding or deleting the post (which closes its flags)
+//! or by dismissing it.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use lyceum_actors::Role;
+use lyceum_protocol::ErrorCode;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::audit::{self, action};
+use crate::auth::AuthUser;
+use crate::boards;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 100;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QueueQuery {
+    category: Option<Uuid>,
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/boards/flags`: `{"items", "nextCursor"}`; `403 forbidden` for
+/// someone who moderates no category.
+pub async fn queue(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<QueueQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let after: Option<i64> =
+        match q.cursor.as_deref() {
+            None => None,
+            Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ApiError::new(ErrorCode::InvalidCursor, "the cursor is not one this endpoint returned")
+            })?),
+        };
+    let client = state.pool.get().await?;
+    let admin = user.role == Role::Admin;
+    if !admin
+        && client
+            .query_opt("SELECT 1 FROM board_moderators WHERE user_id = $1", &[&user.id])
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::forbidden(
+            "only moderators and admins see the moderation queue",
+        ));
+    }
+    let rows = client
+        .query(
+            "SELECT f.id, f.reason, f.created_at, f.flagged_by, fu.display_name,
+                    p.id, p.thread_id, t.category_id, t.title, left(p.body, 200), p.author_id, au.display_name, p.hidden,
+                    (p.id = t.first_post_id)
+               FROM board_flags f
+               JOIN board_posts p ON p.id = f.post_id
+               JOIN board_threads t ON t.id = p.thread_id
+               JOIN users fu ON fu.id = f.flagged_by
+               JOIN users au ON au.id = p.author_id
+              WHERE f.resolved_at IS NULL AND p.deleted_at IS NULL AND t.deleted_at IS NULL
+                AND ($1 OR t.category_id IN (SELECT category_id FROM board_moderators WHERE user_id = $2))
+                AND ($3::uuid IS NULL OR t.category_id = $3)
+                AND ($4::bigint IS NULL OR f.id > $4)
+              ORDER BY f.id LIMIT $5",
+            &[&admin, &user.id, &q.category, &after, &(limit + 1)],
+        )
+        .await?;
+    let has_more = rows.len() as i64 > limit;
+    let items: Vec<_> = rows
+        .iter()
+        .take(limit as usize)
+        .map(|r| {
+            json!({
+                "id": r.get::<_, i64>(0),
+                "reason": r.get::<_, String>(1),
+                "createdAt": r.get::<_, DateTime<Utc>>(2),
+                "flaggedBy": {"id": r.get::<_, Uuid>(3), "displayName": r.get::<_, String>(4)},
+                "post": {
+                    "id": r.get::<_, Uuid>(5), "threadId": r.get::<_, Uuid>(6), "categoryId": r.get::<_, Uuid>(7),
+                    "threadTitle": r.get::<_, String>(8), "excerpt": r.get::<_, String>(9),
+                    "author": {"id": r.get::<_, Uuid>(10), "displayName": r.get::<_, String>(11)},
+                    "hidden": r.get::<_, bool>(12), "isQuestion": r.get::<_, bool>(13),
+                },
+            })
+        })
+        .collect();
+    let next_cursor = if has_more {
+        items.last().and_then(|i| i["id"].as_i64()).map(|n| n.to_string())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(json!({"items": items, "nextCursor": next_cursor})))
+}
+
+/// `POST /api/boards/flags/{id}/dismiss` (moderators of the post's
+/// category, admins): `200 {"id", "resolution": "dismissed"}`. Audited.
+pub async fn dismiss(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let not_found = || ApiError::new(ErrorCode::FlagNotFound, "no such open flag");
+    let row = tx
+        .query_opt(
+            "SELECT t.category_id, p.id, p.author_id FROM board_flags f
+               JOIN board_posts p ON p.id = f.post_id JOIN board_threads t ON t.id = p.thread_id
+              WHERE f.id = $1 AND f.resolved_at IS NULL FOR UPDATE OF f",
+            &[&id],
+        )
+        .await?
+        .ok_or_else(not_found)?;
+    let category: Uuid = row.get(0);
+    if !boards::moderates(&tx, &user, category).await? {
+        return Err(ApiError::forbidden(
+            "only this category's moderators and admins may dismiss its flags",
+        ));
+    }
+    tx.execute(
+        "UPDATE board_flags SET resolved_at = now(), resolved_by = $2, resolution = 'dismissed' WHERE id = $1",
+        &[&id, &user.id],
+    )
+    .await?;
+    audit::record(
+        &tx,
+        audit::Entry {
+            actor: Some(user.id),
+            subject: Some(lyceum_protocol::UserId(row.get(2))),
+            action: action::BOARD_FLAG_DISMISSED,
+            ip: Some(&state.client_ip(&req)),
+            details: json!({"flagId": id, "postId": row.get::<_, Uuid>(1), "categoryId": category}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(json!({"id": id, "resolution": "dismissed"})))
+}

@@ -1,0 +1,1650 @@
+//! The discussion boards and board notifications (issue 16; docs/api.md
+//! "Boards" and "Notifications"): every rule, the refusals included.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::ws::Ws;
+
+impl TestApp {
+    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> reqwest::Response {
+        let mut r = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send().await.expect("request")
+    }
+
+    /// A request that must answer `status`; its JSON body.
+    async fn expect(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, status: u16) -> Value {
+        let res = self.call(method.clone(), path, token, body).await;
+        let got = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        assert_eq!(got, status, "{method} {path}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    async fn category(&self, admin: &str, slug: &str, visibility: &str) -> String {
+        let v = self
+            .expect(
+                Method::POST,
+                "/api/boards/categories",
+                Some(admin),
+                Some(json!({"slug": slug, "name": slug, "visibility": visibility})),
+                201,
+            )
+            .await;
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A thread; returns (thread id, question post id).
+    async fn thread(&self, token: &str, category: &str, title: &str, body: &str, tags: &[&str]) -> (String, String) {
+        let v = self
+            .expect(
+                Method::POST,
+                "/api/boards/threads",
+                Some(token),
+                Some(json!({"categoryId": category, "title": title, "body": body, "tags": tags})),
+                201,
+            )
+            .await;
+        (
+            v["thread"]["id"].as_str().unwrap().to_owned(),
+            v["posts"]["items"][0]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    async fn reply(&self, token: &str, thread: &str, body: &str, parent: Option<&str>) -> Value {
+        self.expect(
+            Method::POST,
+            &format!("/api/boards/threads/{thread}/replies"),
+            Some(token),
+            Some(json!({"body": body, "parentId": parent})),
+            201,
+        )
+        .await
+    }
+
+    async fn notifications(&self, token: &str) -> Vec<Value> {
+        let v = self
+            .expect(Method::GET, "/api/notifications", Some(token), None, 200)
+            .await;
+        v["items"].as_array().unwrap().clone()
+    }
+}
+
+fn kinds(items: &[Value]) -> Vec<String> {
+    items.iter().map(|n| n["kind"].as_str().unwrap().to_owned()).collect()
+}
+
+#[actix_web::test]
+async fn categories_are_made_by_admins_and_public_ones_are_readable_signed_out() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let mentee = app.register("mentee", "Mia").await;
+    let public = app.category(&admin.access, "placements", "public").await;
+    let members = app.category(&admin.access, "interviews", "members").await;
+
+    // Only admins create; slugs are unique and checked.
+    let body = json!({"slug": "x-y", "name": "X", "visibility": "public"});
+    let res = app
+        .call(Method::POST, "/api/boards/categories", Some(&mentee.access), Some(body))
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let dup = json!({"slug": "placements", "name": "Again", "visibility": "public"});
+    let res = app
+        .call(Method::POST, "/api/boards/categories", Some(&admin.access), Some(dup))
+        .await;
+    assert_error(res, StatusCode::CONFLICT, "category_exists").await;
+    for bad in [
+        json!({"slug": "Bad Slug", "name": "X", "visibility": "public"}),
+        json!({"slug": "ok", "name": "", "visibility": "public"}),
+        json!({"slug": "ok", "name": "X", "visibility": "secret"}),
+    ] {
+        let res = app
+            .call(Method::POST, "/api/boards/categories", Some(&admin.access), Some(bad))
+            .await;
+        assert_error(res, StatusCode::BAD_REQUEST, "invalid_category").await;
+    }
+
+    let (open_thread, _) = app
+        .thread(&mentee.access, &public, "Open question", "Anyone?", &[])
+        .await;
+    let (closed_thread, _) = app
+        .thread(&mentee.access, &members, "Members question", "Members only?", &[])
+        .await;
+
+    // Signed out: the public category and its thread, nothing of the other.
+    let cats = app.expect(Method::GET, "/api/boards/categories", None, None, 200).await;
+    let slugs: Vec<&str> = cats["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, vec!["placements"]);
+    let list = app.expect(Method::GET, "/api/boards/threads", None, None, 200).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["items"][0]["id"], open_thread.as_str());
+    let t = app
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads/{open_thread}"),
+            None,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(t["thread"]["title"], "Open question");
+    assert_eq!(t["posts"]["items"][0]["myVote"], Value::Null);
+    let res = app
+        .call(Method::GET, &format!("/api/boards/threads/{closed_thread}"), None, None)
+        .await;
+    assert_error(res, StatusCode::NOT_FOUND, "thread_not_found").await;
+    // Posting needs a sign-in.
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api/boards/threads/{open_thread}/replies"),
+            None,
+            Some(json!({"body": "hi"})),
+        )
+        .await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "missing_token").await;
+
+    // Signed in: both.
+    let cats = app
+        .expect(Method::GET, "/api/boards/categories", Some(&mentee.access), None, 200)
+        .await;
+    assert_eq!(cats["items"].as_array().unwrap().len(), 2);
+    app.expect(
+        Method::GET,
+        &format!("/api/boards/threads/{closed_thread}"),
+        Some(&mentee.access),
+        None,
+        200,
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn replies_answer_replies_and_mentors_answers_are_marked_without_emails() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let mentee = app.register("mentee", "Mia").await;
+    let mentor = app.register("mentor", "Marco").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let (thread, question) = app
+        .thread(
+            &mentee.access,
+            &cat,
+            "How do I prepare?",
+            "For **Acme**",
+            &["Interview", "acme"],
+        )
+        .await;
+    let answer = app.reply(&mentor.access, &thread, "Practise.", None).await;
+    assert_eq!(answer["byMentor"], true);
+    assert_eq!(answer["author"]["role"], "mentor");
+    assert_eq!(answer["author"]["displayName"], "Marco");
+    let follow_up = app
+        .reply(
+            &mentee.access,
+            &thread,
+            "How much?",
+            Some(answer["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(follow_up["parentId"], answer["id"]);
+    assert_eq!(follow_up["byMentor"], false);
+
+    // A parent from another thread, an empty body, a short title.
+    let (other, other_q) = app.thread(&mentee.access, &cat, "Another one", "body", &[]).await;
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api/boards/threads/{thread}/replies"),
+            Some(&mentor.access),
+            Some(json!({"body": "x", "parentId": other_q})),
+        )
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_post").await;
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api/boards/threads/{other}/replies"),
+            Some(&mentor.access),
+            Some(json!({"body": "   "})),
+        )
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_post").await;
+    let res = app
+        .call(
+            Method::POST,
+            "/api/boards/threads",
+            Some(&mentee.access),
+            Some(json!({"categoryId": cat, "title": "Hi", "body": "x"})),
+        )
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_post").await;
+    let res = app
+        .call(
+            Method::POST,
+            "/api/boards/threads",
+            Some(&mentee.access),
+            Some(json!({"categoryId": uuid::Uuid::new_v4(), "title": "Fine title", "body": "x"})),
+        )
+        .await;
+    assert_error(res, StatusCode::NOT_FOUND, "category_not_found").await;
+
+    let res = app
+        .call(
+            Method::GET,
+            &format!("/api/boards/threads/{thread}"),
+            Some(&mentor.access),
+            None,
+        )
+        .await;
+    let text = res.text().await.unwrap();
+    assert!(!text.contains(&mentee.email) && !text.contains(&mentor.email), "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["thread"]["tags"], json!(["interview", "acme"]));
+    assert_eq!(v["thread"]["replyCount"], 2);
+    let posts = v["posts"]["items"].as_array().unwrap();
+    assert_eq!(posts.len(), 3);
+    assert_eq!(posts[0]["id"], question.as_str());
+    assert_eq!(posts[0]["isQuestion"], true);
+    assert_eq!(posts[0]["bodyHtml"], "<p>For <strong>Acme</strong></p>\n");
+    assert_eq!(posts[1]["byMentor"], true);
+}
+
+#[actix_web::test]
+async fn script_and_event_handlers_in_markdown_are_inert_and_images_are_links() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let mentee = app.register("mentee", "Mia").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let body = "Hello <script>alert('x')</script>\n\n<img src=x onerror=\"alert(1)\">\n\n\
+                <a href=\"#\" onclick=\"alert(2)\">click</a> [js](javascript:alert(3))\n\n\
+                ![logo](https://tracker.example.org/pixel.png)";
+    let (thread, _) = app.thread(&mentee.access, &cat, "Markdown test", body, &[]).await;
+    let v = app
+        .expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200)
+        .await;
+    let html = v["posts"]["items"][0]["bodyHtml"].as_str().unwrap();
+    // No real tag is a script or an image, none has an event handler or a
+    // javascript: URL (the raw HTML shows as escaped text).
+    for tag in html.split('<').skip(1).map(|t| t.split('>').next().unwrap_or("")) {
+        let name = tag.split_whitespace().next().unwrap_or("");
+        assert!(!["script", "img"].contains(&name), "<{tag}> in {html}");
+        assert!(
+            !tag.contains(" on") && !tag.contains("javascript:"),
+            "<{tag}> in {html}"
+        );
+    }
+    assert!(html.contains("&lt;img src=x onerror="), "{html}");
+    assert!(html.contains("&lt;script&gt;"), "{html}");
+    assert!(
+        html.contains(
+            r#"<a href="https://tracker.example.org/pixel.png" rel="nofollow noopener noreferrer ugc">image: logo</a>"#
+        ),
+        "{html}"
+    );
+    // The Markdown is kept as written, for editing.
+    assert_eq!(v["posts"]["items"][0]["body"], body);
+}
+
+#[actix_web::test]
+async fn one_vote_per_user_per_post() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let asker = app.register("mentee", "Asker").await;
+    let voter = app.register("mentee", "Voter").await;
+    let other = app.register("mentor", "Other").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let (thread, q) = app.thread(&asker.access, &cat, "Vote on me", "please", &[]).await;
+    let vote = |token: String, value: Value| {
+        let app = &app;
+        let q = q.clone();
+        async move {
+            app.call(
+                Method::POST,
+                &format!("/api/boards/posts/{q}/vote"),
+                Some(&token),
+                Some(json!({"value": value})),
+            )
+            .await
+        }
+    };
+    for _ in 0..2 {
+        let v: Value = vote(voter.access.clone(), json!(1)).await.json().await.unwrap();
+        assert_eq!(v["score"], 1, "voting twice counts once");
+        assert_eq!(v["myVote"], 1);
+    }
+    let v: Value = vote(other.access.clone(), json!(1)).await.json().await.unwrap();
+    assert_eq!(v["score"], 2);
+    let v: Value = vote(voter.access.clone(), json!(-1)).await.json().await.unwrap();
+    assert_eq!(v["score"], 0, "a down vote replaces the up vote");
+    let v: Value = vote(voter.access.clone(), json!(0)).await.json().await.unwrap();
+    assert_eq!(v["score"], 1, "0 clears it");
+    assert_eq!(v["myVote"], Value::Null);
+    for bad in [json!(2), json!(-5)] {
+        assert_error(
+            vote(voter.access.clone(), bad).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_vote",
+        )
+        .await;
+    }
+    assert_error(
+        vote(voter.access.clone(), json!("up")).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    )
+    .await;
+    assert_error(
+        vote(asker.access.clone(), json!(1)).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    // The question's score is the thread's, and what the viewer voted shows.
+    let t = app
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads/{thread}"),
+            Some(&other.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(t["thread"]["score"], 1);
+    assert_eq!(t["posts"]["items"][0]["score"], 1);
+    assert_eq!(t["posts"]["items"][0]["myVote"], 1);
+    let n: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM board_votes", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+}
+
+#[actix_web::test]
+async fn only_the_thread_author_accepts_an_answer_and_its_author_is_told_once() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let asker = app.register("mentee", "Asker").await;
+    let someone = app.register("mentee", "Someone").await;
+    let mentor = app.register("mentor", "Marco").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let (thread, q) = app.thread(&asker.access, &cat, "Which offer?", "A or B", &[]).await;
+    let answer = app.reply(&mentor.access, &thread, "Take B.", None).await;
+    let a = answer["id"].as_str().unwrap();
+    let path = format!("/api/boards/threads/{thread}/accept");
+    for token in [&someone.access, &mentor.access, &admin.access] {
+        let res = app
+            .call(Method::POST, &path, Some(token), Some(json!({"postId": a})))
+            .await;
+        assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+    let res = app
+        .call(Method::POST, &path, Some(&asker.access), Some(json!({"postId": q})))
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_post").await;
+    let res = app
+        .call(
+            Method::POST,
+            &path,
+            Some(&asker.access),
+            Some(json!({"postId": uuid::Uuid::new_v4()})),
+        )
+        .await;
+    assert_error(res, StatusCode::NOT_FOUND, "post_not_found").await;
+
+    let mut ws = Ws::connect(&app, &mentor.access).await;
+    let v = app
+        .expect(
+            Method::POST,
+            &path,
+            Some(&asker.access),
+            Some(json!({"postId": a})),
+            200,
+        )
+        .await;
+    assert_eq!(v["acceptedPostId"], a);
+    assert_eq!(v["answered"], true);
+    let live = ws.next_of("notification").await;
+    assert_eq!(live["kind"], "board_answer_accepted");
+    assert_eq!(live["payload"]["postId"], a);
+    // Unaccept, accept again: still one notification.
+    app.expect(
+        Method::POST,
+        &path,
+        Some(&asker.access),
+        Some(json!({"postId": null})),
+        200,
+    )
+    .await;
+    app.expect(
+        Method::POST,
+        &path,
+        Some(&asker.access),
+        Some(json!({"postId": a})),
+        200,
+    )
+    .await;
+    let notes = app.notifications(&mentor.access).await;
+    let accepted: Vec<_> = notes.iter().filter(|n| n["kind"] == "board_answer_accepted").collect();
+    assert_eq!(accepted.len(), 1, "{notes:?}");
+    let t = app
+        .expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200)
+        .await;
+    assert_eq!(t["posts"]["items"][1]["accepted"], true);
+}
+
+#[actix_web::test]
+async fn moderators_lock_hide_move_and_ban_others_may_not_and_all_is_audited() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let asker = app.register("mentee", "Asker").await;
+    let troll = app.register("mentee", "Troll").await;
+    let moderator = app.register("mentor", "Moderator").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let elsewhere = app.category(&admin.access, "elsewhere", "public").await;
+    let (thread, _) = app.thread(&asker.access, &cat, "Locked soon", "body", &[]).await;
+    let moderate = format!("/api/boards/threads/{thread}/moderate");
+
+    // Without the role: refused, for mentees, mentors and the author alike.
+    for token in [&asker.access, &troll.access, &moderator.access] {
+        let res = app
+            .call(Method::POST, &moderate, Some(token), Some(json!({"action": "lock"})))
+            .await;
+        assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+    // Only admins appoint.
+    let appoint = format!("/api/boards/categories/{cat}/moderators/{}", moderator.id);
+    let res = app.call(Method::PUT, &appoint, Some(&moderator.access), None).await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let v = app.expect(Method::PUT, &appoint, Some(&admin.access), None, 200).await;
+    assert_eq!(v["displayName"], "Moderator");
+    let cats = app.expect(Method::GET, "/api/boards/categories", None, None, 200).await;
+    let mine = cats["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == cat.as_str())
+        .unwrap();
+    assert_eq!(mine["moderators"][0]["displayName"], "Moderator");
+
+    let res = app
+        .call(
+            Method::POST,
+            &moderate,
+            Some(&moderator.access),
+            Some(json!({"action": "explode"})),
+        )
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_moderation").await;
+    let v = app
+        .expect(
+            Method::POST,
+            &moderate,
+            Some(&moderator.access),
+            Some(json!({"action": "lock", "reason": "heated"})),
+            200,
+        )
+        .await;
+    assert_eq!(v["locked"], true);
+    // Posting in a locked thread.
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api/boards/threads/{thread}/replies"),
+            Some(&troll.access),
+            Some(json!({"body": "me too"})),
+        )
+        .await;
+    assert_error(res, StatusCode::CONFLICT, "thread_locked").await;
+    let first = app
+        .expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200)
+        .await["posts"]["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .call(
+            Method::PATCH,
+            &format!("/api/boards/posts/{first}"),
+            Some(&asker.access),
+            Some(json!({"body": "edited"})),
+        )
+        .await;
+    assert_error(res, StatusCode::CONFLICT, "thread_locked").await;
+    app.expect(
+        Method::POST,
+        &moderate,
+        Some(&moderator.access),
+        Some(json!({"action": "unlock"})),
+        200,
+    )
+    .await;
+
+    // Banned from the board: no thread, no reply, no vote; then unbanned.
+    let ban = format!("/api/boards/categories/{cat}/bans/{}", troll.id);
+    let res = app.call(Method::PUT, &ban, Some(&asker.access), Some(json!({}))).await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = app
+        .call(
+            Method::PUT,
+            &format!("/api/boards/categories/{cat}/bans/{}", moderator.id),
+            Some(&moderator.access),
+            Some(json!({})),
+        )
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_moderation").await;
+    app.expect(
+        Method::PUT,
+        &ban,
+        Some(&moderator.access),
+        Some(json!({"reason": "spam"})),
+        200,
+    )
+    .await;
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api/boards/threads/{thread}/replies"),
+            Some(&troll.access),
+            Some(json!({"body": "spam"})),
+        )
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "banned_from_board").await;
+    let res = app
+        .call(
+            Method::POST,
+            "/api/boards/threads",
+            Some(&troll.access),
+            Some(json!({"categoryId": cat, "title": "Spam spam", "body": "spam"})),
+        )
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "banned_from_board").await;
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api/boards/posts/{first}/vote"),
+            Some(&troll.access),
+            Some(json!({"value": -1})),
+        )
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "banned_from_board").await;
+    // Other boards are not affected.
+    app.thread(&troll.access, &elsewhere, "Elsewhere fine", "ok", &[]).await;
+    app.expect(Method::DELETE, &ban, Some(&moderator.access), None, 204)
+        .await;
+    app.reply(&troll.access, &thread, "sorry", None).await;
+
+    // Hide: gone for others, shown to moderators.
+    app.expect(
+        Method::POST,
+        &moderate,
+        Some(&moderator.access),
+        Some(json!({"action": "hide"})),
+        200,
+    )
+    .await;
+    let res = app
+        .call(
+            Method::GET,
+            &format!("/api/boards/threads/{thread}"),
+            Some(&troll.access),
+            None,
+        )
+        .await;
+    assert_error(res, StatusCode::NOT_FOUND, "thread_not_found").await;
+    let v = app
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads/{thread}"),
+            Some(&moderator.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(v["thread"]["hidden"], true);
+    assert_eq!(v["thread"]["youModerate"], true);
+    app.expect(
+        Method::POST,
+        &moderate,
+        Some(&moderator.access),
+        Some(json!({"action": "unhide"})),
+        200,
+    )
+    .await;
+    // Move.
+    let res = app
+        .call(
+            Method::POST,
+            &moderate,
+            Some(&moderator.access),
+            Some(json!({"action": "move"})),
+        )
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_moderation").await;
+    let v = app
+        .expect(
+            Method::POST,
+            &moderate,
+            Some(&moderator.access),
+            Some(json!({"action": "move", "categoryId": elsewhere})),
+            200,
+        )
+        .await;
+    assert_eq!(v["categoryId"], elsewhere.as_str());
+    // Moderating the old category no longer reaches it.
+    let res = app
+        .call(
+            Method::POST,
+            &moderate,
+            Some(&moderator.access),
+            Some(json!({"action": "lock"})),
+        )
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+
+    // Every action in the audit log, and the author told of each.
+    let audit = app
+        .expect(
+            Method::GET,
+            "/api/admin/audit?limit=100",
+            Some(&admin.access),
+            None,
+            200,
+        )
+        .await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "board_category_created",
+        "board_moderator_appointed",
+        "board_thread_locked",
+        "board_thread_unlocked",
+        "board_user_banned",
+        "board_user_unbanned",
+        "board_thread_hidden",
+        "board_thread_unhidden",
+        "board_thread_moved",
+    ] {
+        assert!(actions.contains(&a), "{a} not in {actions:?}");
+    }
+    let notes = app.notifications(&asker.access).await;
+    let moderation = notes.iter().filter(|n| n["kind"] == "board_moderation").count();
+    assert_eq!(moderation, 5, "{notes:?}");
+}
+
+#[actix_web::test]
+async fn flags_queue_for_moderators_and_hiding_answers_them() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let asker = app.register("mentee", "Asker").await;
+    let troll = app.register("mentee", "Troll").await;
+    let moderator = app.register("mentor", "Moderator").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    app.expect(
+        Method::PUT,
+        &format!("/api/boards/categories/{cat}/moderators/{}", moderator.id),
+        Some(&admin.access),
+        None,
+        200,
+    )
+    .await;
+    let (thread, _) = app.thread(&asker.access, &cat, "Good question", "body", &[]).await;
+    let bad = app.reply(&troll.access, &thread, "rude words", None).await;
+    let bad = bad["id"].as_str().unwrap();
+    let flag = format!("/api/boards/posts/{bad}/flag");
+    let res = app
+        .call(Method::POST, &flag, Some(&asker.access), Some(json!({"reason": " "})))
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_moderation").await;
+    let first = app
+        .expect(
+            Method::POST,
+            &flag,
+            Some(&asker.access),
+            Some(json!({"reason": "rude"})),
+            201,
+        )
+        .await;
+    let again = app
+        .expect(
+            Method::POST,
+            &flag,
+            Some(&asker.access),
+            Some(json!({"reason": "very rude"})),
+            200,
+        )
+        .await;
+    assert_eq!(first["id"], again["id"], "one open flag per user per post");
+
+    let res = app
+        .call(Method::GET, "/api/boards/flags", Some(&asker.access), None)
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let q = app
+        .expect(Method::GET, "/api/boards/flags", Some(&moderator.access), None, 200)
+        .await;
+    assert_eq!(q["items"].as_array().unwrap().len(), 1);
+    assert_eq!(q["items"][0]["post"]["id"], bad);
+    assert_eq!(q["items"][0]["flaggedBy"]["displayName"], "Asker");
+
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api/boards/posts/{bad}/moderate"),
+            Some(&asker.access),
+            Some(json!({"action": "hide"})),
+        )
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let v = app
+        .expect(
+            Method::POST,
+            &format!("/api/boards/posts/{bad}/moderate"),
+            Some(&moderator.access),
+            Some(json!({"action": "hide", "reason": "rude"})),
+            200,
+        )
+        .await;
+    assert_eq!(v["hidden"], true);
+    let q = app
+        .expect(Method::GET, "/api/boards/flags", Some(&moderator.access), None, 200)
+        .await;
+    assert!(q["items"].as_array().unwrap().is_empty(), "hiding answers the flag");
+    // Hidden: no text for readers, a 404 to vote on; moderators see it.
+    let t = app
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads/{thread}"),
+            Some(&asker.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(t["posts"]["items"][1]["hidden"], true);
+    assert_eq!(t["posts"]["items"][1]["body"], Value::Null);
+    assert_eq!(t["posts"]["items"][1]["bodyHtml"], Value::Null);
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api/boards/posts/{bad}/vote"),
+            Some(&asker.access),
+            Some(json!({"value": -1})),
+        )
+        .await;
+    assert_error(res, StatusCode::NOT_FOUND, "post_not_found").await;
+    let t = app
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads/{thread}"),
+            Some(&moderator.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(t["posts"]["items"][1]["body"], "rude words");
+
+    // A dismissed flag leaves the queue too; dismissing needs the role.
+    let other = app.reply(&troll.access, &thread, "meh", None).await;
+    let f = app
+        .expect(
+            Method::POST,
+            &format!("/api/boards/posts/{}/flag", other["id"].as_str().unwrap()),
+            Some(&asker.access),
+            Some(json!({"reason": "meh"})),
+            201,
+        )
+        .await;
+    let dismiss = format!("/api/boards/flags/{}/dismiss", f["id"]);
+    let res = app.call(Method::POST, &dismiss, Some(&troll.access), None).await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    app.expect(Method::POST, &dismiss, Some(&moderator.access), None, 200)
+        .await;
+    let res = app.call(Method::POST, &dismiss, Some(&moderator.access), None).await;
+    assert_error(res, StatusCode::NOT_FOUND, "flag_not_found").await;
+
+    // Deleting: the author their own, a moderator anyone's (audited).
+    let res = app
+        .call(
+            Method::DELETE,
+            &format!("/api/boards/posts/{}", other["id"].as_str().unwrap()),
+            Some(&asker.access),
+            None,
+        )
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    app.expect(
+        Method::DELETE,
+        &format!("/api/boards/posts/{}", other["id"].as_str().unwrap()),
+        Some(&moderator.access),
+        None,
+        204,
+    )
+    .await;
+    let t = app
+        .expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200)
+        .await;
+    assert_eq!(t["thread"]["replyCount"], 1);
+    assert_eq!(t["posts"]["items"][2]["deleted"], true);
+    assert_eq!(t["posts"]["items"][2]["body"], Value::Null);
+    let audit = app
+        .expect(
+            Method::GET,
+            "/api/admin/audit?action=board_post_deleted",
+            Some(&admin.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1);
+    let audit = app
+        .expect(
+            Method::GET,
+            "/api/admin/audit?action=board_post_hidden",
+            Some(&admin.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1);
+    let first = t["posts"]["items"][0]["id"].as_str().unwrap();
+    app.expect(
+        Method::DELETE,
+        &format!("/api/boards/posts/{first}"),
+        Some(&asker.access),
+        None,
+        204,
+    )
+    .await;
+    let res = app
+        .call(Method::GET, &format!("/api/boards/threads/{thread}"), None, None)
+        .await;
+    assert_error(res, StatusCode::NOT_FOUND, "thread_not_found").await;
+}
+
+#[actix_web::test]
+async fn edits_keep_their_history_and_only_authors_edit() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let asker = app.register("mentee", "Asker").await;
+    let other = app.register("mentee", "Other").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let (thread, q) = app
+        .thread(&asker.access, &cat, "First title", "first body", &["a"])
+        .await;
+    let path = format!("/api/boards/posts/{q}");
+    let res = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&other.access),
+            Some(json!({"body": "mine now"})),
+        )
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = app
+        .call(Method::PATCH, &path, Some(&asker.access), Some(json!({})))
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_post").await;
+    let v = app
+        .expect(
+            Method::PATCH,
+            &path,
+            Some(&asker.access),
+            Some(json!({"body": "second *body*"})),
+            200,
+        )
+        .await;
+    assert_eq!(v["bodyHtml"], "<p>second <em>body</em></p>\n");
+    assert!(v["editedAt"].is_string());
+    assert_eq!(v["revisions"], 1);
+    app.expect(
+        Method::PATCH,
+        &path,
+        Some(&asker.access),
+        Some(json!({"title": "Second title", "tags": ["b"]})),
+        200,
+    )
+    .await;
+    let r = app
+        .expect(Method::GET, &format!("{path}/revisions"), None, None, 200)
+        .await;
+    let items = r["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["body"], "first body");
+    assert_eq!(items[0]["title"], "First title");
+    assert_eq!(items[1]["body"], "second *body*");
+    assert_eq!(items[1]["replacedBy"]["displayName"], "Asker");
+    let t = app
+        .expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200)
+        .await;
+    assert_eq!(t["thread"]["title"], "Second title");
+    assert_eq!(t["thread"]["tags"], json!(["b"]));
+    // A reply has no title.
+    let reply = app.reply(&other.access, &thread, "an answer", None).await;
+    let res = app
+        .call(
+            Method::PATCH,
+            &format!("/api/boards/posts/{}", reply["id"].as_str().unwrap()),
+            Some(&other.access),
+            Some(json!({"title": "Nope nope"})),
+        )
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_post").await;
+    // The search follows the edit.
+    let s = app
+        .expect(Method::GET, "/api/boards/threads?q=second", None, None, 200)
+        .await;
+    assert_eq!(s["items"].as_array().unwrap().len(), 1);
+    let s = app
+        .expect(Method::GET, "/api/boards/threads?q=first", None, None, 200)
+        .await;
+    assert!(s["items"].as_array().unwrap().is_empty());
+}
+
+#[actix_web::test]
+async fn search_finds_and_ranks_and_filters_by_tag() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let a = app.register("mentee", "Asker").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let other_cat = app.category(&admin.access, "other", "public").await;
+    let (in_title, _) = app
+        .thread(
+            &a.access,
+            &cat,
+            "Kubernetes internship interviews",
+            "What do they ask?",
+            &["devops"],
+        )
+        .await;
+    let (in_body, _) = app
+        .thread(
+            &a.access,
+            &cat,
+            "Summer placement advice",
+            "I have a kubernetes question too",
+            &[],
+        )
+        .await;
+    let (_unrelated, _) = app
+        .thread(
+            &a.access,
+            &other_cat,
+            "Resume formatting",
+            "Fonts and margins",
+            &["devops"],
+        )
+        .await;
+    let s = app
+        .expect(Method::GET, "/api/boards/threads?q=kubernetes", None, None, 200)
+        .await;
+    let ids: Vec<&str> = s["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![in_title.as_str(), in_body.as_str()],
+        "a title match ranks above a body match"
+    );
+    assert!(s["items"][0]["rank"].as_f64().unwrap() > s["items"][1]["rank"].as_f64().unwrap());
+    // Paged by rank: the same order, one at a time.
+    let p1 = app
+        .expect(Method::GET, "/api/boards/threads?q=kubernetes&limit=1", None, None, 200)
+        .await;
+    assert_eq!(p1["items"][0]["id"], in_title.as_str());
+    let c = p1["nextCursor"].as_str().unwrap();
+    let p2 = app
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads?q=kubernetes&limit=1&cursor={c}"),
+            None,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(p2["items"][0]["id"], in_body.as_str());
+    assert_eq!(p2["nextCursor"], Value::Null);
+    // A bad token is refused even where no sign-in is needed.
+    let res = app
+        .call(Method::GET, "/api/boards/threads", Some("not-a-token"), None)
+        .await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    // Stemming: "interview" finds "interviews".
+    let s = app
+        .expect(Method::GET, "/api/boards/threads?q=interview", None, None, 200)
+        .await;
+    assert_eq!(s["items"].as_array().unwrap().len(), 1);
+    // Tags and categories.
+    let s = app
+        .expect(Method::GET, "/api/boards/threads?tag=DevOps", None, None, 200)
+        .await;
+    assert_eq!(s["items"].as_array().unwrap().len(), 2);
+    let s = app
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads?tag=devops&category={cat}"),
+            None,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(s["items"].as_array().unwrap().len(), 1);
+    let res = app
+        .call(Method::GET, "/api/boards/threads?sort=relevance", None, None)
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+    let res = app.call(Method::GET, "/api/boards/threads?sort=hot", None, None).await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+    let res = app.call(Method::GET, "/api/boards/threads?tag=a%20b", None, None).await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+}
+
+#[actix_web::test]
+async fn sorts_and_cursors_page_through_every_thread_once() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let a = app.register("mentee", "Asker").await;
+    let b = app.register("mentor", "Voter").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let (t, q) = app
+            .thread(&a.access, &cat, &format!("Thread number {i}"), "body", &[])
+            .await;
+        ids.push((t, q));
+    }
+    // Thread 2 gets a reply (latest activity, answered); thread 5 a vote (top).
+    app.reply(&b.access, &ids[2].0, "answer", None).await;
+    app.expect(
+        Method::POST,
+        &format!("/api/boards/posts/{}/vote", ids[5].1),
+        Some(&b.access),
+        Some(json!({"value": 1})),
+        200,
+    )
+    .await;
+
+    async fn all(app: &TestApp, query: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/boards/threads?limit=3&{query}&cursor={c}"),
+                None => format!("/api/boards/threads?limit=3&{query}"),
+            };
+            let v = app.expect(Method::GET, &path, None, None, 200).await;
+            let items = v["items"].as_array().unwrap();
+            assert!(items.len() <= 3);
+            out.extend(items.iter().map(|t| t["id"].as_str().unwrap().to_owned()));
+            match v["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        out
+    }
+    let latest = all(&app, "sort=latest").await;
+    assert_eq!(latest.len(), 7);
+    assert_eq!(latest[0], ids[2].0, "the reply made it the latest");
+    let mut seen = latest.clone();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 7, "no thread twice");
+    let top = all(&app, "sort=top").await;
+    assert_eq!(top.len(), 7);
+    assert_eq!(top[0], ids[5].0);
+    let unanswered = all(&app, "sort=unanswered").await;
+    assert_eq!(unanswered.len(), 6);
+    assert!(!unanswered.contains(&ids[2].0));
+
+    // A cursor of another sort, or not one of ours.
+    let v = app
+        .expect(Method::GET, "/api/boards/threads?limit=3&sort=latest", None, None, 200)
+        .await;
+    let c = v["nextCursor"].as_str().unwrap();
+    let res = app
+        .call(
+            Method::GET,
+            &format!("/api/boards/threads?sort=top&cursor={c}"),
+            None,
+            None,
+        )
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_cursor").await;
+    let res = app
+        .call(Method::GET, "/api/boards/threads?cursor=garbage", None, None)
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_cursor").await;
+    let res = app.call(Method::GET, "/api/boards/threads?limit=0", None, None).await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+
+    // A thread's posts page too.
+    for i in 0..4 {
+        app.reply(&b.access, &ids[0].0, &format!("reply {i}"), None).await;
+    }
+    let p1 = app
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads/{}?limit=3", ids[0].0),
+            None,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(p1["posts"]["items"].as_array().unwrap().len(), 3);
+    let c = p1["posts"]["nextCursor"].as_str().unwrap();
+    let p2 = app
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads/{}?limit=3&cursor={c}", ids[0].0),
+            None,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(p2["posts"]["items"].as_array().unwrap().len(), 2);
+    assert_eq!(p2["posts"]["items"][1]["body"], "reply 3");
+    assert_eq!(p2["posts"]["nextCursor"], Value::Null);
+}
+
+#[actix_web::test]
+async fn replies_and_mentions_notify_exactly_once_live_and_stored() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let asker = app.register("mentee", "Ada Lovelace").await;
+    let mentor = app.register("mentor", "Marco").await;
+    let carol = app.register("mentee", "Carol").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let (thread, _) = app.thread(&asker.access, &cat, "Ask the mentors", "hello", &[]).await;
+
+    let mut ws = Ws::connect(&app, &asker.access).await;
+    // The asker is mentioned in a reply to their own thread: one
+    // notification (the reply), not two. Carol is mentioned once.
+    let answer = app
+        .reply(
+            &mentor.access,
+            &thread,
+            "@AdaLovelace ask @carol, or mail ada@example.org",
+            None,
+        )
+        .await;
+    let live = ws.next_of("notification").await;
+    assert_eq!(live["kind"], "board_reply");
+    assert_eq!(live["payload"]["threadId"], thread.as_str());
+    assert_eq!(live["payload"]["by"]["displayName"], "Marco");
+    assert_eq!(kinds(&app.notifications(&asker.access).await), vec!["board_reply"]);
+    assert_eq!(kinds(&app.notifications(&carol.access).await), vec!["board_mention"]);
+    assert!(
+        app.notifications(&mentor.access).await.is_empty(),
+        "nobody is told of their own post"
+    );
+    // Editing the reply to mention Carol again does not tell her again.
+    let id = answer["id"].as_str().unwrap();
+    app.expect(
+        Method::PATCH,
+        &format!("/api/boards/posts/{id}"),
+        Some(&mentor.access),
+        Some(json!({"body": "@carol see above, @carol"})),
+        200,
+    )
+    .await;
+    assert_eq!(app.notifications(&carol.access).await.len(), 1);
+    // A reply to the mentor's reply tells the mentor and the asker, once each.
+    app.reply(&carol.access, &thread, "thanks", Some(id)).await;
+    assert_eq!(kinds(&app.notifications(&mentor.access).await), vec!["board_reply"]);
+    assert_eq!(app.notifications(&asker.access).await.len(), 2);
+    let n: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM notifications", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 4);
+}
+
+#[actix_web::test]
+async fn notifications_page_count_and_mark_read() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let asker = app.register("mentee", "Asker").await;
+    let other = app.register("mentee", "Other").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let (thread, _) = app.thread(&asker.access, &cat, "Many replies", "hello", &[]).await;
+    for i in 0..5 {
+        app.reply(&other.access, &thread, &format!("reply {i}"), None).await;
+    }
+    let count = app
+        .expect(
+            Method::GET,
+            "/api/notifications/unread-count",
+            Some(&asker.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(count["unread"], 5);
+    let p1 = app
+        .expect(
+            Method::GET,
+            "/api/notifications?limit=2",
+            Some(&asker.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(p1["items"].as_array().unwrap().len(), 2);
+    assert_eq!(p1["unread"], 5);
+    let mut seen: Vec<i64> = p1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_i64().unwrap())
+        .collect();
+    let mut cursor = p1["nextCursor"].as_str().map(str::to_owned);
+    while let Some(c) = cursor {
+        let p = app
+            .expect(
+                Method::GET,
+                &format!("/api/notifications?limit=2&cursor={c}"),
+                Some(&asker.access),
+                None,
+                200,
+            )
+            .await;
+        seen.extend(p["items"].as_array().unwrap().iter().map(|n| n["id"].as_i64().unwrap()));
+        cursor = p["nextCursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen.len(), 5);
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first: {seen:?}");
+    let res = app
+        .call(Method::GET, "/api/notifications?cursor=x", Some(&asker.access), None)
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_cursor").await;
+
+    // Mark one: only your own.
+    let one = seen[0];
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api/notifications/{one}/read"),
+            Some(&other.access),
+            None,
+        )
+        .await;
+    assert_error(res, StatusCode::NOT_FOUND, "notification_not_found").await;
+    let v = app
+        .expect(
+            Method::POST,
+            &format!("/api/notifications/{one}/read"),
+            Some(&asker.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(v["unread"], 4);
+    let read_at = v["readAt"].clone();
+    let v = app
+        .expect(
+            Method::POST,
+            &format!("/api/notifications/{one}/read"),
+            Some(&asker.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(v["readAt"], read_at, "reading again keeps the first time");
+    let unread = app
+        .expect(
+            Method::GET,
+            "/api/notifications?unread=true",
+            Some(&asker.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(unread["items"].as_array().unwrap().len(), 4);
+    let v = app
+        .expect(
+            Method::POST,
+            "/api/notifications/read-all",
+            Some(&asker.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(v["updated"], 4);
+    let count = app
+        .expect(
+            Method::GET,
+            "/api/notifications/unread-count",
+            Some(&asker.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(count["unread"], 0);
+}
+
+#[actix_web::test]
+async fn posting_is_rate_limited_per_user() {
+    let app = spawn_app_with(|s| s.rate_limit.board_posts_per_user_per_minute = 3).await;
+    let admin = app.admin().await;
+    let a = app.register("mentee", "Asker").await;
+    let b = app.register("mentee", "Other").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let (thread, _) = app.thread(&a.access, &cat, "Rate limited", "hello", &[]).await;
+    app.reply(&a.access, &thread, "one", None).await;
+    app.reply(&a.access, &thread, "two", None).await;
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api/boards/threads/{thread}/replies"),
+            Some(&a.access),
+            Some(json!({"body": "three"})),
+        )
+        .await;
+    assert!(res.headers().get("retry-after").is_some());
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Another user is not affected.
+    app.reply(&b.access, &thread, "mine", None).await;
+}
+
+#[actix_web::test]
+async fn an_open_thread_updates_live_for_its_watchers() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let asker = app.register("mentee", "Asker").await;
+    let mentor = app.register("mentor", "Marco").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let (thread, q) = app.thread(&asker.access, &cat, "Live question", "hello", &[]).await;
+
+    let mut ws = Ws::connect(&app, &asker.access).await;
+    let refused = ws
+        .cmd(json!({"type": "watch_thread", "threadId": uuid::Uuid::new_v4()}))
+        .await;
+    assert_eq!(refused["code"], "thread_not_found", "{refused}");
+    let ack = ws.cmd(json!({"type": "watch_thread", "threadId": thread})).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+
+    let answer = app.reply(&mentor.access, &thread, "Here is how.", None).await;
+    let ev = ws.next_of("thread_updated").await;
+    assert_eq!(ev["threadId"], thread.as_str());
+    assert_eq!(ev["change"], "reply");
+    assert_eq!(ev["payload"]["id"], answer["id"]);
+    assert_eq!(ev["payload"]["byMentor"], true);
+    assert_eq!(ev["payload"]["bodyHtml"], "<p>Here is how.</p>\n");
+
+    app.expect(
+        Method::POST,
+        &format!("/api/boards/posts/{q}/vote"),
+        Some(&mentor.access),
+        Some(json!({"value": 1})),
+        200,
+    )
+    .await;
+    let ev = ws.next_of("thread_updated").await;
+    assert_eq!(ev["change"], "vote");
+    assert_eq!(ev["payload"], json!({"postId": q, "score": 1}));
+
+    app.expect(
+        Method::POST,
+        &format!("/api/boards/threads/{thread}/accept"),
+        Some(&asker.access),
+        Some(json!({"postId": answer["id"]})),
+        200,
+    )
+    .await;
+    let ev = ws.next_of("thread_updated").await;
+    assert_eq!(ev["change"], "accepted");
+    assert_eq!(ev["payload"]["postId"], answer["id"]);
+    assert_eq!(ev["payload"]["thread"]["answered"], true);
+
+    // Unwatched: no more.
+    let ack = ws.cmd(json!({"type": "unwatch_thread", "threadId": thread})).await;
+    assert_eq!(ack["type"], "ack");
+    app.reply(&mentor.access, &thread, "One more thing.", None).await;
+    ws.quiet("thread_updated", std::time::Duration::from_millis(500)).await;
+
+    // Guests may not watch.
+    let room = app
+        .expect(
+            Method::POST,
+            "/api/rooms",
+            Some(&mentor.access),
+            Some(json!({"name": "Open", "visibility": "public", "allowGuests": true})),
+            201,
+        )
+        .await;
+    let guest = app
+        .expect(
+            Method::POST,
+            &format!("/api/rooms/{}/guests", room["id"].as_str().unwrap()),
+            None,
+            None,
+            201,
+        )
+        .await;
+    let mut gws = Ws::connect(&app, guest["accessToken"].as_str().unwrap()).await;
+    let refused = gws.cmd(json!({"type": "watch_thread", "threadId": thread})).await;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
+}
+
+#[actix_web::test]
+async fn public_threads_are_server_rendered_pages_in_the_sitemap() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let asker = app.register("mentee", "Asker").await;
+    let mentor = app.register("mentor", "Marco").await;
+    let public = app.category(&admin.access, "placements", "public").await;
+    let members = app.category(&admin.access, "private", "members").await;
+    let (thread, _) = app
+        .thread(
+            &asker.access,
+            &public,
+            "How to ace the Acme interview?",
+            "I have an **interview** next week <script>alert(1)</script>",
+            &["acme"],
+        )
+        .await;
+    let answer = app
+        .reply(&mentor.access, &thread, "Practise *system design*.", None)
+        .await;
+    app.expect(
+        Method::POST,
+        &format!("/api/boards/threads/{thread}/accept"),
+        Some(&asker.access),
+        Some(json!({"postId": answer["id"]})),
+        200,
+    )
+    .await;
+    let (hidden_away, _) = app
+        .thread(&asker.access, &members, "Members only thread", "secret", &[])
+        .await;
+
+    let res = app
+        .http
+        .get(app.url(&format!("/boards/threads/{thread}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("<title>How to ace the Acme interview? · Lyceum</title>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<meta name="description" content="I have an interview next week"#),
+        "{html}"
+    );
+    assert!(html.contains(&format!(r#"<link rel="canonical" href="/boards/threads/{thread}">"#)));
+    assert!(
+        html.contains(r#""@type":"QAPage""#) && html.contains(r#""acceptedAnswer""#),
+        "{html}"
+    );
+    assert!(html.contains("<p>Practise <em>system design</em>.</p>"), "{html}");
+    assert!(html.contains("Accepted answer") && html.contains("Mentor"));
+    assert!(!html.contains("<script>alert"), "{html}");
+    assert!(!html.contains(&asker.email) && !html.contains(&mentor.email));
+
+    let list = app.http.get(app.url("/boards?q=acme")).send().await.unwrap();
+    assert_eq!(list.status(), 200);
+    let list = list.text().await.unwrap();
+    assert!(list.contains(&format!("/boards/threads/{thread}")), "{list}");
+
+    let res = app
+        .http
+        .get(app.url(&format!("/boards/threads/{hidden_away}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let sitemap = app
+        .http
+        .get(app.url("/sitemap.xml"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        sitemap.contains(&format!("/boards/threads/{thread}</loc>")),
+        "{sitemap}"
+    );
+    assert!(!sitemap.contains(&hidden_away), "{sitemap}");
+}
+
+#[actix_web::test]
+async fn board_notifications_are_emailed_when_the_preference_allows() {
+    let (smtp_port, mails) = crate::calendar::smtp_sink().await;
+    let smtp = format!("smtp://127.0.0.1:{smtp_port}");
+    let app = spawn_app_with(|s| {
+        s.reminders.poll_ms = 100;
+        s.smtp.url = Some(secrecy::SecretString::from(smtp.clone()));
+    })
+    .await;
+    let admin = app.admin().await;
+    let asker = app.register("mentee", "Asker").await;
+    let quiet = app.register("mentee", "Quiet").await;
+    let mentor = app.register("mentor", "Marco").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+
+    // Preferences: every kind, email on until turned off; unknown kinds refused.
+    let p = app
+        .expect(
+            Method::GET,
+            "/api/me/notification-preferences",
+            Some(&quiet.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(p["items"].as_array().unwrap().len(), 5);
+    assert!(p["items"].as_array().unwrap().iter().all(|i| i["email"] == true), "{p}");
+    let res = app
+        .call(
+            Method::PUT,
+            "/api/me/notification-preferences",
+            Some(&quiet.access),
+            Some(json!({"email": {"spam": false}})),
+        )
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_preferences").await;
+    let p = app
+        .expect(
+            Method::PUT,
+            "/api/me/notification-preferences",
+            Some(&quiet.access),
+            Some(json!({"email": {"board_reply": false}})),
+            200,
+        )
+        .await;
+    let reply_pref = p["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "board_reply")
+        .unwrap()
+        .clone();
+    assert_eq!(reply_pref["email"], false);
+
+    let (t1, _) = app.thread(&asker.access, &cat, "Emailed question", "hello", &[]).await;
+    let (t2, _) = app.thread(&quiet.access, &cat, "Quiet question", "hello", &[]).await;
+    app.reply(&mentor.access, &t1, "An answer", None).await;
+    app.reply(&mentor.access, &t2, "An answer", None).await;
+
+    let asker_to = asker.email.to_lowercase();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let got = mails
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.to_lowercase().contains(&asker_to));
+        if got {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no email for the asker");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let all = mails.lock().unwrap().clone();
+    let mine: Vec<&String> = all.iter().filter(|m| m.to_lowercase().contains(&asker_to)).collect();
+    assert_eq!(mine.len(), 1, "{all:?}");
+    assert!(mine[0].contains("Marco replied in"), "{}", mine[0]);
+    // Both were notified in the app; only the asker by email.
+    assert_eq!(app.notifications(&quiet.access).await.len(), 1);
+    let quiet_to = quiet.email.to_lowercase();
+    assert!(!all.iter().any(|m| m.to_lowercase().contains(&quiet_to)), "{all:?}");
+    let jobs: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM outbox WHERE kind = 'email'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(jobs, 1);
+}
+
+#[actix_web::test]
+async fn the_notifications_page_says_board_events_in_words() {
+    use crate::pages::{browser, get_page, sign_up};
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let mentor = app.register("mentor", "Marco").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    // The asker signs up by form: the client holds the page session.
+    let b = browser();
+    let email = sign_up(&b, &app, "mentee", "Asker").await;
+    let asker = app.login(&email).await;
+    let (thread, _) = app.thread(&asker.access, &cat, "Worded question", "hello", &[]).await;
+    app.reply(&mentor.access, &thread, "An answer", None).await;
+    let (status, html) = get_page(&b, &app, "/notifications").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(&format!(
+            r#"Marco replied in <a href="/boards/threads/{thread}">Worded question</a>"#
+        )),
+        "{html}"
+    );
+}
