@@ -1,6 +1,8 @@
 //! The `pages` scenario: anonymous visitors reading the server-rendered
 //! directory (`/mentors`, with and without a search, filters and later
-//! pages) and mentors' pages (`/mentors/{id}`), at a constant offered rate.
+//! pages) and mentors' pages (`/mentors/{id}`), at a constant offered rate;
+//! or, with `--site boards`, the boards: a thread of 500 replies (its page
+//! and its API), other threads' pages, board searches and the latest list.
 //!
 //! Open loop: request n is issued at `start + n / rate` whether or not the
 //! earlier ones have been answered, and its latency is counted from that
@@ -42,6 +44,16 @@ pub struct PagesArgs {
     /// Seed of the request mix (the same seed sends the same requests).
     #[arg(long, default_value_t = 14)]
     pub seed: u64,
+    /// What is read: the mentor directory and pages, or the boards.
+    #[arg(long, value_enum, default_value_t = Site::Directory)]
+    pub site: Site,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Site {
+    Directory,
+    Boards,
 }
 
 impl Default for PagesArgs {
@@ -53,6 +65,7 @@ impl Default for PagesArgs {
             max_p99_ms: None,
             timeout: 10,
             seed: 14,
+            site: Site::Directory,
         }
     }
 }
@@ -84,15 +97,31 @@ pub enum Kind {
     LaterPage,
     /// `/mentors/{id}`.
     Mentor,
+    /// The thread of 500 replies as `/api/boards/threads/{id}` (its first
+    /// 50 posts).
+    LongThreadApi,
+    /// The same thread's server-rendered page, `/boards/threads/{id}`.
+    LongThreadPage,
+    /// Other threads' pages, from the sitemap.
+    ThreadPage,
+    /// `/api/boards/threads?q=…`: ranked full-text search.
+    BoardSearch,
+    /// `/api/boards/threads` (latest activity first).
+    BoardLatest,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Directory,
         Kind::Search,
         Kind::Filter,
         Kind::LaterPage,
         Kind::Mentor,
+        Kind::LongThreadApi,
+        Kind::LongThreadPage,
+        Kind::ThreadPage,
+        Kind::BoardSearch,
+        Kind::BoardLatest,
     ];
 
     pub fn name(self) -> &'static str {
@@ -102,17 +131,28 @@ impl Kind {
             Kind::Filter => "filter",
             Kind::LaterPage => "later page",
             Kind::Mentor => "mentor page",
+            Kind::LongThreadApi => "500-reply thread (API)",
+            Kind::LongThreadPage => "500-reply thread (page)",
+            Kind::ThreadPage => "thread page",
+            Kind::BoardSearch => "board search",
+            Kind::BoardLatest => "board latest",
         }
     }
 
-    /// Share of the mix, in percent.
-    fn weight(self) -> u64 {
-        match self {
-            Kind::Directory => 20,
-            Kind::Search => 20,
-            Kind::Filter => 20,
-            Kind::LaterPage => 10,
-            Kind::Mentor => 30,
+    /// Share of the mix, in percent: the kinds of one site add up to 100.
+    fn weight(self, site: Site) -> u64 {
+        match (site, self) {
+            (Site::Directory, Kind::Directory) => 20,
+            (Site::Directory, Kind::Search) => 20,
+            (Site::Directory, Kind::Filter) => 20,
+            (Site::Directory, Kind::LaterPage) => 10,
+            (Site::Directory, Kind::Mentor) => 30,
+            (Site::Boards, Kind::LongThreadApi) => 20,
+            (Site::Boards, Kind::LongThreadPage) => 20,
+            (Site::Boards, Kind::ThreadPage) => 20,
+            (Site::Boards, Kind::BoardSearch) => 30,
+            (Site::Boards, Kind::BoardLatest) => 10,
+            _ => 0,
         }
     }
 }
@@ -198,8 +238,23 @@ pub fn cards(html: &str) -> usize {
     html.matches(r#"<li class="card""#).count()
 }
 
+/// Board searches, as members type them (words of the seeded threads).
+pub const BOARD_SEARCHES: &[&str] = &[
+    "/api/boards/threads?q=hooli+interview",
+    "/api/boards/threads?q=system+design",
+    "/api/boards/threads?q=internship",
+    "/api/boards/threads?q=salary+negotiation",
+    "/api/boards/threads?q=%22placement+season%22",
+    "/api/boards/threads?q=rust+backend",
+    "/api/boards/threads?q=take-home&tag=interviews",
+    "/api/boards/threads?q=kubernetes",
+    "/api/boards/threads?q=offer&sort=latest",
+    "/api/boards/threads?q=research+internship",
+];
+
 /// The requests to draw from, by kind.
 pub struct Mix {
+    site: Site,
     paths: BTreeMap<Kind, Vec<String>>,
 }
 
@@ -209,11 +264,12 @@ impl Mix {
         let mut roll = rng.below(100);
         let mut kind = Kind::Mentor;
         for k in Kind::ALL {
-            if roll < k.weight() {
+            let w = k.weight(self.site);
+            if roll < w {
                 kind = k;
                 break;
             }
-            roll -= k.weight();
+            roll -= w;
         }
         let list = &self.paths[&kind];
         (kind, list[rng.below(list.len() as u64) as usize].as_str())
@@ -234,7 +290,15 @@ async fn get_text(http: &reqwest::Client, base: &str, path: &str) -> anyhow::Res
 
 /// Reads the sitemap and follows the pagers; checks every listing finds
 /// mentors, so the mix measures real result pages, not empty ones.
-async fn prepare(http: &reqwest::Client, base: &str, progress: &indicatif::ProgressBar) -> anyhow::Result<Mix> {
+async fn prepare(
+    http: &reqwest::Client,
+    base: &str,
+    site: Site,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Mix> {
+    if site == Site::Boards {
+        return prepare_boards(http, base, progress).await;
+    }
     progress.set_message("reading the sitemap");
     let mentors = mentor_paths(&get_text(http, base, "/sitemap.xml").await?);
     anyhow::ensure!(
@@ -269,7 +333,51 @@ async fn prepare(http: &reqwest::Client, base: &str, progress: &indicatif::Progr
         (Kind::LaterPage, later),
         (Kind::Mentor, mentors),
     ]);
-    Ok(Mix { paths })
+    Ok(Mix {
+        site: Site::Directory,
+        paths,
+    })
+}
+
+/// The boards' requests: the longest thread (found by its title), other
+/// threads from the sitemap; checks every search finds threads.
+async fn prepare_boards(http: &reqwest::Client, base: &str, progress: &indicatif::ProgressBar) -> anyhow::Result<Mix> {
+    progress.set_message("finding the threads");
+    let found: serde_json::Value =
+        serde_json::from_str(&get_text(http, base, "/api/boards/threads?q=%22long+thread%22").await?)?;
+    let long = found["items"]
+        .as_array()
+        .and_then(|items| items.iter().max_by_key(|t| t["replyCount"].as_i64().unwrap_or(0)))
+        .and_then(|t| t["id"].as_str())
+        .context("no long thread: seed the boards first (scripts/seed-boards.sql)")?
+        .to_owned();
+    let sitemap = get_text(http, base, "/sitemap.xml").await?;
+    let threads: Vec<String> = sitemap
+        .split("<loc>")
+        .skip(1)
+        .filter_map(|s| s.split("</loc>").next())
+        .filter_map(|loc| loc.find("/boards/threads/").map(|i| loc[i..].to_owned()))
+        .collect();
+    anyhow::ensure!(!threads.is_empty(), "no thread in /sitemap.xml");
+    for p in BOARD_SEARCHES {
+        let v: serde_json::Value = serde_json::from_str(&get_text(http, base, p).await?)?;
+        anyhow::ensure!(
+            v["items"].as_array().is_some_and(|a| !a.is_empty()),
+            "{p} finds no thread: are the boards seeded?"
+        );
+    }
+    let owned = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let paths = BTreeMap::from([
+        (Kind::LongThreadApi, vec![format!("/api/boards/threads/{long}")]),
+        (Kind::LongThreadPage, vec![format!("/boards/threads/{long}")]),
+        (Kind::ThreadPage, threads),
+        (Kind::BoardSearch, owned(BOARD_SEARCHES)),
+        (Kind::BoardLatest, vec!["/api/boards/threads".to_owned()]),
+    ]);
+    Ok(Mix {
+        site: Site::Boards,
+        paths,
+    })
 }
 
 /// One answer: kind, latency from the scheduled time (ms), status (0: no
@@ -327,7 +435,7 @@ pub async fn run(base: &str, a: &PagesArgs, progress: &indicatif::ProgressBar) -
         .pool_max_idle_per_host(256)
         .tcp_nodelay(true)
         .build()?;
-    let mix = Arc::new(prepare(&http, base, progress).await?);
+    let mix = Arc::new(prepare(&http, base, a.site, progress).await?);
     let mut rng = Rng::new(a.seed);
     if a.warmup > 0 {
         progress.set_message(format!("warming up: {} req/s for {} s", a.rate, a.warmup));
@@ -411,7 +519,7 @@ pub async fn run(base: &str, a: &PagesArgs, progress: &indicatif::ProgressBar) -
         ));
     }
     let json = json!({
-        "scenario": "pages",
+        "scenario": "pages", "site": a.site,
         "rate": a.rate, "durationSecs": a.duration, "warmupSecs": a.warmup,
         "requests": answers.len(),
         "statuses": statuses.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
@@ -452,16 +560,19 @@ mod tests {
 
     #[test]
     fn the_mix_follows_the_weights_and_the_seed() {
-        let paths = Kind::ALL.iter().map(|k| (*k, vec![k.name().to_owned()])).collect();
-        let mix = Mix { paths };
-        let mut counts: BTreeMap<Kind, u64> = BTreeMap::new();
-        let mut rng = Rng::new(14);
-        for _ in 0..100_000 {
-            *counts.entry(mix.draw(&mut rng).0).or_default() += 1;
-        }
-        for k in Kind::ALL {
-            let share = counts[&k] as f64 / 1000.0;
-            assert!((share - k.weight() as f64).abs() < 1.0, "{k:?}: {share} %");
+        for site in [Site::Directory, Site::Boards] {
+            assert_eq!(Kind::ALL.iter().map(|k| k.weight(site)).sum::<u64>(), 100);
+            let paths = Kind::ALL.iter().map(|k| (*k, vec![k.name().to_owned()])).collect();
+            let mix = Mix { site, paths };
+            let mut counts: BTreeMap<Kind, u64> = BTreeMap::new();
+            let mut rng = Rng::new(14);
+            for _ in 0..100_000 {
+                *counts.entry(mix.draw(&mut rng).0).or_default() += 1;
+            }
+            for k in Kind::ALL {
+                let share = counts.get(&k).copied().unwrap_or(0) as f64 / 1000.0;
+                assert!((share - k.weight(site) as f64).abs() < 1.0, "{k:?}: {share} %");
+            }
         }
         let (mut a, mut b) = (Rng::new(3), Rng::new(3));
         assert!((0..100).all(|_| a.below(1000) == b.below(1000)));
