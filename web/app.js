@@ -247,7 +247,7 @@ const CONN_WORDS = { connecting: 'Connecting…', online: 'Online', offline: 'Of
 function setConn(s) {
   $('#conn').textContent = CONN_WORDS[s] || s;
   $('#conn').dataset.conn = s;
-  if (!state.sessionId && !state.call) setState(s === 'online' ? 'idle' : 'connecting');
+  if (!state.sessionId && !state.call && !state.rejoining) setState(s === 'online' ? 'idle' : 'connecting');
 }
 
 function cmd(type, fields = {}) {

@@ -662,6 +662,41 @@ async fn three_browsers_see_each_other_in_a_group_session() {
     pb.call("window.lyceum.join(arguments[0])", vec![json!(session)]).await;
     pb.wait_state("joined").await;
 
+    // Bob's WebSocket drops: the page says so, stays in the room (never
+    // back to the lobby) and rejoins by itself.
+    pb.js(
+        "window.__states = []; new MutationObserver(() => window.__states.push(document.body.dataset.state)).observe(document.body, {attributes: true, attributeFilter: ['data-state']}); window.lyceum.state.ws.close(); return true;",
+        vec![],
+    )
+    .await;
+    pb.wait_text("the reconnecting notice", ALERTS, "Reconnecting and rejoining the room")
+        .await;
+    pb.wait_for(
+        "bob back in the room",
+        "return window.__states.at(-1) === 'joined' && window.lyceum.state.sessionId;",
+        vec![],
+        |v| v == session.as_str(),
+    )
+    .await;
+    let states = pb.js("return window.__states;", vec![]).await;
+    assert!(
+        states
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s == "joining" || s == "joined"),
+        "bob's page stayed in the room while reconnecting: {states}"
+    );
+    pb.wait_for("the notice to go", SHOWN, vec![json!("#notice")], |v| v == false)
+        .await;
+    pb.wait_decoding(&[("host", mentor.id)]).await;
+    host.wait_text(
+        "bob back on the host's list",
+        "return document.querySelector('#people').textContent;",
+        "Bob",
+    )
+    .await;
+
     // The host removes ada, then ends the session: both pages go back idle.
     host.click_button("Remove Ada").await;
     pa.wait_state("idle").await;
