@@ -34,7 +34,8 @@ const state = {
   lastCallEnded: null, // the last call_ended event
   lastSessionEnded: null,
   sessionInfo: new Map(), // session id -> GET /api/sessions/{id} (title, mentorName)
-  handsAt: new Map(),  // userId -> when their hand went up (the host's queue)
+  handsAt: new Map(),
+  calls: new Map(),    // callId -> {direction, peerName}: kept for its call_ended, which may come after the room is gone  // userId -> when their hand went up (the host's queue)
   rejoining: null,     // session id being rejoined after the WebSocket dropped
   autoJoin: null,      // session id to join once connected (and retry while not live)
   events: [],          // every event and error received, for tests (no SDP)
@@ -133,9 +134,12 @@ function announce(text) {
 
 function setState(s) {
   document.body.dataset.state = s;
+  const inRoom = s === 'joined' || s === 'in-call' || s === 'joining';
   $('#login').hidden = s !== 'signed-out';
   $('#lobby').hidden = s === 'signed-out' || s === 'loading';
-  $('#room').hidden = !(s === 'joined' || s === 'in-call' || s === 'joining');
+  // In a room the lobby keeps only what a call needs (an incoming call, its status).
+  $('#join-form').hidden = $('#call-form').hidden = inRoom;
+  $('#room').hidden = !inRoom;
 }
 
 function idleState() {
@@ -184,6 +188,12 @@ async function useToken(token, refreshToken = null, user = null) {
   $('#me').textContent = `Signed in as ${state.me.displayName} (${state.me.role})`;
   $('#signout').hidden = false;
   connect();
+  const callee = $('#call-user').value.trim();
+  if (callee) {
+    api('GET', `/api/users/${encodeURIComponent(callee)}`)
+      .then((u) => { if (u?.displayName && $('#call-user').value.trim() === callee) $('#call').textContent = `Call ${u.displayName}`; })
+      .catch((e) => log('! the person to call:', e.message));
+  }
 }
 
 // Access tokens live 15 minutes: refresh and `reauth` the socket before.
@@ -334,6 +344,7 @@ const handlers = {
     if (state.call || state.sessionId) { log('busy: another call or room is open'); }
     if (state.call) return;
     state.call = { callId: f.callId, direction: 'incoming', status: 'ringing', from: f.from, video: f.video, peerName: f.from?.displayName };
+    rememberCall(state.call);
     renderCall();
     announce(`${f.from?.displayName || 'Someone'} is calling you${f.video ? ' (video call)' : ''}. Accept or decline.`);
   },
@@ -347,8 +358,10 @@ const handlers = {
   call_ended(f) {
     state.lastCallEnded = f;
     const mine = state.call?.callId === f.callId ? state.call : null;
-    const other = mine?.peerName || (state.sessionId === f.callId ? otherName() : null) || 'The other person';
-    const text = callEndedText(f.reason, mine?.direction, other);
+    const known = state.calls.get(f.callId);
+    const other = mine?.peerName || known?.peerName || (state.sessionId === f.callId ? otherName() : null) || 'The other person';
+    const text = callEndedText(f.reason, mine?.direction || known?.direction, other);
+    state.calls.delete(f.callId);
     if (mine) state.call = null;
     if (state.sessionId === f.callId) teardown(f.reason);
     renderCall();
@@ -789,6 +802,11 @@ function nameOf(userId) {
   return state.participants.get(userId)?.displayName || 'A participant';
 }
 
+function rememberCall(c) {
+  state.calls.set(c.callId, { direction: c.direction, peerName: c.peerName });
+  if (state.calls.size > 20) state.calls.delete(state.calls.keys().next().value);
+}
+
 /** The other party's name in a call (or null). */
 function otherName() {
   for (const p of state.participants.values()) if (p.userId !== state.me?.id && p.displayName) return p.displayName;
@@ -958,9 +976,40 @@ function renderControls() {
 
 const CALL_WORDS = { inviting: 'Calling', ringing: 'Ringing', accepted: 'Connecting to' };
 
+// An incoming call rings audibly: two short tones every 2 s (WebAudio, no
+// sound file), until it is answered, declined or over.
+let ringer = null;
+function ring(on) {
+  if (on && !ringer) {
+    try {
+      const ctx = new AudioContext();
+      const beep = () => {
+        for (const at of [0, 0.5]) {
+          const osc = ctx.createOscillator();
+          const gain = ctx.createGain();
+          osc.frequency.value = 440;
+          gain.gain.value = 0.15;
+          osc.connect(gain).connect(ctx.destination);
+          osc.start(ctx.currentTime + at);
+          osc.stop(ctx.currentTime + at + 0.35);
+        }
+      };
+      beep();
+      ringer = { ctx, timer: setInterval(beep, 2000) };
+    } catch (e) { log('! ring:', e.message); }
+  } else if (!on && ringer) {
+    clearInterval(ringer.timer);
+    ringer.ctx.close().catch(() => {});
+    ringer = null;
+  }
+}
+
 function renderCall() {
   const c = state.call;
-  $('#incoming').hidden = !(c && c.direction === 'incoming' && c.status === 'ringing');
+  const ringing = !!(c && c.direction === 'incoming' && c.status === 'ringing');
+  ring(ringing);
+  state.ringing = ringing;
+  $('#incoming').hidden = !ringing;
   if (c?.direction === 'incoming') $('#incoming-text').textContent = `${c.from?.displayName || 'Someone'} is calling you${c.video ? ' (video call)' : ''}`;
   $('#cancel-call').hidden = !(c && c.direction === 'outgoing' && c.status !== 'accepted');
   if (c) {
@@ -1005,8 +1054,14 @@ async function callInvite(userId, video = true) {
   }
   const call = { callId: ack.callId, direction: 'outgoing', status: 'inviting', video, peerName: null };
   state.call = call;
+  rememberCall(call);
   renderCall();
-  name.then((n) => { call.peerName = n; if (state.call === call) renderCall(); if (state.kind === 'call') renderRoomHeader(); });
+  name.then((n) => {
+    call.peerName = n;
+    rememberCall(call);
+    if (state.call === call) renderCall();
+    if (state.kind === 'call') renderRoomHeader();
+  });
   return ack.callId;
 }
 
@@ -1147,6 +1202,9 @@ window.lyceum = {
     state.autoJoin = frag.get('session');
     $('#session-id').value = state.autoJoin;
   }
+  // `#call=<user id>` (a link from a person's page): the call form is
+  // filled in and its button names them once signed in.
+  if (frag.get('call')) $('#call-user').value = frag.get('call');
   const fromFragment = frag.get('token');
   const token = fromFragment || sessionStorage.getItem('lyceum.token');
   if (fromFragment) {

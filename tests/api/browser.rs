@@ -752,7 +752,10 @@ async fn a_one_on_one_call_between_two_browsers() {
     let mut driver = Driver::start().await;
     let caller = driver.browser("caller").await;
     let callee = driver.browser("callee").await;
-    caller.open(&app_url(&app, &format!("token={}", mentor.access))).await;
+    // The caller comes from a link naming the person to call.
+    caller
+        .open(&app_url(&app, &format!("token={}&call={}", mentor.access, mentee.id)))
+        .await;
     // The callee signs in with the form.
     callee.open(&format!("{}/app/", app.address)).await;
     callee.wait_state("signed-out").await;
@@ -770,11 +773,25 @@ async fn a_one_on_one_call_between_two_browsers() {
 
     // Declined: the caller hears so.
     let last_end = "return window.lyceum.state.lastCallEnded;";
+    caller
+        .wait_text(
+            "the call button",
+            "return document.querySelector('#call').textContent;",
+            "Call Callee",
+        )
+        .await;
+    caller.click_button("Call Callee").await;
     let declined = caller
-        .call("window.lyceum.callInvite(arguments[0], true)", vec![json!(mentee.id)])
+        .wait_for(
+            "the call's id",
+            "return window.lyceum.state.call?.callId ?? null;",
+            vec![],
+            |v| v.is_string(),
+        )
         .await;
     caller.wait_state("calling").await;
     callee.wait_state("ringing").await;
+    assert_eq!(callee.js("return window.lyceum.state.ringing;", vec![]).await, true);
     // Announced to screen readers with the caller's name; the caller sees
     // whom they are calling.
     callee
