@@ -857,22 +857,32 @@ function hostControls(userId) {
   if (state.role !== 'host' || state.kind !== 'session' || userId === state.me.id) return out;
   const p = state.participants.get(userId);
   const name = p?.displayName || 'this participant';
-  const b = (text, label, fn) => {
-    const el = document.createElement('button');
-    el.type = 'button';
-    el.textContent = text;
-    el.setAttribute('aria-label', label);
-    el.onclick = () => fn().catch((e) => fail(e));
-    out.push(el);
+  const b = (before, after, fn) => {
+    out.push(namedButton(before, name, after, () => fn().catch((e) => fail(e))));
   };
-  if (p?.role === 'speaker') b('Make attendee', `Make ${name} an attendee`, () => setRole(userId, 'attendee'));
-  else if (p?.role === 'attendee') b('Make speaker', `Make ${name} a speaker`, () => setRole(userId, 'speaker'));
+  if (p?.role === 'speaker') b('Make', 'an attendee', () => setRole(userId, 'attendee'));
+  else if (p?.role === 'attendee') b('Make', 'a speaker', () => setRole(userId, 'speaker'));
   if (p?.role !== 'attendee') {
-    b('Mute', `Mute ${name}`, () => mute(userId, 'audio'));
-    b('Stop video', `Stop video of ${name}`, () => mute(userId, 'video'));
+    b('Mute', '', () => mute(userId, 'audio'));
+    b('Stop video of', '', () => mute(userId, 'video'));
   }
-  b('Remove', `Remove ${name}`, () => remove(userId));
+  b('Remove', '', () => remove(userId));
   return out;
+}
+
+/** A button whose accessible name is "<before> <name> <after>" ("Make Ada a
+ *  speaker") while it shows only "<before> <after>": the name is in the
+ *  row beside it, and is read out from visually hidden text (so the visible
+ *  words are part of the accessible name, as WCAG 2.5.3 asks). */
+function namedButton(before, name, after, onclick) {
+  const el = document.createElement('button');
+  el.type = 'button';
+  const hidden = document.createElement('span');
+  hidden.className = 'sr-only';
+  hidden.textContent = ` ${name}`;
+  el.append(before, hidden, after ? ` ${after}` : '');
+  el.onclick = onclick;
+  return el;
 }
 
 const ROLE_WORDS = { host: 'host', speaker: 'speaker', attendee: 'attendee' };
@@ -927,12 +937,7 @@ function renderHands() {
     name.textContent = p.displayName || 'A participant';
     li.append(name);
     if (p.role === 'attendee') {
-      const el = document.createElement('button');
-      el.type = 'button';
-      el.textContent = 'Let them speak';
-      el.setAttribute('aria-label', `Let ${p.displayName} speak`);
-      el.onclick = () => setRole(userId, 'speaker').catch((e) => fail(e));
-      li.append(el);
+      li.append(namedButton('Invite', p.displayName || 'them', 'to speak', () => setRole(userId, 'speaker').catch((e) => fail(e))));
     }
     ol.append(li);
   }

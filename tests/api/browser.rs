@@ -368,7 +368,7 @@ const SHOWN: &str = "const e = document.querySelector(arguments[0]); return !!e 
 
 /// The accessible names (`aria-label`, else the text) of the buttons under
 /// `arguments[0]`.
-const BUTTON_NAMES: &str = "return [...document.querySelectorAll(`${arguments[0]} button`)].map(b => b.getAttribute('aria-label') || b.textContent.trim());";
+const BUTTON_NAMES: &str = "return [...document.querySelectorAll(`${arguments[0]} button`)].map(b => b.getAttribute('aria-label') || b.textContent.replace(/\\s+/g, ' ').trim());";
 
 /// The text of the page's alert regions (`role="alert"`), joined.
 const ALERTS: &str =
@@ -384,7 +384,7 @@ impl Page {
     async fn click_button(&self, name: &str) {
         self.wait_for(
             &format!("a button named {name:?}"),
-            "const b = [...document.querySelectorAll('button')].find(b => (b.getAttribute('aria-label') || b.textContent.trim()) === arguments[0] && b.getClientRects().length > 0); if (!b) return false; b.click(); return true;",
+            "const b = [...document.querySelectorAll('button')].find(b => (b.getAttribute('aria-label') || b.textContent.replace(/\\s+/g, ' ').trim()) === arguments[0] && b.getClientRects().length > 0); if (!b) return false; b.click(); return true;",
             vec![json!(name)],
             |v| v == true,
         )
