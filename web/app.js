@@ -857,16 +857,15 @@ function hostControls(userId) {
   if (state.role !== 'host' || state.kind !== 'session' || userId === state.me.id) return out;
   const p = state.participants.get(userId);
   const name = p?.displayName || 'this participant';
-  const b = (before, after, fn) => {
-    out.push(namedButton(before, name, after, () => fn().catch((e) => fail(e))));
+  const b = (before, hidden, after, fn) => {
+    out.push(namedButton(before, hidden, after, () => fn().catch((e) => fail(e))));
   };
-  if (p?.role === 'speaker') b('Make', 'an attendee', () => setRole(userId, 'attendee'));
-  else if (p?.role === 'attendee') b('Make', 'a speaker', () => setRole(userId, 'speaker'));
-  if (p?.role !== 'attendee') {
-    b('Mute', '', () => mute(userId, 'audio'));
-    b('Stop video of', '', () => mute(userId, 'video'));
-  }
-  b('Remove', '', () => remove(userId));
+  if (p?.role === 'speaker') b('Make', name, 'an attendee', () => setRole(userId, 'attendee'));
+  else if (p?.role === 'attendee') b('Make', name, 'a speaker', () => setRole(userId, 'speaker'));
+  // Muting what is already off would do nothing (only they turn it on again).
+  if (p?.role !== 'attendee' && p?.audio !== false) b('Mute', name, '', () => mute(userId, 'audio'));
+  if (p?.role !== 'attendee' && p?.video !== false) b('Stop video', `of ${name}`, '', () => mute(userId, 'video'));
+  b('Remove', name, '', () => remove(userId));
   return out;
 }
 
@@ -879,7 +878,7 @@ function namedButton(before, name, after, onclick) {
   el.type = 'button';
   const hidden = document.createElement('span');
   hidden.className = 'sr-only';
-  hidden.textContent = ` ${name}`;
+  hidden.textContent = ` ${name}`; // the name, or "of <name>"
   el.append(before, hidden, after ? ` ${after}` : '');
   el.onclick = onclick;
   return el;
