@@ -134,7 +134,9 @@ function announce(text) {
 
 function setState(s) {
   document.body.dataset.state = s;
-  const inRoom = s === 'joined' || s === 'in-call' || s === 'joining';
+  // While joining the room is shown only when rejoining it (after a drop):
+  // an attendee's retries while the host has not started do not flash it.
+  const inRoom = s === 'joined' || s === 'in-call' || (s === 'joining' && !!state.rejoining);
   $('#login').hidden = s !== 'signed-out';
   $('#lobby').hidden = s === 'signed-out' || s === 'loading';
   // In a room the lobby keeps only what a call needs (an incoming call, its status).
