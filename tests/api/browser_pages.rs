@@ -1047,6 +1047,28 @@ async fn axe_finds_no_serious_or_critical_violation_in_the_live_room() {
     found.extend(mia.axe(&axe, "an attendee in the room").await);
     found.extend(host.axe(&axe, "the host with a raised hand").await);
 
+    // On a phone (390 x 844) neither room scrolls sideways.
+    let too_wide = "const wide = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 0.5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')).slice(0, 5); \
+                    return document.documentElement.scrollWidth > innerWidth ? [innerWidth, document.documentElement.scrollWidth, wide] : null;";
+    for p in [&host, &mia] {
+        tokio::time::timeout(WAIT, p.client.set_window_size(390, 844))
+            .await
+            .expect("resizing in time")
+            .expect("resizing the window");
+        let m = p
+            .wait_for("the phone's width", "return innerWidth;", vec![], |v| v == 390)
+            .await;
+        assert_eq!(m, 390);
+        let wide = p.js(too_wide, vec![]).await;
+        assert!(
+            wide.is_null(),
+            "{}: the live room scrolls sideways on a phone: {wide}",
+            p.name
+        );
+        p.screenshot("live-phone").await;
+    }
+    found.extend(host.axe(&axe, "the host's room on a phone").await);
+
     host.click("#end-session").await;
     mia.wait_for(
         "the end notice",
@@ -1056,6 +1078,8 @@ async fn axe_finds_no_serious_or_critical_violation_in_the_live_room() {
     )
     .await;
     found.extend(mia.axe(&axe, "the attendee after the end").await);
+    let wide = mia.js(too_wide, vec![]).await;
+    assert!(wide.is_null(), "the lobby scrolls sideways on a phone: {wide}");
 
     // An incoming call: Mia calls the mentor.
     mia.call("window.lyceum.callInvite(arguments[0], true)", vec![json!(mentor.id)])
