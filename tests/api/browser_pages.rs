@@ -1081,9 +1081,19 @@ async fn axe_finds_no_serious_or_critical_violation_in_the_live_room() {
     let wide = mia.js(too_wide, vec![]).await;
     assert!(wide.is_null(), "the lobby scrolls sideways on a phone: {wide}");
 
-    // An incoming call: Mia calls the mentor.
-    mia.call("window.lyceum.callInvite(arguments[0], true)", vec![json!(mentor.id)])
-        .await;
+    // An incoming call: Mia calls the mentor from the mentor's page.
+    mia.sign_in(&app, &mentee.email).await;
+    mia.open(&app.url(&format!("/mentors/{}", mentor.id))).await;
+    assert_eq!(mia.text("#call-mentor").await, "Call Grace Hopper");
+    mia.click("#call-mentor").await;
+    mia.wait_for(
+        "the live room's call button",
+        "return location.pathname === '/app/' && document.querySelector('#call')?.textContent;",
+        vec![],
+        |v| v == "Call Grace Hopper",
+    )
+    .await;
+    mia.click("#call").await;
     host.wait_state("ringing").await;
     found.extend(host.axe(&axe, "an incoming call").await);
     found.extend(mia.axe(&axe, "calling").await);
