@@ -33,6 +33,10 @@ const state = {
   call: null,          // {callId, direction: 'outgoing'|'incoming', status, from, video}
   lastCallEnded: null, // the last call_ended event
   lastSessionEnded: null,
+  sessionInfo: new Map(), // session id -> GET /api/sessions/{id} (title, mentorName)
+  handsAt: new Map(),
+  calls: new Map(),    // callId -> {direction, peerName}: kept for its call_ended, which may come after the room is gone  // userId -> when their hand went up (the host's queue)
+  rejoining: null,     // session id being rejoined after the WebSocket dropped
   autoJoin: null,      // session id to join once connected (and retry while not live)
   events: [],          // every event and error received, for tests (no SDP)
 };
@@ -53,19 +57,96 @@ function brief(obj) {
 }
 
 function showError(msg) {
-  $('#error').textContent = msg || '';
+  msg = msg || '';
+  // The same sentence again (a retry) is not announced again.
+  if ($('#error').textContent !== msg) $('#error').textContent = msg;
   if (msg) log('!', msg);
+}
+
+/** Shows `e` (a server error with a `code`, a media error, or a message) as
+ *  a sentence in the alert region. */
+function fail(e, what) {
+  log('!', what || '', e?.code || e?.name || '', e?.message || String(e));
+  showError(explain(e, what));
+}
+
+// The protocol's error codes (docs/live.md, docs/protocol.md) in words.
+const ERRORS = {
+  session_not_found: 'There is no such session or call. Check the link you followed.',
+  slot_not_found: 'There is no such session. Check the link you followed.',
+  session_not_live: 'The host has not started this session yet.',
+  not_registered: 'You are not registered for this session. Register on the session\'s page first.',
+  not_in_session: 'You are not in this room any more. Join it again.',
+  invalid_sdp: 'Your browser and the media server could not agree on how to send video. Reload the page and try again.',
+  call_not_found: 'That call is over.',
+  call_not_allowed: 'You cannot call this person.',
+  busy: 'They are in another call. Try again later.',
+  sfu_unavailable: 'The media server is not available right now. Try again in a minute.',
+  overloaded: 'The server is busy right now. Try again in a moment.',
+  unavailable: 'The room closed just as you asked. Join it again.',
+  rate_limited: 'Too many requests at once. Wait a moment and try again.',
+  invalid_frame: 'The page sent something the server could not read. Reload the page and try again.',
+  invalid_command: 'The server did not accept that. Reload the page and try again.',
+  user_not_found: 'There is no such person.',
+  token_revoked: 'You were signed out. Sign in again.',
+  token_expired: 'Your sign-in expired. Sign in again.',
+  closed: 'You are offline. The page reconnects by itself; try again in a moment.',
+  timeout: 'The server did not answer in time. Try again.',
+  internal_error: 'Something went wrong on our side. Try again.',
+  database_unavailable: 'Something went wrong on our side. Try again in a minute.',
+};
+
+function explain(e, what) {
+  if (!e) return '';
+  if (typeof e === 'string') return e;
+  const code = e.code;
+  if (code === 'forbidden') {
+    if (what === 'join') return 'You may not join this session: the host removed you from it, or your account cannot join live rooms.';
+    if (what === 'call') return 'You may not call this person.';
+    return 'Your role in this room does not allow that.';
+  }
+  if (code === 'invalid_frame' && what === 'call') return 'That is not a user id. Paste the id of the person you want to call.';
+  if (code && ERRORS[code]) return ERRORS[code];
+  switch (e.name) {
+    case 'NotAllowedError': return 'The page may not use your camera or microphone. Allow them in the browser\'s site settings, then reload.';
+    case 'NotFoundError': return 'No camera or microphone was found. Connect one and try again.';
+    case 'NotReadableError': return 'Your camera or microphone is in use by another program.';
+    case 'OverconstrainedError': return 'Your camera cannot send the picture size the room needs.';
+    default: break;
+  }
+  // A server error we have no sentence for: its message, without the code.
+  return e.serverMessage ? `That did not work: ${e.serverMessage}.` : `That did not work: ${e.message || e}.`;
+}
+
+/** A notice that stays until dismissed (the session ended, you were removed). */
+function showNotice(text) {
+  $('#notice-text').textContent = text || '';
+  $('#notice').hidden = !text;
+  if (text) log('notice:', text);
+}
+
+function announce(text) {
+  // Cleared first so that the same words are announced again.
+  const el = $('#announce');
+  el.textContent = '';
+  setTimeout(() => { el.textContent = text; }, 50);
 }
 
 function setState(s) {
   document.body.dataset.state = s;
+  // While joining the room is shown only when rejoining it (after a drop):
+  // an attendee's retries while the host has not started do not flash it.
+  const inRoom = s === 'joined' || s === 'in-call' || (s === 'joining' && !!state.rejoining);
   $('#login').hidden = s !== 'signed-out';
   $('#lobby').hidden = s === 'signed-out' || s === 'loading';
-  $('#room').hidden = !(s === 'joined' || s === 'in-call' || s === 'joining');
+  // In a room the lobby keeps only what a call needs (an incoming call, its status).
+  $('#join-form').hidden = $('#call-form').hidden = inRoom;
+  $('#room').hidden = !inRoom;
 }
 
 function idleState() {
   if (state.sessionId) return state.kind === 'call' ? 'in-call' : 'joined';
+  if (state.rejoining) return 'joining';
   if (state.call) return state.call.direction === 'incoming' ? 'ringing' : 'calling';
   return state.online ? 'idle' : 'connecting';
 }
@@ -106,9 +187,15 @@ async function useToken(token, refreshToken = null, user = null) {
   sessionStorage.setItem('lyceum.token', token);
   if (refreshToken) sessionStorage.setItem('lyceum.refresh', refreshToken);
   state.me = user || (await api('GET', '/api/me'));
-  $('#me').textContent = `${state.me.displayName} (${state.me.role}) ${state.me.id}`;
+  $('#me').textContent = `Signed in as ${state.me.displayName} (${state.me.role})`;
   $('#signout').hidden = false;
   connect();
+  const callee = $('#call-user').value.trim();
+  if (callee) {
+    api('GET', `/api/users/${encodeURIComponent(callee)}`)
+      .then((u) => { if (u?.displayName && $('#call-user').value.trim() === callee) $('#call').textContent = `Call ${u.displayName}`; })
+      .catch((e) => log('! the person to call:', e.message));
+  }
 }
 
 // Access tokens live 15 minutes: refresh and `reauth` the socket before.
@@ -153,7 +240,14 @@ function onClose(ws, e) {
   setConn('offline');
   for (const [, p] of state.pending) p.reject(Object.assign(new Error('connection closed'), { code: 'closed' }));
   state.pending.clear();
-  if (state.sessionId && state.kind === 'session') state.autoJoin = state.sessionId;
+  if (state.sessionId && state.kind === 'session') {
+    // Back into the same room as soon as the connection is back.
+    state.autoJoin = state.sessionId;
+    state.rejoining = state.sessionId;
+    showNotice('The connection dropped. Reconnecting and rejoining the room…');
+  } else if (state.sessionId || state.call) {
+    showNotice('The connection dropped, and the call ended with it.');
+  }
   if (state.sessionId) teardown('connection_lost');
   state.call = null;
   // 4004: the token was revoked (signed out, role changed): sign in again.
@@ -161,9 +255,11 @@ function onClose(ws, e) {
   if (state.token) setTimeout(connect, 1500);
 }
 
+const CONN_WORDS = { connecting: 'Connecting…', online: 'Online', offline: 'Offline, reconnecting…' };
 function setConn(s) {
-  $('#conn').textContent = s;
-  if (!state.sessionId && !state.call) setState(s === 'online' ? 'idle' : 'connecting');
+  $('#conn').textContent = CONN_WORDS[s] || s;
+  $('#conn').dataset.conn = s;
+  if (!state.sessionId && !state.call && !state.rejoining) setState(s === 'online' ? 'idle' : 'connecting');
 }
 
 function cmd(type, fields = {}) {
@@ -191,7 +287,7 @@ function onFrame(f) {
     state.pending.delete(f.id);
     log('←', f);
     if (f.type === 'ack') p.resolve(f);
-    else p.reject(Object.assign(new Error(`${f.code}: ${f.message}`), { code: f.code }));
+    else p.reject(Object.assign(new Error(`${f.code}: ${f.message}`), { code: f.code, serverMessage: f.message }));
     return;
   }
   log('←', f);
@@ -199,7 +295,7 @@ function onFrame(f) {
   state.events.push(rest);
   if (state.events.length > 500) state.events.splice(0, 100);
   const h = handlers[f.type];
-  if (h) Promise.resolve(h(f)).catch((e) => showError(`${f.type}: ${e.message}`));
+  if (h) Promise.resolve(h(f)).catch((e) => fail(e, f.type));
 }
 
 const inRoom = (f) => f.sessionId != null && f.sessionId === state.sessionId;
@@ -210,11 +306,12 @@ const handlers = {
     setConn('online');
     if (state.autoJoin && !state.sessionId) join(state.autoJoin).catch(() => {});
   },
-  participant_joined(f) { if (inRoom(f)) { state.participants.set(f.participant.userId, f.participant); renderPeople(); syncTiles(); } },
+  participant_joined(f) { if (inRoom(f)) { state.participants.set(f.participant.userId, f.participant); noteHand(f.participant); renderPeople(); syncTiles(); } },
   participant_updated(f) { if (inRoom(f)) onParticipantUpdated(f.participant); },
   participant_left(f) {
     if (!inRoom(f)) return;
     state.participants.delete(f.userId);
+    state.handsAt.delete(f.userId);
     for (const [mid, t] of state.tracks) if (t.userId === f.userId) state.tracks.delete(mid);
     renderPeople();
     syncTiles();
@@ -229,7 +326,9 @@ const handlers = {
     if (!inRoom(f)) return;
     if (f.kind === 'audio') setMic(false, false);
     else setCamera(false, false);
-    showError(`the host muted your ${f.kind}`);
+    showNotice(f.kind === 'audio'
+      ? 'The host muted your microphone. Unmute it when you want to speak.'
+      : 'The host turned off your camera. Turn it back on when you are ready.');
   },
   session_state(f) {
     if (inRoom(f)) { state.roomState = f.state; renderRoomHeader(); }
@@ -237,13 +336,19 @@ const handlers = {
   session_ended(f) {
     state.lastSessionEnded = f;
     if (state.autoJoin === f.sessionId) state.autoJoin = null;
-    if (inRoom(f)) teardown(f.reason);
+    if (state.rejoining === f.sessionId) state.rejoining = null;
+    if (!inRoom(f)) return;
+    const text = endedText(f.reason, state.role, titleOf(f.sessionId));
+    teardown(f.reason);
+    showNotice(text);
   },
   call_incoming(f) {
     if (state.call || state.sessionId) { log('busy: another call or room is open'); }
     if (state.call) return;
-    state.call = { callId: f.callId, direction: 'incoming', status: 'ringing', from: f.from, video: f.video };
+    state.call = { callId: f.callId, direction: 'incoming', status: 'ringing', from: f.from, video: f.video, peerName: f.from?.displayName };
+    rememberCall(state.call);
     renderCall();
+    announce(`${f.from?.displayName || 'Someone'} is calling you${f.video ? ' (video call)' : ''}. Accept or decline.`);
   },
   call_ringing(f) { if (state.call?.callId === f.callId) { state.call.status = 'ringing'; renderCall(); } },
   call_accepted(f) {
@@ -254,10 +359,15 @@ const handlers = {
   },
   call_ended(f) {
     state.lastCallEnded = f;
-    if (state.call?.callId === f.callId) state.call = null;
+    const mine = state.call?.callId === f.callId ? state.call : null;
+    const known = state.calls.get(f.callId);
+    const other = mine?.peerName || known?.peerName || (state.sessionId === f.callId ? otherName() : null) || 'The other person';
+    const text = callEndedText(f.reason, mine?.direction || known?.direction, other);
+    state.calls.delete(f.callId);
+    if (mine) state.call = null;
     if (state.sessionId === f.callId) teardown(f.reason);
     renderCall();
-    if (!state.call) $('#call-status').textContent = `call ended: ${f.reason}`;
+    if (!state.call) $('#call-status').textContent = text;
   },
 };
 
@@ -269,6 +379,7 @@ const handlers = {
 // `?relay=1` on the page's address (e.g. /app/?relay=1#session=…) forces
 // every peer connection through the relay (iceTransportPolicy "relay").
 const FORCE_RELAY = new URLSearchParams(location.search).get('relay') === '1';
+const DEBUG = new URLSearchParams(location.search).get('debug') === '1';
 let ice = null; // {user, iceServers, expiresAt (ms or null), timer}
 
 function rtcConfig() {
@@ -313,21 +424,26 @@ async function join(sessionId) {
   if (!sessionId) return;
   if (state.sessionId === sessionId) return;
   if (state.sessionId) await leave();
-  showError('');
   setState('joining');
+  sessionInfo(sessionId);
   let ack;
   try {
     ack = await cmd('session_join', { sessionId });
   } catch (e) {
     if (e.code === 'session_not_live' && state.autoJoin === sessionId) {
-      showError('waiting for the host to start the session…');
+      const title = titleOf(sessionId);
+      showError(`The host has not started this session yet. You will join ${title ? `“${title}” ` : ''}as soon as they start it.`);
       setTimeout(() => { if (state.autoJoin === sessionId && !state.sessionId) join(sessionId).catch(() => {}); }, 2000);
     } else {
-      showError(`join: ${e.message}`);
+      if (state.rejoining === sessionId) { state.rejoining = null; showNotice(''); }
+      fail(e, 'join');
     }
     refreshState();
     throw e;
   }
+  showError('');
+  if (state.rejoining === sessionId) showNotice('');
+  state.rejoining = null;
   if (state.autoJoin === sessionId) state.autoJoin = null;
   const gen = ++state.gen;
   state.sessionId = ack.sessionId;
@@ -336,6 +452,8 @@ async function join(sessionId) {
   state.roomState = ack.state;
   state.activeSpeaker = ack.activeSpeaker ?? null;
   state.participants = new Map((ack.participants || []).map((p) => [p.userId, p]));
+  state.handsAt = new Map();
+  for (const p of state.participants.values()) noteHand(p);
   state.tracks = new Map();
   state.handRaised = false;
   state.audioOn = true;
@@ -347,7 +465,7 @@ async function join(sessionId) {
   renderPeople();
   await ensureIce();
   if (PUBLISHERS.has(state.role)) {
-    try { await startPublishing(gen); } catch (e) { showError(`publish: ${e.message}`); }
+    try { await startPublishing(gen); } catch (e) { fail(e, 'publish'); }
   }
   if (gen === state.gen) await startSubscribing(gen);
 }
@@ -373,23 +491,38 @@ function teardown(reason) {
   state.kind = null;
   state.role = null;
   state.participants = new Map();
+  state.handsAt = new Map();
   state.tracks = new Map();
   state.activeSpeaker = null;
   $('#grid').textContent = '';
   $('#people').textContent = '';
+  $('#hands').textContent = '';
+  $('#hands-panel').hidden = true;
+  document.title = 'Lyceum live';
   renderCall();
   refreshState();
+}
+
+// The host's queue of raised hands, in the order they went up.
+function noteHand(p) {
+  if (p.handRaised && !state.handsAt.has(p.userId)) state.handsAt.set(p.userId, Date.now());
+  else if (!p.handRaised) state.handsAt.delete(p.userId);
 }
 
 function onParticipantUpdated(p) {
   const old = state.participants.get(p.userId);
   state.participants.set(p.userId, p);
+  noteHand(p);
+  if (p.userId === state.me.id && typeof p.handRaised === 'boolean' && p.handRaised !== state.handRaised) {
+    state.handRaised = p.handRaised;
+    renderControls();
+  }
   if (p.userId === state.me.id && p.role && p.role !== state.role) {
     const was = state.role;
     state.role = p.role;
     renderRoomHeader();
     const gen = state.gen;
-    if (PUBLISHERS.has(p.role) && !state.pubPc) startPublishing(gen).catch((e) => showError(`publish: ${e.message}`));
+    if (PUBLISHERS.has(p.role) && !state.pubPc) startPublishing(gen).catch((e) => fail(e, 'publish'));
     if (!PUBLISHERS.has(p.role) && PUBLISHERS.has(was)) stopPublishing();
   }
   renderPeople();
@@ -477,7 +610,7 @@ function setCamera(on, announce = true) {
 
 async function toggleScreen() {
   const pc = state.pubPc;
-  if (!pc) return showError('only speakers can share their screen');
+  if (!pc) return showError('Only the host and speakers can share their screen.');
   if (state.screenStream) {
     state.screenStream.getTracks().forEach((t) => t.stop());
     state.screenStream = null;
@@ -489,7 +622,7 @@ async function toggleScreen() {
     const s = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
     const [track] = s.getVideoTracks();
     if (pc !== state.pubPc) { s.getTracks().forEach((t) => t.stop()); return; }
-    track.onended = () => { if (state.screenStream === s) toggleScreen().catch((e) => showError(e.message)); };
+    track.onended = () => { if (state.screenStream === s) toggleScreen().catch((e) => fail(e)); };
     state.screenStream = s;
     if (state.screenTx && !state.screenTx.stopped) {
       await state.screenTx.sender.replaceTrack(track);
@@ -668,30 +801,95 @@ function syncTiles() {
 
 function nameOf(userId) {
   if (userId === state.me?.id) return `${state.me.displayName} (you)`;
-  return state.participants.get(userId)?.displayName || userId.slice(0, 8);
+  return state.participants.get(userId)?.displayName || 'A participant';
 }
 
+function rememberCall(c) {
+  state.calls.set(c.callId, { direction: c.direction, peerName: c.peerName });
+  if (state.calls.size > 20) state.calls.delete(state.calls.keys().next().value);
+}
+
+/** The other party's name in a call (or null). */
+function otherName() {
+  for (const p of state.participants.values()) if (p.userId !== state.me?.id && p.displayName) return p.displayName;
+  return state.call?.peerName || null;
+}
+
+/** The session's title (GET /api/sessions/{id}), fetched once per session. */
+function sessionInfo(id) {
+  if (!id || state.sessionInfo.has(id)) return;
+  state.sessionInfo.set(id, null);
+  api('GET', `/api/sessions/${encodeURIComponent(id)}`)
+    .then((info) => {
+      state.sessionInfo.set(id, info);
+      if (state.sessionId === id) renderRoomHeader();
+    })
+    .catch((e) => { state.sessionInfo.delete(id); log('! session info:', e.message); });
+}
+const titleOf = (id) => state.sessionInfo.get(id)?.title || null;
+
+function endedText(reason, role, title) {
+  const what = title ? `“${title}”` : 'the session';
+  switch (reason) {
+    case 'ended': return role === 'host' ? `You ended ${what}.` : `The host ended ${what}. Thank you for joining.`;
+    case 'removed': return `The host removed you from ${what}. You cannot join it again.`;
+    case 'joined_elsewhere': return `You joined ${what} in another tab or window, so you left it here.`;
+    case 'connection_lost': return `You lost your connection to ${what}. Join it again.`;
+    default: return `You are no longer in ${what}.`;
+  }
+}
+
+function callEndedText(reason, direction, other) {
+  switch (reason) {
+    case 'declined': return `${other} declined the call.`;
+    case 'busy': return `${other} is in another call.`;
+    case 'cancelled': return direction === 'outgoing' ? 'You cancelled the call.' : `${other} cancelled the call.`;
+    case 'timeout': return direction === 'incoming' ? `You missed a call from ${other}.` : `No answer from ${other}.`;
+    case 'hangup': return `${other} hung up. The call is over.`;
+    case 'answered_elsewhere': return 'You answered this call on another device.';
+    case 'offline': return `${other} is not online.`;
+    default: return 'The call is over.';
+  }
+}
+
+// The host's buttons for one person, each named for that person
+// ("Mute Sam Student") so that a screen reader tells them apart.
 function hostControls(userId) {
   const out = [];
   if (state.role !== 'host' || state.kind !== 'session' || userId === state.me.id) return out;
   const p = state.participants.get(userId);
-  const b = (text, fn) => {
-    const el = document.createElement('button');
-    el.textContent = text;
-    el.onclick = () => fn().catch((e) => showError(e.message));
-    out.push(el);
+  const name = p?.displayName || 'this participant';
+  const b = (before, hidden, after, fn) => {
+    out.push(namedButton(before, hidden, after, () => fn().catch((e) => fail(e))));
   };
-  if (p?.role === 'speaker') b('Make attendee', () => setRole(userId, 'attendee'));
-  else if (p?.role === 'attendee') b('Make speaker', () => setRole(userId, 'speaker'));
-  b('Mute', () => mute(userId, 'audio'));
-  b('Stop video', () => mute(userId, 'video'));
-  b('Remove', () => remove(userId));
+  if (p?.role === 'speaker') b('Make', name, 'an attendee', () => setRole(userId, 'attendee'));
+  else if (p?.role === 'attendee') b('Make', name, 'a speaker', () => setRole(userId, 'speaker'));
+  // Muting what is already off would do nothing (only they turn it on again).
+  if (p?.role !== 'attendee' && p?.audio !== false) b('Mute', name, '', () => mute(userId, 'audio'));
+  if (p?.role !== 'attendee' && p?.video !== false) b('Stop video', `of ${name}`, '', () => mute(userId, 'video'));
+  b('Remove', name, '', () => remove(userId));
   return out;
 }
 
+/** A button whose accessible name is "<before> <name> <after>" ("Make Ada a
+ *  speaker") while it shows only "<before> <after>": the name is in the
+ *  row beside it, and is read out from visually hidden text (so the visible
+ *  words are part of the accessible name, as WCAG 2.5.3 asks). */
+function namedButton(before, name, after, onclick) {
+  const el = document.createElement('button');
+  el.type = 'button';
+  const hidden = document.createElement('span');
+  hidden.className = 'sr-only';
+  hidden.textContent = ` ${name}`; // the name, or "of <name>"
+  el.append(before, hidden, after ? ` ${after}` : '');
+  el.onclick = onclick;
+  return el;
+}
+
+const ROLE_WORDS = { host: 'host', speaker: 'speaker', attendee: 'attendee' };
 function flags(p) {
   if (!p) return '';
-  return [p.role, p.handRaised && 'hand raised', p.audio === false && 'mic off', p.video === false && 'camera off', p.screen && 'sharing']
+  return [ROLE_WORDS[p.role], p.handRaised && 'hand raised', p.audio === false && 'mic off', p.video === false && 'camera off', p.screen && 'sharing their screen']
     .filter(Boolean).join(' · ');
 }
 
@@ -702,7 +900,9 @@ function renderLabel(label, userId) {
   name.textContent = nameOf(userId);
   const f = document.createElement('span');
   f.textContent = flags(userId === state.me?.id ? { ...state.participants.get(userId), role: state.role } : state.participants.get(userId));
-  label.append(name, f, ...hostControls(userId));
+  label.append(name, f);
+  const cam = label.closest('.tile')?.querySelector('video.camera');
+  if (cam) cam.setAttribute('aria-label', `Video of ${nameOf(userId)}`);
 }
 
 function renderPeople() {
@@ -712,23 +912,60 @@ function renderPeople() {
     const li = document.createElement('li');
     li.dataset.userId = p.userId;
     const name = document.createElement('span');
+    name.className = 'name';
     name.textContent = nameOf(p.userId);
     const f = document.createElement('span');
     f.textContent = flags(p);
     li.append(name, f, ...hostControls(p.userId));
     ul.append(li);
   }
+  renderHands();
   for (const tile of document.querySelectorAll('.tile')) renderLabel(tile.querySelector('.label'), tile.dataset.userId);
 }
 
+// The host's queue: raised hands, first raised first.
+function renderHands() {
+  const ol = $('#hands');
+  ol.textContent = '';
+  const queue = [...state.handsAt].filter(([u]) => u !== state.me?.id && state.participants.get(u)?.handRaised).sort((a, b) => a[1] - b[1]);
+  $('#hands-panel').hidden = !(state.role === 'host' && state.kind === 'session' && queue.length);
+  if (state.role !== 'host') return;
+  for (const [userId] of queue) {
+    const p = state.participants.get(userId);
+    const li = document.createElement('li');
+    li.dataset.userId = userId;
+    const name = document.createElement('span');
+    name.textContent = p.displayName || 'A participant';
+    li.append(name);
+    if (p.role === 'attendee') {
+      li.append(namedButton('Invite', p.displayName || 'them', 'to speak', () => setRole(userId, 'speaker').catch((e) => fail(e))));
+    }
+    ol.append(li);
+  }
+}
+
+const STATE_WORDS = { live: 'Live', scheduled: 'Not started yet', completed: 'Ended', cancelled: 'Cancelled' };
+const YOU_ARE = { host: 'You are the host', speaker: 'You are a speaker', attendee: 'You are an attendee' };
+
 function renderRoomHeader() {
-  $('#room-title').textContent = state.kind === 'call' ? 'Call' : `Session ${state.sessionId || ''} ${state.roomState || ''}`;
-  $('#room-role').textContent = state.role || '';
-  $('#end-session').hidden = !(state.role === 'host' && state.kind === 'session');
+  const session = state.kind === 'session';
+  const other = state.kind === 'call' ? otherName() : null;
+  const title = state.kind === 'call' ? (other ? `Call with ${other}` : 'Call') : (titleOf(state.sessionId) || 'Live session');
+  $('#room-title').textContent = title;
+  if (state.sessionId) document.title = `${title} · Lyceum live`;
+  $('#room-status').textContent = session ? (STATE_WORDS[state.roomState] || '') : '';
+  $('#room-status').hidden = !session || !state.roomState;
+  $('#room-role').textContent = session ? (YOU_ARE[state.role] || '') : '';
+  $('#room-role').hidden = !session;
+  const host = state.role === 'host' && session;
+  $('#start').hidden = !(host && state.roomState === 'scheduled');
+  $('#end-session').hidden = !host;
   $('#hangup').hidden = state.kind !== 'call';
   $('#leave').hidden = state.kind === 'call';
-  $('#hand').hidden = state.kind === 'call';
+  $('#hand').hidden = !session || state.role === 'host';
+  for (const id of ['#mic', '#cam', '#screen']) $(id).hidden = !PUBLISHERS.has(state.role);
   renderControls();
+  renderHands();
 }
 
 function renderControls() {
@@ -740,14 +977,53 @@ function renderControls() {
   $('#screen').classList.toggle('on', !!state.screenStream);
   $('#hand').textContent = state.handRaised ? 'Lower hand' : 'Raise hand';
   $('#hand').classList.toggle('on', state.handRaised);
+  $('#hand').setAttribute('aria-pressed', String(state.handRaised));
+}
+
+const CALL_WORDS = { inviting: 'Calling', ringing: 'Ringing', accepted: 'Connecting to' };
+
+// An incoming call rings audibly: two short tones every 2 s (WebAudio, no
+// sound file), until it is answered, declined or over.
+let ringer = null;
+function ring(on) {
+  if (on && !ringer) {
+    try {
+      const ctx = new AudioContext();
+      const beep = () => {
+        for (const at of [0, 0.5]) {
+          const osc = ctx.createOscillator();
+          const gain = ctx.createGain();
+          osc.frequency.value = 440;
+          gain.gain.value = 0.15;
+          osc.connect(gain).connect(ctx.destination);
+          osc.start(ctx.currentTime + at);
+          osc.stop(ctx.currentTime + at + 0.35);
+        }
+      };
+      beep();
+      ringer = { ctx, timer: setInterval(beep, 2000) };
+    } catch (e) { log('! ring:', e.message); }
+  } else if (!on && ringer) {
+    clearInterval(ringer.timer);
+    ringer.ctx.close().catch(() => {});
+    ringer = null;
+  }
 }
 
 function renderCall() {
   const c = state.call;
-  $('#incoming').hidden = !(c && c.direction === 'incoming' && c.status === 'ringing');
-  if (c?.direction === 'incoming') $('#incoming-text').textContent = `${c.from?.displayName || c.from?.userId} is calling${c.video ? ' (video)' : ''}`;
+  const ringing = !!(c && c.direction === 'incoming' && c.status === 'ringing');
+  ring(ringing);
+  state.ringing = ringing;
+  $('#incoming').hidden = !ringing;
+  if (c?.direction === 'incoming') $('#incoming-text').textContent = `${c.from?.displayName || 'Someone'} is calling you${c.video ? ' (video call)' : ''}`;
   $('#cancel-call').hidden = !(c && c.direction === 'outgoing' && c.status !== 'accepted');
-  $('#call-status').textContent = c ? `${c.direction} call ${c.status}` : '';
+  if (c) {
+    const who = c.peerName || (c.direction === 'incoming' ? c.from?.displayName : null) || 'them';
+    $('#call-status').textContent = c.direction === 'incoming'
+      ? (c.status === 'accepted' ? `Connecting to ${who}…` : `${who} is calling you.`)
+      : `${CALL_WORDS[c.status] || 'Calling'} ${who}…`;
+  }
   refreshState();
 }
 
@@ -773,9 +1049,25 @@ async function raiseHand(raised = !state.handRaised) {
 
 async function callInvite(userId, video = true) {
   if (state.call) throw new Error('a call is already in progress');
-  const ack = await cmd('call_invite', { userId, video });
-  state.call = { callId: ack.callId, direction: 'outgoing', status: 'inviting', video };
+  $('#call-status').textContent = '';
+  // Their name, for "Calling Ada…" (public profile, docs/api.md).
+  const name = api('GET', `/api/users/${encodeURIComponent(userId)}`).then((u) => u?.displayName || null, () => null);
+  let ack;
+  try {
+    ack = await cmd('call_invite', { userId, video });
+  } catch (e) {
+    throw Object.assign(e, { what: 'call' });
+  }
+  const call = { callId: ack.callId, direction: 'outgoing', status: 'inviting', video, peerName: null };
+  state.call = call;
+  rememberCall(call);
   renderCall();
+  name.then((n) => {
+    call.peerName = n;
+    rememberCall(call);
+    if (state.call === call) renderCall();
+    if (state.kind === 'call') renderRoomHeader();
+  });
   return ack.callId;
 }
 
@@ -793,6 +1085,7 @@ async function declineCall() {
   if (!c) return;
   state.call = null;
   renderCall();
+  $('#call-status').textContent = `You declined the call from ${c.peerName || 'them'}.`;
   await cmd('call_decline', { callId: c.callId });
 }
 
@@ -801,6 +1094,7 @@ async function cancelCall() {
   if (!c) return;
   state.call = null;
   renderCall();
+  $('#call-status').textContent = 'You cancelled the call.';
   await cmd('call_cancel', { callId: c.callId });
 }
 
@@ -808,9 +1102,11 @@ async function hangup() {
   const callId = state.kind === 'call' ? state.sessionId : state.call?.callId;
   if (!callId) return;
   const said = cmd('call_hangup', { callId });
+  const other = otherName();
   if (state.sessionId === callId) teardown('hangup');
   state.call = null;
   renderCall();
+  $('#call-status').textContent = other ? `You hung up on ${other}. The call is over.` : 'You hung up. The call is over.';
   try { await said; } catch (e) { if (e.code !== 'call_not_found') throw e; }
 }
 
@@ -869,11 +1165,15 @@ async function outbound() {
 
 // ---------------------------------------------------------------- wiring
 
-const act = (fn) => (e) => { e?.preventDefault?.(); Promise.resolve().then(fn).catch((err) => showError(err.message)); };
+const act = (fn) => (e) => { e?.preventDefault?.(); Promise.resolve().then(fn).catch((err) => fail(err, err?.what)); };
 
 $('#login-form').onsubmit = act(async () => {
   $('#login-error').textContent = '';
-  try { await signIn($('#email').value, $('#password').value); } catch (e) { $('#login-error').textContent = e.message; }
+  try {
+    await signIn($('#email').value, $('#password').value);
+  } catch (e) {
+    $('#login-error').textContent = e.code === 'invalid_credentials' ? 'That email and password do not match an account.' : explain(e);
+  }
 });
 $('#signout').onclick = act(signOut);
 $('#join-form').onsubmit = act(() => join($('#session-id').value));
@@ -889,6 +1189,7 @@ $('#hand').onclick = act(() => raiseHand());
 $('#end-session').onclick = act(() => cmd('session_end', { sessionId: need() }));
 $('#hangup').onclick = act(hangup);
 $('#leave').onclick = act(leave);
+$('#notice-close').onclick = () => showNotice('');
 
 window.lyceum = {
   state, stats, outbound, join, leave, startSession, setRole, mute, remove, raiseHand,
@@ -899,12 +1200,17 @@ window.lyceum = {
 };
 
 (async function boot() {
+  // The event log (every frame, without SDP) only behind ?debug=1.
+  $('#log-panel').hidden = !DEBUG;
   setState('loading');
   const frag = new URLSearchParams(location.hash.slice(1));
   if (frag.get('session')) {
     state.autoJoin = frag.get('session');
     $('#session-id').value = state.autoJoin;
   }
+  // `#call=<user id>` (a link from a person's page): the call form is
+  // filled in and its button names them once signed in.
+  if (frag.get('call')) $('#call-user').value = frag.get('call');
   const fromFragment = frag.get('token');
   const token = fromFragment || sessionStorage.getItem('lyceum.token');
   if (fromFragment) {

@@ -335,6 +335,10 @@ pub async fn mentor_page(
             h1 { (name) }
             @if !headline.is_empty() { p class="lead" { (headline) } }
             @if let Some(f) = flash { (f) }
+            @if viewer.user.as_ref().is_some_and(|u| u.auth.id != id) {
+                // A call from a person's page: the live room with them named.
+                p { a id="call-mentor" href=(format!("/app/#call={id}")) { "Call " (name) } }
+            }
             @if let Some(r) = rating_text(&profile["rating"]) { p { (r) } }
             p {
                 (profile["yearsOfExperience"].as_i64().unwrap_or(0)) " years of experience"

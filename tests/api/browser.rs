@@ -362,6 +362,41 @@ fn app_url(app: &TestApp, fragment: &str) -> String {
     format!("{}/app/#{fragment}", app.address)
 }
 
+/// Whether the element `arguments[0]` (a CSS selector) is on the page and
+/// shown (not `hidden`, not inside something hidden).
+const SHOWN: &str = "const e = document.querySelector(arguments[0]); return !!e && e.getClientRects().length > 0;";
+
+/// The accessible names (`aria-label`, else the text) of the buttons under
+/// `arguments[0]`.
+const BUTTON_NAMES: &str = "return [...document.querySelectorAll(`${arguments[0]} button`)].map(b => b.getAttribute('aria-label') || b.textContent.replace(/\\s+/g, ' ').trim());";
+
+/// The text of the page's alert regions (`role="alert"`), joined.
+const ALERTS: &str =
+    "return [...document.querySelectorAll('[role=alert]')].filter(e => e.getClientRects().length > 0).map(e => e.textContent.trim()).join(' | ');";
+
+impl Page {
+    async fn shown(&self, css: &str) -> bool {
+        self.js(SHOWN, vec![json!(css)]).await == true
+    }
+
+    /// Clicks the button whose accessible name is `name` (as a screen
+    /// reader user would pick it), waiting for it to appear.
+    async fn click_button(&self, name: &str) {
+        self.wait_for(
+            &format!("a button named {name:?}"),
+            "const b = [...document.querySelectorAll('button')].find(b => (b.getAttribute('aria-label') || b.textContent.replace(/\\s+/g, ' ').trim()) === arguments[0] && b.getClientRects().length > 0); if (!b) return false; b.click(); return true;",
+            vec![json!(name)],
+            |v| v == true,
+        )
+        .await;
+    }
+
+    async fn wait_text(&self, what: &str, script: &str, needle: &str) -> Value {
+        self.wait_for(what, script, vec![], |v| v.as_str().is_some_and(|s| s.contains(needle)))
+            .await
+    }
+}
+
 #[actix_web::test]
 async fn three_browsers_see_each_other_in_a_group_session() {
     if !browser_available("three_browsers_see_each_other_in_a_group_session") {
@@ -403,6 +438,19 @@ async fn three_browsers_see_each_other_in_a_group_session() {
         host.js("return window.lyceum.state.roomState;", vec![]).await,
         "scheduled"
     );
+    // The room is headed by the session's title, never its id; the host
+    // has "Start session" and no "Raise hand"; no event log without ?debug=1.
+    let title = host
+        .wait_text(
+            "the session's title",
+            "return document.querySelector('#room-title').textContent;",
+            "Live in the browser",
+        )
+        .await;
+    assert!(!title.as_str().unwrap_or("").contains(&session), "{title}");
+    assert!(host.shown("#start").await, "the host sees Start session");
+    assert!(!host.shown("#hand").await, "the host has no Raise hand");
+    assert!(!host.shown("#log-panel").await, "no event log without ?debug=1");
     for (page, who) in [(&pa, &ada), (&pb, &bob)] {
         page.open(&app_url(&app, &format!("token={}&session={session}", who.access)))
             .await;
@@ -415,6 +463,15 @@ async fn three_browsers_see_each_other_in_a_group_session() {
             |v| v == true,
         )
         .await;
+        // Said in words, in an alert region, not as a code.
+        let alert = page
+            .wait_text(
+                "the not-started alert",
+                ALERTS,
+                "The host has not started this session yet.",
+            )
+            .await;
+        assert!(!alert.as_str().unwrap_or("").contains("session_not_live"), "{alert}");
     }
     host.js("document.querySelector('#start').click(); return true;", vec![])
         .await;
@@ -432,11 +489,80 @@ async fn three_browsers_see_each_other_in_a_group_session() {
     assert_eq!(pa.js("return window.lyceum.state.role;", vec![]).await, "attendee");
     println!("  all three joined after {:?}", t1.elapsed());
 
-    // The host makes both mentees speakers; they start publishing.
-    for m in [&ada, &bob] {
-        host.call("window.lyceum.setRole(arguments[0], 'speaker')", vec![json!(m.id)])
+    // What an attendee sees: the title, no Start session, no host controls,
+    // no microphone or camera buttons, Raise hand; names, never ids.
+    for page in [&pa, &pb] {
+        page.wait_text(
+            "the title",
+            "return document.querySelector('#room-title').textContent;",
+            "Live in the browser",
+        )
+        .await;
+        assert!(
+            !page.shown("#start").await,
+            "{}: an attendee has no Start session",
+            page.name
+        );
+        assert!(!page.shown("#end-session").await, "{}: nor End session", page.name);
+        assert!(!page.shown("#mic").await, "{}: nor a microphone button", page.name);
+        assert!(page.shown("#hand").await, "{}: an attendee may raise a hand", page.name);
+        assert!(!page.shown("#log-panel").await, "{}: no event log", page.name);
+        assert_eq!(
+            page.js(BUTTON_NAMES, vec![json!("#people")]).await,
+            json!([]),
+            "{}",
+            page.name
+        );
+        let people = page
+            .wait_text(
+                "the host's name",
+                "return document.querySelector('#people').textContent;",
+                "Host",
+            )
             .await;
+        for id in [mentor.id, ada.id, bob.id] {
+            assert!(
+                !people.as_str().unwrap_or("").contains(&id.to_string()),
+                "{}: no ids: {people}",
+                page.name
+            );
+        }
     }
+    // The host's per-person buttons name the person.
+    let names = host
+        .wait_for(
+            "the host's buttons for Ada and Bob",
+            BUTTON_NAMES,
+            vec![json!("#people")],
+            |v| {
+                let a = v.as_array().cloned().unwrap_or_default();
+                a.contains(&json!("Make Ada a speaker")) && a.contains(&json!("Make Bob a speaker"))
+            },
+        )
+        .await;
+    for n in ["Remove Ada", "Remove Bob"] {
+        assert!(names.as_array().unwrap().contains(&json!(n)), "{n} in {names}");
+    }
+    assert!(!host.shown("#start").await, "Start session goes once it is live");
+
+    // The host makes both mentees speakers with those buttons; they start
+    // publishing.
+    for name in ["Make Ada a speaker", "Make Bob a speaker"] {
+        host.click_button(name).await;
+    }
+    host.wait_for("the speakers' buttons", BUTTON_NAMES, vec![json!("#people")], |v| {
+        let a = v.as_array().cloned().unwrap_or_default();
+        [
+            "Mute Ada",
+            "Stop video of Ada",
+            "Make Ada an attendee",
+            "Mute Bob",
+            "Remove Bob",
+        ]
+        .iter()
+        .all(|n| a.contains(&json!(n)))
+    })
+    .await;
     for page in [&pa, &pb] {
         page.wait_for("role speaker", "return window.lyceum.state.role;", vec![], |v| {
             v == "speaker"
@@ -468,14 +594,22 @@ async fn three_browsers_see_each_other_in_a_group_session() {
         |v| v == true,
     )
     .await;
+    // ...in the host's queue of raised hands, by name.
+    host.wait_text(
+        "Ada in the raised hands",
+        "return document.querySelector('#hands').textContent;",
+        "Ada",
+    )
+    .await;
+    assert!(host.shown("#hands-panel").await);
 
-    // The host mutes bob: bob's microphone goes off.
-    host.call("window.lyceum.mute(arguments[0], 'audio')", vec![json!(bob_id)])
-        .await;
+    // The host mutes bob: bob's microphone goes off, and he is told.
+    host.click_button("Mute Bob").await;
     pb.wait_for("bob muted", "return window.lyceum.state.audioOn;", vec![], |v| {
         v == false
     })
     .await;
+    pb.wait_text("bob told", ALERTS, "The host muted your microphone").await;
     host.wait_for(
         "bob shown muted",
         "return window.lyceum.state.participants.get(arguments[0])?.audio ?? null;",
@@ -524,15 +658,59 @@ async fn three_browsers_see_each_other_in_a_group_session() {
     })
     .await;
 
-    // The host removes ada, then ends the session: both pages go back idle.
-    host.call("window.lyceum.remove(arguments[0])", vec![json!(ada_id)])
+    // Bob comes back (an attendee now) for the end.
+    pb.call("window.lyceum.join(arguments[0])", vec![json!(session)]).await;
+    pb.wait_state("joined").await;
+
+    // Bob's WebSocket drops: the page says so, stays in the room (never
+    // back to the lobby) and rejoins by itself.
+    pb.js(
+        "window.__states = []; new MutationObserver(() => window.__states.push(document.body.dataset.state)).observe(document.body, {attributes: true, attributeFilter: ['data-state']}); window.lyceum.state.ws.close(); return true;",
+        vec![],
+    )
+    .await;
+    pb.wait_text("the reconnecting notice", ALERTS, "Reconnecting and rejoining the room")
         .await;
+    pb.wait_for(
+        "bob back in the room",
+        "return window.__states.at(-1) === 'joined' && window.lyceum.state.sessionId;",
+        vec![],
+        |v| v == session.as_str(),
+    )
+    .await;
+    let states = pb.js("return window.__states;", vec![]).await;
+    assert!(
+        states
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s == "joining" || s == "joined"),
+        "bob's page stayed in the room while reconnecting: {states}"
+    );
+    pb.wait_for("the notice to go", SHOWN, vec![json!("#notice")], |v| v == false)
+        .await;
+    pb.wait_decoding(&[("host", mentor.id)]).await;
+    host.wait_text(
+        "bob back on the host's list",
+        "return document.querySelector('#people').textContent;",
+        "Bob",
+    )
+    .await;
+
+    // The host removes ada, then ends the session: both pages go back idle.
+    host.click_button("Remove Ada").await;
     pa.wait_state("idle").await;
     assert_eq!(
         pa.js("return window.lyceum.state.lastSessionEnded?.reason;", vec![])
             .await,
         "removed"
     );
+    pa.wait_text(
+        "ada's notice",
+        ALERTS,
+        "The host removed you from “Live in the browser”",
+    )
+    .await;
     host.wait_for(
         "ada gone",
         "return window.lyceum.state.participants.has(arguments[0]);",
@@ -548,6 +726,13 @@ async fn three_browsers_see_each_other_in_a_group_session() {
             .await,
         "ended"
     );
+    // The attendee still in the room is told, not dropped back in silence.
+    pb.wait_state("idle").await;
+    let notice = pb
+        .wait_text("bob's notice", ALERTS, "The host ended “Live in the browser”")
+        .await;
+    println!("  bob sees: {notice}");
+    pb.screenshot("ended").await;
 
     driver.close(vec![host, pa, pb]).await;
     println!("  group session test took {:?}", t0.elapsed());
@@ -567,7 +752,10 @@ async fn a_one_on_one_call_between_two_browsers() {
     let mut driver = Driver::start().await;
     let caller = driver.browser("caller").await;
     let callee = driver.browser("callee").await;
-    caller.open(&app_url(&app, &format!("token={}", mentor.access))).await;
+    // The caller comes from a link naming the person to call.
+    caller
+        .open(&app_url(&app, &format!("token={}&call={}", mentor.access, mentee.id)))
+        .await;
     // The callee signs in with the form.
     callee.open(&format!("{}/app/", app.address)).await;
     callee.wait_state("signed-out").await;
@@ -585,11 +773,50 @@ async fn a_one_on_one_call_between_two_browsers() {
 
     // Declined: the caller hears so.
     let last_end = "return window.lyceum.state.lastCallEnded;";
+    caller
+        .wait_text(
+            "the call button",
+            "return document.querySelector('#call').textContent;",
+            "Call Callee",
+        )
+        .await;
+    caller.click_button("Call Callee").await;
     let declined = caller
-        .call("window.lyceum.callInvite(arguments[0], true)", vec![json!(mentee.id)])
+        .wait_for(
+            "the call's id",
+            "return window.lyceum.state.call?.callId ?? null;",
+            vec![],
+            |v| v.is_string(),
+        )
         .await;
     caller.wait_state("calling").await;
     callee.wait_state("ringing").await;
+    assert_eq!(callee.js("return window.lyceum.state.ringing;", vec![]).await, true);
+    // Announced to screen readers with the caller's name; the caller sees
+    // whom they are calling.
+    callee
+        .wait_text(
+            "the announcement",
+            "return document.querySelector('#announce').textContent;",
+            "Caller is calling you (video call)",
+        )
+        .await;
+    assert_eq!(
+        callee
+            .js(
+                "return document.querySelector('#announce').getAttribute('aria-live');",
+                vec![]
+            )
+            .await,
+        "assertive"
+    );
+    caller
+        .wait_text(
+            "calling whom",
+            "return document.querySelector('#call-status').textContent;",
+            "Callee",
+        )
+        .await;
     callee
         .js("document.querySelector('#decline').click(); return true;", vec![])
         .await;
@@ -597,6 +824,13 @@ async fn a_one_on_one_call_between_two_browsers() {
         .wait_for("call_ended (declined)", last_end, vec![], |v| v["callId"] == declined)
         .await;
     assert_eq!(ended["reason"], "declined");
+    caller
+        .wait_text(
+            "the reason in words",
+            "return document.querySelector('#call-status').textContent;",
+            "Callee declined the call.",
+        )
+        .await;
     caller.wait_state("idle").await;
     callee.wait_state("idle").await;
     // Cancelled while ringing: the banner goes away.
@@ -638,6 +872,13 @@ async fn a_one_on_one_call_between_two_browsers() {
         .await;
     caller.wait_state("in-call").await;
     callee.wait_state("in-call").await;
+    callee
+        .wait_text(
+            "the call's header",
+            "return document.querySelector('#room-title').textContent;",
+            "Call with Caller",
+        )
+        .await;
     assert_eq!(
         caller.js("return window.lyceum.state.sessionId;", vec![]).await,
         call_id
@@ -695,6 +936,13 @@ async fn a_one_on_one_call_between_two_browsers() {
     assert_eq!(ended["callId"], call_id);
     assert_eq!(ended["reason"], "hangup");
     callee.wait_state("idle").await;
+    callee
+        .wait_text(
+            "the hang-up in words",
+            "return document.querySelector('#call-status').textContent;",
+            "Caller hung up.",
+        )
+        .await;
 
     driver.close(vec![caller, callee]).await;
     println!("  call test took {:?}", t0.elapsed());

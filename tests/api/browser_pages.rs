@@ -1015,3 +1015,134 @@ async fn a_mentor_adds_weekly_availability_and_sees_a_booking_arrive_live_on_the
     driver.close(vec![pm, pe]).await;
     println!("  calendar test took {:?}", t0.elapsed());
 }
+
+/// axe-core on the live room (`/app/`) as each role meets it: signed out,
+/// the host in a scheduled session, an attendee waiting and then in the
+/// room, the host with an attendee's raised hand (per-person buttons, the
+/// queue), the attendee's notice once the host ends it, and an incoming
+/// call. No serious or critical violation.
+#[actix_web::test]
+async fn axe_finds_no_serious_or_critical_violation_in_the_live_room() {
+    let test = "axe_finds_no_serious_or_critical_violation_in_the_live_room";
+    if !browser_available(test) {
+        return;
+    }
+    let Some(axe) = axe_source(test) else { return };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let t0 = Instant::now();
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Grace Hopper").await;
+    let mentee = app.register("mentee", "Mia Mentee").await;
+    let res = app
+        .post_auth(
+            "/api/sessions",
+            &mentor.access,
+            &json!({"title": "Accessible webinar", "startsAt": Utc::now() + Dur::hours(1), "durationMinutes": 60, "capacity": 10}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let session = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let res = app
+        .post_auth(&format!("/api/sessions/{session}/register"), &mentee.access, &json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let live = |who: &Session, extra: &str| format!("{}/app/#token={}{extra}", app.address, who.access);
+
+    let mut driver = Driver::start().await;
+    let host = driver.browser("live-host").await;
+    let mia = driver.browser("live-mia").await;
+    let mut found = Vec::new();
+
+    mia.open(&format!("{}/app/", app.address)).await;
+    mia.wait_state("signed-out").await;
+    found.extend(mia.axe(&axe, "/app/ signed out").await);
+
+    host.open(&live(&mentor, &format!("&session={session}"))).await;
+    host.wait_state("joined").await;
+    found.extend(host.axe(&axe, "the host in a scheduled session").await);
+
+    // Only the fragment differs: a fresh load, not a hash change.
+    mia.open("about:blank").await;
+    mia.open(&live(&mentee, &format!("&session={session}"))).await;
+    mia.wait_for(
+        "the not-started alert",
+        "return document.querySelector('#error').textContent;",
+        vec![],
+        |v| v.as_str().is_some_and(|s| s.contains("has not started")),
+    )
+    .await;
+    found.extend(mia.axe(&axe, "an attendee waiting for the start").await);
+
+    host.click("#start").await;
+    mia.wait_state("joined").await;
+    mia.click("#hand").await;
+    host.wait_for(
+        "Mia's raised hand",
+        "return document.querySelector('#hands').textContent;",
+        vec![],
+        |v| v.as_str().is_some_and(|s| s.contains("Mia Mentee")),
+    )
+    .await;
+    found.extend(mia.axe(&axe, "an attendee in the room").await);
+    found.extend(host.axe(&axe, "the host with a raised hand").await);
+
+    // On a phone (390 x 844) neither room scrolls sideways.
+    let too_wide = "const wide = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 0.5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')).slice(0, 5); \
+                    return document.documentElement.scrollWidth > innerWidth ? [innerWidth, document.documentElement.scrollWidth, wide] : null;";
+    for p in [&host, &mia] {
+        tokio::time::timeout(WAIT, p.client.set_window_size(390, 844))
+            .await
+            .expect("resizing in time")
+            .expect("resizing the window");
+        let m = p
+            .wait_for("the phone's width", "return innerWidth;", vec![], |v| v == 390)
+            .await;
+        assert_eq!(m, 390);
+        let wide = p.js(too_wide, vec![]).await;
+        assert!(
+            wide.is_null(),
+            "{}: the live room scrolls sideways on a phone: {wide}",
+            p.name
+        );
+        p.screenshot("live-phone").await;
+    }
+    found.extend(host.axe(&axe, "the host's room on a phone").await);
+
+    host.click("#end-session").await;
+    mia.wait_for(
+        "the end notice",
+        "return document.querySelector('#notice').hidden ? null : document.querySelector('#notice-text').textContent;",
+        vec![],
+        |v| v.as_str().is_some_and(|s| s.contains("The host ended")),
+    )
+    .await;
+    found.extend(mia.axe(&axe, "the attendee after the end").await);
+    let wide = mia.js(too_wide, vec![]).await;
+    assert!(wide.is_null(), "the lobby scrolls sideways on a phone: {wide}");
+
+    // An incoming call: Mia calls the mentor from the mentor's page.
+    mia.sign_in(&app, &mentee.email).await;
+    mia.open(&app.url(&format!("/mentors/{}", mentor.id))).await;
+    assert_eq!(mia.text("#call-mentor").await, "Call Grace Hopper");
+    mia.click("#call-mentor").await;
+    mia.wait_for(
+        "the live room's call button",
+        "return location.pathname === '/app/' && document.querySelector('#call')?.textContent;",
+        vec![],
+        |v| v == "Call Grace Hopper",
+    )
+    .await;
+    mia.click("#call").await;
+    host.wait_state("ringing").await;
+    found.extend(host.axe(&axe, "an incoming call").await);
+    found.extend(mia.axe(&axe, "calling").await);
+    mia.call("window.lyceum.cancelCall()", vec![]).await;
+
+    assert!(
+        found.is_empty(),
+        "serious or critical violations in the live room:\n{}",
+        found.join("\n")
+    );
+    driver.close(vec![host, mia]).await;
+    println!("  live room axe test took {:?}", t0.elapsed());
+}
