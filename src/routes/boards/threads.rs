@@ -27,6 +27,8 @@ pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
 pub const DEFAULT_POSTS: i64 = 50;
 pub const MAX_POSTS: i64 = 200;
+/// With `sort=relevance`, the most recently active matches ranked.
+pub const RELEVANCE_CANDIDATES: i64 = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -164,6 +166,19 @@ pub async fn list(
         Sort::Top => "t.score".to_owned(),
         Sort::Relevance => rank.clone(),
     };
+    // With `relevance`, only the newest matches are ranked: ranking every
+    // match of a common word (a quarter of the threads, say) costs a scan
+    // and a rank per thread; the newest RELEVANCE_CANDIDATES come off the
+    // latest-activity index (or the search index for a rare word).
+    let from = if sort == Sort::Relevance {
+        format!(
+            "board_threads t JOIN (SELECT t.id FROM board_threads t JOIN board_categories c ON c.id = t.category_id
+                WHERE t.deleted_at IS NULL AND NOT t.hidden AND (c.visibility = 'public' OR {signed_in}) {sql}
+                ORDER BY t.last_activity_at DESC, t.id DESC LIMIT {RELEVANCE_CANDIDATES}) m ON m.id = t.id"
+        )
+    } else {
+        "board_threads t".to_owned()
+    };
     if let Some(c) = &cursor {
         let k = match sort {
             Sort::Latest | Sort::Unanswered => param(&mut params, Box::new(c.t)),
@@ -176,7 +191,7 @@ pub async fn list(
     let lim = param(&mut params, Box::new(limit + 1));
     let sql = format!(
         "SELECT {THREAD_COLUMNS}, {rank} AS rank
-           FROM board_threads t JOIN users u ON u.id = t.author_id JOIN board_categories c ON c.id = t.category_id
+           FROM {from} JOIN users u ON u.id = t.author_id JOIN board_categories c ON c.id = t.category_id
           WHERE t.deleted_at IS NULL AND NOT t.hidden AND (c.visibility = 'public' OR {signed_in}) {sql}
           ORDER BY {key} DESC, t.id DESC LIMIT {lim}"
     );
