@@ -131,34 +131,61 @@ fn summary(markdown: &str, max: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
-/// `GET /boards/threads/{id}`.
+#[derive(Deserialize)]
+pub struct ThreadQuery {
+    cursor: Option<String>,
+}
+
+/// Posts on one page of a thread (the question and its first replies, or
+/// later replies with `?cursor=`).
+const PAGE_POSTS: i64 = 100;
+
+/// `GET /boards/threads/{id}`, and its later pages with `?cursor=` (the
+/// "Later replies" link).
 pub async fn thread_page(
     state: web::Data<AppState>,
     viewer: Viewer,
     id: web::Path<Uuid>,
+    q: web::Query<ThreadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let query = bridge::query(json!({"limit": threads::MAX_POSTS}))?;
+    let cursor = q.into_inner().cursor.filter(|c| !c.is_empty());
+    let first = cursor.is_none();
+    let query = bridge::query(json!({"limit": PAGE_POSTS, "cursor": cursor}))?;
     let v = match bridge::json_of(threads::get(state.clone(), caller(&viewer), web::Path::from(id), query).await).await
     {
         Ok(v) => v,
-        Err(e) if e.code() == ErrorCode::ThreadNotFound => return Ok(not_found(&state, &viewer)),
+        // A cursor not made by the page's own link: there is no such page.
+        Err(e) if matches!(e.code(), ErrorCode::ThreadNotFound | ErrorCode::InvalidCursor) => {
+            return Ok(not_found(&state, &viewer))
+        }
         Err(e) => return Err(e),
     };
     let t = &v["thread"];
     let posts = v["posts"]["items"].as_array().cloned().unwrap_or_default();
     let title = s(t, "title").to_owned();
-    let question = posts.first().cloned().unwrap_or(Value::Null);
-    let description = summary(s(&question, "body"), 160);
+    // The question is the first post of the first page; later pages hold replies only.
+    let question = if first {
+        posts.first().cloned().unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
+    let replies: &[Value] = if first { posts.get(1..).unwrap_or(&[]) } else { &posts };
+    let reply_count = t["replyCount"].as_i64().unwrap_or(replies.len() as i64);
+    let description = if first {
+        summary(s(&question, "body"), 160)
+    } else {
+        format!("Later replies to “{}”", summary(&title, 120))
+    };
     let canonical = format!("/boards/threads/{id}");
-    let answers: Vec<&Value> = posts.iter().skip(1).filter(|p| p["body"].is_string()).collect();
+    let answers: Vec<&Value> = replies.iter().filter(|p| p["body"].is_string()).collect();
     let answer_ld = |p: &Value| {
         json!({"@type": "Answer", "text": s(p, "body"), "upvoteCount": p["score"], "dateCreated": p["createdAt"],
                "url": format!("{canonical}#post-{}", s(p, "id")),
                "author": {"@type": "Person", "name": s(&p["author"], "displayName")}})
     };
     let mut main = json!({
-        "@type": "Question", "name": title, "text": s(&question, "body"), "answerCount": answers.len(),
+        "@type": "Question", "name": title, "text": s(&question, "body"), "answerCount": reply_count,
         "upvoteCount": t["score"], "dateCreated": t["createdAt"],
         "author": {"@type": "Person", "name": s(&t["author"], "displayName")},
     });
@@ -179,7 +206,7 @@ pub async fn thread_page(
         meta property="og:title" content=(title);
         meta property="og:description" content=(description);
         meta property="og:url" content=(canonical);
-        (json_ld(&ld))
+        @if first { (json_ld(&ld)) }
     };
     let body = html! {
         p { a href="/boards" { "Boards" } " › " (s(&t["category"], "name")) }
@@ -197,10 +224,14 @@ pub async fn thread_page(
                 }
             }
             // Rendered and cleaned on the server when it was posted (boards::render).
-            div class="post" { (PreEscaped(s(&question, "bodyHtml"))) }
+            @if first { div class="post" { (PreEscaped(s(&question, "bodyHtml"))) } }
+            @else { p { a href=(canonical) { "Back to the question and the first replies" } } }
         }
-        h2 { (answers.len()) @if answers.len() == 1 { " answer" } @else { " answers" } }
-        @for p in posts.iter().skip(1) {
+        h2 {
+            @if first { (reply_count) @if reply_count == 1 { " answer" } @else { " answers" } }
+            @else { "Later replies" }
+        }
+        @for p in replies {
             article id=(format!("post-{}", s(p, "id"))) class="answer" {
                 p class="hint" {
                     (person(&p["author"]))
@@ -214,8 +245,10 @@ pub async fn thread_page(
                 @else { div class="post" { (PreEscaped(s(p, "bodyHtml"))) } }
             }
         }
-        @if v["posts"]["nextCursor"].is_string() {
-            p { "More replies are in the API (" code { (format!("GET /api/boards/threads/{id}?cursor=…")) } ")." }
+        @if let Some(next) = v["posts"]["nextCursor"].as_str() {
+            nav class="pager" aria-label="Replies" {
+                a href=(format!("{canonical}?cursor={next}")) { "Later replies" }
+            }
         }
     };
     let pg = Page {

@@ -1648,3 +1648,64 @@ async fn the_notifications_page_says_board_events_in_words() {
         "{html}"
     );
 }
+
+#[actix_web::test]
+async fn a_long_threads_page_links_to_its_later_replies() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let public = app.category(&admin.access, "placements", "public").await;
+    let asker = app.register("mentee", "Asha Asker").await;
+    let (thread, _) = app
+        .thread(&asker.access, &public, "Placement stories", "Tell us yours.", &[])
+        .await;
+    // 150 replies, written as the server writes them (the posting rate limit
+    // would take minutes through the API).
+    let id: uuid::Uuid = thread.parse().unwrap();
+    app.db
+        .execute(
+            "INSERT INTO board_posts (id, thread_id, author_id, body, body_html, created_at)
+             SELECT gen_random_uuid(), $1, $2, 'Reply ' || i, '<p>Reply number ' || i || '</p>',
+                    now() + make_interval(secs => i)
+               FROM generate_series(1, 150) AS i ORDER BY i",
+            &[&id, &asker.id],
+        )
+        .await
+        .unwrap();
+    app.db
+        .execute("UPDATE board_threads SET reply_count = 150 WHERE id = $1", &[&id])
+        .await
+        .unwrap();
+    let a = &app;
+    let get = move |path: String| async move {
+        let res = a.http.get(a.url(&path)).send().await.unwrap();
+        (res.status(), res.text().await.unwrap())
+    };
+    let (status, first) = get(format!("/boards/threads/{thread}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(first.contains("Tell us yours."), "the question on the first page");
+    assert!(first.contains("150 answers"), "the thread's count, not the page's");
+    assert!(first.contains("Reply number 99<"), "the first 99 replies");
+    assert!(!first.contains("Reply number 100<"));
+    assert!(first.contains("application/ld+json"));
+    let next = first
+        .split(r#"<nav class="pager" aria-label="Replies"><a href=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a Later replies link")
+        .replace("&amp;", "&");
+    let (status, later) = get(next).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(later.contains("Later replies"));
+    assert!(later.contains("Reply number 100<") && later.contains("Reply number 150<"));
+    assert!(!later.contains("Reply number 99<"));
+    assert!(
+        !later.contains("Tell us yours."),
+        "the question is on the first page only"
+    );
+    assert!(later.contains("Back to the question"));
+    assert!(!later.contains("application/ld+json"), "one QAPage per thread");
+    assert!(!later.contains(r#"aria-label="Replies""#), "no link past the last page");
+    // A cursor the page did not make: no such page.
+    let (status, _) = get(format!("/boards/threads/{thread}?cursor=nonsense")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
