@@ -302,7 +302,7 @@ impl Page {
 
     /// Decoded frames per user of one source (`camera`, `screen`) on the
     /// subscribe connection.
-    async fn frames(&self, source: &str) -> HashMap<String, u64> {
+    pub(crate) async fn frames(&self, source: &str) -> HashMap<String, u64> {
         let stats = self.js("return window.lyceum.stats();", vec![]).await;
         let mut out = HashMap::new();
         for s in stats.as_array().into_iter().flatten() {
@@ -320,11 +320,11 @@ impl Page {
 
     /// Waits until camera video from every one of `from` is being decoded:
     /// more than zero frames, and more again a second later.
-    async fn wait_decoding(&self, from: &[(&str, Uuid)]) {
+    pub(crate) async fn wait_decoding(&self, from: &[(&str, Uuid)]) {
         self.wait_decoding_of("camera", from).await;
     }
 
-    async fn wait_decoding_of(&self, source: &str, from: &[(&str, Uuid)]) {
+    pub(crate) async fn wait_decoding_of(&self, source: &str, from: &[(&str, Uuid)]) {
         let deadline = Instant::now() + WAIT;
         let mut prev = self.frames(source).await;
         loop {
@@ -364,24 +364,25 @@ fn app_url(app: &TestApp, fragment: &str) -> String {
 
 /// Whether the element `arguments[0]` (a CSS selector) is on the page and
 /// shown (not `hidden`, not inside something hidden).
-const SHOWN: &str = "const e = document.querySelector(arguments[0]); return !!e && e.getClientRects().length > 0;";
+pub(crate) const SHOWN: &str =
+    "const e = document.querySelector(arguments[0]); return !!e && e.getClientRects().length > 0;";
 
 /// The accessible names (`aria-label`, else the text) of the buttons under
 /// `arguments[0]`.
 const BUTTON_NAMES: &str = "return [...document.querySelectorAll(`${arguments[0]} button`)].map(b => b.getAttribute('aria-label') || b.textContent.replace(/\\s+/g, ' ').trim());";
 
 /// The text of the page's alert regions (`role="alert"`), joined.
-const ALERTS: &str =
+pub(crate) const ALERTS: &str =
     "return [...document.querySelectorAll('[role=alert]')].filter(e => e.getClientRects().length > 0).map(e => e.textContent.trim()).join(' | ');";
 
 impl Page {
-    async fn shown(&self, css: &str) -> bool {
+    pub(crate) async fn shown(&self, css: &str) -> bool {
         self.js(SHOWN, vec![json!(css)]).await == true
     }
 
     /// Clicks the button whose accessible name is `name` (as a screen
     /// reader user would pick it), waiting for it to appear.
-    async fn click_button(&self, name: &str) {
+    pub(crate) async fn click_button(&self, name: &str) {
         self.wait_for(
             &format!("a button named {name:?}"),
             "const b = [...document.querySelectorAll('button')].find(b => (b.getAttribute('aria-label') || b.textContent.replace(/\\s+/g, ' ').trim()) === arguments[0] && b.getClientRects().length > 0); if (!b) return false; b.click(); return true;",
@@ -391,7 +392,7 @@ impl Page {
         .await;
     }
 
-    async fn wait_text(&self, what: &str, script: &str, needle: &str) -> Value {
+    pub(crate) async fn wait_text(&self, what: &str, script: &str, needle: &str) -> Value {
         self.wait_for(what, script, vec![], |v| v.as_str().is_some_and(|s| s.contains(needle)))
             .await
     }

@@ -51,7 +51,7 @@ fn axe_source(test: &str) -> Option<String> {
 }
 
 impl Page {
-    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+    pub(crate) async fn find(&self, css: &str) -> fantoccini::elements::Element {
         match tokio::time::timeout(WAIT, self.client.wait().at_most(WAIT).for_element(Locator::Css(css))).await {
             Ok(Ok(el)) => el,
             other => panic!(
@@ -64,7 +64,7 @@ impl Page {
 
     /// A real click (WebDriver scrolls to it and clicks where it is, so a
     /// hidden or covered element fails).
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let el = self.find(css).await;
         tokio::time::timeout(WAIT, el.click())
             .await
@@ -73,7 +73,7 @@ impl Page {
     }
 
     /// Presses Enter in a field (submits its form).
-    async fn enter(&self, css: &str) {
+    pub(crate) async fn enter(&self, css: &str) {
         let el = self.find(css).await;
         el.send_keys(&Key::Enter.to_string())
             .await
@@ -81,7 +81,7 @@ impl Page {
     }
 
     /// Waits until the loaded page is `path` (and `search` contains `query`).
-    async fn wait_at(&self, path: &str, query: &str) {
+    pub(crate) async fn wait_at(&self, path: &str, query: &str) {
         self.wait_for(
             &format!("the page {path}?…{query}…"),
             "return document.readyState === 'complete' && location.pathname === arguments[0] && location.search.includes(arguments[1]);",
@@ -91,7 +91,7 @@ impl Page {
         .await;
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         self.js(
             "const e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null;",
             vec![json!(css)],
@@ -103,7 +103,7 @@ impl Page {
     }
 
     /// Signs in with the form, typing and pressing Enter.
-    async fn sign_in(&self, app: &TestApp, email: &str) {
+    pub(crate) async fn sign_in(&self, app: &TestApp, email: &str) {
         self.open(&app.url("/signin")).await;
         self.type_into("#email", email).await;
         self.type_into("#password", PASSWORD).await;
@@ -185,7 +185,7 @@ fn tab_key() -> KeyActions {
 
 /// A mentor (seeded through the API, as the mentor would) with a headline and
 /// skills.
-async fn seed_mentor(app: &TestApp, name: &str, skill: &str) -> Session {
+pub(crate) async fn seed_mentor(app: &TestApp, name: &str, skill: &str) -> Session {
     let mentor = app.register("mentor", name).await;
     let res = app
         .patch_profile(
@@ -198,7 +198,7 @@ async fn seed_mentor(app: &TestApp, name: &str, skill: &str) -> Session {
     mentor
 }
 
-async fn seed_session(app: &TestApp, mentor: &Session, title: &str, capacity: i32) -> String {
+pub(crate) async fn seed_session(app: &TestApp, mentor: &Session, title: &str, capacity: i32) -> String {
     let res = app
         .post_auth(
             "/api/sessions",
