@@ -481,35 +481,18 @@ impl Shard {
         if map.get(&p.user) == Some(&pid) {
             map.remove(&p.user);
         }
-        if let (Some(home), false) = (room.home, publish) {
-            // A mirror's subscriber: the home shard stops counting it here.
-            let (room_id, user, gen) = (p.room, p.user, p.gen);
-            self.to_sibling(
-                home,
-                ShardCmd::MirrorLeft {
-                    room: room_id,
-                    user,
-                    gen,
-                },
-            );
-            let Some(room) = self.rooms.get_mut(&p.room) else {
-                return;
-            };
-            if let Some(reason) = reason {
-                room.events.event(SfuEvent::PeerGone {
-                    user: p.user,
-                    publish,
-                    reason,
-                });
-            }
-            return;
-        }
         if let Some(reason) = reason {
             room.events.event(SfuEvent::PeerGone {
                 user: p.user,
                 publish,
                 reason,
             });
+        }
+        if let (Some(home), false) = (room.home, publish) {
+            // A mirror's subscriber: the home shard stops counting it here.
+            let (room, user, gen) = (p.room, p.user, p.gen);
+            self.to_sibling(home, ShardCmd::MirrorLeft { room, user, gen });
+            return;
         }
         if publish {
             let tracks: Vec<u64> = p.mids_in.values().copied().collect();
