@@ -238,6 +238,8 @@ codes! {
     CategoryExists = "category_exists", 409;
     /// The thread is locked by a moderator: no replies, no edits.
     ThreadLocked = "thread_locked", 409;
+    /// A review decision on a board post that is not waiting for review.
+    PostNotHeld = "post_not_held", 409;
 
     // ---- the server ----
     RateLimited = "rate_limited", 429;

@@ -196,6 +196,8 @@ route_table! {
     "/api/boards/posts/{id}/flag" => { POST boards::posts::flag },
     "/api/boards/posts/{id}/revisions" => { GET boards::posts::revisions },
     "/api/boards/posts/{id}/moderate" => { POST boards::posts::moderate },
+    "/api/boards/posts/{id}/review" => { POST boards::review::decide },
+    "/api/boards/held" => { GET boards::review::queue },
     "/api/boards/flags" => { GET boards::flags::queue },
     "/api/boards/flags/{id}/dismiss" => { POST boards::flags::dismiss },
     "/api/live/ice-servers" => { GET live::ice_servers },
