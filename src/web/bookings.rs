@@ -254,6 +254,7 @@ pub async fn notifications_page(state: web::Data<AppState>, viewer: Viewer) -> R
                             }
                             a href=(format!("/boards/threads/{}", s(p, "threadId"))) { (s(p, "title")) }
                         },
+                        "direct_message" => { (s(&p["by"], "displayName")) " sent you a message while you were away" },
                         other => { (other.replace('_', " ")) @if !s(p, "title").is_empty() { ": " (s(p, "title")) } },
                     }
                     @if let Some(t) = instant(&n["createdAt"]) { " · " span class="hint" { (when(t)) } }
