@@ -1872,7 +1872,7 @@ async fn a_new_accounts_first_posts_are_held_until_a_moderator_decides() {
 }
 
 /// An email's text as sent (quoted-printable soft breaks and `=3D` undone).
-fn unfold(mail: &str) -> String {
+pub(crate) fn unfold(mail: &str) -> String {
     let mut out = mail.replace("=\r\n", "").replace("=\n", "");
     for (code, c) in [("=3D", "="), ("=E2=80=94", "\u{2014}"), ("=20", " ")] {
         out = out.replace(code, c);
