@@ -273,6 +273,32 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
 
+    // A locked thread (its readers are told why they cannot answer), a
+    // forms' outcome and error, and the unsubscribe link of an email (good
+    // and tampered): the boards' page states (issue 16).
+    let res = app
+        .post_auth(
+            "/api/boards/threads",
+            &other.access,
+            &json!({"categoryId": category["id"], "title": "A locked question", "body": "Closed."}),
+        )
+        .await;
+    let locked: Value = res.json().await.unwrap();
+    let locked_id = locked["thread"]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .post_auth(
+            &format!("/api/boards/threads/{locked_id}/moderate"),
+            &admin.access,
+            &json!({"action": "lock"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let links = lyceum::notify::MailLinks::new(&app.address, JWT_SECRET.as_bytes());
+    let unsubscribe = links
+        .unsubscribe_url(mentee.id, "board_reply")
+        .trim_start_matches(&app.address)
+        .to_owned();
+    let thread_page = format!("/boards/threads/{thread_id}");
     let mentor_page = format!("/mentors/{}", mentor.id);
     let session_page = format!("/sessions/{session}");
     let public: Vec<String> = vec![
@@ -289,6 +315,8 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         format!("/mentors/{}", uuid::Uuid::new_v4()),
         "/sessions?from=someday".into(),
         "/no-such-page".into(),
+        unsubscribe.clone(),
+        format!("{unsubscribe}0"),
     ];
 
     let mut driver = Driver::start().await;
@@ -394,6 +422,10 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         "/matching?timeZone=Mars%2FBase".into(),
         format!("{mentor_page}?booked=waitlisted&position=1"),
         format!("{session_page}?registered=confirmed&position=0"),
+        format!("{thread_page}?done=accepted"),
+        format!("{thread_page}?error=Only+the+thread%27s+author+chooses+its+accepted+answer."),
+        format!("/boards/threads/{locked_id}"),
+        "/boards?error=A+title+has+3+to+200+characters.#ask".into(),
     ]);
     for path in &as_mentee {
         mia.open(&app.url(path)).await;
@@ -422,7 +454,14 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         manage_slot.as_str(),
         manage_session.as_str(),
         "/profile",
+        "/boards",
+        thread_page.as_str(),
     ] {
+        host.js(
+            "document.querySelectorAll('details').forEach(d => { d.open = true; }); return true;",
+            vec![],
+        )
+        .await;
         host.open(&app.url(path)).await;
         violations.extend(host.axe(&axe, path).await);
         checked += 1;
