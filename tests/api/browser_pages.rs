@@ -817,6 +817,34 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
     seed_session(&app, &mentor, "A webinar with a rather long title about careers", 20).await;
     let mentee = app.register("mentee", "Maximiliana Mentee").await;
     let mentor_path = format!("/mentors/{}", mentor.id);
+    // A board thread with its forms (issue 16): long names, a long answer.
+    let admin = app.admin().await;
+    let res = app
+        .post_auth(
+            "/api/boards/categories",
+            &admin.access,
+            &json!({"slug": "placements", "name": "Placements and internships", "visibility": "public"}),
+        )
+        .await;
+    let category: Value = res.json().await.unwrap();
+    let res = app
+        .post_auth(
+            "/api/boards/threads",
+            &mentee.access,
+            &json!({"categoryId": category["id"], "title": "How do I prepare for a distributed systems interview at a large company?",
+                    "body": "Any tips? `a_rather_long_identifier_without_any_spaces_in_it_at_all`", "tags": ["interviews", "system-design"]}),
+        )
+        .await;
+    let thread: Value = res.json().await.unwrap();
+    let thread_path = format!("/boards/threads/{}", thread["thread"]["id"].as_str().unwrap());
+    let res = app
+        .post_auth(
+            &format!("{}/replies", thread_path.replace("/boards/", "/api/boards/")),
+            &mentor.access,
+            &json!({"body": "Practise *out loud*: draw the boxes, then talk through the trade-offs, every day for two weeks."}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
 
     let mut driver = Driver::start().await;
     let visitor = driver.browser("phone-visitor").await;
@@ -840,7 +868,7 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
     assert_eq!(spoiled, true, "a 600 px element makes a 390 px page scroll sideways");
     let mut failures = Vec::new();
     for p in [&visitor, &signed_in] {
-        for path in ["/", "/mentors", mentor_path.as_str(), "/sessions"] {
+        for path in ["/", "/mentors", mentor_path.as_str(), "/sessions", "/boards", thread_path.as_str()] {
             p.open(&app.url(path)).await;
             p.js(
                 "document.querySelectorAll('details').forEach(d => { d.open = true; }); return true;",
