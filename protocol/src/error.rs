@@ -113,6 +113,9 @@ codes! {
     InvalidPreferences = "invalid_preferences", 400;
     /// A flag's reason, or a moderation action and its fields, fail validation.
     InvalidModeration = "invalid_moderation", 400;
+    /// An email's unsubscribe link whose signature does not match its user
+    /// and kind (changed, cut short), or that names no kind of email.
+    InvalidUnsubscribeLink = "invalid_unsubscribe_link", 400;
 
     // ---- credentials ----
     MissingToken = "missing_token", 401;

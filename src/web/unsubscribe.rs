@@ -5,10 +5,13 @@
 //! button; POST (the button, or a mail client's one-click unsubscribe to the
 //! same address) turns that kind of email off for that user. A link whose
 //! signature does not match (tampered, cut short) is a 400 page; a link for
-//! an account that no longer exists is a 404 page.
+//! an account that no longer exists is a 404 page. A client that does not
+//! ask for HTML (no `text/html` in `Accept`) gets those refusals as the API's
+//! JSON errors instead: `400 invalid_unsubscribe_link`, `404 not_found`.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
+use lyceum_protocol::ErrorCode;
 use maud::html;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -44,21 +47,39 @@ enum Checked {
     Bad(HttpResponse),
 }
 
-async fn check(state: &AppState, viewer: &Viewer, l: &Link) -> Result<Checked, ApiError> {
+/// Whether the client asked for a page (a browser), not JSON.
+fn wants_page(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+async fn check(state: &AppState, viewer: &Viewer, req: &HttpRequest, l: &Link) -> Result<Checked, ApiError> {
     let user = l.u.as_deref().and_then(|u| u.parse::<Uuid>().ok());
     let kind = l.k.as_deref().and_then(|k| KINDS.iter().copied().find(|x| *x == k));
-    let (Some(user), Some(kind), Some(sig)) = (user, kind, l.s.as_deref()) else {
+    let good = match (user, kind, l.s.as_deref()) {
+        (Some(user), Some(kind), Some(sig)) if state.mail_links.verify(user, kind, sig) => Some((user, kind)),
+        _ => None,
+    };
+    let Some((user, kind)) = good else {
+        if !wants_page(req) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidUnsubscribeLink,
+                "this unsubscribe link is not valid: its signature does not match its user and kind",
+            ));
+        }
         return Ok(Checked::Bad(invalid(state, viewer)));
     };
-    if !state.mail_links.verify(user, kind, sig) {
-        return Ok(Checked::Bad(invalid(state, viewer)));
-    }
     let client = state.pool.get().await?;
     if client
         .query_opt("SELECT 1 FROM users WHERE id = $1", &[&user])
         .await?
         .is_none()
     {
+        if !wants_page(req) {
+            return Err(ApiError::new(ErrorCode::NotFound, "the account of this link no longer exists"));
+        }
         let body = html! {
             h1 { "No such account" }
             p { "The account this link was for no longer exists, so it gets no emails." }
@@ -80,8 +101,8 @@ async fn check(state: &AppState, viewer: &Viewer, l: &Link) -> Result<Checked, A
 fn invalid(state: &AppState, viewer: &Viewer) -> HttpResponse {
     let body = html! {
         h1 { "This link does not work" }
-        p { "This unsubscribe link is not valid: it may have been cut short or changed. Open the link from the email again, in full, or choose which emails you get in your "
-            a href="/profile" { "profile" } "." }
+        p { "This unsubscribe link is not valid: it may have been cut short or changed. Open the link from the email again, in full, or see your "
+            a href="/notifications" { "notifications" } "." }
     };
     let pg = Page {
         title: "This link does not work",
@@ -105,10 +126,11 @@ fn action(l: &Link) -> String {
 /// `GET /unsubscribe?u=&k=&s=`: what the button will turn off.
 pub async fn confirm_page(
     state: web::Data<AppState>,
+    req: HttpRequest,
     viewer: Viewer,
     q: web::Query<Link>,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, kind) = match check(&state, &viewer, &q).await? {
+    let (user, kind) = match check(&state, &viewer, &req, &q).await? {
         Checked::Good(u, k) => (u, k),
         Checked::Bad(res) => return Ok(res),
     };
@@ -138,10 +160,11 @@ pub async fn confirm_page(
 /// `POST /unsubscribe?u=&k=&s=`: that kind of email off for that user.
 pub async fn unsubscribe(
     state: web::Data<AppState>,
+    req: HttpRequest,
     viewer: Viewer,
     q: web::Query<Link>,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, kind) = match check(&state, &viewer, &q).await? {
+    let (user, kind) = match check(&state, &viewer, &req, &q).await? {
         Checked::Good(u, k) => (u, k),
         Checked::Bad(res) => return Ok(res),
     };

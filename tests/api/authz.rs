@@ -195,8 +195,8 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("POST", "/boards/threads/{id}/posts/{post}/flag", "/boards/threads/{thread}/posts/{reply}/flag", "*:400 unsupported_media_type"),
     http("POST", "/boards/threads/{id}/posts/{post}/edit", "/boards/threads/{thread}/posts/{reply}/edit", "*:400 unsupported_media_type"),
     // Signed links, not sign-ins: without a valid signature the page says the link does not work.
-    http("GET", "/unsubscribe", "/unsubscribe", "*:400"),
-    http("POST", "/unsubscribe", "/unsubscribe", "*:400"),
+    http("GET", "/unsubscribe", "/unsubscribe", "*:400 invalid_unsubscribe_link"),
+    http("POST", "/unsubscribe", "/unsubscribe", "*:400 invalid_unsubscribe_link"),
     http("GET", "/sitemap.xml", "/sitemap.xml", "*:200"),
     http("GET", "/robots.txt", "/robots.txt", "*:200"),
     http("GET", "/app", "/app", "*:200"),

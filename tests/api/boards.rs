@@ -1561,7 +1561,7 @@ async fn board_notifications_are_emailed_when_the_preference_allows() {
             200,
         )
         .await;
-    assert_eq!(p["items"].as_array().unwrap().len(), 5);
+    assert_eq!(p["items"].as_array().unwrap().len(), 6);
     assert!(p["items"].as_array().unwrap().iter().all(|i| i["email"] == true), "{p}");
     let res = app
         .call(
@@ -1986,7 +1986,7 @@ async fn notifications_of_offline_direct_messages_are_one_digest_email_with_a_si
     assert!(link.starts_with(&app.address), "{link}");
     assert!(link.contains(&format!("u={}", away.id)) && link.contains("k=direct_message"), "{link}");
     let anon = crate::pages::browser();
-    let res = anon.get(&link).send().await.unwrap();
+    let res = anon.get(&link).header("accept", "text/html").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let page = res.text().await.unwrap();
     assert!(page.contains("Stop emails about direct messages you receive while you are away"), "{page}");
@@ -2001,10 +2001,13 @@ async fn notifications_of_offline_direct_messages_are_one_digest_email_with_a_si
     let cut = link[..link.find("&s=").unwrap()].to_owned();
     for bad in [&flipped, &other_kind, &other_user, &cut] {
         for method in [Method::GET, Method::POST] {
-            let res = anon.request(method.clone(), bad).send().await.unwrap();
+            let res = anon.request(method.clone(), bad).header("accept", "text/html").send().await.unwrap();
             assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{method} {bad}");
             let page = res.text().await.unwrap();
             assert!(page.contains("This unsubscribe link is not valid"), "{page}");
+            // A program (no text/html in Accept) gets the API's error.
+            let res = anon.request(method.clone(), bad).send().await.unwrap();
+            assert_error(res, StatusCode::BAD_REQUEST, "invalid_unsubscribe_link").await;
         }
     }
     let wanted = |v: &Value, kind: &str| {
