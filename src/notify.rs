@@ -66,7 +66,14 @@ pub async fn store(client: &impl GenericClient, note: Note) -> Result<Option<Sto
                    FROM users u
                   WHERE u.id = $4 AND email_wanted(u.id, $5)
                  ON CONFLICT (dedupe_key) DO NOTHING",
-                &[&format!("email:{}:{}", note.key, note.user), &subject, &text, &note.user, &note.kind, &link],
+                &[
+                    &format!("email:{}:{}", note.key, note.user),
+                    &subject,
+                    &text,
+                    &note.user,
+                    &note.kind,
+                    &link,
+                ],
             )
             .await?;
     }
@@ -236,7 +243,9 @@ async fn store_offline(
             payload: json!({"roomId": m.room, "seq": m.seq, "by": {"id": m.sender, "displayName": name}}),
             mail: false,
         };
-        let Some(stored) = store(&tx, note).await? else { continue };
+        let Some(stored) = store(&tx, note).await? else {
+            continue;
+        };
         if email {
             // Joins the pending digest if there is one (the partial unique
             // index refuses a second; DO NOTHING keeps the first).

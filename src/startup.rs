@@ -126,11 +126,13 @@ impl Application {
         let mail_links = Arc::new(crate::notify::MailLinks::new(&public_url, &jwt::secret_bytes(&secret)));
         if settings.reminders.enabled {
             let mailer = match &settings.smtp.url {
-                Some(url) => Some(Arc::new(crate::jobs::reminders::Mailer::new(
-                    secrecy::ExposeSecret::expose_secret(url),
-                    &settings.smtp.from,
-                )?
-                .with_links(mail_links.clone()))),
+                Some(url) => Some(Arc::new(
+                    crate::jobs::reminders::Mailer::new(
+                        secrecy::ExposeSecret::expose_secret(url),
+                        &settings.smtp.from,
+                    )?
+                    .with_links(mail_links.clone()),
+                )),
                 None => None,
             };
             crate::jobs::reminders::Worker {

@@ -135,7 +135,12 @@ pub async fn not_banned(client: &impl GenericClient, user: UserId, category: Uui
 /// on (`boards.hold_first_posts` = n > 0), the author neither moderates the
 /// category nor is an admin, and fewer than n of their posts were published
 /// (approved, or posted while nothing was held).
-pub async fn should_hold(client: &impl GenericClient, n: u32, user: &AuthUser, moderator: bool) -> Result<bool, ApiError> {
+pub async fn should_hold(
+    client: &impl GenericClient,
+    n: u32,
+    user: &AuthUser,
+    moderator: bool,
+) -> Result<bool, ApiError> {
     if n == 0 || moderator || user.role == Role::Admin {
         return Ok(false);
     }

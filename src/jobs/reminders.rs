@@ -190,11 +190,8 @@ impl Worker {
                         ],
                     )
                     .await?;
-                    tx.execute(
-                        "UPDATE notifications SET mailed_at = now() WHERE id = ANY($1)",
-                        &[&ids],
-                    )
-                    .await?;
+                    tx.execute("UPDATE notifications SET mailed_at = now() WHERE id = ANY($1)", &[&ids])
+                        .await?;
                     done += 1;
                     None
                 }

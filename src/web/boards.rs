@@ -17,9 +17,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::auth_pages::{see_other, to_sign_in};
 use super::bridge::{self, s};
 use super::home::when;
-use super::auth_pages::{see_other, to_sign_in};
 use super::layout::{csrf_field, json_ld, notice, page, render, Page};
 use super::mentors::not_found;
 use super::session::Viewer;
@@ -413,7 +413,10 @@ fn post_actions(
     let pid = s(p, "id");
     let label = names.label(pid);
     let name = s(&p["author"], "displayName");
-    let own = viewer.user.as_ref().is_some_and(|u| u.id().0.to_string() == s(&p["author"], "id"));
+    let own = viewer
+        .user
+        .as_ref()
+        .is_some_and(|u| u.id().0.to_string() == s(&p["author"], "id"));
     let base = format!("/boards/threads/{thread}/posts/{pid}");
     let held = p["held"] == true;
     let open = may.is_ok();
@@ -680,7 +683,11 @@ pub async fn accept(
     };
     let anchor = post.map(|p| format!("#post-{p}")).unwrap_or_default();
     Ok(match bridge::json_of(res).await {
-        Ok(_) => back(thread, Ok(if post.is_some() { "accepted" } else { "unaccepted" }), &anchor),
+        Ok(_) => back(
+            thread,
+            Ok(if post.is_some() { "accepted" } else { "unaccepted" }),
+            &anchor,
+        ),
         Err(e) => back(thread, Err(e), &anchor),
     })
 }

@@ -78,7 +78,10 @@ async fn check(state: &AppState, viewer: &Viewer, req: &HttpRequest, l: &Link) -
         .is_none()
     {
         if !wants_page(req) {
-            return Err(ApiError::new(ErrorCode::NotFound, "the account of this link no longer exists"));
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                "the account of this link no longer exists",
+            ));
         }
         let body = html! {
             h1 { "No such account" }

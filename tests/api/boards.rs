@@ -1752,22 +1752,36 @@ async fn a_new_accounts_first_posts_are_held_until_a_moderator_decides() {
     let thread = v["thread"]["id"].as_str().unwrap().to_owned();
     let question = v["posts"]["items"][0]["id"].as_str().unwrap().to_owned();
     for token in [Some(reader.access.as_str()), None] {
-        let res = app.call(Method::GET, &format!("/api/boards/threads/{thread}"), token, None).await;
+        let res = app
+            .call(Method::GET, &format!("/api/boards/threads/{thread}"), token, None)
+            .await;
         assert_error(res, StatusCode::NOT_FOUND, "thread_not_found").await;
     }
-    let list = app.expect(Method::GET, "/api/boards/threads", Some(&reader.access), None, 200).await;
+    let list = app
+        .expect(Method::GET, "/api/boards/threads", Some(&reader.access), None, 200)
+        .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
     let own = app
-        .expect(Method::GET, &format!("/api/boards/threads/{thread}"), Some(&newbie.access), None, 200)
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads/{thread}"),
+            Some(&newbie.access),
+            None,
+            200,
+        )
         .await;
     assert_eq!(own["thread"]["held"], true);
     // Nobody was told of the mention yet.
     assert!(app.notifications(&reader.access).await.is_empty());
 
     // The review queue: moderators and admins only.
-    let res = app.call(Method::GET, "/api/boards/held", Some(&reader.access), None).await;
+    let res = app
+        .call(Method::GET, "/api/boards/held", Some(&reader.access), None)
+        .await;
     assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
-    let q = app.expect(Method::GET, "/api/boards/held", Some(&moe.access), None, 200).await;
+    let q = app
+        .expect(Method::GET, "/api/boards/held", Some(&moe.access), None, 200)
+        .await;
     let items = q["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{q}");
     assert_eq!(items[0]["id"], question.as_str());
@@ -1775,25 +1789,47 @@ async fn a_new_accounts_first_posts_are_held_until_a_moderator_decides() {
     assert_eq!(items[0]["author"]["displayName"], "Nina Newbie");
     let review = format!("/api/boards/posts/{question}/review");
     let res = app
-        .call(Method::POST, &review, Some(&reader.access), Some(json!({"decision": "approve"})))
+        .call(
+            Method::POST,
+            &review,
+            Some(&reader.access),
+            Some(json!({"decision": "approve"})),
+        )
         .await;
     assert_error(res, StatusCode::NOT_FOUND, "post_not_found").await;
     let res = app
-        .call(Method::POST, &review, Some(&newbie.access), Some(json!({"decision": "approve"})))
+        .call(
+            Method::POST,
+            &review,
+            Some(&newbie.access),
+            Some(json!({"decision": "approve"})),
+        )
         .await;
     assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     let res = app
-        .call(Method::POST, &review, Some(&moe.access), Some(json!({"decision": "maybe"})))
+        .call(
+            Method::POST,
+            &review,
+            Some(&moe.access),
+            Some(json!({"decision": "maybe"})),
+        )
         .await;
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_moderation").await;
 
     // Approved: published, audited, the author and the mentioned told.
     let p = app
-        .expect(Method::POST, &review, Some(&moe.access), Some(json!({"decision": "approve"})), 200)
+        .expect(
+            Method::POST,
+            &review,
+            Some(&moe.access),
+            Some(json!({"decision": "approve"})),
+            200,
+        )
         .await;
     assert_eq!(p["held"], false, "{p}");
     assert_eq!(audited(&app, "board_post_approved").await, 1);
-    app.expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200).await;
+    app.expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200)
+        .await;
     let list = app.expect(Method::GET, "/api/boards/threads", None, None, 200).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     let told = app.notifications(&newbie.access).await;
@@ -1801,7 +1837,12 @@ async fn a_new_accounts_first_posts_are_held_until_a_moderator_decides() {
     assert_eq!(told[0]["payload"]["action"], "board_post_approved");
     assert_eq!(kinds(&app.notifications(&reader.access).await), ["board_mention"]);
     let res = app
-        .call(Method::POST, &review, Some(&moe.access), Some(json!({"decision": "approve"})))
+        .call(
+            Method::POST,
+            &review,
+            Some(&moe.access),
+            Some(json!({"decision": "approve"})),
+        )
         .await;
     assert_error(res, StatusCode::CONFLICT, "post_not_held").await;
 
@@ -1811,12 +1852,24 @@ async fn a_new_accounts_first_posts_are_held_until_a_moderator_decides() {
     let held = app.reply(&newbie.access, &other, "A held reply", None).await;
     assert_eq!(held["held"], true, "{held}");
     let seen = app
-        .expect(Method::GET, &format!("/api/boards/threads/{other}"), Some(&reader.access), None, 200)
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads/{other}"),
+            Some(&reader.access),
+            None,
+            200,
+        )
         .await;
     assert_eq!(seen["posts"]["items"].as_array().unwrap().len(), 1, "{seen}");
     assert_eq!(seen["thread"]["replyCount"], 0);
     let mine = app
-        .expect(Method::GET, &format!("/api/boards/threads/{other}"), Some(&newbie.access), None, 200)
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads/{other}"),
+            Some(&newbie.access),
+            None,
+            200,
+        )
         .await;
     assert_eq!(mine["posts"]["items"].as_array().unwrap().len(), 2, "{mine}");
     assert_eq!(mine["posts"]["items"][1]["held"], true);
@@ -1829,7 +1882,10 @@ async fn a_new_accounts_first_posts_are_held_until_a_moderator_decides() {
         )
         .await;
     assert_error(res, StatusCode::NOT_FOUND, "post_not_found").await;
-    assert!(app.notifications(&moe.access).await.is_empty(), "nobody is told of a held reply");
+    assert!(
+        app.notifications(&moe.access).await.is_empty(),
+        "nobody is told of a held reply"
+    );
 
     // Rejected: deleted, audited, the author told why.
     let r = app
@@ -1860,14 +1916,22 @@ async fn a_new_accounts_first_posts_are_held_until_a_moderator_decides() {
     )
     .await;
     let seen = app
-        .expect(Method::GET, &format!("/api/boards/threads/{other}"), Some(&reader.access), None, 200)
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads/{other}"),
+            Some(&reader.access),
+            None,
+            200,
+        )
         .await;
     assert_eq!(seen["thread"]["replyCount"], 1);
     assert_eq!(kinds(&app.notifications(&moe.access).await), ["board_reply"]);
     // Two published now: the next post goes straight out.
     let free = app.reply(&newbie.access, &other, "Straight out", None).await;
     assert_eq!(free["held"], false);
-    let q = app.expect(Method::GET, "/api/boards/held", Some(&admin.access), None, 200).await;
+    let q = app
+        .expect(Method::GET, "/api/boards/held", Some(&admin.access), None, 200)
+        .await;
     assert!(q["items"].as_array().unwrap().is_empty(), "{q}");
 }
 
@@ -1882,7 +1946,10 @@ pub(crate) fn unfold(mail: &str) -> String {
 
 /// The first `http…/unsubscribe?…` link in a text.
 fn unsubscribe_link(text: &str) -> String {
-    let start = text.find("http").and_then(|_| text.find("/unsubscribe?")).expect("an unsubscribe link");
+    let start = text
+        .find("http")
+        .and_then(|_| text.find("/unsubscribe?"))
+        .expect("an unsubscribe link");
     let begin = text[..start].rfind("http").unwrap();
     text[begin..]
         .split(|c: char| c.is_whitespace())
@@ -1904,7 +1971,10 @@ async fn wait_mails(mails: &std::sync::Arc<std::sync::Mutex<Vec<String>>>, to: &
         if mine.len() >= n {
             return mine;
         }
-        assert!(std::time::Instant::now() < deadline, "{n} email(s) to {to}: got {mine:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} email(s) to {to}: got {mine:?}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
@@ -1974,7 +2044,11 @@ async fn notifications_of_offline_direct_messages_are_one_digest_email_with_a_si
         .filter(|m| m.to_lowercase().contains(&away.email.to_lowercase()))
         .collect();
     assert_eq!(to_ada.len(), 1, "{all:?}");
-    assert!(!all.iter().any(|m| m.to_lowercase().contains(&here.email.to_lowercase())), "{all:?}");
+    assert!(
+        !all.iter()
+            .any(|m| m.to_lowercase().contains(&here.email.to_lowercase())),
+        "{all:?}"
+    );
     assert!(app.notifications(&here.access).await.is_empty());
     hugo.quiet("notification", std::time::Duration::from_millis(100)).await;
     let text = unfold(&mine[0]);
@@ -1984,12 +2058,18 @@ async fn notifications_of_offline_direct_messages_are_one_digest_email_with_a_si
     // The signed link works without signing in.
     let link = unsubscribe_link(&text);
     assert!(link.starts_with(&app.address), "{link}");
-    assert!(link.contains(&format!("u={}", away.id)) && link.contains("k=direct_message"), "{link}");
+    assert!(
+        link.contains(&format!("u={}", away.id)) && link.contains("k=direct_message"),
+        "{link}"
+    );
     let anon = crate::pages::browser();
     let res = anon.get(&link).header("accept", "text/html").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let page = res.text().await.unwrap();
-    assert!(page.contains("Stop emails about direct messages you receive while you are away"), "{page}");
+    assert!(
+        page.contains("Stop emails about direct messages you receive while you are away"),
+        "{page}"
+    );
 
     // Tampered links are refused, whatever was changed, and change nothing.
     let sig_at = link.find("s=").unwrap() + 2;
@@ -2001,7 +2081,12 @@ async fn notifications_of_offline_direct_messages_are_one_digest_email_with_a_si
     let cut = link[..link.find("&s=").unwrap()].to_owned();
     for bad in [&flipped, &other_kind, &other_user, &cut] {
         for method in [Method::GET, Method::POST] {
-            let res = anon.request(method.clone(), bad).header("accept", "text/html").send().await.unwrap();
+            let res = anon
+                .request(method.clone(), bad)
+                .header("accept", "text/html")
+                .send()
+                .await
+                .unwrap();
             assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{method} {bad}");
             let page = res.text().await.unwrap();
             assert!(page.contains("This unsubscribe link is not valid"), "{page}");
@@ -2011,10 +2096,22 @@ async fn notifications_of_offline_direct_messages_are_one_digest_email_with_a_si
         }
     }
     let wanted = |v: &Value, kind: &str| {
-        v["items"].as_array().unwrap().iter().find(|i| i["kind"] == kind).unwrap()["email"].clone()
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["kind"] == kind)
+            .unwrap()["email"]
+            .clone()
     };
     let p = app
-        .expect(Method::GET, "/api/me/notification-preferences", Some(&away.access), None, 200)
+        .expect(
+            Method::GET,
+            "/api/me/notification-preferences",
+            Some(&away.access),
+            None,
+            200,
+        )
         .await;
     assert_eq!(wanted(&p, "direct_message"), true);
 
@@ -2022,9 +2119,18 @@ async fn notifications_of_offline_direct_messages_are_one_digest_email_with_a_si
     let res = anon.post(&link).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let page = res.text().await.unwrap();
-    assert!(page.contains("You will no longer get emails about direct messages"), "{page}");
+    assert!(
+        page.contains("You will no longer get emails about direct messages"),
+        "{page}"
+    );
     let p = app
-        .expect(Method::GET, "/api/me/notification-preferences", Some(&away.access), None, 200)
+        .expect(
+            Method::GET,
+            "/api/me/notification-preferences",
+            Some(&away.access),
+            None,
+            200,
+        )
         .await;
     assert_eq!(wanted(&p, "direct_message"), false);
     assert_eq!(wanted(&p, "board_reply"), true);
@@ -2038,7 +2144,10 @@ async fn notifications_of_offline_direct_messages_are_one_digest_email_with_a_si
     }
     let pending: i64 = app
         .db
-        .query_one("SELECT count(*) FROM outbox WHERE kind = 'dm_digest' AND sent_at IS NULL", &[])
+        .query_one(
+            "SELECT count(*) FROM outbox WHERE kind = 'dm_digest' AND sent_at IS NULL",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -2051,7 +2160,10 @@ async fn notifications_of_offline_direct_messages_are_one_digest_email_with_a_si
     app.reply(&mentor.access, &thread, "An answer", None).await;
     let mine = wait_mails(&mails, &away.email, 2).await;
     let text = unfold(mine.iter().find(|m| m.contains("replied in")).unwrap());
-    assert!(text.contains(&format!("{}/boards/threads/{thread}", app.address)), "{text}");
+    assert!(
+        text.contains(&format!("{}/boards/threads/{thread}", app.address)),
+        "{text}"
+    );
     let link = unsubscribe_link(&text);
     assert!(link.contains("k=board_reply"), "{link}");
     assert_eq!(anon.get(&link).send().await.unwrap().status(), StatusCode::OK);
@@ -2066,7 +2178,13 @@ fn location(res: &reqwest::Response) -> String {
 }
 
 /// Posts a page form with the page's CSRF token; the answer (a redirect).
-async fn form(b: &reqwest::Client, app: &TestApp, page: &str, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+async fn form(
+    b: &reqwest::Client,
+    app: &TestApp,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     let (_, html) = crate::pages::get_page(b, app, page).await;
     let csrf = crate::pages::csrf_of(&html);
     let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
@@ -2089,35 +2207,63 @@ async fn the_board_pages_ask_answer_vote_accept_flag_and_edit_by_form_and_say_wh
 
     // Ask on /boards.
     let (_, html) = get_page(&asker_b, &app, "/boards").await;
-    assert!(html.contains(r#"<form method="post" action="/boards/threads">"#), "{html}");
+    assert!(
+        html.contains(r#"<form method="post" action="/boards/threads">"#),
+        "{html}"
+    );
     let res = form(
         &asker_b,
         &app,
         "/boards",
         "/boards/threads",
-        &[("categoryId", &cat), ("title", "How do I prepare for a system design round?"),
-          ("body", "Any **tips**?"), ("tags", "interviews, system-design")],
+        &[
+            ("categoryId", &cat),
+            ("title", "How do I prepare for a system design round?"),
+            ("body", "Any **tips**?"),
+            ("tags", "interviews, system-design"),
+        ],
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let to = location(&res);
     assert!(to.ends_with("?done=asked"), "{to}");
-    let thread = to.trim_start_matches("/boards/threads/").split('?').next().unwrap().to_owned();
+    let thread = to
+        .trim_start_matches("/boards/threads/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
     let page = format!("/boards/threads/{thread}");
     let (status, html) = get_page(&asker_b, &app, &to).await;
     assert_eq!(status, 200);
     assert!(html.contains("Your question is on the board."), "{html}");
-    let v = app.expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200).await;
+    let v = app
+        .expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200)
+        .await;
     assert_eq!(v["thread"]["tags"], json!(["interviews", "system-design"]));
     // A refused question comes back in words, to the form.
-    let res = form(&asker_b, &app, "/boards", "/boards/threads", &[("categoryId", &cat), ("title", "Hi"), ("body", "x")]).await;
+    let res = form(
+        &asker_b,
+        &app,
+        "/boards",
+        "/boards/threads",
+        &[("categoryId", &cat), ("title", "Hi"), ("body", "x")],
+    )
+    .await;
     let to = location(&res);
     assert!(to.starts_with("/boards?error=") && to.ends_with("#ask"), "{to}");
     let (_, html) = get_page(&asker_b, &app, &to).await;
     assert!(html.contains("A title has 3 to 200 characters"), "{html}");
 
     // The mentor answers on the thread's page.
-    let res = form(&mentor_b, &app, &page, &format!("{page}/replies"), &[("body", "Practise *out loud*.")]).await;
+    let res = form(
+        &mentor_b,
+        &app,
+        &page,
+        &format!("{page}/replies"),
+        &[("body", "Practise *out loud*.")],
+    )
+    .await;
     let to = location(&res);
     assert!(to.contains("?done=answered#post-"), "{to}");
     let answer = to.split("#post-").nth(1).unwrap().to_owned();
@@ -2136,7 +2282,14 @@ async fn the_board_pages_ask_answer_vote_accept_flag_and_edit_by_form_and_say_wh
 
     // The asker sees controls named for whose post they act on.
     let (_, html) = get_page(&asker_b, &app, &page).await;
-    for name in ["Vote for Mia Mentor", "Vote against Mia Mentor", "Accept Mia Mentor", "Flag Mia Mentor", "Reply to Mia Mentor", "Edit your question"] {
+    for name in [
+        "Vote for Mia Mentor",
+        "Vote against Mia Mentor",
+        "Accept Mia Mentor",
+        "Flag Mia Mentor",
+        "Reply to Mia Mentor",
+        "Edit your question",
+    ] {
         assert!(html.contains(name), "{name}: {html}");
     }
     assert!(!html.contains("Vote for Asha Asker"), "no vote on one's own question");
@@ -2148,42 +2301,92 @@ async fn the_board_pages_ask_answer_vote_accept_flag_and_edit_by_form_and_say_wh
     }
     let res = form(&asker_b, &app, &page, &format!("{page}/accept"), &[("postId", &answer)]).await;
     assert!(location(&res).contains("done=accepted"), "{}", location(&res));
-    let v = app.expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200).await;
+    let v = app
+        .expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200)
+        .await;
     assert_eq!(v["posts"]["items"][1]["score"], 1);
     assert_eq!(v["thread"]["acceptedPostId"], answer.as_str());
     let (_, html) = get_page(&asker_b, &app, &page).await;
     assert!(html.contains("Withdraw my vote for Mia Mentor"), "{html}");
     assert!(html.contains("Withdraw acceptance of Mia Mentor"), "{html}");
     // Only the thread's author accepts: the mentor's try is refused in words.
-    let res = form(&mentor_b, &app, &page, &format!("{page}/accept"), &[("postId", &answer)]).await;
+    let res = form(
+        &mentor_b,
+        &app,
+        &page,
+        &format!("{page}/accept"),
+        &[("postId", &answer)],
+    )
+    .await;
     let to = location(&res);
     assert!(to.contains("error="), "{to}");
     let (_, html) = get_page(&mentor_b, &app, &to).await;
-    assert!(html.contains("Only the thread") && html.contains("role=\"alert\""), "{html}");
+    assert!(
+        html.contains("Only the thread") && html.contains("role=\"alert\""),
+        "{html}"
+    );
 
     // The mentor flags the question, replies to the asker's... and edits her answer.
     let question = v["posts"]["items"][0]["id"].as_str().unwrap().to_owned();
-    let res = form(&mentor_b, &app, &page, &format!("{page}/posts/{question}/flag"), &[("reason", "Duplicate")]).await;
+    let res = form(
+        &mentor_b,
+        &app,
+        &page,
+        &format!("{page}/posts/{question}/flag"),
+        &[("reason", "Duplicate")],
+    )
+    .await;
     assert!(location(&res).contains("done=flagged"), "{}", location(&res));
-    let flags: i64 = app.db.query_one("SELECT count(*) FROM board_flags", &[]).await.unwrap().get(0);
+    let flags: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM board_flags", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(flags, 1);
-    let res = form(&mentor_b, &app, &page, &format!("{page}/posts/{answer}/edit"), &[("body", "Practise *out loud*, daily.")]).await;
+    let res = form(
+        &mentor_b,
+        &app,
+        &page,
+        &format!("{page}/posts/{answer}/edit"),
+        &[("body", "Practise *out loud*, daily.")],
+    )
+    .await;
     assert!(location(&res).contains("done=edited"), "{}", location(&res));
-    let res = form(&asker_b, &app, &page, &format!("{page}/replies"), &[("body", "Thanks!"), ("parentId", &answer)]).await;
+    let res = form(
+        &asker_b,
+        &app,
+        &page,
+        &format!("{page}/replies"),
+        &[("body", "Thanks!"), ("parentId", &answer)],
+    )
+    .await;
     assert!(location(&res).contains("done=answered"), "{}", location(&res));
-    let v = app.expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200).await;
+    let v = app
+        .expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200)
+        .await;
     assert_eq!(v["posts"]["items"][1]["body"], "Practise *out loud*, daily.");
     assert_eq!(v["posts"]["items"][2]["parentId"], answer.as_str());
     let (_, html) = get_page(&asker_b, &app, &page).await;
     assert!(html.contains("in reply to Mia Mentor"), "{html}");
     // Someone else's post has no edit form; editing it anyway is refused.
-    let res = form(&asker_b, &app, &page, &format!("{page}/posts/{answer}/edit"), &[("body", "mine now")]).await;
+    let res = form(
+        &asker_b,
+        &app,
+        &page,
+        &format!("{page}/posts/{answer}/edit"),
+        &[("body", "mine now")],
+    )
+    .await;
     assert!(location(&res).contains("error="), "{}", location(&res));
 
     // Signed out: why not, and where to sign in.
     let anon = browser();
     let (_, html) = get_page(&anon, &app, &page).await;
-    assert!(html.contains("Sign in to answer") && !html.contains("answer-body"), "{html}");
+    assert!(
+        html.contains("Sign in to answer") && !html.contains("answer-body"),
+        "{html}"
+    );
     let (_, html) = get_page(&anon, &app, "/boards").await;
     assert!(html.contains("Sign in to ask a question"), "{html}");
     let res = form(&anon, &app, &page, &format!("{page}/replies"), &[("body", "hi")]).await;
@@ -2199,7 +2402,10 @@ async fn the_board_pages_ask_answer_vote_accept_flag_and_edit_by_form_and_say_wh
     )
     .await;
     let (_, html) = get_page(&mentor_b, &app, &page).await;
-    assert!(html.contains("This thread is locked by a moderator") && !html.contains("answer-body"), "{html}");
+    assert!(
+        html.contains("This thread is locked by a moderator") && !html.contains("answer-body"),
+        "{html}"
+    );
     let res = form(&mentor_b, &app, &page, &format!("{page}/replies"), &[("body", "late")]).await;
     assert!(location(&res).contains("error="), "{}", location(&res));
     app.expect(
@@ -2220,7 +2426,10 @@ async fn the_board_pages_ask_answer_vote_accept_flag_and_edit_by_form_and_say_wh
     )
     .await;
     let (_, html) = get_page(&mentor_b, &app, &page).await;
-    assert!(html.contains("You are banned from this board") && !html.contains("answer-body"), "{html}");
+    assert!(
+        html.contains("You are banned from this board") && !html.contains("answer-body"),
+        "{html}"
+    );
     assert!(!html.contains("Vote for Asha"), "{html}");
     let _ = (asker, mentor);
 }

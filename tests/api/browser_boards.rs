@@ -51,7 +51,9 @@ async fn a_mentee_asks_a_mentor_answers_live_the_mentee_accepts_and_the_mentor_i
 
     // The mentee asks on the board page, by typing and clicking.
     mentee.open(&app.url("/boards")).await;
-    mentee.type_into("#ask-title", "How do I prepare for a system design round?").await;
+    mentee
+        .type_into("#ask-title", "How do I prepare for a system design round?")
+        .await;
     mentee
         .type_into("#ask-body", "I have one in two weeks. Any **tips**?")
         .await;
@@ -65,7 +67,12 @@ async fn a_mentee_asks_a_mentor_answers_live_the_mentee_accepts_and_the_mentor_i
             |v| v == true,
         )
         .await;
-    let path = mentee.js("return location.pathname;", vec![]).await.as_str().unwrap().to_owned();
+    let path = mentee
+        .js("return location.pathname;", vec![])
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(mentee.text("main").await.contains("Your question is on the board."));
     // Her open page watches the thread; a marker a reload would lose.
     mentee
@@ -83,7 +90,10 @@ async fn a_mentee_asks_a_mentor_answers_live_the_mentee_accepts_and_the_mentor_i
     mentor.click(&format!("#threads a[href='{path}']")).await;
     mentor.wait_at(&path, "").await;
     mentor
-        .type_into("#answer-body", "Practise *out loud*: draw the boxes, then talk through the trade-offs.")
+        .type_into(
+            "#answer-body",
+            "Practise *out loud*: draw the boxes, then talk through the trade-offs.",
+        )
         .await;
     mentor.click_button("Post my answer").await;
     let posted = Instant::now();
@@ -97,7 +107,11 @@ async fn a_mentee_asks_a_mentor_answers_live_the_mentee_accepts_and_the_mentor_i
         )
         .await;
     mentor.js("window.__sameDocument = true; return true;", vec![]).await;
-    assert_eq!(mentor.text("#unread-count").await, "", "no notification for the mentor yet");
+    assert_eq!(
+        mentor.text("#unread-count").await,
+        "",
+        "no notification for the mentor yet"
+    );
 
     // The answer arrives on the mentee's open page, announced, no reload.
     mentee
@@ -139,7 +153,10 @@ async fn a_mentee_asks_a_mentor_answers_live_the_mentee_accepts_and_the_mentor_i
             |v| v == "1",
         )
         .await;
-    println!("  the mentor's bell counted it {:?} after the accept", accepted.elapsed());
+    println!(
+        "  the mentor's bell counted it {:?} after the accept",
+        accepted.elapsed()
+    );
     mentor
         .wait_for(
             "the accepted answer marked live",
@@ -150,7 +167,10 @@ async fn a_mentee_asks_a_mentor_answers_live_the_mentee_accepts_and_the_mentor_i
         .await;
     assert_eq!(mentor.js("return window.__sameDocument === true;", vec![]).await, true);
     let bell = mentor
-        .js("return document.querySelector('#unread-count').parentElement.getAttribute('aria-label');", vec![])
+        .js(
+            "return document.querySelector('#unread-count').parentElement.getAttribute('aria-label');",
+            vec![],
+        )
         .await;
     assert_eq!(bell, json!("Notifications, 1 new"));
 
@@ -158,7 +178,12 @@ async fn a_mentee_asks_a_mentor_answers_live_the_mentee_accepts_and_the_mentor_i
     let to = mark.email.to_lowercase();
     let deadline = Instant::now() + Duration::from_secs(20);
     let mail = loop {
-        let got = mails.lock().unwrap().iter().find(|m| m.to_lowercase().contains(&to)).cloned();
+        let got = mails
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|m| m.to_lowercase().contains(&to))
+            .cloned();
         if let Some(m) = got {
             break m;
         }

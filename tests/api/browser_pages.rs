@@ -868,7 +868,14 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
     assert_eq!(spoiled, true, "a 600 px element makes a 390 px page scroll sideways");
     let mut failures = Vec::new();
     for p in [&visitor, &signed_in] {
-        for path in ["/", "/mentors", mentor_path.as_str(), "/sessions", "/boards", thread_path.as_str()] {
+        for path in [
+            "/",
+            "/mentors",
+            mentor_path.as_str(),
+            "/sessions",
+            "/boards",
+            thread_path.as_str(),
+        ] {
             p.open(&app.url(path)).await;
             p.js(
                 "document.querySelectorAll('details').forEach(d => { d.open = true; }); return true;",

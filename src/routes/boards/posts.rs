@@ -96,18 +96,18 @@ pub async fn edit(
     let mut stored = Vec::new();
     // A held post tells no one until it is approved.
     if !p.held {
-    notify_mentions(
-        &tx,
-        &rendered.mentions,
-        user.id.0,
-        &[],
-        &p.thread,
-        p.id,
-        &by,
-        state.email_notifications,
-        &mut stored,
-    )
-    .await?;
+        notify_mentions(
+            &tx,
+            &rendered.mentions,
+            user.id.0,
+            &[],
+            &p.thread,
+            p.id,
+            &by,
+            state.email_notifications,
+            &mut stored,
+        )
+        .await?;
     }
     let shown = load_post(&tx, p.id, Some(&user), p.thread.moderator).await?;
     tx.commit().await?;
