@@ -299,7 +299,6 @@ pub async fn thread_page(
         head: Some(head),
         current: Some("/boards"),
         scripts: &["boards.js"],
-        ..Default::default()
     };
     Ok(render(&state, &viewer, StatusCode::OK, page(&viewer, pg, body)))
 }
