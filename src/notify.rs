@@ -181,7 +181,7 @@ pub fn email_footer(links: &MailLinks, user: uuid::Uuid, kind: Option<&str>, lin
     }
     if let Some(k) = kind.filter(|k| !k.is_empty()) {
         out.push_str(&format!(
-            "\n\nTo stop emails like this one, open {}\nor choose which emails you get in your notification preferences.",
+            "\n\nTo stop emails like this one, open {}\nor choose which emails you get on your notifications page.",
             links.unsubscribe_url(user, k)
         ));
     }

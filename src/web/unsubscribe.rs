@@ -104,8 +104,8 @@ async fn check(state: &AppState, viewer: &Viewer, req: &HttpRequest, l: &Link) -
 fn invalid(state: &AppState, viewer: &Viewer) -> HttpResponse {
     let body = html! {
         h1 { "This link does not work" }
-        p { "This unsubscribe link is not valid: it may have been cut short or changed. Open the link from the email again, in full, or see your "
-            a href="/notifications" { "notifications" } "." }
+        p { "This unsubscribe link is not valid: it may have been cut short or changed. Open the link from the email again, in full, or choose which emails you get on your "
+            a href="/notifications#preferences" { "notifications page" } "." }
     };
     let pg = Page {
         title: "This link does not work",
@@ -145,7 +145,8 @@ pub async fn confirm_page(
     let body = html! {
         h1 { "Stop these emails?" }
         @if wanted {
-            p { "You get an email about " (kind_words(kind)) ". Stop them? You still see them in the app, and you can turn the emails on again in your notification preferences." }
+            p { "You get an email about " (kind_words(kind)) ". Stop them? You still see them in the app, and you can turn the emails on again on your "
+                a href="/notifications#preferences" { "notifications page" } "." }
         } @else {
             p { "Emails about " (kind_words(kind)) " are already off for this account." }
         }
@@ -181,7 +182,8 @@ pub async fn unsubscribe(
         .await?;
     let body = html! {
         h1 { "Done" }
-        p role="status" { "You will no longer get emails about " (kind_words(kind)) ". They still appear in the app, and you can turn the emails on again in your notification preferences." }
+        p role="status" { "You will no longer get emails about " (kind_words(kind)) ". They still appear in the app, and you can turn the emails on again on your "
+            a href="/notifications#preferences" { "notifications page" } "." }
     };
     let pg = Page {
         title: "Emails stopped",

@@ -2433,3 +2433,72 @@ async fn the_board_pages_ask_answer_vote_accept_flag_and_edit_by_form_and_say_wh
     assert!(!html.contains("Vote for Asha"), "{html}");
     let _ = (asker, mentor);
 }
+
+#[actix_web::test]
+async fn the_notifications_page_sets_which_notifications_come_by_email() {
+    use crate::pages::{browser, csrf_of, get_page, sign_up};
+    let app = spawn_app().await;
+    let b = browser();
+    let email = sign_up(&b, &app, "mentee", "Pia Prefers").await;
+    let me = app.login(&email).await;
+    let (_, html) = get_page(&b, &app, "/notifications").await;
+    for kind in ["reminder", "board_reply", "direct_message"] {
+        assert!(
+            html.contains(&format!(r#"id="email-{kind}" name="email" value="{kind}" checked"#)),
+            "{kind}: {html}"
+        );
+    }
+    assert!(
+        html.contains("direct messages you receive while you are away"),
+        "{html}"
+    );
+    // Only replies and reminders checked: the other kinds go off.
+    let csrf = csrf_of(&html);
+    let res = b
+        .post(app.url("/notifications/preferences"))
+        .form(&[("csrf", csrf.as_str()), ("email", "reminder"), ("email", "board_reply")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/notifications?saved=1#preferences");
+    let p = app
+        .expect(
+            Method::GET,
+            "/api/me/notification-preferences",
+            Some(&me.access),
+            None,
+            200,
+        )
+        .await;
+    let on: Vec<&str> = p["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["email"] == true)
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(on, ["reminder", "board_reply"], "{p}");
+    let (_, html) = get_page(&b, &app, "/notifications?saved=1").await;
+    assert!(html.contains("Your email choices are saved."));
+    assert!(html.contains(r#"value="direct_message">"#), "unchecked now: {html}");
+    // A kind that does not exist is refused in words; without the CSRF field, 403.
+    let res = b
+        .post(app.url("/notifications/preferences"))
+        .form(&[("csrf", csrf.as_str()), ("email", "spam")])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        location(&res).starts_with("/notifications?error="),
+        "{}",
+        location(&res)
+    );
+    let res = b
+        .post(app.url("/notifications/preferences"))
+        .form(&[("email", "reminder")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
