@@ -233,7 +233,7 @@ pub async fn thread_page(
             (notice("ok", "This question is waiting for a moderator's review: until it is approved only you and the board's moderators see it."))
         }
         article id=(if first { format!("post-{}", s(&question, "id")) } else { "question".to_owned() }) data-thread=(id)
-            data-me=(me) data-asker=(asker) data-may-post=(may.is_ok()) data-live=(live_end) data-title=(title) {
+            data-me=(me) data-asker=(asker) data-may-vote=(WhyNot::may_vote(&may)) data-live=(live_end) {
             h1 { (title) }
             p class="hint" {
                 "Asked by " (person(&t["author"]))
@@ -357,22 +357,36 @@ impl Names {
     }
 }
 
-/// Whether the viewer may post in this thread, or why not, in words.
-async fn may_post(state: &AppState, viewer: &Viewer, t: &Value) -> Result<Result<(), String>, ApiError> {
-    let Some(user) = &viewer.user else {
-        return Ok(Err("signed_out".to_owned()));
-    };
-    if t["locked"] == true {
-        return Ok(Err(
-            "This thread is locked by a moderator: it takes no new answers or edits.".to_owned(),
-        ));
+/// Why the viewer may not post in a thread.
+enum WhyNot {
+    SignedOut,
+    Locked,
+    /// Banned from the category: the refusal in words.
+    Banned(String),
+}
+
+impl WhyNot {
+    /// Whether votes are still open to them (a locked thread takes votes;
+    /// a banned reader votes nowhere in the category).
+    fn may_vote(may: &Result<(), WhyNot>) -> bool {
+        matches!(may, Ok(()) | Err(WhyNot::Locked))
     }
+}
+
+/// Whether the viewer may post in this thread, or why not.
+async fn may_post(state: &AppState, viewer: &Viewer, t: &Value) -> Result<Result<(), WhyNot>, ApiError> {
+    let Some(user) = &viewer.user else {
+        return Ok(Err(WhyNot::SignedOut));
+    };
     let category: Option<Uuid> = s(&t["category"], "id").parse().ok();
     if let Some(c) = category {
         let client = state.pool.get().await?;
         if let Err(e) = crate::boards::not_banned(&client, user.id(), c).await {
-            return Ok(Err(explain(&e)));
+            return Ok(Err(WhyNot::Banned(explain(&e))));
         }
+    }
+    if t["locked"] == true {
+        return Ok(Err(WhyNot::Locked));
     }
     Ok(Ok(()))
 }
@@ -405,7 +419,7 @@ fn post_actions(
     thread: Uuid,
     p: &Value,
     names: &Names,
-    may: &Result<(), String>,
+    may: &Result<(), WhyNot>,
     asker: bool,
     question: Option<&Value>,
 ) -> Markup {
@@ -419,9 +433,10 @@ fn post_actions(
     let base = format!("/boards/threads/{thread}/posts/{pid}");
     let held = p["held"] == true;
     let open = may.is_ok();
+    let votes = WhyNot::may_vote(may);
     html! {
         div class="post-actions" data-actions=(pid) {
-            @if !own && open && !held {
+            @if !own && votes && !held {
                 form method="post" action=(format!("{base}/vote")) class="inline" {
                     (csrf_field(viewer))
                     @if p["myVote"].as_i64() == Some(1) {
@@ -506,7 +521,7 @@ fn post_actions(
 }
 
 /// The answer form at the end of a thread, or why the viewer cannot answer.
-fn answer_form(viewer: &Viewer, thread: Uuid, may: &Result<(), String>) -> Markup {
+fn answer_form(viewer: &Viewer, thread: Uuid, may: &Result<(), WhyNot>) -> Markup {
     html! {
         section id="answer" aria-labelledby="answer-heading" {
             h2 id="answer-heading" { "Your answer" }
@@ -519,10 +534,13 @@ fn answer_form(viewer: &Viewer, thread: Uuid, may: &Result<(), String>) -> Marku
                         button type="submit" { "Post my answer" }
                     }
                 }
-                Err(why) if why == "signed_out" => {
+                Err(WhyNot::SignedOut) => {
                     p { a href=(format!("/signin?next=/boards/threads/{thread}")) { "Sign in to answer" } " (or " a href="/signup" { "create an account" } ")." }
                 }
-                Err(why) => { p data-why-not { (why) } }
+                Err(WhyNot::Locked) => {
+                    p data-why-not { "This thread is locked by a moderator: it takes no new answers or edits. You can still vote and flag." }
+                }
+                Err(WhyNot::Banned(why)) => { p data-why-not { (why) } }
             }
         }
     }

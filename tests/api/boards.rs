@@ -2406,6 +2406,15 @@ async fn the_board_pages_ask_answer_vote_accept_flag_and_edit_by_form_and_say_wh
         html.contains("This thread is locked by a moderator") && !html.contains("answer-body"),
         "{html}"
     );
+    // Votes and flags stay open in a locked thread, replies and edits do not.
+    assert!(
+        html.contains("Vote for Asha Asker") && html.contains("Flag Asha Asker"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Reply to Asha") && !html.contains("Edit your post"),
+        "{html}"
+    );
     let res = form(&mentor_b, &app, &page, &format!("{page}/replies"), &[("body", "late")]).await;
     assert!(location(&res).contains("error="), "{}", location(&res));
     app.expect(

@@ -30,7 +30,7 @@ if (root) {
   const thread = root.dataset.thread;
   const me = root.dataset.me;
   const asker = root.dataset.asker === 'true';
-  const mayPost = root.dataset.mayPost === 'true';
+  const mayVote = root.dataset.mayVote === 'true';
   const live = root.dataset.live === 'true';
   const answers = document.getElementById('answers');
   const heading = document.getElementById('answers-heading');
@@ -59,7 +59,7 @@ if (root) {
     const actions = el('div', { class: 'post-actions', 'data-actions': p.id });
     const own = p.author?.id === me;
     const base = `/boards/threads/${thread}/posts/${p.id}`;
-    if (me && !own && mayPost) {
+    if (me && !own && mayVote) {
       actions.append(postForm(`${base}/vote`, { value: '1' }, `Vote for ${label}`, 'secondary'), ' ');
       actions.append(postForm(`${base}/vote`, { value: '-1' }, `Vote against ${label}`, 'secondary'), ' ');
     }
