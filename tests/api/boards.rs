@@ -2055,6 +2055,48 @@ async fn notifications_of_offline_direct_messages_are_one_digest_email_with_a_si
     assert!(text.contains("3 new messages on Lyceum"), "{text}");
     assert!(text.contains("- Marco Mentor: 3 messages"), "{text}");
 
+    // A message read before its digest is due is not emailed: the digest
+    // finds nothing unread and sends nothing.
+    say_over_http(&app, &mentor.access, &room, "Still there?").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.notifications(&away.access).await.len() < 4 {
+        assert!(std::time::Instant::now() < deadline, "the fourth notification");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    app.expect(
+        Method::POST,
+        "/api/notifications/read-all",
+        Some(&away.access),
+        None,
+        200,
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let done: Option<String> = app
+            .db
+            .query_opt(
+                "SELECT last_error FROM outbox WHERE kind = 'dm_digest' AND sent_at IS NOT NULL ORDER BY id DESC LIMIT 1 OFFSET 0",
+                &[],
+            )
+            .await
+            .unwrap()
+            .and_then(|r| r.get(0));
+        if done.as_deref() == Some("nothing unread") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the second digest ran: {done:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let to_ada = mails
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.to_lowercase().contains(&away.email.to_lowercase()))
+        .count();
+    assert_eq!(to_ada, 1, "nothing unread, nothing sent");
+
     // The signed link works without signing in.
     let link = unsubscribe_link(&text);
     assert!(link.starts_with(&app.address), "{link}");
@@ -2138,7 +2180,7 @@ async fn notifications_of_offline_direct_messages_are_one_digest_email_with_a_si
     // Off: more offline messages are notifications, and no digest waits.
     say_over_http(&app, &mentor.access, &room, "One more").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app.notifications(&away.access).await.len() < 4 {
+    while app.notifications(&away.access).await.len() < 5 {
         assert!(std::time::Instant::now() < deadline, "the fourth notification");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
