@@ -98,6 +98,7 @@ route_table! {
     "/boards/threads/{id}/posts/{post}/vote" => { POST crate::web::boards::vote },
     "/boards/threads/{id}/posts/{post}/flag" => { POST crate::web::boards::flag },
     "/boards/threads/{id}/posts/{post}/edit" => { POST crate::web::boards::edit },
+    "/boards/threads/{id}/posts/{post}/review" => { POST crate::web::boards::decide },
     "/unsubscribe" => { GET crate::web::unsubscribe::confirm_page, POST crate::web::unsubscribe::unsubscribe },
     "/calendar" => { GET crate::web::calendar::calendar_page },
     "/profile" => { GET crate::web::profile::profile_page, POST crate::web::profile::save },

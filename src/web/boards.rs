@@ -26,7 +26,7 @@ use super::session::Viewer;
 use super::words::explain;
 use crate::auth::MaybeUser;
 use crate::error::ApiError;
-use crate::routes::boards::{categories, posts, threads};
+use crate::routes::boards::{categories, posts, review, threads};
 use crate::state::AppState;
 
 fn instant(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
@@ -250,7 +250,7 @@ pub async fn thread_page(
             @if first {
                 div class="post" data-body=(s(&question, "id")) { (PreEscaped(s(&question, "bodyHtml"))) }
                 @if viewer.user.is_some() && !question.is_null() {
-                    (post_actions(&viewer, id, &question, &names, &may, asker, Some(t)))
+                    (post_actions(&viewer, id, &question, &names, &may, asker, Some(t), t["youModerate"] == true))
                 }
             }
             @else { p { a href=(canonical) { "Back to the question and the first replies" } } }
@@ -280,7 +280,7 @@ pub async fn thread_page(
                     @else if p["body"].is_null() { p { em { "This reply was hidden by a moderator." } } }
                     @else {
                         div class="post" data-body=(s(p, "id")) { (PreEscaped(s(p, "bodyHtml"))) }
-                        @if viewer.user.is_some() { (post_actions(&viewer, id, p, &names, &may, asker, None)) }
+                        @if viewer.user.is_some() { (post_actions(&viewer, id, p, &names, &may, asker, None, t["youModerate"] == true)) }
                     }
                 }
             }
@@ -406,14 +406,18 @@ impl Done {
             "unaccepted" => "No answer is accepted now.",
             "flagged" => "Thank you: a moderator will look at it.",
             "edited" => "Your changes are saved; the earlier version is kept in the post's history.",
+            "approved" => "Approved: the post is published and its author is told.",
+            "rejected" => "Rejected: the post is deleted and its author is told.",
             _ => return None,
         })
     }
 }
 
 /// What a signed-in reader can do with one post: vote, accept (the
-/// thread's author), reply to it, flag it, edit it (its author). Each
-/// control names whose post it acts on.
+/// thread's author), reply to it, flag it, edit it (its author), approve or
+/// reject it while it is held (the category's moderators). Each control
+/// names whose post it acts on.
+#[allow(clippy::too_many_arguments)]
 fn post_actions(
     viewer: &Viewer,
     thread: Uuid,
@@ -422,6 +426,7 @@ fn post_actions(
     may: &Result<(), WhyNot>,
     asker: bool,
     question: Option<&Value>,
+    moderator: bool,
 ) -> Markup {
     let pid = s(p, "id");
     let label = names.label(pid);
@@ -436,6 +441,23 @@ fn post_actions(
     let votes = WhyNot::may_vote(may);
     html! {
         div class="post-actions" data-actions=(pid) {
+            @if held && moderator {
+                form method="post" action=(format!("{base}/review")) class="inline" {
+                    (csrf_field(viewer))
+                    input type="hidden" name="decision" value="approve";
+                    button type="submit" { "Approve " (label) }
+                }
+                details {
+                    summary { "Reject " (label) }
+                    form method="post" action=(format!("{base}/review")) {
+                        (csrf_field(viewer))
+                        input type="hidden" name="decision" value="reject";
+                        label for=(format!("reject-{pid}")) { "Why (optional, told to " (name) ")" }
+                        textarea id=(format!("reject-{pid}")) name="reason" rows="2" maxlength="500" {}
+                        button type="submit" class="danger" { "Reject " (label) }
+                    }
+                }
+            }
             @if !own && votes && !held {
                 form method="post" action=(format!("{base}/vote")) class="inline" {
                     (csrf_field(viewer))
@@ -811,6 +833,44 @@ pub async fn edit(
     let anchor = format!("#post-{post}");
     Ok(match bridge::json_of(res).await {
         Ok(_) => back(thread, Ok("edited"), &anchor),
+        Err(e) => back(thread, Err(e), &anchor),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    csrf: Option<String>,
+    decision: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /boards/threads/{id}/posts/{post}/review`: a moderator approves
+/// or rejects a held post through `POST /api/boards/posts/{id}/review`.
+pub async fn decide(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    viewer: Viewer,
+    path: web::Path<(Uuid, Uuid)>,
+    form: web::Form<ReviewForm>,
+) -> Result<HttpResponse, ApiError> {
+    let (thread, post) = path.into_inner();
+    let Some(user) = &viewer.user else {
+        return Ok(to_sign_in(&format!("/boards/threads/{thread}")));
+    };
+    let f = form.into_inner();
+    viewer.check_csrf(&req, f.csrf.as_deref())?;
+    let reason = Some(f.reason.trim()).filter(|r| !r.is_empty());
+    let res = match bridge::body(json!({"decision": f.decision, "reason": reason})) {
+        Ok(b) => review::decide(state.clone(), user.auth, req.clone(), web::Path::from(post), b).await,
+        Err(e) => Err(e),
+    };
+    let anchor = format!("#post-{post}");
+    Ok(match bridge::json_of(res).await {
+        // A rejected question took its thread with it.
+        Ok(v) if v["deleted"] == true && v["isQuestion"] == true => see_other("/boards"),
+        Ok(v) if v["deleted"] == true => back(thread, Ok("rejected"), ""),
+        Ok(_) => back(thread, Ok("approved"), &anchor),
         Err(e) => back(thread, Err(e), &anchor),
     })
 }

@@ -195,6 +195,7 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("POST", "/boards/threads/{id}/posts/{post}/vote", "/boards/threads/{thread}/posts/{reply}/vote", "*:400 unsupported_media_type"),
     http("POST", "/boards/threads/{id}/posts/{post}/flag", "/boards/threads/{thread}/posts/{reply}/flag", "*:400 unsupported_media_type"),
     http("POST", "/boards/threads/{id}/posts/{post}/edit", "/boards/threads/{thread}/posts/{reply}/edit", "*:400 unsupported_media_type"),
+    http("POST", "/boards/threads/{id}/posts/{post}/review", "/boards/threads/{thread}/posts/{reply}/review", "*:400 unsupported_media_type"),
     // Signed links, not sign-ins: without a valid signature the page says the link does not work.
     http("GET", "/unsubscribe", "/unsubscribe", "*:400 invalid_unsubscribe_link"),
     http("POST", "/unsubscribe", "/unsubscribe", "*:400 invalid_unsubscribe_link"),

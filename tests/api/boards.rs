@@ -2553,3 +2553,85 @@ async fn the_notifications_page_sets_which_notifications_come_by_email() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+#[actix_web::test]
+async fn a_moderator_approves_and_rejects_held_posts_on_the_thread_page() {
+    use crate::pages::{browser, get_page, sign_up};
+    let app = spawn_app_with(|s| s.boards.hold_first_posts = 2).await;
+    let admin = app.admin().await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let moe_b = browser();
+    let moe_email = sign_up(&moe_b, &app, "mentor", "Moe Moderator").await;
+    let moe = app.login(&moe_email).await;
+    app.expect(
+        Method::PUT,
+        &format!("/api/boards/categories/{cat}/moderators/{}", moe.id),
+        Some(&admin.access),
+        None,
+        200,
+    )
+    .await;
+    let newbie = app.register("mentee", "Nina Newbie").await;
+    let (thread, _) = app.thread(&moe.access, &cat, "Moe's question", "Ask away", &[]).await;
+    let page = format!("/boards/threads/{thread}");
+    let first = app.reply(&newbie.access, &thread, "A held reply", None).await;
+    let second = app.reply(&newbie.access, &thread, "Another held reply", None).await;
+    assert_eq!(
+        (first["held"].clone(), second["held"].clone()),
+        (json!(true), json!(true))
+    );
+
+    // The moderator sees them marked, with buttons named for whose they are;
+    // a visitor sees neither.
+    let (_, html) = get_page(&moe_b, &app, &page).await;
+    assert!(html.contains("Waiting for review"), "{html}");
+    assert!(
+        html.contains("Approve Nina Newbie&#39;s answer 1") || html.contains("Approve Nina Newbie's answer 1"),
+        "{html}"
+    );
+    let (_, public) = get_page(&browser(), &app, &page).await;
+    assert!(
+        !public.contains("held reply") && !public.contains("Approve"),
+        "{public}"
+    );
+
+    let res = form(
+        &moe_b,
+        &app,
+        &page,
+        &format!("{page}/posts/{}/review", first["id"].as_str().unwrap()),
+        &[("decision", "approve")],
+    )
+    .await;
+    assert!(location(&res).contains("done=approved"), "{}", location(&res));
+    let res = form(
+        &moe_b,
+        &app,
+        &page,
+        &format!("{page}/posts/{}/review", second["id"].as_str().unwrap()),
+        &[("decision", "reject"), ("reason", "Please write more")],
+    )
+    .await;
+    assert!(location(&res).contains("done=rejected"), "{}", location(&res));
+    let (_, html) = get_page(&moe_b, &app, &location(&res)).await;
+    assert!(html.contains("Rejected: the post is deleted"), "{html}");
+    let v = app
+        .expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200)
+        .await;
+    assert_eq!(v["thread"]["replyCount"], 1);
+    assert_eq!(v["posts"]["items"][1]["body"], "A held reply");
+    let told = app.notifications(&newbie.access).await;
+    assert_eq!(told[0]["payload"]["action"], "board_post_rejected");
+    assert_eq!(told[0]["payload"]["reason"], "Please write more");
+    // Deciding again: refused in words.
+    let res = form(
+        &moe_b,
+        &app,
+        &page,
+        &format!("{page}/posts/{}/review", first["id"].as_str().unwrap()),
+        &[("decision", "approve")],
+    )
+    .await;
+    let (_, html) = get_page(&moe_b, &app, &location(&res)).await;
+    assert!(html.contains("This post is not waiting for review"), "{html}");
+}
