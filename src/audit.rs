@@ -37,6 +37,9 @@ pub mod action {
     /// (authors deleting their own are not audited).
     pub const BOARD_POST_DELETED: &str = "board_post_deleted";
     pub const BOARD_FLAG_DISMISSED: &str = "board_flag_dismissed";
+    /// A held post (a new account's first posts) approved or rejected.
+    pub const BOARD_POST_APPROVED: &str = "board_post_approved";
+    pub const BOARD_POST_REJECTED: &str = "board_post_rejected";
     /// An admin removed a reported review (subject: its author).
     pub const REVIEW_REMOVED: &str = "review_removed";
     /// An admin dismissed a report (subject: the reporter).

@@ -31,6 +31,8 @@ pub struct Settings {
     pub sfu: SfuSettings,
     pub turn: TurnSettings,
     pub metrics: MetricsSettings,
+    pub boards: BoardSettings,
+    pub notifications: NotificationSettings,
 }
 
 /// The TURN relay the browsers are told about (`GET /api/live/ice-servers`,
@@ -83,6 +85,25 @@ pub struct MetricsSettings {
     /// send `Authorization: Bearer <token>`.
     #[serde(deserialize_with = "empty_secret_is_none")]
     pub token: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoardSettings {
+    /// Hold an account's posts for a moderator's review until this many of
+    /// its posts were published (0: never hold).
+    pub hold_first_posts: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// How long after the first direct message received while offline the
+    /// one digest email goes out (later ones in the window join it).
+    pub digest_delay_secs: u64,
+    /// The site's address for links in emails (unsubscribe, threads), e.g.
+    /// "https://lyceum.example.org"; empty: `http(s)://server.host:server.port`.
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -282,6 +303,13 @@ impl Settings {
         );
         anyhow::ensure!(self.calendar.idle_secs > 0, "calendar.idle_secs must be positive");
         anyhow::ensure!(self.reminders.poll_ms >= 10, "reminders.poll_ms must be at least 10");
+        anyhow::ensure!(
+            self.notifications.public_url.is_empty()
+                || ((self.notifications.public_url.starts_with("http://")
+                    || self.notifications.public_url.starts_with("https://"))
+                    && !self.notifications.public_url.contains(char::is_whitespace)),
+            "notifications.public_url must be empty or an http:// or https:// address"
+        );
         anyhow::ensure!(
             self.sfu.bind.parse::<std::net::IpAddr>().is_ok(),
             "sfu.bind must be an IP address"

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 pub struct Note {
     pub user: UserId,
     /// What happened (`reminder`, `board_reply`, `board_mention`,
-    /// `board_answer_accepted`, `board_moderation`).
+    /// `board_answer_accepted`, `board_moderation`, `direct_message`).
     pub kind: &'static str,
     /// Names the event; with `user`, unique.
     pub key: String,
@@ -54,18 +54,26 @@ pub async fn store(client: &impl GenericClient, note: Note) -> Result<Option<Sto
     if row.is_some() && note.mail {
         // One email job per notification (the same key), unless the user
         // turned email off for this kind.
-        let (subject, text) = email_text(note.kind, &note.payload);
+        let (subject, text, link) = email_text(note.kind, &note.payload);
         client
             .execute(
                 "INSERT INTO outbox (kind, dedupe_key, user_id, payload, due_at)
                  SELECT 'email', $1, u.id,
                         jsonb_build_object('to', u.email, 'subject', $2::text,
-                                           'body', 'Hello ' || u.display_name || E',\n\n' || $3::text || E'\n\n— Lyceum\n'),
+                                           'body', 'Hello ' || u.display_name || E',\n\n' || $3::text,
+                                           'kind', $5::text, 'link', $6::text),
                         now()
                    FROM users u
                   WHERE u.id = $4 AND email_wanted(u.id, $5)
                  ON CONFLICT (dedupe_key) DO NOTHING",
-                &[&format!("email:{}:{}", note.key, note.user), &subject, &text, &note.user, &note.kind],
+                &[
+                    &format!("email:{}:{}", note.key, note.user),
+                    &subject,
+                    &text,
+                    &note.user,
+                    &note.kind,
+                    &link,
+                ],
             )
             .await?;
     }
@@ -77,8 +85,10 @@ pub async fn store(client: &impl GenericClient, note: Note) -> Result<Option<Sto
     }))
 }
 
-/// The subject and text of a notification's email.
-fn email_text(kind: &str, payload: &Value) -> (String, String) {
+/// The subject, text and link (a path on the site, or "") of a
+/// notification's email. The worker adds the site's address to the link,
+/// the unsubscribe link and the signature when it sends it.
+fn email_text(kind: &str, payload: &Value) -> (String, String, String) {
     let title = payload["title"].as_str().unwrap_or("a thread");
     let by = payload["by"]["displayName"].as_str().unwrap_or("Someone");
     let subject = match kind {
@@ -90,12 +100,176 @@ fn email_text(kind: &str, payload: &Value) -> (String, String) {
     };
     let link = payload["threadId"]
         .as_str()
-        .map(|t| format!("\n\nRead it at /boards/threads/{t}"))
+        .map(|t| format!("/boards/threads/{t}"))
         .unwrap_or_default();
-    (
-        subject.clone(),
-        format!("{subject}.{link}\n\nChoose which emails you get in your notification preferences."),
-    )
+    (subject.clone(), format!("{subject}."), link)
+}
+
+/// Signed links in emails: an unsubscribe link per user and kind of email
+/// that works without signing in. The signature is HMAC-SHA256 over the
+/// user's id and the kind, keyed with a key derived from the server's JWT
+/// secret (so it is never the secret itself, and a link for one user or
+/// kind is no link for another).
+pub struct MailLinks {
+    /// The site's address, without a trailing slash.
+    base: String,
+    key: [u8; 32],
+}
+
+impl MailLinks {
+    pub fn new(base: &str, jwt_secret: &[u8]) -> MailLinks {
+        use sha2::Digest;
+        let key = sha2::Sha256::new()
+            .chain_update(b"lyceum unsubscribe v1\0")
+            .chain_update(jwt_secret)
+            .finalize();
+        MailLinks {
+            base: base.trim_end_matches('/').to_owned(),
+            key: key.into(),
+        }
+    }
+
+    /// The MAC of a user and kind (HMAC takes a key of any length: `None`
+    /// never happens).
+    fn mac(&self, user: uuid::Uuid, kind: &str) -> Option<hmac::Hmac<sha2::Sha256>> {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key).ok()?;
+        mac.update(user.as_bytes());
+        mac.update(b"\0");
+        mac.update(kind.as_bytes());
+        Some(mac)
+    }
+
+    /// The signature of an unsubscribe link (64 hex digits).
+    pub fn signature(&self, user: uuid::Uuid, kind: &str) -> String {
+        use hmac::Mac;
+        self.mac(user, kind)
+            .map(|m| hex::encode(m.finalize().into_bytes()))
+            .unwrap_or_default()
+    }
+
+    /// Whether `sig` is this user's and kind's signature (in constant time).
+    pub fn verify(&self, user: uuid::Uuid, kind: &str, sig: &str) -> bool {
+        use hmac::Mac;
+        match (hex::decode(sig), self.mac(user, kind)) {
+            (Ok(bytes), Some(mac)) => mac.verify_slice(&bytes).is_ok(),
+            _ => false,
+        }
+    }
+
+    /// `{base}/unsubscribe?u=<user>&k=<kind>&s=<signature>`.
+    pub fn unsubscribe_url(&self, user: uuid::Uuid, kind: &str) -> String {
+        format!(
+            "{}/unsubscribe?u={user}&k={kind}&s={}",
+            self.base,
+            self.signature(user, kind)
+        )
+    }
+
+    /// An absolute address for a path of the site.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// What an email says at its end: the link to what it is about, how to stop
+/// this kind of email (signed, no sign-in needed), and the signature.
+pub fn email_footer(links: &MailLinks, user: uuid::Uuid, kind: Option<&str>, link: Option<&str>) -> String {
+    let mut out = String::new();
+    if let Some(l) = link.filter(|l| !l.is_empty()) {
+        out.push_str(&format!("\n\nRead it at {}", links.url(l)));
+    }
+    if let Some(k) = kind.filter(|k| !k.is_empty()) {
+        out.push_str(&format!(
+            "\n\nTo stop emails like this one, open {}\nor choose which emails you get on your notifications page.",
+            links.unsubscribe_url(user, k)
+        ));
+    }
+    out.push_str("\n\n\u{2014} Lyceum\n");
+    out
+}
+
+/// Direct messages received while offline (seed 003): each becomes a
+/// stored notification (`direct_message`, once per recipient and message)
+/// and, when email is on and the recipient's preference allows, joins the
+/// one pending digest email of that recipient (an outbox `dm_digest` job
+/// due `digest_delay` after the first message; the partial unique index
+/// `outbox_one_pending_digest` keeps it one).
+pub struct OfflineMessages {
+    pub pool: deadpool_postgres::Pool,
+    /// Who is connected (this node's open WebSockets).
+    pub realtime: std::sync::Weak<lyceum_actors::Realtime>,
+    pub digest_delay: std::time::Duration,
+    pub email: bool,
+}
+
+impl lyceum_actors::core::seams::DirectMessages for OfflineMessages {
+    fn committed(&self, m: lyceum_actors::core::seams::DirectMessage) {
+        let Some(rt) = self.realtime.upgrade() else { return };
+        let offline: Vec<UserId> = m.recipients.iter().copied().filter(|u| !rt.is_online(*u)).collect();
+        if offline.is_empty() {
+            return;
+        }
+        let (pool, delay, email) = (self.pool.clone(), self.digest_delay, self.email);
+        let fanout = rt.services.fanout.clone();
+        actix_web::rt::spawn(async move {
+            match store_offline(&pool, &m, &offline, delay, email).await {
+                Ok(stored) => push(fanout.as_ref(), stored),
+                Err(e) => tracing::warn!(room = %m.room, seq = m.seq, error = %e, "offline message notification"),
+            }
+        });
+    }
+}
+
+async fn store_offline(
+    pool: &deadpool_postgres::Pool,
+    m: &lyceum_actors::core::seams::DirectMessage,
+    offline: &[UserId],
+    delay: std::time::Duration,
+    email: bool,
+) -> anyhow::Result<Vec<Stored>> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let name: String = match &m.sender_name {
+        Some(n) => n.clone(),
+        None => tx
+            .query_opt("SELECT display_name FROM users WHERE id = $1", &[&m.sender])
+            .await?
+            .map(|r| r.get(0))
+            .unwrap_or_default(),
+    };
+    let mut out = Vec::new();
+    for user in offline {
+        let note = Note {
+            user: *user,
+            kind: "direct_message",
+            key: format!("direct_message:{}:{}", m.room, m.seq),
+            payload: json!({"roomId": m.room, "seq": m.seq, "by": {"id": m.sender, "displayName": name}}),
+            mail: false,
+        };
+        let Some(stored) = store(&tx, note).await? else {
+            continue;
+        };
+        if email {
+            // Joins the pending digest if there is one (the partial unique
+            // index refuses a second; DO NOTHING keeps the first).
+            tx.execute(
+                "INSERT INTO outbox (kind, dedupe_key, user_id, payload, due_at)
+                 SELECT 'dm_digest', $1, $2, '{}'::jsonb, now() + make_interval(secs => $3)
+                  WHERE email_wanted($2, 'direct_message')
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &format!("dm_digest:{}:{}", user, uuid::Uuid::new_v4()),
+                    user,
+                    &(delay.as_secs_f64()),
+                ],
+            )
+            .await?;
+        }
+        out.push(stored);
+    }
+    tx.commit().await?;
+    Ok(out)
 }
 
 /// Pushes what was stored to the users' open connections. Call after the

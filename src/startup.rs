@@ -100,12 +100,39 @@ impl Application {
             .context("starting the SFU (UDP sockets)")?;
             realtime.live.set_sfu(sfu);
         }
+        let email_notifications = settings.reminders.enabled && settings.smtp.url.is_some();
+        // Direct messages to someone offline become notifications (and a
+        // digest email): the chat domain tells the edge through its seam.
+        realtime
+            .chat
+            .tell_direct_messages_to(Arc::new(crate::notify::OfflineMessages {
+                pool: db.pool.clone(),
+                realtime: Arc::downgrade(&realtime),
+                digest_delay: Duration::from_secs(settings.notifications.digest_delay_secs),
+                email: email_notifications,
+            }));
+        let listener = TcpListener::bind((host, settings.server.port))
+            .with_context(|| format!("binding {host}:{}", settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let public_url = if settings.notifications.public_url.is_empty() {
+            let scheme = if settings.tls_enabled() { "https" } else { "http" };
+            match host {
+                IpAddr::V6(h) => format!("{scheme}://[{h}]:{port}"),
+                IpAddr::V4(h) => format!("{scheme}://{h}:{port}"),
+            }
+        } else {
+            settings.notifications.public_url.clone()
+        };
+        let mail_links = Arc::new(crate::notify::MailLinks::new(&public_url, &jwt::secret_bytes(&secret)));
         if settings.reminders.enabled {
             let mailer = match &settings.smtp.url {
-                Some(url) => Some(Arc::new(crate::jobs::reminders::Mailer::new(
-                    secrecy::ExposeSecret::expose_secret(url),
-                    &settings.smtp.from,
-                )?)),
+                Some(url) => Some(Arc::new(
+                    crate::jobs::reminders::Mailer::new(
+                        secrecy::ExposeSecret::expose_secret(url),
+                        &settings.smtp.from,
+                    )?
+                    .with_links(mail_links.clone()),
+                )),
                 None => None,
             };
             crate::jobs::reminders::Worker {
@@ -132,12 +159,10 @@ impl Application {
             ),
             avatars_dir: settings.server.data_dir.join("avatars"),
             turn: crate::auth::turn::TurnIssuer::from_settings(&settings.turn),
-            email_notifications: settings.reminders.enabled && settings.smtp.url.is_some(),
+            email_notifications,
+            hold_first_posts: settings.boards.hold_first_posts,
+            mail_links,
         });
-
-        let listener = TcpListener::bind((host, settings.server.port))
-            .with_context(|| format!("binding {host}:{}", settings.server.port))?;
-        let port = listener.local_addr()?.port();
 
         let mut server = HttpServer::new(move || {
             App::new()

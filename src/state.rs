@@ -38,6 +38,11 @@ pub struct AppState {
     /// Whether notifications also go out by email (SMTP configured and the
     /// outbox worker running); each user's preferences decide per kind.
     pub email_notifications: bool,
+    /// Hold an account's board posts for review until this many of its
+    /// posts were published (`boards.hold_first_posts`; 0: never).
+    pub hold_first_posts: u32,
+    /// Signs and checks the unsubscribe links of emails.
+    pub mail_links: std::sync::Arc<crate::notify::MailLinks>,
 }
 
 impl AppState {

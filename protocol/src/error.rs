@@ -113,6 +113,9 @@ codes! {
     InvalidPreferences = "invalid_preferences", 400;
     /// A flag's reason, or a moderation action and its fields, fail validation.
     InvalidModeration = "invalid_moderation", 400;
+    /// An email's unsubscribe link whose signature does not match its user
+    /// and kind (changed, cut short), or that names no kind of email.
+    InvalidUnsubscribeLink = "invalid_unsubscribe_link", 400;
 
     // ---- credentials ----
     MissingToken = "missing_token", 401;
@@ -238,6 +241,8 @@ codes! {
     CategoryExists = "category_exists", 409;
     /// The thread is locked by a moderator: no replies, no edits.
     ThreadLocked = "thread_locked", 409;
+    /// A review decision on a board post that is not waiting for review.
+    PostNotHeld = "post_not_held", 409;
 
     // ---- the server ----
     RateLimited = "rate_limited", 429;

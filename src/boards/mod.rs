@@ -130,3 +130,27 @@ pub async fn not_banned(client: &impl GenericClient, user: UserId, category: Uui
     }
     Ok(())
 }
+
+/// Whether a new post of `user` waits for a moderator's review: holding is
+/// on (`boards.hold_first_posts` = n > 0), the author neither moderates the
+/// category nor is an admin, and fewer than n of their posts were published
+/// (approved, or posted while nothing was held).
+pub async fn should_hold(
+    client: &impl GenericClient,
+    n: u32,
+    user: &AuthUser,
+    moderator: bool,
+) -> Result<bool, ApiError> {
+    if n == 0 || moderator || user.role == Role::Admin {
+        return Ok(false);
+    }
+    let published: i64 = client
+        .query_one(
+            "SELECT count(*) FROM (SELECT 1 FROM board_posts
+                                    WHERE author_id = $1 AND (review IS NULL OR review = 'approved') LIMIT $2) p",
+            &[&user.id, &i64::from(n)],
+        )
+        .await?
+        .get(0);
+    Ok(published < i64::from(n))
+}

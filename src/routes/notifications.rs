@@ -130,6 +130,7 @@ pub const KINDS: &[&str] = &[
     "board_mention",
     "board_answer_accepted",
     "board_moderation",
+    "direct_message",
 ];
 
 async fn preferences(client: &deadpool_postgres::Client, user: &AuthUser) -> Result<Value, ApiError> {

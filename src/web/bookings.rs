@@ -226,10 +226,22 @@ pub async fn ics(
     feeds::booking_ics(state.clone(), user.auth, path).await
 }
 
-pub async fn notifications_page(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, ApiError> {
+#[derive(Deserialize, Default)]
+pub struct NotificationsQuery {
+    saved: Option<String>,
+    error: Option<String>,
+}
+
+pub async fn notifications_page(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    q: web::Query<NotificationsQuery>,
+) -> Result<HttpResponse, ApiError> {
     let Some(user) = &viewer.user else {
         return Ok(to_sign_in("/notifications"));
     };
+    let prefs = bridge::json_of(crate::routes::notifications::get_preferences(state.clone(), user.auth).await).await?;
+    let prefs = prefs["items"].as_array().cloned().unwrap_or_default();
     let v = bridge::json_of(
         crate::routes::notifications::list(state.clone(), user.auth, web::Query(Default::default())).await,
     )
@@ -237,6 +249,8 @@ pub async fn notifications_page(state: web::Data<AppState>, viewer: Viewer) -> R
     let items = v["items"].as_array().cloned().unwrap_or_default();
     let body = html! {
         h1 { "Notifications" }
+        @if q.saved.is_some() { (notice("ok", "Your email choices are saved.")) }
+        @if let Some(e) = &q.error { (notice("error", e)) }
         @if items.is_empty() { p { "Nothing yet. Reminders before your sessions and replies on the boards will appear here." } }
         ul id="notifications" {
             @for n in &items {
@@ -254,10 +268,30 @@ pub async fn notifications_page(state: web::Data<AppState>, viewer: Viewer) -> R
                             }
                             a href=(format!("/boards/threads/{}", s(p, "threadId"))) { (s(p, "title")) }
                         },
+                        "direct_message" => { (s(&p["by"], "displayName")) " sent you a message while you were away" },
                         other => { (other.replace('_', " ")) @if !s(p, "title").is_empty() { ": " (s(p, "title")) } },
                     }
                     @if let Some(t) = instant(&n["createdAt"]) { " · " span class="hint" { (when(t)) } }
                 }
+            }
+        }
+        section id="preferences" aria-labelledby="preferences-heading" {
+            h2 id="preferences-heading" { "Emails" }
+            p { "Every notification appears here; these also come by email, when this server sends email." }
+            form method="post" action="/notifications/preferences" {
+                (csrf_field(&viewer))
+                fieldset {
+                    legend { "Email me about" }
+                    @for pr in &prefs {
+                        @let kind = s(pr, "kind");
+                        div {
+                            input type="checkbox" id=(format!("email-{kind}")) name="email" value=(kind) checked[pr["email"] == true];
+                            " "
+                            label for=(format!("email-{kind}")) { (super::unsubscribe::kind_words(kind)) }
+                        }
+                    }
+                }
+                button type="submit" { "Save my email choices" }
             }
         }
     };
@@ -267,4 +301,46 @@ pub async fn notifications_page(state: web::Data<AppState>, viewer: Viewer) -> R
         ..Default::default()
     };
     Ok(render(&state, &viewer, StatusCode::OK, page(&viewer, pg, body)))
+}
+
+/// `POST /notifications/preferences`: the checked kinds (`email=<kind>`,
+/// repeated) come by email, the others not, through `PUT
+/// /api/me/notification-preferences`.
+pub async fn save_preferences(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    viewer: Viewer,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(user) = &viewer.user else {
+        return Ok(to_sign_in("/notifications"));
+    };
+    let fields = form.into_inner();
+    let csrf = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str());
+    viewer.check_csrf(&req, csrf)?;
+    let checked: Vec<&str> = fields
+        .iter()
+        .filter(|(k, _)| k == "email")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    // Every kind is said: the checked ones on, the others off (an unknown
+    // kind checked is refused by the API's handler, as it would be there).
+    let mut email = serde_json::Map::new();
+    for k in crate::routes::notifications::KINDS {
+        email.insert((*k).to_owned(), json!(checked.contains(k)));
+    }
+    for k in &checked {
+        email.entry((*k).to_owned()).or_insert(json!(true));
+    }
+    let res = match bridge::body(json!({ "email": email })) {
+        Ok(b) => crate::routes::notifications::put_preferences(state.clone(), user.auth, b).await,
+        Err(e) => Err(e),
+    };
+    Ok(match bridge::json_of(res).await {
+        Ok(_) => see_other("/notifications?saved=1#preferences"),
+        Err(e) => see_other(&format!(
+            "/notifications?{}#preferences",
+            serde_urlencoded::to_string([("error", explain(&e))]).unwrap_or_default()
+        )),
+    })
 }

@@ -20,6 +20,7 @@ pub mod profile;
 pub mod seo;
 pub mod session;
 pub mod sessions;
+pub mod unsubscribe;
 pub mod words;
 
 pub use session::{Viewer, WebKeys};

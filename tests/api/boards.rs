@@ -1561,7 +1561,7 @@ async fn board_notifications_are_emailed_when_the_preference_allows() {
             200,
         )
         .await;
-    assert_eq!(p["items"].as_array().unwrap().len(), 5);
+    assert_eq!(p["items"].as_array().unwrap().len(), 6);
     assert!(p["items"].as_array().unwrap().iter().all(|i| i["email"] == true), "{p}");
     let res = app
         .call(
@@ -1708,4 +1708,930 @@ async fn a_long_threads_page_links_to_its_later_replies() {
     // A cursor the page did not make: no such page.
     let (status, _) = get(format!("/boards/threads/{thread}?cursor=nonsense")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The audit log's actions with their subjects, newest last.
+async fn audited(app: &TestApp, action: &str) -> i64 {
+    app.db
+        .query_one("SELECT count(*) FROM audit_log WHERE action = $1", &[&action])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[actix_web::test]
+async fn a_new_accounts_first_posts_are_held_until_a_moderator_decides() {
+    let app = spawn_app_with(|s| s.boards.hold_first_posts = 2).await;
+    let admin = app.admin().await;
+    let newbie = app.register("mentee", "Nina Newbie").await;
+    let reader = app.register("mentee", "Rita Reader").await;
+    let moe = app.register("mentor", "Moe Moderator").await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    app.expect(
+        Method::PUT,
+        &format!("/api/boards/categories/{cat}/moderators/{}", moe.id),
+        Some(&admin.access),
+        None,
+        200,
+    )
+    .await;
+
+    // Held: the author sees it, marked; nobody else does, nor any list.
+    let v = app
+        .expect(
+            Method::POST,
+            "/api/boards/threads",
+            Some(&newbie.access),
+            Some(json!({"categoryId": cat, "title": "Is my CV ok?", "body": "Hello @RitaReader", "tags": []})),
+            201,
+        )
+        .await;
+    assert_eq!(v["thread"]["held"], true, "{v}");
+    assert_eq!(v["posts"]["items"][0]["held"], true, "{v}");
+    assert_eq!(v["posts"]["items"][0]["body"], "Hello @RitaReader");
+    let thread = v["thread"]["id"].as_str().unwrap().to_owned();
+    let question = v["posts"]["items"][0]["id"].as_str().unwrap().to_owned();
+    for token in [Some(reader.access.as_str()), None] {
+        let res = app
+            .call(Method::GET, &format!("/api/boards/threads/{thread}"), token, None)
+            .await;
+        assert_error(res, StatusCode::NOT_FOUND, "thread_not_found").await;
+    }
+    let list = app
+        .expect(Method::GET, "/api/boards/threads", Some(&reader.access), None, 200)
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
+    let own = app
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads/{thread}"),
+            Some(&newbie.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(own["thread"]["held"], true);
+    // Nobody was told of the mention yet.
+    assert!(app.notifications(&reader.access).await.is_empty());
+
+    // The review queue: moderators and admins only.
+    let res = app
+        .call(Method::GET, "/api/boards/held", Some(&reader.access), None)
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let q = app
+        .expect(Method::GET, "/api/boards/held", Some(&moe.access), None, 200)
+        .await;
+    let items = q["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{q}");
+    assert_eq!(items[0]["id"], question.as_str());
+    assert_eq!(items[0]["isQuestion"], true);
+    assert_eq!(items[0]["author"]["displayName"], "Nina Newbie");
+    let review = format!("/api/boards/posts/{question}/review");
+    let res = app
+        .call(
+            Method::POST,
+            &review,
+            Some(&reader.access),
+            Some(json!({"decision": "approve"})),
+        )
+        .await;
+    assert_error(res, StatusCode::NOT_FOUND, "post_not_found").await;
+    let res = app
+        .call(
+            Method::POST,
+            &review,
+            Some(&newbie.access),
+            Some(json!({"decision": "approve"})),
+        )
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = app
+        .call(
+            Method::POST,
+            &review,
+            Some(&moe.access),
+            Some(json!({"decision": "maybe"})),
+        )
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_moderation").await;
+
+    // Approved: published, audited, the author and the mentioned told.
+    let p = app
+        .expect(
+            Method::POST,
+            &review,
+            Some(&moe.access),
+            Some(json!({"decision": "approve"})),
+            200,
+        )
+        .await;
+    assert_eq!(p["held"], false, "{p}");
+    assert_eq!(audited(&app, "board_post_approved").await, 1);
+    app.expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200)
+        .await;
+    let list = app.expect(Method::GET, "/api/boards/threads", None, None, 200).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let told = app.notifications(&newbie.access).await;
+    assert_eq!(kinds(&told), ["board_moderation"]);
+    assert_eq!(told[0]["payload"]["action"], "board_post_approved");
+    assert_eq!(kinds(&app.notifications(&reader.access).await), ["board_mention"]);
+    let res = app
+        .call(
+            Method::POST,
+            &review,
+            Some(&moe.access),
+            Some(json!({"decision": "approve"})),
+        )
+        .await;
+    assert_error(res, StatusCode::CONFLICT, "post_not_held").await;
+
+    // A moderator's own posts are never held; the newbie's reply still is
+    // (one of two published), hidden from the others and not counted.
+    let (other, _) = app.thread(&moe.access, &cat, "Moe's question", "Ask away", &[]).await;
+    let held = app.reply(&newbie.access, &other, "A held reply", None).await;
+    assert_eq!(held["held"], true, "{held}");
+    let seen = app
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads/{other}"),
+            Some(&reader.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(seen["posts"]["items"].as_array().unwrap().len(), 1, "{seen}");
+    assert_eq!(seen["thread"]["replyCount"], 0);
+    let mine = app
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads/{other}"),
+            Some(&newbie.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(mine["posts"]["items"].as_array().unwrap().len(), 2, "{mine}");
+    assert_eq!(mine["posts"]["items"][1]["held"], true);
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api/boards/posts/{}/vote", held["id"].as_str().unwrap()),
+            Some(&reader.access),
+            Some(json!({"value": 1})),
+        )
+        .await;
+    assert_error(res, StatusCode::NOT_FOUND, "post_not_found").await;
+    assert!(
+        app.notifications(&moe.access).await.is_empty(),
+        "nobody is told of a held reply"
+    );
+
+    // Rejected: deleted, audited, the author told why.
+    let r = app
+        .expect(
+            Method::POST,
+            &format!("/api/boards/posts/{}/review", held["id"].as_str().unwrap()),
+            Some(&moe.access),
+            Some(json!({"decision": "reject", "reason": "Off topic"})),
+            200,
+        )
+        .await;
+    assert_eq!(r["deleted"], true, "{r}");
+    assert_eq!(audited(&app, "board_post_rejected").await, 1);
+    let told = app.notifications(&newbie.access).await;
+    assert_eq!(told[0]["payload"]["action"], "board_post_rejected");
+    assert_eq!(told[0]["payload"]["reason"], "Off topic");
+
+    // Held again (a rejection publishes nothing); approved, it is counted
+    // and the thread's author is told of the reply then.
+    let again = app.reply(&newbie.access, &other, "A better reply", None).await;
+    assert_eq!(again["held"], true);
+    app.expect(
+        Method::POST,
+        &format!("/api/boards/posts/{}/review", again["id"].as_str().unwrap()),
+        Some(&admin.access),
+        Some(json!({"decision": "approve"})),
+        200,
+    )
+    .await;
+    let seen = app
+        .expect(
+            Method::GET,
+            &format!("/api/boards/threads/{other}"),
+            Some(&reader.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(seen["thread"]["replyCount"], 1);
+    assert_eq!(kinds(&app.notifications(&moe.access).await), ["board_reply"]);
+    // Two published now: the next post goes straight out.
+    let free = app.reply(&newbie.access, &other, "Straight out", None).await;
+    assert_eq!(free["held"], false);
+    let q = app
+        .expect(Method::GET, "/api/boards/held", Some(&admin.access), None, 200)
+        .await;
+    assert!(q["items"].as_array().unwrap().is_empty(), "{q}");
+}
+
+/// An email's text as sent (quoted-printable soft breaks and `=3D` undone).
+pub(crate) fn unfold(mail: &str) -> String {
+    let mut out = mail.replace("=\r\n", "").replace("=\n", "");
+    for (code, c) in [("=3D", "="), ("=E2=80=94", "\u{2014}"), ("=20", " ")] {
+        out = out.replace(code, c);
+    }
+    out
+}
+
+/// The first `http…/unsubscribe?…` link in a text.
+fn unsubscribe_link(text: &str) -> String {
+    let start = text
+        .find("http")
+        .and_then(|_| text.find("/unsubscribe?"))
+        .expect("an unsubscribe link");
+    let begin = text[..start].rfind("http").unwrap();
+    text[begin..]
+        .split(|c: char| c.is_whitespace())
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn wait_mails(mails: &std::sync::Arc<std::sync::Mutex<Vec<String>>>, to: &str, n: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mine: Vec<String> = mails
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.to_lowercase().contains(&to.to_lowercase()))
+            .cloned()
+            .collect();
+        if mine.len() >= n {
+            return mine;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} email(s) to {to}: got {mine:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn say_over_http(app: &TestApp, token: &str, room: &str, body: &str) {
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api/rooms/{room}/messages"),
+            Some(token),
+            Some(json!({"body": body, "clientMsgId": uuid::Uuid::new_v4().to_string()})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
+}
+
+#[actix_web::test]
+async fn notifications_of_offline_direct_messages_are_one_digest_email_with_a_signed_unsubscribe_link() {
+    let (smtp_port, mails) = crate::calendar::smtp_sink().await;
+    let smtp = format!("smtp://127.0.0.1:{smtp_port}");
+    let app = spawn_app_with(|s| {
+        s.reminders.poll_ms = 100;
+        s.smtp.url = Some(secrecy::SecretString::from(smtp.clone()));
+        s.notifications.digest_delay_secs = 2;
+    })
+    .await;
+    let mentor = app.register("mentor", "Marco Mentor").await;
+    let away = app.register("mentee", "Ada Away").await;
+    let here = app.register("mentee", "Hugo Here").await;
+    let room: Value = app.open_dm(&mentor.access, away.id).await.json().await.unwrap();
+    let room = room["id"].as_str().unwrap().to_owned();
+    let room2: Value = app.open_dm(&mentor.access, here.id).await.json().await.unwrap();
+    let room2 = room2["id"].as_str().unwrap().to_owned();
+
+    // Hugo is connected: his message is no notification.
+    let mut hugo = Ws::connect(&app, &here.access).await;
+    say_over_http(&app, &mentor.access, &room2, "Hugo, you there?").await;
+    // Ada is not: three messages, three notifications, one digest.
+    for text in ["Hi Ada", "About your CV", "Call me"] {
+        say_over_http(&app, &mentor.access, &room, text).await;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let told = loop {
+        let told = app.notifications(&away.access).await;
+        if told.len() == 3 || std::time::Instant::now() > deadline {
+            break told;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(kinds(&told), ["direct_message"; 3], "{told:?}");
+    assert_eq!(told[0]["payload"]["by"]["displayName"], "Marco Mentor");
+    assert_eq!(told[0]["payload"]["roomId"], room.as_str());
+    let digests: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM outbox WHERE kind = 'dm_digest'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(digests, 1, "several messages in the window join one digest");
+
+    let mine = wait_mails(&mails, &away.email, 1).await;
+    // Nothing else comes for this window, and nothing for Hugo.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let all = mails.lock().unwrap().clone();
+    let to_ada: Vec<&String> = all
+        .iter()
+        .filter(|m| m.to_lowercase().contains(&away.email.to_lowercase()))
+        .collect();
+    assert_eq!(to_ada.len(), 1, "{all:?}");
+    assert!(
+        !all.iter()
+            .any(|m| m.to_lowercase().contains(&here.email.to_lowercase())),
+        "{all:?}"
+    );
+    assert!(app.notifications(&here.access).await.is_empty());
+    hugo.quiet("notification", std::time::Duration::from_millis(100)).await;
+    let text = unfold(&mine[0]);
+    assert!(text.contains("3 new messages on Lyceum"), "{text}");
+    assert!(text.contains("- Marco Mentor: 3 messages"), "{text}");
+
+    // A message read before its digest is due is not emailed: the digest
+    // finds nothing unread and sends nothing.
+    say_over_http(&app, &mentor.access, &room, "Still there?").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.notifications(&away.access).await.len() < 4 {
+        assert!(std::time::Instant::now() < deadline, "the fourth notification");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    app.expect(
+        Method::POST,
+        "/api/notifications/read-all",
+        Some(&away.access),
+        None,
+        200,
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let done: Option<String> = app
+            .db
+            .query_opt(
+                "SELECT last_error FROM outbox WHERE kind = 'dm_digest' AND sent_at IS NOT NULL ORDER BY id DESC LIMIT 1 OFFSET 0",
+                &[],
+            )
+            .await
+            .unwrap()
+            .and_then(|r| r.get(0));
+        if done.as_deref() == Some("nothing unread") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the second digest ran: {done:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let to_ada = mails
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.to_lowercase().contains(&away.email.to_lowercase()))
+        .count();
+    assert_eq!(to_ada, 1, "nothing unread, nothing sent");
+
+    // The signed link works without signing in.
+    let link = unsubscribe_link(&text);
+    assert!(link.starts_with(&app.address), "{link}");
+    assert!(
+        link.contains(&format!("u={}", away.id)) && link.contains("k=direct_message"),
+        "{link}"
+    );
+    let anon = crate::pages::browser();
+    let res = anon.get(&link).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("Stop emails about direct messages you receive while you are away"),
+        "{page}"
+    );
+
+    // Tampered links are refused, whatever was changed, and change nothing.
+    let sig_at = link.find("s=").unwrap() + 2;
+    let mut flipped = link.clone().into_bytes();
+    flipped[sig_at] = if flipped[sig_at] == b'0' { b'1' } else { b'0' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    let other_kind = link.replace("k=direct_message", "k=board_reply");
+    let other_user = link.replace(&away.id.to_string(), &here.id.to_string());
+    let cut = link[..link.find("&s=").unwrap()].to_owned();
+    for bad in [&flipped, &other_kind, &other_user, &cut] {
+        for method in [Method::GET, Method::POST] {
+            let res = anon
+                .request(method.clone(), bad)
+                .header("accept", "text/html")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{method} {bad}");
+            let page = res.text().await.unwrap();
+            assert!(page.contains("This unsubscribe link is not valid"), "{page}");
+            // A program (no text/html in Accept) gets the API's error.
+            let res = anon.request(method.clone(), bad).send().await.unwrap();
+            assert_error(res, StatusCode::BAD_REQUEST, "invalid_unsubscribe_link").await;
+        }
+    }
+    let wanted = |v: &Value, kind: &str| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["kind"] == kind)
+            .unwrap()["email"]
+            .clone()
+    };
+    let p = app
+        .expect(
+            Method::GET,
+            "/api/me/notification-preferences",
+            Some(&away.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(wanted(&p, "direct_message"), true);
+
+    // The good link's POST turns that kind off, and only that kind.
+    let res = anon.post(&link).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("You will no longer get emails about direct messages"),
+        "{page}"
+    );
+    let p = app
+        .expect(
+            Method::GET,
+            "/api/me/notification-preferences",
+            Some(&away.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(wanted(&p, "direct_message"), false);
+    assert_eq!(wanted(&p, "board_reply"), true);
+
+    // Off: more offline messages are notifications, and no digest waits.
+    say_over_http(&app, &mentor.access, &room, "One more").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.notifications(&away.access).await.len() < 5 {
+        assert!(std::time::Instant::now() < deadline, "the fourth notification");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pending: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM outbox WHERE kind = 'dm_digest' AND sent_at IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(pending, 0);
+
+    // Board emails carry their own kind's signed link and an absolute address.
+    let admin = app.admin().await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let (thread, _) = app.thread(&away.access, &cat, "Emailed question", "hello", &[]).await;
+    app.reply(&mentor.access, &thread, "An answer", None).await;
+    let mine = wait_mails(&mails, &away.email, 2).await;
+    let text = unfold(mine.iter().find(|m| m.contains("replied in")).unwrap());
+    assert!(
+        text.contains(&format!("{}/boards/threads/{thread}", app.address)),
+        "{text}"
+    );
+    let link = unsubscribe_link(&text);
+    assert!(link.contains("k=board_reply"), "{link}");
+    assert_eq!(anon.get(&link).send().await.unwrap().status(), StatusCode::OK);
+}
+
+/// Where a form's answer sends the browser.
+fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// Posts a page form with the page's CSRF token; the answer (a redirect).
+async fn form(
+    b: &reqwest::Client,
+    app: &TestApp,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let (_, html) = crate::pages::get_page(b, app, page).await;
+    let csrf = crate::pages::csrf_of(&html);
+    let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+    all.extend_from_slice(fields);
+    b.post(app.url(action)).form(&all).send().await.unwrap()
+}
+
+#[actix_web::test]
+async fn the_board_pages_ask_answer_vote_accept_flag_and_edit_by_form_and_say_why_not() {
+    use crate::pages::{browser, get_page, sign_up};
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let asker_b = browser();
+    let asker_email = sign_up(&asker_b, &app, "mentee", "Asha Asker").await;
+    let asker = app.login(&asker_email).await;
+    let mentor_b = browser();
+    let mentor_email = sign_up(&mentor_b, &app, "mentor", "Mia Mentor").await;
+    let mentor = app.login(&mentor_email).await;
+
+    // Ask on /boards.
+    let (_, html) = get_page(&asker_b, &app, "/boards").await;
+    assert!(
+        html.contains(r#"<form method="post" action="/boards/threads">"#),
+        "{html}"
+    );
+    let res = form(
+        &asker_b,
+        &app,
+        "/boards",
+        "/boards/threads",
+        &[
+            ("categoryId", &cat),
+            ("title", "How do I prepare for a system design round?"),
+            ("body", "Any **tips**?"),
+            ("tags", "interviews, system-design"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = location(&res);
+    assert!(to.ends_with("?done=asked"), "{to}");
+    let thread = to
+        .trim_start_matches("/boards/threads/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = format!("/boards/threads/{thread}");
+    let (status, html) = get_page(&asker_b, &app, &to).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Your question is on the board."), "{html}");
+    let v = app
+        .expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200)
+        .await;
+    assert_eq!(v["thread"]["tags"], json!(["interviews", "system-design"]));
+    // A refused question comes back in words, to the form.
+    let res = form(
+        &asker_b,
+        &app,
+        "/boards",
+        "/boards/threads",
+        &[("categoryId", &cat), ("title", "Hi"), ("body", "x")],
+    )
+    .await;
+    let to = location(&res);
+    assert!(to.starts_with("/boards?error=") && to.ends_with("#ask"), "{to}");
+    let (_, html) = get_page(&asker_b, &app, &to).await;
+    assert!(html.contains("A title has 3 to 200 characters"), "{html}");
+
+    // The mentor answers on the thread's page.
+    let res = form(
+        &mentor_b,
+        &app,
+        &page,
+        &format!("{page}/replies"),
+        &[("body", "Practise *out loud*.")],
+    )
+    .await;
+    let to = location(&res);
+    assert!(to.contains("?done=answered#post-"), "{to}");
+    let answer = to.split("#post-").nth(1).unwrap().to_owned();
+    // An empty answer is refused in words, back at the answer form.
+    let res = form(&mentor_b, &app, &page, &format!("{page}/replies"), &[("body", "   ")]).await;
+    let to = location(&res);
+    assert!(to.contains("?error=") && to.ends_with("#answer"), "{to}");
+    // Without the CSRF field: refused.
+    let res = mentor_b
+        .post(app.url(&format!("{page}/replies")))
+        .form(&[("body", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // The asker sees controls named for whose post they act on.
+    let (_, html) = get_page(&asker_b, &app, &page).await;
+    for name in [
+        "Vote for Mia Mentor",
+        "Vote against Mia Mentor",
+        "Accept Mia Mentor",
+        "Flag Mia Mentor",
+        "Reply to Mia Mentor",
+        "Edit your question",
+    ] {
+        assert!(html.contains(name), "{name}: {html}");
+    }
+    assert!(!html.contains("Vote for Asha Asker"), "no vote on one's own question");
+    // Votes: twice counts once; accept.
+    let vote = format!("{page}/posts/{answer}/vote");
+    for _ in 0..2 {
+        let res = form(&asker_b, &app, &page, &vote, &[("value", "1")]).await;
+        assert!(location(&res).contains("done=voted"), "{}", location(&res));
+    }
+    let res = form(&asker_b, &app, &page, &format!("{page}/accept"), &[("postId", &answer)]).await;
+    assert!(location(&res).contains("done=accepted"), "{}", location(&res));
+    let v = app
+        .expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200)
+        .await;
+    assert_eq!(v["posts"]["items"][1]["score"], 1);
+    assert_eq!(v["thread"]["acceptedPostId"], answer.as_str());
+    let (_, html) = get_page(&asker_b, &app, &page).await;
+    assert!(html.contains("Withdraw my vote for Mia Mentor"), "{html}");
+    assert!(html.contains("Withdraw acceptance of Mia Mentor"), "{html}");
+    // Only the thread's author accepts: the mentor's try is refused in words.
+    let res = form(
+        &mentor_b,
+        &app,
+        &page,
+        &format!("{page}/accept"),
+        &[("postId", &answer)],
+    )
+    .await;
+    let to = location(&res);
+    assert!(to.contains("error="), "{to}");
+    let (_, html) = get_page(&mentor_b, &app, &to).await;
+    assert!(
+        html.contains("Only the thread") && html.contains("role=\"alert\""),
+        "{html}"
+    );
+
+    // The mentor flags the question, replies to the asker's... and edits her answer.
+    let question = v["posts"]["items"][0]["id"].as_str().unwrap().to_owned();
+    let res = form(
+        &mentor_b,
+        &app,
+        &page,
+        &format!("{page}/posts/{question}/flag"),
+        &[("reason", "Duplicate")],
+    )
+    .await;
+    assert!(location(&res).contains("done=flagged"), "{}", location(&res));
+    let flags: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM board_flags", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(flags, 1);
+    let res = form(
+        &mentor_b,
+        &app,
+        &page,
+        &format!("{page}/posts/{answer}/edit"),
+        &[("body", "Practise *out loud*, daily.")],
+    )
+    .await;
+    assert!(location(&res).contains("done=edited"), "{}", location(&res));
+    let res = form(
+        &asker_b,
+        &app,
+        &page,
+        &format!("{page}/replies"),
+        &[("body", "Thanks!"), ("parentId", &answer)],
+    )
+    .await;
+    assert!(location(&res).contains("done=answered"), "{}", location(&res));
+    let v = app
+        .expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200)
+        .await;
+    assert_eq!(v["posts"]["items"][1]["body"], "Practise *out loud*, daily.");
+    assert_eq!(v["posts"]["items"][2]["parentId"], answer.as_str());
+    let (_, html) = get_page(&asker_b, &app, &page).await;
+    assert!(html.contains("in reply to Mia Mentor"), "{html}");
+    // Someone else's post has no edit form; editing it anyway is refused.
+    let res = form(
+        &asker_b,
+        &app,
+        &page,
+        &format!("{page}/posts/{answer}/edit"),
+        &[("body", "mine now")],
+    )
+    .await;
+    assert!(location(&res).contains("error="), "{}", location(&res));
+
+    // Signed out: why not, and where to sign in.
+    let anon = browser();
+    let (_, html) = get_page(&anon, &app, &page).await;
+    assert!(
+        html.contains("Sign in to answer") && !html.contains("answer-body"),
+        "{html}"
+    );
+    let (_, html) = get_page(&anon, &app, "/boards").await;
+    assert!(html.contains("Sign in to ask a question"), "{html}");
+    let res = form(&anon, &app, &page, &format!("{page}/replies"), &[("body", "hi")]).await;
+    assert!(location(&res).starts_with("/signin?next="), "{}", location(&res));
+
+    // Locked: the page says so instead of the form; a post is refused.
+    app.expect(
+        Method::POST,
+        &format!("/api/boards/threads/{thread}/moderate"),
+        Some(&admin.access),
+        Some(json!({"action": "lock"})),
+        200,
+    )
+    .await;
+    let (_, html) = get_page(&mentor_b, &app, &page).await;
+    assert!(
+        html.contains("This thread is locked by a moderator") && !html.contains("answer-body"),
+        "{html}"
+    );
+    // Votes and flags stay open in a locked thread, replies and edits do not.
+    assert!(
+        html.contains("Vote for Asha Asker") && html.contains("Flag Asha Asker"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Reply to Asha") && !html.contains("Edit your post"),
+        "{html}"
+    );
+    let res = form(&mentor_b, &app, &page, &format!("{page}/replies"), &[("body", "late")]).await;
+    assert!(location(&res).contains("error="), "{}", location(&res));
+    app.expect(
+        Method::POST,
+        &format!("/api/boards/threads/{thread}/moderate"),
+        Some(&admin.access),
+        Some(json!({"action": "unlock"})),
+        200,
+    )
+    .await;
+    // Banned: the page says so instead of the form.
+    app.expect(
+        Method::PUT,
+        &format!("/api/boards/categories/{cat}/bans/{}", mentor.id),
+        Some(&admin.access),
+        Some(json!({})),
+        200,
+    )
+    .await;
+    let (_, html) = get_page(&mentor_b, &app, &page).await;
+    assert!(
+        html.contains("You are banned from this board") && !html.contains("answer-body"),
+        "{html}"
+    );
+    assert!(!html.contains("Vote for Asha"), "{html}");
+    let _ = (asker, mentor);
+}
+
+#[actix_web::test]
+async fn the_notifications_page_sets_which_notifications_come_by_email() {
+    use crate::pages::{browser, csrf_of, get_page, sign_up};
+    let app = spawn_app().await;
+    let b = browser();
+    let email = sign_up(&b, &app, "mentee", "Pia Prefers").await;
+    let me = app.login(&email).await;
+    let (_, html) = get_page(&b, &app, "/notifications").await;
+    for kind in ["reminder", "board_reply", "direct_message"] {
+        assert!(
+            html.contains(&format!(r#"id="email-{kind}" name="email" value="{kind}" checked"#)),
+            "{kind}: {html}"
+        );
+    }
+    assert!(
+        html.contains("direct messages you receive while you are away"),
+        "{html}"
+    );
+    // Only replies and reminders checked: the other kinds go off.
+    let csrf = csrf_of(&html);
+    let res = b
+        .post(app.url("/notifications/preferences"))
+        .form(&[("csrf", csrf.as_str()), ("email", "reminder"), ("email", "board_reply")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/notifications?saved=1#preferences");
+    let p = app
+        .expect(
+            Method::GET,
+            "/api/me/notification-preferences",
+            Some(&me.access),
+            None,
+            200,
+        )
+        .await;
+    let on: Vec<&str> = p["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["email"] == true)
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(on, ["reminder", "board_reply"], "{p}");
+    let (_, html) = get_page(&b, &app, "/notifications?saved=1").await;
+    assert!(html.contains("Your email choices are saved."));
+    assert!(html.contains(r#"value="direct_message">"#), "unchecked now: {html}");
+    // A kind that does not exist is refused in words; without the CSRF field, 403.
+    let res = b
+        .post(app.url("/notifications/preferences"))
+        .form(&[("csrf", csrf.as_str()), ("email", "spam")])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        location(&res).starts_with("/notifications?error="),
+        "{}",
+        location(&res)
+    );
+    let res = b
+        .post(app.url("/notifications/preferences"))
+        .form(&[("email", "reminder")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[actix_web::test]
+async fn a_moderator_approves_and_rejects_held_posts_on_the_thread_page() {
+    use crate::pages::{browser, get_page, sign_up};
+    let app = spawn_app_with(|s| s.boards.hold_first_posts = 2).await;
+    let admin = app.admin().await;
+    let cat = app.category(&admin.access, "placements", "public").await;
+    let moe_b = browser();
+    let moe_email = sign_up(&moe_b, &app, "mentor", "Moe Moderator").await;
+    let moe = app.login(&moe_email).await;
+    app.expect(
+        Method::PUT,
+        &format!("/api/boards/categories/{cat}/moderators/{}", moe.id),
+        Some(&admin.access),
+        None,
+        200,
+    )
+    .await;
+    let newbie = app.register("mentee", "Nina Newbie").await;
+    let (thread, _) = app.thread(&moe.access, &cat, "Moe's question", "Ask away", &[]).await;
+    let page = format!("/boards/threads/{thread}");
+    let first = app.reply(&newbie.access, &thread, "A held reply", None).await;
+    let second = app.reply(&newbie.access, &thread, "Another held reply", None).await;
+    assert_eq!(
+        (first["held"].clone(), second["held"].clone()),
+        (json!(true), json!(true))
+    );
+
+    // The moderator sees them marked, with buttons named for whose they are;
+    // a visitor sees neither.
+    let (_, html) = get_page(&moe_b, &app, &page).await;
+    assert!(html.contains("Waiting for review"), "{html}");
+    assert!(
+        html.contains("Approve Nina Newbie&#39;s answer 1") || html.contains("Approve Nina Newbie's answer 1"),
+        "{html}"
+    );
+    let (_, public) = get_page(&browser(), &app, &page).await;
+    assert!(
+        !public.contains("held reply") && !public.contains("Approve"),
+        "{public}"
+    );
+
+    let res = form(
+        &moe_b,
+        &app,
+        &page,
+        &format!("{page}/posts/{}/review", first["id"].as_str().unwrap()),
+        &[("decision", "approve")],
+    )
+    .await;
+    assert!(location(&res).contains("done=approved"), "{}", location(&res));
+    let res = form(
+        &moe_b,
+        &app,
+        &page,
+        &format!("{page}/posts/{}/review", second["id"].as_str().unwrap()),
+        &[("decision", "reject"), ("reason", "Please write more")],
+    )
+    .await;
+    assert!(location(&res).contains("done=rejected"), "{}", location(&res));
+    let (_, html) = get_page(&moe_b, &app, &location(&res)).await;
+    assert!(html.contains("Rejected: the post is deleted"), "{html}");
+    let v = app
+        .expect(Method::GET, &format!("/api/boards/threads/{thread}"), None, None, 200)
+        .await;
+    assert_eq!(v["thread"]["replyCount"], 1);
+    assert_eq!(v["posts"]["items"][1]["body"], "A held reply");
+    let told = app.notifications(&newbie.access).await;
+    assert_eq!(told[0]["payload"]["action"], "board_post_rejected");
+    assert_eq!(told[0]["payload"]["reason"], "Please write more");
+    // Deciding again: refused in words.
+    let res = form(
+        &moe_b,
+        &app,
+        &page,
+        &format!("{page}/posts/{}/review", first["id"].as_str().unwrap()),
+        &[("decision", "approve")],
+    )
+    .await;
+    let (_, html) = get_page(&moe_b, &app, &location(&res)).await;
+    assert!(html.contains("This post is not waiting for review"), "{html}");
 }

@@ -273,6 +273,50 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
 
+    // A locked thread (its readers are told why they cannot answer), a
+    // forms' outcome and error, and the unsubscribe link of an email (good
+    // and tampered): the boards' page states (issue 16).
+    let res = app
+        .post_auth(
+            "/api/boards/threads",
+            &other.access,
+            &json!({"categoryId": category["id"], "title": "A locked question", "body": "Closed."}),
+        )
+        .await;
+    let locked: Value = res.json().await.unwrap();
+    let locked_id = locked["thread"]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .post_auth(
+            &format!("/api/boards/threads/{locked_id}/moderate"),
+            &admin.access,
+            &json!({"action": "lock"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let links = lyceum::notify::MailLinks::new(&app.address, JWT_SECRET.as_bytes());
+    let unsubscribe = links
+        .unsubscribe_url(mentee.id, "board_reply")
+        .trim_start_matches(&app.address)
+        .to_owned();
+    let thread_page = format!("/boards/threads/{thread_id}");
+    // A reply held for review (as `boards.hold_first_posts` would hold it),
+    // which the admin sees with Approve and Reject.
+    let res = app
+        .post_auth(
+            &format!("/api/boards/threads/{thread_id}/replies"),
+            &other.access,
+            &json!({"body": "A reply waiting for review."}),
+        )
+        .await;
+    let held: Value = res.json().await.unwrap();
+    let held_id: uuid::Uuid = held["id"].as_str().unwrap().parse().unwrap();
+    app.db
+        .execute(
+            "UPDATE board_posts SET review = 'held', hidden = true WHERE id = $1",
+            &[&held_id],
+        )
+        .await
+        .unwrap();
     let mentor_page = format!("/mentors/{}", mentor.id);
     let session_page = format!("/sessions/{session}");
     let public: Vec<String> = vec![
@@ -289,6 +333,8 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         format!("/mentors/{}", uuid::Uuid::new_v4()),
         "/sessions?from=someday".into(),
         "/no-such-page".into(),
+        unsubscribe.clone(),
+        format!("{unsubscribe}0"),
     ];
 
     let mut driver = Driver::start().await;
@@ -394,6 +440,10 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         "/matching?timeZone=Mars%2FBase".into(),
         format!("{mentor_page}?booked=waitlisted&position=1"),
         format!("{session_page}?registered=confirmed&position=0"),
+        format!("{thread_page}?done=accepted"),
+        format!("{thread_page}?error=Only+the+thread%27s+author+chooses+its+accepted+answer."),
+        format!("/boards/threads/{locked_id}"),
+        "/boards?error=A+title+has+3+to+200+characters.#ask".into(),
     ]);
     for path in &as_mentee {
         mia.open(&app.url(path)).await;
@@ -422,8 +472,15 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         manage_slot.as_str(),
         manage_session.as_str(),
         "/profile",
+        "/boards",
+        thread_page.as_str(),
     ] {
         host.open(&app.url(path)).await;
+        host.js(
+            "document.querySelectorAll('details').forEach(d => { d.open = true; }); return true;",
+            vec![],
+        )
+        .await;
         violations.extend(host.axe(&axe, path).await);
         checked += 1;
     }
@@ -431,8 +488,20 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
     let admin_account = app.admin().await;
     let admin = driver.browser("admin").await;
     admin.sign_in(&app, &admin_account.email).await;
-    for path in ["/admin", "/admin?role=mentee", "/admin/audit", "/calendar"] {
+    for path in [
+        "/admin",
+        "/admin?role=mentee",
+        "/admin/audit",
+        "/calendar",
+        thread_page.as_str(),
+    ] {
         admin.open(&app.url(path)).await;
+        admin
+            .js(
+                "document.querySelectorAll('details').forEach(d => { d.open = true; }); return true;",
+                vec![],
+            )
+            .await;
         violations.extend(admin.axe(&axe, path).await);
         checked += 1;
     }
@@ -778,6 +847,34 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
     seed_session(&app, &mentor, "A webinar with a rather long title about careers", 20).await;
     let mentee = app.register("mentee", "Maximiliana Mentee").await;
     let mentor_path = format!("/mentors/{}", mentor.id);
+    // A board thread with its forms (issue 16): long names, a long answer.
+    let admin = app.admin().await;
+    let res = app
+        .post_auth(
+            "/api/boards/categories",
+            &admin.access,
+            &json!({"slug": "placements", "name": "Placements and internships", "visibility": "public"}),
+        )
+        .await;
+    let category: Value = res.json().await.unwrap();
+    let res = app
+        .post_auth(
+            "/api/boards/threads",
+            &mentee.access,
+            &json!({"categoryId": category["id"], "title": "How do I prepare for a distributed systems interview at a large company?",
+                    "body": "Any tips? `a_rather_long_identifier_without_any_spaces_in_it_at_all`", "tags": ["interviews", "system-design"]}),
+        )
+        .await;
+    let thread: Value = res.json().await.unwrap();
+    let thread_path = format!("/boards/threads/{}", thread["thread"]["id"].as_str().unwrap());
+    let res = app
+        .post_auth(
+            &format!("{}/replies", thread_path.replace("/boards/", "/api/boards/")),
+            &mentor.access,
+            &json!({"body": "Practise *out loud*: draw the boxes, then talk through the trade-offs, every day for two weeks."}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
 
     let mut driver = Driver::start().await;
     let visitor = driver.browser("phone-visitor").await;
@@ -801,7 +898,14 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
     assert_eq!(spoiled, true, "a 600 px element makes a 390 px page scroll sideways");
     let mut failures = Vec::new();
     for p in [&visitor, &signed_in] {
-        for path in ["/", "/mentors", mentor_path.as_str(), "/sessions"] {
+        for path in [
+            "/",
+            "/mentors",
+            mentor_path.as_str(),
+            "/sessions",
+            "/boards",
+            thread_path.as_str(),
+        ] {
             p.open(&app.url(path)).await;
             p.js(
                 "document.querySelectorAll('details').forEach(d => { d.open = true; }); return true;",

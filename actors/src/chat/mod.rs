@@ -25,6 +25,8 @@ const POST_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Chat {
     pub services: Arc<Services>,
     rooms: Registry<RoomId, ChatRoom>,
+    /// Told of every new direct message once committed (set at start-up).
+    direct_messages: std::sync::OnceLock<Arc<dyn crate::core::seams::DirectMessages>>,
 }
 
 impl Chat {
@@ -32,7 +34,18 @@ impl Chat {
         Arc::new(Chat {
             services,
             rooms: Registry::default(),
+            direct_messages: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Where committed direct messages are told (the edge's notifications
+    /// of messages received while offline). Once; later calls are ignored.
+    pub fn tell_direct_messages_to(&self, sink: Arc<dyn crate::core::seams::DirectMessages>) {
+        let _ = self.direct_messages.set(sink);
+    }
+
+    pub(crate) fn direct_messages(&self) -> Option<&Arc<dyn crate::core::seams::DirectMessages>> {
+        self.direct_messages.get()
     }
 
     /// The running actor of a room, started (and loading itself) if needed.

@@ -168,6 +168,28 @@ impl ChatRoom {
         }
     }
 
+    /// A new message in a direct conversation: told to the edge, which
+    /// notifies the recipients who are offline.
+    fn tell_direct(&self, sender: UserId, seq: i64, sender_name: Option<String>) {
+        let (Some(meta), Some(sink)) = (&self.meta, self.chat.direct_messages()) else {
+            return;
+        };
+        if meta.kind != "direct" {
+            return;
+        }
+        let recipients: Vec<UserId> = self.members.keys().copied().filter(|u| *u != sender).collect();
+        if recipients.is_empty() {
+            return;
+        }
+        sink.committed(crate::core::seams::DirectMessage {
+            room: self.id,
+            seq,
+            sender,
+            sender_name,
+            recipients,
+        });
+    }
+
     fn remember(&mut self, seq: i64, frame: ByteString) {
         if self.ring.len() == RING_CAPACITY {
             self.ring.pop_front();
@@ -285,6 +307,9 @@ impl ChatRoom {
                                     let frame = ByteString::from(e.frame());
                                     act.broadcast(&frame, None);
                                     act.remember(e.seq, frame);
+                                    if matches!(q.event.kind, Kind::Message) {
+                                        act.tell_direct(q.event.sender, e.seq, e.sender_name.clone());
+                                    }
                                 }
                                 q.reply.send(Ok(Posted {
                                     room_id: room,

@@ -32,3 +32,21 @@ pub trait OfferingControl: Send + Sync {
 pub trait RoomMembership: Send + Sync {
     fn is_member(&self, room: RoomId, user: UserId) -> BoxFuture<'static, Result<bool, Error>>;
 }
+
+/// Chat → the edge: a direct message was committed. The edge (which knows
+/// who is connected and stores notifications) tells the recipients who are
+/// offline; the chat domain stores messages only.
+pub trait DirectMessages: Send + Sync {
+    fn committed(&self, message: DirectMessage);
+}
+
+/// A new message in a direct conversation, as committed.
+#[derive(Debug, Clone)]
+pub struct DirectMessage {
+    pub room: RoomId,
+    pub seq: i64,
+    pub sender: UserId,
+    pub sender_name: Option<String>,
+    /// The conversation's other members.
+    pub recipients: Vec<UserId>,
+}

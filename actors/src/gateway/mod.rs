@@ -77,6 +77,11 @@ impl Realtime {
         }
     }
 
+    /// Whether the user has an open WebSocket connection on this node.
+    pub fn is_online(&self, user: UserId) -> bool {
+        self.connections_lock().get(&user).is_some_and(|m| !m.is_empty())
+    }
+
     fn connections_lock(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.connections.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -9,6 +9,7 @@
 pub mod categories;
 pub mod flags;
 pub mod posts;
+pub mod review;
 pub mod threads;
 
 use chrono::{DateTime, Utc};
@@ -59,6 +60,8 @@ pub struct ThreadCtx {
     pub first_post: Option<Uuid>,
     /// Whether the caller moderates the thread's category.
     pub moderator: bool,
+    /// Its question is held for review (the thread is hidden meanwhile).
+    pub held: bool,
 }
 
 /// The thread, if the caller may see it: its category readable by them,
@@ -71,11 +74,11 @@ pub async fn thread_for(
     lock: bool,
 ) -> Result<ThreadCtx, ApiError> {
     let sql = if lock {
-        "SELECT t.id, t.category_id, t.author_id, t.title, t.locked, t.hidden, t.first_post_id, c.visibility
+        "SELECT t.id, t.category_id, t.author_id, t.title, t.locked, t.hidden, t.first_post_id, c.visibility, t.held
            FROM board_threads t JOIN board_categories c ON c.id = t.category_id
           WHERE t.id = $1 AND t.deleted_at IS NULL FOR UPDATE OF t"
     } else {
-        "SELECT t.id, t.category_id, t.author_id, t.title, t.locked, t.hidden, t.first_post_id, c.visibility
+        "SELECT t.id, t.category_id, t.author_id, t.title, t.locked, t.hidden, t.first_post_id, c.visibility, t.held
            FROM board_threads t JOIN board_categories c ON c.id = t.category_id
           WHERE t.id = $1 AND t.deleted_at IS NULL"
     };
@@ -91,18 +94,23 @@ pub async fn thread_for(
         None => false,
     };
     let hidden: bool = row.get(5);
-    if hidden && !moderator {
+    let held: bool = row.get(8);
+    let author: Uuid = row.get(2);
+    // A held thread (its question waits for review) is its author's too.
+    let own_held = held && viewer.is_some_and(|v| v.id.0 == author);
+    if hidden && !moderator && !own_held {
         return Err(not_found());
     }
     Ok(ThreadCtx {
         id: row.get(0),
         category,
-        author: row.get(2),
+        author,
         title: row.get(3),
         locked: row.get(4),
         hidden,
         first_post: row.get(6),
         moderator,
+        held,
     })
 }
 
@@ -111,6 +119,8 @@ pub struct PostCtx {
     pub id: Uuid,
     pub author: Uuid,
     pub hidden: bool,
+    /// Waiting for a moderator's review (hidden meanwhile).
+    pub held: bool,
     pub thread: ThreadCtx,
 }
 
@@ -125,7 +135,8 @@ pub async fn post_for(
     let not_found = || ApiError::new(ErrorCode::PostNotFound, "no such post");
     let row = client
         .query_opt(
-            "SELECT thread_id, author_id, hidden FROM board_posts WHERE id = $1 AND deleted_at IS NULL",
+            "SELECT thread_id, author_id, hidden, coalesce(review = 'held', false) FROM board_posts
+              WHERE id = $1 AND deleted_at IS NULL",
             &[&id],
         )
         .await?
@@ -138,13 +149,17 @@ pub async fn post_for(
         }
     })?;
     let hidden: bool = row.get(2);
-    if hidden && !thread.moderator {
+    let held: bool = row.get(3);
+    let author: Uuid = row.get(1);
+    let own_held = held && viewer.is_some_and(|v| v.id.0 == author);
+    if hidden && !thread.moderator && !own_held {
         return Err(not_found());
     }
     Ok(PostCtx {
         id,
-        author: row.get(1),
+        author,
         hidden,
+        held,
         thread,
     })
 }
@@ -153,7 +168,14 @@ pub async fn post_for(
 pub const POST_COLUMNS: &str = "p.id, p.thread_id, p.parent_id, p.author_id, u.display_name, u.role, p.body,
        p.body_html, p.score, p.hidden, p.deleted_at IS NOT NULL, p.created_at, p.edited_at, p.n,
        (SELECT v.value::int FROM board_votes v WHERE v.post_id = p.id AND v.user_id = $1),
-       (SELECT count(*) FROM board_post_revisions r WHERE r.post_id = p.id)";
+       (SELECT count(*) FROM board_post_revisions r WHERE r.post_id = p.id),
+       coalesce(p.review = 'held', false), coalesce(p.review = 'held' AND p.author_id = $1, false)";
+
+/// Whether a row of [`POST_COLUMNS`] is listed for this viewer: a post held
+/// for review only to moderators and its author.
+pub fn post_visible(r: &Row, moderator: bool) -> bool {
+    !r.get::<_, bool>(16) || moderator || r.get::<_, bool>(17)
+}
 
 /// A post as shown. Hidden posts show their text only to moderators;
 /// deleted ones (kept in a thread's pages so replies to them keep their
@@ -163,7 +185,9 @@ pub fn post_json(r: &Row, first_post: Option<Uuid>, accepted: Option<Uuid>, mode
     let role: String = r.get(5);
     let hidden: bool = r.get(9);
     let deleted: bool = r.get(10);
-    let shown = !deleted && (!hidden || moderator);
+    let held: bool = r.get(16);
+    // A held post is its author's to read (and edit) while it waits.
+    let shown = !deleted && (!hidden || moderator || r.get::<_, bool>(17));
     json!({
         "id": id,
         "threadId": r.get::<_, Uuid>(1),
@@ -177,6 +201,7 @@ pub fn post_json(r: &Row, first_post: Option<Uuid>, accepted: Option<Uuid>, mode
         "score": r.get::<_, i32>(8),
         "myVote": r.get::<_, Option<i32>>(14),
         "hidden": hidden,
+        "held": held,
         "deleted": deleted,
         "createdAt": r.get::<_, DateTime<Utc>>(11),
         "editedAt": r.get::<_, Option<DateTime<Utc>>>(12),
@@ -201,7 +226,7 @@ pub async fn load_post(
         .query_opt(&sql, &[&viewer_id, &id])
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::PostNotFound, "no such post"))?;
-    Ok(post_json(&r, r.get(16), r.get(17), moderator))
+    Ok(post_json(&r, r.get(18), r.get(19), moderator))
 }
 
 /// The columns [`thread_json`] reads.
@@ -258,7 +283,7 @@ pub async fn actor_json(client: &impl GenericClient, user: &AuthUser) -> Result<
 pub async fn notify_mentions(
     client: &impl GenericClient,
     names: &[String],
-    author: &AuthUser,
+    author: Uuid,
     skip: &[Uuid],
     thread: &ThreadCtx,
     post: Uuid,
@@ -277,7 +302,7 @@ pub async fn notify_mentions(
         .await?;
     for r in rows {
         let user: Uuid = r.get(0);
-        if user == author.id.0 || skip.contains(&user) {
+        if user == author || skip.contains(&user) {
             continue;
         }
         let note = Note {

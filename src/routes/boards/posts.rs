@@ -94,22 +94,25 @@ pub async fn edit(
     // already (the key is the post's).
     let by = actor_json(&tx, &user).await?;
     let mut stored = Vec::new();
-    notify_mentions(
-        &tx,
-        &rendered.mentions,
-        &user,
-        &[],
-        &p.thread,
-        p.id,
-        &by,
-        state.email_notifications,
-        &mut stored,
-    )
-    .await?;
+    // A held post tells no one until it is approved.
+    if !p.held {
+        notify_mentions(
+            &tx,
+            &rendered.mentions,
+            user.id.0,
+            &[],
+            &p.thread,
+            p.id,
+            &by,
+            state.email_notifications,
+            &mut stored,
+        )
+        .await?;
+    }
     let shown = load_post(&tx, p.id, Some(&user), p.thread.moderator).await?;
     tx.commit().await?;
     notify::push(state.realtime.services.fanout.as_ref(), stored);
-    if !p.thread.hidden {
+    if !p.thread.hidden && !p.held {
         tell_watchers(&state, p.thread.id, "edit", shown.clone());
     }
     Ok(HttpResponse::Ok().json(shown))
@@ -141,10 +144,11 @@ pub async fn delete(
         .await?;
     } else {
         tx.execute(
-            "UPDATE board_threads SET reply_count = greatest(reply_count - 1, 0),
+            "UPDATE board_threads SET reply_count = greatest(reply_count - CASE WHEN $3 THEN 0 ELSE 1 END, 0),
                     accepted_post_id = CASE WHEN accepted_post_id = $2 THEN NULL ELSE accepted_post_id END
               WHERE id = $1",
-            &[&p.thread.id, &p.id],
+            // A held reply was never counted.
+            &[&p.thread.id, &p.id, &p.held],
         )
         .await?;
     }

@@ -264,19 +264,23 @@ pub async fn create(
         return Err(ApiError::new(ErrorCode::CategoryNotFound, "no such category"));
     }
     boards::not_banned(&tx, user.id, b.category_id).await?;
+    let moderator = boards::moderates(&tx, &user, b.category_id).await?;
+    // A new account's first posts wait for a moderator (boards.hold_first_posts).
+    let held = boards::should_hold(&tx, state.hold_first_posts, &user, moderator).await?;
     let rendered = render(&text);
     let (thread, post) = (Uuid::new_v4(), Uuid::new_v4());
     tx.execute(
         &format!(
-            "INSERT INTO board_threads (id, category_id, author_id, title, tags, first_post_id, search)
-             VALUES ($4, $5, $6, $1, $2, $7, {SEARCH_VECTOR})"
+            "INSERT INTO board_threads (id, category_id, author_id, title, tags, first_post_id, search, hidden, held)
+             VALUES ($4, $5, $6, $1, $2, $7, {SEARCH_VECTOR}, $8, $8)"
         ),
-        &[&title, &tags, &text, &thread, &b.category_id, &user.id, &post],
+        &[&title, &tags, &text, &thread, &b.category_id, &user.id, &post, &held],
     )
     .await?;
     tx.execute(
-        "INSERT INTO board_posts (id, thread_id, author_id, body, body_html) VALUES ($1, $2, $3, $4, $5)",
-        &[&post, &thread, &user.id, &text, &rendered.html],
+        "INSERT INTO board_posts (id, thread_id, author_id, body, body_html, hidden, review)
+         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 THEN 'held' END)",
+        &[&post, &thread, &user.id, &text, &rendered.html, &held],
     )
     .await?;
     let ctx = ThreadCtx {
@@ -285,24 +289,27 @@ pub async fn create(
         author: user.id.0,
         title,
         locked: false,
-        hidden: false,
+        hidden: held,
         first_post: Some(post),
-        moderator: boards::moderates(&tx, &user, b.category_id).await?,
+        moderator,
+        held,
     };
     let mut stored = Vec::new();
     let by = actor_json(&tx, &user).await?;
-    notify_mentions(
-        &tx,
-        &rendered.mentions,
-        &user,
-        &[],
-        &ctx,
-        post,
-        &by,
-        state.email_notifications,
-        &mut stored,
-    )
-    .await?;
+    if !held {
+        notify_mentions(
+            &tx,
+            &rendered.mentions,
+            user.id.0,
+            &[],
+            &ctx,
+            post,
+            &by,
+            state.email_notifications,
+            &mut stored,
+        )
+        .await?;
+    }
     tx.commit().await?;
     notify::push(state.realtime.services.fanout.as_ref(), stored);
     let client = state.pool.get().await?;
@@ -337,6 +344,7 @@ async fn thread_page(
     thread["category"] = json!({"id": category.get::<_, Uuid>(0), "slug": category.get::<_, String>(1),
                                 "name": category.get::<_, String>(2), "visibility": category.get::<_, String>(3)});
     thread["youModerate"] = json!(t.moderator);
+    thread["held"] = json!(t.held);
     let viewer_id = viewer.map(|v| v.id);
     let rows = client
         .query(
@@ -356,6 +364,7 @@ async fn thread_page(
     };
     let posts: Vec<Value> = page
         .iter()
+        .filter(|r| super::post_visible(r, t.moderator))
         .map(|r| post_json(r, t.first_post, accepted, t.moderator))
         .collect();
     Ok(json!({"thread": thread, "posts": {"items": posts, "nextCursor": next_cursor}}))
@@ -435,25 +444,66 @@ pub async fn reply(
             .ok_or_else(|| ApiError::new(ErrorCode::InvalidPost, "parentId is not a post of this thread"))?,
         ),
     };
+    let held = boards::should_hold(&tx, state.hold_first_posts, &user, t.moderator).await?;
     let rendered = render(&text);
     let post = Uuid::new_v4();
     tx.execute(
-        "INSERT INTO board_posts (id, thread_id, author_id, parent_id, body, body_html) VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&post, &t.id, &user.id, &b.parent_id, &text, &rendered.html],
+        "INSERT INTO board_posts (id, thread_id, author_id, parent_id, body, body_html, hidden, review)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7 THEN 'held' END)",
+        &[&post, &t.id, &user.id, &b.parent_id, &text, &rendered.html, &held],
     )
     .await?;
-    tx.execute(
-        "UPDATE board_threads SET reply_count = reply_count + 1, last_activity_at = now() WHERE id = $1",
-        &[&t.id],
-    )
-    .await?;
-    // The thread's author and the author of the post answered, once each
-    // (one key per post: a user who is both is told once).
-    let by = actor_json(&tx, &user).await?;
     let mut stored: Vec<Stored> = Vec::new();
+    // A held reply counts, and tells anyone, only once approved.
+    if !held {
+        tx.execute(
+            "UPDATE board_threads SET reply_count = reply_count + 1, last_activity_at = now() WHERE id = $1",
+            &[&t.id],
+        )
+        .await?;
+        let by = actor_json(&tx, &user).await?;
+        let reply = Published {
+            post,
+            parent: b.parent_id,
+            parent_author,
+            author: user.id.0,
+            mentions: &rendered.mentions,
+        };
+        notify_reply(&tx, &t, &reply, &by, state.email_notifications, &mut stored).await?;
+    }
+    let shown = load_post(&tx, post, Some(&user), t.moderator).await?;
+    tx.commit().await?;
+    notify::push(state.realtime.services.fanout.as_ref(), stored);
+    if !t.hidden && !held {
+        tell_watchers(&state, t.id, "reply", shown.clone());
+    }
+    Ok(HttpResponse::Created().json(shown))
+}
+
+/// A reply as published (at once, or when a moderator approves it).
+pub struct Published<'a> {
+    pub post: Uuid,
+    pub parent: Option<Uuid>,
+    pub parent_author: Option<Uuid>,
+    pub author: Uuid,
+    pub mentions: &'a [String],
+}
+
+/// Tells of a published reply: the thread's author and the author of the
+/// post answered, once each (one key per post: a user who is both is told
+/// once), then the users it mentions.
+pub async fn notify_reply(
+    tx: &impl deadpool_postgres::GenericClient,
+    t: &ThreadCtx,
+    reply: &Published<'_>,
+    by: &Value,
+    mail: bool,
+    stored: &mut Vec<Stored>,
+) -> Result<(), ApiError> {
+    let post = reply.post;
     let mut told = Vec::new();
-    for to in [Some(t.author), parent_author].into_iter().flatten() {
-        if to == user.id.0 || told.contains(&to) {
+    for to in [Some(t.author), reply.parent_author].into_iter().flatten() {
+        if to == reply.author || told.contains(&to) {
             continue;
         }
         told.push(to);
@@ -461,30 +511,12 @@ pub async fn reply(
             user: UserId(to),
             kind: "board_reply",
             key: format!("board_reply:{post}"),
-            payload: json!({"threadId": t.id, "postId": post, "parentId": b.parent_id, "title": t.title, "by": by}),
-            mail: state.email_notifications,
+            payload: json!({"threadId": t.id, "postId": post, "parentId": reply.parent, "title": t.title, "by": by}),
+            mail,
         };
-        stored.extend(notify::store(&tx, note).await?);
+        stored.extend(notify::store(tx, note).await?);
     }
-    notify_mentions(
-        &tx,
-        &rendered.mentions,
-        &user,
-        &told,
-        &t,
-        post,
-        &by,
-        state.email_notifications,
-        &mut stored,
-    )
-    .await?;
-    let shown = load_post(&tx, post, Some(&user), t.moderator).await?;
-    tx.commit().await?;
-    notify::push(state.realtime.services.fanout.as_ref(), stored);
-    if !t.hidden {
-        tell_watchers(&state, t.id, "reply", shown.clone());
-    }
-    Ok(HttpResponse::Created().json(shown))
+    notify_mentions(tx, reply.mentions, reply.author, &told, t, post, by, mail, stored).await
 }
 
 #[derive(Deserialize)]
