@@ -530,8 +530,10 @@ pub async fn room_page(
                     p id="start" class="hint" { "This is the start of the conversation." }
                 }
             }
-            ol id="messages" class="messages" role="log" aria-label=(format!("Messages with {title}")) tabindex="0" {
-                @for m in &shown { (message_item(m, &me, can_moderate, is_member)) }
+            div id="log" class="messages" role="log" aria-label=(format!("Messages with {title}")) tabindex="0" {
+                ol id="messages" {
+                    @for m in &shown { (message_item(m, &me, can_moderate, is_member)) }
+                }
             }
             @if shown.is_empty() { p id="empty" class="hint" { "No messages yet. Say hello!" } }
             p id="typing" class="typing" aria-live="polite" {}

@@ -45,7 +45,7 @@ impl Page {
         v
     }
 
-    async fn offline(&self, driver: &str, offline: bool) {
+    pub(crate) async fn offline(&self, driver: &str, offline: bool) {
         self.cdp(driver, "Network.enable", json!({})).await;
         self.cdp(
             driver,
@@ -358,4 +358,83 @@ async fn a_mentor_and_a_mentee_chat_in_two_browsers_and_a_dropped_connection_cat
     driver.close(vec![sam, grace]).await;
     let _ = std::fs::remove_dir_all(&files);
     println!("  chat test took {:?}", t0.elapsed());
+}
+
+/// Conversations for the page checks (axe, the phone): a direct room of
+/// `mentee` and `mentor` with messages, an image and a PDF; a public group
+/// room of the mentor's that the mentee joined; another public room she has
+/// not joined; and a direct room of the mentor with `other` (so the group
+/// room's owner has someone to invite). Returns (direct, group) room ids.
+pub(crate) async fn seed_chat(app: &TestApp, mentor: &Session, mentee: &Session, other: &Session) -> (String, String) {
+    let post = |path: String, token: String, body: Value| async move {
+        let res = app.post_auth(&path, &token, &body).await;
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        res.json::<Value>().await.unwrap()
+    };
+    let direct = post(
+        "/api/rooms/direct".into(),
+        mentee.access.clone(),
+        json!({"userId": mentor.id}),
+    )
+    .await;
+    let direct = direct["id"].as_str().unwrap().to_owned();
+    post(
+        "/api/rooms/direct".into(),
+        mentor.access.clone(),
+        json!({"userId": other.id}),
+    )
+    .await;
+    let say = |who: &Session, text: &str, attachments: Vec<Value>| {
+        post(
+            format!("/api/rooms/{direct}/messages"),
+            who.access.clone(),
+            json!({"body": text, "attachments": attachments}),
+        )
+    };
+    say(mentee, "Hello! Could we talk about my compiler project?", vec![]).await;
+    say(mentor, "Of course. Send me what you have.", vec![]).await;
+    let mut ids = Vec::new();
+    for (name, ctype, bytes) in [
+        (
+            "diagram.png",
+            "image/png",
+            base64::engine::general_purpose::STANDARD.decode(PNG).unwrap(),
+        ),
+        ("plan.pdf", "application/pdf", b"%PDF-1.4\n%%EOF\n".to_vec()),
+    ] {
+        let res = app
+            .http
+            .post(app.url(&format!("/api/rooms/{direct}/attachments")))
+            .bearer_auth(&mentee.access)
+            .header("Content-Type", ctype)
+            .header("X-File-Name", name)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        ids.push(res.json::<Value>().await.unwrap()["id"].clone());
+    }
+    say(mentee, "Here is the diagram and the plan.", ids).await;
+    let group = post(
+        "/api/rooms".into(),
+        mentor.access.clone(),
+        json!({"name": "Rust study group", "visibility": "public"}),
+    )
+    .await;
+    let group = group["id"].as_str().unwrap().to_owned();
+    post(format!("/api/rooms/{group}/join"), mentee.access.clone(), json!({})).await;
+    post(
+        format!("/api/rooms/{group}/messages"),
+        mentor.access.clone(),
+        json!({"body": "Welcome! This week: lifetimes."}),
+    )
+    .await;
+    post(
+        "/api/rooms".into(),
+        mentor.access.clone(),
+        json!({"name": "Compiler club", "visibility": "public"}),
+    )
+    .await;
+    (direct, group)
 }

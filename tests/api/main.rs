@@ -19,6 +19,7 @@ mod helpers;
 mod live;
 mod page_weight;
 mod pages;
+mod pages_chat;
 mod pages_mentor;
 mod process;
 mod profile;

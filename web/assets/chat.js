@@ -13,6 +13,8 @@ import { api, token, on, connect, command, whenConnected, onConnection, announce
 const data = JSON.parse(document.getElementById('chat-data').textContent);
 const roomId = data.roomId;
 const list = document.getElementById('messages');
+/** The scrolling log around the list. */
+const scroller = document.getElementById('log');
 const typingEl = document.getElementById('typing');
 const connEl = document.getElementById('conn');
 const form = document.getElementById('composer');
@@ -134,13 +136,13 @@ export async function renderMessage(msg) {
   return li;
 }
 
-const nearBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
 function append(li) {
   const stick = nearBottom();
   const firstPending = list.querySelector('li.pending');
   if (firstPending && !li.classList.contains('pending')) list.insertBefore(li, firstPending); else list.append(li);
   document.getElementById('empty')?.remove();
-  if (stick || li.classList.contains('mine')) list.scrollTop = list.scrollHeight;
+  if (stick || li.classList.contains('mine')) scroller.scrollTop = scroller.scrollHeight;
 }
 
 // Events are applied one at a time, in seq order.
@@ -403,15 +405,15 @@ async function loadEarlier() {
   try {
     const ack = await command('history', { roomId, before: firstSeq, limit: 50 });
     const msgs = ack.messages || [];
-    const before = list.scrollHeight;
-    const top = list.scrollTop;
+    const before = scroller.scrollHeight;
+    const top = scroller.scrollTop;
     const frag = document.createDocumentFragment();
     let n = 0;
     for (const m of msgs) {
       if (m.kind === 'message' && !document.getElementById(`m-${m.seq}`)) { frag.append(await renderMessage(m)); n += 1; }
     }
     list.prepend(frag);
-    list.scrollTop = top + (list.scrollHeight - before);
+    scroller.scrollTop = top + (scroller.scrollHeight - before);
     if (msgs.length) firstSeq = msgs[0].seq;
     if (!msgs.length || firstSeq <= 1) btn.replaceWith(el('p', 'hint', 'This is the start of the conversation.'));
     announce(n === 1 ? '1 earlier message loaded' : `${n} earlier messages loaded`);
@@ -424,7 +426,7 @@ async function loadEarlier() {
   }
 }
 document.getElementById('earlier')?.addEventListener('click', loadEarlier);
-list.addEventListener('scroll', () => { if (list.scrollTop < 40) loadEarlier(); });
+scroller.addEventListener('scroll', () => { if (scroller.scrollTop < 40) loadEarlier(); });
 
 // The connection: subscribe (and resume) on every (re)connect, say so while it is down.
 let wasDown = false;
@@ -458,7 +460,7 @@ whenConnected(async () => {
   }
 });
 
-list.scrollTop = list.scrollHeight;
+scroller.scrollTop = scroller.scrollHeight;
 updateReceipt();
 connect().catch(() => {});
 
