@@ -506,6 +506,7 @@ pub async fn room_page(
             h1 id="room-title" { (title) }
             @if let Some(p) = peer {
                 p class="meta" id="presence" data-user=(s(p, "userId")) { (presence(p["online"].as_bool() == Some(true), &p["lastSeen"])) }
+                p { a id="call-peer" href=(format!("/app/#call={}", s(p, "userId"))) { "Call " (title) } }
             } @else {
                 p class="meta" {
                     (if s(&room, "visibility") == "public" { "Public group room" } else { "Private group room" })

@@ -438,3 +438,105 @@ pub(crate) async fn seed_chat(app: &TestApp, mentor: &Session, mentee: &Session,
     .await;
     (direct, group)
 }
+
+/// Posts a message over HTTP, waiting out the send rate limit (429) as a
+/// client should.
+async fn post_message(app: &TestApp, room: &str, who: &Session, body: &str) {
+    loop {
+        let res = app
+            .post_auth(
+                &format!("/api/rooms/{room}/messages"),
+                &who.access,
+                &json!({"body": body}),
+            )
+            .await;
+        match res.status() {
+            StatusCode::CREATED => return,
+            StatusCode::TOO_MANY_REQUESTS => tokio::time::sleep(Duration::from_millis(300)).await,
+            s => panic!("sending {body:?}: {s}"),
+        }
+    }
+}
+
+#[actix_web::test]
+async fn earlier_messages_load_as_you_scroll_up_and_the_header_counts_unread() {
+    let test = "earlier_messages_load_as_you_scroll_up_and_the_header_counts_unread";
+    if !browser_available(test) {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let t0 = Instant::now();
+    let app = spawn_app().await;
+    let mentor = seed_mentor(&app, "Grace Hopper", "Compilers").await;
+    let mentee = app.register("mentee", "Sam Student").await;
+    let res = app
+        .post_auth("/api/rooms/direct", &mentee.access, &json!({"userId": mentor.id}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let room = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    // 110 messages, taking turns: Grace's 55 are unread for Sam.
+    for i in 1..=110 {
+        let who = if i % 2 == 0 { &mentor } else { &mentee };
+        post_message(&app, &room, who, &format!("Message {i}")).await;
+    }
+
+    let mut driver = Driver::start().await;
+    let sam = driver.browser("mentee").await;
+    sam.sign_in(&app, &mentee.email).await;
+    sam.open(&app.url("/chat")).await;
+    let header = sam
+        .wait_for(
+            "the header's unread count",
+            "const c = document.getElementById('chat-unread'); return [c.textContent, c.parentElement.getAttribute('aria-label')];",
+            vec![],
+            |v| v[0] == "55",
+        )
+        .await;
+    assert_eq!(header, json!(["55", "Messages, 55 unread"]));
+    assert_eq!(sam.text("#conversations .unread").await, "55 unread");
+
+    sam.open(&app.url(&format!("/chat/{room}"))).await;
+    sam.wait_conn("online").await;
+    let seqs = |v: &Value| -> Vec<i64> { v.as_array().unwrap().iter().map(|m| m[0].as_i64().unwrap()).collect() };
+    let first = sam.js(MESSAGES, vec![]).await;
+    assert_eq!(seqs(&first), (61..=110).collect::<Vec<i64>>(), "the newest 50 rendered");
+    // Scrolling to the top of the log loads the 50 before.
+    sam.js(
+        "const l = document.getElementById('log'); l.scrollTop = 0; l.dispatchEvent(new Event('scroll')); return true;",
+        vec![],
+    )
+    .await;
+    let more = sam
+        .wait_for("50 earlier messages", MESSAGES, vec![], |v| {
+            v.as_array().is_some_and(|a| a.len() >= 100)
+        })
+        .await;
+    assert_eq!(seqs(&more), (11..=110).collect::<Vec<i64>>());
+    // The button loads the rest, and the start is said.
+    sam.click_button("Load earlier messages").await;
+    let all = sam
+        .wait_for("every message", MESSAGES, vec![], |v| {
+            v.as_array().is_some_and(|a| a.len() >= 110)
+        })
+        .await;
+    assert_eq!(seqs(&all), (1..=110).collect::<Vec<i64>>(), "each once, in order");
+    assert_eq!(all[0][1], "Message 1");
+    sam.wait_text(
+        "the start of the conversation",
+        "return document.querySelector('.history-start').textContent;",
+        "This is the start of the conversation.",
+    )
+    .await;
+
+    // Reading it cleared the count.
+    sam.open(&app.url("/chat")).await;
+    sam.wait_for(
+        "no unread",
+        "const c = document.getElementById('chat-unread'); return [c.textContent, c.parentElement.getAttribute('aria-label')];",
+        vec![],
+        |v| *v == json!(["", "Messages"]),
+    )
+    .await;
+    driver.close(vec![sam]).await;
+    println!("  history test took {:?}", t0.elapsed());
+}
