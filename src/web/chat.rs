@@ -169,12 +169,12 @@ pub async fn list_page(
             @if items.is_empty() {
                 p { "No conversations yet. Open one with “Message” on a mentor's page, or join a group room below." }
             }
-            ul class="conversations" id="conversations" {
+            ul class="conversations" id="conversations" data-me=(me) {
                 @for r in &items {
                     @let direct = s(r, "kind") == "direct";
                     @let name = if direct { s(&r["peer"], "displayName") } else { s(r, "name") };
                     @let unread = r["unread"].as_i64().unwrap_or(0);
-                    li data-room=(s(r, "id")) {
+                    li data-room=(s(r, "id")) data-peer=[direct.then(|| s(&r["peer"], "userId"))] {
                         a href=(format!("/chat/{}", s(r, "id"))) class="conversation" {
                             span class="name" { (name) }
                             @if unread > 0 {
@@ -230,6 +230,7 @@ pub async fn list_page(
     let pg = Page {
         title: "Messages",
         current: Some("/chat"),
+        scripts: &["chat-list.js"],
         ..Default::default()
     };
     Ok(render(&state, &viewer, StatusCode::OK, page(&viewer, pg, body)))

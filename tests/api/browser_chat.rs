@@ -350,10 +350,29 @@ async fn a_mentor_and_a_mentee_chat_in_two_browsers_and_a_dropped_connection_cat
         )
         .await;
 
-    // Grace's /chat shows Sam with the last message, newest first.
+    // Grace's /chat shows Sam, and his next message arrives there live:
+    // the last message and the unread count change without a reload.
     grace.open(&app.url("/chat")).await;
     let listed = grace.text("#conversations li").await;
     assert!(listed.contains("Sam Student"), "{listed}");
+    grace
+        .wait_for(
+            "the list live",
+            "return document.getElementById('conversations').dataset.live || null;",
+            vec![],
+            |v| v == "true",
+        )
+        .await;
+    sam.say("One more thing").await;
+    let item = grace
+        .wait_for(
+            "the new message in the list",
+            "const li = document.querySelector('#conversations li'); return [li.querySelector('.last').textContent, (li.querySelector('.unread') || {}).textContent || ''];",
+            vec![],
+            |v| v[0] == "One more thing",
+        )
+        .await;
+    assert_eq!(item, json!(["One more thing", "1 unread"]));
 
     driver.close(vec![sam, grace]).await;
     let _ = std::fs::remove_dir_all(&files);
