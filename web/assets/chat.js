@@ -42,6 +42,25 @@ export const codec = {
   },
 };
 
+/** The page's room as the server rendered it: roomId, kind, e2ee, me, peer, members, lastSeq. */
+export const room = data;
+
+/**
+ * Installs an encryption layer (`decode(msg)` → text or null, `encode(text)`
+ * → `{ciphertext}`) and reads again the messages already shown as
+ * "Encrypted message" (those the server rendered keep their ciphertext in
+ * `data-ciphertext`).
+ */
+export async function setCodec({ decode, encode } = {}) {
+  if (decode) codec.decode = decode;
+  if (encode) codec.encode = encode;
+  for (const p of document.querySelectorAll('#messages .body.encrypted[data-ciphertext]')) {
+    const li = p.closest('li.msg');
+    const text = await codec.decode({ roomId, seq: Number(li.dataset.seq), senderId: li.dataset.sender || null, body: null, ciphertext: p.dataset.ciphertext });
+    if (text !== null) { p.textContent = text; p.classList.remove('encrypted'); }
+  }
+}
+
 const el = (tag, cls, text) => {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
