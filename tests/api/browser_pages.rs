@@ -317,6 +317,10 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         )
         .await
         .unwrap();
+    // Conversations: direct (with an image and a PDF) and group rooms.
+    let (direct, group, open_room) = crate::browser_chat::seed_chat(&app, &mentor, &mentee, &other).await;
+    let chat_pages = ["/chat".to_owned(), format!("/chat/{direct}"), format!("/chat/{group}")];
+
     let mentor_page = format!("/mentors/{}", mentor.id);
     let session_page = format!("/sessions/{session}");
     let public: Vec<String> = vec![
@@ -382,11 +386,26 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
     // with their errors shown).
     let mut signed_out = public.clone();
     signed_out.extend(["/signin".into(), "/signup".into(), "/signin?next=/bookings".into()]);
+    // A room that takes guests, before joining, and one that takes none.
+    signed_out.extend([format!("/chat/{open_room}/guest"), format!("/chat/{group}/guest")]);
     for path in &signed_out {
         visitor.open(&app.url(path)).await;
         violations.extend(visitor.axe(&axe, path).await);
         checked += 1;
     }
+    // A guest in the room, chatting.
+    visitor.open(&app.url(&format!("/chat/{open_room}/guest"))).await;
+    visitor.click("#guest-join").await;
+    visitor
+        .wait_for(
+            "the guest in the room",
+            "return document.getElementById('conn').dataset.conn;",
+            vec![],
+            |v| v == "online",
+        )
+        .await;
+    violations.extend(visitor.axe(&axe, "/chat/{open}/guest (joined as a guest)").await);
+    checked += 1;
     visitor.open(&app.url("/signup")).await;
     visitor.type_into("#displayName", "Weak Password").await;
     visitor.type_into("#email", &unique_email("weak")).await;
@@ -445,6 +464,7 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         format!("/boards/threads/{locked_id}"),
         "/boards?error=A+title+has+3+to+200+characters.#ask".into(),
     ]);
+    as_mentee.extend(chat_pages.iter().cloned());
     for path in &as_mentee {
         mia.open(&app.url(path)).await;
         mia.js(
@@ -455,6 +475,42 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         violations.extend(mia.axe(&axe, path).await);
         checked += 1;
     }
+    // A conversation's live states: an error in words under the composer,
+    // and "Reconnecting…" while the network is down.
+    let chat_url = app.url(&format!("/chat/{direct}"));
+    mia.open(&chat_url).await;
+    mia.wait_for(
+        "the conversation live",
+        "return document.getElementById('conn').dataset.conn;",
+        vec![],
+        |v| v == "online",
+    )
+    .await;
+    mia.click("#send").await;
+    mia.wait_for(
+        "the empty-message error",
+        "return document.getElementById('composer-error').textContent;",
+        vec![],
+        |v| v.as_str().is_some_and(|t| !t.is_empty()),
+    )
+    .await;
+    violations.extend(mia.axe(&axe, "/chat/{direct} (an error under the composer)").await);
+    mia.offline(driver.url(), true).await;
+    mia.js(
+        "const s = window.lyceumChat.socket(); if (s) s.close(); return true;",
+        vec![],
+    )
+    .await;
+    mia.wait_for(
+        "the page reconnecting",
+        "return document.getElementById('conn').dataset.conn;",
+        vec![],
+        |v| v == "reconnecting",
+    )
+    .await;
+    violations.extend(mia.axe(&axe, "/chat/{direct} (reconnecting)").await);
+    mia.offline(driver.url(), false).await;
+    checked += 2;
     // Signed in as the mentor: their own page and session, the directory,
     // their calendar, managing a slot and a session, the profile editor.
     host.sign_in(&app, &mentor.email).await;
@@ -482,6 +538,13 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         )
         .await;
         violations.extend(host.axe(&axe, path).await);
+        checked += 1;
+    }
+    // The mentor's conversations, and the group room as its owner (members
+    // with mute and remove, the invite list).
+    for path in &chat_pages {
+        host.open(&app.url(path)).await;
+        violations.extend(host.axe(&axe, &format!("{path} (the mentor)")).await);
         checked += 1;
     }
     // Signed in as an admin: the users and the audit log.
@@ -846,6 +909,8 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
     app.slot(&mentor, 120, 3).await;
     seed_session(&app, &mentor, "A webinar with a rather long title about careers", 20).await;
     let mentee = app.register("mentee", "Maximiliana Mentee").await;
+    let other = app.register("mentee", "Otto Other").await;
+    let (direct, group, open_room) = crate::browser_chat::seed_chat(&app, &mentor, &mentee, &other).await;
     let mentor_path = format!("/mentors/{}", mentor.id);
     // A board thread with its forms (issue 16): long names, a long answer.
     let admin = app.admin().await;
@@ -898,14 +963,22 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
     assert_eq!(spoiled, true, "a 600 px element makes a 390 px page scroll sideways");
     let mut failures = Vec::new();
     for p in [&visitor, &signed_in] {
-        for path in [
-            "/",
-            "/mentors",
-            mentor_path.as_str(),
-            "/sessions",
-            "/boards",
-            thread_path.as_str(),
-        ] {
+        let mut paths = vec![
+            "/".to_owned(),
+            "/mentors".to_owned(),
+            mentor_path.clone(),
+            "/sessions".to_owned(),
+            "/boards".to_owned(),
+            thread_path.clone(),
+        ];
+        if p.name == "phone-mentee" {
+            // The conversations, a direct one (with an image) and a group room.
+            paths.extend(["/chat".to_owned(), format!("/chat/{direct}"), format!("/chat/{group}")]);
+        } else {
+            // A room that takes guests.
+            paths.push(format!("/chat/{open_room}/guest"));
+        }
+        for path in &paths {
             p.open(&app.url(path)).await;
             p.js(
                 "document.querySelectorAll('details').forEach(d => { d.open = true; }); return true;",
