@@ -130,6 +130,12 @@ pub const KINDS: &[&str] = &[
     "board_mention",
     "board_answer_accepted",
     "board_moderation",
+    "mentorship_requested",
+    "mentorship_accepted",
+    "mentorship_declined",
+    "mentorship_ended",
+    "review_received",
+    "review_replied",
 ];
 
 async fn preferences(client: &deadpool_postgres::Client, user: &AuthUser) -> Result<Value, ApiError> {

@@ -254,6 +254,10 @@ pub async fn notifications_page(state: web::Data<AppState>, viewer: Viewer) -> R
                             }
                             a href=(format!("/boards/threads/{}", s(p, "threadId"))) { (s(p, "title")) }
                         },
+                        k if k.starts_with("mentorship_") => { a href="/mentorships" { (s(p, "title")) } },
+                        k if k.starts_with("review_") && s(p, "about") == "mentor" => {
+                            a href=(format!("/mentors/{}", s(p, "mentorId"))) { (s(p, "title")) }
+                        },
                         other => { (other.replace('_', " ")) @if !s(p, "title").is_empty() { ": " (s(p, "title")) } },
                     }
                     @if let Some(t) = instant(&n["createdAt"]) { " · " span class="hint" { (when(t)) } }

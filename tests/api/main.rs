@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod boards;
 mod browser;
+mod browser_mentorship;
 mod browser_pages;
 mod browser_webinar;
 mod calendar;
