@@ -89,6 +89,7 @@ route_table! {
     "/mentorships" => { GET crate::web::mentorships::mentorships_page, POST crate::web::mentorships::request },
     "/mentorships/{id}/{action}" => { POST crate::web::mentorships::act },
     "/notifications" => { GET crate::web::bookings::notifications_page },
+    "/notifications/preferences" => { POST crate::web::bookings::save_preferences },
     "/boards" => { GET crate::web::boards::boards_page },
     "/boards/threads/{id}" => { GET crate::web::boards::thread_page },
     "/calendar" => { GET crate::web::calendar::calendar_page },

@@ -226,7 +226,36 @@ pub async fn ics(
     feeds::booking_ics(state.clone(), user.auth, path).await
 }
 
-pub async fn notifications_page(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, ApiError> {
+#[derive(Deserialize, Default)]
+pub struct NotificationsQuery {
+    saved: Option<String>,
+    error: Option<String>,
+}
+
+/// What each kind of notification is about, in words, for the email
+/// choices (in `routes::notifications::KINDS` order).
+fn kind_words(kind: &str) -> &'static str {
+    match kind {
+        "reminder" => "Reminders before my sessions",
+        "board_reply" => "Replies to my threads and posts",
+        "board_mention" => "Mentions of me on the boards",
+        "board_answer_accepted" => "My answer accepted",
+        "board_moderation" => "A moderator acting on my threads and posts",
+        "mentorship_requested" => "Requests for a mentorship with me",
+        "mentorship_accepted" => "My mentorship request accepted",
+        "mentorship_declined" => "My mentorship request declined",
+        "mentorship_ended" => "A mentorship ended by the other person",
+        "review_received" => "Reviews of me",
+        "review_replied" => "A mentor's reply to my review",
+        _ => "Other notices",
+    }
+}
+
+pub async fn notifications_page(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    q: web::Query<NotificationsQuery>,
+) -> Result<HttpResponse, ApiError> {
     let Some(user) = &viewer.user else {
         return Ok(to_sign_in("/notifications"));
     };
@@ -234,10 +263,11 @@ pub async fn notifications_page(state: web::Data<AppState>, viewer: Viewer) -> R
         crate::routes::notifications::list(state.clone(), user.auth, web::Query(Default::default())).await,
     )
     .await?;
+    let prefs = bridge::json_of(crate::routes::notifications::get_preferences(state.clone(), user.auth).await).await?;
     let items = v["items"].as_array().cloned().unwrap_or_default();
     let body = html! {
         h1 { "Notifications" }
-        @if items.is_empty() { p { "Nothing yet. Reminders before your sessions and replies on the boards will appear here." } }
+        @if items.is_empty() { p { "Nothing yet. Reminders before your sessions, replies on the boards, mentorships and reviews will appear here." } }
         ul id="notifications" {
             @for n in &items {
                 @let p = &n["payload"];
@@ -258,10 +288,33 @@ pub async fn notifications_page(state: web::Data<AppState>, viewer: Viewer) -> R
                         k if k.starts_with("review_") && s(p, "about") == "mentor" => {
                             a href=(format!("/mentors/{}", s(p, "mentorId"))) { (s(p, "title")) }
                         },
+                        k if k.starts_with("review_") => { (s(p, "title")) },
                         other => { (other.replace('_', " ")) @if !s(p, "title").is_empty() { ": " (s(p, "title")) } },
                     }
                     @if let Some(t) = instant(&n["createdAt"]) { " · " span class="hint" { (when(t)) } }
                 }
+            }
+        }
+        section aria-labelledby="email-title" {
+            h2 id="email-title" { "Email" }
+            @if q.saved.is_some() { (notice("ok", "Saved. Your email choices apply from now on.")) }
+            @if let Some(e) = &q.error { (notice("error", e)) }
+            @if !state.email_notifications {
+                p class="hint" { "This server sends no email at the moment; your choices apply when it does." }
+            }
+            form method="post" action="/notifications/preferences" class="stack" {
+                (csrf_field(&viewer))
+                fieldset {
+                    legend { "Also email me about" }
+                    @for i in prefs["items"].as_array().into_iter().flatten() {
+                        @let kind = s(i, "kind");
+                        label class="choice" {
+                            input type="checkbox" id=(format!("email-{kind}")) name=(kind) value="on" checked[i["email"] == true];
+                            " " (kind_words(kind))
+                        }
+                    }
+                }
+                button type="submit" { "Save my email choices" }
             }
         }
     };
@@ -271,4 +324,35 @@ pub async fn notifications_page(state: web::Data<AppState>, viewer: Viewer) -> R
         ..Default::default()
     };
     Ok(render(&state, &viewer, StatusCode::OK, page(&viewer, pg, body)))
+}
+
+/// `POST /notifications/preferences`: the email choices through `PUT
+/// /api/me/notification-preferences`; a kind left unchecked is off (a
+/// checkbox that is not checked is not sent).
+pub async fn save_preferences(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    viewer: Viewer,
+    form: web::Form<std::collections::HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(user) = &viewer.user else {
+        return Ok(to_sign_in("/notifications"));
+    };
+    let form = form.into_inner();
+    viewer.check_csrf(&req, form.get("csrf").map(String::as_str))?;
+    let email: serde_json::Map<String, serde_json::Value> = crate::routes::notifications::KINDS
+        .iter()
+        .map(|k| ((*k).to_owned(), json!(form.contains_key(*k))))
+        .collect();
+    let res = match bridge::body(json!({ "email": email })) {
+        Ok(b) => crate::routes::notifications::put_preferences(state.clone(), user.auth, b).await,
+        Err(e) => Err(e),
+    };
+    Ok(match bridge::json_of(res).await {
+        Ok(_) => see_other("/notifications?saved=1#email-title"),
+        Err(e) => see_other(&format!(
+            "/notifications?{}",
+            serde_urlencoded::to_string([("error", explain(&e))]).unwrap_or_default()
+        )),
+    })
 }

@@ -186,6 +186,7 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("POST", "/mentorships/{id}/{action}", "/mentorships/{mentorship}/accept", "*:400 unsupported_media_type"),
     http("GET", "/bookings/{file}", "/bookings/{booking}.ics", "*:303"),
     http("GET", "/notifications", "/notifications", "*:303"),
+    http("POST", "/notifications/preferences", "/notifications/preferences", "*:400 unsupported_media_type"),
     http("GET", "/boards", "/boards", "*:200"),
     http("GET", "/boards/threads/{id}", "/boards/threads/{thread}", "*:200"),
     http("GET", "/sitemap.xml", "/sitemap.xml", "*:200"),

@@ -273,6 +273,61 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
 
+    // Issue 17's states: Mia's request to Grace waits; Grace accepted
+    // Otto's (its Message and Call links); a session Grace held, Mia marked
+    // attended (the review form on My bookings, the dashboard's Past row),
+    // and Grace's review of Mia (a review notice).
+    let res = app
+        .post_auth(
+            "/api/sessions",
+            &mentor.access,
+            &json!({"title": "Held office hours", "startsAt": Utc::now() + Dur::hours(8), "durationMinutes": 60, "capacity": 10}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let held = id_of(&res.json::<Value>().await.unwrap());
+    let res = app
+        .post_auth(&format!("/api/sessions/{held}/register"), &mentee.access, &json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let held_booking = res.json::<Value>().await.unwrap()["booking"]["id"].clone();
+    for (path, body) in [
+        (format!("/api/sessions/{held}/start"), json!({})),
+        (
+            format!("/api/offerings/{held}/attendance"),
+            json!({"menteeId": mentee.id}),
+        ),
+        (format!("/api/sessions/{held}/complete"), json!({})),
+        (
+            "/api/reviews".to_owned(),
+            json!({"bookingId": held_booking, "rating": 4, "text": "Came prepared."}),
+        ),
+    ] {
+        let res = app.post_auth(&path, &mentor.access, &body).await;
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+    }
+    let today = Utc::now().date_naive();
+    let mut requests = Vec::new();
+    for who in [&mentee, &other] {
+        let res = app
+            .post_auth(
+                "/api/mentorships",
+                &who.access,
+                &json!({"mentorId": mentor.id, "startDate": today, "endDate": today + Dur::days(90), "goals": "Compilers"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        requests.push(id_of(&res.json::<Value>().await.unwrap()));
+    }
+    let res = app
+        .post_auth(
+            &format!("/api/mentorships/{}/accept", requests[1]),
+            &mentor.access,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
     let mentor_page = format!("/mentors/{}", mentor.id);
     let session_page = format!("/sessions/{session}");
     let public: Vec<String> = vec![
@@ -388,6 +443,8 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         "/profile".into(),
         "/calendar".into(),
         "/mentorships".into(),
+        "/mentorships?done=requested".into(),
+        "/notifications?saved=1".into(),
         "/matching".into(),
         "/matching?skill1=Rust&level1=advanced&goals=compilers&weekday=1&startTime=18%3A00&endTime=21%3A00&timeZone=UTC"
             .into(),
@@ -418,6 +475,7 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         "/notifications",
         "/calendar",
         "/mentorships",
+        "/mentorships?done=accept",
         "/dashboard",
         manage_slot.as_str(),
         manage_session.as_str(),

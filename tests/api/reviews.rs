@@ -1827,3 +1827,103 @@ async fn mentorship_and_review_notices_are_emailed_when_the_preference_allows() 
     .await;
     assert_eq!(notices(&app, &ada).await.len(), before);
 }
+
+#[actix_web::test]
+async fn the_notifications_page_lists_mentorship_notices_and_sets_the_email_choices() {
+    use crate::pages::{browser, csrf_of, get_page, sign_up};
+    let app = spawn_app().await;
+    let grace = app.register("mentor", "Grace").await;
+    let b = browser();
+    let email = sign_up(&b, &app, "mentee", "Mia").await;
+    let mia = app.login(&email).await;
+    let m = json_of(request(&app, &mia, grace.id, "Rust").await, StatusCode::CREATED).await;
+    json_of(
+        act(&app, &grace, m["id"].as_str().unwrap(), "accept").await,
+        StatusCode::OK,
+    )
+    .await;
+
+    let (status, html) = get_page(&b, &app, "/notifications").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"<a href="/mentorships">Grace accepted your mentorship request</a>"#),
+        "{html}"
+    );
+    // Every kind, in words, checked until turned off.
+    for words in [
+        "Reminders before my sessions",
+        "Replies to my threads and posts",
+        "Requests for a mentorship with me",
+        "My mentorship request accepted",
+        "My mentorship request declined",
+        "A mentorship ended by the other person",
+        "Reviews of me",
+        "A mentor's reply to my review",
+    ] {
+        assert!(html.contains(words), "{words}: {html}");
+    }
+    assert_eq!(html.matches(r#"type="checkbox""#).count(), 11);
+    assert_eq!(html.matches("checked").count(), 11);
+    assert!(html.contains("This server sends no email at the moment"));
+
+    // Unchecking two: only the checked kinds are sent, the rest go off.
+    let mut fields: Vec<(&str, &str)> = vec![("csrf", "")];
+    let csrf = csrf_of(&html);
+    fields[0].1 = &csrf;
+    let kinds = [
+        "reminder",
+        "board_reply",
+        "board_mention",
+        "board_answer_accepted",
+        "board_moderation",
+        "mentorship_requested",
+        "mentorship_declined",
+        "mentorship_ended",
+        "review_received",
+    ];
+    fields.extend(kinds.iter().map(|k| (*k, "on")));
+    let res = b
+        .post(app.url("/notifications/preferences"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/notifications?saved=1#email-title");
+    let p = json_of(
+        app.get_auth("/api/me/notification-preferences", &mia.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    let off: Vec<&str> = p["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["email"] == false)
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(off, ["mentorship_accepted", "review_replied"]);
+    let (_, html) = get_page(&b, &app, "/notifications?saved=1").await;
+    assert!(html.contains("Saved. Your email choices apply from now on."));
+    assert_eq!(html.matches("checked").count(), 9);
+    assert!(html.contains(r#"name="review_replied" value="on">"#), "unchecked");
+    assert!(
+        html.contains(r#"name="review_received" value="on" checked>"#),
+        "checked"
+    );
+
+    // Without the CSRF token: refused, nothing changes.
+    let res = b
+        .post(app.url("/notifications/preferences"))
+        .form(&[("reminder", "on")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    let again = json_of(
+        app.get_auth("/api/me/notification-preferences", &mia.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(again, p);
+}
