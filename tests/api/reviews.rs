@@ -465,6 +465,54 @@ async fn edits_last_fourteen_days_and_the_rating_and_directory_follow() {
         .unwrap();
     let (avg, count, dir, truth): (f64, i32, f64, f64) = (row.get(0), row.get(1), row.get(2), row.get(3));
     assert_eq!((avg, count, dir), (truth, 2, truth));
+
+    // The other direction locks too: the mentor's review of Cy, edited on
+    // day 13, refused on day 14 (text unchanged).
+    let back = json_of(
+        review(&app, &mentor, &b2, json!(4), "Good questions").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let bid = back["id"].as_str().unwrap().to_owned();
+    let buid: Uuid = bid.parse().unwrap();
+    let age = |days: i32| {
+        let db = &app.db;
+        async move {
+            db.execute(
+                "UPDATE reviews SET created_at = now() - make_interval(days => $2) WHERE id = $1",
+                &[&buid, &days],
+            )
+            .await
+            .unwrap();
+        }
+    };
+    age(13).await;
+    json_of(
+        patch(
+            &app,
+            &format!("/api/reviews/{bid}"),
+            &mentor.access,
+            &json!({"text": "Very good questions"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    age(14).await;
+    assert_error(
+        patch(
+            &app,
+            &format!("/api/reviews/{bid}"),
+            &mentor.access,
+            &json!({"text": "Changed"}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "review_locked",
+    )
+    .await;
+    let mine = json_of(app.get_auth("/api/me/reviews", &cy.access).await, StatusCode::OK).await;
+    assert_eq!(mine["received"][0]["text"], "Very good questions");
 }
 
 #[actix_web::test]
