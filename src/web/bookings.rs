@@ -61,7 +61,8 @@ pub async fn bookings_page(
                         @let slot = &b["slot"];
                         @let title = if s(slot, "title").is_empty() { format!("Slot with {}", s(slot, "mentorName")) } else { s(slot, "title").to_owned() };
                         @let status = s(b, "status");
-                        @let upcoming = instant(&slot["endsAt"]).is_some_and(|t| t > now);
+                        // A session its mentor ended is over, whatever its scheduled end.
+                        @let upcoming = instant(&slot["endsAt"]).is_some_and(|t| t > now) && s(slot, "state") != "completed";
                         tr data-booking=(s(b, "id")) {
                             td {
                                 @if s(slot, "kind") == "group" {

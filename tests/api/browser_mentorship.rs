@@ -177,6 +177,11 @@ async fn a_mentee_reviews_a_mentor_on_my_bookings_and_sees_the_rating_in_the_dir
     page.wait_at("/bookings", "").await;
     let row = format!("tr[data-booking=\"{booking}\"]");
     assert!(page.text(&row).await.contains(title));
+    assert!(
+        !page.text(&row).await.contains("Cancel"),
+        "an ended session is not cancelled: {}",
+        page.text(&row).await
+    );
     page.choose(&format!("#rating-{booking}"), "5").await;
     page.type_into(&format!("#text-{booking}"), "Clear answers, and a reading list.")
         .await;
@@ -234,6 +239,18 @@ async fn a_mentee_matches_requests_a_mentorship_the_mentor_accepts_and_their_con
     let mentee = driver.browser("mia").await;
     let mentor = driver.browser("grace").await;
 
+    // Grace has her notifications open (connected for live ones).
+    mentor.sign_in(&app, &grace.email).await;
+    mentor.open(&app.url("/notifications")).await;
+    mentor
+        .wait_for(
+            "the notifications page connected",
+            "return document.getElementById('notifications').dataset.live === 'true';",
+            vec![],
+            |v| v == true,
+        )
+        .await;
+
     // The questionnaire, from My bookings, by typing and choosing.
     mentee.sign_in(&app, &mia.email).await;
     mentee.open(&app.url("/bookings")).await;
@@ -273,10 +290,16 @@ async fn a_mentee_matches_requests_a_mentorship_the_mentor_accepts_and_their_con
     );
     assert!(card.contains("Goals: Ship compilers at work"), "{card}");
 
-    // Grace accepts it on /mentorships, reached from her calendar.
-    mentor.sign_in(&app, &grace.email).await;
-    mentor.open(&app.url("/calendar")).await;
-    mentor.click("main a[href='/mentorships']").await;
+    // The request reaches Grace's open page without a reload, in words,
+    // linking to /mentorships, where she accepts it.
+    mentor
+        .wait_text(
+            "the request on the notifications page",
+            "return document.querySelector('#notifications li a[href=\"/mentorships\"]')?.textContent ?? null;",
+            "Mia Mentee asks you for a mentorship",
+        )
+        .await;
+    mentor.click("#notifications li a[href='/mentorships']").await;
     mentor.wait_at("/mentorships", "").await;
     mentor.click_named("Accept Mia Mentee").await;
     mentor.wait_at("/mentorships", "done=accept").await;
