@@ -836,6 +836,26 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
     seed_session(&app, &mentor, "A webinar with a rather long title about careers", 20).await;
     let mentee = app.register("mentee", "Maximiliana Mentee").await;
     let mentor_path = format!("/mentors/{}", mentor.id);
+    // An accepted mentorship (its Message and Call links carry the long
+    // name) and its notice, for the mentee's pages below.
+    let today = Utc::now().date_naive();
+    let res = app
+        .post_auth(
+            "/api/mentorships",
+            &mentee.access,
+            &json!({"mentorId": mentor.id, "startDate": today, "endDate": today + Dur::days(90), "goals": "Distributed systems interviews"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let mentorship = id_of(&res.json::<Value>().await.unwrap());
+    let res = app
+        .post_auth(
+            &format!("/api/mentorships/{mentorship}/accept"),
+            &mentor.access,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
 
     let mut driver = Driver::start().await;
     let visitor = driver.browser("phone-visitor").await;
@@ -858,8 +878,20 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
         .await;
     assert_eq!(spoiled, true, "a 600 px element makes a 390 px page scroll sideways");
     let mut failures = Vec::new();
-    for p in [&visitor, &signed_in] {
-        for path in ["/", "/mentors", mentor_path.as_str(), "/sessions"] {
+    let everyone = ["/", "/mentors", mentor_path.as_str(), "/sessions"];
+    let mentee_only = [
+        "/bookings",
+        "/notifications",
+        "/mentorships",
+        "/matching?skill1=Distributed+systems&level1=expert&goals=interviews&timeZone=UTC",
+    ];
+    for (i, p) in [&visitor, &signed_in].into_iter().enumerate() {
+        let paths: Vec<&str> = everyone
+            .iter()
+            .chain(if i == 1 { &mentee_only[..] } else { &[][..] })
+            .copied()
+            .collect();
+        for path in paths {
             p.open(&app.url(path)).await;
             p.js(
                 "document.querySelectorAll('details').forEach(d => { d.open = true; }); return true;",
