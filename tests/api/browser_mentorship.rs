@@ -7,7 +7,7 @@
 //! - a mentee fills in the matching questionnaire by typing and choosing,
 //!   reads the reasons in words, requests a mentorship; the mentor accepts
 //!   it on /mentorships; both then have a "Message <name>" link to the
-//!   conversation the accept opened (`/chat/{room}`);
+//!   conversation the accept opened (`/chat/{room}`), which opens it;
 //! - a mentor starts and ends a group session on its calendar page and the
 //!   dashboard then shows it held, with its booked and attended counts.
 //!
@@ -348,6 +348,13 @@ async fn a_mentee_matches_requests_a_mentorship_the_mentor_accepts_and_their_con
         json!([chat, "Message Grace Hopper"]),
         "the mentee's link"
     );
+    // Following it opens their conversation, headed by the other's name.
+    mentee.click(&format!("#mentorships a[href='{chat}']")).await;
+    mentee.wait_at(&chat, "").await;
+    assert_eq!(mentee.text("main h1").await, "Grace Hopper");
+    mentor.click(&format!("#mentorships a[href='{chat}']")).await;
+    mentor.wait_at(&chat, "").await;
+    assert_eq!(mentor.text("main h1").await, "Mia Mentee");
 
     driver.close(vec![mentee, mentor]).await;
     println!("  matching and mentorship test took {:?}", t0.elapsed());
