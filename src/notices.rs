@@ -1,8 +1,10 @@
-//! In-app notices of mentorship and review events (issue 17), through the
-//! one notification path (`crate::notify`: stored once per user and event,
-//! pushed live after the change commits). Best effort: the change they
-//! tell of has committed already, so a notice that cannot be stored is
-//! logged, not turned into a failed request. In-app only (`mail: false`).
+//! Notices of mentorship and review events (issue 17), through the one
+//! notification path (`crate::notify`: stored once per user and event,
+//! pushed live after the change commits, and emailed through the outbox
+//! when the server sends email and the user's preference for the kind
+//! allows). Best effort: the change they tell of has committed already, so
+//! a notice that cannot be stored is logged, not turned into a failed
+//! request.
 
 use lyceum_protocol::UserId;
 use serde_json::Value;
@@ -19,7 +21,7 @@ pub async fn notify(state: &AppState, user: UserId, kind: &'static str, key: Str
             kind,
             key,
             payload,
-            mail: false,
+            mail: state.email_notifications,
         };
         Ok::<_, crate::error::ApiError>(crate::notify::store(&client, note).await?)
     };

@@ -21,8 +21,7 @@ use serde_json::{json, Value};
 /// A notification to store.
 pub struct Note {
     pub user: UserId,
-    /// What happened (`reminder`, `board_reply`, `board_mention`,
-    /// `board_answer_accepted`, `board_moderation`, `direct_message`).
+    /// What happened: one of `routes::notifications::KINDS`.
     pub kind: &'static str,
     /// Names the event; with `user`, unique.
     pub key: String,
@@ -96,12 +95,24 @@ fn email_text(kind: &str, payload: &Value) -> (String, String, String) {
         "board_mention" => format!("{by} mentioned you in \u{201c}{title}\u{201d}"),
         "board_answer_accepted" => format!("Your answer in \u{201c}{title}\u{201d} was accepted"),
         "board_moderation" => format!("A moderator acted on your post in \u{201c}{title}\u{201d}"),
+        // Mentorships and reviews: their title says it in words already.
+        k if k.starts_with("mentorship_") || k.starts_with("review_") => title.to_owned(),
         other => format!("Lyceum: {}", other.replace('_', " ")),
     };
-    let link = payload["threadId"]
-        .as_str()
-        .map(|t| format!("/boards/threads/{t}"))
-        .unwrap_or_default();
+    let link = if let Some(t) = payload["threadId"].as_str() {
+        format!("/boards/threads/{t}")
+    } else if kind.starts_with("mentorship_") {
+        "/mentorships".to_owned()
+    } else if payload["about"] == "mentor" {
+        // A review of a mentor, and its reply, are on the mentor's page; a
+        // review of a mentee is seen by that mentee only (no page links it).
+        payload["mentorId"]
+            .as_str()
+            .map(|m| format!("/mentors/{m}"))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
     (subject.clone(), format!("{subject}."), link)
 }
 

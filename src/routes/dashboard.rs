@@ -45,10 +45,11 @@ pub async fn dashboard(state: web::Data<AppState>, user: AuthUser) -> Result<Htt
                FROM offerings o LEFT JOIN bookings b ON b.offering_id = o.id
               WHERE o.mentor_id = $1 AND o.state <> 'cancelled' AND {}
               GROUP BY o.id ORDER BY o.starts_at {} LIMIT {LISTED}",
+            // A session its mentor ended early is past, not upcoming.
             if upcoming {
-                "o.ends_at > now()"
+                "o.ends_at > now() AND o.state <> 'completed'"
             } else {
-                "o.ends_at <= now()"
+                "(o.ends_at <= now() OR o.state = 'completed')"
             },
             if upcoming { "ASC" } else { "DESC" },
         )
@@ -66,7 +67,7 @@ pub async fn dashboard(state: web::Data<AppState>, user: AuthUser) -> Result<Htt
                             count(b.id) FILTER (WHERE b.status = 'confirmed' AND b.attended_at IS NOT NULL) AS attended,
                             (o.state = 'completed' OR count(b.id) FILTER (WHERE b.attended_at IS NOT NULL) > 0) AS held
                        FROM offerings o LEFT JOIN bookings b ON b.offering_id = o.id
-                      WHERE o.mentor_id = $1 AND o.state <> 'cancelled' AND o.ends_at <= now()
+                      WHERE o.mentor_id = $1 AND o.state <> 'cancelled' AND (o.ends_at <= now() OR o.state = 'completed')
                       GROUP BY o.id) x",
             &[&user.id],
         )

@@ -131,6 +131,12 @@ pub const KINDS: &[&str] = &[
     "board_answer_accepted",
     "board_moderation",
     "direct_message",
+    "mentorship_requested",
+    "mentorship_accepted",
+    "mentorship_declined",
+    "mentorship_ended",
+    "review_received",
+    "review_replied",
 ];
 
 async fn preferences(client: &deadpool_postgres::Client, user: &AuthUser) -> Result<Value, ApiError> {

@@ -229,7 +229,7 @@ pub async fn create(
         subject,
         "review_received",
         format!("review_received:{id}"),
-        json!({"title": title, "reviewId": id}),
+        json!({"title": title, "reviewId": id, "about": about, "mentorId": mentor}),
     )
     .await;
     Ok(HttpResponse::Created().json(review))
@@ -330,7 +330,21 @@ pub async fn reply(
         ));
     }
     let r = load(&client, id).await?;
-    Ok(HttpResponse::Ok().json(review_json(&r)))
+    drop(client);
+    let review = review_json(&r);
+    let title = format!(
+        "{} replied to your review",
+        review["reviewee"]["displayName"].as_str().unwrap_or("")
+    );
+    crate::notices::notify(
+        &state,
+        r.get("reviewer_id"),
+        "review_replied",
+        format!("review_replied:{id}"),
+        json!({"title": title, "reviewId": id, "about": "mentor", "mentorId": subject}),
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(review))
 }
 
 #[derive(Deserialize)]

@@ -61,7 +61,8 @@ pub async fn bookings_page(
                         @let slot = &b["slot"];
                         @let title = if s(slot, "title").is_empty() { format!("Slot with {}", s(slot, "mentorName")) } else { s(slot, "title").to_owned() };
                         @let status = s(b, "status");
-                        @let upcoming = instant(&slot["endsAt"]).is_some_and(|t| t > now);
+                        // A session its mentor ended is over, whatever its scheduled end.
+                        @let upcoming = instant(&slot["endsAt"]).is_some_and(|t| t > now) && s(slot, "state") != "completed";
                         tr data-booking=(s(b, "id")) {
                             td {
                                 @if s(slot, "kind") == "group" {
@@ -246,12 +247,13 @@ pub async fn notifications_page(
         crate::routes::notifications::list(state.clone(), user.auth, web::Query(Default::default())).await,
     )
     .await?;
+    let prefs = bridge::json_of(crate::routes::notifications::get_preferences(state.clone(), user.auth).await).await?;
     let items = v["items"].as_array().cloned().unwrap_or_default();
     let body = html! {
         h1 { "Notifications" }
         @if q.saved.is_some() { (notice("ok", "Your email choices are saved.")) }
         @if let Some(e) = &q.error { (notice("error", e)) }
-        @if items.is_empty() { p { "Nothing yet. Reminders before your sessions and replies on the boards will appear here." } }
+        @if items.is_empty() { p { "Nothing yet. Reminders before your sessions, replies on the boards, messages, mentorships and reviews will appear here." } }
         ul id="notifications" {
             @for n in &items {
                 @let p = &n["payload"];
@@ -278,6 +280,9 @@ pub async fn notifications_page(
         section id="preferences" aria-labelledby="preferences-heading" {
             h2 id="preferences-heading" { "Emails" }
             p { "Every notification appears here; these also come by email, when this server sends email." }
+            @if !state.email_notifications {
+                p class="hint" { "This server sends no email at the moment; your choices apply when it does." }
+            }
             form method="post" action="/notifications/preferences" {
                 (csrf_field(&viewer))
                 fieldset {

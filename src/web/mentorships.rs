@@ -211,7 +211,12 @@ pub async fn mentorships_page(
                     p { "From " (s(m, "startDate")) " to " (s(m, "endDate")) " · " strong data-status { (status) } }
                     p { "Goals: " (s(m, "goals")) }
                     @if status == "accepted" && m["roomId"].is_string() {
-                        p { "Your conversation is open. " a href=(format!("/app/#session={}", s(m, "roomId"))) { "Call " (s(peer, "displayName")) } }
+                        p {
+                            "Your conversation is open. "
+                            a href=(format!("/chat/{}", s(m, "roomId"))) { "Message " (s(peer, "displayName")) }
+                            " · "
+                            a href=(format!("/app/#session={}", s(m, "roomId"))) { "Call " (s(peer, "displayName")) }
+                        }
                     }
                     @if mentor_side && status == "pending" {
                         (action_form(&viewer, id, "accept", &format!("Accept {}", s(peer, "displayName"))))

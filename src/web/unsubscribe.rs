@@ -38,6 +38,12 @@ pub fn kind_words(kind: &str) -> &'static str {
         "board_answer_accepted" => "your answers being accepted on the boards",
         "board_moderation" => "moderators acting on your posts",
         "direct_message" => "direct messages you receive while you are away",
+        "mentorship_requested" => "requests for a mentorship with you",
+        "mentorship_accepted" => "your mentorship requests being accepted",
+        "mentorship_declined" => "your mentorship requests being declined",
+        "mentorship_ended" => "a mentorship ended by the other person",
+        "review_received" => "reviews of you",
+        "review_replied" => "a mentor's reply to your review",
         _ => "these notifications",
     }
 }

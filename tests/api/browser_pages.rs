@@ -317,6 +317,60 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         )
         .await
         .unwrap();
+    // Issue 17's states: Mia's request to Grace waits; Grace accepted
+    // Otto's (its Message and Call links); a session Grace held, Mia marked
+    // attended (the review form on My bookings, the dashboard's Past row),
+    // and Grace's review of Mia (a review notice).
+    let res = app
+        .post_auth(
+            "/api/sessions",
+            &mentor.access,
+            &json!({"title": "Held office hours", "startsAt": Utc::now() + Dur::hours(8), "durationMinutes": 60, "capacity": 10}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let held = id_of(&res.json::<Value>().await.unwrap());
+    let res = app
+        .post_auth(&format!("/api/sessions/{held}/register"), &mentee.access, &json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let held_booking = res.json::<Value>().await.unwrap()["booking"]["id"].clone();
+    for (path, body) in [
+        (format!("/api/sessions/{held}/start"), json!({})),
+        (
+            format!("/api/offerings/{held}/attendance"),
+            json!({"menteeId": mentee.id}),
+        ),
+        (format!("/api/sessions/{held}/complete"), json!({})),
+        (
+            "/api/reviews".to_owned(),
+            json!({"bookingId": held_booking, "rating": 4, "text": "Came prepared."}),
+        ),
+    ] {
+        let res = app.post_auth(&path, &mentor.access, &body).await;
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+    }
+    let today = Utc::now().date_naive();
+    let mut requests = Vec::new();
+    for who in [&mentee, &other] {
+        let res = app
+            .post_auth(
+                "/api/mentorships",
+                &who.access,
+                &json!({"mentorId": mentor.id, "startDate": today, "endDate": today + Dur::days(90), "goals": "Compilers"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        requests.push(id_of(&res.json::<Value>().await.unwrap()));
+    }
+    let res = app
+        .post_auth(
+            &format!("/api/mentorships/{}/accept", requests[1]),
+            &mentor.access,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
     // Conversations: direct (with an image and a PDF) and group rooms.
     let (direct, group, open_room) = crate::browser_chat::seed_chat(&app, &mentor, &mentee, &other).await;
     let chat_pages = ["/chat".to_owned(), format!("/chat/{direct}"), format!("/chat/{group}")];
@@ -453,6 +507,8 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         "/profile".into(),
         "/calendar".into(),
         "/mentorships".into(),
+        "/mentorships?done=requested".into(),
+        "/notifications?saved=1".into(),
         "/matching".into(),
         "/matching?skill1=Rust&level1=advanced&goals=compilers&weekday=1&startTime=18%3A00&endTime=21%3A00&timeZone=UTC"
             .into(),
@@ -524,6 +580,7 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         "/notifications",
         "/calendar",
         "/mentorships",
+        "/mentorships?done=accept",
         "/dashboard",
         manage_slot.as_str(),
         manage_session.as_str(),
@@ -940,6 +997,26 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
+    // An accepted mentorship (its Message and Call links carry the long
+    // name) and its notice, for the mentee's pages below.
+    let today = Utc::now().date_naive();
+    let res = app
+        .post_auth(
+            "/api/mentorships",
+            &mentee.access,
+            &json!({"mentorId": mentor.id, "startDate": today, "endDate": today + Dur::days(90), "goals": "Distributed systems interviews"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let mentorship = id_of(&res.json::<Value>().await.unwrap());
+    let res = app
+        .post_auth(
+            &format!("/api/mentorships/{mentorship}/accept"),
+            &mentor.access,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
 
     let mut driver = Driver::start().await;
     let visitor = driver.browser("phone-visitor").await;
@@ -962,6 +1039,12 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
         .await;
     assert_eq!(spoiled, true, "a 600 px element makes a 390 px page scroll sideways");
     let mut failures = Vec::new();
+    let mentee_only = [
+        "/bookings".to_owned(),
+        "/notifications".to_owned(),
+        "/mentorships".to_owned(),
+        "/matching?skill1=Distributed+systems&level1=expert&goals=interviews&timeZone=UTC".to_owned(),
+    ];
     for p in [&visitor, &signed_in] {
         let mut paths = vec![
             "/".to_owned(),
@@ -974,6 +1057,8 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
         if p.name == "phone-mentee" {
             // The conversations, a direct one (with an image) and a group room.
             paths.extend(["/chat".to_owned(), format!("/chat/{direct}"), format!("/chat/{group}")]);
+            // Issue 17's pages of a mentee.
+            paths.extend(mentee_only.iter().cloned());
         } else {
             // A room that takes guests.
             paths.push(format!("/chat/{open_room}/guest"));

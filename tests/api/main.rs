@@ -9,6 +9,7 @@ mod boards;
 mod browser;
 mod browser_boards;
 mod browser_chat;
+mod browser_mentorship;
 mod browser_pages;
 mod browser_webinar;
 mod calendar;

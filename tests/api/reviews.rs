@@ -465,6 +465,54 @@ async fn edits_last_fourteen_days_and_the_rating_and_directory_follow() {
         .unwrap();
     let (avg, count, dir, truth): (f64, i32, f64, f64) = (row.get(0), row.get(1), row.get(2), row.get(3));
     assert_eq!((avg, count, dir), (truth, 2, truth));
+
+    // The other direction locks too: the mentor's review of Cy, edited on
+    // day 13, refused on day 14 (text unchanged).
+    let back = json_of(
+        review(&app, &mentor, &b2, json!(4), "Good questions").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let bid = back["id"].as_str().unwrap().to_owned();
+    let buid: Uuid = bid.parse().unwrap();
+    let age = |days: i32| {
+        let db = &app.db;
+        async move {
+            db.execute(
+                "UPDATE reviews SET created_at = now() - make_interval(days => $2) WHERE id = $1",
+                &[&buid, &days],
+            )
+            .await
+            .unwrap();
+        }
+    };
+    age(13).await;
+    json_of(
+        patch(
+            &app,
+            &format!("/api/reviews/{bid}"),
+            &mentor.access,
+            &json!({"text": "Very good questions"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    age(14).await;
+    assert_error(
+        patch(
+            &app,
+            &format!("/api/reviews/{bid}"),
+            &mentor.access,
+            &json!({"text": "Changed"}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "review_locked",
+    )
+    .await;
+    let mine = json_of(app.get_auth("/api/me/reviews", &cy.access).await, StatusCode::OK).await;
+    assert_eq!(mine["received"][0]["text"], "Very good questions");
 }
 
 #[actix_web::test]
@@ -1650,4 +1698,281 @@ async fn the_dashboard_page_shows_the_session_just_held() {
     let (status, html) = get_page(&mb, &app, "/dashboard").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("Your account cannot do this"));
+}
+
+/// The emails the sink holds for `to`.
+fn mails_to(mails: &std::sync::Mutex<Vec<String>>, to: &str) -> Vec<String> {
+    let to = to.to_lowercase();
+    mails
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.to_lowercase().contains(&to))
+        .cloned()
+        .collect()
+}
+
+#[actix_web::test]
+async fn mentorship_and_review_notices_are_emailed_when_the_preference_allows() {
+    let (smtp_port, mails) = crate::calendar::smtp_sink().await;
+    let smtp = format!("smtp://127.0.0.1:{smtp_port}");
+    let app = spawn_app_with(|s| {
+        s.reminders.poll_ms = 100;
+        s.smtp.url = Some(secrecy::SecretString::from(smtp.clone()));
+    })
+    .await;
+    let grace = app.register("mentor", "Grace").await;
+    let ada = app.register("mentee", "Ada").await;
+    let bo = app.register("mentee", "Bo").await;
+
+    // The preferences list the six new kinds after the boards', email on.
+    let p = json_of(
+        app.get_auth("/api/me/notification-preferences", &bo.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    let kinds: Vec<&str> = p["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "reminder",
+            "board_reply",
+            "board_mention",
+            "board_answer_accepted",
+            "board_moderation",
+            "mentorship_requested",
+            "mentorship_accepted",
+            "mentorship_declined",
+            "mentorship_ended",
+            "review_received",
+            "review_replied"
+        ]
+    );
+    assert!(p["items"].as_array().unwrap().iter().all(|i| i["email"] == true), "{p}");
+    // Bo wants no email when declined.
+    let res = app
+        .http
+        .put(app.url("/api/me/notification-preferences"))
+        .bearer_auth(&bo.access)
+        .json(&json!({"email": {"mentorship_declined": false}}))
+        .send()
+        .await
+        .unwrap();
+    let p = json_of(res, StatusCode::OK).await;
+    let declined = p["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "mentorship_declined")
+        .unwrap()
+        .clone();
+    assert_eq!(declined["email"], false);
+
+    // Requested (to Grace, twice), accepted (to Ada), declined (to Bo: in
+    // the app only).
+    let m = json_of(request(&app, &ada, grace.id, "Rust").await, StatusCode::CREATED).await;
+    let ada_m = m["id"].as_str().unwrap().to_owned();
+    let m = json_of(request(&app, &bo, grace.id, "Go").await, StatusCode::CREATED).await;
+    let bo_m = m["id"].as_str().unwrap().to_owned();
+    json_of(act(&app, &grace, &ada_m, "accept").await, StatusCode::OK).await;
+    json_of(act(&app, &grace, &bo_m, "decline").await, StatusCode::OK).await;
+    // A review (to Grace) and its reply (to Ada); Ada ends it (to Grace).
+    let booking = attended(&app, &grace, &ada, 3).await;
+    let r = json_of(
+        review(&app, &ada, &booking, json!(5), "Sharp.").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let rid = r["id"].as_str().unwrap().to_owned();
+    json_of(reply(&app, rid.clone(), &grace, "Thank you!").await, StatusCode::OK).await;
+    json_of(act(&app, &ada, &ada_m, "end").await, StatusCode::OK).await;
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (g, a) = (mails_to(&mails, &grace.email).len(), mails_to(&mails, &ada.email).len());
+        if g >= 4 && a >= 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Grace has {g} of 4 emails, Ada {a} of 2: {:?}",
+            mails.lock().unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Give a stray email a moment to show, then count exactly.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let to_grace = mails_to(&mails, &grace.email);
+    let to_ada = mails_to(&mails, &ada.email);
+    assert_eq!(to_grace.len(), 4, "{to_grace:?}");
+    assert_eq!(to_ada.len(), 2, "{to_ada:?}");
+    let has = |list: &[String], subject: &str, path: &str| {
+        list.iter()
+            .any(|m| m.contains(&format!("Subject: {subject}")) && m.contains(path))
+    };
+    let grace_page = format!("/mentors/{}", grace.id);
+    assert!(
+        has(&to_grace, "Ada asks you for a mentorship", "/mentorships"),
+        "{to_grace:?}"
+    );
+    assert!(
+        has(&to_grace, "Bo asks you for a mentorship", "/mentorships"),
+        "{to_grace:?}"
+    );
+    assert!(has(&to_grace, "Ada reviewed you: 5 of 5", &grace_page), "{to_grace:?}");
+    assert!(
+        has(&to_grace, "Ada ended your mentorship", "/mentorships"),
+        "{to_grace:?}"
+    );
+    assert!(
+        has(&to_ada, "Grace accepted your mentorship request", "/mentorships"),
+        "{to_ada:?}"
+    );
+    assert!(has(&to_ada, "Grace replied to your review", &grace_page), "{to_ada:?}");
+    // Bo: told in the app, not by email, as he chose.
+    assert!(mails_to(&mails, &bo.email).is_empty(), "{:?}", mails.lock().unwrap());
+    assert_eq!(
+        notices(&app, &bo).await,
+        [(
+            "mentorship_declined".to_owned(),
+            "Grace declined your mentorship request".to_owned()
+        )]
+    );
+    assert_eq!(
+        notices(&app, &ada).await[..2],
+        [
+            ("review_replied".to_owned(), "Grace replied to your review".to_owned()),
+            (
+                "mentorship_accepted".to_owned(),
+                "Grace accepted your mentorship request".to_owned()
+            ),
+        ]
+    );
+    // One email job per notification emailed (none for Bo's), each to its
+    // own account's address only.
+    let jobs: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM outbox WHERE kind = 'email'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(jobs, 6);
+    for m in to_grace.iter().chain(&to_ada) {
+        assert!(!m.contains(&bo.email), "{m}");
+    }
+    // A second reply is refused, and notifies nobody again.
+    let before = notices(&app, &ada).await.len();
+    assert_error(
+        reply(&app, rid, &grace, "Again").await,
+        StatusCode::CONFLICT,
+        "already_replied",
+    )
+    .await;
+    assert_eq!(notices(&app, &ada).await.len(), before);
+}
+
+#[actix_web::test]
+async fn the_notifications_page_lists_mentorship_notices_and_sets_the_email_choices() {
+    use crate::pages::{browser, csrf_of, get_page, sign_up};
+    let app = spawn_app().await;
+    let grace = app.register("mentor", "Grace").await;
+    let b = browser();
+    let email = sign_up(&b, &app, "mentee", "Mia").await;
+    let mia = app.login(&email).await;
+    let m = json_of(request(&app, &mia, grace.id, "Rust").await, StatusCode::CREATED).await;
+    json_of(
+        act(&app, &grace, m["id"].as_str().unwrap(), "accept").await,
+        StatusCode::OK,
+    )
+    .await;
+
+    let (status, html) = get_page(&b, &app, "/notifications").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"<a href="/mentorships">Grace accepted your mentorship request</a>"#),
+        "{html}"
+    );
+    // Every kind, in words, checked until turned off.
+    for words in [
+        "reminders before your sessions",
+        "replies to your posts on the boards",
+        "requests for a mentorship with you",
+        "your mentorship requests being accepted",
+        "your mentorship requests being declined",
+        "a mentorship ended by the other person",
+        "reviews of you",
+        "a mentor's reply to your review",
+    ] {
+        assert!(html.contains(words), "{words}: {html}");
+    }
+    assert_eq!(html.matches(r#"type="checkbox""#).count(), 12);
+    assert_eq!(html.matches(" checked").count(), 12);
+    assert!(html.contains("This server sends no email at the moment"));
+
+    // Unchecking two: only the checked kinds are sent, the rest go off.
+    let mut fields: Vec<(&str, &str)> = vec![("csrf", "")];
+    let csrf = csrf_of(&html);
+    fields[0].1 = &csrf;
+    let kinds = [
+        "reminder",
+        "board_reply",
+        "board_mention",
+        "board_answer_accepted",
+        "board_moderation",
+        "direct_message",
+        "mentorship_requested",
+        "mentorship_declined",
+        "mentorship_ended",
+        "review_received",
+    ];
+    fields.extend(kinds.iter().map(|k| ("email", *k)));
+    let res = b
+        .post(app.url("/notifications/preferences"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/notifications?saved=1#preferences");
+    let p = json_of(
+        app.get_auth("/api/me/notification-preferences", &mia.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    let off: Vec<&str> = p["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["email"] == false)
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(off, ["mentorship_accepted", "review_replied"]);
+    let (_, html) = get_page(&b, &app, "/notifications?saved=1").await;
+    assert!(html.contains("Your email choices are saved."));
+    assert_eq!(html.matches(" checked").count(), 10);
+    assert!(html.contains(r#"name="email" value="review_replied">"#), "unchecked");
+    assert!(
+        html.contains(r#"name="email" value="review_received" checked>"#),
+        "checked"
+    );
+
+    // Without the CSRF token: refused, nothing changes.
+    let res = b
+        .post(app.url("/notifications/preferences"))
+        .form(&[("email", "reminder")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    let again = json_of(
+        app.get_auth("/api/me/notification-preferences", &mia.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(again, p);
 }

@@ -1,9 +1,17 @@
 // The notifications page: opening it marks everything seen (the bell's
 // count), and new ones appear at the top as they arrive.
-import { on, connect, announce } from '/assets/site.js';
+import { on, connect, announce, whenConnected } from '/assets/site.js';
 
 localStorage.setItem('lyceum.notifications.seen', new Date().toISOString());
 const list = document.getElementById('notifications');
+
+// Where a mentorship or review notice leads (as the server renders it).
+function linkOf(kind, p) {
+  if (kind.startsWith('mentorship_')) return '/mentorships';
+  if (kind.startsWith('review_') && p.about === 'mentor' && p.mentorId) return `/mentors/${p.mentorId}`;
+  return null;
+}
+
 on('notification', (n) => {
   const li = document.createElement('li');
   const p = n.payload || {};
@@ -15,8 +23,18 @@ on('notification', (n) => {
     board_moderation: `A moderator acted on your post in ${p.title}`,
     direct_message: `${by} sent you a message while you were away`,
   };
-  li.textContent = n.kind === 'reminder' ? `Reminder: ${p.title || ''} starts ${new Date(p.startsAt).toLocaleString()}` : (words[n.kind] || `${n.kind.replace(/_/g, ' ')}${p.title ? `: ${p.title}` : ''}`);
+  if (n.kind.startsWith('mentorship_') || n.kind.startsWith('review_')) {
+    // Their title says it in words.
+    const href = linkOf(n.kind, p);
+    const el = document.createElement(href ? 'a' : 'span');
+    if (href) el.href = href;
+    el.textContent = p.title || '';
+    li.append(el);
+  } else {
+    li.textContent = n.kind === 'reminder' ? `Reminder: ${p.title || ''} starts ${new Date(p.startsAt).toLocaleString()}` : (words[n.kind] || `${n.kind.replace(/_/g, ' ')}${p.title ? `: ${p.title}` : ''}`);
+  }
   list?.prepend(li);
   announce(li.textContent);
 });
+whenConnected(() => { if (list) list.dataset.live = 'true'; });
 connect().catch(() => {});
