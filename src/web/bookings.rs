@@ -247,7 +247,6 @@ pub async fn notifications_page(
         crate::routes::notifications::list(state.clone(), user.auth, web::Query(Default::default())).await,
     )
     .await?;
-    let prefs = bridge::json_of(crate::routes::notifications::get_preferences(state.clone(), user.auth).await).await?;
     let items = v["items"].as_array().cloned().unwrap_or_default();
     let body = html! {
         h1 { "Notifications" }

@@ -1561,7 +1561,11 @@ async fn board_notifications_are_emailed_when_the_preference_allows() {
             200,
         )
         .await;
-    assert_eq!(p["items"].as_array().unwrap().len(), 12, "the boards' kinds, direct messages, reminders and issue 17's");
+    assert_eq!(
+        p["items"].as_array().unwrap().len(),
+        12,
+        "the boards' kinds, direct messages, reminders and issue 17's"
+    );
     assert!(p["items"].as_array().unwrap().iter().all(|i| i["email"] == true), "{p}");
     let res = app
         .call(
