@@ -270,6 +270,11 @@ pub async fn notifications_page(
                             a href=(format!("/boards/threads/{}", s(p, "threadId"))) { (s(p, "title")) }
                         },
                         "direct_message" => { (s(&p["by"], "displayName")) " sent you a message while you were away" },
+                        k if k.starts_with("mentorship_") => { a href="/mentorships" { (s(p, "title")) } },
+                        k if k.starts_with("review_") && s(p, "about") == "mentor" => {
+                            a href=(format!("/mentors/{}", s(p, "mentorId"))) { (s(p, "title")) }
+                        },
+                        k if k.starts_with("review_") => { (s(p, "title")) },
                         other => { (other.replace('_', " ")) @if !s(p, "title").is_empty() { ": " (s(p, "title")) } },
                     }
                     @if let Some(t) = instant(&n["createdAt"]) { " · " span class="hint" { (when(t)) } }
