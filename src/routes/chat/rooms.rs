@@ -14,7 +14,7 @@ use actix_web::{web, HttpResponse};
 use lyceum_actors::chat::room::{MayRead, MembershipChanged, Post};
 use lyceum_actors::chat::store::{self, Kind};
 use lyceum_actors::{Principal, Role, RoomId, UserId};
-use lyceum_protocol::AttachmentId;
+use lyceum_protocol::{AttachmentId, OfferingId};
 use lyceum_protocol::ErrorCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -57,6 +57,36 @@ async fn room_json(client: &deadpool_postgres::Client, room: RoomId) -> Result<V
         "lastSeq": r.get::<_, i64>(6), "createdAt": r.get::<_, chrono::DateTime<chrono::Utc>>(7),
         "memberCount": r.get::<_, i64>(8),
     }))
+}
+
+/// The chat room of a group session (created with it; docs/api.md) if
+/// `user` is its member now: the host, or a confirmed registrant.
+pub async fn session_room_of(state: &AppState, offering: OfferingId, user: UserId) -> Result<Option<RoomId>, ApiError> {
+    let client = state.pool.get().await?;
+    Ok(client
+        .query_opt(
+            "SELECT r.id FROM rooms r JOIN room_members m ON m.room_id = r.id AND m.user_id = $2
+              WHERE r.offering_id = $1",
+            &[&offering, &user],
+        )
+        .await?
+        .map(|r| r.get(0)))
+}
+
+/// After a registration changed (the database triggers keep the session's
+/// room membership in step with the bookings), tells the session room's
+/// running actor how `user` now stands in it.
+pub async fn session_membership_changed(state: &AppState, offering: OfferingId, user: UserId) -> Result<(), ApiError> {
+    let client = state.pool.get().await?;
+    let room: Option<RoomId> = client
+        .query_opt("SELECT id FROM rooms WHERE offering_id = $1", &[&offering])
+        .await?
+        .map(|r| r.get(0));
+    drop(client);
+    match room {
+        Some(room) => notify_membership(state, room, user).await,
+        None => Ok(()),
+    }
 }
 
 /// Tells a running room actor about a membership row as it now stands.
