@@ -12,6 +12,7 @@ mod browser_webinar;
 mod calendar;
 mod chat;
 mod directory;
+mod e2ee;
 mod floods;
 mod hardening;
 mod helpers;
