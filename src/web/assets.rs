@@ -25,6 +25,7 @@ assets! {
     "profile.js" => "text/javascript; charset=utf-8",
     "sessions.js" => "text/javascript; charset=utf-8",
     "bookings.js" => "text/javascript; charset=utf-8",
+    "e2ee.js" => "text/javascript; charset=utf-8",
 }
 
 pub async fn asset(path: web::Path<String>) -> Result<HttpResponse, ApiError> {

@@ -187,14 +187,16 @@ pub async fn open_direct(
     })
 }
 
-/// Finds or opens the direct conversation of `me` and `other` (whoever
+/// Finds or opens the direct conversation of `me` and `other`, the plain
+/// one or (`e2ee`) the end-to-end encrypted one (whoever
 /// may talk is the caller's question, asked before): `true` when this call
 /// opened it, in which case `other` is told (`room_added`). Accepting a
 /// mentorship opens its conversation through here too.
 pub async fn direct_room(state: &AppState, me: UserId, other: UserId, e2ee: bool) -> Result<(RoomId, bool), ApiError> {
     let mut client = state.pool.get().await?;
     let (a, b) = if me < other { (me, other) } else { (other, me) };
-    let key = format!("{a}:{b}");
+    // One plain and one end-to-end encrypted conversation per pair.
+    let key = if e2ee { format!("{a}:{b}:e2ee") } else { format!("{a}:{b}") };
     if let Some(r) = client
         .query_opt("SELECT id FROM rooms WHERE direct_key = $1", &[&key])
         .await?
