@@ -8,6 +8,7 @@ mod authz;
 mod boards;
 mod browser;
 mod browser_pages;
+mod browser_e2ee;
 mod browser_webinar;
 mod calendar;
 mod chat;
