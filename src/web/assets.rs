@@ -25,6 +25,8 @@ assets! {
     "profile.js" => "text/javascript; charset=utf-8",
     "sessions.js" => "text/javascript; charset=utf-8",
     "bookings.js" => "text/javascript; charset=utf-8",
+    "chat.js" => "text/javascript; charset=utf-8",
+    "chat-list.js" => "text/javascript; charset=utf-8",
     "e2ee.js" => "text/javascript; charset=utf-8",
 }
 

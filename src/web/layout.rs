@@ -101,6 +101,11 @@ pub fn page(viewer: &Viewer, p: Page<'_>, body: Markup) -> Markup {
                     }
                     div class="account" {
                         @if let Some(u) = &viewer.user {
+                            @if p.current == Some("/chat") {
+                                a class="bell chat-link" href="/chat" aria-label="Messages" aria-current="page" { (chat_icon()) span class="count" id="chat-unread" {} }
+                            } @else {
+                                a class="bell chat-link" href="/chat" aria-label="Messages" { (chat_icon()) span class="count" id="chat-unread" {} }
+                            }
                             a class="bell" href="/notifications" aria-label="Notifications" {
                                 svg class="bell-icon" aria-hidden="true" focusable="false" width="22" height="22" viewBox="0 0 24 24" {
                                     path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1z" {}
@@ -124,6 +129,15 @@ pub fn page(viewer: &Viewer, p: Page<'_>, body: Markup) -> Markup {
                     p { "Lyceum: mentors and mentees, booked, met and heard. " a href="/sessions" { "Upcoming sessions" } " · " a href="/mentors" { "Find a mentor" } }
                 }
             }
+        }
+    }
+}
+
+/// The header's speech bubble (the link to `/chat`).
+fn chat_icon() -> Markup {
+    html! {
+        svg class="bell-icon" aria-hidden="true" focusable="false" width="22" height="22" viewBox="0 0 24 24" {
+            path fill="currentColor" fill-rule="evenodd" d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6v2h10V9zm0-3v2h10V6zm0 6v2h7v-2z" {}
         }
     }
 }

@@ -337,7 +337,15 @@ pub async fn mentor_page(
             @if let Some(f) = flash { (f) }
             @if viewer.user.as_ref().is_some_and(|u| u.auth.id != id) {
                 // A call from a person's page: the live room with them named.
-                p { a id="call-mentor" href=(format!("/app/#call={id}")) { "Call " (name) } }
+                div class="actions" {
+                    form method="post" action="/chat/direct" class="inline" {
+                        (csrf_field(&viewer))
+                        input type="hidden" name="userId" value=(id);
+                        input type="hidden" name="back" value=(format!("/mentors/{id}"));
+                        button type="submit" id="message-mentor" { "Message " (name) }
+                    }
+                    a id="call-mentor" class="button secondary" href=(format!("/app/#call={id}")) { "Call " (name) }
+                }
             }
             @if let Some(r) = rating_text(&profile["rating"]) { p { (r) } }
             p {

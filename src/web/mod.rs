@@ -11,6 +11,7 @@ pub mod boards;
 pub mod bookings;
 pub mod bridge;
 pub mod calendar;
+pub mod chat;
 pub mod home;
 pub mod layout;
 pub mod live_room;

@@ -100,6 +100,11 @@ impl Driver {
         }
     }
 
+    /// The chromedriver's address (for its vendor endpoints, e.g. CDP).
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
     /// A fresh headless Chromium with fake camera and microphone.
     pub(crate) async fn browser(&mut self, name: &str) -> Page {
         let profile = self.dir.join(format!("profile-{name}"));

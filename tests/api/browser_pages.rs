@@ -273,6 +273,10 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
 
+    // Conversations: direct (with an image and a PDF) and group rooms.
+    let (direct, group) = crate::browser_chat::seed_chat(&app, &mentor, &mentee, &other).await;
+    let chat_pages = ["/chat".to_owned(), format!("/chat/{direct}"), format!("/chat/{group}")];
+
     let mentor_page = format!("/mentors/{}", mentor.id);
     let session_page = format!("/sessions/{session}");
     let public: Vec<String> = vec![
@@ -395,6 +399,7 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         format!("{mentor_page}?booked=waitlisted&position=1"),
         format!("{session_page}?registered=confirmed&position=0"),
     ]);
+    as_mentee.extend(chat_pages.iter().cloned());
     for path in &as_mentee {
         mia.open(&app.url(path)).await;
         mia.js(
@@ -405,6 +410,42 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         violations.extend(mia.axe(&axe, path).await);
         checked += 1;
     }
+    // A conversation's live states: an error in words under the composer,
+    // and "Reconnecting…" while the network is down.
+    let chat_url = app.url(&format!("/chat/{direct}"));
+    mia.open(&chat_url).await;
+    mia.wait_for(
+        "the conversation live",
+        "return document.getElementById('conn').dataset.conn;",
+        vec![],
+        |v| v == "online",
+    )
+    .await;
+    mia.click("#send").await;
+    mia.wait_for(
+        "the empty-message error",
+        "return document.getElementById('composer-error').textContent;",
+        vec![],
+        |v| v.as_str().is_some_and(|t| !t.is_empty()),
+    )
+    .await;
+    violations.extend(mia.axe(&axe, "/chat/{direct} (an error under the composer)").await);
+    mia.offline(driver.url(), true).await;
+    mia.js(
+        "const s = window.lyceumChat.socket(); if (s) s.close(); return true;",
+        vec![],
+    )
+    .await;
+    mia.wait_for(
+        "the page reconnecting",
+        "return document.getElementById('conn').dataset.conn;",
+        vec![],
+        |v| v == "reconnecting",
+    )
+    .await;
+    violations.extend(mia.axe(&axe, "/chat/{direct} (reconnecting)").await);
+    mia.offline(driver.url(), false).await;
+    checked += 2;
     // Signed in as the mentor: their own page and session, the directory,
     // their calendar, managing a slot and a session, the profile editor.
     host.sign_in(&app, &mentor.email).await;
@@ -425,6 +466,13 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
     ] {
         host.open(&app.url(path)).await;
         violations.extend(host.axe(&axe, path).await);
+        checked += 1;
+    }
+    // The mentor's conversations, and the group room as its owner (members
+    // with mute and remove, the invite list).
+    for path in &chat_pages {
+        host.open(&app.url(path)).await;
+        violations.extend(host.axe(&axe, &format!("{path} (the mentor)")).await);
         checked += 1;
     }
     // Signed in as an admin: the users and the audit log.
@@ -777,6 +825,8 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
     app.slot(&mentor, 120, 3).await;
     seed_session(&app, &mentor, "A webinar with a rather long title about careers", 20).await;
     let mentee = app.register("mentee", "Maximiliana Mentee").await;
+    let other = app.register("mentee", "Otto Other").await;
+    let (direct, group) = crate::browser_chat::seed_chat(&app, &mentor, &mentee, &other).await;
     let mentor_path = format!("/mentors/{}", mentor.id);
 
     let mut driver = Driver::start().await;
@@ -801,7 +851,17 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
     assert_eq!(spoiled, true, "a 600 px element makes a 390 px page scroll sideways");
     let mut failures = Vec::new();
     for p in [&visitor, &signed_in] {
-        for path in ["/", "/mentors", mentor_path.as_str(), "/sessions"] {
+        let mut paths = vec![
+            "/".to_owned(),
+            "/mentors".to_owned(),
+            mentor_path.clone(),
+            "/sessions".to_owned(),
+        ];
+        if p.name == "phone-mentee" {
+            // The conversations, a direct one (with an image) and a group room.
+            paths.extend(["/chat".to_owned(), format!("/chat/{direct}"), format!("/chat/{group}")]);
+        }
+        for path in &paths {
             p.open(&app.url(path)).await;
             p.js(
                 "document.querySelectorAll('details').forEach(d => { d.open = true; }); return true;",

@@ -17,7 +17,7 @@ let tokenCache = null;
 export async function token() {
   if (tokenCache && tokenCache.until > Date.now()) return tokenCache.value;
   const r = await fetch('/web/token', { method: 'POST', headers: { 'X-CSRF-Token': csrf() }, credentials: 'same-origin' });
-  if (!r.ok) throw new Error('not signed in');
+  if (!r.ok) throw Object.assign(new Error('not signed in'), { status: r.status });
   const t = await r.json();
   tokenCache = { value: t.accessToken, until: Date.now() + (t.expiresIn - 60) * 1000, me: t };
   return t.accessToken;
@@ -38,48 +38,77 @@ export async function api(method, path, body) {
 /** One WebSocket per page, reconnecting; `on(type, fn)` for events. */
 const handlers = new Map();
 let ws = null; let wsReady = null; let nextId = 1; const pending = new Map(); const onOpen = [];
+const statusFns = []; let retryMs = 1000; let retryTimer = null; let stopped = false;
 export function on(type, fn) { if (!handlers.has(type)) handlers.set(type, []); handlers.get(type).push(fn); }
 /** Runs `fn` on every (re)connection: the place to (re)watch. */
-export function whenConnected(fn) { onOpen.push(fn); if (ws?.readyState === 1) fn(); }
+export function whenConnected(fn) { onOpen.push(fn); if (ws?.readyState === 1 && ws.helloSeen) fn(); }
+/** `fn(status)` on every change: 'online' (hello received), 'offline' (dropped; a reconnect is scheduled). */
+export function onConnection(fn) { statusFns.push(fn); }
+const setStatus = (st) => { document.body.dataset.live = st; statusFns.forEach((fn) => fn(st)); };
+function retry() {
+  if (stopped || retryTimer) return;
+  retryTimer = setTimeout(() => { retryTimer = null; connect().catch(() => {}); }, retryMs);
+  retryMs = Math.min(retryMs * 2, 8000);
+}
+/** The WebSocket, once the server said hello. Drops and failures retry by themselves (1 s, 2 s, … 8 s). */
 export function connect() {
   if (wsReady) return wsReady;
   wsReady = (async () => {
-    const auth = signedIn() ? await api('POST', '/api/ws/ticket') : null;
-    if (!auth) throw new Error('not signed in');
+    if (!signedIn()) { stopped = true; throw new Error('not signed in'); }
+    let auth;
+    try { auth = await api('POST', '/api/ws/ticket'); } catch (e) {
+      if (e.status === 401) stopped = true;
+      throw e;
+    }
     const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-    ws = new WebSocket(`${proto}://${location.host}/ws?ticket=${encodeURIComponent(auth.ticket)}`);
-    ws.onmessage = (m) => {
-      const f = JSON.parse(m.data);
-      if (f.id != null && pending.has(String(f.id))) {
-        const p = pending.get(String(f.id)); pending.delete(String(f.id));
-        f.type === 'error' ? p.reject(Object.assign(new Error(f.message), { code: f.code })) : p.resolve(f);
-      }
-      if (f.type === 'hello') onOpen.forEach((fn) => fn());
-      (handlers.get(f.type) || []).forEach((fn) => fn(f));
-    };
-    ws.onclose = () => { wsReady = null; document.body.dataset.live = 'offline'; setTimeout(() => connect().catch(() => {}), 2000); };
-    ws.onopen = () => { document.body.dataset.live = 'online'; };
-    return ws;
+    const sock = new WebSocket(`${proto}://${location.host}/ws?ticket=${encodeURIComponent(auth.ticket)}`);
+    ws = sock;
+    return new Promise((resolve, reject) => {
+      sock.onmessage = (m) => {
+        const f = JSON.parse(m.data);
+        if (f.id != null && pending.has(String(f.id))) {
+          const p = pending.get(String(f.id)); pending.delete(String(f.id));
+          f.type === 'error' ? p.reject(Object.assign(new Error(f.message), { code: f.code })) : p.resolve(f);
+        }
+        if (f.type === 'hello') { sock.helloSeen = true; retryMs = 1000; resolve(sock); setStatus('online'); onOpen.forEach((fn) => fn()); }
+        (handlers.get(f.type) || []).forEach((fn) => fn(f));
+      };
+      sock.onclose = () => {
+        if (ws === sock) { ws = null; wsReady = null; }
+        for (const [id, p] of pending) { if (p.sock === sock) { pending.delete(id); p.reject(Object.assign(new Error('the connection dropped'), { code: 'closed' })); } }
+        reject(new Error('the connection dropped'));
+        setStatus('offline');
+        retry();
+      };
+    });
   })();
-  wsReady.catch(() => { wsReady = null; });
+  wsReady.catch(() => { wsReady = null; if (!stopped) { setStatus('offline'); retry(); } });
   return wsReady;
 }
-/** Sends a command and waits for its ack. */
+/** The open socket (for tests and diagnostics). */
+export const socket = () => ws;
+/** Sends a command and waits for its ack; rejects with code 'closed' if the connection drops first. */
 export async function command(type, fields = {}) {
-  await connect();
+  const sock = await connect();
   const id = String(nextId++);
   return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    ws.send(JSON.stringify({ type, id, ...fields }));
+    pending.set(id, { resolve, reject, sock });
+    sock.send(JSON.stringify({ type, id, ...fields }));
   });
 }
 
 /** `<time datetime data-local>` in the reader's own zone. */
 function localTimes(root = document) {
   const fmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' });
+  const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+  const day = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+  const today = new Date().toDateString();
   root.querySelectorAll('time[data-local]').forEach((t) => {
     const d = new Date(t.getAttribute('datetime'));
-    if (!Number.isNaN(d.getTime())) t.textContent = fmt.format(d);
+    if (Number.isNaN(d.getTime())) return;
+    // "short": the time today, else the day and time (messages).
+    if (t.dataset.local === 'short') t.textContent = d.toDateString() === today ? time.format(d) : day.format(d);
+    else t.textContent = fmt.format(d);
   });
 }
 
@@ -115,5 +144,17 @@ async function bell() {
   } catch { /* signed out or offline: the bell stays quiet */ }
 }
 
-document.addEventListener('DOMContentLoaded', () => { localTimes(); countdowns(); bell(); });
-if (document.readyState !== 'loading') { localTimes(); countdowns(); bell(); }
+/** The header's Messages link: unread messages over all conversations. */
+export async function chatUnread() {
+  const el = document.getElementById('chat-unread');
+  if (!el || !signedIn()) return;
+  try {
+    const rooms = await api('GET', '/api/rooms');
+    const n = (rooms.items || []).reduce((a, r) => a + (r.unread || 0), 0);
+    el.textContent = n > 0 ? String(n) : '';
+    el.parentElement.setAttribute('aria-label', n > 0 ? `Messages, ${n} unread` : 'Messages');
+  } catch { /* signed out or offline */ }
+}
+
+function start() { localTimes(); countdowns(); bell(); chatUnread(); }
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start); else start();

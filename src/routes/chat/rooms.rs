@@ -247,19 +247,30 @@ pub async fn list_mine(state: web::Data<AppState>, user: AnyUser) -> Result<Http
                     (SELECT count(*) FROM messages x WHERE x.room_id = r.id AND x.seq > m.last_read_seq
                         AND x.kind = 'message' AND x.deleted_at IS NULL AND x.sender_id IS DISTINCT FROM m.user_id) AS unread,
                     lm.seq, lm.sender_id, lm.body, lm.ciphertext, lm.created_at,
-                    peer.id, peer.display_name
+                    peer.id, peer.display_name, peer.last_seen_at
                FROM room_members m
                JOIN rooms r ON r.id = m.room_id
                LEFT JOIN LATERAL (SELECT seq, sender_id, body, ciphertext, created_at FROM messages
                                    WHERE room_id = r.id AND kind = 'message' AND deleted_at IS NULL
                                    ORDER BY seq DESC LIMIT 1) lm ON true
-               LEFT JOIN LATERAL (SELECT u.id, u.display_name FROM room_members o JOIN users u ON u.id = o.user_id
+               LEFT JOIN LATERAL (SELECT u.id, u.display_name, u.last_seen_at FROM room_members o JOIN users u ON u.id = o.user_id
                                    WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> m.user_id LIMIT 1) peer ON true
               WHERE m.user_id = $1
               ORDER BY coalesce(lm.created_at, r.created_at) DESC",
             &[&user.0.id],
         )
         .await?;
+    let peers: Vec<UserId> = rows.iter().filter_map(|r| r.get::<_, Option<UserId>>(14)).collect();
+    let online = if peers.is_empty() {
+        Vec::new()
+    } else {
+        state
+            .realtime
+            .hub
+            .send(lyceum_actors::presence::Online(peers))
+            .await
+            .unwrap_or_default()
+    };
     let items: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -267,7 +278,10 @@ pub async fn list_mine(state: web::Data<AppState>, user: AnyUser) -> Result<Http
                 json!({"seq": seq, "senderId": r.get::<_, Option<Uuid>>(10), "body": r.get::<_, Option<String>>(11),
                        "ciphertext": r.get::<_, Option<String>>(12), "createdAt": r.get::<_, chrono::DateTime<chrono::Utc>>(13)})
             });
-            let peer = r.get::<_, Option<Uuid>>(14).map(|id| json!({"userId": id, "displayName": r.get::<_, String>(15)}));
+            let peer = r.get::<_, Option<UserId>>(14).map(|id| {
+                json!({"userId": id, "displayName": r.get::<_, String>(15), "online": online.contains(&id),
+                       "lastSeen": r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(16)})
+            });
             json!({
                 "id": r.get::<_, Uuid>(0), "kind": r.get::<_, String>(1), "name": r.get::<_, Option<String>>(2),
                 "visibility": r.get::<_, String>(3), "e2ee": r.get::<_, bool>(4), "lastSeq": r.get::<_, i64>(5),
