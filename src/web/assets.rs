@@ -28,6 +28,7 @@ assets! {
     "chat.js" => "text/javascript; charset=utf-8",
     "chat-list.js" => "text/javascript; charset=utf-8",
     "e2ee.js" => "text/javascript; charset=utf-8",
+    "chat-e2ee.js" => "text/javascript; charset=utf-8",
 }
 
 pub async fn asset(path: web::Path<String>) -> Result<HttpResponse, ApiError> {

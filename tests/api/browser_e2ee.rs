@@ -7,7 +7,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::browser::{browser_available, Driver, Page, ONE_AT_A_TIME};
+use crate::browser::{browser_available, Driver, Page, ONE_AT_A_TIME, WAIT};
 use crate::helpers::*;
 
 /// Loads the module into the page and makes `window.e2` for `token`'s user.
@@ -135,4 +135,184 @@ async fn the_e2ee_module_exchanges_direct_messages_between_two_browsers() {
 /// A script's body as an expression taking `arguments`.
 fn fn_body(script: &str) -> String {
     format!("(function(){{ {script} }}).apply(null, arguments)")
+}
+
+/// The message texts of a conversation page, oldest first: [[seq, text]].
+const MESSAGES: &str = "return [...document.querySelectorAll('#messages li.msg:not(.pending)')].map(li => [Number(li.dataset.seq), (li.querySelector('.body') || {}).textContent || '']);";
+
+async fn say(page: &Page, text: &str) {
+    page.type_into("#text", text).await;
+    page.enter("#text").await;
+    page.wait_for(
+        &format!("{text:?} stored"),
+        "return [...document.querySelectorAll('#messages li.msg:not(.pending) .body')].some(b => b.textContent === arguments[0]) && !document.querySelector('#messages li.pending');",
+        vec![json!(text)],
+        |v| v == true,
+    )
+    .await;
+}
+
+/// The page's own fingerprint, once shown.
+async fn my_fingerprint(page: &Page) -> String {
+    let v = page
+        .wait_for(
+            "this device's fingerprint",
+            "const c = document.querySelector('#my-fingerprint code'); return c ? c.textContent : null;",
+            vec![],
+            |v| v.as_str().is_some_and(|s| s.len() == 35),
+        )
+        .await;
+    v.as_str().unwrap().to_owned()
+}
+
+#[actix_web::test]
+async fn two_people_exchange_an_encrypted_direct_message_in_the_chat_page() {
+    let test = "two_people_exchange_an_encrypted_direct_message_in_the_chat_page";
+    if !browser_available(test) {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    let mentor = crate::browser_pages::seed_mentor(&app, "Grace Hopper", "Compilers").await;
+    let mentee = app.register("mentee", "Sam Student").await;
+
+    let mut driver = Driver::start().await;
+    let sam = driver.browser("sam").await;
+    let grace = driver.browser("grace").await;
+    sam.sign_in(&app, &mentee.email).await;
+    grace.sign_in(&app, &mentor.email).await;
+
+    // Sam starts the encrypted conversation from Grace's page.
+    sam.open(&app.url(&format!("/mentors/{}", mentor.id))).await;
+    assert_eq!(sam.text("#e2ee-mentor").await, "Encrypted message to Grace Hopper");
+    sam.click("#e2ee-mentor").await;
+    sam.wait_for(
+        "the conversation page",
+        "return location.pathname.startsWith('/chat/') && document.readyState === 'complete';",
+        vec![],
+        |v| v == true,
+    )
+    .await;
+    let room = sam
+        .js("return location.pathname.split('/')[2];", vec![])
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(sam.text("h1").await, "Grace Hopper");
+    let e2ee: bool = app
+        .db
+        .query_one("SELECT e2ee FROM rooms WHERE id = $1::text::uuid", &[&room])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(e2ee, "the conversation is the encrypted one");
+    let sam_fp = my_fingerprint(&sam).await;
+    sam.wait_for(
+        "Grace has no device yet",
+        "return document.querySelector('#peer-fingerprints').textContent;",
+        vec![],
+        |v| v.as_str().is_some_and(|s| s.contains("Grace Hopper has no device with a key yet")),
+    )
+    .await;
+
+    // Grace opens it: her browser makes its device; Sam's page announces it
+    // with the fingerprint Grace's page shows for itself.
+    grace.open(&app.url(&format!("/chat/{room}"))).await;
+    let grace_fp = my_fingerprint(&grace).await;
+    assert_ne!(sam_fp, grace_fp);
+    let said = sam
+        .wait_for(
+            "the new device announced",
+            "return document.querySelector('#e2ee-status').textContent;",
+            vec![],
+            |v| v.as_str().is_some_and(|s| s.starts_with("Grace Hopper added a new device")),
+        )
+        .await;
+    assert!(said.as_str().unwrap().contains(&grace_fp), "{said}");
+    assert_eq!(
+        sam.js("return document.querySelector('#e2ee-status').getAttribute('role');", vec![]).await,
+        "status"
+    );
+    // Each sees the other's fingerprint, computed from the key.
+    sam.wait_for(
+        "Grace's fingerprint at Sam",
+        "return document.querySelector('#peer-fingerprints').textContent;",
+        vec![],
+        |v| v.as_str().is_some_and(|s| s.contains(&grace_fp)),
+    )
+    .await;
+    grace
+        .wait_for(
+            "Sam's fingerprint at Grace",
+            "return document.querySelector('#peer-fingerprints').textContent;",
+            vec![],
+            |v| v.as_str().is_some_and(|s| s.contains(&sam_fp) && s.contains("Sam Student")),
+        )
+        .await;
+
+    // Both directions, each read in the other's page.
+    let question = "Could we meet at 5? The door code is 4711.";
+    let answer = "Yes — see you at the library.";
+    say(&sam, question).await;
+    grace
+        .wait_for("Sam's message decrypted at Grace", MESSAGES, vec![], |v| {
+            v == &json!([[1, question]])
+        })
+        .await;
+    say(&grace, answer).await;
+    sam.wait_for("Grace's answer decrypted at Sam", MESSAGES, vec![], |v| {
+        v == &json!([[1, question], [2, answer]])
+    })
+    .await;
+
+    // Stored: ciphertext only, without the text.
+    let rows = app
+        .db
+        .query(
+            "SELECT body, ciphertext FROM messages WHERE room_id = $1::text::uuid ORDER BY seq",
+            &[&room],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    for (r, text) in rows.iter().zip([question, answer]) {
+        assert_eq!(r.get::<_, Option<String>>(0), None, "no plaintext body");
+        let ct = r.get::<_, Option<String>>(1).expect("a ciphertext");
+        for needle in [text, "4711", "library", "meet"] {
+            assert!(!ct.contains(needle), "the stored form contains {needle:?}: {ct}");
+        }
+        assert_eq!(serde_json::from_str::<Value>(&ct).unwrap()["v"], 1);
+    }
+
+    // axe-core on the encrypted conversation (keys, messages, the
+    // announcement), and on a phone it does not scroll sideways.
+    if let Some(axe) = crate::browser_pages::axe_source(test) {
+        let found = sam.axe(&axe, "an encrypted conversation with its keys").await;
+        assert!(found.is_empty(), "serious or critical violations:\n{}", found.join("\n"));
+    }
+    tokio::time::timeout(WAIT, sam.client.set_window_size(390, 844))
+        .await
+        .expect("resizing in time")
+        .expect("resizing the window");
+    sam.wait_for("the phone's width", "return innerWidth;", vec![], |v| v == 390)
+        .await;
+    let wide = sam
+        .js(
+            "return document.documentElement.scrollWidth > innerWidth ? document.documentElement.scrollWidth : null;",
+            vec![],
+        )
+        .await;
+    assert!(wide.is_null(), "the encrypted conversation scrolls sideways on a phone: {wide}");
+
+    // A reload renders the history on the server as placeholders; the page
+    // decrypts them.
+    grace.open(&app.url(&format!("/chat/{room}"))).await;
+    grace
+        .wait_for("the history decrypted after a reload", MESSAGES, vec![], |v| {
+            v == &json!([[1, question], [2, answer]])
+        })
+        .await;
+    assert_eq!(my_fingerprint(&grace).await, grace_fp, "the same device after a reload");
+    driver.close(vec![sam, grace]).await;
 }

@@ -36,7 +36,7 @@ const AXE: &str = concat!(
 const SEAT_LATENCY: Duration = Duration::from_secs(1);
 
 /// axe-core's source; `None` means skip (and it says so).
-fn axe_source(test: &str) -> Option<String> {
+pub(crate) fn axe_source(test: &str) -> Option<String> {
     match std::fs::read_to_string(AXE) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -119,7 +119,7 @@ impl Page {
 
     /// Injects axe-core and runs it on the page as it is; returns the
     /// serious and critical violations, one line each.
-    async fn axe(&self, axe: &str, label: &str) -> Vec<String> {
+    pub(crate) async fn axe(&self, axe: &str, label: &str) -> Vec<String> {
         // The pages allow no inline script; WebDriver's execute is not
         // subject to the page's CSP, and this checks it really is there.
         let injected = self

@@ -104,6 +104,7 @@ export class E2ee {
     this.api = api;
     this.userId = userId;
     this.device = null; // { deviceId, privateKey, publicRaw, fingerprint }
+    this.deviceP = null; // the promise of it (one load or creation at a time)
     this.devices = new Map(); // user id -> Promise<[{deviceId, publicKey, fingerprint, createdAt}]>
     this.pairKeys = new Map(); // "<deviceId>|<publicKey>" -> Promise<CryptoKey>
   }
@@ -112,8 +113,15 @@ export class E2ee {
    * This browser's device for the user: loaded from IndexedDB, or made and
    * stored; published on the server if the server does not have it.
    */
-  async ensureDevice() {
-    if (this.device) return this.device;
+  ensureDevice() {
+    if (!this.deviceP) {
+      this.deviceP = this.loadDevice();
+      this.deviceP.catch(() => { this.deviceP = null; });
+    }
+    return this.deviceP;
+  }
+
+  async loadDevice() {
     const key = `user:${this.userId}`;
     let d = await dbGet(key);
     if (!d) {
