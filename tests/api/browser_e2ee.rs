@@ -34,9 +34,7 @@ const READ: &str = "const [room] = arguments; \
 
 async fn setup(page: &Page, app: &TestApp, who: &Session) -> (String, String) {
     page.open(&app.url("/")).await;
-    let v = page
-        .call(&fn_body(SETUP), vec![json!(who.access), json!(who.id)])
-        .await;
+    let v = page.call(&fn_body(SETUP), vec![json!(who.access), json!(who.id)]).await;
     (v[0].as_str().unwrap().to_owned(), v[1].as_str().unwrap().to_owned())
 }
 
@@ -80,7 +78,11 @@ async fn the_e2ee_module_exchanges_direct_messages_between_two_browsers() {
         .await
         .unwrap();
     assert_eq!(listed["devices"][0]["deviceId"], ada_dev.as_str());
-    assert_eq!(listed["devices"][0]["fingerprint"], ada_fp.as_str(), "the page's fingerprint is the server's");
+    assert_eq!(
+        listed["devices"][0]["fingerprint"],
+        ada_fp.as_str(),
+        "the page's fingerprint is the server's"
+    );
     // Each side computes the other's fingerprint from the key itself.
     let seen_by_sam = ps
         .call(
@@ -105,7 +107,10 @@ async fn the_e2ee_module_exchanges_direct_messages_between_two_browsers() {
     // What the server stored: ciphertext only, without the text.
     let rows = app
         .db
-        .query("SELECT body, ciphertext FROM messages WHERE room_id = $1::text::uuid ORDER BY seq", &[&room])
+        .query(
+            "SELECT body, ciphertext FROM messages WHERE room_id = $1::text::uuid ORDER BY seq",
+            &[&room],
+        )
         .await
         .unwrap();
     assert_eq!(rows.len(), 2);
@@ -212,7 +217,10 @@ async fn two_people_exchange_an_encrypted_direct_message_in_the_chat_page() {
         "Grace has no device yet",
         "return document.querySelector('#peer-fingerprints').textContent;",
         vec![],
-        |v| v.as_str().is_some_and(|s| s.contains("Grace Hopper has no device with a key yet")),
+        |v| {
+            v.as_str()
+                .is_some_and(|s| s.contains("Grace Hopper has no device with a key yet"))
+        },
     )
     .await;
 
@@ -226,12 +234,19 @@ async fn two_people_exchange_an_encrypted_direct_message_in_the_chat_page() {
             "the new device announced",
             "return document.querySelector('#e2ee-status').textContent;",
             vec![],
-            |v| v.as_str().is_some_and(|s| s.starts_with("Grace Hopper added a new device")),
+            |v| {
+                v.as_str()
+                    .is_some_and(|s| s.starts_with("Grace Hopper added a new device"))
+            },
         )
         .await;
     assert!(said.as_str().unwrap().contains(&grace_fp), "{said}");
     assert_eq!(
-        sam.js("return document.querySelector('#e2ee-status').getAttribute('role');", vec![]).await,
+        sam.js(
+            "return document.querySelector('#e2ee-status').getAttribute('role');",
+            vec![]
+        )
+        .await,
         "status"
     );
     // Each sees the other's fingerprint, computed from the key.
@@ -247,7 +262,10 @@ async fn two_people_exchange_an_encrypted_direct_message_in_the_chat_page() {
             "Sam's fingerprint at Grace",
             "return document.querySelector('#peer-fingerprints').textContent;",
             vec![],
-            |v| v.as_str().is_some_and(|s| s.contains(&sam_fp) && s.contains("Sam Student")),
+            |v| {
+                v.as_str()
+                    .is_some_and(|s| s.contains(&sam_fp) && s.contains("Sam Student"))
+            },
         )
         .await;
 
@@ -289,7 +307,11 @@ async fn two_people_exchange_an_encrypted_direct_message_in_the_chat_page() {
     // announcement), and on a phone it does not scroll sideways.
     if let Some(axe) = crate::browser_pages::axe_source(test) {
         let found = sam.axe(&axe, "an encrypted conversation with its keys").await;
-        assert!(found.is_empty(), "serious or critical violations:\n{}", found.join("\n"));
+        assert!(
+            found.is_empty(),
+            "serious or critical violations:\n{}",
+            found.join("\n")
+        );
     }
     tokio::time::timeout(WAIT, sam.client.set_window_size(390, 844))
         .await
@@ -303,7 +325,10 @@ async fn two_people_exchange_an_encrypted_direct_message_in_the_chat_page() {
             vec![],
         )
         .await;
-    assert!(wide.is_null(), "the encrypted conversation scrolls sideways on a phone: {wide}");
+    assert!(
+        wide.is_null(),
+        "the encrypted conversation scrolls sideways on a phone: {wide}"
+    );
 
     // A reload renders the history on the server as placeholders; the page
     // decrypts them.

@@ -1150,11 +1150,17 @@ async fn axe_finds_no_serious_or_critical_violation_in_the_live_room() {
         "Mia's question in the host's chat",
         "return document.querySelector('#chat-log').textContent;",
         vec![],
-        |v| v.as_str().is_some_and(|s| s.contains("Mia Mentee said: Is there a recording?")),
+        |v| {
+            v.as_str()
+                .is_some_and(|s| s.contains("Mia Mentee said: Is there a recording?"))
+        },
     )
     .await;
     found.extend(mia.axe(&axe, "an attendee in the room").await);
-    found.extend(host.axe(&axe, "the host with a raised hand and a question in the chat").await);
+    found.extend(
+        host.axe(&axe, "the host with a raised hand and a question in the chat")
+            .await,
+    );
 
     // On a phone (390 x 844) neither room scrolls sideways.
     let too_wide = "const wide = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 0.5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')).slice(0, 5); \

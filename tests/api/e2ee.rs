@@ -82,7 +82,12 @@ async fn devices_are_published_listed_and_removed() {
     assert_eq!(devices[1]["deviceId"], "phone-00002");
     assert_eq!(devices[1]["fingerprint"], fingerprint_of(&device_key(8)));
     let fp = devices[1]["fingerprint"].as_str().unwrap();
-    assert!(fp.len() == 35 && fp.split(' ').all(|g| g.len() == 5 && g.bytes().all(|b| b.is_ascii_digit())));
+    assert!(
+        fp.len() == 35
+            && fp
+                .split(' ')
+                .all(|g| g.len() == 5 && g.bytes().all(|b| b.is_ascii_digit()))
+    );
 
     // Someone else's device: neither replaced nor removed.
     let res = app.put_device(&ada.access, "laptop-0001", &device_key(9)).await;
@@ -211,7 +216,9 @@ async fn an_account_has_at_most_ten_devices() {
     let app = spawn_app().await;
     let sam = app.register("mentee", "Sam").await;
     for i in 0..10u64 {
-        let res = app.put_device(&sam.access, &format!("device-{i:04}"), &device_key(100 + i)).await;
+        let res = app
+            .put_device(&sam.access, &format!("device-{i:04}"), &device_key(100 + i))
+            .await;
         assert_eq!(res.status(), StatusCode::CREATED);
     }
     let res = app.put_device(&sam.access, "device-0010", &device_key(200)).await;
@@ -322,9 +329,7 @@ async fn a_group_session_has_a_chat_room_for_its_host_and_registrants() {
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(get(bob.access.clone()).await["roomId"], Value::Null);
     let mut b = Ws::connect(&app, &bob.access).await;
-    let refused = b
-        .cmd(json!({"type": "subscribe", "roomId": room}))
-        .await;
+    let refused = b.cmd(json!({"type": "subscribe", "roomId": room})).await;
     assert_eq!(refused["code"], "not_a_member", "{refused}");
 
     // Ada unregisters: she is out of the room; Bob, promoted, is in.

@@ -14,8 +14,8 @@ use actix_web::{web, HttpResponse};
 use lyceum_actors::chat::room::{MayRead, MembershipChanged, Post};
 use lyceum_actors::chat::store::{self, Kind};
 use lyceum_actors::{Principal, Role, RoomId, UserId};
-use lyceum_protocol::{AttachmentId, OfferingId};
 use lyceum_protocol::ErrorCode;
+use lyceum_protocol::{AttachmentId, OfferingId};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -196,7 +196,11 @@ pub async fn direct_room(state: &AppState, me: UserId, other: UserId, e2ee: bool
     let mut client = state.pool.get().await?;
     let (a, b) = if me < other { (me, other) } else { (other, me) };
     // One plain and one end-to-end encrypted conversation per pair.
-    let key = if e2ee { format!("{a}:{b}:e2ee") } else { format!("{a}:{b}") };
+    let key = if e2ee {
+        format!("{a}:{b}:e2ee")
+    } else {
+        format!("{a}:{b}")
+    };
     if let Some(r) = client
         .query_opt("SELECT id FROM rooms WHERE direct_key = $1", &[&key])
         .await?
