@@ -106,6 +106,7 @@ route_table! {
     "/chat/direct" => { POST crate::web::chat::open_direct },
     "/chat/files/{id}" => { GET crate::web::chat::file },
     "/chat/{id}" => { GET crate::web::chat::room_page, POST crate::web::chat::act },
+    "/chat/{id}/guest" => { GET crate::web::chat::guest_page },
     "/app" => { GET crate::web::live_room::index },
     "/app/{file}" => { GET crate::web::live_room::file },
     "/calendar/{token}" => { GET feeds::feed },

@@ -747,3 +747,97 @@ pub async fn act(
         (_, Err(e)) => bridge::back_to(&here, Err(e)),
     })
 }
+
+/// `/chat/{room_id}/guest`: seed 004's anonymous join, for a public group
+/// room that allows guests. "Join as a guest" asks `POST
+/// /api/rooms/{id}/guests` from the page (chat.js) and chats with that
+/// 15-minute token in this room only; a signed-in viewer is offered to join
+/// as themselves. A room that takes no guests says so (200, without its
+/// name); an unknown room is a 404 page.
+pub async fn guest_page(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<RoomId>,
+) -> Result<HttpResponse, ApiError> {
+    let room_id = path.into_inner();
+    let client = state.pool.get().await?;
+    let Some(r) = client
+        .query_opt(
+            "SELECT name, kind = 'group' AND visibility = 'public' AND allow_guests FROM rooms WHERE id = $1",
+            &[&room_id],
+        )
+        .await?
+    else {
+        return Ok(super::mentors::not_found(&state, &viewer));
+    };
+    if !r.get::<_, bool>(1) {
+        // Said without the room's name: it may be private.
+        let body = html! {
+            h1 { "Guests cannot join this room" }
+            p { "Only some public rooms take guests, and this is not one of them. "
+                a href=(format!("/signin?next=/chat/{room_id}")) { "Sign in" } " to see whether you can join it." }
+        };
+        let pg = Page {
+            title: "Guests cannot join this room",
+            ..Default::default()
+        };
+        return Ok(render(&state, &viewer, StatusCode::OK, page(&viewer, pg, body)));
+    }
+    let name: String = r.get::<_, Option<String>>(0).unwrap_or_default();
+    let limits = &state.realtime.services.limits;
+    let data = json!({
+        "roomId": room_id, "me": "", "kind": "group", "name": name, "e2ee": false, "guest": true,
+        "lastSeq": 0, "firstSeq": 0, "member": true, "canModerate": false, "myLastRead": 0,
+        "members": {}, "maxBytes": limits.max_attachment_bytes, "types": limits.attachment_types, "peer": null,
+    });
+    let body = html! {
+        div class="chat-room" {
+            h1 id="room-title" { (name) }
+            p class="meta" { "Public group room" }
+            @if viewer.user.is_some() {
+                p { "You are signed in: join this room as yourself." }
+                form method="post" action=(format!("/chat/{room_id}")) class="inline" {
+                    (csrf_field(&viewer))
+                    input type="hidden" name="action" value="join";
+                    button type="submit" { "Join " (name) }
+                }
+            } @else {
+                div id="guest-join-box" {
+                    p { "You can take part without an account: as a guest you get a name such as “guest-123456”, for 15 minutes, in this room only. Nothing about you is asked or kept." }
+                    button type="button" id="guest-join" { "Join " (name) " as a guest" }
+                    p id="guest-error" role="alert" class="error-text" {}
+                    noscript { p { "Joining as a guest needs JavaScript." } }
+                    p { "Or " a href=(format!("/signin?next=/chat/{room_id}/guest")) { "sign in" } " to join as yourself." }
+                }
+                div id="guest-room" hidden {
+                    p id="guest-name" class="hint" {}
+                    div id="conn" class="conn" role="status" data-conn="loading" {}
+                    div class="history-start" {}
+                    div id="log" class="messages" role="log" aria-label=(format!("Messages in {name}")) tabindex="0" {
+                        ol id="messages" {}
+                    }
+                    p id="typing" class="typing" aria-live="polite" {}
+                    form id="composer" class="composer" {
+                        label for="text" { "Message" }
+                        textarea id="text" name="body" rows="2" maxlength=(limits.max_message_bytes) {}
+                        div class="attach" {
+                            label for="file" { "Attach a file" }
+                            input type="file" id="file" name="file" accept=(limits.attachment_types.join(",")) aria-describedby="file-limits";
+                            p id="file-limits" class="hint" { (limits_words(&state)) }
+                        }
+                        div id="composer-error" role="alert" class="error-text" {}
+                        button type="submit" id="send" { "Send" }
+                    }
+                }
+            }
+        }
+        script type="application/json" id="chat-data" { (PreEscaped(data.to_string().replace('<', "\\u003c"))) }
+    };
+    let title = format!("{name} (guests welcome)");
+    let pg = Page {
+        title: &title,
+        scripts: if viewer.user.is_some() { &[] } else { &["chat.js"] },
+        ..Default::default()
+    };
+    Ok(render(&state, &viewer, StatusCode::OK, page(&viewer, pg, body)))
+}

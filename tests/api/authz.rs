@@ -192,6 +192,7 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("GET", "/chat/files/{id}", "/chat/files/{attachment}", "*:303"),
     http("GET", "/chat/{id}", "/chat/{room}", "*:303"),
     http("POST", "/chat/{id}", "/chat/{room}", "*:400 unsupported_media_type"),
+    http("GET", "/chat/{id}/guest", "/chat/{room}/guest", "*:200"),
     http("GET", "/boards", "/boards", "*:200"),
     http("GET", "/boards/threads/{id}", "/boards/threads/{thread}", "*:200"),
     http("GET", "/sitemap.xml", "/sitemap.xml", "*:200"),

@@ -382,9 +382,15 @@ async fn a_mentor_and_a_mentee_chat_in_two_browsers_and_a_dropped_connection_cat
 /// Conversations for the page checks (axe, the phone): a direct room of
 /// `mentee` and `mentor` with messages, an image and a PDF; a public group
 /// room of the mentor's that the mentee joined; another public room she has
-/// not joined; and a direct room of the mentor with `other` (so the group
-/// room's owner has someone to invite). Returns (direct, group) room ids.
-pub(crate) async fn seed_chat(app: &TestApp, mentor: &Session, mentee: &Session, other: &Session) -> (String, String) {
+/// not joined, which takes guests; and a direct room of the mentor with
+/// `other` (so the group room's owner has someone to invite). Returns the
+/// (direct, group, guests' room) ids.
+pub(crate) async fn seed_chat(
+    app: &TestApp,
+    mentor: &Session,
+    mentee: &Session,
+    other: &Session,
+) -> (String, String, String) {
     let post = |path: String, token: String, body: Value| async move {
         let res = app.post_auth(&path, &token, &body).await;
         assert!(res.status().is_success(), "{path}: {}", res.status());
@@ -449,13 +455,13 @@ pub(crate) async fn seed_chat(app: &TestApp, mentor: &Session, mentee: &Session,
         json!({"body": "Welcome! This week: lifetimes."}),
     )
     .await;
-    post(
+    let open = post(
         "/api/rooms".into(),
         mentor.access.clone(),
-        json!({"name": "Compiler club", "visibility": "public"}),
+        json!({"name": "Compiler club", "visibility": "public", "allowGuests": true}),
     )
     .await;
-    (direct, group)
+    (direct, group, open["id"].as_str().unwrap().to_owned())
 }
 
 /// Posts a message over HTTP, waiting out the send rate limit (429) as a
@@ -558,4 +564,86 @@ async fn earlier_messages_load_as_you_scroll_up_and_the_header_counts_unread() {
     .await;
     driver.close(vec![sam]).await;
     println!("  history test took {:?}", t0.elapsed());
+}
+
+#[actix_web::test]
+async fn a_guest_joins_a_public_room_with_one_click_and_chats_with_a_member() {
+    let test = "a_guest_joins_a_public_room_with_one_click_and_chats_with_a_member";
+    if !browser_available(test) {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let t0 = Instant::now();
+    let app = spawn_app().await;
+    let mentor = seed_mentor(&app, "Grace Hopper", "Compilers").await;
+    let res = app
+        .post_auth(
+            "/api/rooms",
+            &mentor.access,
+            &json!({"name": "Open office hours", "visibility": "public", "allowGuests": true}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let room = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    post_message(&app, &room, &mentor, "Office hours are open: ask anything.").await;
+
+    let mut driver = Driver::start().await;
+    let grace = driver.browser("mentor").await;
+    let guest = driver.browser("guest").await;
+    grace.sign_in(&app, &mentor.email).await;
+    grace.open(&app.url(&format!("/chat/{room}"))).await;
+    grace.wait_conn("online").await;
+
+    // A visitor, signed out, joins with one click and reads the history.
+    guest.open(&app.url(&format!("/chat/{room}/guest"))).await;
+    assert_eq!(guest.text("h1").await, "Open office hours");
+    guest.click("#guest-join").await;
+    guest.wait_conn("online").await;
+    let who = guest.text("#guest-name").await;
+    assert!(who.starts_with("You are guest-"), "{who}");
+    let handle = who.trim_start_matches("You are ").split(',').next().unwrap().to_owned();
+    let shown = guest.js(MESSAGES, vec![]).await;
+    assert_eq!(
+        shown,
+        json!([[1, "Office hours are open: ask anything."]]),
+        "the history"
+    );
+    assert_eq!(
+        guest.text(".history-start").await,
+        "This is the start of the conversation."
+    );
+
+    // They talk: the member sees the guest by its handle, and back.
+    guest.say("Hello, how do I start with compilers?").await;
+    grace
+        .wait_for(
+            "the guest's message",
+            "return [...document.querySelectorAll('#messages li.msg')].map(li => li.querySelector('.from strong').textContent + ': ' + (li.querySelector('.body') || {}).textContent);",
+            vec![],
+            |v| {
+                v.as_array()
+                    .is_some_and(|a| a.iter().any(|m| m.as_str() == Some(&format!("{handle}: Hello, how do I start with compilers?"))))
+            },
+        )
+        .await;
+    grace.say("Start with Crafting Interpreters.").await;
+    guest
+        .wait_for("the reply", MESSAGES, vec![], |v| {
+            v.as_array()
+                .is_some_and(|a| a.iter().any(|m| m[1] == "Start with Crafting Interpreters."))
+        })
+        .await;
+    // A room that takes no guests says so.
+    let res = app
+        .post_auth(
+            "/api/rooms",
+            &mentor.access,
+            &json!({"name": "Members only", "visibility": "public"}),
+        )
+        .await;
+    let closed = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    guest.open(&app.url(&format!("/chat/{closed}/guest"))).await;
+    assert_eq!(guest.text("h1").await, "Guests cannot join this room");
+    driver.close(vec![grace, guest]).await;
+    println!("  guest test took {:?}", t0.elapsed());
 }

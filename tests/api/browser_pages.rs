@@ -274,7 +274,7 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
     assert_eq!(res.status(), StatusCode::CREATED);
 
     // Conversations: direct (with an image and a PDF) and group rooms.
-    let (direct, group) = crate::browser_chat::seed_chat(&app, &mentor, &mentee, &other).await;
+    let (direct, group, open_room) = crate::browser_chat::seed_chat(&app, &mentor, &mentee, &other).await;
     let chat_pages = ["/chat".to_owned(), format!("/chat/{direct}"), format!("/chat/{group}")];
 
     let mentor_page = format!("/mentors/{}", mentor.id);
@@ -340,11 +340,26 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
     // with their errors shown).
     let mut signed_out = public.clone();
     signed_out.extend(["/signin".into(), "/signup".into(), "/signin?next=/bookings".into()]);
+    // A room that takes guests, before joining, and one that takes none.
+    signed_out.extend([format!("/chat/{open_room}/guest"), format!("/chat/{group}/guest")]);
     for path in &signed_out {
         visitor.open(&app.url(path)).await;
         violations.extend(visitor.axe(&axe, path).await);
         checked += 1;
     }
+    // A guest in the room, chatting.
+    visitor.open(&app.url(&format!("/chat/{open_room}/guest"))).await;
+    visitor.click("#guest-join").await;
+    visitor
+        .wait_for(
+            "the guest in the room",
+            "return document.getElementById('conn').dataset.conn;",
+            vec![],
+            |v| v == "online",
+        )
+        .await;
+    violations.extend(visitor.axe(&axe, "/chat/{open}/guest (joined as a guest)").await);
+    checked += 1;
     visitor.open(&app.url("/signup")).await;
     visitor.type_into("#displayName", "Weak Password").await;
     visitor.type_into("#email", &unique_email("weak")).await;
@@ -826,7 +841,7 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
     seed_session(&app, &mentor, "A webinar with a rather long title about careers", 20).await;
     let mentee = app.register("mentee", "Maximiliana Mentee").await;
     let other = app.register("mentee", "Otto Other").await;
-    let (direct, group) = crate::browser_chat::seed_chat(&app, &mentor, &mentee, &other).await;
+    let (direct, group, open_room) = crate::browser_chat::seed_chat(&app, &mentor, &mentee, &other).await;
     let mentor_path = format!("/mentors/{}", mentor.id);
 
     let mut driver = Driver::start().await;
@@ -860,6 +875,9 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
         if p.name == "phone-mentee" {
             // The conversations, a direct one (with an image) and a group room.
             paths.extend(["/chat".to_owned(), format!("/chat/{direct}"), format!("/chat/{group}")]);
+        } else {
+            // A room that takes guests.
+            paths.push(format!("/chat/{open_room}/guest"));
         }
         for path in &paths {
             p.open(&app.url(path)).await;

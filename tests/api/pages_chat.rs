@@ -206,6 +206,33 @@ async fn chat_pages_keep_the_servers_rules_and_need_the_csrf_token() {
     assert_eq!(to, format!("/chat/{group}?done=removed"));
     let (status, _) = get_page(&sam, &app, &format!("/chat/{group}")).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "removed: no longer readable");
+    // An end-to-end encrypted room: its ciphertext shows as "Encrypted
+    // message" (the page cannot read it), the ciphertext kept for a client
+    // that can.
+    let grace_access = grace_t["accessToken"].as_str().unwrap();
+    let res = app
+        .post_auth(
+            "/api/rooms",
+            grace_access,
+            &json!({"name": "Sealed", "visibility": "private", "e2ee": true}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let sealed = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let res = app
+        .post_auth(
+            &format!("/api/rooms/{sealed}/messages"),
+            grace_access,
+            &json!({"ciphertext": "c2VhbGVkIGJveA=="}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let (status, html) = get_page(&grace, &app, &format!("/chat/{sealed}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"<p class="body encrypted" data-ciphertext="c2VhbGVkIGJveA==">Encrypted message</p>"#),
+        "the placeholder"
+    );
     // Joining again and leaving.
     post_form(&sam, &app, &format!("/chat/{group}"), &[("action", "join")]).await;
     let (_, to) = post_form(&sam, &app, &format!("/chat/{group}"), &[("action", "leave")]).await;

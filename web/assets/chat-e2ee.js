@@ -4,7 +4,7 @@
 // fingerprint and the other person's devices' fingerprints to compare; says
 // when the other person (or you, elsewhere) adds a device. docs/web.md,
 // "Encryption".
-import { codec } from '/assets/chat.js';
+import { setCodec } from '/assets/chat.js';
 import { api, on } from '/assets/site.js';
 import { E2ee } from '/assets/e2ee.js';
 
@@ -27,9 +27,7 @@ const NOT_SENT = {
   no_devices: `${peerName} has not opened an encrypted conversation on any device yet, so there is no key to encrypt to. Try again once they have.`,
 };
 
-// chat.js's seam: set before any event can arrive (events come after this
-// module has run).
-codec.decode = async (msg) => {
+async function decode(msg) {
   if (msg.ciphertext == null) return msg.body ?? '';
   try {
     return await e2.decrypt(msg.roomId || data.roomId, msg.senderId, msg.ciphertext);
@@ -37,8 +35,9 @@ codec.decode = async (msg) => {
     failures.set(msg.ciphertext, REASONS[e.code] || REASONS.undecryptable);
     return null;
   }
-};
-codec.encode = async (text) => {
+}
+
+async function encode(text) {
   try {
     // Every member's devices (a direct conversation: the other person).
     const members = Object.keys(data.members || {}).filter((id) => id !== data.me);
@@ -47,7 +46,7 @@ codec.encode = async (text) => {
     if (NOT_SENT[e.code]) e.message = NOT_SENT[e.code];
     throw e;
   }
-};
+}
 
 /** The placeholders chat.js leaves ("Encrypted message") say why they stay so. */
 function explainPlaceholders(root) {
@@ -57,19 +56,6 @@ function explainPlaceholders(root) {
   }
 }
 
-/** Decrypts the messages the server rendered (placeholders in the page). */
-async function decryptRendered() {
-  for (const p of [...list.querySelectorAll('li.msg .body.encrypted')]) {
-    const li = p.closest('li.msg');
-    const text = await codec.decode({ roomId: data.roomId, senderId: li.dataset.sender, ciphertext: p.dataset.ciphertext });
-    if (text !== null) {
-      p.textContent = text;
-      p.classList.remove('encrypted');
-      p.classList.add('decrypted');
-    }
-  }
-  explainPlaceholders(list);
-}
 
 function fingerprintItem(label, fp, when) {
   const li = document.createElement('li');
@@ -126,11 +112,15 @@ const observer = new MutationObserver((records) => {
 });
 observer.observe(list, { childList: true });
 
+// chat.js's seam, installed before any event can arrive (events come after
+// this module has run); it also decrypts what the server rendered.
+const installed = setCodec({ decode, encode }).then(() => explainPlaceholders(list));
+
 (async () => {
   try {
     await e2.ensureDevice();
     await showFingerprints();
-    await decryptRendered();
+    await installed;
   } catch (e) {
     say(`Encryption is not available on this device: ${e.message || e}`);
   }

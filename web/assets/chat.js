@@ -8,7 +8,7 @@
 // (null: "Encrypted message"), `codec.encode(text)` the fields to send
 // (`{body}` or `{ciphertext}`); `renderMessage(msg)` draws one message and
 // `sendText(text, attachments)` sends one.
-import { api, token, on, connect, command, whenConnected, onConnection, announce, localTimes, socket } from '/assets/site.js';
+import { api, token, useToken, on, connect, command, whenConnected, onConnection, announce, localTimes, socket } from '/assets/site.js';
 
 const data = JSON.parse(document.getElementById('chat-data').textContent);
 const roomId = data.roomId;
@@ -41,6 +41,25 @@ export const codec = {
     return { body: text };
   },
 };
+
+/** The page's room as the server rendered it: roomId, kind, e2ee, me, peer, members, lastSeq. */
+export const room = data;
+
+/**
+ * Installs an encryption layer (`decode(msg)` → text or null, `encode(text)`
+ * → `{ciphertext}`) and reads again the messages already shown as
+ * "Encrypted message" (those the server rendered keep their ciphertext in
+ * `data-ciphertext`).
+ */
+export async function setCodec({ decode, encode } = {}) {
+  if (decode) codec.decode = decode;
+  if (encode) codec.encode = encode;
+  for (const p of document.querySelectorAll('#messages .body.encrypted[data-ciphertext]')) {
+    const li = p.closest('li.msg');
+    const text = await codec.decode({ roomId, seq: Number(li.dataset.seq), senderId: li.dataset.sender || null, body: null, ciphertext: p.dataset.ciphertext });
+    if (text !== null) { p.textContent = text; p.classList.remove('encrypted'); }
+  }
+}
 
 const el = (tag, cls, text) => {
   const e = document.createElement(tag);
@@ -82,13 +101,34 @@ function words(e) {
 }
 function showError(text) { if (errorEl) errorEl.textContent = text || ''; }
 
+/** A guest has no page sign-in for /chat/files: the file is fetched with its token and shown from memory. */
+async function guestFile(a, set) {
+  try {
+    const r = await fetch(`/api/attachments/${a.id}`, { headers: { Authorization: `Bearer ${await token()}` } });
+    if (!r.ok) return;
+    const blob = await r.blob();
+    const reader = new FileReader();
+    reader.onload = () => set(reader.result);
+    reader.readAsDataURL(blob);
+  } catch { /* the link stays without a target */ }
+}
+
 function attachmentEl(a) {
   const url = `/chat/files/${a.id}`;
+  if (data.guest) {
+    const el2 = attachmentElAt(a, '#');
+    guestFile(a, (dataUrl) => el2.querySelectorAll('a, img').forEach((x) => { if (x.tagName === 'IMG') x.src = dataUrl; else x.href = dataUrl; }));
+    return el2;
+  }
+  return attachmentElAt(a, url);
+}
+
+function attachmentElAt(a, url) {
   const what = `${TYPES[a.contentType] || a.contentType}, ${sizeWords(a.size || 0)}`;
   if ((a.contentType || '').startsWith('image/')) {
     const fig = el('figure', 'attachment image');
     const link = el('a'); link.href = url;
-    const img = el('img'); img.src = url; img.alt = `Image: ${a.fileName}`; img.loading = 'lazy';
+    const img = el('img'); if (url !== '#') img.src = url; img.alt = `Image: ${a.fileName}`; img.loading = 'lazy';
     link.append(img);
     fig.append(link, el('figcaption', '', `${a.fileName} (${what})`));
     return fig;
@@ -441,14 +481,39 @@ function caughtUp() {
   wasDown = false;
 }
 onConnection((st) => {
-  if (st === 'offline' && connEl.dataset.conn !== 'removed') {
+  if (st === 'ended') {
+    setConn('ended', data.guest ? 'Your time as a guest is over (15 minutes). Reload the page to join again as a new guest.'
+      : 'You are signed out. Sign in again to go on.');
+    return;
+  }
+  if (st === 'offline' && connEl.dataset.conn !== 'removed' && connEl.dataset.conn !== 'ended') {
     wasDown = true;
     catchUpTo = null;
     setConn('reconnecting', 'The connection dropped. Reconnecting… Messages you send now go out when it is back.');
   }
 });
+/** A guest's page has no server-rendered history: the newest 50 first, then live from there. */
+let historyLoaded = !data.guest;
+async function loadLatest() {
+  const ack = await command('history', { roomId, limit: 50 });
+  const msgs = ack.messages || [];
+  for (const m of msgs) {
+    if (m.kind === 'message' && !document.getElementById(`m-${m.seq}`)) append(await renderMessage(m));
+  }
+  lastSeq = Math.max(lastSeq, msgs.length ? msgs[msgs.length - 1].seq : 0);
+  firstSeq = msgs.length ? msgs[0].seq : 0;
+  const start = document.querySelector('.history-start');
+  if (firstSeq > 1) {
+    const b = el('button', 'secondary', 'Load earlier messages'); b.type = 'button'; b.id = 'earlier';
+    b.addEventListener('click', loadEarlier);
+    start.replaceChildren(b);
+  } else start.replaceChildren(el('p', 'hint', 'This is the start of the conversation.'));
+  scroller.scrollTop = scroller.scrollHeight;
+  historyLoaded = true;
+}
 whenConnected(async () => {
   try {
+    if (!historyLoaded) await loadLatest();
     const ack = await command('subscribe', { roomId, afterSeq: lastSeq });
     // The events after `afterSeq` follow the ack, in order; up to date once lastSeq reaches the room's.
     catchUpTo = ack.lastSeq;
@@ -462,7 +527,37 @@ whenConnected(async () => {
 
 scroller.scrollTop = scroller.scrollHeight;
 updateReceipt();
-connect().catch(() => {});
+if (!data.guest) connect().catch(() => {});
+
+// A guest joins with a click: POST /api/rooms/{id}/guests gives a name and
+// a 15-minute token for this room only; the page then goes live with it.
+const joinBtn = document.getElementById('guest-join');
+joinBtn?.addEventListener('click', async () => {
+  const err = document.getElementById('guest-error');
+  joinBtn.setAttribute('aria-busy', 'true');
+  try {
+    const r = await fetch(`/api/rooms/${roomId}/guests`, { method: 'POST' });
+    const v = await r.json().catch(() => null);
+    if (!r.ok) {
+      err.textContent = r.status === 429 ? 'Many guests joined from here just now. Wait a minute and try again.'
+        : r.status === 403 ? 'This room no longer takes guests.' : words({ code: v?.error, message: v?.message || 'Joining did not work. Try again.' });
+      return;
+    }
+    useToken(v.accessToken, v.expiresIn, v.user);
+    data.me = v.user.id;
+    names.set(v.user.id, v.user.displayName);
+    document.getElementById('guest-join-box').hidden = true;
+    document.getElementById('guest-room').hidden = false;
+    document.getElementById('guest-name').textContent = `You are ${v.user.displayName}, a guest in this room for 15 minutes.`;
+    announce(`You joined as ${v.user.displayName}.`);
+    textEl.focus();
+    connect().catch(() => {});
+  } catch {
+    err.textContent = 'The server could not be reached. Check your connection and try again.';
+  } finally {
+    joinBtn.removeAttribute('aria-busy');
+  }
+});
 
 /** For tests and diagnostics: the seqs on the page, and the open WebSocket. */
 window.lyceumChat = {

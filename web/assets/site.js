@@ -13,8 +13,18 @@ export function announce(text) {
 }
 
 let tokenCache = null;
+/** A token given to the page (a guest's, which has no page sign-in): used instead of POST /web/token. */
+let fixedToken = null;
+export function useToken(accessToken, expiresIn, who) {
+  fixedToken = accessToken;
+  tokenCache = { value: accessToken, until: Date.now() + expiresIn * 1000, me: who };
+}
 /** An access token of this page's sign-in, for the JSON API. */
 export async function token() {
+  if (fixedToken) {
+    if (tokenCache.until > Date.now()) return fixedToken;
+    throw Object.assign(new Error('not signed in'), { status: 401 });
+  }
   if (tokenCache && tokenCache.until > Date.now()) return tokenCache.value;
   const r = await fetch('/web/token', { method: 'POST', headers: { 'X-CSRF-Token': csrf() }, credentials: 'same-origin' });
   if (!r.ok) throw Object.assign(new Error('not signed in'), { status: r.status });
@@ -42,7 +52,7 @@ const statusFns = []; let retryMs = 1000; let retryTimer = null; let stopped = f
 export function on(type, fn) { if (!handlers.has(type)) handlers.set(type, []); handlers.get(type).push(fn); }
 /** Runs `fn` on every (re)connection: the place to (re)watch. */
 export function whenConnected(fn) { onOpen.push(fn); if (ws?.readyState === 1 && ws.helloSeen) fn(); }
-/** `fn(status)` on every change: 'online' (hello received), 'offline' (dropped; a reconnect is scheduled). */
+/** `fn(status)` on every change: 'online' (hello received), 'offline' (dropped; a reconnect is scheduled), 'ended' (the sign-in is gone: no more tries). */
 export function onConnection(fn) { statusFns.push(fn); }
 const setStatus = (st) => { document.body.dataset.live = st; statusFns.forEach((fn) => fn(st)); };
 function retry() {
@@ -54,10 +64,10 @@ function retry() {
 export function connect() {
   if (wsReady) return wsReady;
   wsReady = (async () => {
-    if (!signedIn()) { stopped = true; throw new Error('not signed in'); }
+    if (!signedIn() && !fixedToken) { stopped = true; throw new Error('not signed in'); }
     let auth;
     try { auth = await api('POST', '/api/ws/ticket'); } catch (e) {
-      if (e.status === 401) stopped = true;
+      if (e.status === 401) { stopped = true; setStatus('ended'); }
       throw e;
     }
     const proto = location.protocol === 'https:' ? 'wss' : 'ws';
