@@ -222,6 +222,7 @@ pub async fn list_page(
                         label class="choice" { input type="radio" name="visibility" value="public" checked; " Anyone signed in (public)" }
                         label class="choice" { input type="radio" name="visibility" value="private"; " Only people I invite (private)" }
                     }
+                    label class="choice" { input type="checkbox" name="allowGuests" value="true"; " Let guests join without an account (public rooms only)" }
                     button type="submit" { "Start the room" }
                 }
             }
@@ -241,6 +242,8 @@ pub struct CreateForm {
     csrf: Option<String>,
     name: String,
     visibility: Option<String>,
+    #[serde(rename = "allowGuests")]
+    allow_guests: Option<String>,
 }
 
 /// `POST /chat`: a group room through `POST /api/rooms`, then its page.
@@ -256,7 +259,8 @@ pub async fn create(
     let f = form.into_inner();
     viewer.check_csrf(&req, f.csrf.as_deref())?;
     let visibility = f.visibility.unwrap_or_else(|| "public".to_owned());
-    let res = match bridge::body(json!({"name": f.name, "visibility": visibility})) {
+    let allow_guests = f.allow_guests.as_deref() == Some("true");
+    let res = match bridge::body(json!({"name": f.name, "visibility": visibility, "allowGuests": allow_guests})) {
         Ok(b) => bridge::json_of(rooms::create(state.clone(), user.auth, b).await).await,
         Err(e) => Err(e),
     };
@@ -534,6 +538,9 @@ pub async fn room_page(
                     ul id="peer-fingerprints" class="fingerprints" {}
                     p id="e2ee-status" role="status" {}
                 }
+            }
+            @if room["allowGuests"].as_bool() == Some(true) {
+                p class="hint" { "Guests can join without an account from " a href=(format!("/chat/{room_id}/guest")) { "the room's guest page" } " (share its address)." }
             }
             @match q.done.as_deref() {
                 Some("invited") => { (notice("ok", "Invited.")) }

@@ -210,6 +210,8 @@ async fn a_mentor_and_a_mentee_chat_in_two_browsers_and_a_dropped_connection_cat
         )
         .await;
     assert_eq!(img, json!([4, 3]), "the image decodes at its size on the other side");
+    grace.screenshot("chat-image").await;
+    sam.screenshot("chat-image").await;
     let caption = grace.text("#messages figure figcaption").await;
     assert!(caption.contains("diagram.png") && caption.contains("PNG"), "{caption}");
 
@@ -233,6 +235,7 @@ async fn a_mentor_and_a_mentee_chat_in_two_browsers_and_a_dropped_connection_cat
         )
         .await;
     let said = grace.wait_conn("reconnecting").await;
+    grace.screenshot("chat-reconnecting").await;
     assert!(
         said[1].as_str().unwrap().contains("Reconnecting"),
         "the page says so: {said}"
@@ -355,6 +358,7 @@ async fn a_mentor_and_a_mentee_chat_in_two_browsers_and_a_dropped_connection_cat
     grace.open(&app.url("/chat")).await;
     let listed = grace.text("#conversations li").await;
     assert!(listed.contains("Sam Student"), "{listed}");
+    grace.screenshot("chat-list").await;
     grace
         .wait_for(
             "the list live",
