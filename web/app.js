@@ -36,6 +36,7 @@ const state = {
   sessionInfo: new Map(), // session id -> GET /api/sessions/{id} (title, mentorName)
   handsAt: new Map(),
   calls: new Map(),    // callId -> {direction, peerName}: kept for its call_ended, which may come after the room is gone  // userId -> when their hand went up (the host's queue)
+  chat: null,          // the session's chat: {sessionId, roomId, lastSeq, items: Map seq -> element}
   rejoining: null,     // session id being rejoined after the WebSocket dropped
   autoJoin: null,      // session id to join once connected (and retry while not live)
   events: [],          // every event and error received, for tests (no SDP)
@@ -350,6 +351,13 @@ const handlers = {
     renderCall();
     announce(`${f.from?.displayName || 'Someone'} is calling you${f.video ? ' (video call)' : ''}. Accept or decline.`);
   },
+  message(f) { chatEvent(f, true); },
+  removed(f) {
+    if (state.chat?.roomId !== f.roomId) return;
+    $('#chat-form').hidden = true;
+    $('#chat-note').hidden = false;
+    $('#chat-note').textContent = 'You are no longer registered for this session, so you cannot write in its chat.';
+  },
   call_ringing(f) { if (state.call?.callId === f.callId) { state.call.status = 'ringing'; renderCall(); } },
   call_accepted(f) {
     if (state.call?.callId !== f.callId) return;
@@ -463,6 +471,8 @@ async function join(sessionId) {
   refreshState();
   renderRoomHeader();
   renderPeople();
+  if (state.kind === 'session') openChat(state.sessionId).catch((e) => log('! chat:', e.message));
+  else closeChat();
   await ensureIce();
   if (PUBLISHERS.has(state.role)) {
     try { await startPublishing(gen); } catch (e) { fail(e, 'publish'); }
@@ -494,6 +504,7 @@ function teardown(reason) {
   state.handsAt = new Map();
   state.tracks = new Map();
   state.activeSpeaker = null;
+  closeChat();
   $('#grid').textContent = '';
   $('#people').textContent = '';
   $('#hands').textContent = '';
@@ -827,6 +838,112 @@ function sessionInfo(id) {
     .catch((e) => { state.sessionInfo.delete(id); log('! session info:', e.message); });
 }
 const titleOf = (id) => state.sessionInfo.get(id)?.title || null;
+
+// ---------------------------------------------------------------- the session's chat
+
+// A group session's chat room (docs/live.md "The session's chat"), beside
+// the video: its host and registered attendees write there, so attendees
+// can ask without a microphone. `GET /api/sessions/{id}` names the room
+// (`roomId`, for its members); the last 50 messages come from the history,
+// then `subscribe` from the last of them delivers the rest once each.
+
+const CHAT_ERRORS = {
+  not_a_member: 'Only the host and registered attendees can write here.',
+  muted: 'The host muted you in this chat.',
+  message_too_large: 'That message is too long. Shorten it and send it again.',
+  rate_limited: 'You are sending messages too fast. Wait a moment.',
+  closed: 'You are offline. The message was not sent; send it again once you are back.',
+};
+
+async function openChat(sessionId) {
+  if (state.chat?.sessionId === sessionId) return;
+  closeChat();
+  const chat = { sessionId, roomId: null, lastSeq: 0, items: new Map() };
+  state.chat = chat;
+  $('#chat-log').textContent = '';
+  $('#chat-error').textContent = '';
+  $('#chat-panel').hidden = false;
+  $('.room-body').classList.remove('solo');
+  const info = await api('GET', `/api/sessions/${encodeURIComponent(sessionId)}`);
+  if (state.chat !== chat) return;
+  state.sessionInfo.set(sessionId, info);
+  if (!info.roomId) {
+    $('#chat-form').hidden = true;
+    $('#chat-note').hidden = false;
+    $('#chat-note').textContent = 'The chat is for the host and registered attendees.';
+    return;
+  }
+  chat.roomId = info.roomId;
+  $('#chat-form').hidden = false;
+  $('#chat-note').hidden = true;
+  const h = await api('GET', `/api/rooms/${encodeURIComponent(chat.roomId)}/messages?limit=50`);
+  if (state.chat !== chat) return;
+  for (const m of h.items || []) chatEvent(m, false);
+  await cmd('subscribe', { roomId: chat.roomId, afterSeq: chat.lastSeq });
+}
+
+function closeChat() {
+  const chat = state.chat;
+  state.chat = null;
+  if (chat?.roomId && state.ws?.readyState === WebSocket.OPEN) cmd('unsubscribe', { roomId: chat.roomId }).catch(() => {});
+  $('#chat-panel').hidden = true;
+  $('.room-body').classList.add('solo');
+  $('#chat-log').textContent = '';
+}
+
+function chatTime(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+/** One event of the room's stream: a message, or an edit or deletion of one. */
+function chatEvent(m, live) {
+  const chat = state.chat;
+  if (!chat || m.roomId !== chat.roomId || m.seq <= chat.lastSeq) return;
+  chat.lastSeq = m.seq;
+  if (m.kind === 'edit' || m.kind === 'delete') {
+    const el = chat.items.get(m.targetSeq);
+    if (!el) return;
+    const text = el.querySelector('.text');
+    if (m.kind === 'delete') { el.classList.add('deleted'); text.textContent = 'Message deleted'; }
+    else text.textContent = m.body ?? '';
+    return;
+  }
+  const el = document.createElement('div');
+  el.className = 'chat-msg';
+  const who = document.createElement('span');
+  who.className = 'who';
+  who.textContent = m.senderId === state.me?.id ? 'You' : (m.senderName || 'Someone');
+  const sep = document.createElement('span');
+  sep.className = 'sr-only';
+  sep.textContent = ' said: ';
+  const text = document.createElement('span');
+  text.className = 'text';
+  if (m.deletedAt) { el.classList.add('deleted'); text.textContent = 'Message deleted'; }
+  else text.textContent = m.body ?? (m.ciphertext ? 'Encrypted message' : '');
+  const time = document.createElement('time');
+  time.dateTime = m.createdAt;
+  time.textContent = chatTime(m.createdAt);
+  el.append(who, sep, text, time);
+  chat.items.set(m.seq, el);
+  const log = $('#chat-log');
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  log.append(el);
+  if (atBottom || !live || m.senderId === state.me?.id) log.scrollTop = log.scrollHeight;
+}
+
+async function sendChat(text) {
+  const chat = state.chat;
+  text = String(text ?? '').trim();
+  if (!chat?.roomId || !text) return null;
+  $('#chat-error').textContent = '';
+  try {
+    return await cmd('send', { roomId: chat.roomId, body: text, clientMsgId: crypto.randomUUID() });
+  } catch (e) {
+    $('#chat-error').textContent = CHAT_ERRORS[e.code] || explain(e);
+    throw Object.assign(e, { shown: true });
+  }
+}
 
 function endedText(reason, role, title) {
   const what = title ? `“${title}”` : 'the session';
@@ -1190,10 +1307,16 @@ $('#end-session').onclick = act(() => cmd('session_end', { sessionId: need() }))
 $('#hangup').onclick = act(hangup);
 $('#leave').onclick = act(leave);
 $('#notice-close').onclick = () => showNotice('');
+$('#chat-form').onsubmit = (e) => {
+  e.preventDefault();
+  const input = $('#chat-input');
+  const text = input.value;
+  sendChat(text).then((ack) => { if (ack && input.value === text) input.value = ''; }).catch((err) => log('! chat send:', err.message));
+};
 
 window.lyceum = {
   state, stats, outbound, join, leave, startSession, setRole, mute, remove, raiseHand,
-  callInvite, acceptCall, declineCall, cancelCall, hangup,
+  callInvite, acceptCall, declineCall, cancelCall, hangup, sendChat,
   setMic, setCamera, toggleScreen, cmd, signIn, signOut,
   restartIce: (which) => restartIce(which === 'publish' ? state.pubPc : state.subPc, which),
   logText: () => $('#log').textContent,

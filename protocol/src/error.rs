@@ -79,6 +79,8 @@ codes! {
     InvalidNote = "invalid_note", 400;
     /// A public key that is empty, too long or not printable.
     InvalidKey = "invalid_key", 400;
+    /// A device id that is not 8 to 64 letters, digits, `-` or `_`.
+    InvalidDevice = "invalid_device", 400;
     InvalidAttachment = "invalid_attachment", 400;
     UnsupportedAttachmentType = "unsupported_attachment_type", 400;
     /// An upload over `chat.max_attachment_bytes`: 413, and the server stops
@@ -174,6 +176,8 @@ codes! {
     BookingNotFound = "booking_not_found", 404;
     FeedNotFound = "feed_not_found", 404;
     KeyNotFound = "key_not_found", 404;
+    /// No device key with this id.
+    DeviceNotFound = "device_not_found", 404;
     AttachmentNotFound = "attachment_not_found", 404;
     /// No such live session, room or call.
     SessionNotFound = "session_not_found", 404;
@@ -201,6 +205,8 @@ codes! {
 
     // ---- state ----
     EmailTaken = "email_taken", 409;
+    /// An account's device keys are at their limit (`MAX_DEVICES`, 10).
+    TooManyDevices = "too_many_devices", 409;
     /// Notes are kept only once the session has started.
     TooEarly = "too_early", 409;
     /// The mentee already holds a booking (confirmed or waitlisted) on it.

@@ -428,6 +428,14 @@ pub enum Event {
     RoomAdded {
         room_id: RoomId,
     },
+    /// A user you share a direct conversation with (or you, on another
+    /// device) published a new device key: encrypt to it from now on, and
+    /// compare its fingerprint.
+    DeviceAdded {
+        user_id: UserId,
+        device_id: String,
+        fingerprint: String,
+    },
     // ---- calendar (docs/protocol.md, calendar events) ----
     SlotCreated {
         mentor_id: UserId,
@@ -770,6 +778,7 @@ mod tests {
             json!({"type": "member_left", "roomId": r, "userId": u}),
             json!({"type": "removed", "roomId": r}),
             json!({"type": "room_added", "roomId": r}),
+            json!({"type": "device_added", "userId": u, "deviceId": "k3v9Tq2xWb", "fingerprint": "01234 56789 00000 12345 67890 99999"}),
             json!({"type": "slot_created", "mentorId": u, "reason": "created", "reasons": ["created"], "slot": slot}),
             json!({"type": "slot_updated", "mentorId": u, "reason": "full", "reasons": ["booked", "full"], "slot": slot}),
             json!({"type": "slot_deleted", "mentorId": u, "reason": "deleted", "reasons": ["deleted"], "slot": slot}),

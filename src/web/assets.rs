@@ -28,6 +28,8 @@ assets! {
     "boards.js" => "text/javascript; charset=utf-8",
     "chat.js" => "text/javascript; charset=utf-8",
     "chat-list.js" => "text/javascript; charset=utf-8",
+    "e2ee.js" => "text/javascript; charset=utf-8",
+    "chat-e2ee.js" => "text/javascript; charset=utf-8",
 }
 
 pub async fn asset(path: web::Path<String>) -> Result<HttpResponse, ApiError> {

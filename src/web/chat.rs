@@ -277,6 +277,8 @@ pub struct DirectForm {
     user_id: String,
     /// Where to come back with an error (a path on this site).
     back: Option<String>,
+    /// "1": the pair's end-to-end encrypted conversation.
+    e2ee: Option<String>,
 }
 
 /// Only a path on this site (no scheme, no `//host`).
@@ -302,7 +304,8 @@ pub async fn open_direct(
         return Ok(to_sign_in(&back));
     };
     viewer.check_csrf(&req, f.csrf.as_deref())?;
-    let res = match bridge::body(json!({"userId": f.user_id})) {
+    let e2ee = f.e2ee.as_deref() == Some("1");
+    let res = match bridge::body(json!({"userId": f.user_id, "e2ee": e2ee})) {
         Ok(b) => bridge::json_of(rooms::open_direct(state.clone(), user.auth, b).await).await,
         Err(e) => Err(e),
     };
@@ -481,6 +484,7 @@ pub async fn room_page(
         "lastSeq": last_seq, "firstSeq": first_seq, "member": is_member, "canModerate": can_moderate,
         "myLastRead": mine.map(|m| m["lastReadSeq"].clone()).unwrap_or(json!(0)),
         "members": names, "maxBytes": limits.max_attachment_bytes, "types": limits.attachment_types,
+        "maxMessageBytes": limits.max_message_bytes,
         "peer": peer.map(|p| s(p, "userId")),
     });
     // The invite list: people the viewer has a direct conversation with who
@@ -519,6 +523,22 @@ pub async fn room_page(
                 }
             }
             @if e2ee { p class="hint" { "End-to-end encrypted: the server stores these messages only as ciphertext." } }
+            @if e2ee && is_member {
+                // Filled in by chat-e2ee.js from the keys themselves (docs/web.md, "Encryption").
+                section id="e2ee-panel" class="e2ee" aria-labelledby="e2ee-h" {
+                    h2 id="e2ee-h" { "Encryption keys" }
+                    p class="hint" {
+                        "Compare these numbers with the ones on the other person's screen, in person or on a call. "
+                        "If they match, only your devices and theirs can read this conversation."
+                    }
+                    h3 { "Yours" }
+                    ul id="my-fingerprint" class="fingerprints" {}
+                    ul id="my-other-devices" class="fingerprints" {}
+                    h3 { (if direct { title.clone() } else { "The other members".to_owned() }) }
+                    ul id="peer-fingerprints" class="fingerprints" {}
+                    p id="e2ee-status" role="status" {}
+                }
+            }
             @if room["allowGuests"].as_bool() == Some(true) {
                 p class="hint" { "Guests can join without an account from " a href=(format!("/chat/{room_id}/guest")) { "the room's guest page" } " (share its address)." }
             }
@@ -620,9 +640,15 @@ pub async fn room_page(
     } else {
         title.clone()
     };
+    // An encrypted room plugs e2ee into chat.js's codec (chat-e2ee.js).
+    let scripts: &[&str] = if e2ee && is_member {
+        &["chat.js", "chat-e2ee.js"]
+    } else {
+        &["chat.js"]
+    };
     let pg = Page {
         title: &page_title,
-        scripts: &["chat.js"],
+        scripts,
         current: Some("/chat"),
         ..Default::default()
     };

@@ -344,6 +344,13 @@ pub async fn mentor_page(
                         input type="hidden" name="back" value=(format!("/mentors/{id}"));
                         button type="submit" id="message-mentor" { "Message " (name) }
                     }
+                    form method="post" action="/chat/direct" class="inline" {
+                        (csrf_field(&viewer))
+                        input type="hidden" name="userId" value=(id);
+                        input type="hidden" name="e2ee" value="1";
+                        input type="hidden" name="back" value=(format!("/mentors/{id}"));
+                        button type="submit" id="e2ee-mentor" class="secondary" { "Encrypted message to " (name) }
+                    }
                     a id="call-mentor" class="button secondary" href=(format!("/app/#call={id}")) { "Call " (name) }
                 }
             }

@@ -36,7 +36,7 @@ const AXE: &str = concat!(
 const SEAT_LATENCY: Duration = Duration::from_secs(1);
 
 /// axe-core's source; `None` means skip (and it says so).
-fn axe_source(test: &str) -> Option<String> {
+pub(crate) fn axe_source(test: &str) -> Option<String> {
     match std::fs::read_to_string(AXE) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -119,7 +119,7 @@ impl Page {
 
     /// Injects axe-core and runs it on the page as it is; returns the
     /// serious and critical violations, one line each.
-    async fn axe(&self, axe: &str, label: &str) -> Vec<String> {
+    pub(crate) async fn axe(&self, axe: &str, label: &str) -> Vec<String> {
         // The pages allow no inline script; WebDriver's execute is not
         // subject to the page's CSP, and this checks it really is there.
         let injected = self
@@ -1345,8 +1345,24 @@ async fn axe_finds_no_serious_or_critical_violation_in_the_live_room() {
         |v| v.as_str().is_some_and(|s| s.contains("Mia Mentee")),
     )
     .await;
+    // Mia asks in the session's chat; the host reads it beside the video.
+    mia.type_into("#chat-input", "Is there a recording?").await;
+    mia.click("#chat-send").await;
+    host.wait_for(
+        "Mia's question in the host's chat",
+        "return document.querySelector('#chat-log').textContent;",
+        vec![],
+        |v| {
+            v.as_str()
+                .is_some_and(|s| s.contains("Mia Mentee said: Is there a recording?"))
+        },
+    )
+    .await;
     found.extend(mia.axe(&axe, "an attendee in the room").await);
-    found.extend(host.axe(&axe, "the host with a raised hand").await);
+    found.extend(
+        host.axe(&axe, "the host with a raised hand and a question in the chat")
+            .await,
+    );
 
     // On a phone (390 x 844) neither room scrolls sideways.
     let too_wide = "const wide = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 0.5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')).slice(0, 5); \
@@ -1366,6 +1382,15 @@ async fn axe_finds_no_serious_or_critical_violation_in_the_live_room() {
             "{}: the live room scrolls sideways on a phone: {wide}",
             p.name
         );
+        // The chat goes under the video on a phone.
+        let under = p
+            .js(
+                "const g = document.querySelector('.stage').getBoundingClientRect(), c = document.querySelector('#chat-panel').getBoundingClientRect(); \
+                 return c.top >= g.bottom - 1 && c.width > 0;",
+                vec![],
+            )
+            .await;
+        assert_eq!(under, true, "{}: the chat panel is under the video on a phone", p.name);
         p.screenshot("live-phone").await;
     }
     found.extend(host.axe(&axe, "the host's room on a phone").await);

@@ -190,6 +190,48 @@ async fn a_host_and_three_attendees_run_a_webinar_by_clicking_at_720p() {
     pages[1].wait_decoding(&ari).await;
     pages[2].wait_decoding(&ari).await;
 
+    // Bea asks a question in the session's chat beside the video, without
+    // a microphone: the host (and the other attendees) read it under her
+    // name; the host's answer reaches her.
+    let question = "Could you go over the sharding slide again?";
+    pages[1].type_into("#chat-input", question).await;
+    pages[1].click("#chat-send").await;
+    let chat_log = "return document.querySelector('#chat-log').textContent;";
+    host.wait_text(
+        "Bea's question at the host",
+        chat_log,
+        &format!("{} said: {question}", names[1]),
+    )
+    .await;
+    pages[2].wait_text("Bea's question at Cy", chat_log, question).await;
+    assert_eq!(
+        pages[1]
+            .js("return document.querySelector('#chat-input').value;", vec![])
+            .await,
+        "",
+        "the send box is emptied once the message is sent"
+    );
+    host.type_into("#chat-input", "Sure, one moment.").await;
+    host.click("#chat-send").await;
+    pages[1]
+        .wait_text(
+            "the host's answer at Bea",
+            chat_log,
+            "Hana Host said: Sure, one moment.",
+        )
+        .await;
+    // Stored once each, in the session's room.
+    let n: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM messages m JOIN rooms r ON r.id = m.room_id WHERE r.offering_id = $1::text::uuid",
+            &[&session],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
+
     // The host ends it: every attendee's page says so, in words.
     host.click("#end-session").await;
     host.wait_state("idle").await;

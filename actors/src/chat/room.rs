@@ -411,6 +411,37 @@ impl Handler<Subscribe> for ChatRoom {
 
     fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) {
         self.last_activity = Instant::now();
+        let session_room = matches!(self.state, State::Ready) && self.meta.as_ref().is_some_and(|m| m.session);
+        if session_room && !self.members.contains_key(&msg.who.user) {
+            // Not a member as this actor knows it: ask the database once (a
+            // group session's room gains members through the bookings'
+            // triggers, e.g. a waitlist promotion, without telling us).
+            let pool = self.chat.services.pool.clone();
+            let (room, user) = (self.id, msg.who.user);
+            ctx.spawn(
+                actix::fut::wrap_future(async move { store::load_member(&pool, room, user).await }).map(
+                    move |res, act: &mut ChatRoom, ctx| {
+                        if let Ok(Some(m)) = res {
+                            if matches!(act.state, State::Ready) && !act.members.contains_key(&user) {
+                                act.members.insert(user, m);
+                                act.broadcast(
+                                    &ByteString::from(protocol::Event::member(act.id, user, true).frame()),
+                                    None,
+                                );
+                            }
+                        }
+                        act.subscribe(msg, ctx);
+                    },
+                ),
+            );
+            return;
+        }
+        self.subscribe(msg, ctx);
+    }
+}
+
+impl ChatRoom {
+    fn subscribe(&mut self, msg: Subscribe, ctx: &mut Context<Self>) {
         if let Err(e) = self.may_read(&msg.who) {
             msg.outbox.text(e.frame(&msg.reply_id));
             return;

@@ -22,6 +22,8 @@ pub struct RoomMeta {
     pub allow_guests: bool,
     pub e2ee: bool,
     pub last_seq: i64,
+    /// A group session's room: its members follow the bookings.
+    pub session: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -63,7 +65,7 @@ pub async fn load_room(pool: &Pool, room: RoomId) -> Result<Option<(RoomMeta, Ha
     let client = pool.get().await?;
     let Some(r) = client
         .query_opt(
-            "SELECT kind, visibility, allow_guests, e2ee, last_seq FROM rooms WHERE id = $1",
+            "SELECT kind, visibility, allow_guests, e2ee, last_seq, offering_id IS NOT NULL FROM rooms WHERE id = $1",
             &[&room.0],
         )
         .await?
@@ -76,6 +78,7 @@ pub async fn load_room(pool: &Pool, room: RoomId) -> Result<Option<(RoomMeta, Ha
         allow_guests: r.get(2),
         e2ee: r.get(3),
         last_seq: r.get(4),
+        session: r.get(5),
     };
     let rows = client
         .query(

@@ -208,10 +208,16 @@ pub async fn browse_items(state: &AppState, q: Browse) -> Result<Vec<serde_json:
 
 pub async fn get(
     state: web::Data<AppState>,
-    _user: AuthUser,
+    user: AuthUser,
     path: web::Path<OfferingId>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(offering(&state, path.into_inner()).await?))
+    let id = path.into_inner();
+    let mut body = offering(&state, id).await?;
+    // The session's chat room, for its members (the host and confirmed
+    // registrants) only; null for everyone else.
+    let room = crate::routes::chat::rooms::session_room_of(&state, id, user.id).await?;
+    body["roomId"] = json!(room);
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[derive(Deserialize, Default)]
@@ -241,6 +247,7 @@ pub async fn register(
         },
     )
     .await?;
+    crate::routes::chat::rooms::session_membership_changed(&state, id, user.id).await?;
     booked_json(outcome, offering(&state, id).await?)
 }
 
@@ -261,6 +268,7 @@ pub async fn unregister(
         },
     )
     .await?;
+    crate::routes::chat::rooms::session_membership_changed(&state, id, user.id).await?;
     Ok(HttpResponse::Ok().json(offering(&state, id).await?))
 }
 

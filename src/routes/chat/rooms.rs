@@ -14,8 +14,8 @@ use actix_web::{web, HttpResponse};
 use lyceum_actors::chat::room::{MayRead, MembershipChanged, Post};
 use lyceum_actors::chat::store::{self, Kind};
 use lyceum_actors::{Principal, Role, RoomId, UserId};
-use lyceum_protocol::AttachmentId;
 use lyceum_protocol::ErrorCode;
+use lyceum_protocol::{AttachmentId, OfferingId};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -57,6 +57,36 @@ async fn room_json(client: &deadpool_postgres::Client, room: RoomId) -> Result<V
         "lastSeq": r.get::<_, i64>(6), "createdAt": r.get::<_, chrono::DateTime<chrono::Utc>>(7),
         "memberCount": r.get::<_, i64>(8),
     }))
+}
+
+/// The chat room of a group session (created with it; docs/api.md) if
+/// `user` is its member now: the host, or a confirmed registrant.
+pub async fn session_room_of(state: &AppState, offering: OfferingId, user: UserId) -> Result<Option<RoomId>, ApiError> {
+    let client = state.pool.get().await?;
+    Ok(client
+        .query_opt(
+            "SELECT r.id FROM rooms r JOIN room_members m ON m.room_id = r.id AND m.user_id = $2
+              WHERE r.offering_id = $1",
+            &[&offering, &user],
+        )
+        .await?
+        .map(|r| r.get(0)))
+}
+
+/// After a registration changed (the database triggers keep the session's
+/// room membership in step with the bookings), tells the session room's
+/// running actor how `user` now stands in it.
+pub async fn session_membership_changed(state: &AppState, offering: OfferingId, user: UserId) -> Result<(), ApiError> {
+    let client = state.pool.get().await?;
+    let room: Option<RoomId> = client
+        .query_opt("SELECT id FROM rooms WHERE offering_id = $1", &[&offering])
+        .await?
+        .map(|r| r.get(0));
+    drop(client);
+    match room {
+        Some(room) => notify_membership(state, room, user).await,
+        None => Ok(()),
+    }
 }
 
 /// Tells a running room actor about a membership row as it now stands.
@@ -157,14 +187,20 @@ pub async fn open_direct(
     })
 }
 
-/// Finds or opens the direct conversation of `me` and `other` (whoever
+/// Finds or opens the direct conversation of `me` and `other`, the plain
+/// one or (`e2ee`) the end-to-end encrypted one (whoever
 /// may talk is the caller's question, asked before): `true` when this call
 /// opened it, in which case `other` is told (`room_added`). Accepting a
 /// mentorship opens its conversation through here too.
 pub async fn direct_room(state: &AppState, me: UserId, other: UserId, e2ee: bool) -> Result<(RoomId, bool), ApiError> {
     let mut client = state.pool.get().await?;
     let (a, b) = if me < other { (me, other) } else { (other, me) };
-    let key = format!("{a}:{b}");
+    // One plain and one end-to-end encrypted conversation per pair.
+    let key = if e2ee {
+        format!("{a}:{b}:e2ee")
+    } else {
+        format!("{a}:{b}")
+    };
     if let Some(r) = client
         .query_opt("SELECT id FROM rooms WHERE direct_key = $1", &[&key])
         .await?
