@@ -954,6 +954,75 @@ async fn a_one_on_one_call_between_two_browsers() {
     println!("  call test took {:?}", t0.elapsed());
 }
 
+/// A call as a person starts it (issue 15): a mentee signed in to the pages
+/// opens a mentor's page, clicks "Call <name>", lands in the live room with
+/// the call form naming the mentor, and calls; the mentor's page rings and
+/// names the caller; accepted, both decode each other; the mentor hangs up
+/// and the mentee is told so in words.
+#[actix_web::test]
+async fn a_call_starts_from_a_mentors_page() {
+    if !browser_available("a_call_starts_from_a_mentors_page") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let t0 = Instant::now();
+    let app = spawn_app().await;
+    let mentor = crate::browser_pages::seed_mentor(&app, "Grace Mentor", "Compilers").await;
+    let mentee = app.register("mentee", "Sam Student").await;
+
+    let mut driver = Driver::start().await;
+    let callee = driver.browser("mentor").await;
+    let caller = driver.browser("mentee").await;
+    callee.open(&app_url(&app, &format!("token={}", mentor.access))).await;
+    callee.wait_state("idle").await;
+
+    // The mentee signs in to the pages and starts the call from the profile.
+    caller.sign_in(&app, &mentee.email).await;
+    caller.open(&app.url(&format!("/mentors/{}", mentor.id))).await;
+    assert_eq!(caller.text("#call-mentor").await, "Call Grace Mentor");
+    caller.click("#call-mentor").await;
+    caller.wait_at("/app/", "").await;
+    caller.wait_state("idle").await;
+    caller
+        .wait_text(
+            "the call button names the mentor",
+            "return document.querySelector('#call').textContent;",
+            "Call Grace Mentor",
+        )
+        .await;
+    caller.click_button("Call Grace Mentor").await;
+    caller.wait_state("calling").await;
+    callee.wait_state("ringing").await;
+    callee
+        .wait_text(
+            "the announcement",
+            "return document.querySelector('#announce').textContent;",
+            "Sam Student is calling you",
+        )
+        .await;
+    callee.click("#accept").await;
+    caller.wait_state("in-call").await;
+    callee.wait_state("in-call").await;
+    caller.wait_decoding(&[("mentor", mentor.id)]).await;
+    callee.wait_decoding(&[("mentee", mentee.id)]).await;
+    println!("  both decode each other {:?} after the start", t0.elapsed());
+
+    // The mentor hangs up with the button; the mentee reads why it ended.
+    callee.click("#hangup").await;
+    callee.wait_state("idle").await;
+    caller.wait_state("idle").await;
+    caller
+        .wait_text(
+            "the hang-up in words",
+            "return document.querySelector('#call-status').textContent;",
+            "Grace Mentor hung up.",
+        )
+        .await;
+
+    driver.close(vec![callee, caller]).await;
+    println!("  call from a profile took {:?}", t0.elapsed());
+}
+
 /// Steady top quality: the host's 1280x720 camera (Chromium's fake device
 /// at the size the page asks for) is sent as three simulcast layers with the
 /// top one at 1280x720; an attendee who enlarges the host's tile receives
