@@ -33,11 +33,12 @@ cleanup() {
 trap cleanup EXIT
 
 nice -n 10 cargo build --release -q -p lyceum -p lyceum-loadtest
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release}
 createdb "$DB"
 LYCEUM__SERVER__PORT=$PORT LYCEUM__SERVER__DATA_DIR=$DATA \
   LYCEUM__DATABASE__URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" \
   LYCEUM__SFU__ENABLED=false RUST_LOG=warn \
-  ./target/release/lyceum 2>"$DATA/server.log" &
+  "$BIN"/lyceum 2>"$DATA/server.log" &
 PID=$!
 for _ in $(seq 1 120); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.5; done
 curl -sf "$BASE/readyz" >/dev/null || { echo "the server did not start:"; tail -20 "$DATA/server.log"; exit 1; }
@@ -51,5 +52,5 @@ echo "seeded in $(( ($(date +%s%N) - START) / 1000000 )) ms: $(psql -tA -d "$DB"
   "SELECT (SELECT count(*) FROM board_threads) || ' threads, ' || (SELECT count(*) FROM board_posts) || ' posts'")"
 
 echo "== boards: $RATE req/s for ${SECS}s (open loop, after ${WARMUP}s of warm-up)"
-./target/release/lyceum-loadtest --url "$BASE" ${JSON:+--json} pages --site boards \
+"$BIN"/lyceum-loadtest --url "$BASE" ${JSON:+--json} pages --site boards \
   --rate "$RATE" --duration "$SECS" --warmup "$WARMUP" --max-p99-ms "$MAX_P99_MS"

@@ -437,19 +437,23 @@ pub async fn matching(
     // narrow directory copy alone (a boolean overlap per row, no per-row
     // subquery), and only the chosen rows are joined to their profiles:
     // 10,000 mentors rank in ~20 ms, against ~180 ms for an exact overlap
-    // count over the joined rows.
+    // count over the joined rows. The chosen rows carry their search
+    // document (no second pass over the directory), and the goal stems are
+    // made into one-word queries once, each a lookup in a document
+    // (docs/benchmarks.md "Matching").
     let rows = client
         .query(
             "WITH c AS (
-               SELECT d.user_id FROM directory_search d
+               SELECT d.user_id, d.search FROM directory_search d
                 WHERE d.user_id <> $1
                 ORDER BY (d.skill_names && $3::text[])::int + (d.tags && $4::text[])::int DESC,
                          d.rating_avg DESC, d.user_id
-                LIMIT $5)
+                LIMIT $5),
+             q AS (SELECT DISTINCT s, quote_literal(s)::tsquery AS tq FROM unnest($2::text[]) s)
              SELECT p.user_id, p.display_name, p.headline, p.skills, p.tags, p.years_experience,
                     p.rating_avg, p.rating_count, p.time_zone,
-                    ARRAY(SELECT unnest(tsvector_to_array(d.search)) INTERSECT SELECT unnest($2::text[])) AS hits
-               FROM c JOIN directory_search d ON d.user_id = c.user_id JOIN profiles p ON p.user_id = c.user_id",
+                    ARRAY(SELECT q.s FROM q WHERE c.search @@ q.tq) AS hits
+               FROM c JOIN profiles p ON p.user_id = c.user_id",
             &[&user.id, &all_stems, &skill_names, &wanted.categories, &MAX_CANDIDATES],
         )
         .await?;
