@@ -11,6 +11,8 @@
 # is stopped and the database dropped after.
 # Usage: scripts/bench-fanout.sh [watchers] [replies] [interval_ms]
 # Environment: MAX_P99_MS (default 50), PGHOST, PGPORT, PGUSER, JSON=1
+#   BIN (run the release binaries there, without building; default: build, then
+#   $CARGO_TARGET_DIR/release or target/release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WATCHERS=${1:-1000}
@@ -31,7 +33,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-nice -n 10 cargo build --release -q -p lyceum -p lyceum-loadtest
+# With BIN set, its binaries are run as they are (nothing is built).
+if [ -z "${BIN:-}" ]; then nice -n 10 cargo build --release -q -p lyceum -p lyceum-loadtest; fi
 BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release}
 createdb "$DB"
 LYCEUM__SERVER__PORT=$PORT LYCEUM__SERVER__DATA_DIR=$DATA \
