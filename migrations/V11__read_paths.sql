@@ -23,3 +23,11 @@ SELECT gin_clean_pending_list('board_threads_search'::regclass);
 -- mentor's 1,000 past sessions are 1,000 index-only lookups instead of a
 -- pass over every booking.
 CREATE INDEX bookings_offering ON bookings (offering_id) INCLUDE (status, attended_at);
+
+-- Matching (issue 17) takes its candidates group by group: mentors with a
+-- wanted skill and a wanted category, then with either, then the rest,
+-- each best rated first. The skill and tag indexes find the first two
+-- groups; the rating index lists the rest in order.
+CREATE INDEX directory_search_skill_names ON directory_search USING gin (skill_names);
+CREATE INDEX directory_search_tags ON directory_search USING gin (tags);
+CREATE INDEX directory_search_rating ON directory_search (rating_avg DESC, user_id);
