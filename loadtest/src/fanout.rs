@@ -14,7 +14,6 @@
 //! that never arrived within `--settle-secs` of the last reply.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -67,11 +66,11 @@ impl FanoutArgs {
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!((1..=20_000).contains(&self.watchers), "watchers: 1 to 20000");
         anyhow::ensure!((1..=1_000).contains(&self.replies), "replies: 1 to 1000");
+        anyhow::ensure!((10..=60_000).contains(&self.interval_ms), "interval-ms: 10 to 60000");
         anyhow::ensure!(
-            (10..=60_000).contains(&self.interval_ms),
-            "interval-ms: 10 to 60000"
+            (1..=10_000).contains(&self.ramp),
+            "ramp: 1 to 10000 connections per second"
         );
-        anyhow::ensure!((1..=10_000).contains(&self.ramp), "ramp: 1 to 10000 connections per second");
         anyhow::ensure!((1..=60).contains(&self.settle_secs), "settle-secs: 1 to 60");
         anyhow::ensure!(
             self.max_p99_ms.is_none_or(|m| m > 0.0 && m.is_finite()),
@@ -131,8 +130,10 @@ pub async fn run(base: &str, a: &FanoutArgs, progress: &indicatif::ProgressBar) 
     let res = http
         .post(format!("{base}/api/boards/threads"))
         .bearer_auth(&poster)
-        .json(&json!({"categoryId": category, "title": format!("Fan-out {run}: who is watching?"),
-                      "body": "Every watcher of this thread is told of each reply.", "tags": ["loadtest"]}))
+        .json(
+            &json!({"categoryId": category, "title": format!("Fan-out {run}: who is watching?"),
+                      "body": "Every watcher of this thread is told of each reply.", "tags": ["loadtest"]}),
+        )
         .send()
         .await?;
     let status = res.status();
@@ -192,7 +193,7 @@ pub async fn run(base: &str, a: &FanoutArgs, progress: &indicatif::ProgressBar) 
 
     progress.set_message(format!("posting {} replies", a.replies));
     // Post id → (sent, answered), microseconds since the epoch.
-    let posted: Arc<Mutex<HashMap<String, (i64, i64)>>> = Arc::default();
+    let mut posted: HashMap<String, (i64, i64)> = HashMap::new();
     let mut post_ms = Vec::new();
     let mut post_failed = 0usize;
     let start = Instant::now();
@@ -220,7 +221,7 @@ pub async fn run(base: &str, a: &FanoutArgs, progress: &indicatif::ProgressBar) 
         match v.as_ref().and_then(|v| v["id"].as_str()) {
             Some(id) => {
                 post_ms.push((answered - sent) as f64 / 1000.0);
-                posted.lock().unwrap().insert(id.to_owned(), (sent, answered));
+                posted.insert(id.to_owned(), (sent, answered));
             }
             None => post_failed += 1,
         }
@@ -229,7 +230,6 @@ pub async fn run(base: &str, a: &FanoutArgs, progress: &indicatif::ProgressBar) 
     tokio::time::sleep(Duration::from_secs(a.settle_secs)).await;
     let _ = stop_tx.send(true);
 
-    let posted = posted.lock().unwrap().clone();
     let (mut from_answer, mut from_send) = (Samples::default(), Samples::default());
     let mut per_reply: HashMap<String, Vec<f64>> = HashMap::new();
     let mut before_answer = 0usize;
@@ -293,10 +293,7 @@ pub async fn run(base: &str, a: &FanoutArgs, progress: &indicatif::ProgressBar) 
         ),
         (
             "last watcher".to_owned(),
-            format!(
-                "per reply, from the 201: p50 {:.2} ms  max {:.2} ms",
-                l_p.p50, l_p.max
-            ),
+            format!("per reply, from the 201: p50 {:.2} ms  max {:.2} ms", l_p.p50, l_p.max),
         ),
         (
             "reply POST".to_owned(),

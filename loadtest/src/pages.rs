@@ -419,7 +419,10 @@ async fn prepare_boards(http: &reqwest::Client, base: &str, progress: &indicatif
     }
     let owned = |v: &[&str]| v.iter().map(|s| Req::get(*s)).collect::<Vec<_>>();
     let paths = BTreeMap::from([
-        (Kind::LongThreadApi, vec![Req::get(format!("/api/boards/threads/{long}"))]),
+        (
+            Kind::LongThreadApi,
+            vec![Req::get(format!("/api/boards/threads/{long}"))],
+        ),
         (Kind::LongThreadPage, vec![Req::get(format!("/boards/threads/{long}"))]),
         (Kind::ThreadPage, threads.into_iter().map(Req::get).collect()),
         (Kind::BoardSearch, owned(BOARD_SEARCHES)),

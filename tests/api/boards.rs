@@ -1142,7 +1142,13 @@ async fn relevance_ranks_the_newest_thousand_matches_the_caller_may_read() {
     assert_eq!(seen.len(), 1000, "the 1,000 newest matches, each once");
     // A member: the members-only match is the newest, and ranks first.
     let page = app
-        .expect(Method::GET, "/api/boards/threads?q=kafka&limit=1", Some(&a.access), None, 200)
+        .expect(
+            Method::GET,
+            "/api/boards/threads?q=kafka&limit=1",
+            Some(&a.access),
+            None,
+            200,
+        )
         .await;
     assert_eq!(ids_of(&page), vec![old[1].clone()], "a title match ranks first");
     // The other sorts list every standing match the caller may read.

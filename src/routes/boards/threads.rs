@@ -6,6 +6,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use futures_util::TryFutureExt;
 use lyceum_protocol::{ErrorCode, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -359,27 +360,30 @@ async fn thread_page(
     after: Option<i64>,
     limit: i64,
 ) -> Result<Value, ApiError> {
-    let mut thread = load_thread_summary(client, t.id).await?;
+    let viewer_id = viewer.map(|v| v.id);
+    let posts_sql = format!(
+        "SELECT {POST_COLUMNS} FROM board_posts p JOIN users u ON u.id = p.author_id
+          WHERE p.thread_id = $2 AND p.n > $3 ORDER BY p.n LIMIT $4"
+    );
+    let (after, page_limit) = (after.unwrap_or(0), limit + 1);
+    let category_args: &[&(dyn ToSql + Sync)] = &[&t.category];
+    let posts_args: &[&(dyn ToSql + Sync)] = &[&viewer_id, &t.id, &after, &page_limit];
+    // Three independent reads, sent together on the one connection
+    // (pipelined): the page waits for the slowest, not for the sum.
+    let (mut thread, category, rows) = futures_util::try_join!(
+        load_thread_summary(client, t.id),
+        client
+            .query_one(
+                "SELECT id, slug, name, visibility FROM board_categories WHERE id = $1",
+                category_args,
+            )
+            .map_err(ApiError::from),
+        client.query(&posts_sql, posts_args).map_err(ApiError::from),
+    )?;
     let accepted: Option<Uuid> = thread["acceptedPostId"].as_str().and_then(|s| s.parse().ok());
-    let category = client
-        .query_one(
-            "SELECT id, slug, name, visibility FROM board_categories WHERE id = $1",
-            &[&t.category],
-        )
-        .await?;
     thread["category"] = json!({"id": category.get::<_, Uuid>(0), "slug": category.get::<_, String>(1),
                                 "name": category.get::<_, String>(2), "visibility": category.get::<_, String>(3)});
     thread["youModerate"] = json!(t.moderator);
-    let viewer_id = viewer.map(|v| v.id);
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {POST_COLUMNS} FROM board_posts p JOIN users u ON u.id = p.author_id
-                  WHERE p.thread_id = $2 AND p.n > $3 ORDER BY p.n LIMIT $4"
-            ),
-            &[&viewer_id, &t.id, &after.unwrap_or(0), &(limit + 1)],
-        )
-        .await?;
     let has_more = rows.len() as i64 > limit;
     let page: Vec<&tokio_postgres::Row> = rows.iter().take(limit as usize).collect();
     let next_cursor = if has_more {
