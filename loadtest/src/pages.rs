@@ -628,8 +628,9 @@ async fn prepare_mentoring(
 }
 
 /// One answer: kind, latency from the scheduled time (ms), status (0: no
-/// answer in time or a transport error), body bytes, second of the run.
-type Answer = (Kind, f64, u16, usize, u64);
+/// answer in time or a transport error), body bytes, second of the run,
+/// and the path asked for.
+type Answer = (Kind, f64, u16, usize, u64, String);
 
 /// Sends `rate × secs` requests on schedule; returns every answer and the
 /// largest lag of the schedule itself (how late the tester issued one).
@@ -651,7 +652,12 @@ async fn offer(
         tokio::time::sleep_until(at.into()).await;
         lag = lag.max(at.elapsed().as_secs_f64() * 1000.0);
         let (kind, req) = mix.draw(rng);
-        let (http, url, tx) = (http.clone(), format!("{base}{}", req.path), tx.clone());
+        let (http, url, tx, path) = (
+            http.clone(),
+            format!("{base}{}", req.path),
+            tx.clone(),
+            req.path.clone(),
+        );
         let mut rb = match &req.body {
             Some(b) => http
                 .post(url)
@@ -677,7 +683,7 @@ async fn offer(
                 Err(_) => (0, 0),
             };
             let ms = at.elapsed().as_secs_f64() * 1000.0;
-            let _ = tx.send((kind, ms, status, bytes, at.duration_since(start).as_secs()));
+            let _ = tx.send((kind, ms, status, bytes, at.duration_since(start).as_secs(), path));
         });
     }
     drop(tx);
@@ -707,7 +713,12 @@ pub async fn run(base: &str, a: &PagesArgs, progress: &indicatif::ProgressBar) -
     let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
     let mut by_kind: BTreeMap<Kind, (Vec<f64>, usize)> = BTreeMap::new();
     let mut all = Samples::default();
-    for (kind, ms, status, bytes, second) in &answers {
+    // Searches one by one: which of them are slow.
+    let mut by_search: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for (kind, ms, status, bytes, second, path) in &answers {
+        if *kind == Kind::BoardSearch {
+            by_search.entry(path.as_str()).or_default().push(*ms);
+        }
         *statuses.entry(*status).or_default() += 1;
         let e = by_kind.entry(*kind).or_default();
         e.0.push(*ms);
@@ -756,6 +767,19 @@ pub async fn run(base: &str, a: &PagesArgs, progress: &indicatif::ProgressBar) -
             ),
         ));
     }
+    let mut searches_json = serde_json::Map::new();
+    for (path, lat) in by_search.iter_mut() {
+        let p = report::percentiles(lat);
+        let q = path.split("q=").nth(1).unwrap_or(path);
+        rows.push((
+            format!("  {q}"),
+            format!(
+                "{:>5} req  p50 {:.2} ms  p90 {:.2} ms  max {:.2} ms",
+                p.count, p.p50, p.p90, p.max
+            ),
+        ));
+        searches_json.insert((*path).to_owned(), json!(p));
+    }
     let overall = all.summary();
     rows.push((
         "all".to_owned(),
@@ -785,6 +809,7 @@ pub async fn run(base: &str, a: &PagesArgs, progress: &indicatif::ProgressBar) -
         "statuses": statuses.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "scheduleLagMaxMs": lag,
         "kinds": kinds_json,
+        "searches": searches_json,
         "latencyMs": overall,
         "maxP99Ms": a.max_p99_ms,
         "ok": ok,
