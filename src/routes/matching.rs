@@ -437,7 +437,7 @@ pub async fn matching(
     // the first MAX_CANDIDATES of them. Each group is read on its own from
     // the narrow directory copy, a group only while candidates are still
     // wanted (the first two through its skill and tag indexes, the rest
-    // down its rating index, V11), so a request reads a few hundred to a
+    // down its rating index, V12), so a request reads a few hundred to a
     // few thousand rows, not every mentor; only the chosen rows are joined
     // to their profiles. The chosen rows carry their search
     // document, and the goal stems are made into one-word queries once,

@@ -170,7 +170,7 @@ pub async fn list(
     // The categories the caller may read, computed once (an init plan)
     // rather than joined per thread, so a search or a list reads one
     // index: the latest-activity index carries the category and the
-    // search document (V11), and a walk down it reads no table row.
+    // search document (V12), and a walk down it reads no table row.
     let standing = format!(
         "FROM board_threads t
           WHERE t.deleted_at IS NULL AND NOT t.hidden
