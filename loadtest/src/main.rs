@@ -2,7 +2,8 @@
 //! measurements the benchmark report is made of. Scenarios: `chat`,
 //! `booking`, `faults` (a chat load that survives faults injected from
 //! outside and checks nothing acked was lost), `pages` (the server-rendered
-//! directory and mentors' pages at an open-loop rate), `calibrate`, and with real WebRTC peers (str0m, from
+//! directory and mentors' pages at an open-loop rate), `board-fanout` (one board
+//! thread's replies to many watchers), `calibrate`, and with real WebRTC peers (str0m, from
 //! `lyceum-peer`) against the SFU, `webinar` and `call`. It targets loopback
 //! by default, bounds every size and duration, and stops by itself.
 
@@ -11,6 +12,7 @@ mod calibrate;
 mod call;
 mod chat;
 mod client;
+mod fanout;
 mod faults;
 mod janus;
 mod live;
@@ -34,7 +36,7 @@ struct Cli {
     #[arg(long, global = true)]
     allow_remote: bool,
     /// Scenario parameters from a TOML file ([chat], [booking], [calibrate],
-    /// [webinar], [call], [pages]);
+    /// [webinar], [call], [pages], [board-fanout]);
     /// they replace the command-line values of that scenario.
     #[arg(long, global = true)]
     config: Option<std::path::PathBuf>,
@@ -66,6 +68,9 @@ enum Scenario {
     /// Visitors reading the directory and mentors' pages at a constant
     /// rate (open loop), latency per page kind.
     Pages(pages::PagesArgs),
+    /// One board thread watched by many members over WebSockets: the
+    /// time from each reply's answer to every watcher's frame.
+    BoardFanout(fanout::FanoutArgs),
 }
 
 #[derive(Deserialize, Default)]
@@ -78,6 +83,8 @@ struct FileConfig {
     webinar: Option<webinar::WebinarArgs>,
     call: Option<call::CallArgs>,
     pages: Option<pages::PagesArgs>,
+    #[serde(rename = "board-fanout")]
+    board_fanout: Option<fanout::FanoutArgs>,
 }
 
 fn check_target(url: &str, allow_remote: bool) -> anyhow::Result<()> {
@@ -124,6 +131,7 @@ async fn run() -> anyhow::Result<bool> {
             Scenario::Webinar(a) => *a = file.webinar.unwrap_or_default(),
             Scenario::Call(a) => *a = file.call.unwrap_or_default(),
             Scenario::Pages(a) => *a = file.pages.unwrap_or_default(),
+            Scenario::BoardFanout(a) => *a = file.board_fanout.unwrap_or_default(),
         }
     }
     let url = cli.url.trim_end_matches('/').to_owned();
@@ -174,6 +182,12 @@ async fn run() -> anyhow::Result<bool> {
             a.validate()?;
             check_target(&url, cli.allow_remote)?;
             let r = pages::run(&url, a, &progress).await?;
+            (r.json, r.table, r.timeline, r.ok)
+        }
+        Scenario::BoardFanout(a) => {
+            a.validate()?;
+            check_target(&url, cli.allow_remote)?;
+            let r = fanout::run(&url, a, &progress).await?;
             (r.json, r.table, r.timeline, r.ok)
         }
     };

@@ -44,7 +44,8 @@ pub struct PagesArgs {
     /// Seed of the request mix (the same seed sends the same requests).
     #[arg(long, default_value_t = 14)]
     pub seed: u64,
-    /// What is read: the mentor directory and pages, or the boards.
+    /// What is read: the mentor directory and pages, the boards, or
+    /// matching and the dashboard.
     #[arg(long, value_enum, default_value_t = Site::Directory)]
     pub site: Site,
 }
@@ -54,6 +55,10 @@ pub struct PagesArgs {
 pub enum Site {
     Directory,
     Boards,
+    /// Mentor matching as a signed-in mentee, and a busy mentor's dashboard
+    /// (its API and its page), after scripts/seed-pages.sql and
+    /// scripts/seed-dashboard.sql.
+    Mentoring,
 }
 
 impl Default for PagesArgs {
@@ -108,10 +113,16 @@ pub enum Kind {
     BoardSearch,
     /// `/api/boards/threads` (latest activity first).
     BoardLatest,
+    /// `POST /api/matching` as a mentee (a questionnaire of the mix).
+    Matching,
+    /// `GET /api/me/dashboard` as the busy mentor.
+    DashboardApi,
+    /// `/dashboard` as the busy mentor (the page cookie).
+    DashboardPage,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Directory,
         Kind::Search,
         Kind::Filter,
@@ -122,6 +133,9 @@ impl Kind {
         Kind::ThreadPage,
         Kind::BoardSearch,
         Kind::BoardLatest,
+        Kind::Matching,
+        Kind::DashboardApi,
+        Kind::DashboardPage,
     ];
 
     pub fn name(self) -> &'static str {
@@ -136,6 +150,9 @@ impl Kind {
             Kind::ThreadPage => "thread page",
             Kind::BoardSearch => "board search",
             Kind::BoardLatest => "board latest",
+            Kind::Matching => "matching",
+            Kind::DashboardApi => "dashboard (API)",
+            Kind::DashboardPage => "dashboard (page)",
         }
     }
 
@@ -152,6 +169,9 @@ impl Kind {
             (Site::Boards, Kind::ThreadPage) => 20,
             (Site::Boards, Kind::BoardSearch) => 30,
             (Site::Boards, Kind::BoardLatest) => 10,
+            (Site::Mentoring, Kind::Matching) => 50,
+            (Site::Mentoring, Kind::DashboardApi) => 25,
+            (Site::Mentoring, Kind::DashboardPage) => 25,
             _ => 0,
         }
     }
@@ -238,29 +258,58 @@ pub fn cards(html: &str) -> usize {
     html.matches(r#"<li class="card""#).count()
 }
 
-/// Board searches, as members type them (words of the seeded threads).
+/// Board searches, as members type them: employers, topics, stages of a
+/// placement process, alone or together, a phrase, a tag, a sort. Over
+/// scripts/seed-boards.sql's 100,001 threads they match from 19 threads
+/// (`aws kubernetes`) to 63,846 (`interview`); docs/benchmarks.md lists
+/// each one's count.
 pub const BOARD_SEARCHES: &[&str] = &[
     "/api/boards/threads?q=hooli+interview",
-    "/api/boards/threads?q=system+design",
-    "/api/boards/threads?q=internship",
-    "/api/boards/threads?q=salary+negotiation",
-    "/api/boards/threads?q=%22placement+season%22",
-    "/api/boards/threads?q=rust+backend",
+    "/api/boards/threads?q=system+design+round",
+    "/api/boards/threads?q=sliding+window",
+    "/api/boards/threads?q=negotiate+stipend",
+    "/api/boards/threads?q=%22online+assessment%22+initech",
+    "/api/boards/threads?q=kafka",
     "/api/boards/threads?q=take-home&tag=interviews",
-    "/api/boards/threads?q=kubernetes",
+    "/api/boards/threads?q=cgpa+cutoff",
     "/api/boards/threads?q=offer&sort=latest",
-    "/api/boards/threads?q=research+internship",
+    "/api/boards/threads?q=data+scientist+globex",
+    "/api/boards/threads?q=dynamic+programming",
+    "/api/boards/threads?q=interview",
+    "/api/boards/threads?q=nakatomi",
+    "/api/boards/threads?q=aws+kubernetes",
+    "/api/boards/threads?q=visa+sponsorship",
+    "/api/boards/threads?q=react+hooks",
 ];
+
+/// One request of the mix: a GET of `path`, or a POST of `body` as JSON;
+/// with `auth`, an `Authorization` header, with `cookie`, a `Cookie` one.
+#[derive(Debug, Clone, Default)]
+pub struct Req {
+    pub path: String,
+    pub body: Option<String>,
+    pub auth: Option<String>,
+    pub cookie: Option<String>,
+}
+
+impl Req {
+    fn get(path: impl Into<String>) -> Req {
+        Req {
+            path: path.into(),
+            ..Default::default()
+        }
+    }
+}
 
 /// The requests to draw from, by kind.
 pub struct Mix {
     site: Site,
-    paths: BTreeMap<Kind, Vec<String>>,
+    paths: BTreeMap<Kind, Vec<Req>>,
 }
 
 impl Mix {
-    /// One request: its kind and path.
-    pub fn draw(&self, rng: &mut Rng) -> (Kind, &str) {
+    /// One request: its kind and what to send.
+    pub fn draw(&self, rng: &mut Rng) -> (Kind, &Req) {
         let mut roll = rng.below(100);
         let mut kind = Kind::Mentor;
         for k in Kind::ALL {
@@ -272,7 +321,7 @@ impl Mix {
             roll -= w;
         }
         let list = &self.paths[&kind];
-        (kind, list[rng.below(list.len() as u64) as usize].as_str())
+        (kind, &list[rng.below(list.len() as u64) as usize])
     }
 }
 
@@ -296,8 +345,10 @@ async fn prepare(
     site: Site,
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Mix> {
-    if site == Site::Boards {
-        return prepare_boards(http, base, progress).await;
+    match site {
+        Site::Boards => return prepare_boards(http, base, progress).await,
+        Site::Mentoring => return prepare_mentoring(http, base, progress).await,
+        Site::Directory => {}
     }
     progress.set_message("reading the sitemap");
     let mentors = mentor_paths(&get_text(http, base, "/sitemap.xml").await?);
@@ -325,13 +376,13 @@ async fn prepare(
         }
     }
     anyhow::ensure!(!later.is_empty(), "no listing has a second page");
-    let owned = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let owned = |v: &[&str]| v.iter().map(|s| Req::get(*s)).collect::<Vec<_>>();
     let paths = BTreeMap::from([
-        (Kind::Directory, vec!["/mentors".to_owned()]),
+        (Kind::Directory, vec![Req::get("/mentors")]),
         (Kind::Search, owned(SEARCHES)),
         (Kind::Filter, owned(FILTERS)),
-        (Kind::LaterPage, later),
-        (Kind::Mentor, mentors),
+        (Kind::LaterPage, later.into_iter().map(Req::get).collect()),
+        (Kind::Mentor, mentors.into_iter().map(Req::get).collect()),
     ]);
     Ok(Mix {
         site: Site::Directory,
@@ -366,13 +417,16 @@ async fn prepare_boards(http: &reqwest::Client, base: &str, progress: &indicatif
             "{p} finds no thread: are the boards seeded?"
         );
     }
-    let owned = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let owned = |v: &[&str]| v.iter().map(|s| Req::get(*s)).collect::<Vec<_>>();
     let paths = BTreeMap::from([
-        (Kind::LongThreadApi, vec![format!("/api/boards/threads/{long}")]),
-        (Kind::LongThreadPage, vec![format!("/boards/threads/{long}")]),
-        (Kind::ThreadPage, threads),
+        (
+            Kind::LongThreadApi,
+            vec![Req::get(format!("/api/boards/threads/{long}"))],
+        ),
+        (Kind::LongThreadPage, vec![Req::get(format!("/boards/threads/{long}"))]),
+        (Kind::ThreadPage, threads.into_iter().map(Req::get).collect()),
         (Kind::BoardSearch, owned(BOARD_SEARCHES)),
-        (Kind::BoardLatest, vec!["/api/boards/threads".to_owned()]),
+        (Kind::BoardLatest, vec![Req::get("/api/boards/threads")]),
     ]);
     Ok(Mix {
         site: Site::Boards,
@@ -380,9 +434,203 @@ async fn prepare_boards(http: &reqwest::Client, base: &str, progress: &indicatif
     })
 }
 
+/// The accounts `--site mentoring` signs in as (scripts/bench-mentoring.sh
+/// registers the first and seeds the second with its password).
+pub const MENTEE_EMAIL: &str = "seed-template@bench.example";
+pub const MENTOR_EMAIL: &str = "busy.mentor@bench.example";
+
+/// Matching questionnaires, as mentees fill them in (skills and tags of
+/// the seeded mentors, goals in words, weekly windows, zones).
+pub fn questionnaires() -> Vec<serde_json::Value> {
+    vec![
+        json!({"skills": [{"name": "Rust", "level": "advanced"}, {"name": "System Design", "level": "intermediate"}],
+               "goals": "Get ready for backend interviews and learn to design distributed systems",
+               "categories": ["interviews"], "timeZone": "Europe/Berlin",
+               "preferredTimes": [{"weekday": 2, "startTime": "18:00", "endTime": "21:00"},
+                                  {"weekday": 4, "startTime": "18:00", "endTime": "21:00"}]}),
+        json!({"skills": [{"name": "Python", "level": "intermediate"}, {"name": "Machine Learning", "level": "advanced"},
+                          {"name": "Statistics", "level": "intermediate"}],
+               "goals": "Switch from analytics to machine learning engineering", "categories": ["career-switch"],
+               "timeZone": "Asia/Kolkata"}),
+        json!({"skills": [{"name": "Product Management", "level": "expert"}], "goals": "",
+               "categories": ["leadership", "promotion"], "timeZone": "America/New_York",
+               "preferredTimes": [{"weekday": 6, "startTime": "09:00", "endTime": "13:00"}]}),
+        json!({"skills": [], "goals": "first job after graduation, resume review and mock interviews",
+               "categories": ["first-job", "resume"], "timeZone": "Africa/Lagos"}),
+        json!({"skills": [{"name": "Kubernetes", "level": "advanced"}, {"name": "AWS", "level": "advanced"},
+                          {"name": "Terraform", "level": "intermediate"}, {"name": "Go", "level": "beginner"}],
+               "goals": "Become a site reliability engineer", "categories": [], "timeZone": "UTC", "limit": 20}),
+        json!({"skills": [{"name": "TypeScript", "level": "advanced"}, {"name": "React", "level": "expert"}],
+               "goals": "Grow from junior to senior frontend engineer at a startup", "categories": ["startups"],
+               "timeZone": "America/Los_Angeles",
+               "preferredTimes": [{"weekday": 1, "startTime": "17:00", "endTime": "20:00"},
+                                  {"weekday": 3, "startTime": "17:00", "endTime": "20:00"},
+                                  {"weekday": 5, "startTime": "12:00", "endTime": "14:00"}]}),
+        json!({"skills": [{"name": "Security", "level": "intermediate"}, {"name": "Networking", "level": "beginner"}],
+               "goals": "security engineering career, certifications", "categories": ["careers"],
+               "timeZone": "Asia/Singapore"}),
+        json!({"skills": [{"name": "Data Engineering", "level": "advanced"}, {"name": "SQL", "level": "expert"},
+                          {"name": "Spark", "level": "intermediate"}],
+               "goals": "Negotiate my first data engineering offer", "categories": ["negotiation", "interviews"],
+               "timeZone": "Europe/London", "limit": 5}),
+    ]
+}
+
+/// Signs in through the API: the access token.
+async fn api_token(http: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<String> {
+    let res = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"email": email, "password": crate::client::PASSWORD}))
+        .send()
+        .await?;
+    let status = res.status();
+    let v: serde_json::Value = res.json().await.unwrap_or_default();
+    v["accessToken"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("sign in as {email}: {status} {v}"))
+}
+
+/// A `name=value` cookie of a response's `Set-Cookie` headers.
+fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .filter_map(|h| h.split(';').next())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let enc = |v: &str| {
+        v.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Signs in through the sign-in form, as a browser does: the page cookie
+/// (`lyceum_page=…`).
+async fn page_cookie(http: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<String> {
+    let res = http.get(format!("{base}/signin")).send().await?;
+    let csrf_cookie = set_cookie(&res, "lyceum_csrf").context("/signin set no CSRF cookie")?;
+    let html = res.text().await?;
+    let field = html
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .context("/signin has no CSRF field")?
+        .to_owned();
+    let res = http
+        .post(format!("{base}/signin"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", &csrf_cookie)
+        .header("origin", base)
+        .body(form_encode(&[
+            ("csrf", &field),
+            ("email", email),
+            ("password", crate::client::PASSWORD),
+            ("next", "/dashboard"),
+        ]))
+        .send()
+        .await?;
+    let status = res.status();
+    let page = set_cookie(&res, "lyceum_page").with_context(|| format!("sign in as {email} by the form: {status}"))?;
+    Ok(format!("{page}; {csrf_cookie}"))
+}
+
+/// Matching as the seeded mentee, the busy mentor's dashboard (API and
+/// page); checks each answers with results before measuring.
+async fn prepare_mentoring(
+    http: &reqwest::Client,
+    base: &str,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<Mix> {
+    progress.set_message("signing in");
+    let mentee = format!("Bearer {}", api_token(http, base, MENTEE_EMAIL).await?);
+    let mentor = format!("Bearer {}", api_token(http, base, MENTOR_EMAIL).await?);
+    let cookie = page_cookie(http, base, MENTOR_EMAIL).await?;
+    let matching: Vec<Req> = questionnaires()
+        .into_iter()
+        .map(|q| Req {
+            path: "/api/matching".to_owned(),
+            body: Some(q.to_string()),
+            auth: Some(mentee.clone()),
+            cookie: None,
+        })
+        .collect();
+    progress.set_message("checking the answers");
+    for r in &matching {
+        let res = http
+            .post(format!("{base}{}", r.path))
+            .header("authorization", &mentee)
+            .header("content-type", "application/json")
+            .body(r.body.clone().unwrap_or_default())
+            .send()
+            .await?;
+        let status = res.status();
+        let v: serde_json::Value = res.json().await.unwrap_or_default();
+        anyhow::ensure!(
+            status.is_success() && v["items"].as_array().is_some_and(|a| !a.is_empty()),
+            "matching found no mentor ({status}): seed the mentors first (scripts/seed-pages.sql)"
+        );
+    }
+    let d: serde_json::Value = http
+        .get(format!("{base}/api/me/dashboard"))
+        .header("authorization", &mentor)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let held = d["figures"]["sessionsHeld"].as_i64().unwrap_or(0);
+    anyhow::ensure!(
+        held >= 500,
+        "the busy mentor has held {held} sessions: seed scripts/seed-dashboard.sql first"
+    );
+    let page = http
+        .get(format!("{base}/dashboard"))
+        .header("cookie", &cookie)
+        .send()
+        .await?;
+    anyhow::ensure!(page.status() == 200, "/dashboard as the busy mentor: {}", page.status());
+    let paths = BTreeMap::from([
+        (Kind::Matching, matching),
+        (
+            Kind::DashboardApi,
+            vec![Req {
+                path: "/api/me/dashboard".to_owned(),
+                auth: Some(mentor),
+                ..Default::default()
+            }],
+        ),
+        (
+            Kind::DashboardPage,
+            vec![Req {
+                path: "/dashboard".to_owned(),
+                cookie: Some(cookie),
+                ..Default::default()
+            }],
+        ),
+    ]);
+    Ok(Mix {
+        site: Site::Mentoring,
+        paths,
+    })
+}
+
 /// One answer: kind, latency from the scheduled time (ms), status (0: no
-/// answer in time or a transport error), body bytes, second of the run.
-type Answer = (Kind, f64, u16, usize, u64);
+/// answer in time or a transport error), body bytes, second of the run,
+/// and the path asked for.
+type Answer = (Kind, f64, u16, usize, u64, String);
 
 /// Sends `rate × secs` requests on schedule; returns every answer and the
 /// largest lag of the schedule itself (how late the tester issued one).
@@ -403,10 +651,28 @@ async fn offer(
         let at = start + interval.mul_f64(n as f64);
         tokio::time::sleep_until(at.into()).await;
         lag = lag.max(at.elapsed().as_secs_f64() * 1000.0);
-        let (kind, path) = mix.draw(rng);
-        let (http, url, tx) = (http.clone(), format!("{base}{path}"), tx.clone());
+        let (kind, req) = mix.draw(rng);
+        let (http, url, tx, path) = (
+            http.clone(),
+            format!("{base}{}", req.path),
+            tx.clone(),
+            req.path.clone(),
+        );
+        let mut rb = match &req.body {
+            Some(b) => http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(b.clone()),
+            None => http.get(url),
+        };
+        if let Some(a) = &req.auth {
+            rb = rb.header("authorization", a.as_str());
+        }
+        if let Some(c) = &req.cookie {
+            rb = rb.header("cookie", c.as_str());
+        }
         tokio::spawn(async move {
-            let (status, bytes) = match http.get(url).send().await {
+            let (status, bytes) = match rb.send().await {
                 Ok(res) => {
                     let status = res.status().as_u16();
                     match res.bytes().await {
@@ -417,7 +683,7 @@ async fn offer(
                 Err(_) => (0, 0),
             };
             let ms = at.elapsed().as_secs_f64() * 1000.0;
-            let _ = tx.send((kind, ms, status, bytes, at.duration_since(start).as_secs()));
+            let _ = tx.send((kind, ms, status, bytes, at.duration_since(start).as_secs(), path));
         });
     }
     drop(tx);
@@ -447,7 +713,12 @@ pub async fn run(base: &str, a: &PagesArgs, progress: &indicatif::ProgressBar) -
     let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
     let mut by_kind: BTreeMap<Kind, (Vec<f64>, usize)> = BTreeMap::new();
     let mut all = Samples::default();
-    for (kind, ms, status, bytes, second) in &answers {
+    // Searches one by one: which of them are slow.
+    let mut by_search: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for (kind, ms, status, bytes, second, path) in &answers {
+        if *kind == Kind::BoardSearch {
+            by_search.entry(path.as_str()).or_default().push(*ms);
+        }
         *statuses.entry(*status).or_default() += 1;
         let e = by_kind.entry(*kind).or_default();
         e.0.push(*ms);
@@ -496,6 +767,19 @@ pub async fn run(base: &str, a: &PagesArgs, progress: &indicatif::ProgressBar) -
             ),
         ));
     }
+    let mut searches_json = serde_json::Map::new();
+    for (path, lat) in by_search.iter_mut() {
+        let p = report::percentiles(lat);
+        let q = path.split("q=").nth(1).unwrap_or(path);
+        rows.push((
+            format!("  {q}"),
+            format!(
+                "{:>5} req  p50 {:.2} ms  p90 {:.2} ms  max {:.2} ms",
+                p.count, p.p50, p.p90, p.max
+            ),
+        ));
+        searches_json.insert((*path).to_owned(), json!(p));
+    }
     let overall = all.summary();
     rows.push((
         "all".to_owned(),
@@ -525,6 +809,7 @@ pub async fn run(base: &str, a: &PagesArgs, progress: &indicatif::ProgressBar) -
         "statuses": statuses.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "scheduleLagMaxMs": lag,
         "kinds": kinds_json,
+        "searches": searches_json,
         "latencyMs": overall,
         "maxP99Ms": a.max_p99_ms,
         "ok": ok,
@@ -560,9 +845,9 @@ mod tests {
 
     #[test]
     fn the_mix_follows_the_weights_and_the_seed() {
-        for site in [Site::Directory, Site::Boards] {
+        for site in [Site::Directory, Site::Boards, Site::Mentoring] {
             assert_eq!(Kind::ALL.iter().map(|k| k.weight(site)).sum::<u64>(), 100);
-            let paths = Kind::ALL.iter().map(|k| (*k, vec![k.name().to_owned()])).collect();
+            let paths = Kind::ALL.iter().map(|k| (*k, vec![Req::get(k.name())])).collect();
             let mix = Mix { site, paths };
             let mut counts: BTreeMap<Kind, u64> = BTreeMap::new();
             let mut rng = Rng::new(14);

@@ -3,6 +3,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use crate::helpers::*;
 use crate::ws::Ws;
@@ -1058,6 +1059,116 @@ async fn search_finds_and_ranks_and_filters_by_tag() {
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_query").await;
     let res = app.call(Method::GET, "/api/boards/threads?tag=a%20b", None, None).await;
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+}
+
+/// `sort=relevance` ranks the 1,000 most recently active matches the
+/// caller may read (docs/api.md): an older match is not listed however well
+/// it matches, a members-only match is listed only to members, a hidden or
+/// deleted thread to no one; the other sorts still list every match.
+#[actix_web::test]
+async fn relevance_ranks_the_newest_thousand_matches_the_caller_may_read() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let a = app.register("mentee", "Asker").await;
+    let public = app.category(&admin.access, "placements", "public").await;
+    let members = app.category(&admin.access, "members", "members").await;
+    let (public, members): (Uuid, Uuid) = (public.parse().unwrap(), members.parse().unwrap());
+    // 1,000 recent matches in the body (rows as the server writes them;
+    // no first post: the list reads none); a month-old one that matches in
+    // its title (it would rank first); and, newer than all of them, title
+    // matches in a members-only category, hidden and deleted.
+    app.db
+        .execute(
+            "INSERT INTO board_threads (id, category_id, author_id, title, last_activity_at, search)
+             SELECT gen_random_uuid(), $1, $2, 'Bulk question ' || i, now() - make_interval(mins => i),
+                    setweight(to_tsvector('english', 'Bulk question'), 'A')
+                    || setweight(to_tsvector('english', 'a kafka question in the body'), 'C')
+               FROM generate_series(1, 1000) AS i",
+            &[&public, &a.id],
+        )
+        .await
+        .unwrap();
+    let mut old = Vec::new();
+    for (title, cat, hidden, deleted, mins) in [
+        ("Kafka Kafka Kafka", public, false, false, 30 * 24 * 60),
+        ("Kafka for members", members, false, false, 0),
+        ("Kafka hidden", public, true, false, 0),
+        ("Kafka deleted", public, false, true, 0),
+    ] {
+        let id = Uuid::new_v4();
+        app.db
+            .execute(
+                "INSERT INTO board_threads (id, category_id, author_id, title, hidden, deleted_at, last_activity_at,
+                                            created_at, search)
+                 VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 THEN now() END, now() - make_interval(mins => $7),
+                         now() - make_interval(mins => $7), setweight(to_tsvector('english', $4), 'A'))",
+                &[&id, &cat, &a.id, &title, &hidden, &deleted, &mins],
+            )
+            .await
+            .unwrap();
+        old.push(id.to_string());
+    }
+    let ids_of = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Signed out: 1,000 candidates, every one a body match of the same rank.
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    let mut last_rank = f64::MAX;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/boards/threads?q=kafka&limit=100&cursor={c}"),
+            None => "/api/boards/threads?q=kafka&limit=100".to_owned(),
+        };
+        let page = app.expect(Method::GET, &path, None, None, 200).await;
+        for t in page["items"].as_array().unwrap() {
+            let rank = t["rank"].as_f64().unwrap();
+            assert!(rank <= last_rank, "ranked best first across pages");
+            last_rank = rank;
+            assert!(t["title"].as_str().unwrap().starts_with("Bulk question"), "{t}");
+        }
+        let ids = ids_of(&page);
+        assert!(ids.iter().all(|id| seen.insert(id.clone())), "no thread twice");
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 1000, "the 1,000 newest matches, each once");
+    // A member: the members-only match is the newest, and ranks first.
+    let page = app
+        .expect(
+            Method::GET,
+            "/api/boards/threads?q=kafka&limit=1",
+            Some(&a.access),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(ids_of(&page), vec![old[1].clone()], "a title match ranks first");
+    // The other sorts list every standing match the caller may read.
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/boards/threads?q=kafka&sort=latest&limit=100&cursor={c}"),
+            None => "/api/boards/threads?q=kafka&sort=latest&limit=100".to_owned(),
+        };
+        let page = app.expect(Method::GET, &path, None, None, 200).await;
+        all.extend(ids_of(&page));
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), 1001, "1,000 recent matches and the old public one");
+    assert_eq!(all.last(), Some(&old[0]), "the oldest last");
+    assert!(!all.contains(&old[1]) && !all.contains(&old[2]) && !all.contains(&old[3]));
 }
 
 #[actix_web::test]
