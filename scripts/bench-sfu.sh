@@ -27,9 +27,14 @@ curl -s "http://127.0.0.1:$PORT/metrics" | awk '
     match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5); n[le] += $NF; if (!(le in seen)) { order[++k] = le; seen[le] = 1 } }
   /^lyceum_sfu_datagrams_out_total/ { out += $NF }
   /^lyceum_sfu_busy_seconds_total/ { busy += $NF }
+  /^lyceum_sfu_gso_messages_total/ { gsom += $NF }
+  /^lyceum_sfu_gso_datagrams_total/ { gsod += $NF }
+  /^lyceum_sfu_timeout_rounds_total/ { rounds += $NF }
   END {
     total = n["+Inf"]; if (total == 0) { print "no latency samples"; exit }
     split("0.5 0.9 0.99 0.999", qs, " ")
     for (i = 1; i <= 4; i++) { q = qs[i]; for (j = 1; j <= k; j++) if (n[order[j]] >= q * total) { printf "SFU-added latency p%s <= %s ms\n", q * 100, (order[j] == "+Inf" ? "inf" : order[j] * 1000); break } }
-    printf "frames timed: %d; datagrams out: %d; shard busy: %.2f s (%.1f us per datagram out)\n", total, out, busy, busy * 1e6 / out }'
+    printf "frames timed: %d; datagrams out: %d; shard busy: %.2f s (%.1f us per datagram out)\n", total, out, busy, busy * 1e6 / out
+    if (out > 0) printf "timeout rounds: %d (%.2f per datagram out)\n", rounds, rounds / out
+    if (out > 0) printf "UDP GSO: %d of the datagrams out (%.1f %%) left in %d GSO messages\n", gsod, gsod * 100 / out, gsom }'
 echo "server RSS after the run: $(ps -o rss= -p $PID) KiB"

@@ -76,6 +76,8 @@ pub struct SfuSettings {
     /// A room's subscribers stay on its shard until that shard has this many
     /// peers; later ones go to the shard with the fewest (0: from the first).
     pub spread_at: usize,
+    /// Coalesce a subscriber's datagrams with UDP GSO (Linux).
+    pub gso: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

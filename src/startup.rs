@@ -96,6 +96,7 @@ impl Application {
                 bwe: f.bwe,
                 initial_bitrate: f.initial_bitrate,
                 spread_at: f.spread_at,
+                gso: f.gso,
             })
             .context("starting the SFU (UDP sockets)")?;
             realtime.live.set_sfu(sfu);

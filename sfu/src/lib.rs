@@ -71,6 +71,9 @@ pub struct SfuConfig {
     /// fewer peers than this; later ones to the shard with the fewest peers.
     /// 0 spreads every room's subscribers from the first.
     pub spread_at: usize,
+    /// Send a subscriber's datagrams of a burst together with UDP GSO
+    /// (Linux); off, or refused by the kernel, one message per datagram.
+    pub gso: bool,
 }
 
 impl Default for SfuConfig {
@@ -84,6 +87,7 @@ impl Default for SfuConfig {
             bwe: true,
             initial_bitrate: 2_500_000,
             spread_at: 100,
+            gso: true,
         }
     }
 }

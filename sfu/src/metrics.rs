@@ -100,6 +100,13 @@ pub struct ShardMetrics {
     /// Media packets a room's home shard could not hand to a shard
     /// mirroring the room (its relay queue full).
     pub relay_dropped: AtomicU64,
+    /// UDP GSO messages sent (several datagrams for one destination in one
+    /// message), and the datagrams they carried.
+    pub gso_messages: AtomicU64,
+    /// Timeout rounds given to peers' `Rtc`s (each polls all of a peer's
+    /// state: the main cost of forwarding besides the send).
+    pub timeout_rounds: AtomicU64,
+    pub gso_datagrams: AtomicU64,
     /// Time the shard spent working (not waiting), nanoseconds.
     pub busy_ns: AtomicU64,
     pub latency: Histogram,
@@ -232,6 +239,24 @@ impl SfuMetrics {
             "Media packets dropped at the full relay queue of a shard mirroring a room.",
             "counter",
             relay_dropped
+        );
+        shard_series!(
+            "lyceum_sfu_gso_messages_total",
+            "UDP GSO messages sent (several datagrams to one destination in one message).",
+            "counter",
+            gso_messages
+        );
+        shard_series!(
+            "lyceum_sfu_gso_datagrams_total",
+            "Datagrams sent inside UDP GSO messages (also counted in datagrams_out).",
+            "counter",
+            gso_datagrams
+        );
+        shard_series!(
+            "lyceum_sfu_timeout_rounds_total",
+            "Timeout rounds given to peers (each polls all of a peer's state).",
+            "counter",
+            timeout_rounds
         );
         let _ = writeln!(out, "# HELP lyceum_sfu_busy_seconds_total Time the shard spent working.\n# TYPE lyceum_sfu_busy_seconds_total counter");
         for (i, s) in self.shards.iter().enumerate() {

@@ -11,15 +11,26 @@ use std::time::{Duration, Instant};
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::media::Direction;
-use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, PacerReason, Reason, Rtc};
 
 use super::layers::LAYER_REVIEW;
 use super::timing::packet_sent;
 use super::{OutState, Role, Shard};
 
+/// How long the null pacer's bookkeeping round may wait (see `drain`).
+const PACER_DEFER: Duration = Duration::from_millis(20);
+
 impl Shard {
     pub(super) fn feed(&mut self, pid: u64, input: Input) {
         let Some(p) = self.peers.get_mut(&pid) else { return };
+        let at = match &input {
+            Input::Timeout(t) => {
+                self.metrics.timeout_rounds.fetch_add(1, Relaxed);
+                *t
+            }
+            Input::Receive(t, _) => *t,
+        };
+        p.fed = p.fed.max(at);
         match catch_unwind(AssertUnwindSafe(|| p.rtc.handle_input(input))) {
             Ok(Ok(())) => self.drain(pid),
             Ok(Err(e)) => {
@@ -36,6 +47,8 @@ impl Shard {
     /// Polls a peer until it has nothing more to say: transmits queue for
     /// the next `sendmmsg` (`egress`), events for `process_work`.
     pub(super) fn drain(&mut self, pid: u64) {
+        // Subscribers pace with the estimate on; publishers never send media.
+        let null_pacer = !self.cfg.bwe;
         let Some(p) = self.peers.get_mut(&pid) else { return };
         let egress = &mut self.egress;
         let work = &mut self.work;
@@ -55,7 +68,21 @@ impl Shard {
             self.egress.flush(self.socket.as_raw_fd(), &self.metrics);
         }
         match result {
-            Ok(Ok(t)) => {
+            Ok(Ok(mut t)) => {
+                if null_pacer
+                    && p.rtc.last_timeout_reason() == Reason::Pacer(PacerReason::Handle)
+                    && p.inflight.values().all(|q| q.is_empty())
+                {
+                    // str0m's null pacer asks for a timeout round after every
+                    // packet it let out, to clear its own flag. When every
+                    // packet written has left (none in flight) the round has
+                    // nothing to send: the next write gives the peer a round
+                    // anyway (`process_work`), and the other timers (reports,
+                    // stats) can wait this long. With packets still queued
+                    // (the pacer stops at a stream it thought non-empty) the
+                    // round is due now.
+                    t = t.max(p.fed + PACER_DEFER);
+                }
                 p.next_timeout = t;
                 if p.scheduled.is_none_or(|s| t < s) {
                     p.scheduled = Some(t);
@@ -97,36 +124,38 @@ impl Shard {
         self.process_work(now);
     }
 
-    /// Handles the events the last input raised; `now` is that input's time
-    /// (for a frame str0m completed, the arrival of its last datagram).
-    /// Then sends what they and the input queued.
+    /// Handles the events the last input (or burst of inputs) raised; `now`
+    /// is its time (for a packet, the arrival of its datagram). Then gives
+    /// the subscribers media was written to one timeout round each, however
+    /// many packets of the burst they were given, and sends what all of it
+    /// queued: a subscriber's share of a burst leaves together (one GSO
+    /// message when the sizes allow). A round, not a drain: str0m's pacer
+    /// sees what was written to a stream only in its `handle_timeout`.
     pub(super) fn process_work(&mut self, now: Instant) {
-        self.process_events(now);
+        loop {
+            self.process_events(now);
+            if self.dirty.is_empty() {
+                break;
+            }
+            for pid in std::mem::take(&mut self.dirty) {
+                let Some(p) = self.peers.get_mut(&pid) else { continue };
+                p.dirty = false;
+                let at = now.max(p.fed);
+                self.feed(pid, Input::Timeout(at));
+            }
+        }
         self.flush();
     }
 
-    /// Handles the queued events, and drains the subscribers media was
-    /// written to since their last drain (once each, however many packets
-    /// they were given: a burst of datagrams read together costs one
-    /// `poll_output` round per subscriber, not one per packet).
+    /// Handles the queued events (the subscribers media is written to wait
+    /// for `process_work`).
     pub(super) fn process_events(&mut self, now: Instant) {
-        loop {
-            while let Some((pid, ev)) = self.work.pop_front() {
-                self.event(pid, ev, now);
-            }
-            if self.dirty.is_empty() {
-                return;
-            }
-            for pid in std::mem::take(&mut self.dirty) {
-                if let Some(p) = self.peers.get_mut(&pid) {
-                    p.dirty = false;
-                }
-                self.drain(pid);
-            }
+        while let Some((pid, ev)) = self.work.pop_front() {
+            self.event(pid, ev, now);
         }
     }
 
-    /// Notes that media was written to a peer: drained in `process_events`.
+    /// Notes that media was written to a peer: given its round in `process_work`.
     pub(super) fn mark_dirty(&mut self, pid: u64) {
         if let Some(p) = self.peers.get_mut(&pid) {
             if !p.dirty {

@@ -1,7 +1,7 @@
 //! Batched ingress: the datagrams waiting on the shard's socket are read in
 //! one `recvmmsg` (up to [`BURST`]) instead of one `recvfrom` each, and the
-//! shard settles them together (each subscriber media was written to is
-//! drained once per burst; see `drive::process_events`).
+//! shard settles them together (each subscriber media was written to gets
+//! one timeout round per burst; see `drive::process_work`).
 
 use std::io::IoSliceMut;
 use std::net::SocketAddr;

@@ -120,6 +120,9 @@ struct Peer {
     ufrag: String,
     addrs: Vec<SocketAddr>,
     next_timeout: Instant,
+    /// The latest time given to its `Rtc` (str0m ignores a timeout earlier
+    /// than the last input's time).
+    fed: Instant,
     /// In `Shard::dirty`.
     dirty: bool,
     scheduled: Option<Instant>,
@@ -227,7 +230,7 @@ struct Shard {
     timers: BinaryHeap<Reverse<(Instant, u64)>>,
     work: VecDeque<(u64, Event)>,
     egress: egress::Egress,
-    /// Peers written to and not drained since (see `process_events`).
+    /// Peers written to and not given a round since (see `process_work`).
     dirty: Vec<u64>,
     next_peer: u64,
     /// Every shard's queues (this one's included, by index); empty in tests
@@ -253,6 +256,7 @@ impl Shard {
             idx,
             socket,
             advertised,
+            egress: egress::Egress::new(cfg.gso),
             cfg,
             metrics,
             peers: HashMap::new(),
@@ -261,7 +265,6 @@ impl Shard {
             rooms: HashMap::new(),
             timers: BinaryHeap::new(),
             work: VecDeque::new(),
-            egress: egress::Egress::default(),
             dirty: vec![],
             next_peer: 1,
             siblings: vec![],
@@ -312,6 +315,7 @@ impl Shard {
                 ufrag,
                 addrs: vec![],
                 next_timeout: now,
+                fed: now,
                 dirty: false,
                 scheduled: None,
                 disconnected_since: None,
