@@ -1920,11 +1920,15 @@ async fn the_notifications_page_lists_mentorship_notices_and_sets_the_email_choi
         "a mentorship ended by the other person",
         "reviews of you",
         "a mentor's reply to your review",
+        "your bookings and registrations being confirmed",
+        "a seat opening for you from a waitlist",
+        "bookings cancelled by the other side",
+        "mentees booking your slots",
     ] {
         assert!(html.contains(words), "{words}: {html}");
     }
-    assert_eq!(html.matches(r#"type="checkbox""#).count(), 12);
-    assert_eq!(html.matches(" checked").count(), 12);
+    assert_eq!(html.matches(r#"type="checkbox""#).count(), 16);
+    assert_eq!(html.matches(" checked").count(), 16);
     assert!(html.contains("This server sends no email at the moment"));
 
     // Unchecking two: only the checked kinds are sent, the rest go off.

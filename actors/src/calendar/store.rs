@@ -781,3 +781,84 @@ pub async fn owns_calendar(pool: &Pool, user: UserId) -> Result<bool, Error> {
     let row = client.query_opt(&stmt, &[&user]).await?;
     Ok(row.is_some_and(|r| matches!(r.get::<_, &str>(0), "mentor" | "admin")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booking_changes_are_read_from_committed_outcomes_only() {
+        let (slot, a, b) = (Uuid::new_v4(), UserId(Uuid::new_v4()), UserId(Uuid::new_v4()));
+        let (b1, b2, b3) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let ops = vec![
+            Op::Book {
+                offering: slot,
+                mentee: a,
+                agenda: None,
+            },
+            Op::Book {
+                offering: slot,
+                mentee: b,
+                agenda: None,
+            },
+            Op::Book {
+                offering: slot,
+                mentee: b,
+                agenda: None,
+            },
+            Op::Cancel {
+                offering: slot,
+                mentee: a,
+            },
+            Op::Delete { offering: slot },
+            Op::SetState {
+                offering: slot,
+                state: "live",
+            },
+        ];
+        let outcomes = vec![
+            Ok(Outcome::Booked {
+                booking: b1,
+                status: "confirmed",
+                position: None,
+                full: true,
+            }),
+            // Waitlisted: nobody is told.
+            Ok(Outcome::Booked {
+                booking: b2,
+                status: "waitlisted",
+                position: Some(1),
+                full: true,
+            }),
+            // Refused (rolled back): nobody is told.
+            Err(Error::new(ErrorCode::AlreadyBooked, "again")),
+            Ok(Outcome::Cancelled {
+                booking: b1,
+                confirmed: true,
+                promoted: Some((b, b2)),
+            }),
+            Ok(Outcome::Deleted {
+                cancelled_bookings: vec![(b, b2), (a, b3)],
+            }),
+            Ok(Outcome::StateSet {
+                cancelled_bookings: vec![],
+            }),
+        ];
+        let change = |event, booking, mentee| BookingChange {
+            event,
+            booking,
+            offering: slot,
+            mentee,
+        };
+        assert_eq!(
+            booking_changes(&ops, &outcomes),
+            vec![
+                change(BookingEvent::Confirmed, b1, a),
+                change(BookingEvent::CancelledByMentee { confirmed: true }, b1, a),
+                change(BookingEvent::Promoted, b2, b),
+                change(BookingEvent::CancelledByMentor, b2, b),
+                change(BookingEvent::CancelledByMentor, b3, a),
+            ]
+        );
+    }
+}
