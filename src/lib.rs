@@ -12,6 +12,8 @@
 //! - `infra`: database, TLS, rate limiting, tickets, logging.
 //! - `jobs`: background work (reminders).
 //! - `boards`: the discussion boards' shared rules and Markdown rendering.
+//! - `booking_notices`: booking changes as notifications (the calendar's
+//!   seam, stored in its batch's transaction).
 //! - `notify`: the one way a notification is stored (once per user and
 //!   event) and pushed live.
 //! - `web`: the web pages (server-rendered, with page sign-in and CSRF).
@@ -21,6 +23,7 @@ pub mod admin_cli;
 pub mod audit;
 pub mod auth;
 pub mod boards;
+pub mod booking_notices;
 pub mod configuration;
 pub mod domain;
 pub mod error;

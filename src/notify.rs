@@ -84,6 +84,88 @@ pub async fn store(client: &impl GenericClient, note: Note) -> Result<Option<Sto
     }))
 }
 
+/// Stores many notifications in two statements whatever their number (the
+/// calendar's batches): like [`store`] for each, `Stored` for the rows
+/// inserted (a user already notified of an event gets nothing new), and one
+/// email job per inserted note with `mail` whose kind the user wants by
+/// email.
+pub async fn store_all(client: &impl GenericClient, notes: Vec<Note>) -> Result<Vec<Stored>, tokio_postgres::Error> {
+    if notes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let users: Vec<UserId> = notes.iter().map(|n| n.user).collect();
+    let kinds: Vec<&str> = notes.iter().map(|n| n.kind).collect();
+    let payloads: Vec<&Value> = notes.iter().map(|n| &n.payload).collect();
+    let keys: Vec<&str> = notes.iter().map(|n| n.key.as_str()).collect();
+    let rows = client
+        .query(
+            "INSERT INTO notifications (user_id, kind, payload, dedupe_key)
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::jsonb[], $4::text[])
+             ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING RETURNING id, user_id, dedupe_key",
+            &[&users, &kinds, &payloads, &keys],
+        )
+        .await?;
+    let mut inserted: std::collections::HashMap<(UserId, String), i64> = rows
+        .iter()
+        .map(|r| ((r.get::<_, UserId>(1), r.get::<_, String>(2)), r.get::<_, i64>(0)))
+        .collect();
+    let mut stored = Vec::with_capacity(inserted.len());
+    let (mut m_keys, mut m_users, mut m_subjects, mut m_texts, mut m_kinds, mut m_links) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for n in notes {
+        let Some(id) = inserted.remove(&(n.user, n.key.clone())) else {
+            continue;
+        };
+        if n.mail {
+            let (subject, text, link) = email_text(n.kind, &n.payload);
+            m_keys.push(format!("email:{}:{}", n.key, n.user));
+            m_users.push(n.user);
+            m_subjects.push(subject);
+            m_texts.push(text);
+            m_kinds.push(n.kind);
+            m_links.push(link);
+        }
+        stored.push(Stored {
+            id,
+            user: n.user,
+            kind: n.kind,
+            payload: n.payload,
+        });
+    }
+    if !m_keys.is_empty() {
+        client
+            .execute(
+                "INSERT INTO outbox (kind, dedupe_key, user_id, payload, due_at)
+                 SELECT 'email', m.key, u.id,
+                        jsonb_build_object('to', u.email, 'subject', m.subject,
+                                           'body', 'Hello ' || u.display_name || E',\n\n' || m.text,
+                                           'kind', m.kind, 'link', m.link),
+                        now()
+                   FROM UNNEST($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[])
+                        AS m(key, user_id, subject, text, kind, link)
+                   JOIN users u ON u.id = m.user_id
+                  WHERE email_wanted(u.id, m.kind)
+                 ON CONFLICT (dedupe_key) DO NOTHING",
+                &[&m_keys, &m_users, &m_subjects, &m_texts, &m_kinds, &m_links],
+            )
+            .await?;
+    }
+    Ok(stored)
+}
+
+/// Where a booking notification leads on the site: the mentor's page of
+/// that slot or session, the session's page, or My bookings.
+pub fn booking_link(payload: &Value) -> String {
+    let offering = payload["offeringId"].as_str().unwrap_or_default();
+    if payload["to"] == "mentor" {
+        format!("/calendar/manage/{offering}")
+    } else if payload["offeringKind"] == "group" {
+        format!("/sessions/{offering}")
+    } else {
+        "/bookings".to_owned()
+    }
+}
+
 /// The subject, text and link (a path on the site, or "") of a
 /// notification's email. The worker adds the site's address to the link,
 /// the unsubscribe link and the signature when it sends it.
@@ -96,11 +178,13 @@ fn email_text(kind: &str, payload: &Value) -> (String, String, String) {
         "board_answer_accepted" => format!("Your answer in \u{201c}{title}\u{201d} was accepted"),
         "board_moderation" => format!("A moderator acted on your post in \u{201c}{title}\u{201d}"),
         // Mentorships and reviews: their title says it in words already.
-        k if k.starts_with("mentorship_") || k.starts_with("review_") => title.to_owned(),
+        k if k.starts_with("mentorship_") || k.starts_with("review_") || k.starts_with("booking_") => title.to_owned(),
         other => format!("Lyceum: {}", other.replace('_', " ")),
     };
     let link = if let Some(t) = payload["threadId"].as_str() {
         format!("/boards/threads/{t}")
+    } else if kind.starts_with("booking_") {
+        booking_link(payload)
     } else if kind.starts_with("mentorship_") {
         "/mentorships".to_owned()
     } else if payload["about"] == "mentor" {

@@ -112,6 +112,14 @@ impl Application {
                 digest_delay: Duration::from_secs(settings.notifications.digest_delay_secs),
                 email: email_notifications,
             }));
+        // Booking changes become notifications, stored in the calendar's
+        // batch transaction (its seam) and pushed after the commit.
+        realtime
+            .calendars
+            .tell_bookings_to(Arc::new(crate::booking_notices::BookingNotices {
+                fanout: realtime.services.fanout.clone(),
+                email: email_notifications,
+            }));
         let listener = TcpListener::bind((host, settings.server.port))
             .with_context(|| format!("binding {host}:{}", settings.server.port))?;
         let port = listener.local_addr()?.port();

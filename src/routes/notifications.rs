@@ -137,6 +137,10 @@ pub const KINDS: &[&str] = &[
     "mentorship_ended",
     "review_received",
     "review_replied",
+    "booking_confirmed",
+    "booking_promoted",
+    "booking_cancelled",
+    "booking_received",
 ];
 
 async fn preferences(client: &deadpool_postgres::Client, user: &AuthUser) -> Result<Value, ApiError> {

@@ -252,7 +252,7 @@ pub async fn notifications_page(
         h1 { "Notifications" }
         @if q.saved.is_some() { (notice("ok", "Your email choices are saved.")) }
         @if let Some(e) = &q.error { (notice("error", e)) }
-        @if items.is_empty() { p { "Nothing yet. Reminders before your sessions, replies on the boards, messages, mentorships and reviews will appear here." } }
+        @if items.is_empty() { p { "Nothing yet. Bookings, reminders before your sessions, replies on the boards, messages, mentorships and reviews will appear here." } }
         ul id="notifications" {
             @for n in &items {
                 @let p = &n["payload"];
@@ -275,6 +275,7 @@ pub async fn notifications_page(
                             a href=(format!("/mentors/{}", s(p, "mentorId"))) { (s(p, "title")) }
                         },
                         k if k.starts_with("review_") => { (s(p, "title")) },
+                        k if k.starts_with("booking_") => { a href=(crate::notify::booking_link(p)) { (s(p, "title")) } },
                         other => { (other.replace('_', " ")) @if !s(p, "title").is_empty() { ": " (s(p, "title")) } },
                     }
                     @if let Some(t) = instant(&n["createdAt"]) { " · " span class="hint" { (when(t)) } }

@@ -44,6 +44,10 @@ pub fn kind_words(kind: &str) -> &'static str {
         "mentorship_ended" => "a mentorship ended by the other person",
         "review_received" => "reviews of you",
         "review_replied" => "a mentor's reply to your review",
+        "booking_confirmed" => "your bookings and registrations being confirmed",
+        "booking_promoted" => "a seat opening for you from a waitlist",
+        "booking_cancelled" => "bookings cancelled by the other side",
+        "booking_received" => "mentees booking your slots",
         _ => "these notifications",
     }
 }

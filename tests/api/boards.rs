@@ -1674,8 +1674,8 @@ async fn board_notifications_are_emailed_when_the_preference_allows() {
         .await;
     assert_eq!(
         p["items"].as_array().unwrap().len(),
-        12,
-        "the boards' kinds, direct messages, reminders and issue 17's"
+        16,
+        "the boards' kinds, direct messages, reminders, issue 17's and the bookings'"
     );
     assert!(p["items"].as_array().unwrap().iter().all(|i| i["email"] == true), "{p}");
     let res = app

@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod authz;
 mod boards;
+mod booking_notices;
 mod browser;
 mod browser_boards;
 mod browser_chat;

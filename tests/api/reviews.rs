@@ -806,12 +806,16 @@ async fn joining_the_live_room_is_attendance_one_review_per_attendee() {
 }
 
 /// The kinds and titles of a user's notifications, newest first.
+/// `(kind, title)` of a user's mentorship and review notifications, newest
+/// first (the bookings these tests make notify too: booking_notices.rs
+/// tests those).
 async fn notices(app: &TestApp, who: &Session) -> Vec<(String, String)> {
     let v = json_of(app.get_auth("/api/notifications", &who.access).await, StatusCode::OK).await;
     v["items"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|n| !n["kind"].as_str().unwrap().starts_with("booking_"))
         .map(|n| {
             (
                 n["kind"].as_str().unwrap().to_owned(),
@@ -1751,7 +1755,11 @@ async fn mentorship_and_review_notices_are_emailed_when_the_preference_allows() 
             "mentorship_declined",
             "mentorship_ended",
             "review_received",
-            "review_replied"
+            "review_replied",
+            "booking_confirmed",
+            "booking_promoted",
+            "booking_cancelled",
+            "booking_received"
         ]
     );
     assert!(p["items"].as_array().unwrap().iter().all(|i| i["email"] == true), "{p}");
@@ -1783,6 +1791,7 @@ async fn mentorship_and_review_notices_are_emailed_when_the_preference_allows() 
     json_of(act(&app, &grace, &ada_m, "accept").await, StatusCode::OK).await;
     json_of(act(&app, &grace, &bo_m, "decline").await, StatusCode::OK).await;
     // A review (to Grace) and its reply (to Ada); Ada ends it (to Grace).
+    // Its booking emails Ada its confirmation and Grace the booking.
     let booking = attended(&app, &grace, &ada, 3).await;
     let r = json_of(
         review(&app, &ada, &booking, json!(5), "Sharp.").await,
@@ -1796,12 +1805,12 @@ async fn mentorship_and_review_notices_are_emailed_when_the_preference_allows() 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         let (g, a) = (mails_to(&mails, &grace.email).len(), mails_to(&mails, &ada.email).len());
-        if g >= 4 && a >= 2 {
+        if g >= 5 && a >= 3 {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "Grace has {g} of 4 emails, Ada {a} of 2: {:?}",
+            "Grace has {g} of 5 emails, Ada {a} of 3: {:?}",
             mails.lock().unwrap()
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -1810,8 +1819,8 @@ async fn mentorship_and_review_notices_are_emailed_when_the_preference_allows() 
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let to_grace = mails_to(&mails, &grace.email);
     let to_ada = mails_to(&mails, &ada.email);
-    assert_eq!(to_grace.len(), 4, "{to_grace:?}");
-    assert_eq!(to_ada.len(), 2, "{to_ada:?}");
+    assert_eq!(to_grace.len(), 5, "{to_grace:?}");
+    assert_eq!(to_ada.len(), 3, "{to_ada:?}");
     // The body is quoted-printable: a long link is wrapped with soft breaks.
     let has = |list: &[String], subject: &str, path: &str| {
         list.iter().any(|m| {
@@ -1865,7 +1874,7 @@ async fn mentorship_and_review_notices_are_emailed_when_the_preference_allows() 
         .await
         .unwrap()
         .get(0);
-    assert_eq!(jobs, 6);
+    assert_eq!(jobs, 8, "six notices and the booking's two");
     for m in to_grace.iter().chain(&to_ada) {
         assert!(!m.contains(&bo.email), "{m}");
     }
@@ -1911,11 +1920,15 @@ async fn the_notifications_page_lists_mentorship_notices_and_sets_the_email_choi
         "a mentorship ended by the other person",
         "reviews of you",
         "a mentor's reply to your review",
+        "your bookings and registrations being confirmed",
+        "a seat opening for you from a waitlist",
+        "bookings cancelled by the other side",
+        "mentees booking your slots",
     ] {
         assert!(html.contains(words), "{words}: {html}");
     }
-    assert_eq!(html.matches(r#"type="checkbox""#).count(), 12);
-    assert_eq!(html.matches(" checked").count(), 12);
+    assert_eq!(html.matches(r#"type="checkbox""#).count(), 16);
+    assert_eq!(html.matches(" checked").count(), 16);
     assert!(html.contains("This server sends no email at the moment"));
 
     // Unchecking two: only the checked kinds are sent, the rest go off.
@@ -1933,6 +1946,10 @@ async fn the_notifications_page_lists_mentorship_notices_and_sets_the_email_choi
         "mentorship_declined",
         "mentorship_ended",
         "review_received",
+        "booking_confirmed",
+        "booking_promoted",
+        "booking_cancelled",
+        "booking_received",
     ];
     fields.extend(kinds.iter().map(|k| ("email", *k)));
     let res = b
@@ -1958,7 +1975,7 @@ async fn the_notifications_page_lists_mentorship_notices_and_sets_the_email_choi
     assert_eq!(off, ["mentorship_accepted", "review_replied"]);
     let (_, html) = get_page(&b, &app, "/notifications?saved=1").await;
     assert!(html.contains("Your email choices are saved."));
-    assert_eq!(html.matches(" checked").count(), 10);
+    assert_eq!(html.matches(" checked").count(), 14);
     assert!(html.contains(r#"name="email" value="review_replied">"#), "unchecked");
     assert!(
         html.contains(r#"name="email" value="review_received" checked>"#),

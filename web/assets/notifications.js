@@ -5,9 +5,14 @@ import { on, connect, announce, whenConnected } from '/assets/site.js';
 localStorage.setItem('lyceum.notifications.seen', new Date().toISOString());
 const list = document.getElementById('notifications');
 
-// Where a mentorship or review notice leads (as the server renders it).
+// Where a mentorship, review or booking notice leads (as the server
+// renders it, `notify::booking_link`).
 function linkOf(kind, p) {
   if (kind.startsWith('mentorship_')) return '/mentorships';
+  if (kind.startsWith('booking_')) {
+    if (p.to === 'mentor') return `/calendar/manage/${p.offeringId}`;
+    return p.offeringKind === 'group' ? `/sessions/${p.offeringId}` : '/bookings';
+  }
   if (kind.startsWith('review_') && p.about === 'mentor' && p.mentorId) return `/mentors/${p.mentorId}`;
   return null;
 }
@@ -23,7 +28,7 @@ on('notification', (n) => {
     board_moderation: `A moderator acted on your post in ${p.title}`,
     direct_message: `${by} sent you a message while you were away`,
   };
-  if (n.kind.startsWith('mentorship_') || n.kind.startsWith('review_')) {
+  if (n.kind.startsWith('mentorship_') || n.kind.startsWith('review_') || n.kind.startsWith('booking_')) {
     // Their title says it in words.
     const href = linkOf(n.kind, p);
     const el = document.createElement(href ? 'a' : 'span');

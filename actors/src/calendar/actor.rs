@@ -72,8 +72,17 @@ impl Calendar {
         let ops: Vec<Op> = batch.iter().map(|(op, _)| op.clone()).collect();
         let pool = self.cals.services.pool.clone();
         let mentor = self.mentor;
+        let notices = self.cals.booking_notices();
         let fut = async move {
-            let results = calendar_store::run_batch(&pool, mentor, &ops).await;
+            let results = calendar_store::run_batch(&pool, mentor, &ops, notices.as_deref())
+                .await
+                .map(|(outcomes, after)| {
+                    // Committed: push the notifications it stored.
+                    if let Some(push) = after {
+                        push();
+                    }
+                    outcomes
+                });
             // Snapshots of everything touched, after the commit.
             let mut touched: BTreeSet<Uuid> = BTreeSet::new();
             if let Ok(rs) = &results {
@@ -157,7 +166,7 @@ impl Calendar {
                                         if deleted { "slot_deleted" } else { "slot_updated" },
                                         if deleted { "deleted" } else { "state" },
                                     );
-                                    for who in cancelled_bookings {
+                                    for (who, _) in cancelled_bookings {
                                         personal.push((
                                             *who,
                                             Event::BookingCancelled {

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::core::outbox::Outbox;
 use crate::core::registry::Registry;
-use crate::core::seams::{OfferingControl, OfferingStateSink};
+use crate::core::seams::{BookingNotices, OfferingControl, OfferingStateSink};
 use crate::core::{Error, Services};
 use actor::{Calendar, Exec, Watch};
 use store::{Op, Outcome};
@@ -37,6 +37,9 @@ pub struct Calendars {
     /// Told when an offering's state changes (the live domain), set once at
     /// start-up by the gateway.
     states: OnceLock<Arc<dyn OfferingStateSink>>,
+    /// Stores the notifications of booking changes inside each batch's
+    /// transaction (the edge), set once at start-up.
+    bookings: OnceLock<Arc<dyn BookingNotices>>,
 }
 
 impl Calendars {
@@ -45,12 +48,23 @@ impl Calendars {
             services,
             running: Registry::default(),
             states: OnceLock::new(),
+            bookings: OnceLock::new(),
         })
     }
 
     /// Where state changes of offerings are told (once, at start-up).
     pub fn tell_states_to(&self, sink: Arc<dyn OfferingStateSink>) {
         let _ = self.states.set(sink);
+    }
+
+    /// Where booking changes are told, to become notifications (once, at
+    /// start-up).
+    pub fn tell_bookings_to(&self, notices: Arc<dyn BookingNotices>) {
+        let _ = self.bookings.set(notices);
+    }
+
+    pub(crate) fn booking_notices(&self) -> Option<Arc<dyn BookingNotices>> {
+        self.bookings.get().cloned()
     }
 
     /// The calendar actor of a mentor, started if needed. It may be about

@@ -15,6 +15,7 @@ use deadpool_postgres::{GenericClient, Pool, Transaction};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::core::seams::{AfterCommit, BookingChange, BookingEvent, BookingNotices};
 use crate::core::Error;
 use lyceum_protocol::{ErrorCode, UserId};
 
@@ -81,13 +82,17 @@ pub enum Outcome {
     },
     Cancelled {
         booking: Uuid,
+        /// It held a seat (not only a waitlist place).
+        confirmed: bool,
+        /// The first in line, given the freed seat: (mentee, booking).
         promoted: Option<(UserId, Uuid)>,
     },
     Deleted {
-        cancelled_bookings: Vec<UserId>,
+        /// (mentee, booking) of every booking it cancelled.
+        cancelled_bookings: Vec<(UserId, Uuid)>,
     },
     StateSet {
-        cancelled_bookings: Vec<UserId>,
+        cancelled_bookings: Vec<(UserId, Uuid)>,
     },
 }
 
@@ -365,7 +370,11 @@ async fn apply(
                     }
                 }
             }
-            Ok(Outcome::Cancelled { booking: id, promoted })
+            Ok(Outcome::Cancelled {
+                booking: id,
+                confirmed: status == "confirmed",
+                promoted,
+            })
         }
         Op::Delete { offering }
         | Op::SetState {
@@ -386,13 +395,13 @@ async fn apply(
             let rows = tx
                 .query(
                     "UPDATE bookings SET status = 'cancelled', cancelled_at = now()
-                      WHERE offering_id = $1 AND status <> 'cancelled' RETURNING mentee_id",
+                      WHERE offering_id = $1 AND status <> 'cancelled' RETURNING mentee_id, id",
                     &[offering],
                 )
                 .await?;
             tx.execute("UPDATE offerings SET booked_count = 0 WHERE id = $1", &[offering])
                 .await?;
-            let users = rows.iter().map(|r| UserId(r.get(0))).collect();
+            let users = rows.iter().map(|r| (UserId(r.get(0)), r.get(1))).collect();
             Ok(if matches!(op, Op::Delete { .. }) {
                 Outcome::Deleted {
                     cancelled_bookings: users,
@@ -548,8 +557,61 @@ async fn book_run(
     Ok(Ok(out))
 }
 
+/// The booking changes a batch's outcomes made, to be told (notifications).
+pub fn booking_changes(ops: &[Op], outcomes: &[Result<Outcome, Error>]) -> Vec<BookingChange> {
+    let mut out = Vec::new();
+    for (op, r) in ops.iter().zip(outcomes) {
+        let (Some(offering), Ok(outcome)) = (op.offering(), r) else {
+            continue;
+        };
+        let change = |event, booking, mentee| BookingChange {
+            event,
+            booking,
+            offering,
+            mentee,
+        };
+        match (op, outcome) {
+            (Op::Book { mentee, .. }, Outcome::Booked { booking, status, .. }) if *status == "confirmed" => {
+                out.push(change(BookingEvent::Confirmed, *booking, *mentee));
+            }
+            (
+                Op::Cancel { mentee, .. },
+                Outcome::Cancelled {
+                    booking,
+                    confirmed,
+                    promoted,
+                },
+            ) => {
+                out.push(change(
+                    BookingEvent::CancelledByMentee { confirmed: *confirmed },
+                    *booking,
+                    *mentee,
+                ));
+                if let Some((who, b)) = promoted {
+                    out.push(change(BookingEvent::Promoted, *b, *who));
+                }
+            }
+            (_, Outcome::Deleted { cancelled_bookings } | Outcome::StateSet { cancelled_bookings }) => {
+                for (who, b) in cancelled_bookings {
+                    out.push(change(BookingEvent::CancelledByMentor, *b, *who));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Runs a batch for one mentor in one transaction; each op gets its outcome.
-pub async fn run_batch(pool: &Pool, mentor: UserId, ops: &[Op]) -> Result<Vec<Result<Outcome, Error>>, Error> {
+/// The booking changes it made are told to `notices` inside the
+/// transaction (so they commit with it); what it answers runs once the
+/// batch has committed (the live push).
+pub async fn run_batch(
+    pool: &Pool,
+    mentor: UserId,
+    ops: &[Op],
+    notices: Option<&dyn BookingNotices>,
+) -> Result<(Vec<Result<Outcome, Error>>, Option<AfterCommit>), Error> {
     let mut client = pool.get().await?;
     let mut tx = client.transaction().await?;
     let now = Utc::now();
@@ -620,8 +682,15 @@ pub async fn run_batch(pool: &Pool, mentor: UserId, ops: &[Op]) -> Result<Vec<Re
             }
         }
     }
+    let mut after = None;
+    if let Some(n) = notices {
+        let changes = booking_changes(ops, &out);
+        if !changes.is_empty() {
+            after = Some(n.store(&tx, mentor, &changes).await?);
+        }
+    }
     tx.commit().await?;
-    Ok(out)
+    Ok((out, after))
 }
 
 /// The JSON every client sees for an offering (seed 001's slot fields plus
@@ -711,4 +780,85 @@ pub async fn owns_calendar(pool: &Pool, user: UserId) -> Result<bool, Error> {
     let stmt = client.prepare_cached("SELECT role FROM users WHERE id = $1").await?;
     let row = client.query_opt(&stmt, &[&user]).await?;
     Ok(row.is_some_and(|r| matches!(r.get::<_, &str>(0), "mentor" | "admin")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booking_changes_are_read_from_committed_outcomes_only() {
+        let (slot, a, b) = (Uuid::new_v4(), UserId(Uuid::new_v4()), UserId(Uuid::new_v4()));
+        let (b1, b2, b3) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let ops = vec![
+            Op::Book {
+                offering: slot,
+                mentee: a,
+                agenda: None,
+            },
+            Op::Book {
+                offering: slot,
+                mentee: b,
+                agenda: None,
+            },
+            Op::Book {
+                offering: slot,
+                mentee: b,
+                agenda: None,
+            },
+            Op::Cancel {
+                offering: slot,
+                mentee: a,
+            },
+            Op::Delete { offering: slot },
+            Op::SetState {
+                offering: slot,
+                state: "live",
+            },
+        ];
+        let outcomes = vec![
+            Ok(Outcome::Booked {
+                booking: b1,
+                status: "confirmed",
+                position: None,
+                full: true,
+            }),
+            // Waitlisted: nobody is told.
+            Ok(Outcome::Booked {
+                booking: b2,
+                status: "waitlisted",
+                position: Some(1),
+                full: true,
+            }),
+            // Refused (rolled back): nobody is told.
+            Err(Error::new(ErrorCode::AlreadyBooked, "again")),
+            Ok(Outcome::Cancelled {
+                booking: b1,
+                confirmed: true,
+                promoted: Some((b, b2)),
+            }),
+            Ok(Outcome::Deleted {
+                cancelled_bookings: vec![(b, b2), (a, b3)],
+            }),
+            Ok(Outcome::StateSet {
+                cancelled_bookings: vec![],
+            }),
+        ];
+        let change = |event, booking, mentee| BookingChange {
+            event,
+            booking,
+            offering: slot,
+            mentee,
+        };
+        assert_eq!(
+            booking_changes(&ops, &outcomes),
+            vec![
+                change(BookingEvent::Confirmed, b1, a),
+                change(BookingEvent::CancelledByMentee { confirmed: true }, b1, a),
+                change(BookingEvent::Promoted, b2, b),
+                change(BookingEvent::CancelledByMentor, b2, b),
+                change(BookingEvent::CancelledByMentor, b3, a),
+            ]
+        );
+    }
 }

@@ -50,3 +50,42 @@ pub struct DirectMessage {
     /// The conversation's other members.
     pub recipients: Vec<UserId>,
 }
+
+/// What runs after a transaction committed (a live push of what it stored).
+pub type AfterCommit = Box<dyn FnOnce() + Send>;
+
+/// Calendar → the edge: the booking changes of a batch, told inside the
+/// batch's transaction before it commits, so a committed change always has
+/// its notices (and a rolled-back one none). The edge stores them (once per
+/// user and event) and answers what to push once the batch has committed.
+pub trait BookingNotices: Send + Sync {
+    fn store<'a>(
+        &'a self,
+        tx: &'a deadpool_postgres::Transaction<'a>,
+        mentor: UserId,
+        changes: &'a [BookingChange],
+    ) -> BoxFuture<'a, Result<AfterCommit, Error>>;
+}
+
+/// One booking's change, as committed with its batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookingChange {
+    pub event: BookingEvent,
+    pub booking: uuid::Uuid,
+    /// The slot or session.
+    pub offering: uuid::Uuid,
+    pub mentee: UserId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookingEvent {
+    /// Booked with a seat (not waitlisted).
+    Confirmed,
+    /// Moved from the waitlist to a freed seat.
+    Promoted,
+    /// The mentee cancelled; `confirmed` if it held a seat (not only a
+    /// waitlist place).
+    CancelledByMentee { confirmed: bool },
+    /// The mentor cancelled (deleted) the slot or session.
+    CancelledByMentor,
+}
