@@ -22,6 +22,7 @@ use crate::boards::{self, render::render};
 use crate::error::ApiError;
 use crate::notify;
 use crate::routes::json::Json;
+use crate::routes::paging::{id_cursor, page_limit};
 use crate::state::AppState;
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -43,20 +44,8 @@ pub async fn queue(
     user: AuthUser,
     q: web::Query<QueueQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
-    let after: Option<i64> =
-        match q.cursor.as_deref() {
-            None => None,
-            Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                ApiError::new(ErrorCode::InvalidCursor, "the cursor is not one this endpoint returned")
-            })?),
-        };
+    let limit = page_limit(q.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let after = id_cursor(q.cursor.as_deref())?;
     let client = state.pool.get().await?;
     let admin = user.role == Role::Admin;
     if !admin
