@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::audit::{self, action};
+use super::record_board_action;
+use crate::audit::action;
 use crate::auth::AuthUser;
 use crate::boards;
 use crate::error::ApiError;
@@ -127,15 +128,14 @@ pub async fn dismiss(
         &[&id, &user.id],
     )
     .await?;
-    audit::record(
+    record_board_action(
         &tx,
-        audit::Entry {
-            actor: Some(user.id),
-            subject: Some(lyceum_protocol::UserId(row.get(2))),
-            action: action::BOARD_FLAG_DISMISSED,
-            ip: Some(&state.client_ip(&req)),
-            details: json!({"flagId": id, "postId": row.get::<_, Uuid>(1), "categoryId": category}),
-        },
+        &state,
+        &req,
+        user.id,
+        Some(lyceum_protocol::UserId(row.get(2))),
+        action::BOARD_FLAG_DISMISSED,
+        json!({"flagId": id, "postId": row.get::<_, Uuid>(1), "categoryId": category}),
     )
     .await?;
     tx.commit().await?;

@@ -15,8 +15,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::threads::{notify_moderated, notify_reply, Published};
-use super::{load_post, notify_mentions, post_for, tell_watchers};
-use crate::audit::{self, action};
+use super::{load_post, notify_mentions, post_for, record_board_action, tell_watchers};
+use crate::audit::action;
 use crate::auth::AuthUser;
 use crate::boards::{self, render::render};
 use crate::error::ApiError;
@@ -212,16 +212,15 @@ pub async fn decide(
         }
         action::BOARD_POST_REJECTED
     };
-    audit::record(
+    record_board_action(
         &tx,
-        audit::Entry {
-            actor: Some(user.id),
-            subject: Some(UserId(p.author)),
-            action: act,
-            ip: Some(&state.client_ip(&req)),
-            details: json!({"postId": p.id, "threadId": p.thread.id, "categoryId": p.thread.category,
-                            "wholeThread": is_question, "reason": reason}),
-        },
+        &state,
+        &req,
+        user.id,
+        Some(UserId(p.author)),
+        act,
+        json!({"postId": p.id, "threadId": p.thread.id, "categoryId": p.thread.category,
+               "wholeThread": is_question, "reason": reason}),
     )
     .await?;
     stored.extend(

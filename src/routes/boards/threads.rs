@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::{actor_json, tell_watchers, POST_COLUMNS, THREAD_COLUMNS};
+use super::{actor_json, record_board_action, tell_watchers, POST_COLUMNS, THREAD_COLUMNS};
 use super::{load_post, load_thread_summary, notify_mentions, post_json, thread_for, thread_json, ThreadCtx};
-use crate::audit::{self, action};
+use crate::audit::action;
 use crate::auth::{AuthUser, MaybeUser};
 use crate::boards::{self, render::render};
 use crate::error::ApiError;
@@ -678,17 +678,7 @@ pub async fn moderate(
             ))
         }
     };
-    audit::record(
-        &tx,
-        audit::Entry {
-            actor: Some(user.id),
-            subject: Some(UserId(t.author)),
-            action: act,
-            ip: Some(&state.client_ip(&req)),
-            details: details.clone(),
-        },
-    )
-    .await?;
+    record_board_action(&tx, &state, &req, user.id, Some(UserId(t.author)), act, details.clone()).await?;
     let stored = notify_moderated(&tx, &user, t.author, act, &t, None, &reason, state.email_notifications).await?;
     let summary = load_thread_summary(&tx, t.id).await?;
     tx.commit().await?;
