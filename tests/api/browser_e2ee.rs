@@ -4,7 +4,6 @@
 //! server relays and stores what they send, and the test reads Postgres to
 //! check that it holds ciphertext that does not contain the text.
 
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::browser::{browser_available, Driver, Page, ONE_AT_A_TIME, WAIT};
@@ -49,16 +48,7 @@ async fn the_e2ee_module_exchanges_direct_messages_between_two_browsers() {
     let app = spawn_app().await;
     let sam = app.register("mentor", "Sam Mentor").await;
     let ada = app.register("mentee", "Ada Mentee").await;
-    let res = app
-        .http
-        .post(app.url("/api/rooms/direct"))
-        .bearer_auth(&sam.access)
-        .json(&json!({"userId": ada.id, "e2ee": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let room = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let room = app.open_e2ee_dm(&sam, &ada).await;
 
     let mut driver = Driver::start().await;
     let ps = driver.browser("sam").await;
