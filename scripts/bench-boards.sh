@@ -20,35 +20,15 @@ SECS=${2:-30}
 RATE=${3:-100}
 MAX_P99_MS=${MAX_P99_MS:-30}
 WARMUP=${WARMUP:-5}
-export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
-for t in psql createdb dropdb curl; do command -v $t >/dev/null || { echo "needs $t (apt-get install postgresql-client curl)"; exit 1; }; done
-PORT=${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
-DATA=$(mktemp -d /tmp/lyceum-boards-bench.XXXXXX)
-DB=lyceum_boards_bench_$$
+source scripts/lib/bench-server.sh
+bench_init boards
 # KEEP_DB=1: seed a database once and keep it for the next runs (it is
 # seeded again only when it does not exist; drop it by hand when done).
-if [ -n "${KEEP_DB:-}" ]; then DB=lyceum_boards_bench_kept; fi
-BASE="http://127.0.0.1:$PORT"
-PID=
-cleanup() {
-  if [ -n "$PID" ]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-  if [ -z "${KEEP_DB:-}" ]; then dropdb --if-exists "$DB" 2>/dev/null || true; fi
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-
-# With BIN set, its binaries are run as they are (nothing is built).
-if [ -z "${BIN:-}" ]; then nice -n 10 cargo build --release -q -p lyceum -p lyceum-loadtest; fi
-BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release}
+if [ -n "${KEEP_DB:-}" ]; then DB=lyceum_boards_bench_kept BENCH_KEEP_DB=1; fi
+bench_build
 SEED=1
 if [ -n "${KEEP_DB:-}" ] && psql -d "$DB" -c 'SELECT 1' >/dev/null 2>&1; then SEED=; else createdb "$DB"; fi
-LYCEUM__SERVER__PORT=$PORT LYCEUM__SERVER__DATA_DIR=$DATA \
-  LYCEUM__DATABASE__URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" \
-  LYCEUM__SFU__ENABLED=false RUST_LOG=warn \
-  "$BIN"/lyceum 2>"$DATA/server.log" &
-PID=$!
-for _ in $(seq 1 120); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.5; done
-curl -sf "$BASE/readyz" >/dev/null || { echo "the server did not start:"; tail -20 "$DATA/server.log"; exit 1; }
+bench_start LYCEUM__SFU__ENABLED=false
 
 TEMPLATE=seed-template@bench.example
 if [ -n "$SEED" ]; then

@@ -24,31 +24,11 @@ SECS=${2:-30}
 RATE=${3:-20}
 MAX_P99_MS=${MAX_P99_MS:-50}
 WARMUP=${WARMUP:-5}
-export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
-for t in psql createdb dropdb curl; do command -v $t >/dev/null || { echo "needs $t (apt-get install postgresql-client curl)"; exit 1; }; done
-PORT=${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
-DATA=$(mktemp -d /tmp/lyceum-mentoring-bench.XXXXXX)
-DB=lyceum_mentoring_bench_$$
-BASE="http://127.0.0.1:$PORT"
-PID=
-cleanup() {
-  if [ -n "$PID" ]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-  dropdb --if-exists "$DB" 2>/dev/null || true
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-
-# With BIN set, its binaries are run as they are (nothing is built).
-if [ -z "${BIN:-}" ]; then nice -n 10 cargo build --release -q -p lyceum -p lyceum-loadtest; fi
-BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release}
+source scripts/lib/bench-server.sh
+bench_init mentoring
+bench_build
 createdb "$DB"
-LYCEUM__SERVER__PORT=$PORT LYCEUM__SERVER__DATA_DIR=$DATA \
-  LYCEUM__DATABASE__URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" \
-  LYCEUM__SFU__ENABLED=false RUST_LOG=warn \
-  "$BIN"/lyceum 2>"$DATA/server.log" &
-PID=$!
-for _ in $(seq 1 120); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.5; done
-curl -sf "$BASE/readyz" >/dev/null || { echo "the server did not start:"; tail -20 "$DATA/server.log"; exit 1; }
+bench_start LYCEUM__SFU__ENABLED=false
 
 TEMPLATE=seed-template@bench.example
 curl -sf -o /dev/null -X POST "$BASE/api/auth/register" -H 'content-type: application/json' \

@@ -27,30 +27,13 @@ RATE=${3:-100}
 MAX_P99_MS=${MAX_P99_MS:-20}
 MAX_ASSET_KB=${MAX_ASSET_KB:-100}
 WARMUP=${WARMUP:-5}
-export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
-for t in psql createdb dropdb curl; do command -v $t >/dev/null || { echo "needs $t (apt-get install postgresql-client curl)"; exit 1; }; done
-# A free port: the kernel picks one for a moment's listener.
-PORT=${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
-DATA=$(mktemp -d /tmp/lyceum-pages-bench.XXXXXX)
-DB=lyceum_pages_bench_$$
-BASE="http://127.0.0.1:$PORT"
-PID=
-cleanup() {
-  if [ -n "$PID" ]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-  dropdb --if-exists "$DB" 2>/dev/null || true
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-
+source scripts/lib/bench-server.sh
+bench_init pages
+# Always built, and run from ./target/release (BIN is not read here).
 nice -n 10 cargo build --release -q -p lyceum -p lyceum-loadtest
+BIN=./target/release
 createdb "$DB"
-LYCEUM__SERVER__PORT=$PORT LYCEUM__SERVER__DATA_DIR=$DATA \
-  LYCEUM__DATABASE__URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" \
-  RUST_LOG=warn \
-  ./target/release/lyceum 2>"$DATA/server.log" &
-PID=$!
-for _ in $(seq 1 120); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.5; done
-curl -sf "$BASE/readyz" >/dev/null || { echo "the server did not start:"; tail -20 "$DATA/server.log"; exit 1; }
+bench_start
 
 # One account through the API: its argon2 hash is the seeded accounts' hash.
 TEMPLATE=seed-template@bench.example

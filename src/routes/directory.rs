@@ -13,6 +13,7 @@ use tokio_postgres::types::ToSql;
 use crate::auth::AuthUser;
 use crate::domain::profile::{normalise_term, Rating, Skill};
 use crate::error::ApiError;
+use crate::routes::paging::page_limit;
 use crate::state::AppState;
 
 pub const DEFAULT_LIMIT: i64 = 20;
@@ -153,13 +154,7 @@ pub async fn run(state: &AppState, q: DirectoryQuery) -> Result<HttpResponse, Ap
             "minRating must be between 0 and 5",
         ));
     }
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
+    let limit = page_limit(q.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let sort = match (q.sort, &text) {
         (Some(Sort::Relevance) | None, Some(_)) => Sort::Relevance,
         (Some(Sort::Relevance) | None, None) => Sort::Rating,

@@ -18,6 +18,7 @@ pub mod matching;
 pub mod mentorships;
 pub mod notifications;
 pub mod ops;
+pub mod paging;
 pub mod reviews;
 
 use accounts::{admin, auth, avatar, keys, me, two_factor, users};

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::routes::paging::{id_cursor, page_limit};
 use crate::state::AppState;
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -30,21 +31,9 @@ pub async fn list(
     user: AuthUser,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
+    let limit = page_limit(q.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     // The cursor is the id of the last notification of the previous page.
-    let before: Option<i64> =
-        match q.cursor.as_deref() {
-            None => None,
-            Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                ApiError::new(ErrorCode::InvalidCursor, "the cursor is not one this endpoint returned")
-            })?),
-        };
+    let before = id_cursor(q.cursor.as_deref())?;
     let client = state.pool.get().await?;
     let rows = client
         .query(

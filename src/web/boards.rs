@@ -615,6 +615,17 @@ fn back(thread: Uuid, res: Result<&str, ApiError>, anchor: &str) -> HttpResponse
     see_other(&format!("/boards/threads/{thread}?{q}{anchor}"))
 }
 
+/// `back` after an API call whose answer says nothing more than that it
+/// was `done`.
+fn back_after(thread: Uuid, res: Result<Value, ApiError>, done: &str, anchor: &str) -> HttpResponse {
+    back(thread, res.map(|_| done), anchor)
+}
+
+/// Sign-in for a form posted on a thread's page: back to the thread after.
+fn sign_in_to(thread: Uuid) -> HttpResponse {
+    to_sign_in(&format!("/boards/threads/{thread}"))
+}
+
 #[derive(Deserialize)]
 pub struct AskForm {
     csrf: Option<String>,
@@ -633,27 +644,23 @@ pub async fn ask(
     viewer: Viewer,
     form: web::Form<AskForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(user) = &viewer.user else {
+    let f = form.into_inner();
+    let Some(user) = viewer.form_user(&req, f.csrf.as_deref())? else {
         return Ok(to_sign_in("/boards"));
     };
-    let f = form.into_inner();
-    viewer.check_csrf(&req, f.csrf.as_deref())?;
-    let res = match bridge::body(
-        json!({"categoryId": f.category_id, "title": f.title, "body": f.body, "tags": split_tags(&f.tags)}),
-    ) {
-        Ok(b) => threads::create(state.clone(), user.auth, b).await,
-        Err(e) => Err(e),
-    };
-    Ok(match bridge::json_of(res).await {
-        Ok(v) => {
-            let code = if v["thread"]["held"] == true { "held" } else { "asked" };
-            see_other(&format!("/boards/threads/{}?done={code}", s(&v["thread"], "id")))
-        }
-        Err(e) => see_other(&format!(
-            "/boards?{}#ask",
-            serde_urlencoded::to_string([("error", explain(&e))]).unwrap_or_default()
-        )),
-    })
+    let v = json!({"categoryId": f.category_id, "title": f.title, "body": f.body, "tags": split_tags(&f.tags)});
+    Ok(
+        match bridge::call(v, |b| threads::create(state.clone(), user, b)).await {
+            Ok(v) => {
+                let code = if v["thread"]["held"] == true { "held" } else { "asked" };
+                see_other(&format!("/boards/threads/{}?done={code}", s(&v["thread"], "id")))
+            }
+            Err(e) => see_other(&format!(
+                "/boards?{}#ask",
+                serde_urlencoded::to_string([("error", explain(&e))]).unwrap_or_default()
+            )),
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -673,24 +680,21 @@ pub async fn answer(
     id: web::Path<Uuid>,
     form: web::Form<AnswerForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let thread = id.into_inner();
-    let Some(user) = &viewer.user else {
-        return Ok(to_sign_in(&format!("/boards/threads/{thread}")));
+    let (thread, f) = (id.into_inner(), form.into_inner());
+    let Some(user) = viewer.form_user(&req, f.csrf.as_deref())? else {
+        return Ok(sign_in_to(thread));
     };
-    let f = form.into_inner();
-    viewer.check_csrf(&req, f.csrf.as_deref())?;
     let parent = Some(f.parent_id.trim()).filter(|p| !p.is_empty());
-    let res = match bridge::body(json!({"body": f.body, "parentId": parent})) {
-        Ok(b) => threads::reply(state.clone(), user.auth, web::Path::from(thread), b).await,
-        Err(e) => Err(e),
-    };
-    Ok(match bridge::json_of(res).await {
-        Ok(v) => {
-            let code = if v["held"] == true { "held" } else { "answered" };
-            back(thread, Ok(code), &format!("#post-{}", s(&v, "id")))
-        }
-        Err(e) => back(thread, Err(e), "#answer"),
-    })
+    let v = json!({"body": f.body, "parentId": parent});
+    Ok(
+        match bridge::call(v, |b| threads::reply(state.clone(), user, web::Path::from(thread), b)).await {
+            Ok(v) => {
+                let code = if v["held"] == true { "held" } else { "answered" };
+                back(thread, Ok(code), &format!("#post-{}", s(&v, "id")))
+            }
+            Err(e) => back(thread, Err(e), "#answer"),
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -709,26 +713,22 @@ pub async fn accept(
     id: web::Path<Uuid>,
     form: web::Form<AcceptForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let thread = id.into_inner();
-    let Some(user) = &viewer.user else {
-        return Ok(to_sign_in(&format!("/boards/threads/{thread}")));
+    let (thread, f) = (id.into_inner(), form.into_inner());
+    let Some(user) = viewer.form_user(&req, f.csrf.as_deref())? else {
+        return Ok(sign_in_to(thread));
     };
-    let f = form.into_inner();
-    viewer.check_csrf(&req, f.csrf.as_deref())?;
     let post = Some(f.post_id.trim()).filter(|p| !p.is_empty());
-    let res = match bridge::body(json!({ "postId": post })) {
-        Ok(b) => threads::accept(state.clone(), user.auth, web::Path::from(thread), b).await,
-        Err(e) => Err(e),
-    };
-    let anchor = post.map(|p| format!("#post-{p}")).unwrap_or_default();
-    Ok(match bridge::json_of(res).await {
-        Ok(_) => back(
-            thread,
-            Ok(if post.is_some() { "accepted" } else { "unaccepted" }),
-            &anchor,
-        ),
-        Err(e) => back(thread, Err(e), &anchor),
+    let res = bridge::call(json!({ "postId": post }), |b| {
+        threads::accept(state.clone(), user, web::Path::from(thread), b)
     })
+    .await;
+    let done = if post.is_some() { "accepted" } else { "unaccepted" };
+    Ok(back_after(
+        thread,
+        res,
+        done,
+        &post.map(|p| format!("#post-{p}")).unwrap_or_default(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -745,23 +745,18 @@ pub async fn vote(
     path: web::Path<(Uuid, Uuid)>,
     form: web::Form<VoteForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let (thread, post) = path.into_inner();
-    let Some(user) = &viewer.user else {
-        return Ok(to_sign_in(&format!("/boards/threads/{thread}")));
+    let ((thread, post), f) = (path.into_inner(), form.into_inner());
+    let Some(user) = viewer.form_user(&req, f.csrf.as_deref())? else {
+        return Ok(sign_in_to(thread));
     };
-    let f = form.into_inner();
-    viewer.check_csrf(&req, f.csrf.as_deref())?;
     // Not a number: out of range, as the API would say.
     let value: i64 = f.value.trim().parse().unwrap_or(i64::MAX);
-    let res = match bridge::body(json!({ "value": value })) {
-        Ok(b) => posts::vote(state.clone(), user.auth, web::Path::from(post), b).await,
-        Err(e) => Err(e),
-    };
-    let anchor = format!("#post-{post}");
-    Ok(match bridge::json_of(res).await {
-        Ok(_) => back(thread, Ok(if value == 0 { "unvoted" } else { "voted" }), &anchor),
-        Err(e) => back(thread, Err(e), &anchor),
+    let res = bridge::call(json!({ "value": value }), |b| {
+        posts::vote(state.clone(), user, web::Path::from(post), b)
     })
+    .await;
+    let done = if value == 0 { "unvoted" } else { "voted" };
+    Ok(back_after(thread, res, done, &format!("#post-{post}")))
 }
 
 #[derive(Deserialize)]
@@ -779,21 +774,15 @@ pub async fn flag(
     path: web::Path<(Uuid, Uuid)>,
     form: web::Form<FlagForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let (thread, post) = path.into_inner();
-    let Some(user) = &viewer.user else {
-        return Ok(to_sign_in(&format!("/boards/threads/{thread}")));
+    let ((thread, post), f) = (path.into_inner(), form.into_inner());
+    let Some(user) = viewer.form_user(&req, f.csrf.as_deref())? else {
+        return Ok(sign_in_to(thread));
     };
-    let f = form.into_inner();
-    viewer.check_csrf(&req, f.csrf.as_deref())?;
-    let res = match bridge::body(json!({ "reason": f.reason })) {
-        Ok(b) => posts::flag(state.clone(), user.auth, web::Path::from(post), b).await,
-        Err(e) => Err(e),
-    };
-    let anchor = format!("#post-{post}");
-    Ok(match bridge::json_of(res).await {
-        Ok(_) => back(thread, Ok("flagged"), &anchor),
-        Err(e) => back(thread, Err(e), &anchor),
+    let res = bridge::call(json!({ "reason": f.reason }), |b| {
+        posts::flag(state.clone(), user, web::Path::from(post), b)
     })
+    .await;
+    Ok(back_after(thread, res, "flagged", &format!("#post-{post}")))
 }
 
 #[derive(Deserialize)]
@@ -813,12 +802,10 @@ pub async fn edit(
     path: web::Path<(Uuid, Uuid)>,
     form: web::Form<EditForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let (thread, post) = path.into_inner();
-    let Some(user) = &viewer.user else {
-        return Ok(to_sign_in(&format!("/boards/threads/{thread}")));
+    let ((thread, post), f) = (path.into_inner(), form.into_inner());
+    let Some(user) = viewer.form_user(&req, f.csrf.as_deref())? else {
+        return Ok(sign_in_to(thread));
     };
-    let f = form.into_inner();
-    viewer.check_csrf(&req, f.csrf.as_deref())?;
     let mut body = json!({ "body": f.body });
     if let Some(t) = f.title {
         body["title"] = json!(t);
@@ -826,15 +813,8 @@ pub async fn edit(
     if let Some(t) = f.tags {
         body["tags"] = json!(split_tags(&t));
     }
-    let res = match bridge::body(body) {
-        Ok(b) => posts::edit(state.clone(), user.auth, web::Path::from(post), b).await,
-        Err(e) => Err(e),
-    };
-    let anchor = format!("#post-{post}");
-    Ok(match bridge::json_of(res).await {
-        Ok(_) => back(thread, Ok("edited"), &anchor),
-        Err(e) => back(thread, Err(e), &anchor),
-    })
+    let res = bridge::call(body, |b| posts::edit(state.clone(), user, web::Path::from(post), b)).await;
+    Ok(back_after(thread, res, "edited", &format!("#post-{post}")))
 }
 
 #[derive(Deserialize)]
@@ -854,19 +834,18 @@ pub async fn decide(
     path: web::Path<(Uuid, Uuid)>,
     form: web::Form<ReviewForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let (thread, post) = path.into_inner();
-    let Some(user) = &viewer.user else {
-        return Ok(to_sign_in(&format!("/boards/threads/{thread}")));
+    let ((thread, post), f) = (path.into_inner(), form.into_inner());
+    let Some(user) = viewer.form_user(&req, f.csrf.as_deref())? else {
+        return Ok(sign_in_to(thread));
     };
-    let f = form.into_inner();
-    viewer.check_csrf(&req, f.csrf.as_deref())?;
     let reason = Some(f.reason.trim()).filter(|r| !r.is_empty());
-    let res = match bridge::body(json!({"decision": f.decision, "reason": reason})) {
-        Ok(b) => review::decide(state.clone(), user.auth, req.clone(), web::Path::from(post), b).await,
-        Err(e) => Err(e),
-    };
+    let v = json!({"decision": f.decision, "reason": reason});
+    let res = bridge::call(v, |b| {
+        review::decide(state.clone(), user, req.clone(), web::Path::from(post), b)
+    })
+    .await;
     let anchor = format!("#post-{post}");
-    Ok(match bridge::json_of(res).await {
+    Ok(match res {
         // A rejected question took its thread with it.
         Ok(v) if v["deleted"] == true && v["isQuestion"] == true => see_other("/boards"),
         Ok(v) if v["deleted"] == true => back(thread, Ok("rejected"), ""),

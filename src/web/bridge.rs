@@ -29,6 +29,21 @@ pub fn body<T: DeserializeOwned>(v: Value) -> Result<Json<T>, ApiError> {
         .map_err(|e| ApiError::new(lyceum_protocol::ErrorCode::InvalidJson, e.to_string()))
 }
 
+/// Calls a handler with a JSON body built from a page form's values (as
+/// `body` builds it) and reads its answer (as `json_of` reads it).
+pub async fn call<T, F, Fut>(v: Value, handler: F) -> Result<Value, ApiError>
+where
+    T: DeserializeOwned,
+    F: FnOnce(Json<T>) -> Fut,
+    Fut: std::future::Future<Output = Result<HttpResponse, ApiError>>,
+{
+    let res = match body(v) {
+        Ok(b) => handler(b).await,
+        Err(e) => Err(e),
+    };
+    json_of(res).await
+}
+
 /// A query type built from values (for handlers taking `web::Query<T>`).
 pub fn query<T: DeserializeOwned>(v: Value) -> Result<actix_web::web::Query<T>, ApiError> {
     serde_json::from_value(v)

@@ -135,6 +135,17 @@ impl Viewer {
         out
     }
 
+    /// Who posted a form: `Ok(None)` when no one is signed in (the page
+    /// sends them to sign in; nothing else is checked), else the signed-in
+    /// user once the form's CSRF token (and `Origin`) passes `check_csrf`.
+    pub fn form_user(&self, req: &HttpRequest, csrf: Option<&str>) -> Result<Option<AuthUser>, ApiError> {
+        let Some(user) = &self.user else {
+            return Ok(None);
+        };
+        self.check_csrf(req, csrf)?;
+        Ok(Some(user.auth))
+    }
+
     /// Checks a form's CSRF token (and the request's `Origin`).
     pub fn check_csrf(&self, req: &HttpRequest, presented: Option<&str>) -> Result<(), ApiError> {
         check_origin(req)?;

@@ -46,6 +46,27 @@ pub(crate) fn browser_available(test: &str) -> bool {
     false
 }
 
+/// A webinar of `host`'s an hour from now (60 minutes, 10 seats) with
+/// `attendees` registered: its id.
+pub(crate) async fn webinar_with(app: &TestApp, host: &Session, title: &str, attendees: &[&Session]) -> String {
+    let res = app
+        .post_auth(
+            "/api/sessions",
+            &host.access,
+            &json!({"title": title, "startsAt": Utc::now() + Dur::hours(1), "durationMinutes": 60, "capacity": 10}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let session = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    for a in attendees {
+        let res = app
+            .post_auth(&format!("/api/sessions/{session}/register"), &a.access, &json!({}))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    session
+}
+
 /// A chromedriver of our own on a free port, and the profile directories of
 /// the browsers it started. Dropping it kills all of them, also on panic.
 pub(crate) struct Driver {
@@ -415,19 +436,7 @@ async fn three_browsers_see_each_other_in_a_group_session() {
     let ada = app.register("mentee", "Ada").await;
     let bob = app.register("mentee", "Bob").await;
 
-    let res = app
-        .post_auth("/api/sessions", &mentor.access, &json!({
-            "title": "Live in the browser", "startsAt": Utc::now() + Dur::hours(1), "durationMinutes": 60, "capacity": 10
-        }))
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let session = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    for m in [&ada, &bob] {
-        let res = app
-            .post_auth(&format!("/api/sessions/{session}/register"), &m.access, &json!({}))
-            .await;
-        assert_eq!(res.status(), StatusCode::CREATED);
-    }
+    let session = webinar_with(&app, &mentor, "Live in the browser", &[&ada, &bob]).await;
 
     let mut driver = Driver::start().await;
     let host = driver.browser("host").await;
@@ -1038,21 +1047,7 @@ async fn an_attendee_gets_the_top_layer_and_keeps_it() {
     let app = spawn_app().await;
     let mentor = app.register("mentor", "Host").await;
     let ada = app.register("mentee", "Ada").await;
-    let res = app
-        .post_auth(
-            "/api/sessions",
-            &mentor.access,
-            &json!({
-                "title": "Top quality", "startsAt": Utc::now() + Dur::hours(1), "durationMinutes": 60, "capacity": 10
-            }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let session = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    let res = app
-        .post_auth(&format!("/api/sessions/{session}/register"), &ada.access, &json!({}))
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    let session = webinar_with(&app, &mentor, "Top quality", &[&ada]).await;
 
     let mut driver = Driver::start().await;
     let host = driver.browser("host").await;
@@ -1343,17 +1338,7 @@ async fn a_relay_only_browser_decodes_video_through_coturn() {
     .await;
     let mentor = app.register("mentor", "Relay host").await;
     let mentee = app.register("mentee", "Relay viewer").await;
-    let res = app
-        .post_auth("/api/sessions", &mentor.access, &json!({
-            "title": "Through the relay", "startsAt": Utc::now() + Dur::hours(1), "durationMinutes": 60, "capacity": 10
-        }))
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let session = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    let res = app
-        .post_auth(&format!("/api/sessions/{session}/register"), &mentee.access, &json!({}))
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    let session = webinar_with(&app, &mentor, "Through the relay", &[&mentee]).await;
 
     let mut driver = Driver::start().await;
     let host = driver.browser("relay-host").await;

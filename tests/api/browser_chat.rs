@@ -81,6 +81,68 @@ fn png_file(dir: &std::path::Path, name: &str) -> String {
     path.display().to_string()
 }
 
+/// Grace Hopper (a mentor with a profile) and Sam Student (a mentee), each
+/// signed in in a headless Chromium of their own; `names` names Sam's
+/// browser, then Grace's.
+pub(crate) struct SamAndGrace {
+    pub(crate) mentor: Session,
+    pub(crate) mentee: Session,
+    pub(crate) driver: Driver,
+    pub(crate) sam: Page,
+    pub(crate) grace: Page,
+}
+
+pub(crate) async fn sam_and_grace(app: &TestApp, names: [&str; 2]) -> SamAndGrace {
+    let mentor = seed_mentor(app, "Grace Hopper", "Compilers").await;
+    let mentee = app.register("mentee", "Sam Student").await;
+    let mut driver = Driver::start().await;
+    let sam = driver.browser(names[0]).await;
+    let grace = driver.browser(names[1]).await;
+    sam.sign_in(app, &mentee.email).await;
+    grace.sign_in(app, &mentor.email).await;
+    SamAndGrace {
+        mentor,
+        mentee,
+        driver,
+        sam,
+        grace,
+    }
+}
+
+/// On `mentor`'s page, `who` clicks `button` (which must read `label`) and
+/// lands in the conversation: its room id, once the page is titled with the
+/// mentor's name.
+pub(crate) async fn open_from_mentor_page(
+    who: &Page,
+    app: &TestApp,
+    mentor: &Session,
+    button: &str,
+    label: &str,
+) -> String {
+    who.open(&app.url(&format!("/mentors/{}", mentor.id))).await;
+    assert_eq!(who.text(button).await, label);
+    who.click(button).await;
+    who.wait_for(
+        "the conversation page",
+        "return location.pathname.startsWith('/chat/') && document.readyState === 'complete';",
+        vec![],
+        |v| v == true,
+    )
+    .await;
+    let room = who
+        .js("return location.pathname.split('/')[2];", vec![])
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        who.text("h1").await,
+        "Grace Hopper",
+        "a direct room is titled with the other person's name"
+    );
+    room
+}
+
 #[actix_web::test]
 async fn a_mentor_and_a_mentee_chat_in_two_browsers_and_a_dropped_connection_catches_up_exactly_once() {
     let test = "a_mentor_and_a_mentee_chat_in_two_browsers_and_a_dropped_connection_catches_up_exactly_once";
@@ -90,42 +152,21 @@ async fn a_mentor_and_a_mentee_chat_in_two_browsers_and_a_dropped_connection_cat
     let _one = ONE_AT_A_TIME.lock().await;
     let t0 = Instant::now();
     let app = spawn_app().await;
-    let mentor = seed_mentor(&app, "Grace Hopper", "Compilers").await;
-    let mentee = app.register("mentee", "Sam Student").await;
     let files = std::env::temp_dir().join(format!("lyceum-chat-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&files).unwrap();
     let image = png_file(&files, "diagram.png");
     let zip = files.join("notes.zip");
     std::fs::write(&zip, b"PK\x03\x04 not really").unwrap();
-
-    let mut driver = Driver::start().await;
-    let sam = driver.browser("mentee").await;
-    let grace = driver.browser("mentor").await;
-    sam.sign_in(&app, &mentee.email).await;
-    grace.sign_in(&app, &mentor.email).await;
+    let SamAndGrace {
+        mentor,
+        mentee,
+        driver,
+        sam,
+        grace,
+    } = sam_and_grace(&app, ["mentee", "mentor"]).await;
 
     // Sam opens the conversation from Grace's page.
-    sam.open(&app.url(&format!("/mentors/{}", mentor.id))).await;
-    assert_eq!(sam.text("#message-mentor").await, "Message Grace Hopper");
-    sam.click("#message-mentor").await;
-    sam.wait_for(
-        "the conversation page",
-        "return location.pathname.startsWith('/chat/') && document.readyState === 'complete';",
-        vec![],
-        |v| v == true,
-    )
-    .await;
-    let room = sam
-        .js("return location.pathname.split('/')[2];", vec![])
-        .await
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        sam.text("h1").await,
-        "Grace Hopper",
-        "a direct room is titled with the other person's name"
-    );
+    let room = open_from_mentor_page(&sam, &app, &mentor, "#message-mentor", "Message Grace Hopper").await;
     // The limits are said before any upload.
     let limits = sam.text("#file-limits").await;
     assert!(

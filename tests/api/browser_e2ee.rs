@@ -4,10 +4,10 @@
 //! server relays and stores what they send, and the test reads Postgres to
 //! check that it holds ciphertext that does not contain the text.
 
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::browser::{browser_available, Driver, Page, ONE_AT_A_TIME, WAIT};
+use crate::browser_chat::{open_from_mentor_page, sam_and_grace, SamAndGrace};
 use crate::helpers::*;
 
 /// Loads the module into the page and makes `window.e2` for `token`'s user.
@@ -48,16 +48,7 @@ async fn the_e2ee_module_exchanges_direct_messages_between_two_browsers() {
     let app = spawn_app().await;
     let sam = app.register("mentor", "Sam Mentor").await;
     let ada = app.register("mentee", "Ada Mentee").await;
-    let res = app
-        .http
-        .post(app.url("/api/rooms/direct"))
-        .bearer_auth(&sam.access)
-        .json(&json!({"userId": ada.id, "e2ee": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let room = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let room = app.open_e2ee_dm(&sam, &ada).await;
 
     let mut driver = Driver::start().await;
     let ps = driver.browser("sam").await;
@@ -178,33 +169,16 @@ async fn two_people_exchange_an_encrypted_direct_message_in_the_chat_page() {
     }
     let _one = ONE_AT_A_TIME.lock().await;
     let app = spawn_app().await;
-    let mentor = crate::browser_pages::seed_mentor(&app, "Grace Hopper", "Compilers").await;
-    let mentee = app.register("mentee", "Sam Student").await;
-
-    let mut driver = Driver::start().await;
-    let sam = driver.browser("sam").await;
-    let grace = driver.browser("grace").await;
-    sam.sign_in(&app, &mentee.email).await;
-    grace.sign_in(&app, &mentor.email).await;
+    let SamAndGrace {
+        mentor,
+        mentee: _,
+        driver,
+        sam,
+        grace,
+    } = sam_and_grace(&app, ["sam", "grace"]).await;
 
     // Sam starts the encrypted conversation from Grace's page.
-    sam.open(&app.url(&format!("/mentors/{}", mentor.id))).await;
-    assert_eq!(sam.text("#e2ee-mentor").await, "Encrypted message to Grace Hopper");
-    sam.click("#e2ee-mentor").await;
-    sam.wait_for(
-        "the conversation page",
-        "return location.pathname.startsWith('/chat/') && document.readyState === 'complete';",
-        vec![],
-        |v| v == true,
-    )
-    .await;
-    let room = sam
-        .js("return location.pathname.split('/')[2];", vec![])
-        .await
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(sam.text("h1").await, "Grace Hopper");
+    let room = open_from_mentor_page(&sam, &app, &mentor, "#e2ee-mentor", "Encrypted message to Grace Hopper").await;
     let e2ee: bool = app
         .db
         .query_one("SELECT e2ee FROM rooms WHERE id = $1::text::uuid", &[&room])

@@ -1295,19 +1295,7 @@ async fn axe_finds_no_serious_or_critical_violation_in_the_live_room() {
     let app = spawn_app().await;
     let mentor = app.register("mentor", "Grace Hopper").await;
     let mentee = app.register("mentee", "Mia Mentee").await;
-    let res = app
-        .post_auth(
-            "/api/sessions",
-            &mentor.access,
-            &json!({"title": "Accessible webinar", "startsAt": Utc::now() + Dur::hours(1), "durationMinutes": 60, "capacity": 10}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let session = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    let res = app
-        .post_auth(&format!("/api/sessions/{session}/register"), &mentee.access, &json!({}))
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    let session = crate::browser::webinar_with(&app, &mentor, "Accessible webinar", &[&mentee]).await;
     let live = |who: &Session, extra: &str| format!("{}/app/#token={}{extra}", app.address, who.access);
 
     let mut driver = Driver::start().await;

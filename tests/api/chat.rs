@@ -37,6 +37,20 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A new end-to-end encrypted direct room, `from` to `to` (201): its id.
+    pub async fn open_e2ee_dm(&self, from: &Session, to: &Session) -> String {
+        let res = self
+            .http
+            .post(self.url("/api/rooms/direct"))
+            .bearer_auth(&from.access)
+            .json(&json!({"userId": to.id, "e2ee": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn join_room(&self, token: &str, room: &str) -> reqwest::Response {
         self.http
             .post(self.url(&format!("/api/rooms/{room}/join")))
@@ -911,15 +925,7 @@ async fn end_to_end_encrypted_rooms_carry_only_ciphertext() {
         .await
         .unwrap();
     assert_eq!(k["publicKey"], format!("pk-{}", mentor.id));
-    let res = app
-        .http
-        .post(app.url("/api/rooms/direct"))
-        .bearer_auth(&mentor.access)
-        .json(&json!({"userId": mentee.id, "e2ee": true}))
-        .send()
-        .await
-        .unwrap();
-    let room = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let room = app.open_e2ee_dm(&mentor, &mentee).await;
     let mut a = Ws::connect(&app, &mentor.access).await;
     let mut b = Ws::connect(&app, &mentee.access).await;
     b.subscribe(&room, None).await;

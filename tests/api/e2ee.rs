@@ -244,15 +244,7 @@ async fn direct_peers_online_hear_of_a_new_device() {
     let sam = app.register("mentor", "Sam").await;
     let ada = app.register("mentee", "Ada").await;
     let eve = app.register("mentee", "Eve").await;
-    let res = app
-        .http
-        .post(app.url("/api/rooms/direct"))
-        .bearer_auth(&sam.access)
-        .json(&json!({"userId": ada.id, "e2ee": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
+    app.open_e2ee_dm(&sam, &ada).await;
     let mut a = Ws::connect(&app, &ada.access).await;
     let mut e = Ws::connect(&app, &eve.access).await;
     let mut s2 = Ws::connect(&app, &sam.access).await;

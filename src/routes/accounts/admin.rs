@@ -12,21 +12,10 @@ use crate::audit::{self, action};
 use crate::auth::AdminUser;
 use crate::error::ApiError;
 use crate::routes::json::Json;
+use crate::routes::paging::page_limit;
 use crate::state::AppState;
 
 const MAX_AUDIT_PAGE: i64 = 200;
-
-/// `limit` of an admin list: 1 to 200, 50 when absent.
-fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
-    let limit = limit.unwrap_or(50);
-    if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            format!("limit must be between 1 and {MAX_AUDIT_PAGE}"),
-        ));
-    }
-    Ok(limit)
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -55,7 +44,7 @@ pub async fn audit(
     _admin: AdminUser,
     q: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = page_limit(q.limit)?;
+    let limit = page_limit(q.limit, 50, MAX_AUDIT_PAGE)?;
     let client = state.pool.get().await?;
     let rows = client
         .query(
@@ -105,7 +94,7 @@ pub async fn users(
     _admin: AdminUser,
     q: web::Query<UsersQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = page_limit(q.limit)?;
+    let limit = page_limit(q.limit, 50, MAX_AUDIT_PAGE)?;
     let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
     if text.is_some_and(|t| t.chars().count() > 200) {
         return Err(ApiError::new(ErrorCode::InvalidQuery, "q: at most 200 characters"));

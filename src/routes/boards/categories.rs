@@ -8,7 +8,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::audit::{self, action};
+use super::record_board_action;
+use crate::audit::action;
 use crate::auth::{AdminUser, AuthUser, MaybeUser};
 use crate::boards;
 use crate::error::ApiError;
@@ -108,15 +109,14 @@ pub async fn create(
             "a category with this slug exists already",
         ));
     }
-    audit::record(
+    record_board_action(
         &tx,
-        audit::Entry {
-            actor: Some(admin.0.id),
-            subject: None,
-            action: action::BOARD_CATEGORY_CREATED,
-            ip: Some(&state.client_ip(&req)),
-            details: json!({"categoryId": id, "slug": slug, "visibility": b.visibility}),
-        },
+        &state,
+        &req,
+        admin.0.id,
+        None,
+        action::BOARD_CATEGORY_CREATED,
+        json!({"categoryId": id, "slug": slug, "visibility": b.visibility}),
     )
     .await?;
     let row = tx
@@ -166,15 +166,14 @@ pub async fn appoint(
         )
         .await?;
     if added > 0 {
-        audit::record(
+        record_board_action(
             &tx,
-            audit::Entry {
-                actor: Some(admin.0.id),
-                subject: Some(UserId(user)),
-                action: action::BOARD_MODERATOR_APPOINTED,
-                ip: Some(&state.client_ip(&req)),
-                details: json!({"categoryId": category}),
-            },
+            &state,
+            &req,
+            admin.0.id,
+            Some(UserId(user)),
+            action::BOARD_MODERATOR_APPOINTED,
+            json!({"categoryId": category}),
         )
         .await?;
     }
@@ -200,15 +199,14 @@ pub async fn dismiss(
         )
         .await?;
     if removed > 0 {
-        audit::record(
+        record_board_action(
             &tx,
-            audit::Entry {
-                actor: Some(admin.0.id),
-                subject: Some(UserId(user)),
-                action: action::BOARD_MODERATOR_REMOVED,
-                ip: Some(&state.client_ip(&req)),
-                details: json!({"categoryId": category}),
-            },
+            &state,
+            &req,
+            admin.0.id,
+            Some(UserId(user)),
+            action::BOARD_MODERATOR_REMOVED,
+            json!({"categoryId": category}),
         )
         .await?;
     }
@@ -263,15 +261,14 @@ pub async fn ban(
         &[&category, &target, &reason, &user.id],
     )
     .await?;
-    audit::record(
+    record_board_action(
         &tx,
-        audit::Entry {
-            actor: Some(user.id),
-            subject: Some(UserId(target)),
-            action: action::BOARD_USER_BANNED,
-            ip: Some(&state.client_ip(&req)),
-            details: json!({"categoryId": category, "reason": reason}),
-        },
+        &state,
+        &req,
+        user.id,
+        Some(UserId(target)),
+        action::BOARD_USER_BANNED,
+        json!({"categoryId": category, "reason": reason}),
     )
     .await?;
     tx.commit().await?;
@@ -297,15 +294,14 @@ pub async fn unban(
         )
         .await?;
     if removed > 0 {
-        audit::record(
+        record_board_action(
             &tx,
-            audit::Entry {
-                actor: Some(user.id),
-                subject: Some(UserId(target)),
-                action: action::BOARD_USER_UNBANNED,
-                ip: Some(&state.client_ip(&req)),
-                details: json!({"categoryId": category}),
-            },
+            &state,
+            &req,
+            user.id,
+            Some(UserId(target)),
+            action::BOARD_USER_UNBANNED,
+            json!({"categoryId": category}),
         )
         .await?;
     }

@@ -11,10 +11,12 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::audit::{self, action};
+use super::record_board_action;
+use crate::audit::action;
 use crate::auth::AuthUser;
 use crate::boards;
 use crate::error::ApiError;
+use crate::routes::paging::{id_cursor, page_limit};
 use crate::state::AppState;
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -35,20 +37,8 @@ pub async fn queue(
     user: AuthUser,
     q: web::Query<QueueQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
-    let after: Option<i64> =
-        match q.cursor.as_deref() {
-            None => None,
-            Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                ApiError::new(ErrorCode::InvalidCursor, "the cursor is not one this endpoint returned")
-            })?),
-        };
+    let limit = page_limit(q.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let after = id_cursor(q.cursor.as_deref())?;
     let client = state.pool.get().await?;
     let admin = user.role == Role::Admin;
     if !admin
@@ -138,15 +128,14 @@ pub async fn dismiss(
         &[&id, &user.id],
     )
     .await?;
-    audit::record(
+    record_board_action(
         &tx,
-        audit::Entry {
-            actor: Some(user.id),
-            subject: Some(lyceum_protocol::UserId(row.get(2))),
-            action: action::BOARD_FLAG_DISMISSED,
-            ip: Some(&state.client_ip(&req)),
-            details: json!({"flagId": id, "postId": row.get::<_, Uuid>(1), "categoryId": category}),
-        },
+        &state,
+        &req,
+        user.id,
+        Some(lyceum_protocol::UserId(row.get(2))),
+        action::BOARD_FLAG_DISMISSED,
+        json!({"flagId": id, "postId": row.get::<_, Uuid>(1), "categoryId": category}),
     )
     .await?;
     tx.commit().await?;

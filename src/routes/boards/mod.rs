@@ -12,18 +12,44 @@ pub mod posts;
 pub mod review;
 pub mod threads;
 
+use actix_web::HttpRequest;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use lyceum_protocol::ErrorCode;
+use lyceum_protocol::{ErrorCode, UserId};
 use serde_json::{json, Value};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::audit;
 use crate::auth::AuthUser;
 use crate::boards;
 use crate::error::ApiError;
 use crate::notify::{self, Note, Stored};
 use crate::state::AppState;
+
+/// Writes a board moderation action (or a change to who moderates) to the
+/// audit log, in the transaction that makes it: by `actor`, about `subject`
+/// (the user concerned, if any), from the request's address.
+pub async fn record_board_action(
+    tx: &impl GenericClient,
+    state: &AppState,
+    req: &HttpRequest,
+    actor: UserId,
+    subject: Option<UserId>,
+    action: &'static str,
+    details: Value,
+) -> Result<(), ApiError> {
+    let ip = state.client_ip(req);
+    let entry = audit::Entry {
+        actor: Some(actor),
+        subject,
+        action,
+        ip: Some(&ip),
+        details,
+    };
+    audit::record(tx, entry).await?;
+    Ok(())
+}
 
 /// Tells the thread's watchers (`watch_thread` over the WebSocket) of a
 /// committed change. Call after the commit. The boards actor's mailbox is

@@ -11,8 +11,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::threads::{not_locked, notify_moderated, SEARCH_VECTOR};
-use super::{actor_json, load_post, notify_mentions, post_for, tell_watchers};
-use crate::audit::{self, action};
+use super::{actor_json, load_post, notify_mentions, post_for, record_board_action, tell_watchers};
+use crate::audit::action;
 use crate::auth::{AuthUser, MaybeUser};
 use crate::boards::{self, render::render};
 use crate::error::ApiError;
@@ -157,16 +157,15 @@ pub async fn delete(
     let mut stored = None;
     if !own {
         resolve_flags(&tx, p.id, &user, "deleted").await?;
-        audit::record(
+        record_board_action(
             &tx,
-            audit::Entry {
-                actor: Some(user.id),
-                subject: Some(UserId(p.author)),
-                action: action::BOARD_POST_DELETED,
-                ip: Some(&state.client_ip(&req)),
-                details: json!({"postId": p.id, "threadId": p.thread.id, "categoryId": p.thread.category,
-                                "wholeThread": is_question}),
-            },
+            &state,
+            &req,
+            user.id,
+            Some(UserId(p.author)),
+            action::BOARD_POST_DELETED,
+            json!({"postId": p.id, "threadId": p.thread.id, "categoryId": p.thread.category,
+                   "wholeThread": is_question}),
         )
         .await?;
         stored = notify_moderated(
@@ -395,15 +394,14 @@ pub async fn moderate(
     } else {
         action::BOARD_POST_UNHIDDEN
     };
-    audit::record(
+    record_board_action(
         &tx,
-        audit::Entry {
-            actor: Some(user.id),
-            subject: Some(UserId(p.author)),
-            action: act,
-            ip: Some(&state.client_ip(&req)),
-            details: json!({"postId": p.id, "threadId": p.thread.id, "categoryId": p.thread.category, "reason": reason}),
-        },
+        &state,
+        &req,
+        user.id,
+        Some(UserId(p.author)),
+        act,
+        json!({"postId": p.id, "threadId": p.thread.id, "categoryId": p.thread.category, "reason": reason}),
     )
     .await?;
     let stored = notify_moderated(

@@ -15,13 +15,14 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::threads::{notify_moderated, notify_reply, Published};
-use super::{load_post, notify_mentions, post_for, tell_watchers};
-use crate::audit::{self, action};
+use super::{load_post, notify_mentions, post_for, record_board_action, tell_watchers};
+use crate::audit::action;
 use crate::auth::AuthUser;
 use crate::boards::{self, render::render};
 use crate::error::ApiError;
 use crate::notify;
 use crate::routes::json::Json;
+use crate::routes::paging::{id_cursor, page_limit};
 use crate::state::AppState;
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -43,20 +44,8 @@ pub async fn queue(
     user: AuthUser,
     q: web::Query<QueueQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
-    let after: Option<i64> =
-        match q.cursor.as_deref() {
-            None => None,
-            Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                ApiError::new(ErrorCode::InvalidCursor, "the cursor is not one this endpoint returned")
-            })?),
-        };
+    let limit = page_limit(q.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let after = id_cursor(q.cursor.as_deref())?;
     let client = state.pool.get().await?;
     let admin = user.role == Role::Admin;
     if !admin
@@ -223,16 +212,15 @@ pub async fn decide(
         }
         action::BOARD_POST_REJECTED
     };
-    audit::record(
+    record_board_action(
         &tx,
-        audit::Entry {
-            actor: Some(user.id),
-            subject: Some(UserId(p.author)),
-            action: act,
-            ip: Some(&state.client_ip(&req)),
-            details: json!({"postId": p.id, "threadId": p.thread.id, "categoryId": p.thread.category,
-                            "wholeThread": is_question, "reason": reason}),
-        },
+        &state,
+        &req,
+        user.id,
+        Some(UserId(p.author)),
+        act,
+        json!({"postId": p.id, "threadId": p.thread.id, "categoryId": p.thread.category,
+               "wholeThread": is_question, "reason": reason}),
     )
     .await?;
     stored.extend(

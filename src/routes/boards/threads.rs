@@ -13,15 +13,16 @@ use serde_json::{json, Value};
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::{actor_json, tell_watchers, POST_COLUMNS, THREAD_COLUMNS};
+use super::{actor_json, record_board_action, tell_watchers, POST_COLUMNS, THREAD_COLUMNS};
 use super::{load_post, load_thread_summary, notify_mentions, post_json, thread_for, thread_json, ThreadCtx};
-use crate::audit::{self, action};
+use crate::audit::action;
 use crate::auth::{AuthUser, MaybeUser};
 use crate::boards::{self, render::render};
 use crate::error::ApiError;
 use crate::infra::ratelimit::Limit;
 use crate::notify::{self, Note, Stored};
 use crate::routes::json::Json;
+use crate::routes::paging::{id_cursor, page_limit};
 use crate::state::AppState;
 
 pub const DEFAULT_LIMIT: i64 = 20;
@@ -107,13 +108,7 @@ pub async fn list(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
+    let limit = page_limit(q.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let text =
         q.q.as_deref()
             .map(str::trim)
@@ -414,20 +409,8 @@ pub async fn get(
     id: web::Path<Uuid>,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_POSTS);
-    if !(1..=MAX_POSTS).contains(&limit) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            format!("limit must be between 1 and {MAX_POSTS}"),
-        ));
-    }
-    let after =
-        match q.cursor.as_deref() {
-            None => None,
-            Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                ApiError::new(ErrorCode::InvalidCursor, "the cursor is not one this endpoint returned")
-            })?),
-        };
+    let limit = page_limit(q.limit, DEFAULT_POSTS, MAX_POSTS)?;
+    let after = id_cursor(q.cursor.as_deref())?;
     let client = state.pool.get().await?;
     let t = thread_for(&client, id.into_inner(), viewer.0.as_ref(), false).await?;
     Ok(HttpResponse::Ok().json(thread_page(&client, &t, viewer.0.as_ref(), after, limit).await?))
@@ -695,17 +678,7 @@ pub async fn moderate(
             ))
         }
     };
-    audit::record(
-        &tx,
-        audit::Entry {
-            actor: Some(user.id),
-            subject: Some(UserId(t.author)),
-            action: act,
-            ip: Some(&state.client_ip(&req)),
-            details: details.clone(),
-        },
-    )
-    .await?;
+    record_board_action(&tx, &state, &req, user.id, Some(UserId(t.author)), act, details.clone()).await?;
     let stored = notify_moderated(&tx, &user, t.author, act, &t, None, &reason, state.email_notifications).await?;
     let summary = load_thread_summary(&tx, t.id).await?;
     tx.commit().await?;

@@ -21,6 +21,7 @@ use crate::routes::calendar::slots::{
     Agenda,
 };
 use crate::routes::json::Json;
+use crate::routes::paging::page_limit;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -134,13 +135,7 @@ pub async fn browse(
 
 /// The search behind `GET /api/sessions` (and the public `/sessions` page).
 pub async fn browse_items(state: &AppState, q: Browse) -> Result<Vec<serde_json::Value>, ApiError> {
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            "limit must be between 1 and 100",
-        ));
-    }
+    let limit = page_limit(q.limit, 20, 100)?;
     if q.min_rating.is_some_and(|r| !(0.0..=5.0).contains(&r)) {
         return Err(ApiError::new(
             ErrorCode::InvalidQuery,

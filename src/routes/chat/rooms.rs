@@ -25,6 +25,7 @@ use crate::auth::{AnyUser, AuthUser};
 use crate::error::{is_unique_violation, ApiError};
 use crate::routes::chat::ws::principal;
 use crate::routes::json::Json;
+use crate::routes::paging::page_limit;
 use crate::state::AppState;
 use lyceum_protocol::frames::Event;
 
@@ -624,13 +625,7 @@ pub async fn history(
     q: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let room = path.into_inner();
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=store::PAGE_MAX).contains(&limit) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            format!("limit must be between 1 and {}", store::PAGE_MAX),
-        ));
-    }
+    let limit = page_limit(q.limit, 50, store::PAGE_MAX)?;
     if q.before.is_some() && q.after.is_some() {
         return Err(ApiError::new(
             ErrorCode::InvalidQuery,
