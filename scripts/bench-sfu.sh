@@ -6,16 +6,23 @@
 # prints the SFU-added latency (packet in to packet out, from the server's
 # /metrics histogram) next to the tester's own figures.
 # Usage: scripts/bench-sfu.sh [subscribers] [publishers] [secs]
+#   SERVER=path/to/lyceum  runs that server binary (an older build, for a
+#                          side-by-side run) with this tree's tester;
+#   SERVER_CWD=dir         from that directory (the older tree, whose
+#                          config/default.toml the older binary reads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUBS=${1:-100}; PUBS=${2:-1}; SECS=${3:-20}
 PORT=${PORT:-18291}
 DATA=$(mktemp -d /tmp/lyceum-sfu-bench.XXXXXX)
 cargo build --release -q -p lyceum -p lyceum-loadtest
+SERVER=$(realpath "${SERVER:-./target/release/lyceum}")
+cd "${SERVER_CWD:-.}"
 LYCEUM__SERVER__PORT=$PORT LYCEUM__SERVER__DATA_DIR=$DATA RUST_LOG=warn \
   LYCEUM__RATE_LIMIT__REGISTER_PER_IP_PER_HOUR=1000000 \
   LYCEUM__RATE_LIMIT__LOGIN_PER_IP_PER_MINUTE=1000000 \
-  ./target/release/lyceum 2>"$DATA/server.log" &
+  "$SERVER" 2>"$DATA/server.log" &
+cd - >/dev/null
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.5; done
