@@ -17,11 +17,11 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo, Vp8Descriptor};
 use str0m::Rtc;
 use uuid::Uuid;
 
-use super::layers::{ranked_layers, video_share, Gate, LAYER_REVIEW};
+use super::layers::{ranked_layers, video_share, Gate, Held, LAYER_REVIEW};
 use super::rewrite::{PacketIn, PacketOut};
 use super::spread::Relayed;
 use super::timing::packet_written;
-use super::{kind_name, Layer, OutState, Shard, TrackIn, TrackOut, UserId};
+use super::{kind_name, Layer, OutState, Peer, Shard, TrackIn, TrackOut, UserId};
 
 /// One publisher's RTP packet as forwarding needs it: what the subscribers'
 /// streams are written from, and what is handed to the shards that mirror
@@ -160,14 +160,6 @@ impl Shard {
         let ranked = ranked_layers(&track.layers, now);
         let subs = room.subscribers_except(m.user);
         let metrics = room.metrics.clone();
-        let packet = PacketIn {
-            seq: m.seq,
-            ts: m.ts,
-            pic: m.vp8.and_then(|d| d.picture_id()),
-            tl0: m.vp8.and_then(|d| d.tl0_pic_idx()),
-            at: now,
-            clock_rate: m.params.spec().clock_rate.get(),
-        };
         let mut wanted_keyframe: Vec<Option<Rid>> = vec![];
         for sid in subs {
             let Some(s) = self.peers.get_mut(&sid) else { continue };
@@ -195,8 +187,27 @@ impl Shard {
             let o = &mut s.out[i];
             let want = if kind == MediaKind::Audio { m.rid } else { o.target };
             let before = o.current;
+            let mut sent = Sent::default();
             match o.gate(m.rid, want, m.keyframe) {
-                Gate::Send => {}
+                Gate::Send => {
+                    let switched = o.current != before;
+                    sent.add(deliver(s, i, out_mid, m, switched));
+                    if m.marker && s.out[i].held.is_some() {
+                        // The current layer's frame is whole: switch.
+                        switch_to_held(s, i, out_mid, &mut sent);
+                    }
+                }
+                Gate::Hold => {
+                    let held = o.held.get_or_insert_with(|| Held {
+                        rid: m.rid,
+                        since: now,
+                        packets: vec![],
+                    });
+                    held.packets.push(m.clone());
+                    if held.expired(now) {
+                        switch_to_held(s, i, out_mid, &mut sent);
+                    }
+                }
                 Gate::Skip => continue,
                 Gate::WantKeyframe => {
                     if !wanted_keyframe.contains(&want) {
@@ -205,32 +216,103 @@ impl Shard {
                     continue;
                 }
             }
-            if o.current != before {
-                o.rewrite.rebase(&packet);
-            }
-            let Some(mapped) = o.rewrite.map(&packet) else { continue };
-            let written = catch_unwind(AssertUnwindSafe(|| write_rtp(&mut s.rtc, o, out_mid, m, mapped)));
-            match written {
-                Ok(Some(ssrc)) => {
-                    packet_written(&mut s.inflight, ssrc, now);
-                    metrics
-                        .frames_forwarded
-                        .fetch_add(u64::from(m.marker || kind == MediaKind::Audio), Relaxed);
-                    self.mark_dirty(sid);
-                }
-                Ok(None) => {
-                    self.metrics.write_failures.fetch_add(1, Relaxed);
-                }
-                Err(_) => {
-                    tracing::error!(peer = sid, "peer panicked on write; removed");
-                    self.kill(sid, Some("error"));
-                }
+            metrics.frames_forwarded.fetch_add(sent.frames, Relaxed);
+            self.metrics.write_failures.fetch_add(sent.failures, Relaxed);
+            if sent.panicked {
+                tracing::error!(peer = sid, "peer panicked on write; removed");
+                self.kill(sid, Some("error"));
+            } else if sent.written {
+                self.mark_dirty(sid);
             }
         }
         for rid in wanted_keyframe {
             self.request_keyframe(room_id, track_id, rid, KeyframeRequestKind::Pli, now);
         }
         self.send_due_keyframe_requests(room_id, track_id, now);
+    }
+}
+
+/// What writing packets to one subscriber came to.
+#[derive(Default)]
+struct Sent {
+    written: bool,
+    /// Frames forwarded (video packets with the marker, audio packets).
+    frames: u64,
+    /// Packets with no stream or no matching codec at the subscriber.
+    failures: u64,
+    panicked: bool,
+}
+
+impl Sent {
+    fn add(&mut self, d: Delivery) {
+        match d {
+            Delivery::Written { frame } => {
+                self.written = true;
+                self.frames += u64::from(frame);
+            }
+            Delivery::Older => {}
+            Delivery::NoStream => self.failures += 1,
+            Delivery::Panicked => self.panicked = true,
+        }
+    }
+}
+
+/// What became of one packet for one subscriber.
+enum Delivery {
+    Written {
+        frame: bool,
+    },
+    /// Older than the switch to its layer: not sent.
+    Older,
+    NoStream,
+    Panicked,
+}
+
+/// Sends one packet of the current layer to a subscriber's track `i` (its
+/// stream `mid`): the outgoing stream re-based first if the layer just
+/// `switched`, the packet noted for latency timing.
+fn deliver(s: &mut Peer, i: usize, mid: Mid, m: &Media, switched: bool) -> Delivery {
+    let o = &mut s.out[i];
+    let packet = PacketIn {
+        seq: m.seq,
+        ts: m.ts,
+        pic: m.vp8.and_then(|d| d.picture_id()),
+        tl0: m.vp8.and_then(|d| d.tl0_pic_idx()),
+        at: m.at,
+        clock_rate: m.params.spec().clock_rate.get(),
+    };
+    if switched {
+        o.rewrite.rebase(&packet);
+    }
+    let Some(mapped) = o.rewrite.map(&packet) else {
+        return Delivery::Older;
+    };
+    match catch_unwind(AssertUnwindSafe(|| write_rtp(&mut s.rtc, o, mid, m, mapped))) {
+        Ok(Some(ssrc)) => {
+            packet_written(&mut s.inflight, ssrc, m.at);
+            if m.kind == MediaKind::Video {
+                o.mid_frame = !m.marker;
+            }
+            Delivery::Written {
+                frame: m.marker || m.kind == MediaKind::Audio,
+            }
+        }
+        Ok(None) => Delivery::NoStream,
+        Err(_) => Delivery::Panicked,
+    }
+}
+
+/// Makes a held switch on a subscriber's track `i`: the held layer becomes
+/// the current one, re-based on its keyframe, and its packets go out in
+/// order.
+fn switch_to_held(s: &mut Peer, i: usize, mid: Mid, sent: &mut Sent) {
+    let Some(held) = s.out[i].held.take() else { return };
+    s.out[i].current = Some(held.rid);
+    for (k, m) in held.packets.iter().enumerate() {
+        sent.add(deliver(s, i, mid, m, k == 0));
+        if sent.panicked {
+            return;
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use str0m::media::Rid;
 
+use super::forward::Media;
 use super::{Layer, TrackOut};
 use crate::Quality;
 
@@ -168,13 +169,41 @@ pub(super) fn review_layer(
     (target, false)
 }
 
-/// What to do with a frame of a layer for one subscriber.
+/// What to do with a packet of a layer for one subscriber.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Gate {
     Send,
+    /// The wanted layer's keyframe came while the current layer's frame is
+    /// still being sent: keep it (and what follows of the layer) in `held`
+    /// until that frame ends, then switch.
+    Hold,
     /// Not sent: it is the wanted layer but not a keyframe (ask for one).
     WantKeyframe,
     Skip,
+}
+
+/// A switch is held back at most this long or this many packets for the
+/// current layer's frame to end (its last packet may never come: lost, or
+/// the publisher stopped the layer); then it happens anyway.
+pub(super) const HOLD_FOR: Duration = Duration::from_millis(200);
+pub(super) const HOLD_PACKETS: usize = 128;
+
+/// The wanted layer's packets from its keyframe on, held back while the
+/// current layer finishes the frame it is sending. A switch in the middle of
+/// a frame leaves the receiver a frame it can never complete: a browser
+/// drops it at the next keyframe, but a receiver that delivers whole frames
+/// in order (str0m's) waits for its missing packets and stalls.
+pub(super) struct Held {
+    pub rid: Option<Rid>,
+    pub since: Instant,
+    pub packets: Vec<Media>,
+}
+
+impl Held {
+    /// Whether to stop waiting and switch.
+    pub(super) fn expired(&self, now: Instant) -> bool {
+        self.packets.len() >= HOLD_PACKETS || now.saturating_duration_since(self.since) >= HOLD_FOR
+    }
 }
 
 impl TrackOut {
@@ -213,20 +242,29 @@ impl TrackOut {
         self.reviewed = Some(now);
     }
 
-    /// Whether a frame of layer `rid` goes to this subscriber, who wants
+    /// Whether a packet of layer `rid` goes to this subscriber, who wants
     /// `want`: the current layer flows on; a switch happens on the wanted
-    /// layer's keyframe.
+    /// layer's keyframe, once the current layer's frame has ended (until
+    /// then the wanted layer is held).
     pub(super) fn gate(&mut self, rid: Option<Rid>, want: Option<Rid>, keyframe: bool) -> Gate {
+        if self.held.as_ref().is_some_and(|h| h.rid != want) {
+            // The target moved on while a switch was held: forget it.
+            self.held = None;
+        }
         if self.current == Some(rid) {
             // Still on this layer: a switch waits for the target's keyframe.
             Gate::Send
-        } else if rid == want && keyframe {
+        } else if rid != want {
+            Gate::Skip
+        } else if self.held.is_some() {
+            Gate::Hold
+        } else if !keyframe {
+            Gate::WantKeyframe
+        } else if self.current.is_some() && self.mid_frame {
+            Gate::Hold
+        } else {
             self.current = Some(want);
             Gate::Send
-        } else if rid == want {
-            Gate::WantKeyframe
-        } else {
-            Gate::Skip
         }
     }
 }
@@ -297,6 +335,43 @@ mod tests {
         assert_eq!(o.gate(h, h, true), Gate::Send);
         assert_eq!(o.current, Some(h));
         assert_eq!(o.gate(l, h, true), Gate::Skip);
+    }
+
+    #[test]
+    fn a_switch_in_the_middle_of_a_frame_is_held_until_the_frame_ends() {
+        let (h, m, l) = hml();
+        let mut o = out();
+        assert_eq!(o.gate(h, h, true), Gate::Send);
+        // h's frame has started (no marker yet) when l's keyframe comes.
+        o.mid_frame = true;
+        assert_eq!(o.gate(l, l, true), Gate::Hold);
+        o.held = Some(Held {
+            rid: l,
+            since: Instant::now(),
+            packets: vec![],
+        });
+        assert_eq!(o.gate(l, l, false), Gate::Hold, "the rest of l is held too");
+        assert_eq!(o.gate(h, l, false), Gate::Send, "h finishes its frame");
+        assert_eq!(o.current, Some(h));
+        // The target moves on before h's frame ends: the held switch goes.
+        assert_eq!(o.gate(m, m, false), Gate::WantKeyframe);
+        assert!(o.held.is_none());
+        // Between frames a keyframe switches at once.
+        o.mid_frame = false;
+        assert_eq!(o.gate(m, m, true), Gate::Send);
+        assert_eq!(o.current, Some(m));
+    }
+
+    #[test]
+    fn a_held_switch_gives_up_waiting() {
+        let t0 = Instant::now();
+        let held = Held {
+            rid: None,
+            since: t0,
+            packets: vec![],
+        };
+        assert!(!held.expired(t0 + HOLD_FOR - Duration::from_millis(1)));
+        assert!(held.expired(t0 + HOLD_FOR));
     }
 
     #[test]

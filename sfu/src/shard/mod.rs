@@ -93,6 +93,11 @@ struct TrackOut {
     rewrite: rewrite::Rewrite,
     /// The publisher's payload types and the subscriber's for the same codec.
     pts: Vec<(Pt, Pt)>,
+    /// The last video packet written did not end its frame (no marker): a
+    /// switch now would leave the subscriber an incomplete frame.
+    mid_frame: bool,
+    /// A switch waiting for the current layer's frame to end.
+    held: Option<layers::Held>,
 }
 
 impl TrackOut {
@@ -108,6 +113,8 @@ impl TrackOut {
             short_since: None,
             rewrite: rewrite::Rewrite::default(),
             pts: vec![],
+            mid_frame: false,
+            held: None,
         }
     }
 }
