@@ -5,13 +5,11 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use lyceum_actors::Role;
 use lyceum_protocol::ErrorCode;
-use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::record_board_action;
+use super::{record_board_action, require_moderator, ModQueueQuery, DEFAULT_QUEUE_LIMIT, MAX_QUEUE_LIMIT};
 use crate::audit::action;
 use crate::auth::AuthUser;
 use crate::boards;
@@ -19,38 +17,17 @@ use crate::error::ApiError;
 use crate::routes::paging::{id_cursor, page_limit};
 use crate::state::AppState;
 
-pub const DEFAULT_LIMIT: i64 = 50;
-pub const MAX_LIMIT: i64 = 100;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct QueueQuery {
-    category: Option<Uuid>,
-    cursor: Option<String>,
-    limit: Option<i64>,
-}
-
 /// `GET /api/boards/flags`: `{"items", "nextCursor"}`; `403 forbidden` for
 /// someone who moderates no category.
 pub async fn queue(
     state: web::Data<AppState>,
     user: AuthUser,
-    q: web::Query<QueueQuery>,
+    q: web::Query<ModQueueQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = page_limit(q.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let limit = page_limit(q.limit, DEFAULT_QUEUE_LIMIT, MAX_QUEUE_LIMIT)?;
     let after = id_cursor(q.cursor.as_deref())?;
     let client = state.pool.get().await?;
-    let admin = user.role == Role::Admin;
-    if !admin
-        && client
-            .query_opt("SELECT 1 FROM board_moderators WHERE user_id = $1", &[&user.id])
-            .await?
-            .is_none()
-    {
-        return Err(ApiError::forbidden(
-            "only moderators and admins see the moderation queue",
-        ));
-    }
+    let admin = require_moderator(&client, &user, "only moderators and admins see the moderation queue").await?;
     let rows = client
         .query(
             "SELECT f.id, f.reason, f.created_at, f.flagged_by, fu.display_name,

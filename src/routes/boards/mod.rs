@@ -27,6 +27,40 @@ use crate::error::ApiError;
 use crate::notify::{self, Note, Stored};
 use crate::state::AppState;
 
+/// The query of both moderation queues (`GET /api/boards/flags` and
+/// `GET /api/boards/held`): one category or all the caller moderates, and
+/// a cursor page.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModQueueQuery {
+    pub category: Option<Uuid>,
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// A moderation queue's page size: this many by default, at most `MAX_QUEUE_LIMIT`.
+pub const DEFAULT_QUEUE_LIMIT: i64 = 50;
+pub const MAX_QUEUE_LIMIT: i64 = 100;
+
+/// Whether the caller is an admin (every category) or moderates some
+/// category; `403 forbidden` with `msg` for anyone else.
+pub async fn require_moderator(
+    client: &impl GenericClient,
+    user: &AuthUser,
+    msg: &'static str,
+) -> Result<bool, ApiError> {
+    let admin = user.role == lyceum_actors::Role::Admin;
+    if !admin
+        && client
+            .query_opt("SELECT 1 FROM board_moderators WHERE user_id = $1", &[&user.id])
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::forbidden(msg));
+    }
+    Ok(admin)
+}
+
 /// Writes a board moderation action (or a change to who moderates) to the
 /// audit log, in the transaction that makes it: by `actor`, about `subject`
 /// (the user concerned, if any), from the request's address.
@@ -188,6 +222,22 @@ pub async fn post_for(
         held,
         thread,
     })
+}
+
+/// The post, locked for a change only its category's moderators (and
+/// admins) may make: [`post_for`]'s `404`s, then `403 forbidden` with `msg`
+/// for anyone else.
+pub async fn post_to_moderate(
+    client: &impl GenericClient,
+    id: Uuid,
+    user: &AuthUser,
+    msg: &'static str,
+) -> Result<PostCtx, ApiError> {
+    let p = post_for(client, id, Some(user), true).await?;
+    if !p.thread.moderator {
+        return Err(ApiError::forbidden(msg));
+    }
+    Ok(p)
 }
 
 /// The columns [`post_json`] reads, `$1` being the viewer (or null).

@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::threads::{not_locked, notify_moderated, SEARCH_VECTOR};
-use super::{actor_json, load_post, notify_mentions, post_for, record_board_action, tell_watchers};
+use super::{actor_json, load_post, notify_mentions, post_for, post_to_moderate, record_board_action, tell_watchers};
 use crate::audit::action;
 use crate::auth::{AuthUser, MaybeUser};
 use crate::boards::{self, render::render};
@@ -378,12 +378,13 @@ pub async fn moderate(
     };
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    let p = post_for(&tx, id.into_inner(), Some(&user), true).await?;
-    if !p.thread.moderator {
-        return Err(ApiError::forbidden(
-            "only this category's moderators and admins may moderate",
-        ));
-    }
+    let p = post_to_moderate(
+        &tx,
+        id.into_inner(),
+        &user,
+        "only this category's moderators and admins may moderate",
+    )
+    .await?;
     tx.execute("UPDATE board_posts SET hidden = $2 WHERE id = $1", &[&p.id, &hide])
         .await?;
     if hide {

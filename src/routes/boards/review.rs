@@ -8,14 +8,16 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use lyceum_actors::Role;
 use lyceum_protocol::{ErrorCode, UserId};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::threads::{notify_moderated, notify_reply, Published};
-use super::{load_post, notify_mentions, post_for, record_board_action, tell_watchers};
+use super::{
+    load_post, notify_mentions, post_to_moderate, record_board_action, require_moderator, tell_watchers, ModQueueQuery,
+    DEFAULT_QUEUE_LIMIT, MAX_QUEUE_LIMIT,
+};
 use crate::audit::action;
 use crate::auth::AuthUser;
 use crate::boards::{self, render::render};
@@ -25,39 +27,23 @@ use crate::routes::json::Json;
 use crate::routes::paging::{id_cursor, page_limit};
 use crate::state::AppState;
 
-pub const DEFAULT_LIMIT: i64 = 50;
-pub const MAX_LIMIT: i64 = 100;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct QueueQuery {
-    category: Option<Uuid>,
-    cursor: Option<String>,
-    limit: Option<i64>,
-}
-
 /// `GET /api/boards/held`: the posts waiting for review in the categories
 /// the caller moderates (admins: all), oldest first; `403 forbidden` for
 /// someone who moderates no category.
 pub async fn queue(
     state: web::Data<AppState>,
     user: AuthUser,
-    q: web::Query<QueueQuery>,
+    q: web::Query<ModQueueQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = page_limit(q.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let limit = page_limit(q.limit, DEFAULT_QUEUE_LIMIT, MAX_QUEUE_LIMIT)?;
     let after = id_cursor(q.cursor.as_deref())?;
     let client = state.pool.get().await?;
-    let admin = user.role == Role::Admin;
-    if !admin
-        && client
-            .query_opt("SELECT 1 FROM board_moderators WHERE user_id = $1", &[&user.id])
-            .await?
-            .is_none()
-    {
-        return Err(ApiError::forbidden(
-            "only moderators and admins see the posts held for review",
-        ));
-    }
+    let admin = require_moderator(
+        &client,
+        &user,
+        "only moderators and admins see the posts held for review",
+    )
+    .await?;
     let rows = client
         .query(
             "SELECT p.id, p.thread_id, t.category_id, t.title, p.body, p.author_id, u.display_name,
@@ -125,12 +111,13 @@ pub async fn decide(
     };
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    let p = post_for(&tx, id.into_inner(), Some(&user), true).await?;
-    if !p.thread.moderator {
-        return Err(ApiError::forbidden(
-            "only this category's moderators and admins review held posts",
-        ));
-    }
+    let p = post_to_moderate(
+        &tx,
+        id.into_inner(),
+        &user,
+        "only this category's moderators and admins review held posts",
+    )
+    .await?;
     if !p.held {
         return Err(ApiError::new(
             ErrorCode::PostNotHeld,
