@@ -48,9 +48,17 @@ struct Offering {
     starts_at: DateTime<Utc>,
 }
 
-/// An instant in words, in UTC: `Tue 8 Dec 15:00 UTC`.
-pub fn when(t: DateTime<Utc>) -> String {
-    t.format("%a %-d %b %H:%M UTC").to_string()
+/// An instant in words, in the reader's time zone (their profile's; UTC
+/// when it names none we know): `Tue 8 Dec 15:00 UTC`, `Tue 8 Dec 16:00 CET`.
+pub fn when(t: DateTime<Utc>, zone: &str) -> String {
+    let tz: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::UTC);
+    t.with_timezone(&tz).format("%a %-d %b %H:%M %Z").to_string()
+}
+
+/// A person as a notice names them, and the time zone they read it in.
+struct Person {
+    name: String,
+    zone: String,
 }
 
 impl BookingNotices {
@@ -74,7 +82,11 @@ impl BookingNotices {
                 "SELECT id, kind, title, starts_at FROM offerings WHERE id = ANY($1)",
                 &o_params,
             ),
-            tx.query("SELECT id, display_name FROM users WHERE id = ANY($1)", &p_params),
+            tx.query(
+                "SELECT u.id, u.display_name, coalesce(p.time_zone, 'UTC')
+                   FROM users u LEFT JOIN profiles p ON p.user_id = u.id WHERE u.id = ANY($1)",
+                &p_params,
+            ),
         )?;
         let of: HashMap<Uuid, Offering> = offering_rows
             .iter()
@@ -87,14 +99,27 @@ impl BookingNotices {
                 (r.get(0), o)
             })
             .collect();
-        let names: HashMap<UserId, String> = people_rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        let name = |u: UserId| names.get(&u).cloned().unwrap_or_else(|| "Someone".to_owned());
+        let people: HashMap<UserId, Person> = people_rows
+            .iter()
+            .map(|r| {
+                let p = Person {
+                    name: r.get(1),
+                    zone: r.get(2),
+                };
+                (r.get(0), p)
+            })
+            .collect();
+        let name = |u: UserId| people.get(&u).map_or_else(|| "Someone".to_owned(), |p| p.name.clone());
+        let zone = |u: UserId| people.get(&u).map_or("UTC", |p| p.zone.as_str());
         let mentor_name = name(mentor);
         let mut out = Vec::new();
         for c in changes {
             let Some(o) = of.get(&c.offering) else { continue };
             let group = o.kind == "group";
-            let at = when(o.starts_at);
+            // The start as each reader reads it: the mentee's and the mentor's
+            // time zones.
+            let at = when(o.starts_at, zone(c.mentee));
+            let mentor_at = when(o.starts_at, zone(mentor));
             // "your booking with Grace on Tue 8 Dec 15:00 UTC" or "your seat
             // at “Title” with Grace on …".
             let yours = if group {
@@ -140,9 +165,9 @@ impl BookingNotices {
                     out.push(note(c.mentee, kind, payload("mentee", title, None, None)));
                     if !group {
                         let title = if promoted {
-                            format!("{mentee_name} moved up from the waitlist and booked your slot on {at}")
+                            format!("{mentee_name} moved up from the waitlist and booked your slot on {mentor_at}")
                         } else {
-                            format!("{mentee_name} booked your slot on {at}")
+                            format!("{mentee_name} booked your slot on {mentor_at}")
                         };
                         let by = Some((c.mentee, mentee_name.clone()));
                         out.push(note(mentor, "booking_received", payload("mentor", title, by, None)));
@@ -150,7 +175,7 @@ impl BookingNotices {
                 }
                 BookingEvent::CancelledByMentee { confirmed } => {
                     if confirmed && !group {
-                        let title = format!("{mentee_name} cancelled their booking of your slot on {at}");
+                        let title = format!("{mentee_name} cancelled their booking of your slot on {mentor_at}");
                         let by = Some((c.mentee, mentee_name.clone()));
                         out.push(note(
                             mentor,

@@ -512,3 +512,37 @@ async fn the_notifications_page_links_booking_notices_to_bookings_and_the_sessio
         "the email choice in words"
     );
 }
+
+#[actix_web::test]
+async fn each_reader_gets_the_start_in_their_own_time_zone() {
+    let app = spawn_app().await;
+    let grace = app.register("mentor", "Grace Mentor").await;
+    let ada = app.register("mentee", "Ada Mentee").await;
+    // Zones without daylight saving, so the offsets are fixed.
+    for (who, zone) in [(&grace, "Asia/Kolkata"), (&ada, "Asia/Tokyo")] {
+        let res = app.patch_profile(&who.access, &json!({"timeZone": zone})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let slot = app.slot(&grace, 300, 1).await;
+    booked(&app, &ada, slot["id"].as_str().unwrap()).await;
+    let start: DateTime<Utc> = slot["startsAt"].as_str().unwrap().parse().unwrap();
+    let in_tokyo = (start + Dur::hours(9)).format("%a %-d %b %H:%M JST");
+    let in_kolkata = (start + Dur::minutes(330)).format("%a %-d %b %H:%M IST");
+    assert_eq!(
+        notices(&app, &ada).await,
+        [(
+            "booking_confirmed".to_owned(),
+            format!("Your booking with Grace Mentor on {in_tokyo} is confirmed")
+        )]
+    );
+    assert_eq!(
+        notices(&app, &grace).await,
+        [(
+            "booking_received".to_owned(),
+            format!("Ada Mentee booked your slot on {in_kolkata}")
+        )]
+    );
+    // The payload's instant stays the one instant, in UTC.
+    let p = &items(&app, &ada).await[0]["payload"];
+    assert_eq!(p["startsAt"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(), start);
+}
