@@ -11,9 +11,9 @@ DATA=$(mktemp -d /tmp/lyceum-booking-bench.XXXXXX)
 cargo build --release -q -p lyceum -p lyceum-loadtest
 LYCEUM__SERVER__PORT=$PORT LYCEUM__SERVER__DATA_DIR=$DATA RUST_LOG=warn \
   LYCEUM__RATE_LIMIT__REGISTER_PER_IP_PER_HOUR=1000000 LYCEUM__DATABASE__MAX_CONNECTIONS=32 \
-  ./target/release/lyceum 2>"$DATA/server.log" &
+  "${CARGO_TARGET_DIR:-./target}"/release/lyceum 2>"$DATA/server.log" &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.5; done
 ulimit -n 65536 2>/dev/null || true
-./target/release/lyceum-loadtest --url "http://127.0.0.1:$PORT" booking --mentees "$N" --seats "$SEATS" --watchers "$N"
+"${CARGO_TARGET_DIR:-./target}"/release/lyceum-loadtest --url "http://127.0.0.1:$PORT" booking --mentees "$N" --seats "$SEATS" --watchers "$N"

@@ -14,11 +14,11 @@ cargo build --release -q -p lyceum -p lyceum-loadtest
 LYCEUM__SERVER__PORT=$PORT LYCEUM__SERVER__DATA_DIR=$DATA RUST_LOG=warn \
   LYCEUM__RATE_LIMIT__REGISTER_PER_IP_PER_HOUR=1000000 \
   LYCEUM__CHAT__MESSAGES_PER_SECOND=1000 LYCEUM__CHAT__MESSAGE_BURST=1000 \
-  ./target/release/lyceum 2>"$DATA/server.log" &
+  "${CARGO_TARGET_DIR:-./target}"/release/lyceum 2>"$DATA/server.log" &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.5; done
-./target/release/lyceum-loadtest --url "http://127.0.0.1:$PORT" ${CHART:+--chart "$CHART"} chat \
+"${CARGO_TARGET_DIR:-./target}"/release/lyceum-loadtest --url "http://127.0.0.1:$PORT" ${CHART:+--chart "$CHART"} chat \
   --mentees "$MEMBERS" --senders "$SENDERS" --rate "$RATE" --duration "$SECS" --server-pid "$PID" \
   ${ROOM_SIZE:+--room-size "$ROOM_SIZE"} ${RAMP:+--ramp "$RAMP"}
 echo "server RSS after the run: $(ps -o rss= -p $PID) KiB"

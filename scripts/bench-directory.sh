@@ -16,7 +16,7 @@ PORT=${PORT:-18181}
 DATA=$(mktemp -d /tmp/lyceum-bench.XXXXXX)
 for t in wrk hey psql; do command -v $t >/dev/null || { echo "needs $t (apt-get install wrk hey postgresql-client)"; exit 1; }; done
 cargo build --release -q
-LYCEUM__SERVER__PORT=$PORT LYCEUM__SERVER__DATA_DIR=$DATA RUST_LOG=warn ./target/release/lyceum 2>"$DATA/server.log" &
+LYCEUM__SERVER__PORT=$PORT LYCEUM__SERVER__DATA_DIR=$DATA RUST_LOG=warn "${CARGO_TARGET_DIR:-./target}"/release/lyceum 2>"$DATA/server.log" &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.5; done

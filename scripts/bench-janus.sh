@@ -54,7 +54,7 @@ if [ "${1:-}" = "--inside-netns" ]; then
   done
   echo "janus $(janus --version 2>/dev/null | head -1 | sed 's/.*(\(.*\))/\1/') (pid $PID), event_loops ${JANUS_EVENT_LOOPS:-$(nproc)}; sockets before the run:" >&2
   ss -tulpn | grep "pid=$PID," >&2 || true
-  ${TESTER_NICE:+nice -n "$TESTER_NICE"} ./target/release/lyceum-loadtest --json webinar --target janus \
+  ${TESTER_NICE:+nice -n "$TESTER_NICE"} "${CARGO_TARGET_DIR:-./target}"/release/lyceum-loadtest --json webinar --target janus \
     --janus-url "http://127.0.0.1:$HTTP_PORT/janus" --publishers "$PUBS" --subscribers "$SUBS" \
     --duration "$SECS" --ramp 50 --server-pid "$PID" > "$OUT" &
   TESTER=$!

@@ -29,9 +29,7 @@ MAX_ASSET_KB=${MAX_ASSET_KB:-100}
 WARMUP=${WARMUP:-5}
 source scripts/lib/bench-server.sh
 bench_init pages
-# Always built, and run from ./target/release (BIN is not read here).
-nice -n 10 cargo build --release -q -p lyceum -p lyceum-loadtest
-BIN=./target/release
+bench_build   # BIN: the release binaries (built unless BIN is given; $CARGO_TARGET_DIR honoured)
 createdb "$DB"
 bench_start
 
@@ -74,7 +72,7 @@ done
 
 echo "== pages: $RATE req/s for ${SECS}s (open loop, after ${WARMUP}s of warm-up)"
 STATUS=0
-${TESTER_NICE:+nice -n "$TESTER_NICE"} ./target/release/lyceum-loadtest --url "$BASE" ${JSON:+--json} ${CHART:+--chart "$CHART"} pages \
+${TESTER_NICE:+nice -n "$TESTER_NICE"} "$BIN"/lyceum-loadtest --url "$BASE" ${JSON:+--json} ${CHART:+--chart "$CHART"} pages \
   --rate "$RATE" --duration "$SECS" --warmup "$WARMUP" --max-p99-ms "$MAX_P99_MS" || STATUS=$?
 echo "server RSS after the run: $(ps -o rss= -p "$PID") KiB"
 [ "$WEIGHT_OK" = 1 ] || { echo "first-visit weight over ${MAX_ASSET_KB} KB"; STATUS=1; }

@@ -16,7 +16,7 @@ SUBS=${1:-100}; PUBS=${2:-1}; SECS=${3:-20}
 PORT=${PORT:-18291}
 DATA=$(mktemp -d /tmp/lyceum-sfu-bench.XXXXXX)
 cargo build --release -q -p lyceum -p lyceum-loadtest
-SERVER=$(realpath "${SERVER:-./target/release/lyceum}")
+SERVER=$(realpath "${SERVER:-${CARGO_TARGET_DIR:-./target}/release/lyceum}")
 cd "${SERVER_CWD:-.}"
 LYCEUM__SERVER__PORT=$PORT LYCEUM__SERVER__DATA_DIR=$DATA RUST_LOG=warn \
   LYCEUM__RATE_LIMIT__REGISTER_PER_IP_PER_HOUR=1000000 \
@@ -26,7 +26,7 @@ cd - >/dev/null
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.5; done
-${TESTER_NICE:+nice -n "$TESTER_NICE"} ./target/release/lyceum-loadtest --url "http://127.0.0.1:$PORT" ${CHART:+--chart "$CHART"} ${JSON:+--json} webinar \
+${TESTER_NICE:+nice -n "$TESTER_NICE"} "${CARGO_TARGET_DIR:-./target}"/release/lyceum-loadtest --url "http://127.0.0.1:$PORT" ${CHART:+--chart "$CHART"} ${JSON:+--json} webinar \
   --publishers "$PUBS" --subscribers "$SUBS" --duration "$SECS" --ramp 50 --server-pid "$PID"
 # The SFU-added latency histogram, all shards together.
 curl -s "http://127.0.0.1:$PORT/metrics" | awk '
