@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::media::Direction;
+use str0m::rtp::Extension;
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, PacerReason, Reason, Rtc};
 
 use super::layers::LAYER_REVIEW;
@@ -71,7 +72,7 @@ impl Shard {
             Ok(Ok(mut t)) => {
                 if null_pacer
                     && p.rtc.last_timeout_reason() == Reason::Pacer(PacerReason::Handle)
-                    && p.inflight.values().all(|q| q.is_empty())
+                    && p.inflight.is_empty()
                 {
                     // str0m's null pacer asks for a timeout round after every
                     // packet it let out, to clear its own flag. When every
@@ -262,6 +263,22 @@ impl Shard {
             .set_stats_interval(Some(Duration::from_secs(1)));
         if subscriber && self.cfg.bwe {
             b = b.enable_bwe(Some(Bitrate::bps(self.cfg.initial_bitrate)));
+        } else if subscriber {
+            // No estimate, so no transport-wide sequence numbers: nothing
+            // would read the subscriber's TWCC feedback, and keeping its
+            // records costs a scan per report (str0m's standard map, less
+            // that one extension).
+            b = b.clear_extension_map();
+            for (id, ext) in [
+                (1, Extension::AudioLevel),
+                (2, Extension::AbsoluteSendTime),
+                (4, Extension::RtpMid),
+                (10, Extension::RtpStreamId),
+                (11, Extension::RepairedRtpStreamId),
+                (13, Extension::VideoOrientation),
+            ] {
+                b = b.set_extension(id, ext);
+            }
         }
         if let Some(cert) = &self.dtls_cert {
             b = b.set_dtls_cert(cert.clone());

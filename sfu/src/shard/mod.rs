@@ -151,7 +151,7 @@ struct Peer {
     egress_packets: HashMap<(Mid, Option<Rid>), u64>,
     /// Per outgoing SSRC: when each packet written but not yet sent
     /// arrived, to time it out of the socket.
-    inflight: HashMap<u32, VecDeque<Instant>>,
+    inflight: timing::Inflight,
     /// A subscriber of a mirrored room: the home shard's placement number
     /// (0 on the home shard).
     gen: u64,
@@ -338,7 +338,7 @@ impl Shard {
                 quality: Quality::High,
                 bwe: None,
                 egress_packets: HashMap::new(),
-                inflight: HashMap::new(),
+                inflight: timing::Inflight::default(),
                 gen: 0,
             },
         );
