@@ -10,9 +10,9 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// Upper bounds of the latency histogram buckets, in microseconds.
-pub const LATENCY_BUCKETS_US: [u64; 22] = [
+pub const LATENCY_BUCKETS_US: [u64; 24] = [
     10, 20, 30, 50, 75, 100, 150, 200, 300, 400, 500, 750, 1_000, 1_500, 2_000, 3_000, 5_000, 10_000, 25_000, 50_000,
-    100_000, 1_000_000,
+    100_000, 250_000, 500_000, 1_000_000,
 ];
 
 #[derive(Default)]

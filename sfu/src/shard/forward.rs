@@ -289,7 +289,7 @@ fn deliver(s: &mut Peer, i: usize, mid: Mid, m: &Media, switched: bool) -> Deliv
     };
     match catch_unwind(AssertUnwindSafe(|| write_rtp(&mut s.rtc, o, mid, m, mapped))) {
         Ok(Some(ssrc)) => {
-            packet_written(&mut s.inflight, ssrc, m.at);
+            packet_written(&mut s.inflight, ssrc, mapped.seq as u16, m.at);
             if m.kind == MediaKind::Video {
                 o.mid_frame = !m.marker;
             }
