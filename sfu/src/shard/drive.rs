@@ -156,16 +156,6 @@ impl Shard {
         }
     }
 
-    /// Notes that media was written to a peer: given its round in `process_work`.
-    pub(super) fn mark_dirty(&mut self, pid: u64) {
-        if let Some(p) = self.peers.get_mut(&pid) {
-            if !p.dirty {
-                p.dirty = true;
-                self.dirty.push(pid);
-            }
-        }
-    }
-
     /// Sends the queued datagrams (see `egress`).
     pub(super) fn flush(&mut self) {
         use std::os::fd::AsRawFd;

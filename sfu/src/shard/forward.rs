@@ -157,12 +157,16 @@ impl Shard {
         };
         let now = m.at;
         let (kind, track_id) = (m.kind, m.track);
-        let ranked = ranked_layers(&track.layers, now);
-        let subs = room.subscribers_except(m.user);
-        let metrics = room.metrics.clone();
+        // Ranked only when a subscriber's layer is due for review (once a
+        // second each), not for every packet.
+        let mut ranked = None;
         let mut wanted_keyframe: Vec<Option<Rid>> = vec![];
-        for sid in subs {
-            let Some(s) = self.peers.get_mut(&sid) else { continue };
+        let mut broken: Vec<u64> = vec![];
+        // The room is read and the peers written: the fields apart, so the
+        // subscribers are walked in place (no list made per packet).
+        let (peers, dirty, shard_metrics) = (&mut self.peers, &mut self.dirty, &self.metrics);
+        for (_, &sid) in room.subscribers.iter().filter(|(u, _)| **u != m.user) {
+            let Some(s) = peers.get_mut(&sid) else { continue };
             let Some(i) = s.out.iter().position(|o| o.track == track_id) else {
                 continue;
             };
@@ -182,7 +186,8 @@ impl Shard {
                 }
                 let budget = s.bwe.map(|b| video_share(b, audio_outs, video_outs));
                 let quality = s.quality;
-                s.out[i].review(&ranked, quality, budget, now);
+                let ranked = ranked.get_or_insert_with(|| ranked_layers(&track.layers, now));
+                s.out[i].review(ranked, quality, budget, now);
             }
             let o = &mut s.out[i];
             let want = if kind == MediaKind::Audio { m.rid } else { o.target };
@@ -216,14 +221,19 @@ impl Shard {
                     continue;
                 }
             }
-            metrics.frames_forwarded.fetch_add(sent.frames, Relaxed);
-            self.metrics.write_failures.fetch_add(sent.failures, Relaxed);
+            room.metrics.frames_forwarded.fetch_add(sent.frames, Relaxed);
+            shard_metrics.write_failures.fetch_add(sent.failures, Relaxed);
             if sent.panicked {
-                tracing::error!(peer = sid, "peer panicked on write; removed");
-                self.kill(sid, Some("error"));
-            } else if sent.written {
-                self.mark_dirty(sid);
+                broken.push(sid);
+            } else if sent.written && !s.dirty {
+                // Written to: given its round in `process_work`.
+                s.dirty = true;
+                dirty.push(sid);
             }
+        }
+        for sid in broken {
+            tracing::error!(peer = sid, "peer panicked on write; removed");
+            self.kill(sid, Some("error"));
         }
         for rid in wanted_keyframe {
             self.request_keyframe(room_id, track_id, rid, KeyframeRequestKind::Pli, now);
