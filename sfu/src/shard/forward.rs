@@ -160,6 +160,7 @@ impl Shard {
         // Ranked only when a subscriber's layer is due for review (once a
         // second each), not for every packet.
         let mut ranked = None;
+        let packet = packet_in(m);
         let mut wanted_keyframe: Vec<Option<Rid>> = vec![];
         let mut broken: Vec<u64> = vec![];
         // The room is read and the peers written: the fields apart, so the
@@ -196,7 +197,7 @@ impl Shard {
             match o.gate(m.rid, want, m.keyframe) {
                 Gate::Send => {
                     let switched = o.current != before;
-                    sent.add(deliver(s, i, out_mid, m, switched));
+                    sent.add(deliver(s, i, out_mid, m, &packet, switched));
                     if m.marker && s.out[i].held.is_some() {
                         // The current layer's frame is whole: switch.
                         switch_to_held(s, i, out_mid, &mut sent);
@@ -267,6 +268,18 @@ impl Sent {
     }
 }
 
+/// A packet as the rewrite reads it.
+fn packet_in(m: &Media) -> PacketIn {
+    PacketIn {
+        seq: m.seq,
+        ts: m.ts,
+        pic: m.vp8.and_then(|d| d.picture_id()),
+        tl0: m.vp8.and_then(|d| d.tl0_pic_idx()),
+        at: m.at,
+        clock_rate: m.params.spec().clock_rate.get(),
+    }
+}
+
 /// What became of one packet for one subscriber.
 enum Delivery {
     Written {
@@ -281,20 +294,14 @@ enum Delivery {
 /// Sends one packet of the current layer to a subscriber's track `i` (its
 /// stream `mid`): the outgoing stream re-based first if the layer just
 /// `switched`, the packet noted for latency timing.
-fn deliver(s: &mut Peer, i: usize, mid: Mid, m: &Media, switched: bool) -> Delivery {
+/// `packet` is `m` as the rewrite reads it (`packet_in`, made once per
+/// packet, not per subscriber).
+fn deliver(s: &mut Peer, i: usize, mid: Mid, m: &Media, packet: &PacketIn, switched: bool) -> Delivery {
     let o = &mut s.out[i];
-    let packet = PacketIn {
-        seq: m.seq,
-        ts: m.ts,
-        pic: m.vp8.and_then(|d| d.picture_id()),
-        tl0: m.vp8.and_then(|d| d.tl0_pic_idx()),
-        at: m.at,
-        clock_rate: m.params.spec().clock_rate.get(),
-    };
     if switched {
-        o.rewrite.rebase(&packet);
+        o.rewrite.rebase(packet);
     }
-    let Some(mapped) = o.rewrite.map(&packet) else {
+    let Some(mapped) = o.rewrite.map(packet) else {
         return Delivery::Older;
     };
     match catch_unwind(AssertUnwindSafe(|| write_rtp(&mut s.rtc, o, mid, m, mapped))) {
@@ -319,7 +326,7 @@ fn switch_to_held(s: &mut Peer, i: usize, mid: Mid, sent: &mut Sent) {
     let Some(held) = s.out[i].held.take() else { return };
     s.out[i].current = Some(held.rid);
     for (k, m) in held.packets.iter().enumerate() {
-        sent.add(deliver(s, i, mid, m, k == 0));
+        sent.add(deliver(s, i, mid, m, &packet_in(m), k == 0));
         if sent.panicked {
             return;
         }
