@@ -45,6 +45,8 @@ pub(crate) fn parse_tracks(v: &Value) -> Vec<TrackInfo> {
 pub(crate) struct SubShared {
     stats: Mutex<StatsState>,
     tracks: Mutex<Vec<TrackInfo>>,
+    /// The latest offer accepted, as the server sent it.
+    offer: Mutex<String>,
     notify: Notify,
     /// Drop every n-th RTP packet received (0: none), for loss tests.
     lose_every: AtomicU64,
@@ -95,6 +97,7 @@ impl Subscriber {
             }
         };
         let tracks = parse_tracks(&ack["tracks"]);
+        let offer = ack["sdp"].as_str().unwrap_or_default().to_owned();
         let answer = match accept(&mut rtc, &ack) {
             Ok(a) => a,
             Err(e) => {
@@ -102,7 +105,7 @@ impl Subscriber {
                 return Err(e);
             }
         };
-        let (cmd, state, shared, driver) = launch(rtc, socket, tracks, started);
+        let (cmd, state, shared, driver) = launch(rtc, socket, tracks, offer, started);
         if let Err(e) = sig
             .command(&Command::RtcAnswer {
                 session_id,
@@ -166,7 +169,7 @@ impl Subscriber {
         let (mut rtc, socket, local_addr) = driver::bind(bind_ip, true).await?;
         let started = Instant::now();
         let answer = accept(&mut rtc, &serde_json::json!({ "sdp": offer }))?;
-        let (cmd, state, shared, driver) = launch(rtc, socket, tracks, started);
+        let (cmd, state, shared, driver) = launch(rtc, socket, tracks, offer.to_owned(), started);
         let sub = Subscriber {
             session_id: LiveId::new_random(),
             route: 0,
@@ -207,6 +210,11 @@ impl Subscriber {
     /// The latest `tracks` table.
     pub fn tracks(&self) -> Vec<TrackInfo> {
         lock(&self.shared.tracks).clone()
+    }
+
+    /// The SDP of the latest offer accepted.
+    pub fn offer_sdp(&self) -> String {
+        lock(&self.shared.offer).clone()
     }
 
     pub fn stats(&self) -> SubscriberStats {
@@ -359,13 +367,20 @@ type Launched = (
 );
 
 /// The stats for the first offer's `tracks`, and the driver task.
-fn launch(rtc: Rtc, socket: tokio::net::UdpSocket, tracks: Vec<TrackInfo>, started: Instant) -> Launched {
+fn launch(
+    rtc: Rtc,
+    socket: tokio::net::UdpSocket,
+    tracks: Vec<TrackInfo>,
+    offer: String,
+    started: Instant,
+) -> Launched {
     let mut st = StatsState::new(started);
     st.set_tracks(&tracks, started);
     st.offers = 1;
     let shared = Arc::new(SubShared {
         stats: Mutex::new(st),
         tracks: Mutex::new(tracks),
+        offer: Mutex::new(offer),
         notify: Notify::new(),
         lose_every: AtomicU64::new(0),
     });
@@ -490,6 +505,7 @@ impl Handler for SubHandler {
                     Ok(rtc.sdp_api().accept_offer(offer)?.to_sdp_string())
                 })();
                 if r.is_ok() {
+                    *lock(&self.shared.offer) = sdp;
                     let now = Instant::now();
                     let mut st = lock(&self.shared.stats);
                     st.set_tracks(&tracks, now);

@@ -1142,6 +1142,85 @@ async fn an_attendee_gets_the_top_layer_and_keeps_it() {
     println!("  top layer test took {:?}", t0.elapsed());
 }
 
+/// An attendee who joins while the host is publishing gets a subscribe
+/// connection without a data channel (docs/live.md). When the host leaves,
+/// every track on it goes (the m-line heading its BUNDLE group is set
+/// inactive, not stopped); when the host comes back, the same connection
+/// decodes the host's new tracks.
+#[actix_web::test]
+async fn an_attendee_keeps_one_connection_while_every_track_goes_and_comes_back() {
+    if !browser_available("an_attendee_keeps_one_connection_while_every_track_goes_and_comes_back") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Host").await;
+    let ada = app.register("mentee", "Ada").await;
+    let session = webinar_with(&app, &mentor, "Come and go", &[&ada]).await;
+
+    let mut driver = Driver::start().await;
+    let host = driver.browser("host").await;
+    let pa = driver.browser("ada").await;
+    let host_url = app_url(&app, &format!("token={}&session={session}", mentor.access));
+    host.open(&host_url).await;
+    host.wait_state("joined").await;
+    host.call("window.lyceum.startSession()", vec![]).await;
+    host.wait_for(
+        "the host sending video",
+        "return window.lyceum.outbound().then(o => o.some(l => l.bytesSent > 0));",
+        vec![],
+        |v| v == true,
+    )
+    .await;
+
+    pa.open(&app_url(&app, &format!("token={}&session={session}", ada.access)))
+        .await;
+    pa.wait_state("joined").await;
+    pa.wait_decoding(&[("host", mentor.id)]).await;
+    let sdp = "return window.lyceum.state.subPc ? window.lyceum.state.subPc.remoteDescription.sdp : null;";
+    let first = pa.js(sdp, vec![]).await;
+    let first = first.as_str().unwrap_or_default().to_owned();
+    assert!(first.contains("m=video"), "{first}");
+    assert!(!first.contains("m=application"), "a data channel was offered: {first}");
+    pa.js("window.lyceum.state.subPc.lyceumFirst = true; return true;", vec![])
+        .await;
+
+    // The host leaves: ada's page loses the host's tracks, and the offer that
+    // took them parks the first m-line instead of stopping it.
+    host.call("window.lyceum.leave()", vec![]).await;
+    pa.wait_for(
+        "the host's tracks gone",
+        "return window.lyceum.state.tracks.size;",
+        vec![],
+        |v| v == 0,
+    )
+    .await;
+    let parked = pa.js(sdp, vec![]).await;
+    let parked = parked.as_str().unwrap_or_default().to_owned();
+    assert!(parked.contains("a=inactive"), "{parked}");
+
+    // The host comes back and publishes anew: the same connection decodes it.
+    host.call("window.lyceum.join(arguments[0])", vec![json!(session)])
+        .await;
+    host.wait_state("joined").await;
+    pa.wait_decoding(&[("host", mentor.id)]).await;
+    let same = pa
+        .js(
+            "return window.lyceum.state.subPc && window.lyceum.state.subPc.lyceumFirst === true;",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        same,
+        true,
+        "ada's subscribe connection was replaced\n{}",
+        pa.page_log().await
+    );
+    let state = pa.js("return window.lyceum.state.subPc.connectionState;", vec![]).await;
+    assert_eq!(state, "connected");
+    driver.close(vec![host, pa]).await;
+}
+
 const TURNSERVER: &str = "turnserver";
 
 /// Whether coturn's `turnserver` is on PATH; false means skip (and it says

@@ -240,6 +240,63 @@ async fn the_host_promotes_mutes_and_removes_and_only_registrants_get_in() {
     assert_eq!(e.code(), Some("forbidden"), "{e}");
 }
 
+/// A subscriber that joins when there is media to receive gets no data
+/// channel (an idle SCTP association costs the server every round), so its
+/// first media m-line heads the BUNDLE group. When every track it receives
+/// goes, that m-line is set inactive rather than stopped, and the tracks of a
+/// later publisher still arrive on new m-lines of the same connection.
+#[actix_web::test]
+async fn a_subscriber_without_a_data_channel_whose_every_track_goes_receives_the_next_ones() {
+    let app = spawn_app().await;
+    let mentor = app.register("mentor", "Host").await;
+    let a = app.register("mentee", "Ann").await;
+    let id = group_session(&app, &mentor, &[&a]).await;
+    let base = app.address.clone();
+    let sh = Signaller::connect(&base, &mentor.access).await.unwrap();
+    let mut host = Participant::join(&sh, id).await.unwrap();
+    host.start().await.unwrap();
+    let sa = Signaller::connect(&base, &a.access).await.unwrap();
+    let mut pa = Participant::join(&sa, id).await.unwrap();
+    let a_id = UserId(a.id);
+    host.set_role(a_id, LiveRole::Speaker).await.unwrap();
+    sa.wait_event_where(WAIT, |e| {
+        e["type"] == "participant_updated" && e["participant"]["role"] == "speaker"
+    })
+    .await
+    .unwrap();
+    pa.publish(PublishOpts::default()).await.unwrap();
+
+    // The host subscribes once Ann's two tracks are in the room.
+    host.subscribe().await.unwrap();
+    host.wait_for_frames(a_id, 2, 20, WAIT).await.unwrap();
+    let first = host.subscriber().unwrap().offer_sdp();
+    assert!(first.contains("m=audio") && first.contains("m=video"), "{first}");
+    assert!(!first.contains("m=application"), "a data channel was offered: {first}");
+
+    // Ann goes back to the audience: both her tracks leave the host's
+    // connection, the first m-line parked (inactive), the other stopped.
+    host.set_role(a_id, LiveRole::Attendee).await.unwrap();
+    host.wait_for_no_tracks(a_id, WAIT).await.unwrap();
+    let parked = host.subscriber().unwrap().offer_sdp();
+    assert!(parked.contains("a=inactive"), "{parked}");
+    assert!(parked.contains("a=group:BUNDLE"), "{parked}");
+    assert!(host.tracks().is_empty(), "{:?}", host.tracks());
+
+    // Promoted again, she publishes anew: the same subscribe connection
+    // receives both new tracks.
+    pa.unpublish().await;
+    host.set_role(a_id, LiveRole::Speaker).await.unwrap();
+    pa.publish(PublishOpts::default()).await.unwrap();
+    let tracks = host.wait_for_frames(a_id, 2, 20, WAIT).await.unwrap();
+    assert!(
+        tracks.iter().any(|t| t.kind == MediaKind::Video && t.keyframes >= 1),
+        "{tracks:?}"
+    );
+    assert_eq!(host.tracks().len(), 2, "{:?}", host.tracks());
+    let again = host.subscriber().unwrap().offer_sdp();
+    assert!(!again.contains("m=application"), "{again}");
+}
+
 #[actix_web::test]
 async fn a_removed_attendee_stays_out_after_the_live_room_stops() {
     // No grace: the live room stops as soon as it stands empty.

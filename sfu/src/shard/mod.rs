@@ -70,6 +70,12 @@ enum OutState {
     Open(Mid),
     ToStop(Mid),
     NegotiatingStop(Mid),
+    /// The m-line that anchors a subscriber's BUNDLE group (its first, when
+    /// it has no data channel) lost its track: it is set inactive instead of
+    /// stopped, so the group always keeps a live m-line. Nothing is
+    /// forwarded on it again.
+    ToPark(Mid),
+    Parked(Mid),
 }
 
 struct TrackOut {
@@ -144,7 +150,15 @@ struct Peer {
     // subscribe side
     out: Vec<TrackOut>,
     pending: Option<SdpPendingOffer>,
+    /// Its next offer adds the "lyceum" data channel: a subscriber with no
+    /// tracks to receive when it joins gets one so that its first offer has
+    /// an m-line (none is used for anything else).
     needs_channel: bool,
+    /// A data channel is in its SDP (then it anchors the BUNDLE group).
+    has_channel: bool,
+    /// Without a data channel: its first media m-line, which is parked
+    /// instead of stopped when its track goes (see `OutState::ToPark`).
+    anchor: Option<Mid>,
     restart: bool,
     quality: Quality,
     bwe: Option<u64>,
@@ -334,6 +348,8 @@ impl Shard {
                 out: vec![],
                 pending: None,
                 needs_channel: false,
+                has_channel: false,
+                anchor: None,
                 restart: false,
                 quality: Quality::High,
                 bwe: None,

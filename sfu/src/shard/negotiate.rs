@@ -124,6 +124,7 @@ impl Shard {
         for sid in subs {
             let Some(s) = self.peers.get_mut(&sid) else { continue };
             let mut changed = false;
+            let anchor = s.anchor;
             s.out.retain_mut(|o| {
                 if !tracks.contains(&o.track) {
                     return true;
@@ -134,7 +135,7 @@ impl Shard {
                         false
                     }
                     OutState::Open(m) => {
-                        o.state = OutState::ToStop(m);
+                        o.state = stop_or_park(m, anchor);
                         changed = true;
                         true
                     }
@@ -159,7 +160,7 @@ impl Shard {
         for o in &mut s.out {
             if let OutState::Open(m) = o.state {
                 if !room.tracks.contains_key(&o.track) {
-                    o.state = OutState::ToStop(m);
+                    o.state = stop_or_park(m, s.anchor);
                 }
             }
         }
@@ -191,6 +192,10 @@ impl Shard {
                         change.stop_media(m);
                         o.state = OutState::NegotiatingStop(m);
                     }
+                    OutState::ToPark(m) => {
+                        change.set_direction(m, Direction::Inactive);
+                        o.state = OutState::Parked(m);
+                    }
                     _ => {}
                 }
             }
@@ -208,6 +213,9 @@ impl Shard {
             }
         };
         s.pending = Some(pending);
+        if s.needs_channel {
+            s.has_channel = true;
+        }
         s.needs_channel = false;
         if creds.is_some() {
             s.restart = false;
@@ -359,7 +367,9 @@ impl Shard {
             .unwrap_or_default();
         if let Some(s) = self.peers.get_mut(&sid) {
             s.gen = gen;
-            s.needs_channel = true;
+            // A data channel only when there is nothing to receive yet: an
+            // idle SCTP association costs every str0m round (docs/live.md).
+            s.needs_channel = tracks.is_empty();
             s.out = tracks.into_iter().map(|(id, audio)| TrackOut::new(id, audio)).collect();
         }
         match self.negotiate(sid) {
@@ -412,6 +422,11 @@ impl Shard {
                         o.state = OutState::Open(m);
                         o.current = None;
                         o.reviewed = None;
+                        // The first media m-line of a subscriber without a
+                        // data channel heads its BUNDLE group.
+                        if !s.has_channel && s.anchor.is_none() {
+                            s.anchor = Some(m);
+                        }
                     }
                 }
                 s.out.retain(|o| !matches!(o.state, OutState::NegotiatingStop(_)));
@@ -425,6 +440,7 @@ impl Shard {
                     match o.state {
                         OutState::Negotiating(_) => o.state = OutState::ToOpen,
                         OutState::NegotiatingStop(m) => o.state = OutState::ToStop(m),
+                        OutState::Parked(m) => o.state = OutState::ToPark(m),
                         _ => {}
                     }
                 }
@@ -438,5 +454,15 @@ impl Shard {
                 self.kill(sid, Some("error"));
             }
         }
+    }
+}
+
+/// What becomes of an open m-line whose track went: stopped, unless it
+/// anchors a BUNDLE group that has no data channel (then parked).
+fn stop_or_park(m: Mid, anchor: Option<Mid>) -> OutState {
+    if anchor == Some(m) {
+        OutState::ToPark(m)
+    } else {
+        OutState::ToStop(m)
     }
 }
