@@ -41,6 +41,8 @@ curl -s "http://127.0.0.1:$PORT/metrics" | awk '
     total = n["+Inf"]; if (total == 0) { print "no latency samples"; exit }
     split("0.5 0.9 0.99 0.999", qs, " ")
     for (i = 1; i <= 4; i++) { q = qs[i]; for (j = 1; j <= k; j++) if (n[order[j]] >= q * total) { printf "SFU-added latency p%s <= %s ms\n", q * 100, (order[j] == "+Inf" ? "inf" : order[j] * 1000); break } }
+    split("0.001 0.002 0.005", ms, " ")
+    for (i = 1; i <= 3; i++) if (ms[i] in n) printf "SFU-added latency <= %s ms: %.2f %% of the packets\n", ms[i] * 1000, n[ms[i]] * 100 / total
     printf "frames timed: %d; datagrams out: %d; shard busy: %.2f s (%.1f us per datagram out)\n", total, out, busy, busy * 1e6 / out
     if (out > 0) printf "timeout rounds: %d (%.2f per datagram out)\n", rounds, rounds / out
     if (out > 0) printf "UDP GSO: %d of the datagrams out (%.1f %%) left in %d GSO messages\n", gsod, gsod * 100 / out, gsom }'
