@@ -22,6 +22,10 @@ pub mod action {
     // Boards (issue 16): every moderation action and every change to who
     // moderates. `details` names the category, thread or post and the reason.
     pub const BOARD_CATEGORY_CREATED: &str = "board_category_created";
+    /// A category renamed, described anew or made public or members-only
+    /// (`details.changed` says what, with the old and new name and
+    /// visibility).
+    pub const BOARD_CATEGORY_UPDATED: &str = "board_category_updated";
     pub const BOARD_MODERATOR_APPOINTED: &str = "board_moderator_appointed";
     pub const BOARD_MODERATOR_REMOVED: &str = "board_moderator_removed";
     pub const BOARD_USER_BANNED: &str = "board_user_banned";

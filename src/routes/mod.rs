@@ -202,6 +202,7 @@ route_table! {
     "/api/notifications/{id}/read" => { POST notifications::mark_read },
     "/api/me/notification-preferences" => { GET notifications::get_preferences, PUT notifications::put_preferences },
     "/api/boards/categories" => { GET boards::categories::list, POST boards::categories::create },
+    "/api/boards/categories/{id}" => { PATCH boards::categories::update },
     "/api/boards/categories/{id}/moderators/{user}" => { PUT boards::categories::appoint, DELETE boards::categories::dismiss },
     "/api/boards/categories/{id}/bans/{user}" => { PUT boards::categories::ban, DELETE boards::categories::unban },
     "/api/boards/threads" => { GET boards::threads::list, POST boards::threads::create },

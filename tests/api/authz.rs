@@ -319,6 +319,7 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("POST", "/api/notifications/{id}/read", "/api/notifications/999999999/read", "*:404 notification_not_found; anon:401 missing_token; guest:403 guest_not_allowed"),
     http("GET", "/api/boards/categories", "/api/boards/categories", "*:200"),
     with(http("POST", "/api/boards/categories", "/api/boards/categories", ADMINS_CREATE), Json(r#"{"slug":"{fresh_slug}","name":"Matrix","visibility":"members"}"#), Prep::None),
+    with(http("PATCH", "/api/boards/categories/{id}", "/api/boards/categories/{board}", ADMINS), Json(r#"{"description":"Changed by the authz test"}"#), Prep::None),
     http("PUT", "/api/boards/categories/{id}/moderators/{user}", "/api/boards/categories/{board}/moderators/{victim}", ADMINS),
     http("DELETE", "/api/boards/categories/{id}/moderators/{user}", "/api/boards/categories/{board}/moderators/{victim}", "anon:401 missing_token; guest:403 guest_not_allowed; *:403 forbidden; admin:204"),
     with(http("PUT", "/api/boards/categories/{id}/bans/{user}", "/api/boards/categories/{board}/bans/{victim}", ADMINS), Json("{}"), Prep::None),

@@ -112,6 +112,120 @@ async fn categories_are_made_by_admins_and_public_ones_are_readable_signed_out()
         assert_error(res, StatusCode::BAD_REQUEST, "invalid_category").await;
     }
 
+    // Admins rename, describe and change a category's visibility; the
+    // slug stays. Others may not; bad values and unknown ids are refused.
+    let renamed = json!({"name": "Placements and offers", "description": "Offers, **packages**"});
+    let res = app
+        .call(
+            Method::PATCH,
+            &format!("/api/boards/categories/{members}"),
+            Some(&mentee.access),
+            Some(renamed.clone()),
+        )
+        .await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = app
+        .call(
+            Method::PATCH,
+            &format!("/api/boards/categories/{public}"),
+            None,
+            Some(renamed.clone()),
+        )
+        .await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "missing_token").await;
+    let c = app
+        .expect(
+            Method::PATCH,
+            &format!("/api/boards/categories/{public}"),
+            Some(&admin.access),
+            Some(renamed),
+            200,
+        )
+        .await;
+    assert_eq!(c["name"], "Placements and offers");
+    assert_eq!(c["description"], "Offers, **packages**");
+    assert_eq!(c["slug"], "placements");
+    assert_eq!(c["visibility"], "public");
+    for bad in [
+        json!({}),
+        json!({"name": "  "}),
+        json!({"visibility": "secret"}),
+        json!({"description": "x".repeat(501)}),
+    ] {
+        let res = app
+            .call(
+                Method::PATCH,
+                &format!("/api/boards/categories/{public}"),
+                Some(&admin.access),
+                Some(bad),
+            )
+            .await;
+        assert_error(res, StatusCode::BAD_REQUEST, "invalid_category").await;
+    }
+    // The slug is not a field of a change.
+    let res = app
+        .call(
+            Method::PATCH,
+            &format!("/api/boards/categories/{public}"),
+            Some(&admin.access),
+            Some(json!({"slug": "new-slug"})),
+        )
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_json").await;
+    let res = app
+        .call(
+            Method::PATCH,
+            &format!("/api/boards/categories/{}", uuid::Uuid::new_v4()),
+            Some(&admin.access),
+            Some(json!({"name": "Nobody"})),
+        )
+        .await;
+    assert_error(res, StatusCode::NOT_FOUND, "category_not_found").await;
+    // Made public and back: what a visitor may read follows it.
+    let c = app
+        .expect(
+            Method::PATCH,
+            &format!("/api/boards/categories/{members}"),
+            Some(&admin.access),
+            Some(json!({"visibility": "public"})),
+            200,
+        )
+        .await;
+    assert_eq!(c["visibility"], "public");
+    let cats = app.expect(Method::GET, "/api/boards/categories", None, None, 200).await;
+    assert_eq!(cats["items"].as_array().unwrap().len(), 2, "{cats}");
+    app.expect(
+        Method::PATCH,
+        &format!("/api/boards/categories/{members}"),
+        Some(&admin.access),
+        Some(json!({"visibility": "members"})),
+        200,
+    )
+    .await;
+    let audit = app
+        .expect(
+            Method::GET,
+            "/api/admin/audit?action=board_category_updated",
+            Some(&admin.access),
+            None,
+            200,
+        )
+        .await;
+    let items = audit["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{audit}");
+    assert!(
+        items
+            .iter()
+            .any(|e| e["details"]["changed"]["name"]["to"] == "Placements and offers"),
+        "{audit}"
+    );
+    assert!(
+        items
+            .iter()
+            .any(|e| e["details"]["changed"]["visibility"]["to"] == "public"),
+        "{audit}"
+    );
+
     let (open_thread, _) = app
         .thread(&mentee.access, &public, "Open question", "Anyone?", &[])
         .await;

@@ -1,6 +1,6 @@
-//! Board categories: listed to whoever may read them, created by admins;
-//! admins appoint their moderators, and moderators (admins too) ban users
-//! from them. Every change here is audited.
+//! Board categories: listed to whoever may read them, created and changed
+//! by admins; admins appoint their moderators, and moderators (admins too)
+//! ban users from them. Every change here is audited.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use lyceum_protocol::{ErrorCode, UserId};
@@ -62,6 +62,31 @@ fn invalid(message: &str) -> ApiError {
     ApiError::new(ErrorCode::InvalidCategory, message)
 }
 
+/// A category's name once trimmed, or `400 invalid_category`.
+fn valid_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim().to_owned();
+    if !(1..=80).contains(&name.chars().count()) || name.chars().any(char::is_control) {
+        return Err(invalid("a name has 1 to 80 characters and no control characters"));
+    }
+    Ok(name)
+}
+
+/// A category's description once trimmed, or `400 invalid_category`.
+fn valid_description(description: &str) -> Result<String, ApiError> {
+    let description = description.trim().to_owned();
+    if description.chars().count() > 500 || description.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(invalid("a description has at most 500 characters"));
+    }
+    Ok(description)
+}
+
+fn valid_visibility(visibility: &str) -> Result<(), ApiError> {
+    if !matches!(visibility, "public" | "members") {
+        return Err(invalid("visibility is `public` or `members`"));
+    }
+    Ok(())
+}
+
 /// `POST /api/boards/categories` (admins): `201` with the category.
 pub async fn create(
     state: web::Data<AppState>,
@@ -82,17 +107,9 @@ pub async fn create(
             "a slug has 2 to 48 of a-z, 0-9 and '-', and neither starts nor ends with '-'",
         ));
     }
-    let name = b.name.trim().to_owned();
-    if !(1..=80).contains(&name.chars().count()) || name.chars().any(char::is_control) {
-        return Err(invalid("a name has 1 to 80 characters and no control characters"));
-    }
-    let description = b.description.unwrap_or_default().trim().to_owned();
-    if description.chars().count() > 500 || description.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(invalid("a description has at most 500 characters"));
-    }
-    if !matches!(b.visibility.as_str(), "public" | "members") {
-        return Err(invalid("visibility is `public` or `members`"));
-    }
+    let name = valid_name(&b.name)?;
+    let description = valid_description(&b.description.unwrap_or_default())?;
+    valid_visibility(&b.visibility)?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let id = Uuid::new_v4();
@@ -127,6 +144,82 @@ pub async fn create(
         .await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(category_json(&row)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CategoryChange {
+    name: Option<String>,
+    description: Option<String>,
+    visibility: Option<String>,
+}
+
+/// `PATCH /api/boards/categories/{id}` (admins): a new name, description or
+/// visibility (the slug stays: it is in links); `200` with the category.
+pub async fn update(
+    state: web::Data<AppState>,
+    admin: AdminUser,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    body: Json<CategoryChange>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let b = body.into_inner();
+    if b.name.is_none() && b.description.is_none() && b.visibility.is_none() {
+        return Err(invalid("nothing to change: give a name, a description or a visibility"));
+    }
+    let name = b.name.as_deref().map(valid_name).transpose()?;
+    let description = b.description.as_deref().map(valid_description).transpose()?;
+    if let Some(v) = &b.visibility {
+        valid_visibility(v)?;
+    }
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let before = tx
+        .query_opt(
+            "SELECT name, description, visibility FROM board_categories WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::CategoryNotFound, "no such category"))?;
+    let (old_name, old_description, old_visibility): (String, String, String) =
+        (before.get(0), before.get(1), before.get(2));
+    tx.execute(
+        "UPDATE board_categories SET name = coalesce($2, name), description = coalesce($3, description),
+                visibility = coalesce($4, visibility) WHERE id = $1",
+        &[&id, &name, &description, &b.visibility],
+    )
+    .await?;
+    let mut changed = serde_json::Map::new();
+    if name.as_ref().is_some_and(|n| *n != old_name) {
+        changed.insert("name".into(), json!({"from": old_name, "to": name}));
+    }
+    if description.as_ref().is_some_and(|d| *d != old_description) {
+        changed.insert("description".into(), json!(true));
+    }
+    if b.visibility.as_ref().is_some_and(|v| *v != old_visibility) {
+        changed.insert("visibility".into(), json!({"from": old_visibility, "to": b.visibility}));
+    }
+    if !changed.is_empty() {
+        record_board_action(
+            &tx,
+            &state,
+            &req,
+            admin.0.id,
+            None,
+            action::BOARD_CATEGORY_UPDATED,
+            json!({"categoryId": id, "changed": changed}),
+        )
+        .await?;
+    }
+    let row = tx
+        .query_one(
+            &format!("SELECT {CATEGORY_COLUMNS} FROM board_categories c WHERE c.id = $1"),
+            &[&id],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(category_json(&row)))
 }
 
 async fn category_exists(client: &impl deadpool_postgres::GenericClient, id: Uuid) -> Result<(), ApiError> {
