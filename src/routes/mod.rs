@@ -111,6 +111,7 @@ route_table! {
     "/calendar/sessions" => { POST crate::web::calendar::schedule },
     "/calendar/manage/{id}" => { GET crate::web::calendar::manage_page, POST crate::web::calendar::manage },
     "/sitemap.xml" => { GET crate::web::seo::sitemap },
+    "/sitemaps/{file}" => { GET crate::web::seo::sitemap_file },
     "/robots.txt" => { GET crate::web::seo::robots },
     "/chat" => { GET crate::web::chat::list_page, POST crate::web::chat::create },
     "/chat/direct" => { POST crate::web::chat::open_direct },

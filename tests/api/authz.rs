@@ -207,6 +207,7 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("GET", "/unsubscribe", "/unsubscribe", "*:400 invalid_unsubscribe_link"),
     http("POST", "/unsubscribe", "/unsubscribe", "*:400 invalid_unsubscribe_link"),
     http("GET", "/sitemap.xml", "/sitemap.xml", "*:200"),
+    http("GET", "/sitemaps/{file}", "/sitemaps/pages.xml", "*:200"),
     http("GET", "/robots.txt", "/robots.txt", "*:200"),
     http("GET", "/app", "/app", "*:200"),
     http("GET", "/app/{file}", "/app/app.js", "*:200"),

@@ -1745,15 +1745,7 @@ async fn public_threads_are_server_rendered_pages_in_the_sitemap() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
-    let sitemap = app
-        .http
-        .get(app.url("/sitemap.xml"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let sitemap = app.sitemap().await;
     assert!(
         sitemap.contains(&format!("/boards/threads/{thread}</loc>")),
         "{sitemap}"

@@ -192,6 +192,24 @@ pub fn unique_email(prefix: &str) -> String {
 }
 
 impl TestApp {
+    /// Every URL of the sitemap: `/sitemap.xml` is an index; each file it
+    /// lists is fetched (as a visitor) and the files' text joined.
+    pub async fn sitemap(&self) -> String {
+        let get = |url: String| async move {
+            let res = reqwest::get(url).await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap()
+        };
+        let index = get(self.url("/sitemap.xml")).await;
+        assert!(index.contains("<sitemapindex"), "{index}");
+        let mut all = String::new();
+        for part in index.split("<loc>").skip(1) {
+            let url = part.split("</loc>").next().unwrap().replace("&amp;", "&");
+            all.push_str(&get(url).await);
+        }
+        all
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -375,8 +375,30 @@ async fn a_mentee_finds_a_mentor_by_skill_and_books_a_slot_with_an_agenda_by_for
     assert!(to.contains("booked=waitlisted&position=1"), "{to}");
 
     // The sitemap lists the mentor's page; robots.txt points to it.
-    let (_, xml) = get_page(&visitor, &app, "/sitemap.xml").await;
+    // The sitemap is an index of files within the protocol's 50,000 URLs.
+    let (_, index) = get_page(&visitor, &app, "/sitemap.xml").await;
+    for file in [
+        "/sitemaps/pages.xml</loc>",
+        "/sitemaps/mentors-1.xml</loc>",
+        "/sitemaps/threads-1.xml</loc>",
+    ] {
+        assert!(index.contains(file), "{index}");
+    }
+    let xml = app.sitemap().await;
     assert!(xml.contains(&format!("/mentors/{}</loc>", mentor.id)));
+    assert!(xml.contains("/mentors</loc>"), "{xml}");
+    let (status, past) = get_page(&visitor, &app, "/sitemaps/mentors-2.xml").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(past.contains("<urlset") && !past.contains("<url>"), "{past}");
+    for bad in [
+        "/sitemaps/nope.xml",
+        "/sitemaps/mentors-0.xml",
+        "/sitemaps/mentors-x.xml",
+        "/sitemaps/users-1.xml",
+    ] {
+        let (status, _) = get_page(&visitor, &app, bad).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
+    }
     let (_, robots) = get_page(&visitor, &app, "/robots.txt").await;
     assert!(robots.contains("Sitemap: ") && robots.contains("Disallow: /api/"));
 }
