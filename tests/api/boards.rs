@@ -2760,18 +2760,7 @@ async fn the_notifications_page_shows_unread_ones_and_marks_them_read_by_form_an
     let me = app.login(&email).await;
     let otto = app.register("mentee", "Otto Other").await;
     // 53 for her (more than a page of 50) and one for Otto, stored as the server stores them.
-    app.db
-        .execute(
-            "INSERT INTO notifications (user_id, kind, payload, dedupe_key)
-             SELECT $1, 'board_reply',
-                    jsonb_build_object('title', 'Thread ' || i, 'threadId', gen_random_uuid(),
-                                       'by', jsonb_build_object('displayName', 'Marco')),
-                    'test:' || i
-               FROM generate_series(1, 53) AS i ORDER BY i",
-            &[&me.id],
-        )
-        .await
-        .unwrap();
+    crate::browser_pages::seed_unread(&app, me.id, 53).await;
     let theirs: i64 = app
         .db
         .query_one(
