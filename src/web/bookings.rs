@@ -276,11 +276,26 @@ pub async fn notifications_page(
     };
     let prefs = bridge::json_of(crate::routes::notifications::get_preferences(state.clone(), user.auth).await).await?;
     let prefs = prefs["items"].as_array().cloned().unwrap_or_default();
-    let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
-    let v = bridge::json_of(
-        crate::routes::notifications::list(state.clone(), user.auth, bridge::query(json!({ "cursor": cursor }))?).await,
-    )
-    .await?;
+    let mut cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
+    let list = |cursor: Option<&str>| {
+        let state = state.clone();
+        let q = bridge::query(json!({ "cursor": cursor }));
+        async move {
+            match q {
+                Ok(q) => bridge::json_of(crate::routes::notifications::list(state, user.auth, q).await).await,
+                Err(e) => Err(e),
+            }
+        }
+    };
+    // A cursor the API refuses (a mangled link): the newest ones, and why.
+    let (v, cursor_error) = match list(cursor).await {
+        Ok(v) => (v, None),
+        Err(e) if cursor.is_some() => {
+            cursor = None;
+            (list(None).await?, Some(explain(&e)))
+        }
+        Err(e) => return Err(e),
+    };
     let items = v["items"].as_array().cloned().unwrap_or_default();
     let unread = v["unread"].as_i64().unwrap_or(0);
     let next = s(&v, "nextCursor");
@@ -293,6 +308,7 @@ pub async fn notifications_page(
             _ => {},
         }
         @if let Some(e) = &q.error { (notice("error", e)) }
+        @if let Some(e) = &cursor_error { (notice("error", e)) }
         div class="actions" id="notifications-summary" {
             p id="unread-total" tabindex="-1" {
                 @match unread {

@@ -2896,6 +2896,12 @@ async fn the_notifications_page_shows_unread_ones_and_marks_them_read_by_form_an
     assert_eq!(location(&res), format!("{older}&done=read"));
     assert_eq!(count(me.access.clone()).await, 51);
 
+    // A mangled cursor: the newest ones, and why in words.
+    let (status, html) = get_page(&b, &app, "/notifications?cursor=x").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"<div class="notice error" role="alert">"#), "{html}");
+    assert!(html.contains("Thread 53<"), "{html}");
+
     // Mark all: none unread, no button, the bell without a count; Otto's untouched.
     let res = post("/notifications/read-all".to_owned(), vec![("csrf", csrf.clone())]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
