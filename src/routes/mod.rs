@@ -91,6 +91,8 @@ route_table! {
     "/mentorships/{id}/{action}" => { POST crate::web::mentorships::act },
     "/notifications" => { GET crate::web::bookings::notifications_page },
     "/notifications/preferences" => { POST crate::web::bookings::save_preferences },
+    "/notifications/read-all" => { POST crate::web::bookings::mark_all_read },
+    "/notifications/{id}/read" => { POST crate::web::bookings::mark_read },
     "/boards" => { GET crate::web::boards::boards_page },
     "/boards/threads/{id}" => { GET crate::web::boards::thread_page },
     "/boards/threads" => { POST crate::web::boards::ask },

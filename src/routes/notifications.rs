@@ -61,7 +61,8 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(json!({"items": items, "nextCursor": next_cursor, "unread": unread})))
 }
 
-async fn unread_count(client: &deadpool_postgres::Client, user: &AuthUser) -> Result<i64, ApiError> {
+/// How many of `user`'s notifications are unread.
+pub async fn unread_count(client: &deadpool_postgres::Client, user: &AuthUser) -> Result<i64, ApiError> {
     Ok(client
         .query_one(
             "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",

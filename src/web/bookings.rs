@@ -231,6 +231,39 @@ pub async fn ics(
 pub struct NotificationsQuery {
     saved: Option<String>,
     error: Option<String>,
+    /// `read` (one marked read) or `all` (all of them).
+    done: Option<String>,
+    /// Older ones: the API's `nextCursor` of the page before.
+    cursor: Option<String>,
+}
+
+/// A notification in plain words (what a "Mark as read" button names).
+fn notification_words(n: &serde_json::Value) -> String {
+    let p = &n["payload"];
+    let by = s(&p["by"], "displayName");
+    let title = s(p, "title");
+    match s(n, "kind") {
+        "reminder" => format!("Reminder: {title}"),
+        "board_reply" => format!("{by} replied in {title}"),
+        "board_mention" => format!("{by} mentioned you in {title}"),
+        "board_answer_accepted" => format!("{by} accepted your answer in {title}"),
+        "board_moderation" => format!("A moderator acted on your post in {title}"),
+        "direct_message" => format!("{by} sent you a message while you were away"),
+        k if k.starts_with("mentorship_") || k.starts_with("review_") || k.starts_with("booking_") => title.to_owned(),
+        other if title.is_empty() => other.replace('_', " "),
+        other => format!("{}: {title}", other.replace('_', " ")),
+    }
+}
+
+/// The notifications page a form goes back to: the same page of them.
+fn notifications_back(cursor: Option<&str>) -> String {
+    match cursor.filter(|c| !c.is_empty()) {
+        Some(c) => format!(
+            "/notifications?{}",
+            serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default()
+        ),
+        None => "/notifications".to_owned(),
+    }
 }
 
 pub async fn notifications_page(
@@ -243,20 +276,62 @@ pub async fn notifications_page(
     };
     let prefs = bridge::json_of(crate::routes::notifications::get_preferences(state.clone(), user.auth).await).await?;
     let prefs = prefs["items"].as_array().cloned().unwrap_or_default();
-    let v = bridge::json_of(
-        crate::routes::notifications::list(state.clone(), user.auth, web::Query(Default::default())).await,
-    )
-    .await?;
+    let mut cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
+    let list = |cursor: Option<&str>| {
+        let state = state.clone();
+        let q = bridge::query(json!({ "cursor": cursor }));
+        async move {
+            match q {
+                Ok(q) => bridge::json_of(crate::routes::notifications::list(state, user.auth, q).await).await,
+                Err(e) => Err(e),
+            }
+        }
+    };
+    // A cursor the API refuses (a mangled link): the newest ones, and why.
+    let (v, cursor_error) = match list(cursor).await {
+        Ok(v) => (v, None),
+        Err(e) if cursor.is_some() => {
+            cursor = None;
+            (list(None).await?, Some(explain(&e)))
+        }
+        Err(e) => return Err(e),
+    };
     let items = v["items"].as_array().cloned().unwrap_or_default();
+    let unread = v["unread"].as_i64().unwrap_or(0);
+    let next = s(&v, "nextCursor");
     let body = html! {
         h1 { "Notifications" }
         @if q.saved.is_some() { (notice("ok", "Your email choices are saved.")) }
+        @match q.done.as_deref() {
+            Some("read") => { (notice("ok", "Marked as read.")) },
+            Some("all") => { (notice("ok", "All your notifications are marked as read.")) },
+            _ => {},
+        }
         @if let Some(e) = &q.error { (notice("error", e)) }
-        @if items.is_empty() { p { "Nothing yet. Bookings, reminders before your sessions, replies on the boards, messages, mentorships and reviews will appear here." } }
-        ul id="notifications" {
+        @if let Some(e) = &cursor_error { (notice("error", e)) }
+        div class="actions" id="notifications-summary" {
+            p id="unread-total" tabindex="-1" {
+                @match unread {
+                    0 => { "No unread notifications." },
+                    1 => { "1 unread notification." },
+                    n => { (n) " unread notifications." },
+                }
+            }
+            // Hidden with none unread (`notifications.js` shows it when one arrives).
+            form method="post" action="/notifications/read-all" class="inline" id="mark-all" hidden[unread == 0] {
+                (csrf_field(&viewer))
+                @if let Some(c) = cursor { input type="hidden" name="cursor" value=(c); }
+                button type="submit" class="secondary" { "Mark all as read" }
+            }
+        }
+        @if items.is_empty() && cursor.is_none() { p { "Nothing yet. Bookings, reminders before your sessions, replies on the boards, messages, mentorships and reviews will appear here." } }
+        @if items.is_empty() && cursor.is_some() { p { "No older notifications." } }
+        ul id="notifications" class="notifications" data-unread=(unread) {
             @for n in &items {
                 @let p = &n["payload"];
-                li {
+                @let is_unread = n["readAt"].is_null();
+                li id=(format!("n-{}", n["id"])) data-id=(n["id"]) class=[is_unread.then_some("unread")] {
+                    @if is_unread { span class="badge unread" { "Unread" } " " }
                     @match s(n, "kind") {
                         "reminder" => { "Reminder: " strong { (s(p, "title")) } " starts " @if let Some(t) = instant(&p["startsAt"]) { (when(t)) } },
                         "board_reply" | "board_mention" | "board_answer_accepted" | "board_moderation" => {
@@ -279,6 +354,28 @@ pub async fn notifications_page(
                         other => { (other.replace('_', " ")) @if !s(p, "title").is_empty() { ": " (s(p, "title")) } },
                     }
                     @if let Some(t) = instant(&n["createdAt"]) { " · " span class="hint" { (when(t)) } }
+                    @if is_unread {
+                        " "
+                        form method="post" action=(format!("/notifications/{}/read", n["id"])) class="inline mark-read" {
+                            (csrf_field(&viewer))
+                            @if let Some(c) = cursor { input type="hidden" name="cursor" value=(c); }
+                            // Its name says which: "Mark as read: Marco replied in …".
+                            button type="submit" class="secondary" {
+                                "Mark as read" span class="visually-hidden" { ": " (notification_words(n)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if cursor.is_some() || !next.is_empty() {
+            nav aria-label="Older and newer notifications" {
+                p {
+                    @if cursor.is_some() { a href="/notifications" { "Newest notifications" } }
+                    @if cursor.is_some() && !next.is_empty() { " · " }
+                    @if !next.is_empty() {
+                        a href=(notifications_back(Some(next))) rel="next" { "Older notifications" }
+                    }
                 }
             }
         }
@@ -353,4 +450,47 @@ pub async fn save_preferences(
             serde_urlencoded::to_string([("error", explain(&e))]).unwrap_or_default()
         )),
     })
+}
+
+#[derive(Deserialize)]
+pub struct MarkReadForm {
+    csrf: Option<String>,
+    /// The page of notifications the form was on.
+    cursor: Option<String>,
+}
+
+/// `POST /notifications/{id}/read`: through `POST /api/notifications/{id}/read`
+/// (someone else's id is the API's 404, said in words); back to the same page.
+pub async fn mark_read(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    viewer: Viewer,
+    id: web::Path<i64>,
+    form: web::Form<MarkReadForm>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(user) = viewer.form_user(&req, form.csrf.as_deref())? else {
+        return Ok(to_sign_in("/notifications"));
+    };
+    let res = bridge::json_of(crate::routes::notifications::mark_read(state.clone(), user, id).await).await;
+    Ok(bridge::back_to(
+        &notifications_back(form.cursor.as_deref()),
+        res.map(|_| "done=read".to_owned()),
+    ))
+}
+
+/// `POST /notifications/read-all`: through `POST /api/notifications/read-all`.
+pub async fn mark_all_read(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    viewer: Viewer,
+    form: web::Form<MarkReadForm>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(user) = viewer.form_user(&req, form.csrf.as_deref())? else {
+        return Ok(to_sign_in("/notifications"));
+    };
+    let res = bridge::json_of(crate::routes::notifications::mark_all_read(state.clone(), user).await).await;
+    Ok(bridge::back_to(
+        &notifications_back(form.cursor.as_deref()),
+        res.map(|_| "done=all".to_owned()),
+    ))
 }

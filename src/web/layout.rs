@@ -106,11 +106,14 @@ pub fn page(viewer: &Viewer, p: Page<'_>, body: Markup) -> Markup {
                             } @else {
                                 a class="bell chat-link" href="/chat" aria-label="Messages" { (chat_icon()) span class="count" id="chat-unread" {} }
                             }
-                            a class="bell" href="/notifications" aria-label="Notifications" {
+                            a class="bell" href="/notifications" aria-label=(bell_label(u.unread)) {
                                 svg class="bell-icon" aria-hidden="true" focusable="false" width="22" height="22" viewBox="0 0 24 24" {
                                     path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1z" {}
                                 }
-                                span class="count" id="unread-count" data-live="notifications" {}
+                                // The server's count as the page is made; `site.js` keeps it live.
+                                span class="count" id="unread-count" data-live="notifications" data-unread=(u.unread) {
+                                    @if u.unread > 0 { (u.unread) }
+                                }
                             }
                             span class="who" { (u.name) }
                             form method="post" action="/signout" class="inline" {
@@ -130,6 +133,16 @@ pub fn page(viewer: &Viewer, p: Page<'_>, body: Markup) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// The bell's accessible name: "Notifications, 3 unread" (`site.js` says
+/// it the same way when the count changes).
+pub fn bell_label(unread: i64) -> String {
+    if unread > 0 {
+        format!("Notifications, {unread} unread")
+    } else {
+        "Notifications".to_owned()
     }
 }
 

@@ -107,6 +107,8 @@ pub struct Viewer {
 pub struct SignedIn {
     pub auth: AuthUser,
     pub name: String,
+    /// How many of their notifications are unread (the header's bell).
+    pub unread: i64,
 }
 
 impl SignedIn {
@@ -213,12 +215,20 @@ async fn signed_in(state: &AppState, req: &HttpRequest) -> Result<Option<AuthUse
     }
 }
 
-async fn display_name(state: &AppState, user: UserId) -> Result<String, ApiError> {
+/// The header's name and the bell's unread count (the count the API's
+/// `GET /api/notifications/unread-count` answers, by the same query).
+async fn header_of(state: &AppState, user: &AuthUser) -> Result<SignedIn, ApiError> {
     let client = state.pool.get().await?;
     let row = client
-        .query_opt("SELECT display_name FROM users WHERE id = $1", &[&user])
+        .query_opt("SELECT display_name FROM users WHERE id = $1", &[&user.id])
         .await?;
-    Ok(row.map(|r| r.get(0)).unwrap_or_default())
+    let name = row.map(|r| r.get(0)).unwrap_or_default();
+    let unread = crate::routes::notifications::unread_count(&client, user).await?;
+    Ok(SignedIn {
+        auth: *user,
+        name,
+        unread,
+    })
 }
 
 pub async fn viewer(req: &HttpRequest) -> Result<Viewer, ApiError> {
@@ -228,10 +238,7 @@ pub async fn viewer(req: &HttpRequest) -> Result<Viewer, ApiError> {
     let had_cookie = req.cookie(PAGE_COOKIE).is_some();
     let auth = signed_in(state, req).await?;
     let user = match auth {
-        Some(auth) => Some(SignedIn {
-            name: display_name(state, auth.id).await?,
-            auth,
-        }),
+        Some(auth) => Some(header_of(state, &auth).await?),
         None => None,
     };
     let (csrf, new_csrf) = match req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned()) {

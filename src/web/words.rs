@@ -38,6 +38,7 @@ pub fn explain(e: &ApiError) -> String {
             "Check the skills, the time (To after From) and the time zone (such as Europe/Berlin)."
         }
         C::AlreadyReviewed => "You have reviewed this one already; you can change that review for 14 days.",
+        C::NotificationNotFound => "Nothing was marked read.",
         C::Forbidden | C::GuestNotAllowed => "Your account cannot do this. Sign in with an account that can.",
         C::DatabaseUnavailable | C::Unavailable | C::Overloaded => {
             "The service is busy or briefly unavailable. Nothing was changed: try again in a moment."

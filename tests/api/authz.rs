@@ -187,6 +187,8 @@ const HTTP_ROWS: &[HttpRow] = &[
     http("GET", "/bookings/{file}", "/bookings/{booking}.ics", "*:303"),
     http("GET", "/notifications", "/notifications", "*:303"),
     http("POST", "/notifications/preferences", "/notifications/preferences", "*:400 unsupported_media_type"),
+    http("POST", "/notifications/read-all", "/notifications/read-all", "*:400 unsupported_media_type"),
+    http("POST", "/notifications/{id}/read", "/notifications/999999999/read", "*:400 unsupported_media_type"),
     http("GET", "/chat", "/chat", "*:303"),
     http("POST", "/chat", "/chat", "*:400 unsupported_media_type"),
     http("POST", "/chat/direct", "/chat/direct", "*:400 unsupported_media_type"),

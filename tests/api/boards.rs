@@ -2856,3 +2856,170 @@ async fn a_moderator_approves_and_rejects_held_posts_on_the_thread_page() {
     let (_, html) = get_page(&moe_b, &app, &location(&res)).await;
     assert!(html.contains("This post is not waiting for review"), "{html}");
 }
+
+#[actix_web::test]
+async fn the_notifications_page_shows_unread_ones_and_marks_them_read_by_form_and_the_bell_counts_them() {
+    use crate::pages::{browser, csrf_of, get_page, sign_up};
+    let app = spawn_app().await;
+    let b = browser();
+    let email = sign_up(&b, &app, "mentee", "Una Unread").await;
+    let me = app.login(&email).await;
+    let otto = app.register("mentee", "Otto Other").await;
+    // 53 for her (more than a page of 50) and one for Otto, stored as the server stores them.
+    crate::browser_pages::seed_unread(&app, me.id, 53).await;
+    let theirs: i64 = app
+        .db
+        .query_one(
+            "INSERT INTO notifications (user_id, kind, payload, dedupe_key)
+             VALUES ($1, 'board_reply', '{\"title\": \"Otto thread\"}', 'test:otto') RETURNING id",
+            &[&otto.id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let count = |token: String| {
+        let app = &app;
+        async move {
+            app.expect(Method::GET, "/api/notifications/unread-count", Some(&token), None, 200)
+                .await["unread"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let all = app
+        .expect(Method::GET, "/api/notifications?limit=100", Some(&me.access), None, 200)
+        .await;
+    let ids: Vec<i64> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 53);
+    assert_eq!(count(me.access.clone()).await, 53);
+
+    // The bell says the server's count, in words, on any page; the list
+    // marks each unread one in words with a button naming it.
+    let (_, home) = get_page(&b, &app, "/").await;
+    assert!(home.contains(r#"aria-label="Notifications, 53 unread""#), "{home}");
+    assert!(
+        home.contains(r#"id="unread-count" data-live="notifications" data-unread="53">53</span>"#),
+        "{home}"
+    );
+    let (status, html) = get_page(&b, &app, "/notifications").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("53 unread notifications."), "{html}");
+    assert_eq!(
+        html.matches(r#"<span class="badge unread">Unread</span>"#).count(),
+        50,
+        "a page of 50"
+    );
+    let newest = ids[0];
+    assert!(
+        html.contains(&format!(r#"<li id="n-{newest}" data-id="{newest}" class="unread"><span class="badge unread">Unread</span> Marco replied in"#)),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"Mark as read<span class="visually-hidden">: Marco replied in Thread 53</span>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<button type="submit" class="secondary">Mark all as read</button>"#),
+        "{html}"
+    );
+    assert!(!html.contains("Thread 3<"), "the 51st is on the next page");
+    let older = format!("/notifications?cursor={}", ids[49]);
+    assert!(
+        html.contains(&format!(r#"<a href="{older}" rel="next">Older notifications</a>"#)),
+        "{html}"
+    );
+    let csrf = csrf_of(&html);
+
+    // Mark one read: back with "Marked as read.", the count and the bell one lower.
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        let b = &b;
+        let app = &app;
+        async move { b.post(app.url(&path)).form(&form).send().await.unwrap() }
+    };
+    let res = post(format!("/notifications/{newest}/read"), vec![("csrf", csrf.clone())]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/notifications?done=read");
+    assert_eq!(count(me.access.clone()).await, 52);
+    let (_, html) = get_page(&b, &app, "/notifications?done=read").await;
+    assert!(html.contains("Marked as read."), "{html}");
+    assert!(
+        html.contains(&format!(r#"<li id="n-{newest}" data-id="{newest}">Marco replied in"#)),
+        "{html}"
+    );
+    assert!(html.contains(r#"aria-label="Notifications, 52 unread""#), "{html}");
+    assert!(html.contains("52 unread notifications."), "{html}");
+
+    // Without the CSRF token: refused, nothing read.
+    let res = post(format!("/notifications/{}/read", ids[1]), vec![]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = post("/notifications/read-all".to_owned(), vec![]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(count(me.access.clone()).await, 52);
+
+    // Someone else's: the API's 404, said in words; theirs stays unread.
+    let res = post(format!("/notifications/{theirs}/read"), vec![("csrf", csrf.clone())]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = location(&res);
+    assert!(to.starts_with("/notifications?error="), "{to}");
+    let (status, html) = get_page(&b, &app, &to).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("You have no notification with this id. Nothing was marked read."),
+        "{html}"
+    );
+    let read_at: Option<chrono::DateTime<chrono::Utc>> = app
+        .db
+        .query_one("SELECT read_at FROM notifications WHERE id = $1", &[&theirs])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(read_at.is_none(), "Otto's notification is still unread");
+    assert_eq!(count(otto.access.clone()).await, 1);
+    assert_eq!(count(me.access.clone()).await, 52);
+    // Not an id at all: a 400, not a 500.
+    let res = post("/notifications/abc/read".to_owned(), vec![("csrf", csrf.clone())]).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    // The older page: the last three, a way back, and its forms come back to it.
+    let (_, html) = get_page(&b, &app, &older).await;
+    assert!(html.contains("Thread 3<") && html.contains("Thread 1<"), "{html}");
+    assert!(!html.contains("Thread 4<"), "{html}");
+    assert!(
+        html.contains(r#"<a href="/notifications">Newest notifications</a>"#),
+        "{html}"
+    );
+    assert!(!html.contains("Older notifications"), "{html}");
+    let res = post(
+        format!("/notifications/{}/read", ids[52]),
+        vec![("csrf", csrf.clone()), ("cursor", ids[49].to_string())],
+    )
+    .await;
+    assert_eq!(location(&res), format!("{older}&done=read"));
+    assert_eq!(count(me.access.clone()).await, 51);
+
+    // A mangled cursor: the newest ones, and why in words.
+    let (status, html) = get_page(&b, &app, "/notifications?cursor=x").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"<div class="notice error" role="alert">"#), "{html}");
+    assert!(html.contains("Thread 53<"), "{html}");
+
+    // Mark all: none unread, no button, the bell without a count; Otto's untouched.
+    let res = post("/notifications/read-all".to_owned(), vec![("csrf", csrf.clone())]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/notifications?done=all");
+    assert_eq!(count(me.access.clone()).await, 0);
+    assert_eq!(count(otto.access.clone()).await, 1);
+    let (_, html) = get_page(&b, &app, "/notifications?done=all").await;
+    assert!(html.contains("All your notifications are marked as read."), "{html}");
+    assert!(html.contains("No unread notifications."), "{html}");
+    assert!(!html.contains(r#"class="badge unread""#), "{html}");
+    assert!(!html.contains(">Mark as read<"), "{html}");
+    assert!(html.contains(r#"id="mark-all" hidden"#), "{html}");
+    assert!(html.contains(r#"aria-label="Notifications""#), "{html}");
+    assert!(html.contains(r#"data-unread="0"></span>"#), "{html}");
+}

@@ -172,7 +172,7 @@ async fn a_mentee_asks_a_mentor_answers_live_the_mentee_accepts_and_the_mentor_i
             vec![],
         )
         .await;
-    assert_eq!(bell, json!("Notifications, 1 new"));
+    assert_eq!(bell, json!("Notifications, 1 unread"));
 
     // And by email, through the outbox.
     let to = mark.email.to_lowercase();
@@ -197,4 +197,111 @@ async fn a_mentee_asks_a_mentor_answers_live_the_mentee_accepts_and_the_mentor_i
 
     driver.close(vec![mentee, mentor]).await;
     println!("  boards browser test took {:?}", t0.elapsed());
+}
+
+/// The bell in a browser (issue 16): the server's unread count on every
+/// page, one lower at once when the user marks one read on
+/// `/notifications` (in place, no reload, focus on to the next one), none
+/// after "Mark all as read", and still none on the next load.
+#[actix_web::test]
+async fn the_bell_counts_unread_notifications_and_goes_down_as_they_are_marked_read() {
+    let test = "the_bell_counts_unread_notifications_and_goes_down_as_they_are_marked_read";
+    if !browser_available(test) {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    let una = app.register("mentee", "Una Unread").await;
+    crate::browser_pages::seed_unread(&app, una.id, 3).await;
+    let bell = "const c = document.getElementById('unread-count'); \
+                return [c.textContent, c.parentElement.getAttribute('aria-label')];";
+    let mut driver = Driver::start().await;
+    let page = driver.browser("mentee").await;
+    page.sign_in(&app, &una.email).await;
+
+    // Any page: three unread, said in words.
+    page.open(&app.url("/mentors")).await;
+    assert_eq!(page.js(bell, vec![]).await, json!(["3", "Notifications, 3 unread"]));
+
+    // On /notifications: each unread one says so; marking one read lowers the bell at once.
+    page.open(&app.url("/notifications")).await;
+    page.wait_for(
+        "the page live",
+        "return document.getElementById('notifications').dataset.live || null;",
+        vec![],
+        |v| v == "true",
+    )
+    .await;
+    page.js("window.__sameDocument = true; return true;", vec![]).await;
+    assert_eq!(
+        page.js(
+            "return document.querySelectorAll('#notifications li.unread .badge.unread').length;",
+            vec![]
+        )
+        .await,
+        json!(3)
+    );
+    assert_eq!(page.text("#unread-total").await, "3 unread notifications.");
+    page.click_button("Mark as read: Marco replied in Thread 3").await;
+    page.wait_for("the bell at 2", bell, vec![], |v| {
+        v == &json!(["2", "Notifications, 2 unread"])
+    })
+    .await;
+    assert_eq!(page.text("#unread-total").await, "2 unread notifications.");
+    assert_eq!(
+        page.js(
+            "const li = document.querySelector('#notifications li'); \
+             return [li.classList.contains('unread'), !!li.querySelector('.badge, form')];",
+            vec![]
+        )
+        .await,
+        json!([false, false]),
+        "the newest is read: no badge, no button"
+    );
+    assert_eq!(
+        page.js("return document.activeElement.textContent;", vec![]).await,
+        json!("Mark as read: Marco replied in Thread 2"),
+        "focus goes on to the next unread one"
+    );
+    page.wait_text(
+        "announced",
+        "return document.getElementById('announce').textContent;",
+        "Marked as read.",
+    )
+    .await;
+    assert_eq!(page.js("return window.__sameDocument === true;", vec![]).await, true);
+    let api = |token: String| {
+        let app = &app;
+        async move {
+            let res = app
+                .http
+                .get(app.url("/api/notifications/unread-count"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            res.json::<serde_json::Value>().await.unwrap()["unread"].clone()
+        }
+    };
+    assert_eq!(api(una.access.clone()).await, json!(2));
+
+    // Mark all: the bell has no count, the button goes.
+    page.click_button("Mark all as read").await;
+    page.wait_for("the bell empty", bell, vec![], |v| v == &json!(["", "Notifications"]))
+        .await;
+    assert_eq!(page.text("#unread-total").await, "No unread notifications.");
+    assert_eq!(
+        page.js(
+            "return [document.getElementById('mark-all').hidden, document.querySelectorAll('#notifications .unread').length];",
+            vec![]
+        )
+        .await,
+        json!([true, 0])
+    );
+    assert_eq!(page.js("return window.__sameDocument === true;", vec![]).await, true);
+    assert_eq!(api(una.access.clone()).await, json!(0));
+    // And so on the next load, anywhere.
+    page.open(&app.url("/mentors")).await;
+    assert_eq!(page.js(bell, vec![]).await, json!(["", "Notifications"]));
+    driver.close(vec![page]).await;
 }

@@ -185,6 +185,28 @@ fn tab_key() -> KeyActions {
 
 /// A mentor (seeded through the API, as the mentor would) with a headline and
 /// skills.
+/// `n` unread board-reply notifications for `user` ("Marco replied in
+/// Thread 1" … "Thread n"), stored as the server stores them; their ids,
+/// oldest first.
+pub(crate) async fn seed_unread(app: &TestApp, user: uuid::Uuid, n: i32) -> Vec<i64> {
+    app.db
+        .query(
+            "INSERT INTO notifications (user_id, kind, payload, dedupe_key)
+             SELECT $1, 'board_reply',
+                    jsonb_build_object('title', 'Thread ' || i, 'threadId', gen_random_uuid(),
+                                       'by', jsonb_build_object('displayName', 'Marco')),
+                    'seeded:' || i
+               FROM generate_series(1, $2) AS i ORDER BY i
+             RETURNING id",
+            &[&user, &n],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, i64>(0))
+        .collect()
+}
+
 pub(crate) async fn seed_mentor(app: &TestApp, name: &str, skill: &str) -> Session {
     let mentor = app.register("mentor", name).await;
     let res = app
@@ -317,6 +339,10 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         )
         .await
         .unwrap();
+    // More unread notifications than a page holds (each with "Mark as
+    // read", "Mark all as read", "Older notifications"), and an older page.
+    let seeded = seed_unread(&app, mentee.id, 60).await;
+    let older_notifications = format!("/notifications?cursor={}", seeded[10]);
     // Issue 17's states: Mia's request to Grace waits; Grace accepted
     // Otto's (its Message and Call links); a session Grace held, Mia marked
     // attended (the review form on My bookings, the dashboard's Past row),
@@ -509,6 +535,8 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
         "/mentorships".into(),
         "/mentorships?done=requested".into(),
         "/notifications?saved=1".into(),
+        older_notifications.clone(),
+        "/notifications?done=read".into(),
         "/matching".into(),
         "/matching?skill1=Rust&level1=advanced&goals=compilers&weekday=1&startTime=18%3A00&endTime=21%3A00&timeZone=UTC"
             .into(),
@@ -969,6 +997,8 @@ async fn the_pages_fit_a_phone_with_no_horizontal_scrolling_and_a_usable_nav() {
     let other = app.register("mentee", "Otto Other").await;
     let (direct, group, open_room) = crate::browser_chat::seed_chat(&app, &mentor, &mentee, &other).await;
     let mentor_path = format!("/mentors/{}", mentor.id);
+    // Notifications with their "Mark as read" buttons.
+    seed_unread(&app, mentee.id, 3).await;
     // A board thread with its forms (issue 16): long names, a long answer.
     let admin = app.admin().await;
     let res = app

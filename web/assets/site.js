@@ -138,20 +138,33 @@ function countdowns() {
 }
 export { localTimes };
 
-/** The bell: the unread count, live. */
-async function bell() {
+/** The bell: the server's unread count, rendered into the page and kept live. */
+let unread = 0;
+/** Shows `n` unread on the bell (`notifications.js` calls it after marking read). */
+export function setUnread(n) {
+  const el = document.getElementById('unread-count');
+  if (!el) return;
+  unread = Math.max(0, Number(n) || 0);
+  el.dataset.unread = String(unread);
+  el.textContent = unread > 0 ? String(unread) : '';
+  el.parentElement.setAttribute('aria-label', unread > 0 ? `Notifications, ${unread} unread` : 'Notifications');
+}
+/** The server's count again (`GET /api/notifications/unread-count`). */
+export async function refreshUnread() {
+  try { setUnread((await api('GET', '/api/notifications/unread-count')).unread); } catch { /* signed out or offline */ }
+}
+function bell() {
   const el = document.getElementById('unread-count');
   if (!el || !signedIn()) return;
-  const seenKey = 'lyceum.notifications.seen';
-  const show = (n) => { el.textContent = n > 0 ? String(n) : ''; el.parentElement.setAttribute('aria-label', n > 0 ? `Notifications, ${n} new` : 'Notifications'); };
-  try {
-    const list = await api('GET', '/api/notifications');
-    const seen = localStorage.getItem(seenKey) || '';
-    let n = (list.items || []).filter((x) => (x.createdAt || '') > seen).length;
-    show(n);
-    on('notification', () => { n += 1; show(n); announce('New notification'); });
-    connect().catch(() => {});
-  } catch { /* signed out or offline: the bell stays quiet */ }
+  unread = Number(el.dataset.unread) || 0;
+  // One more at once, then the server's word (another tab may have read some).
+  on('notification', () => { setUnread(unread + 1); announce('New notification'); refreshUnread(); });
+  // Back to this tab: what was read in another one meanwhile.
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') refreshUnread(); });
+  // A reconnection may have missed events; the first connection is as fresh as the page.
+  let connections = 0;
+  whenConnected(() => { connections += 1; if (connections > 1) refreshUnread(); });
+  connect().catch(() => {});
 }
 
 /** The header's Messages link: unread messages over all conversations. */
