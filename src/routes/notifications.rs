@@ -61,13 +61,14 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(json!({"items": items, "nextCursor": next_cursor, "unread": unread})))
 }
 
+/// How many of user `$1`'s notifications are unread (a scalar subquery;
+/// the page header's query embeds it too).
+pub const UNREAD_COUNT: &str = "(SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL)";
+
 /// How many of `user`'s notifications are unread.
-pub async fn unread_count(client: &deadpool_postgres::Client, user: &AuthUser) -> Result<i64, ApiError> {
+async fn unread_count(client: &deadpool_postgres::Client, user: &AuthUser) -> Result<i64, ApiError> {
     Ok(client
-        .query_one(
-            "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
-            &[&user.id],
-        )
+        .query_one(&format!("SELECT {UNREAD_COUNT}"), &[&user.id])
         .await?
         .get(0))
 }

@@ -216,14 +216,19 @@ async fn signed_in(state: &AppState, req: &HttpRequest) -> Result<Option<AuthUse
 }
 
 /// The header's name and the bell's unread count (the count the API's
-/// `GET /api/notifications/unread-count` answers, by the same query).
+/// `GET /api/notifications/unread-count` answers, by the same subquery), in
+/// one round trip: every signed-in page asks it.
 async fn header_of(state: &AppState, user: &AuthUser) -> Result<SignedIn, ApiError> {
+    use crate::routes::notifications::UNREAD_COUNT;
     let client = state.pool.get().await?;
     let row = client
-        .query_opt("SELECT display_name FROM users WHERE id = $1", &[&user.id])
+        .query_one(
+            &format!("SELECT (SELECT display_name FROM users WHERE id = $1), {UNREAD_COUNT}"),
+            &[&user.id],
+        )
         .await?;
-    let name = row.map(|r| r.get(0)).unwrap_or_default();
-    let unread = crate::routes::notifications::unread_count(&client, user).await?;
+    let name = row.get::<_, Option<String>>(0).unwrap_or_default();
+    let unread = row.get(1);
     Ok(SignedIn {
         auth: *user,
         name,

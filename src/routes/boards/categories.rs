@@ -136,14 +136,9 @@ pub async fn create(
         json!({"categoryId": id, "slug": slug, "visibility": b.visibility}),
     )
     .await?;
-    let row = tx
-        .query_one(
-            &format!("SELECT {CATEGORY_COLUMNS} FROM board_categories c WHERE c.id = $1"),
-            &[&id],
-        )
-        .await?;
+    let category = category_by_id(&tx, id).await?;
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(category_json(&row)))
+    Ok(HttpResponse::Created().json(category))
 }
 
 #[derive(Deserialize)]
@@ -212,14 +207,20 @@ pub async fn update(
         )
         .await?;
     }
-    let row = tx
+    let category = category_by_id(&tx, id).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(category))
+}
+
+/// One category as the API shows it (it exists: the caller just wrote it).
+async fn category_by_id(client: &impl deadpool_postgres::GenericClient, id: Uuid) -> Result<Value, ApiError> {
+    let row = client
         .query_one(
             &format!("SELECT {CATEGORY_COLUMNS} FROM board_categories c WHERE c.id = $1"),
             &[&id],
         )
         .await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(category_json(&row)))
+    Ok(category_json(&row))
 }
 
 async fn category_exists(client: &impl deadpool_postgres::GenericClient, id: Uuid) -> Result<(), ApiError> {
