@@ -61,14 +61,13 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(json!({"items": items, "nextCursor": next_cursor, "unread": unread})))
 }
 
-/// How many of user `$1`'s notifications are unread (a scalar subquery;
-/// the page header's query embeds it too).
-pub const UNREAD_COUNT: &str = "(SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL)";
-
 /// How many of `user`'s notifications are unread.
-async fn unread_count(client: &deadpool_postgres::Client, user: &AuthUser) -> Result<i64, ApiError> {
+pub async fn unread_count(client: &deadpool_postgres::Client, user: &AuthUser) -> Result<i64, ApiError> {
     Ok(client
-        .query_one(&format!("SELECT {UNREAD_COUNT}"), &[&user.id])
+        .query_one(
+            "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
+            &[&user.id],
+        )
         .await?
         .get(0))
 }

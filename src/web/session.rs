@@ -216,19 +216,14 @@ async fn signed_in(state: &AppState, req: &HttpRequest) -> Result<Option<AuthUse
 }
 
 /// The header's name and the bell's unread count (the count the API's
-/// `GET /api/notifications/unread-count` answers, by the same subquery), in
-/// one round trip: every signed-in page asks it.
+/// `GET /api/notifications/unread-count` answers, by the same query).
 async fn header_of(state: &AppState, user: &AuthUser) -> Result<SignedIn, ApiError> {
-    use crate::routes::notifications::UNREAD_COUNT;
     let client = state.pool.get().await?;
     let row = client
-        .query_one(
-            &format!("SELECT (SELECT display_name FROM users WHERE id = $1), {UNREAD_COUNT}"),
-            &[&user.id],
-        )
+        .query_opt("SELECT display_name FROM users WHERE id = $1", &[&user.id])
         .await?;
-    let name = row.get::<_, Option<String>>(0).unwrap_or_default();
-    let unread = row.get(1);
+    let name = row.map(|r| r.get(0)).unwrap_or_default();
+    let unread = crate::routes::notifications::unread_count(&client, user).await?;
     Ok(SignedIn {
         auth: *user,
         name,

@@ -136,9 +136,14 @@ pub async fn create(
         json!({"categoryId": id, "slug": slug, "visibility": b.visibility}),
     )
     .await?;
-    let category = category_by_id(&tx, id).await?;
+    let row = tx
+        .query_one(
+            &format!("SELECT {CATEGORY_COLUMNS} FROM board_categories c WHERE c.id = $1"),
+            &[&id],
+        )
+        .await?;
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(category))
+    Ok(HttpResponse::Created().json(category_json(&row)))
 }
 
 #[derive(Deserialize)]
@@ -207,20 +212,14 @@ pub async fn update(
         )
         .await?;
     }
-    let category = category_by_id(&tx, id).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(category))
-}
-
-/// One category as the API shows it (it exists: the caller just wrote it).
-async fn category_by_id(client: &impl deadpool_postgres::GenericClient, id: Uuid) -> Result<Value, ApiError> {
-    let row = client
+    let row = tx
         .query_one(
             &format!("SELECT {CATEGORY_COLUMNS} FROM board_categories c WHERE c.id = $1"),
             &[&id],
         )
         .await?;
-    Ok(category_json(&row))
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(category_json(&row)))
 }
 
 async fn category_exists(client: &impl deadpool_postgres::GenericClient, id: Uuid) -> Result<(), ApiError> {
